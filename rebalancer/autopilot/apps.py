@@ -7,3 +7,11 @@ class AutopilotConfig(AppConfig):
     name = "rebalancer.autopilot"
     label = "autopilot"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = "Autopilot"
+
+    def ready(self) -> None:
+        # One registration per strategy (portfolios.strategies contract); RL agents and
+        # the hybrid register from mlagents the same way.
+        from rebalancer.autopilot.strategies import strategies_register
+
+        strategies_register()

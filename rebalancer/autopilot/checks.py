@@ -1,0 +1,71 @@
+"""Pre-trade risk checks of the cycle: the product's limits on top of ``risk.measures``.
+
+:func:`checks_run` turns the autopilot's :class:`~rebalancer.autopilot.types.RiskLimits`
+into the risk engine's limits and evaluates the move ``current -> proposed`` with
+:func:`risk.measures.pretrade.pre_trade_check`; each outcome becomes a
+:class:`~rebalancer.autopilot.types.Check` carrying its number and limit for the
+decision record. The drawdown limit is not re-checked here: the autopilot watches the
+portfolio's *realised* drawdown as a trigger (see :mod:`rebalancer.autopilot.triggers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from rebalancer.autopilot.types import Check, RiskLimits
+from risk.measures.errors import RiskInputError
+from risk.measures.pretrade import RiskLimits as EngineLimits
+from risk.measures.pretrade import pre_trade_check
+
+
+def engine_limits(limits: RiskLimits, asset_classes: Mapping[str, str]) -> EngineLimits:
+    classes = sorted(set(asset_classes.values()))
+    return EngineLimits(
+        max_var=limits.max_var_95,
+        var_confidence=0.95,
+        var_method="historical",
+        max_position=limits.max_position,
+        max_asset_class=(
+            {cls: limits.max_asset_class for cls in classes}
+            if limits.max_asset_class is not None
+            else {}
+        ),
+        max_turnover=limits.max_turnover,
+        max_gross_exposure=1.0 + 1e-6,
+        excluded_symbols=frozenset(limits.excluded_symbols),
+    )
+
+
+def checks_run(
+    *,
+    current: Mapping[str, float],
+    proposed: Mapping[str, float],
+    returns: pd.DataFrame,
+    limits: RiskLimits,
+    asset_classes: Mapping[str, str],
+) -> tuple[Check, ...]:
+    """Every applicable check's outcome; an unusable input is itself a failed check."""
+    try:
+        report = pre_trade_check(
+            current_weights=current,
+            proposed_weights=proposed,
+            returns=returns,
+            limits=engine_limits(limits, asset_classes),
+            asset_classes=asset_classes,
+        )
+    except RiskInputError as exc:
+        return (Check(name="inputs", passed=False, value=None, limit=None, message=str(exc)),)
+    return tuple(
+        Check(name=c.name, passed=c.passed, value=c.value, limit=c.limit, message=c.message)
+        for c in report.checks
+    )
+
+
+def turnover_of(current: Mapping[str, float], proposed: Mapping[str, float]) -> float:
+    """One-way turnover ``sum |w_new - w_old| / 2``."""
+    return sum(
+        abs(float(proposed.get(s, 0.0)) - float(current.get(s, 0.0)))
+        for s in set(current) | set(proposed)
+    ) / 2.0

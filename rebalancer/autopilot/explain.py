@@ -1,0 +1,152 @@
+"""Plain-language explanation of a cycle decision, for the investor's app.
+
+:func:`summary_of` writes a few sentences a retail investor can read: what happened
+(traded, held, skipped), why (the triggers), what the strategy or the risk override
+chose, what it costs, and how expected return, volatility and VaR move. The structured
+record (every trigger, check and trade with its numbers) is kept next to it by
+:func:`decision_explanation`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rebalancer.autopilot.types import CycleDecision, Metrics
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _metrics_sentence(before: Metrics, after: Metrics) -> str:
+    return (
+        f"Expected return moves from {before.expected_return:.1%} to {after.expected_return:.1%} "
+        f"a year, volatility from {before.volatility:.1%} to {after.volatility:.1%}, and the "
+        f"one-day loss not exceeded on 95% of days (VaR) from {before.var_95:.2%} to "
+        f"{after.var_95:.2%}."
+    )
+
+
+def summary_of(decision: CycleDecision) -> str:
+    """A short paragraph in plain words; deterministic for a given decision."""
+    if decision.action == "skipped":
+        return decision.skipped_reason or "The cycle was skipped."
+    if decision.action == "hold" and not decision.triggers:
+        return (
+            "No change was needed today: your portfolio is within its drift threshold of the "
+            "targets, no scheduled review is due, there is no new cash to invest and no risk "
+            "limit is breached."
+        )
+    sentences = []
+    reasons = _join([t.message for t in decision.triggers])
+    if decision.override is not None:
+        sentences.append(
+            f"We reviewed your portfolio because {reasons}. To protect it, we moved to a "
+            f"defensive allocation ({decision.override.allocation}) because "
+            f"{decision.override.reason}."
+        )
+    else:
+        sentences.append(f"We reviewed your portfolio because {reasons}.")
+        if decision.strategy_result is not None:
+            sentences.append(decision.strategy_result.explanation)
+    if decision.trades:
+        sells = [t for t in decision.trades if t.side == "sell"]
+        buys = [t for t in decision.trades if t.side == "buy"]
+        value = sum(t.value for t in decision.trades)
+        cost = sum(t.est_cost for t in decision.trades)
+        sentences.append(
+            f"This takes {len(sells)} sale(s) and {len(buys)} purchase(s) worth "
+            f"{value:,.2f} in total, with an estimated cost of {cost:,.2f}."
+        )
+        if decision.harvested_loss > 0:
+            sentences.append(
+                f"We also realised {decision.harvested_loss:,.2f} of losses to lower your taxes, "
+                "switching to similar assets and avoiding wash sales."
+            )
+    else:
+        sentences.append("Every needed trade was smaller than the minimum trade size, so nothing was traded.")
+    if decision.before is not None and decision.after is not None and decision.trades:
+        sentences.append(_metrics_sentence(decision.before, decision.after))
+    failed = [c for c in decision.checks if not c.passed]
+    if decision.checks:
+        if failed:
+            sentences.append(
+                f"{len(failed)} of {len(decision.checks)} risk checks did not pass for the "
+                "strategy's first proposal (details below)."
+            )
+        else:
+            sentences.append(f"All {len(decision.checks)} risk checks passed.")
+    return " ".join(sentences)
+
+
+def _metrics_dict(m: Metrics | None) -> dict[str, float] | None:
+    if m is None:
+        return None
+    return {
+        "expected_return": round(m.expected_return, 6),
+        "volatility": round(m.volatility, 6),
+        "var_95": round(m.var_95, 6),
+        "cash_weight": round(m.cash_weight, 6),
+    }
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)
+
+
+def decision_explanation(decision: CycleDecision) -> dict[str, Any]:
+    """The structured explanation stored with the decision (JSON-able)."""
+    result = decision.strategy_result
+    return {
+        "as_of": decision.as_of.isoformat(),
+        "action": decision.action,
+        "summary": decision.summary,
+        "skipped_reason": decision.skipped_reason,
+        "triggers": [
+            {"kind": t.kind, "message": t.message, "value": _num(t.value), "threshold": _num(t.threshold)}
+            for t in decision.triggers
+        ],
+        "strategy": decision.strategy,
+        "strategy_explanation": result.explanation if result else None,
+        "confidence": round(decision.confidence, 6),
+        "override": (
+            {
+                "source": decision.override.source,
+                "reason": decision.override.reason,
+                "allocation": decision.override.allocation,
+            }
+            if decision.override
+            else None
+        ),
+        "current_weights": {s: round(w, 6) for s, w in sorted(decision.current_weights.items())},
+        "target_weights": {s: round(w, 6) for s, w in sorted(decision.target_weights.items())},
+        "before": _metrics_dict(decision.before),
+        "after": _metrics_dict(decision.after),
+        "checks": [
+            {
+                "name": c.name,
+                "passed": c.passed,
+                "value": _num(c.value),
+                "limit": _num(c.limit),
+                "message": c.message,
+            }
+            for c in decision.checks
+        ],
+        "trades": [
+            {
+                "symbol": t.symbol,
+                "side": t.side,
+                "quantity": round(t.quantity, 8),
+                "price": round(t.price, 6),
+                "value": round(t.value, 4),
+                "est_cost": round(t.est_cost, 4),
+                "reason": t.reason,
+                "harvest": t.harvest,
+            }
+            for t in decision.trades
+        ],
+        "total_value": round(decision.total_value, 4),
+        "harvested_loss": round(decision.harvested_loss, 4),
+    }

@@ -1,0 +1,169 @@
+"""Strategies the autopilot registers: the optimizer objectives and two simple rules.
+
+Registered by :meth:`rebalancer.autopilot.apps.AutopilotConfig.ready` with
+``portfolios.strategies.register`` (one call each), so the pipeline, the backtester
+and ``rebalance/predict`` resolve them by name:
+
+* ``optimizer:<objective>`` for ``min_volatility``, ``max_sharpe``, ``risk_parity``,
+  ``hrp``, ``min_cvar``, ``max_utility`` (risk aversion from the risk tier) and
+  ``multi_objective`` — :class:`OptimizerStrategy`, the cvxpy engine of
+  ``portfolios.optimization`` on the context's return window;
+* ``equal_weight`` — 1/N over the universe;
+* ``target_allocation`` — the portfolio's own TargetAllocation, passed by the pipeline
+  as ``ctx.options["target_weights"]`` (per portfolio, never shared).
+
+No Django import: the registry and these classes are used by pure code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from portfolios.strategies import StrategyContext, StrategyError, StrategyResult, register
+
+OPTIMIZER_OBJECTIVES = (
+    "min_volatility",
+    "max_sharpe",
+    "risk_parity",
+    "hrp",
+    "min_cvar",
+    "max_utility",
+    "multi_objective",
+)
+
+OBJECTIVE_WORDS: Mapping[str, str] = {
+    "min_volatility": "the lowest-volatility mix",
+    "max_sharpe": "the best expected return per unit of risk (maximum Sharpe ratio)",
+    "risk_parity": "an equal risk contribution from every holding (risk parity)",
+    "hrp": "a hierarchical risk parity mix that spreads risk across clusters of similar assets",
+    "min_cvar": "the smallest expected loss on the worst 5% of days (minimum CVaR)",
+    "max_utility": "the best trade-off between return and risk for your risk tolerance",
+    "multi_objective": "a balance of return, risk and diversification",
+}
+
+
+def _clean(weights: Mapping[str, float], symbols: tuple[str, ...]) -> dict[str, float]:
+    """Drop dust and negatives below 1e-6, keep the context's symbols only."""
+    out = {s: float(weights.get(s, 0.0)) for s in symbols}
+    return {s: w for s, w in out.items() if w > 1e-6}
+
+
+@dataclass
+class OptimizerStrategy:
+    """An objective of ``portfolios.optimization.optimize`` as a strategy."""
+
+    objective: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"optimizer:{self.objective}"
+
+    def target_weights(self, ctx: StrategyContext) -> StrategyResult:
+        # Imported here: the optimization engine is heavy (cvxpy) and registration must
+        # stay cheap at app start.
+        from portfolios.optimization import optimize
+        from portfolios.optimization.estimators import mean_historical_return, sample_cov
+        from portfolios.optimization.exceptions import OptimizationError
+
+        returns = ctx.returns.reindex(columns=list(ctx.symbols)).dropna(how="any")
+        if returns.shape[0] < 20:
+            raise StrategyError(
+                f"{self.name} needs at least 20 days of returns for every symbol; "
+                f"got {returns.shape[0]}"
+            )
+        # The engine maps the tier to a risk aversion (max_utility, multi_objective).
+        extra = {"risk_tier": ctx.risk_tier}
+        try:
+            result = optimize(
+                objective=self.objective,
+                expected_returns=mean_historical_return(returns),
+                cov=sample_cov(returns),
+                returns=returns,
+                constraints=ctx.constraints,
+                **extra,
+            )
+        except OptimizationError as exc:
+            raise StrategyError(f"{self.name}: {exc.message}") from exc
+        weights = _clean(dict(result.weights), ctx.symbols)
+        expected = result.expected_return
+        explanation = (
+            f"The optimizer chose {OBJECTIVE_WORDS.get(self.objective, self.objective)} "
+            f"over {len(ctx.symbols)} assets using {returns.shape[0]} days of history "
+            + (f"(expected return {expected:.1%} a year, " if expected is not None else "(")
+            + f"volatility {result.volatility:.1%})."
+        )
+        return StrategyResult(
+            weights=weights,
+            # A deterministic optimizer is as sure as its inputs allow; the pipeline's
+            # confidence is lowered by short histories rather than by the solver.
+            confidence=float(min(1.0, returns.shape[0] / 252)),
+            explanation=explanation,
+            strategy=self.name,
+            details={
+                "objective": self.objective,
+                "expected_return": float(expected) if expected is not None else None,
+                "volatility": float(result.volatility),
+                "sharpe_ratio": float(result.sharpe_ratio)
+                if result.sharpe_ratio is not None
+                else None,
+                "observations": int(returns.shape[0]),
+                **extra,
+            },
+        )
+
+
+@dataclass
+class EqualWeightStrategy:
+    """1/N of the invested value in every symbol of the universe."""
+
+    name: str = "equal_weight"
+
+    def target_weights(self, ctx: StrategyContext) -> StrategyResult:
+        if not ctx.symbols:
+            raise StrategyError("equal_weight needs at least one symbol in the universe")
+        weight = 1.0 / len(ctx.symbols)
+        return StrategyResult(
+            weights={s: weight for s in ctx.symbols},
+            confidence=1.0,
+            explanation=f"Equal weights: {weight:.1%} in each of {len(ctx.symbols)} assets.",
+            strategy=self.name,
+        )
+
+
+@dataclass
+class TargetAllocationStrategy:
+    """The portfolio's own target allocation (set by the investor)."""
+
+    name: str = "target_allocation"
+    per_portfolio: bool = True  # targets differ per portfolio: never shared
+
+    def target_weights(self, ctx: StrategyContext) -> StrategyResult:
+        targets = dict(ctx.options.get("target_weights") or {})
+        if not targets:
+            raise StrategyError(
+                "target_allocation needs the portfolio's target allocation; set targets first"
+            )
+        weights = {s: float(w) for s, w in targets.items() if float(w) > 0}
+        total = float(np.sum(list(weights.values())))
+        if total > 1.0 + 1e-9:
+            weights = {s: w / total for s, w in weights.items()}
+        return StrategyResult(
+            weights=weights,
+            confidence=1.0,
+            explanation="Your own target allocation.",
+            strategy=self.name,
+        )
+
+
+def strategies_register() -> None:
+    """Register every strategy of this module (idempotent: re-registering replaces)."""
+    for objective in OPTIMIZER_OBJECTIVES:
+        register(
+            f"optimizer:{objective}",
+            lambda objective=objective: OptimizerStrategy(objective=objective),
+        )
+    register("equal_weight", EqualWeightStrategy)
+    register("target_allocation", TargetAllocationStrategy)

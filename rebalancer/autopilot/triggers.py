@@ -1,0 +1,148 @@
+"""The cycle's triggers: why a portfolio should trade today (pure functions).
+
+Each function returns a :class:`Trigger` when it fires and ``None`` otherwise:
+
+* :func:`drift_trigger` — the largest absolute deviation of a current weight from its
+  target is beyond the portfolio's ``rebalance_threshold``;
+* :func:`calendar_trigger` — ``as_of`` is the first trading day of the month
+  (``monthly``) or of a quarter (``quarterly``);
+* :func:`cash_trigger` — cash above the cash buffer exceeds the minimum trade value;
+* :func:`risk_limit_triggers` — the current one-day VaR 95 % or the drawdown from the
+  portfolio's peak value is beyond its limit (these also cause the risk override);
+* :func:`regime_trigger` — the regime detector reports a change on ``as_of``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+
+from portfolios.strategies import RegimeState
+from rebalancer.autopilot.types import Calendar, RiskLimits, Trigger
+
+QUARTER_START_MONTHS = (1, 4, 7, 10)
+
+
+def max_drift(current: Mapping[str, float], target: Mapping[str, float]) -> tuple[float, str | None]:
+    """The largest |current - target| weight over both supports, and its symbol."""
+    worst, worst_symbol = 0.0, None
+    for symbol in set(current) | set(target):
+        gap = abs(float(current.get(symbol, 0.0)) - float(target.get(symbol, 0.0)))
+        if gap > worst or (gap == worst and worst_symbol is not None and symbol < worst_symbol):
+            worst, worst_symbol = gap, symbol
+    return worst, worst_symbol
+
+
+def drift_trigger(
+    current: Mapping[str, float], target: Mapping[str, float], threshold: float
+) -> Trigger | None:
+    drift, symbol = max_drift(current, target)
+    if symbol is None or drift <= threshold:
+        return None
+    return Trigger(
+        kind="drift",
+        message=(
+            f"{symbol} is {current.get(symbol, 0.0):.1%} of the portfolio against a target of "
+            f"{target.get(symbol, 0.0):.1%}: a drift of {drift:.1%}, beyond the "
+            f"{threshold:.1%} threshold"
+        ),
+        value=drift,
+        threshold=threshold,
+    )
+
+
+def _previous_trading_day(as_of: date, trading_days: Sequence[date]) -> date:
+    if trading_days:
+        earlier = [d for d in trading_days if d < as_of]
+        if earlier:
+            return max(earlier)
+    day = as_of - timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def is_first_trading_day_of_month(as_of: date, trading_days: Sequence[date] = ()) -> bool:
+    """True when no trading day of ``as_of``'s month precedes it.
+
+    With ``trading_days`` empty, weekdays stand in for trading days (holidays are then
+    missed; the market-data calendar is passed by the services when known).
+    """
+    if trading_days and as_of not in trading_days:
+        return False
+    if not trading_days and as_of.weekday() >= 5:
+        return False
+    previous = _previous_trading_day(as_of, trading_days)
+    return (previous.year, previous.month) != (as_of.year, as_of.month)
+
+
+def calendar_trigger(
+    as_of: date, calendar: Calendar, trading_days: Sequence[date] = ()
+) -> Trigger | None:
+    if calendar == "none" or not is_first_trading_day_of_month(as_of, trading_days):
+        return None
+    if calendar == "quarterly" and as_of.month not in QUARTER_START_MONTHS:
+        return None
+    period = "quarter" if calendar == "quarterly" else "month"
+    return Trigger(
+        kind="calendar",
+        message=f"{as_of.isoformat()} is the first trading day of the {period} (scheduled review)",
+    )
+
+
+def cash_trigger(
+    cash: float, total_value: float, cash_buffer: float, min_trade_value: float
+) -> Trigger | None:
+    investable = cash - cash_buffer * total_value
+    if total_value <= 0 or investable <= min_trade_value:
+        return None
+    return Trigger(
+        kind="cash",
+        message=(
+            f"{investable:,.2f} of cash is available to invest beyond the "
+            f"{cash_buffer:.0%} cash buffer"
+        ),
+        value=investable,
+        threshold=min_trade_value,
+    )
+
+
+def risk_limit_triggers(*, var_95: float, drawdown: float, limits: RiskLimits) -> list[Trigger]:
+    fired: list[Trigger] = []
+    if limits.max_var_95 is not None and var_95 > limits.max_var_95:
+        fired.append(
+            Trigger(
+                kind="risk_limit",
+                message=(
+                    f"one-day 95% VaR of {var_95:.2%} is above the {limits.max_var_95:.2%} limit"
+                ),
+                value=var_95,
+                threshold=limits.max_var_95,
+            )
+        )
+    if limits.max_drawdown is not None and drawdown > limits.max_drawdown:
+        fired.append(
+            Trigger(
+                kind="risk_limit",
+                message=(
+                    f"the portfolio is {drawdown:.1%} below its peak value, beyond the "
+                    f"{limits.max_drawdown:.1%} drawdown limit"
+                ),
+                value=drawdown,
+                threshold=limits.max_drawdown,
+            )
+        )
+    return fired
+
+
+def regime_trigger(regime: RegimeState | None) -> Trigger | None:
+    if regime is None or not regime.changed:
+        return None
+    return Trigger(
+        kind="regime_change",
+        message=(
+            f"the market regime changed to {regime.regime} "
+            f"(probability {regime.confidence:.0%})"
+        ),
+        value=regime.confidence,
+    )
