@@ -1,0 +1,21 @@
+"""Price providers (pure: no Django): the interface and registry in ``base``, a
+regime-switching simulator in ``synthetic``, CSV files in ``csvfile``, and Yahoo's
+chart API in ``yahoo``."""
+
+from marketdata.providers.base import (
+    PRICE_COLUMNS,
+    TIDY_COLUMNS,
+    PriceProvider,
+    ProviderError,
+    UnknownSymbolsError,
+    provider_get,
+)
+
+__all__ = [
+    "PRICE_COLUMNS",
+    "TIDY_COLUMNS",
+    "PriceProvider",
+    "ProviderError",
+    "UnknownSymbolsError",
+    "provider_get",
+]

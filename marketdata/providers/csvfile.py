@@ -1,0 +1,255 @@
+"""Parse and validate price files (wide or long CSV) into the tidy frame, all or nothing.
+
+Formats:
+
+* **wide** — a ``date`` column, then one column of *adjusted close* per symbol (like
+  ``../shared/data/stock_prices.csv``). A wide file carries no OHLC or volume, so each
+  bar gets ``open = high = low = close = adj_close`` and ``volume = 0``.
+* **long** — ``date,symbol,open,high,low,close,volume`` and an optional ``adj_close``
+  (``adj_close = close`` when the column is absent or the cell is empty). ``open``,
+  ``high`` and ``low`` may be empty (they then equal ``close``); ``volume`` may be
+  empty (0).
+
+An empty price cell means "no quote that day" (wide: that symbol has no bar that day;
+long: a row whose ``close`` and ``adj_close`` are both empty is skipped). Dates are ISO
+8601 (``YYYY-MM-DD``). Nothing is repaired: the first bad cell — unparseable date,
+non-numeric, zero or negative price, negative volume, a duplicate date for a symbol —
+raises :class:`CsvRowError` naming the file line (the header is line 1) and the column,
+and no rows are returned.
+
+Pure module: pandas only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Literal
+
+import numpy as np
+import pandas as pd
+
+from marketdata.providers.base import (
+    PRICE_COLUMNS,
+    TIDY_COLUMNS,
+    UnknownSymbolsError,
+    tidy_frame_empty,
+    window_mask,
+)
+
+CsvFormat = Literal["wide", "long"]
+LONG_REQUIRED: tuple[str, ...] = ("date", "symbol", "open", "high", "low", "close", "volume")
+HEADER_LINE = 1
+
+
+class CsvRowError(ValueError):
+    """A bad cell. ``line`` is the 1-based line in the file (header = 1)."""
+
+    def __init__(self, *, line: int, column: str, message: str, value: str | None = None) -> None:
+        text = f"line {line}, column {column!r}: {message}"
+        if value is not None:
+            text += f" (got {value!r})"
+        super().__init__(text)
+        self.line = line
+        self.column = column
+        self.message = message
+        self.value = value
+
+
+@dataclass(frozen=True)
+class _CellError:
+    line: int
+    column_position: int
+    column: str
+    message: str
+    value: str | None
+
+
+def _first(errors: list[_CellError]) -> None:
+    """Raise the error that comes first in the file (by line, then column)."""
+    if errors:
+        first = min(errors, key=lambda e: (e.line, e.column_position))
+        raise CsvRowError(line=first.line, column=first.column, message=first.message, value=first.value)
+
+
+def _read_strings(source: str | os.PathLike[str] | IO[str]) -> pd.DataFrame:
+    try:
+        raw = pd.read_csv(source, dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise CsvRowError(line=HEADER_LINE, column="date", message="the file is empty") from None
+    except pd.errors.ParserError as exc:
+        raise CsvRowError(line=HEADER_LINE, column="", message=f"not a valid CSV file: {exc}") from None
+    raw.columns = [str(column).strip() for column in raw.columns]
+    duplicated = [c for c in raw.columns if list(raw.columns).count(c) > 1]
+    if duplicated:
+        raise CsvRowError(line=HEADER_LINE, column=duplicated[0], message="duplicate column in the header")
+    return raw.apply(lambda column: column.str.strip())
+
+
+def _parse_dates(raw: pd.Series, lines: np.ndarray, position: int, errors: list[_CellError]) -> pd.Series:
+    dates = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
+    bad = dates.isna().to_numpy()
+    if bad.any():
+        k = int(np.argmax(bad))
+        message = "missing date" if raw.iloc[k] == "" else "unparseable date; use YYYY-MM-DD"
+        errors.append(_CellError(int(lines[k]), position, raw.name, message, raw.iloc[k]))
+    return dates
+
+
+def _parse_numbers(
+    raw: pd.Series,
+    lines: np.ndarray,
+    position: int,
+    errors: list[_CellError],
+    *,
+    positive: bool,
+) -> pd.Series:
+    """Parse a numeric column; empty cells become NaN, bad cells are recorded."""
+    values = pd.to_numeric(raw.where(raw != ""), errors="coerce")
+    present = (raw != "").to_numpy()
+    numeric = values.to_numpy(dtype=float)
+    not_number = present & ~np.isfinite(numeric)
+    if positive:
+        out_of_range = present & np.isfinite(numeric) & (numeric <= 0)
+        range_message = "price must be positive"
+    else:
+        out_of_range = present & np.isfinite(numeric) & (numeric < 0)
+        range_message = "volume must not be negative"
+    for mask, message in ((not_number, "not a number"), (out_of_range, range_message)):
+        if mask.any():
+            k = int(np.argmax(mask))
+            errors.append(_CellError(int(lines[k]), position, raw.name, message, raw.iloc[k]))
+    return values.astype(float)
+
+
+def _duplicates(
+    keys: pd.DataFrame, lines: np.ndarray, position: int, errors: list[_CellError], *, message: str
+) -> None:
+    duplicated = keys.duplicated(keep="first").to_numpy()
+    if duplicated.any():
+        k = int(np.argmax(duplicated))
+        errors.append(_CellError(int(lines[k]), position, "date", message, None))
+
+
+def parse_wide(raw: pd.DataFrame) -> pd.DataFrame:
+    """Wide strings frame → tidy frame (see the module docstring)."""
+    if "date" not in raw.columns:
+        raise CsvRowError(line=HEADER_LINE, column="date", message="a wide file needs a 'date' column")
+    symbols = [c for c in raw.columns if c != "date"]
+    if not symbols or any(s == "" or s.startswith("Unnamed:") for s in symbols):
+        raise CsvRowError(line=HEADER_LINE, column="", message="every column after 'date' must name a symbol")
+    lines = np.arange(len(raw)) + HEADER_LINE + 1
+    errors: list[_CellError] = []
+    positions = {c: k for k, c in enumerate(raw.columns)}
+    dates = _parse_dates(raw["date"], lines, positions["date"], errors)
+    _duplicates(raw[["date"]], lines, positions["date"], errors, message="duplicate date")
+    prices = {s: _parse_numbers(raw[s], lines, positions[s], errors, positive=True) for s in symbols}
+    _first(errors)
+    matrix = pd.DataFrame(prices)
+    matrix.index = dates
+    stacked = matrix.stack(future_stack=True).dropna()
+    if stacked.empty:
+        return tidy_frame_empty()
+    frame = pd.DataFrame(
+        {
+            "date": stacked.index.get_level_values(0),
+            "symbol": stacked.index.get_level_values(1).astype(object),
+            "adj_close": stacked.to_numpy(),
+        }
+    )
+    for column in ("open", "high", "low", "close"):
+        frame[column] = frame["adj_close"]
+    frame["volume"] = 0
+    return _sorted(frame)
+
+
+def parse_long(raw: pd.DataFrame) -> pd.DataFrame:
+    """Long strings frame → tidy frame (see the module docstring)."""
+    missing = [c for c in LONG_REQUIRED if c not in raw.columns]
+    if missing:
+        raise CsvRowError(line=HEADER_LINE, column=missing[0], message=f"a long file needs columns {list(LONG_REQUIRED)}")
+    lines = np.arange(len(raw)) + HEADER_LINE + 1
+    positions = {c: k for k, c in enumerate(raw.columns)}
+    has_adj = "adj_close" in raw.columns
+    quoted = (raw["close"] != "") | ((raw["adj_close"] != "") if has_adj else False)
+    quoted = np.asarray(quoted, dtype=bool)
+    raw, lines = raw.loc[quoted].reset_index(drop=True), lines[quoted]
+    errors: list[_CellError] = []
+    dates = _parse_dates(raw["date"], lines, positions["date"], errors)
+    empty_symbol = (raw["symbol"] == "").to_numpy()
+    if empty_symbol.any():
+        k = int(np.argmax(empty_symbol))
+        errors.append(_CellError(int(lines[k]), positions["symbol"], "symbol", "missing symbol", ""))
+    numbers = {
+        c: _parse_numbers(raw[c], lines, positions[c], errors, positive=True)
+        for c in (*PRICE_COLUMNS[:4], *(("adj_close",) if has_adj else ()))
+    }
+    volume = _parse_numbers(raw["volume"], lines, positions["volume"], errors, positive=False)
+    fractional = (volume.notna() & (volume != np.floor(volume))).to_numpy()
+    if fractional.any():
+        k = int(np.argmax(fractional))
+        errors.append(_CellError(int(lines[k]), positions["volume"], "volume", "volume must be a whole number", raw["volume"].iloc[k]))
+    _duplicates(
+        pd.DataFrame({"s": raw["symbol"], "d": dates}),
+        lines,
+        positions["date"],
+        errors,
+        message="duplicate date for this symbol",
+    )
+    _first(errors)
+    close = numbers["close"].fillna(numbers["adj_close"]) if has_adj else numbers["close"]
+    adj_close = numbers["adj_close"].fillna(close) if has_adj else close
+    frame = pd.DataFrame(
+        {
+            "date": dates,
+            "symbol": raw["symbol"].astype(object),
+            "open": numbers["open"].fillna(close),
+            "high": numbers["high"].fillna(close),
+            "low": numbers["low"].fillna(close),
+            "close": close,
+            "adj_close": adj_close,
+            "volume": volume.fillna(0).astype("int64"),
+        }
+    )
+    return _sorted(frame)
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.loc[:, list(TIDY_COLUMNS)]
+    frame["date"] = frame["date"].astype("datetime64[ns]")
+    frame["volume"] = frame["volume"].astype("int64")
+    return frame.sort_values(["date", "symbol"], kind="stable").reset_index(drop=True)
+
+
+def prices_csv_parse(source: str | os.PathLike[str] | IO[str], *, fmt: CsvFormat = "wide") -> pd.DataFrame:
+    """Read a whole price file into the tidy frame, or raise :class:`CsvRowError`."""
+    if fmt not in ("wide", "long"):
+        raise ValueError(f"unknown CSV format {fmt!r}; use 'wide' or 'long'")
+    raw = _read_strings(source)
+    return parse_wide(raw) if fmt == "wide" else parse_long(raw)
+
+
+class CsvProvider:
+    """A price file behind the provider interface (the file is parsed once, lazily)."""
+
+    name = "csv"
+
+    def __init__(self, *, path: str | os.PathLike[str], fmt: CsvFormat = "wide") -> None:
+        self.path = path
+        self.fmt = fmt
+        self._frame: pd.DataFrame | None = None
+
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = prices_csv_parse(self.path, fmt=self.fmt)
+        return self._frame
+
+    def fetch(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
+        frame = self.frame()
+        unknown = sorted(set(symbols) - set(frame["symbol"].unique()))
+        if unknown:
+            raise UnknownSymbolsError(f"{os.fspath(self.path)} has no symbols {unknown}", symbols=unknown)
+        mask = window_mask(frame["date"], start, end) & frame["symbol"].isin(list(symbols)).to_numpy()
+        return frame.loc[mask].reset_index(drop=True)
