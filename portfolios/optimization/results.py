@@ -1,0 +1,68 @@
+"""Typed results of the engine: one optimized portfolio, a frontier point, a frontier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class OptimizationResult:
+    """An optimized portfolio and its annualised performance.
+
+    ``expected_return`` counts the uninvested remainder (cash buffer, Kelly's cash) at the
+    risk-free rate; ``sharpe_ratio = (expected_return - risk_free_rate) / volatility``.
+    Both are ``None`` when no expected returns were given (e.g. HRP on a covariance only).
+    """
+
+    weights: pd.Series
+    expected_return: float | None
+    volatility: float
+    sharpe_ratio: float | None
+    objective: str
+    solver: str
+    status: str = "optimal"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    expected_return: float
+    volatility: float
+    sharpe_ratio: float
+    weights: pd.Series
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """Efficient frontier from the min-volatility to the max-return portfolio.
+
+    ``weights`` is points x symbols; ``max_sharpe`` is the exact tangency portfolio on
+    the frontier (not just the best of the sampled points); ``method`` says how it was
+    computed (``parametric_qp`` or ``cvxpy_parametric``); ``corners`` counts the corner
+    portfolios of the piecewise-linear path.
+    """
+
+    expected_returns: np.ndarray
+    volatilities: np.ndarray
+    sharpe_ratios: np.ndarray
+    weights: pd.DataFrame
+    risk_free_rate: float
+    max_sharpe: FrontierPoint
+    method: str
+    corners: int = 0
+
+    @property
+    def points(self) -> list[FrontierPoint]:
+        return [
+            FrontierPoint(
+                float(self.expected_returns[i]),
+                float(self.volatilities[i]),
+                float(self.sharpe_ratios[i]),
+                self.weights.iloc[i],
+            )
+            for i in range(len(self.expected_returns))
+        ]
