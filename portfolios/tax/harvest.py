@@ -1,0 +1,258 @@
+"""Tax-loss harvesting with the 30-day wash-sale rule (pure Python, no Django).
+
+A **harvest** sells lots whose unrealized loss exceeds a threshold and buys a
+correlated **replacement** in the same asset class, so the exposure stays while the
+loss is realized. The **wash-sale rule** (IRC §1091) disallows a loss when
+substantially identical securities are bought within 30 days before or after the
+sale, so:
+
+* a symbol bought in the last ``wash_sale_days`` (recent buys, lots acquired in the
+  window) or about to be bought (pending buys of the same plan) is not harvested;
+* a replacement must not itself have been sold at a loss in the window (buying it
+  back would wash that earlier loss);
+* after a loss sale the symbol is barred from purchase for ``wash_sale_days``
+  (:func:`wash_sale_blocked_symbols`).
+
+The rule is applied conservatively: any purchase in the window blocks a harvest, even
+one that the harvest itself would sell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from portfolios.tax.lots import LotLike, _d
+
+WASH_SALE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class HarvestSettings:
+    """When a loss is worth harvesting and how a replacement is chosen."""
+
+    loss_threshold: float = 0.05
+    """Harvest a lot whose unrealized loss exceeds this fraction of its cost."""
+    min_loss: Decimal = Decimal("0")
+    """And whose loss is at least this much money."""
+    wash_sale_days: int = WASH_SALE_DAYS
+    """Days before and after a loss sale in which buying the same security washes it."""
+    min_correlation: float = 0.5
+    """A replacement must correlate at least this much with the harvested symbol."""
+
+
+@dataclass(frozen=True)
+class HarvestCandidate:
+    """Lots of ``symbol`` to sell at a loss, and the replacement to buy instead."""
+
+    symbol: str
+    lot_ids: tuple[Any, ...]
+    quantity: Decimal
+    cost: Decimal
+    market_value: Decimal
+    loss: Decimal
+    """Unrealized loss in money, a positive number."""
+    replacement: str
+    correlation: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class HarvestReport:
+    """Candidates to harvest, and symbols with losses that were not harvested and why."""
+
+    candidates: tuple[HarvestCandidate, ...]
+    blocked: tuple[tuple[str, str], ...]
+
+    @property
+    def total_loss(self) -> Decimal:
+        return sum((c.loss for c in self.candidates), Decimal(0))
+
+
+def wash_sale_window(as_of: date, days: int = WASH_SALE_DAYS) -> tuple[date, date]:
+    """The dates (inclusive) around a sale on ``as_of`` in which a purchase washes it."""
+    return as_of - timedelta(days=days), as_of + timedelta(days=days)
+
+
+def wash_sale_blocked_symbols(
+    *, as_of: date, loss_sales: Iterable[tuple[str, date]], days: int = WASH_SALE_DAYS
+) -> set[str]:
+    """Symbols that must not be bought on ``as_of``: sold at a loss in the last ``days``."""
+    start = as_of - timedelta(days=days)
+    return {symbol for symbol, sold_on in loss_sales if start <= sold_on <= as_of}
+
+
+def _recently_bought(
+    *, as_of: date, recent_buys: Iterable[tuple[str, date]], days: int
+) -> set[str]:
+    start = as_of - timedelta(days=days)
+    return {symbol for symbol, on in recent_buys if start <= on <= as_of}
+
+
+def _correlation(correlations: Any, a: str, b: str) -> float | None:
+    """``correlations[a][b]`` for a nested mapping or a pandas DataFrame; None if absent."""
+    if correlations is None:
+        return None
+    try:
+        value = correlations[a][b]
+    except (KeyError, IndexError, TypeError):
+        return None
+    value = float(value)
+    return None if value != value else value  # NaN → unknown
+
+
+def replacement_choose(
+    *,
+    symbol: str,
+    asset_classes: Mapping[str, str],
+    universe: Iterable[str],
+    correlations: Any = None,
+    ranked: Sequence[str] | None = None,
+    excluded: Iterable[str] = (),
+    min_correlation: float = 0.5,
+) -> tuple[str, float | None] | None:
+    """The best replacement for ``symbol``: same asset class, most correlated, allowed.
+
+    Either ``correlations`` (nested mapping or DataFrame) or ``ranked`` (candidates,
+    most correlated first, as the autopilot's ``MarketView.correlated``) is used.
+    """
+    excluded = set(excluded) | {symbol}
+    asset_class = asset_classes.get(symbol)
+    if ranked is not None:
+        for other in ranked:
+            if other not in excluded and asset_classes.get(other) == asset_class:
+                return other, _correlation(correlations, symbol, other)
+        return None
+    best: tuple[str, float | None] | None = None
+    for other in sorted(set(universe) - excluded):
+        if asset_classes.get(other) != asset_class:
+            continue
+        corr = _correlation(correlations, symbol, other)
+        if corr is None or corr < min_correlation:
+            continue
+        if best is None or corr > (best[1] or -2.0):
+            best = (other, corr)
+    return best
+
+
+def harvest_candidates(
+    *,
+    lots: Sequence[LotLike],
+    prices: Mapping[str, Any],
+    as_of: date,
+    asset_classes: Mapping[str, str],
+    universe: Iterable[str] = (),
+    correlations: Any = None,
+    ranked_replacements: Mapping[str, Sequence[str]] | None = None,
+    recent_buys: Iterable[tuple[str, date]] = (),
+    pending_buys: Iterable[str] = (),
+    recent_loss_sales: Iterable[tuple[str, date]] = (),
+    excluded: Iterable[str] = (),
+    settings: HarvestSettings | None = None,
+) -> HarvestReport:
+    """Lots worth harvesting on ``as_of`` with their replacements, largest loss first.
+
+    ``lots`` are the open lots; ``prices`` the close per symbol; ``recent_buys``
+    (symbol, date) purchases, ``pending_buys`` symbols the same plan buys,
+    ``recent_loss_sales`` (symbol, date) earlier loss sales; ``excluded`` symbols may
+    not be bought (ESG). Replacements come from ``ranked_replacements[symbol]`` when
+    given, else from ``correlations`` over ``universe`` (plus the lots' symbols).
+    """
+    settings = settings or HarvestSettings()
+    days = settings.wash_sale_days
+    threshold = Decimal(str(settings.loss_threshold))
+    acquired = [(lot.symbol, lot.acquired_on) for lot in lots]
+    bought = _recently_bought(as_of=as_of, recent_buys=[*recent_buys, *acquired], days=days)
+    pending = set(pending_buys)
+    loss_sold = wash_sale_blocked_symbols(as_of=as_of, loss_sales=recent_loss_sales, days=days)
+    universe = set(universe) | {lot.symbol for lot in lots}
+
+    losing: dict[str, list[LotLike]] = {}
+    for lot in lots:
+        qty = _d(lot.quantity)
+        price = prices.get(lot.symbol)
+        if qty <= 0 or price is None:
+            continue
+        cost = qty * _d(lot.cost_per_share)
+        loss = cost - qty * _d(price)
+        if cost > 0 and loss > 0 and loss / cost > threshold and loss >= settings.min_loss:
+            losing.setdefault(lot.symbol, []).append(lot)
+
+    def symbol_loss(symbol: str) -> Decimal:
+        return sum(
+            (_d(lot.quantity) * (_d(lot.cost_per_share) - _d(prices[symbol])) for lot in losing[symbol]),
+            Decimal(0),
+        )
+
+    candidates: list[HarvestCandidate] = []
+    blocked: list[tuple[str, str]] = []
+    used = set(excluded) | loss_sold | set(losing)  # never swap into another harvested symbol
+    for symbol in sorted(losing, key=lambda s: (-symbol_loss(s), s)):
+        if symbol in bought:
+            blocked.append((symbol, f"{symbol} was bought in the last {days} days (wash-sale rule)"))
+            continue
+        if symbol in pending:
+            blocked.append((symbol, f"this plan buys {symbol}; selling it at a loss would be a wash sale"))
+            continue
+        choice = replacement_choose(
+            symbol=symbol,
+            asset_classes=asset_classes,
+            universe=universe,
+            correlations=correlations,
+            ranked=None if ranked_replacements is None else ranked_replacements.get(symbol, ()),
+            excluded=used - {symbol},
+            min_correlation=settings.min_correlation,
+        )
+        if choice is None:
+            blocked.append((symbol, f"no allowed correlated replacement for {symbol} in its asset class"))
+            continue
+        replacement, corr = choice
+        used.add(replacement)
+        chosen = sorted(losing[symbol], key=lambda lot: (_d(lot.cost_per_share), lot.acquired_on), reverse=True)
+        qty = sum((_d(lot.quantity) for lot in chosen), Decimal(0))
+        cost = sum((_d(lot.quantity) * _d(lot.cost_per_share) for lot in chosen), Decimal(0))
+        value = qty * _d(prices[symbol])
+        loss = cost - value
+        corr_text = f" (correlation {corr:.2f})" if corr is not None else ""
+        candidates.append(
+            HarvestCandidate(
+                symbol=symbol,
+                lot_ids=tuple(lot.lot_id for lot in chosen),
+                quantity=qty,
+                cost=cost,
+                market_value=value,
+                loss=loss,
+                replacement=replacement,
+                correlation=corr,
+                reason=(
+                    f"Harvest a {float(loss):,.2f} loss on {symbol} ({float(loss / cost) * 100:.1f}% below cost) "
+                    f"and keep the exposure through {replacement}{corr_text}, same asset class."
+                ),
+            )
+        )
+    return HarvestReport(candidates=tuple(candidates), blocked=tuple(blocked))
+
+
+def harvest_targets_adjust(
+    *,
+    target_weights: Mapping[str, float],
+    candidates: Iterable[HarvestCandidate],
+    total_value: Decimal,
+) -> dict[str, float]:
+    """Targets with each harvested position's value moved to its replacement.
+
+    The harvested symbol's target drops by the harvested lots' weight (never below 0)
+    and the replacement's rises by the same amount, so the total exposure is unchanged.
+    """
+    weights = {s: float(w) for s, w in target_weights.items()}
+    if total_value <= 0:
+        return weights
+    for cand in candidates:
+        fraction = float(cand.market_value / total_value)
+        moved = min(weights.get(cand.symbol, 0.0), fraction)
+        weights[cand.symbol] = weights.get(cand.symbol, 0.0) - moved
+        weights[cand.replacement] = weights.get(cand.replacement, 0.0) + moved
+    return {s: w for s, w in weights.items() if w > 0}
