@@ -1,0 +1,128 @@
+"""Data-health rules for one asset's daily bars (pure: numpy and pandas, no Django).
+
+An asset's status, from worst to best:
+
+* ``missing`` — no bar on or before the as-of date;
+* ``stale`` — the last bar is more than ``stale_after_days`` business days before the
+  as-of date (holidays count as business days, hence a small tolerance);
+* ``suspect`` — within the last ``lookback_days`` bars: a daily move of the adjusted
+  close beyond the asset class's bound on a date without a recorded corporate action,
+  a gap of more than ``max_gap_days`` business days between consecutive bars, or a bar
+  whose high is below its low or whose close lies outside [low, high];
+* ``ok`` — none of the above.
+
+Every reason is reported; nothing is "fixed". The autopilot refuses to trade an asset
+whose status is not ``ok``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+HealthStatus = Literal["ok", "stale", "suspect", "missing"]
+
+
+@dataclass(frozen=True)
+class HealthRules:
+    """Thresholds of the health checks (settings ``MARKETDATA_HEALTH`` override them)."""
+
+    max_daily_move: float = 0.50
+    """Largest plausible one-day move of the adjusted close (|simple return|)."""
+    max_daily_move_by_class: dict[str, float] = field(
+        default_factory=lambda: {"crypto": 0.75, "bond": 0.20, "cash": 0.05}
+    )
+    """Per-asset-class overrides of ``max_daily_move``."""
+    stale_after_days: int = 3
+    """A series is stale when its last bar is more business days old than this."""
+    max_gap_days: int = 5
+    """Longest run of missing business days between two bars that is not suspect."""
+    lookback_days: int = 252
+    """How many of the latest bars are checked for moves, gaps and inconsistent bars."""
+
+    def move_bound(self, asset_class: str) -> float:
+        return self.max_daily_move_by_class.get(asset_class, self.max_daily_move)
+
+
+@dataclass(frozen=True)
+class AssetHealth:
+    """The health of one asset's series as of a date."""
+
+    symbol: str
+    status: HealthStatus
+    reasons: list[str]
+    last_date: dt.date | None
+
+
+def business_days_between(earlier: dt.date, later: dt.date) -> int:
+    """Business days in ``(earlier, later]`` (0 when ``later <= earlier``)."""
+    if later <= earlier:
+        return 0
+    return int(np.busday_count(earlier + dt.timedelta(days=1), later + dt.timedelta(days=1)))
+
+
+def series_health(
+    *,
+    symbol: str,
+    asset_class: str,
+    bars: pd.DataFrame,
+    as_of: dt.date,
+    rules: HealthRules,
+    action_dates: Iterable[dt.date] = (),
+) -> AssetHealth:
+    """Judge one asset's bars (columns date, high, low, close, adj_close; any order).
+
+    Only bars on or before ``as_of`` count; ``action_dates`` are dates of recorded
+    corporate actions (moves on those dates are explained).
+    """
+    if bars.empty:
+        return AssetHealth(symbol, "missing", [f"no price on or before {as_of.isoformat()}"], None)
+    bars = bars.loc[pd.to_datetime(bars["date"]) <= pd.Timestamp(as_of)].sort_values("date")
+    if bars.empty:
+        return AssetHealth(symbol, "missing", [f"no price on or before {as_of.isoformat()}"], None)
+    dates = pd.to_datetime(bars["date"]).dt.date.to_numpy()
+    last_date: dt.date = dates[-1]
+    reasons: list[str] = []
+    stale = False
+
+    lag = business_days_between(last_date, as_of)
+    if lag > rules.stale_after_days:
+        stale = True
+        reasons.append(
+            f"stale: last bar {last_date.isoformat()} is {lag} business days before {as_of.isoformat()} "
+            f"(limit {rules.stale_after_days})"
+        )
+
+    recent = bars.iloc[-(rules.lookback_days + 1) :]
+    recent_dates = dates[-len(recent) :]
+    adj = recent["adj_close"].to_numpy(dtype=float)
+    bound = rules.move_bound(asset_class)
+    explained = set(action_dates)
+    if len(adj) > 1:
+        moves = adj[1:] / adj[:-1] - 1.0
+        for k in np.flatnonzero(np.abs(moves) > bound):
+            day = recent_dates[k + 1]
+            if day not in explained:
+                reasons.append(
+                    f"suspect move {moves[k]:+.1%} on {day.isoformat()} (bound {bound:.0%}, no corporate action)"
+                )
+        gaps = np.busday_count(recent_dates[:-1].astype("datetime64[D]"), recent_dates[1:].astype("datetime64[D]")) - 1
+        for k in np.flatnonzero(gaps > rules.max_gap_days):
+            reasons.append(
+                f"gap of {int(gaps[k])} business days between {recent_dates[k].isoformat()} "
+                f"and {recent_dates[k + 1].isoformat()}"
+            )
+    high, low, close = (recent[c].to_numpy(dtype=float) for c in ("high", "low", "close"))
+    inconsistent = (high < low) | (close > high) | (close < low)
+    for k in np.flatnonzero(inconsistent):
+        reasons.append(
+            f"inconsistent bar on {recent_dates[k].isoformat()}: low {low[k]:g}, high {high[k]:g}, close {close[k]:g}"
+        )
+
+    status: HealthStatus = "stale" if stale else ("suspect" if reasons else "ok")
+    return AssetHealth(symbol, status, reasons, last_date)
