@@ -1,0 +1,363 @@
+"""A 3-state Gaussian HMM regime detector with causal (filtered) probabilities.
+
+- :func:`detector_fit` fits a full-covariance Gaussian HMM (hmmlearn) to standardized
+  causal features (:mod:`.features`), with a few restarts (best log-likelihood
+  wins) and a sticky Dirichlet prior on the transition matrix so regimes persist;
+  then labels the states ``bull`` / ``bear`` / ``sideways`` from their statistics.
+- :func:`filter_probabilities` runs the forward algorithm only (no backward pass):
+  the probability of each regime at day ``t`` given observations up to ``t``.
+  hmmlearn's ``predict_proba`` is the *smoothed* posterior (forward-backward), which
+  uses the future and must not be used live; the two agree on the last observation.
+- :func:`walk_forward` replays live use: refit every ``refit_every`` days on the
+  data known then, filter the following days with that model.
+
+The fitted model is a plain dataclass (:class:`RegimeModelParams`) that round-trips
+through JSON, so the service layer can store it and filter without hmmlearn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.linalg import solve_triangular
+from scipy.special import logsumexp
+
+from .features import TRADING_DAYS, FeatureConfig
+
+REGIMES = ("bull", "bear", "sideways")
+
+
+class RegimeDetectorError(Exception):
+    """The detector cannot be fitted or applied (too little data, bad parameters)."""
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How the HMM is fitted."""
+
+    n_states: int = 3
+    """Hidden states; labelled bull, bear, sideways (exactly three)."""
+    n_restarts: int = 3
+    """EM runs from different seeds; the highest log-likelihood wins."""
+    n_iter: int = 200
+    """Maximum EM iterations per run."""
+    tol: float = 1e-4
+    """EM convergence threshold on the log-likelihood gain."""
+    stickiness: float = 50.0
+    """Dirichlet pseudo-counts added to each state's self-transition (persistence)."""
+    min_observations: int = 250
+    """Fewer feature rows than this cannot be fitted (about a year of trading days)."""
+    seed: int = 0
+    """Base random seed; restart ``i`` uses ``seed + i``."""
+
+
+@dataclass(frozen=True)
+class StateStats:
+    """Statistics of one hidden state over the training data (posterior-weighted)."""
+
+    mean_return: float  # annualised mean log return
+    volatility: float  # annualised standard deviation of daily log returns
+    occupancy: float  # share of training days in this state
+    expected_duration: float  # 1 / (1 - a_kk), in days
+
+
+@dataclass(frozen=True)
+class RegimeModelParams:
+    """A fitted detector: everything needed to filter new data, JSON-serializable."""
+
+    features: FeatureConfig
+    feature_mean: np.ndarray  # (d,) standardization of the training features
+    feature_scale: np.ndarray  # (d,)
+    startprob: np.ndarray  # (K,)
+    transmat: np.ndarray  # (K, K)
+    means: np.ndarray  # (K, d) in standardized units
+    covars: np.ndarray  # (K, d, d) in standardized units
+    labels: tuple[str, ...]  # labels[k] is the regime name of state k
+    stats: tuple[StateStats, ...]
+    log_likelihood: float
+    n_observations: int
+    trained_from: str  # ISO dates of the first and last training feature rows
+    trained_to: str
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "features": self.features.to_dict(),
+            "feature_mean": self.feature_mean.tolist(),
+            "feature_scale": self.feature_scale.tolist(),
+            "startprob": self.startprob.tolist(),
+            "transmat": self.transmat.tolist(),
+            "means": self.means.tolist(),
+            "covars": self.covars.tolist(),
+            "labels": list(self.labels),
+            "stats": [s.__dict__ for s in self.stats],
+            "log_likelihood": self.log_likelihood,
+            "n_observations": self.n_observations,
+            "trained_from": self.trained_from,
+            "trained_to": self.trained_to,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RegimeModelParams:
+        return cls(
+            features=FeatureConfig.from_dict(data["features"]),
+            feature_mean=np.asarray(data["feature_mean"], dtype=float),
+            feature_scale=np.asarray(data["feature_scale"], dtype=float),
+            startprob=np.asarray(data["startprob"], dtype=float),
+            transmat=np.asarray(data["transmat"], dtype=float),
+            means=np.asarray(data["means"], dtype=float),
+            covars=np.asarray(data["covars"], dtype=float),
+            labels=tuple(data["labels"]),
+            stats=tuple(StateStats(**s) for s in data["stats"]),
+            log_likelihood=float(data["log_likelihood"]),
+            n_observations=int(data["n_observations"]),
+            trained_from=data["trained_from"],
+            trained_to=data["trained_to"],
+            extra=dict(data.get("extra", {})),
+        )
+
+    def label_of(self, regime: str) -> int:
+        return self.labels.index(regime)
+
+
+def _standardize(params: RegimeModelParams, features: pd.DataFrame) -> np.ndarray:
+    columns = list(params.features.columns)
+    return (features.loc[:, columns].to_numpy(dtype=float) - params.feature_mean) / (
+        params.feature_scale
+    )
+
+
+def emission_log_likelihood(params: RegimeModelParams, x: np.ndarray) -> np.ndarray:
+    """Log density of each standardized observation under each state: (T, K)."""
+    n, d = x.shape
+    out = np.empty((n, params.means.shape[0]))
+    for k, (mu, cov) in enumerate(zip(params.means, params.covars, strict=True)):
+        chol = np.linalg.cholesky(cov)
+        z = solve_triangular(chol, (x - mu).T, lower=True)
+        log_det = 2.0 * np.log(np.diag(chol)).sum()
+        out[:, k] = -0.5 * (np.einsum("ij,ij->j", z, z) + log_det + d * np.log(2 * np.pi))
+    return out
+
+
+def forward_filter(
+    log_emission: np.ndarray, startprob: np.ndarray, transmat: np.ndarray
+) -> np.ndarray:
+    """Filtered state probabilities P(s_t | y_1..t), one row per observation: (T, K).
+
+    The normalized forward recursion: predict with the transition matrix, multiply by
+    the emission likelihood, renormalize. Work in scaled linear space per row (the
+    row maximum of the log-likelihood is subtracted), which cannot underflow because
+    every row is renormalized.
+    """
+    n, k = log_emission.shape
+    out = np.empty((n, k))
+    lik = np.exp(log_emission - log_emission.max(axis=1, keepdims=True))
+    alpha = startprob * lik[0]
+    out[0] = alpha / alpha.sum()
+    for t in range(1, n):
+        alpha = (out[t - 1] @ transmat) * lik[t]
+        total = alpha.sum()
+        if not total > 0:  # every state rejects the day: fall back to the prediction
+            alpha, total = out[t - 1] @ transmat, 1.0
+        out[t] = alpha / total
+    return out
+
+
+def filter_probabilities(params: RegimeModelParams, features: pd.DataFrame) -> pd.DataFrame:
+    """Causal regime probabilities for every feature row: columns bull, bear, sideways.
+
+    Row ``t`` depends only on rows up to ``t`` (and on the fitted parameters).
+    """
+    if features.empty:
+        return pd.DataFrame(columns=list(REGIMES), index=features.index, dtype=float)
+    x = _standardize(params, features)
+    probs = forward_filter(emission_log_likelihood(params, x), params.startprob, params.transmat)
+    frame = pd.DataFrame(probs, index=features.index, columns=list(params.labels))
+    return frame.loc[:, list(REGIMES)]
+
+
+def regimes_from_probabilities(probs: pd.DataFrame) -> pd.Series:
+    """The most probable regime per day."""
+    return probs.idxmax(axis=1).rename("regime")
+
+
+def label_states(mean_return: np.ndarray, volatility: np.ndarray) -> tuple[str, ...]:
+    """Name the states from their statistics (annualised return and volatility).
+
+    bull: the calmest state; bear: the most volatile; sideways: the one between.
+    Volatility, not mean return, orders the states because it is estimated far more
+    precisely from a few hundred days (the standard error of an annualised mean
+    return over two years is about vol / sqrt(2), as large as the differences
+    between regimes), so the labels do not flip between refits; in equity markets
+    the calm state is the rising one and the turbulent state the falling one (the
+    leverage effect). ``mean_return`` breaks exact ties in volatility.
+    """
+    k = len(volatility)
+    if k != 3:
+        raise RegimeDetectorError(f"labelling needs exactly 3 states, got {k}")
+    order = np.lexsort((-np.asarray(mean_return), np.asarray(volatility)))  # calm first
+    labels = [""] * k
+    labels[order[0]], labels[order[1]], labels[order[2]] = "bull", "sideways", "bear"
+    return tuple(labels)
+
+
+def _state_stats(
+    gamma: np.ndarray, log_ret: np.ndarray, transmat: np.ndarray
+) -> tuple[StateStats, ...]:
+    stats = []
+    for k in range(gamma.shape[1]):
+        w = gamma[:, k]
+        total = w.sum()
+        if total <= 1e-9:
+            mean, var = 0.0, 0.0
+        else:
+            mean = float((w * log_ret).sum() / total)
+            var = float((w * (log_ret - mean) ** 2).sum() / total)
+        stay = float(transmat[k, k])
+        stats.append(
+            StateStats(
+                mean_return=mean * TRADING_DAYS,
+                volatility=float(np.sqrt(var * TRADING_DAYS)),
+                occupancy=float(total / len(w)),
+                expected_duration=float(1.0 / max(1.0 - stay, 1e-9)),
+            )
+        )
+    return tuple(stats)
+
+
+def detector_fit(
+    features: pd.DataFrame,
+    *,
+    feature_config: FeatureConfig | None = None,
+    config: FitConfig | None = None,
+) -> RegimeModelParams:
+    """Fit the HMM to a feature frame (from :func:`regime_features`) and label it.
+
+    Raises :class:`RegimeDetectorError` when there are too few rows or no restart
+    converges to a usable model.
+    """
+    from hmmlearn.hmm import GaussianHMM  # imported here: filtering does not need it
+
+    config = config or FitConfig()
+    feature_config = feature_config or FeatureConfig()
+    if config.n_states != 3:
+        raise RegimeDetectorError("the detector labels exactly 3 states (bull, bear, sideways)")
+    if len(features) < config.min_observations:
+        raise RegimeDetectorError(
+            f"{len(features)} feature rows; at least {config.min_observations} are needed to fit"
+        )
+    raw = features.loc[:, list(feature_config.columns)].to_numpy(dtype=float)
+    log_ret = features["ret"].to_numpy(dtype=float)
+    mean, scale = raw.mean(axis=0), raw.std(axis=0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    x = (raw - mean) / scale
+    k = config.n_states
+    prior = np.ones((k, k)) + np.eye(k) * config.stickiness
+    best, best_ll = None, -np.inf
+    for i in range(config.n_restarts):
+        model = GaussianHMM(
+            n_components=k,
+            covariance_type="full",
+            n_iter=config.n_iter,
+            tol=config.tol,
+            random_state=config.seed + i,
+            transmat_prior=prior,
+            init_params="smc",  # start from a persistent transition matrix, not uniform
+            min_covar=1e-3,
+        )
+        model.transmat_ = np.full((k, k), 0.02 / (k - 1)) + np.eye(k) * (0.98 - 0.02 / (k - 1))
+        try:
+            model.fit(x)
+            ll = model.score(x)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if np.isfinite(ll) and ll > best_ll:
+            best, best_ll = model, ll
+    if best is None:
+        raise RegimeDetectorError("no EM run converged to a usable model")
+    gamma = best.predict_proba(x)  # smoothed posteriors: fine for describing the training data
+    stats = _state_stats(gamma, log_ret, best.transmat_)
+    labels = label_states(
+        np.array([s.mean_return for s in stats]), np.array([s.volatility for s in stats])
+    )
+    return RegimeModelParams(
+        features=feature_config,
+        feature_mean=mean,
+        feature_scale=scale,
+        startprob=np.asarray(best.startprob_, dtype=float),
+        transmat=np.asarray(best.transmat_, dtype=float),
+        means=np.asarray(best.means_, dtype=float),
+        covars=np.asarray(best.covars_, dtype=float),
+        labels=labels,
+        stats=stats,
+        log_likelihood=float(best_ll),
+        n_observations=len(x),
+        trained_from=str(pd.Timestamp(features.index[0]).date()),
+        trained_to=str(pd.Timestamp(features.index[-1]).date()),
+    )
+
+
+def smoothed_probabilities(params: RegimeModelParams, features: pd.DataFrame) -> np.ndarray:
+    """Forward-backward (smoothed) posteriors — uses the future; for tests/analysis only."""
+    x = _standardize(params, features)
+    log_b = emission_log_likelihood(params, x)
+    log_a = np.log(params.transmat)
+    n, k = log_b.shape
+    log_alpha = np.empty((n, k))
+    log_alpha[0] = np.log(params.startprob + 1e-300) + log_b[0]
+    for t in range(1, n):
+        log_alpha[t] = logsumexp(log_alpha[t - 1][:, None] + log_a, axis=0) + log_b[t]
+    log_beta = np.zeros((n, k))
+    for t in range(n - 2, -1, -1):
+        log_beta[t] = logsumexp(log_a + (log_b[t + 1] + log_beta[t + 1])[None, :], axis=1)
+    log_gamma = log_alpha + log_beta
+    return np.exp(log_gamma - logsumexp(log_gamma, axis=1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class WalkForwardResult:
+    """Causal probabilities from periodic refits, and the models that produced them."""
+
+    probabilities: pd.DataFrame  # dates x (bull, bear, sideways)
+    models: list[RegimeModelParams]
+    fit_dates: list[pd.Timestamp]  # the last feature date each model saw
+
+    @property
+    def regimes(self) -> pd.Series:
+        return regimes_from_probabilities(self.probabilities)
+
+
+def walk_forward(
+    features: pd.DataFrame,
+    *,
+    initial: int = 504,
+    refit_every: int = 252,
+    window: int | None = None,
+    feature_config: FeatureConfig | None = None,
+    config: FitConfig | None = None,
+) -> WalkForwardResult:
+    """Replay live use: fit on the first ``initial`` rows, then refit every ``refit_every``.
+
+    Each model is fitted on rows ``[max(0, e - window), e)`` (all history when
+    ``window`` is None) and filters from the start of the data, but only its rows
+    ``[e, next e)`` are kept, so each day's probabilities use data up to that day.
+    The days before ``initial`` have no probabilities (not in the result).
+    """
+    n = len(features)
+    if n <= initial:
+        raise RegimeDetectorError(f"{n} feature rows; walk-forward needs more than {initial}")
+    parts, models, fit_dates = [], [], []
+    for end in range(initial, n, refit_every):
+        start = 0 if window is None else max(0, end - window)
+        params = detector_fit(
+            features.iloc[start:end], feature_config=feature_config, config=config
+        )
+        stop = min(end + refit_every, n)
+        probs = filter_probabilities(params, features.iloc[:stop])
+        parts.append(probs.iloc[end:stop])
+        models.append(params)
+        fit_dates.append(pd.Timestamp(features.index[end - 1]))
+    return WalkForwardResult(pd.concat(parts), models, fit_dates)
