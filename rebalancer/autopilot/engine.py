@@ -379,6 +379,18 @@ def cycle_decide(
                 )
             )
 
+    harvest_notes: list[str] = []
+    candidates: tuple = ()
+    if config.tax.enabled:
+        targets, harvest_notes = harvest.wash_sale_guard(
+            targets=targets, current=current, state=state, market=market, config=config,
+            frame=stats.frame,
+        )
+        targets, candidates, blocked = harvest.harvest_plan(
+            targets=targets, current=current, prices=prices, total_value=total, state=state,
+            market=market, config=config, frame=stats.frame,
+        )
+        harvest_notes += [why for _, why in blocked]
     try:
         proposed = trades_generate(
             quantities={s: Decimal(str(q)) for s, q in held.items()},
@@ -394,10 +406,8 @@ def cycle_decide(
             skipped_reason=f"Trades could not be generated: {exc}", **common,
         )
     harvested_loss = 0.0
-    if config.tax.enabled:
-        proposed, harvested_loss = harvest.harvest_apply(
-            trades=proposed, state=state, market=market, config=config
-        )
+    if candidates:
+        proposed, harvested_loss = harvest.harvest_tag(proposed, candidates)
     intents = tuple(_to_intent(t) for t in proposed)
     after = metrics_of(weights_after(state, prices, intents), stats)
     confidence = 1.0 if override else float(result.confidence)
@@ -405,5 +415,6 @@ def cycle_decide(
         action="rebalance" if intents else "hold",
         triggers=tuple(fired), strategy=result.strategy, strategy_result=result,
         target_weights=targets, checks=checks, override=override, trades=intents,
-        after=after, confidence=confidence, harvested_loss=harvested_loss, **common,
+        after=after, confidence=confidence, harvested_loss=harvested_loss,
+        notes=tuple(harvest_notes), **common,
     )

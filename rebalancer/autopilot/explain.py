@@ -149,4 +149,5 @@ def decision_explanation(decision: CycleDecision) -> dict[str, Any]:
         ],
         "total_value": round(decision.total_value, 4),
         "harvested_loss": round(decision.harvested_loss, 4),
+        "notes": list(decision.notes),
     }

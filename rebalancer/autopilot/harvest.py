@@ -1,26 +1,129 @@
-"""Tax-loss harvesting inside the cycle: an adapter over ``portfolios.tax``.
+"""Tax-loss harvesting inside the cycle: the pipeline's side of ``portfolios.tax``.
 
-The harvesting rules (loss threshold, correlated replacement in the same asset class,
-the 30-day wash-sale rule against recent and pending buys) live in the portfolios
-app's pure tax engine; this module feeds it the cycle's state and folds its orders
-into the plan. It returns the trades and the loss realised by harvesting.
+The rules (loss threshold, correlated replacement in the same asset class, the 30-day
+wash-sale rule against recent and pending buys) live in the portfolios app's pure tax
+engine. Here the cycle:
+
+* :func:`wash_sale_guard` — before trading, stops buying back any symbol sold at a
+  loss in the last 30 days: its extra target weight goes to its most correlated
+  allowed peer in the same asset class (or stays in cash);
+* :func:`harvest_plan` — finds lots worth harvesting against the targets, moves their
+  weight to the replacement, and after trade generation
+  :func:`harvest_tag` marks the harvesting sells with their lots and reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+
+import pandas as pd
+
+from portfolios.tax import (
+    HarvestCandidate,
+    HarvestSettings,
+    harvest_candidates,
+    harvest_targets_adjust,
+    replacement_choose,
+    wash_sale_blocked_symbols,
+)
 from portfolios.trading import ProposedTrade
 from rebalancer.autopilot.types import AutonomyConfig, HoldingsState, MarketView
 
+HARVEST_TAG = "tax_loss_harvest"
 
-def harvest_apply(
+
+def _correlations(market: MarketView, frame: pd.DataFrame):
+    return None if market.correlated else frame.corr()
+
+
+def wash_sale_guard(
     *,
-    trades: list[ProposedTrade],
+    targets: Mapping[str, float],
+    current: Mapping[str, float],
     state: HoldingsState,
     market: MarketView,
     config: AutonomyConfig,
+    frame: pd.DataFrame,
+) -> tuple[dict[str, float], list[str]]:
+    """Targets that never buy a symbol inside its wash-sale window, and what was moved."""
+    blocked = wash_sale_blocked_symbols(
+        as_of=market.as_of, loss_sales=state.recent_loss_sales, days=config.tax.wash_sale_days
+    )
+    out = dict(targets)
+    notes: list[str] = []
+    correlations = None
+    for symbol in sorted(blocked):
+        excess = out.get(symbol, 0.0) - current.get(symbol, 0.0)
+        if excess <= 0:
+            continue
+        out[symbol] = current.get(symbol, 0.0)
+        if correlations is None:
+            correlations = _correlations(market, frame)
+        choice = replacement_choose(
+            symbol=symbol, asset_classes=market.asset_classes, universe=out.keys() | set(frame.columns),
+            correlations=correlations, ranked=market.correlated.get(symbol) if market.correlated else None,
+            excluded=blocked | set(config.limits.excluded_symbols),
+        )
+        if choice is not None:
+            out[choice[0]] = out.get(choice[0], 0.0) + excess
+            notes.append(f"{symbol} was sold at a loss within 30 days; held {choice[0]} instead (wash-sale rule)")
+        else:
+            notes.append(f"{symbol} was sold at a loss within 30 days; kept its weight in cash (wash-sale rule)")
+    return {s: w for s, w in out.items() if w > 0}, notes
+
+
+def harvest_plan(
+    *,
+    targets: Mapping[str, float],
+    current: Mapping[str, float],
+    prices: Mapping[str, float],
+    total_value: float,
+    state: HoldingsState,
+    market: MarketView,
+    config: AutonomyConfig,
+    frame: pd.DataFrame,
+) -> tuple[dict[str, float], tuple[HarvestCandidate, ...], tuple[tuple[str, str], ...]]:
+    """Targets with harvested positions swapped to replacements; the candidates; blocked."""
+    pending = [s for s, w in targets.items() if w > current.get(s, 0.0) + 1e-9]
+    report = harvest_candidates(
+        lots=state.lots,
+        prices={s: Decimal(str(p)) for s, p in prices.items()},
+        as_of=market.as_of,
+        asset_classes=market.asset_classes,
+        universe=set(frame.columns),
+        correlations=_correlations(market, frame),
+        ranked_replacements=dict(market.correlated) if market.correlated else None,
+        recent_buys=state.recent_buys,
+        pending_buys=pending,
+        recent_loss_sales=state.recent_loss_sales,
+        excluded=config.limits.excluded_symbols,
+        settings=HarvestSettings(
+            loss_threshold=config.tax.loss_threshold, wash_sale_days=config.tax.wash_sale_days
+        ),
+    )
+    if not report.candidates:
+        return dict(targets), (), report.blocked
+    adjusted = harvest_targets_adjust(
+        target_weights=targets, candidates=report.candidates, total_value=Decimal(str(total_value))
+    )
+    return adjusted, report.candidates, report.blocked
+
+
+def harvest_tag(
+    trades: list[ProposedTrade], candidates: tuple[HarvestCandidate, ...]
 ) -> tuple[list[ProposedTrade], float]:
-    try:
-        from portfolios.tax import harvest as tax_harvest  # landed by the portfolios helper
-    except ImportError:
-        return trades, 0.0
-    return tax_harvest.harvest_apply(trades=trades, state=state, market=market, config=config)
+    """Mark the harvesting sells (lots to close, reason); return them and the loss realised."""
+    by_symbol = {c.symbol: c for c in candidates}
+    out, loss = [], 0.0
+    for trade in trades:
+        cand = by_symbol.get(trade.symbol)
+        if trade.side == "sell" and cand is not None:
+            lot_ids = tuple(int(i) for i in cand.lot_ids if i is not None)
+            specific = lot_ids if trade.quantity <= cand.quantity and len(lot_ids) == len(cand.lot_ids) else ()
+            share = min(Decimal(1), trade.quantity / cand.quantity) if cand.quantity > 0 else Decimal(0)
+            loss += float(cand.loss * share)
+            trade = replace(trade, lot_ids=specific, tags=(*trade.tags, HARVEST_TAG), reason=cand.reason)
+        out.append(trade)
+    return out, loss

@@ -62,8 +62,8 @@ class Lot:
 class HoldingsState:
     """What the portfolio holds at the close of ``as_of`` (an ORM-free snapshot).
 
-    ``recent_buys`` lists purchases (symbol, date) within the last 30 days and any
-    pending buys, for the wash-sale rule. ``value_history`` is the portfolio's total
+    ``recent_buys`` lists purchases (symbol, date) within the last 30 days, for the
+    wash-sale rule. ``value_history`` is the portfolio's total
     value by date (for the drawdown trigger); may be empty for a new portfolio.
     """
 
@@ -73,6 +73,9 @@ class HoldingsState:
     lots: tuple[Lot, ...] = ()
     portfolio_id: int | None = None
     recent_buys: tuple[tuple[str, date], ...] = ()
+    recent_loss_sales: tuple[tuple[str, date], ...] = ()
+    """Sales at a loss (symbol, date) in the last 30 days: those symbols may not be
+    bought back yet (wash-sale rule)."""
     value_history: pd.Series | None = None
     last_rebalanced_on: date | None = None
 
@@ -255,6 +258,8 @@ class CycleDecision:
     current_weights: Mapping[str, float] = field(default_factory=dict)
     total_value: float = 0.0
     harvested_loss: float = 0.0
+    notes: tuple[str, ...] = ()
+    """Other facts worth recording (wash-sale substitutions, harvests not taken)."""
 
     @property
     def trades_count(self) -> int:

@@ -277,3 +277,51 @@ def test_optimizer_strategy_respects_position_limit():
     assert max(decision.target_weights.values()) <= 0.35 + 1e-6
     assert all(c.passed for c in decision.checks)
     assert decision.strategy == "optimizer:max_sharpe"
+
+
+def test_tax_loss_harvest_swaps_to_correlated_peer_and_tags_the_lots():
+    # given AAA held in one lot bought at 125 (20 % loss at 100), BBB its ranked peer
+    from rebalancer.autopilot.types import Lot, TaxConfig
+
+    lots = (Lot(symbol="AAA", quantity=245.0, cost_per_share=125.0, acquired_on=date(2023, 1, 3), lot_id=11),)
+    state = HoldingsState(as_of=AS_OF, cash=2000.0, quantities=BALANCED, lots=lots)
+    view = market()
+    view = MarketView(
+        as_of=view.as_of, returns=view.returns, prices=view.prices, asset_classes=view.asset_classes,
+        correlated={"AAA": ("BBB",)},
+    )
+    # when a calendar review runs with tax optimization on
+    decision = cycle_decide(
+        state=state, market=view,
+        config=config(tax=TaxConfig(enabled=True, loss_threshold=0.05), force=True),
+    )
+    # then AAA is sold from lot 11 and BBB bought with the proceeds
+    sell = [t for t in decision.trades if t.side == "sell"][0]
+    assert (sell.symbol, sell.lot_ids, sell.harvest) == ("AAA", (11,), True)
+    assert sell.quantity == pytest.approx(245.0)
+    assert [t.symbol for t in decision.trades if t.side == "buy"] == ["BBB"]
+    assert decision.harvested_loss == pytest.approx(245 * 25.0)
+
+
+def test_wash_sale_blocks_buying_back_a_symbol_sold_at_a_loss():
+    # given AAA sold at a loss 10 days ago and now absent from the portfolio
+    from datetime import timedelta
+
+    from rebalancer.autopilot.types import TaxConfig
+
+    state = HoldingsState(
+        as_of=AS_OF, cash=2000.0 + 24500.0, quantities={"BBB": 490.0, "CCC": 245.0, "DDD": 245.0},
+        recent_loss_sales=(("AAA", AS_OF - timedelta(days=10)),),
+    )
+    view = market()
+    view = MarketView(
+        as_of=view.as_of, returns=view.returns, prices=view.prices, asset_classes=view.asset_classes,
+        correlated={"AAA": ("BBB",)},
+    )
+    # when the targets want AAA back
+    decision = cycle_decide(
+        state=state, market=view, config=config(tax=TaxConfig(enabled=True), force=True),
+    )
+    # then no AAA is bought and the reason is recorded
+    assert "AAA" not in {t.symbol for t in decision.trades if t.side == "buy"}
+    assert any("wash-sale" in n for n in decision.notes)
