@@ -21,8 +21,8 @@ from .estimators import (
     TRADING_DAYS_PER_YEAR,
     capm_return,
     ema_historical_return,
-    expected_returns_estimate,
     exp_cov,
+    expected_returns_estimate,
     fix_nonpositive_semidefinite,
     ledoit_wolf,
     mean_historical_return,
@@ -31,12 +31,16 @@ from .estimators import (
     sample_cov,
 )
 from .exceptions import InfeasibleConstraints, OptimizationError, UnsupportedOptions
+from .frontier import MAX_POINTS as MAX_FRONTIER_POINTS
+from .frontier import efficient_frontier
 from .optimizer import MULTI_OBJECTIVE_DEFAULTS, OBJECTIVES, optimize
+from .plotting import frontier_png
 from .results import Frontier, FrontierPoint, OptimizationResult
 from .tiers import RISK_AVERSION_BY_TIER, risk_aversion_for_tier
 
 __all__ = [
     "EXPECTED_RETURN_ESTIMATORS",
+    "MAX_FRONTIER_POINTS",
     "MULTI_OBJECTIVE_DEFAULTS",
     "OBJECTIVES",
     "RISK_AVERSION_BY_TIER",
@@ -52,10 +56,12 @@ __all__ = [
     "UnsupportedOptions",
     "capm_return",
     "compile_constraints",
+    "efficient_frontier",
     "ema_historical_return",
     "exp_cov",
     "expected_returns_estimate",
     "fix_nonpositive_semidefinite",
+    "frontier_png",
     "ledoit_wolf",
     "mean_historical_return",
     "optimize",

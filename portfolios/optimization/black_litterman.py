@@ -41,7 +41,9 @@ def view_from_mapping(raw: Mapping[str, Any] | View) -> View:
         if raw["long"] == raw["short"]:
             raise OptimizationError("a relative view needs two different symbols", field="views")
         return View({raw["long"]: 1.0, raw["short"]: -1.0}, float(raw["value"]), confidence)
-    raise OptimizationError("a view needs 'symbol' (absolute) or 'long' and 'short' (relative)", field="views")
+    raise OptimizationError(
+        "a view needs 'symbol' (absolute) or 'long' and 'short' (relative)", field="views"
+    )
 
 
 def black_litterman_posterior(
@@ -59,7 +61,9 @@ def black_litterman_posterior(
     if market_weights:
         w_mkt = np.array([float(market_weights.get(s, 0.0)) for s in symbols])
         if w_mkt.sum() <= 0 or (w_mkt < 0).any():
-            raise OptimizationError("market_weights must be non-negative and not all zero", field="market_weights")
+            raise OptimizationError(
+                "market_weights must be non-negative and not all zero", field="market_weights"
+            )
         w_mkt = w_mkt / w_mkt.sum()
     else:
         w_mkt = np.full(len(symbols), 1.0 / len(symbols))
@@ -74,7 +78,9 @@ def black_litterman_posterior(
     for k, view in enumerate(parsed):
         for symbol, coefficient in view.pick.items():
             if symbol not in index:
-                raise OptimizationError(f"view {k + 1} names {symbol!r}, which is not in the universe", field="views")
+                raise OptimizationError(
+                    f"view {k + 1} names {symbol!r}, which is not in the universe", field="views"
+                )
             P[k, index[symbol]] = coefficient
         if not 0 < view.confidence <= 1:
             raise OptimizationError(f"view {k + 1}: confidence must be in (0, 1]", field="views")
@@ -88,4 +94,6 @@ def black_litterman_posterior(
     posterior_mu = prior + tau_sigma @ P.T @ gain @ (Q - P @ prior)
     posterior_sigma = sigma + tau_sigma - tau_sigma @ P.T @ gain @ P @ tau_sigma
     posterior_sigma = (posterior_sigma + posterior_sigma.T) / 2
-    return pd.Series(posterior_mu, index=symbols), pd.DataFrame(posterior_sigma, index=symbols, columns=symbols)
+    return pd.Series(posterior_mu, index=symbols), pd.DataFrame(
+        posterior_sigma, index=symbols, columns=symbols
+    )

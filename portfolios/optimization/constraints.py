@@ -67,9 +67,7 @@ class Constraints:
     def is_linear(self) -> bool:
         """Only bounds, budget and group limits: the frontier's fast path applies."""
         return (
-            not self.needs_mixed_integer
-            and self.max_turnover is None
-            and not self.transaction_cost
+            not self.needs_mixed_integer and self.max_turnover is None and not self.transaction_cost
         )
 
 
@@ -90,9 +88,13 @@ class LinearForm:
         found = []
         for i, symbol in enumerate(self.symbols):
             if weights[i] < self.lower[i] - tol:
-                found.append(f"{symbol} weight {weights[i]:.4g} below its lower bound {self.lower[i]:.4g}")
+                found.append(
+                    f"{symbol} weight {weights[i]:.4g} below its lower bound {self.lower[i]:.4g}"
+                )
             if weights[i] > self.upper[i] + tol:
-                found.append(f"{symbol} weight {weights[i]:.4g} above its upper bound {self.upper[i]:.4g}")
+                found.append(
+                    f"{symbol} weight {weights[i]:.4g} above its upper bound {self.upper[i]:.4g}"
+                )
         if abs(weights.sum() - self.budget) > tol:
             found.append(f"weights sum to {weights.sum():.6g}, not {self.budget:.6g}")
         if len(self.h):
@@ -141,7 +143,9 @@ def _check_groups(
     conflicts = []
     total_min = float(sum(minimums.values()))
     if total_min > budget + TOLERANCE:
-        conflicts.append(f"{plural} minimums sum to {_fmt(total_min)}, more than the {_fmt(budget)} to invest")
+        conflicts.append(
+            f"{plural} minimums sum to {_fmt(total_min)}, more than the {_fmt(budget)} to invest"
+        )
     member_index: dict[str, list[int]] = {}
     for i, s in enumerate(symbols):
         if s in membership:
@@ -156,7 +160,9 @@ def _check_groups(
             conflicts.append(f"{kind} {group!r} minimum {_fmt(lo)} is above its maximum {_fmt(hi)}")
         if lo is not None and lo > capacity + TOLERANCE:
             if not members:
-                conflicts.append(f"{kind} {group!r} has minimum {_fmt(lo)} but no eligible assets in the universe")
+                conflicts.append(
+                    f"{kind} {group!r} has minimum {_fmt(lo)} but no eligible assets in the universe"
+                )
             else:
                 conflicts.append(
                     f"{kind} {group!r} minimum {_fmt(lo)} exceeds {_fmt(capacity)}, the most its "
@@ -200,7 +206,9 @@ def compile_constraints(
     if not 0 <= c.cash_buffer < 1:
         raise OptimizationError("cash_buffer must be in [0, 1)", field="constraints.cash_buffer")
     if c.transaction_cost < 0:
-        raise OptimizationError("transaction_cost must be >= 0", field="constraints.transaction_cost")
+        raise OptimizationError(
+            "transaction_cost must be >= 0", field="constraints.transaction_cost"
+        )
     budget = 1.0 - float(c.cash_buffer)
     default_lower = 0.0 if c.long_only else -1.0
     lower = np.full(n, default_lower)
@@ -226,7 +234,9 @@ def compile_constraints(
         upper[i] = 0.0
     for i, symbol in enumerate(symbols):
         if lower[i] > upper[i] + TOLERANCE and symbol not in excluded:
-            conflicts.append(f"{symbol} lower bound {_fmt(lower[i])} is above its upper bound {_fmt(upper[i])}")
+            conflicts.append(
+                f"{symbol} lower bound {_fmt(lower[i])} is above its upper bound {_fmt(upper[i])}"
+            )
     eligible = n - len(excluded)
     if eligible == 0:
         conflicts.append("every symbol in the universe is excluded")
@@ -237,19 +247,32 @@ def compile_constraints(
                 f"{_fmt(upper.sum())}, less than the {_fmt(budget)} to invest"
             )
         else:
-            conflicts.append(f"upper bounds sum to {_fmt(upper.sum())}, less than the {_fmt(budget)} to invest")
+            conflicts.append(
+                f"upper bounds sum to {_fmt(upper.sum())}, less than the {_fmt(budget)} to invest"
+            )
     if lower.sum() > budget + TOLERANCE:
-        conflicts.append(f"lower bounds sum to {_fmt(lower.sum())}, more than the {_fmt(budget)} to invest")
+        conflicts.append(
+            f"lower bounds sum to {_fmt(lower.sum())}, more than the {_fmt(budget)} to invest"
+        )
     conflicts += _check_groups(
-        symbols, lower, upper, budget, c.asset_classes, c.asset_class_min, c.asset_class_max,
-        "asset class", "asset-class",
+        symbols,
+        lower,
+        upper,
+        budget,
+        c.asset_classes,
+        c.asset_class_min,
+        c.asset_class_max,
+        "asset class",
+        "asset-class",
     )
     conflicts += _check_groups(
         symbols, lower, upper, budget, c.sectors, c.sector_min, c.sector_max, "sector", "sector"
     )
     if c.max_holdings is not None:
         if c.max_holdings < 1:
-            raise OptimizationError("max_holdings must be at least 1", field="constraints.max_holdings")
+            raise OptimizationError(
+                "max_holdings must be at least 1", field="constraints.max_holdings"
+            )
         reach = float(np.sort(np.maximum(upper, np.abs(lower)))[::-1][: c.max_holdings].sum())
         if reach < budget - TOLERANCE:
             conflicts.append(
@@ -258,9 +281,13 @@ def compile_constraints(
             )
     if c.min_position:
         if c.min_position > budget + TOLERANCE:
-            conflicts.append(f"min_position {_fmt(c.min_position)} is more than the {_fmt(budget)} to invest")
+            conflicts.append(
+                f"min_position {_fmt(c.min_position)} is more than the {_fmt(budget)} to invest"
+            )
         if c.max_position is not None and c.min_position > c.max_position + TOLERANCE:
-            conflicts.append(f"min_position {_fmt(c.min_position)} is above max_position {_fmt(c.max_position)}")
+            conflicts.append(
+                f"min_position {_fmt(c.min_position)} is above max_position {_fmt(c.max_position)}"
+            )
     if c.max_turnover is not None:
         w0 = np.zeros(n) if current_weights is None else np.asarray(current_weights, dtype=float)
         to_bounds = float(np.clip(lower - w0, 0, None).sum() + np.clip(w0 - upper, 0, None).sum())
@@ -284,7 +311,9 @@ def compile_constraints(
     return LinearForm(symbols, lower, upper, budget, G, np.asarray(rhs, dtype=float), tuple(labels))
 
 
-def weights_vector(weights: Mapping[str, float] | pd.Series | None, symbols: Sequence[str]) -> np.ndarray:
+def weights_vector(
+    weights: Mapping[str, float] | pd.Series | None, symbols: Sequence[str]
+) -> np.ndarray:
     """Align a symbol -> weight map to ``symbols`` (missing symbols weigh 0)."""
     if weights is None:
         return np.zeros(len(symbols))

@@ -103,9 +103,7 @@ def is_positive_semidefinite(matrix: np.ndarray | pd.DataFrame) -> bool:
     return True
 
 
-def fix_nonpositive_semidefinite(
-    matrix: pd.DataFrame, *, method: str = "spectral"
-) -> pd.DataFrame:
+def fix_nonpositive_semidefinite(matrix: pd.DataFrame, *, method: str = "spectral") -> pd.DataFrame:
     """Return ``matrix`` if it is PSD, else a repaired copy.
 
     ``spectral`` clips negative eigenvalues to zero and rebuilds the matrix; ``diag``
@@ -113,7 +111,9 @@ def fix_nonpositive_semidefinite(
     """
     values = np.asarray(matrix, dtype=float)
     if not np.isfinite(values).all():
-        raise OptimizationError("the covariance matrix has missing or infinite entries", field="risk_model")
+        raise OptimizationError(
+            "the covariance matrix has missing or infinite entries", field="risk_model"
+        )
     values = (values + values.T) / 2
     if not is_positive_semidefinite(values):
         eigenvalues, vectors = np.linalg.eigh(values)
@@ -187,7 +187,10 @@ def expected_returns_estimate(
         return ema_historical_return(returns, frequency=frequency)
     if method == "capm":
         return capm_return(
-            returns, market_returns=market_returns, risk_free_rate=risk_free_rate, frequency=frequency
+            returns,
+            market_returns=market_returns,
+            risk_free_rate=risk_free_rate,
+            frequency=frequency,
         )
     raise OptimizationError(
         f"unknown expected-returns estimator {method!r}; use one of {', '.join(EXPECTED_RETURN_ESTIMATORS)}",

@@ -41,7 +41,12 @@ OBJECTIVES = (
     "kelly",
 )
 NEEDS_EXPECTED_RETURNS = {
-    "max_sharpe", "efficient_return", "efficient_risk", "max_utility", "multi_objective", "kelly",
+    "max_sharpe",
+    "efficient_return",
+    "efficient_risk",
+    "max_utility",
+    "multi_objective",
+    "kelly",
 }
 NEEDS_SCENARIOS = {"min_cvar"}
 HOLDING_THRESHOLD = 1e-7
@@ -86,12 +91,16 @@ def _align_inputs(
     if cov is not None:
         symbols = tuple(str(s) for s in cov.index)
         if list(cov.columns) != list(cov.index):
-            raise OptimizationError("the covariance matrix must have the same symbols on both axes", field="risk_model")
+            raise OptimizationError(
+                "the covariance matrix must have the same symbols on both axes", field="risk_model"
+            )
     elif returns is not None:
         symbols = tuple(str(s) for s in returns.columns)
         cov = returns.cov() * frequency
     elif expected_returns is not None:
-        raise OptimizationError("a covariance matrix (or returns to estimate one) is required", field="risk_model")
+        raise OptimizationError(
+            "a covariance matrix (or returns to estimate one) is required", field="risk_model"
+        )
     else:
         raise OptimizationError("no inputs: give expected returns, a covariance matrix or returns")
     if len(symbols) == 0:
@@ -104,16 +113,21 @@ def _align_inputs(
         missing = [s for s in symbols if s not in expected_returns.index]
         if missing:
             raise OptimizationError(
-                f"expected returns are missing for {', '.join(missing[:5])}", field="expected_returns"
+                f"expected returns are missing for {', '.join(missing[:5])}",
+                field="expected_returns",
             )
         mu = expected_returns.reindex(list(symbols)).to_numpy(dtype=float)
         if not np.isfinite(mu).all():
-            raise OptimizationError("expected returns must be finite numbers", field="expected_returns")
+            raise OptimizationError(
+                "expected returns must be finite numbers", field="expected_returns"
+            )
     scenarios = None
     if returns is not None:
         missing = [s for s in symbols if s not in returns.columns]
         if missing:
-            raise OptimizationError(f"returns are missing for {', '.join(missing[:5])}", field="returns")
+            raise OptimizationError(
+                f"returns are missing for {', '.join(missing[:5])}", field="returns"
+            )
         scenarios = returns[list(symbols)].dropna(how="any").to_numpy(dtype=float)
     c = constraints or Constraints()
     current = weights_vector(current_weights, symbols)
@@ -124,9 +138,13 @@ def _align_inputs(
 # ---------------------------------------------------------------------------- building blocks
 
 
-def _linear(w: cp.Variable, form: LinearForm, scale: Any = 1.0, *, budget_equality: bool = True) -> list:
+def _linear(
+    w: cp.Variable, form: LinearForm, scale: Any = 1.0, *, budget_equality: bool = True
+) -> list:
     cons = [w >= form.lower * scale, w <= form.upper * scale]
-    cons.append(cp.sum(w) == form.budget * scale if budget_equality else cp.sum(w) <= form.budget * scale)
+    cons.append(
+        cp.sum(w) == form.budget * scale if budget_equality else cp.sum(w) <= form.budget * scale
+    )
     if len(form.h):
         cons.append(form.G @ w <= form.h * scale)
     return cons
@@ -140,7 +158,8 @@ def _nonlinear(w: cp.Variable, inp: Inputs, scale: Any = 1.0) -> list:
     if c.needs_mixed_integer:
         if not c.long_only:
             raise UnsupportedOptions(
-                "max_holdings and min_position need long-only weights", field="constraints.long_only"
+                "max_holdings and min_position need long-only weights",
+                field="constraints.long_only",
             )
         held = cp.Variable(inp.n, boolean=True)
         cons.append(w <= cp.multiply(np.maximum(inp.form.upper, 0), held))
@@ -172,7 +191,9 @@ def _cvar(w: cp.Variable, scenarios: np.ndarray, beta: float) -> tuple[cp.Expres
 
 def _require_scenarios(inp: Inputs, objective: str) -> np.ndarray:
     if inp.scenarios is None or len(inp.scenarios) < 20:
-        raise OptimizationError(f"{objective} needs at least 20 days of returns as scenarios", field="returns")
+        raise OptimizationError(
+            f"{objective} needs at least 20 days of returns as scenarios", field="returns"
+        )
     return inp.scenarios
 
 
@@ -191,7 +212,9 @@ def _verifier(w: cp.Variable, inp: Inputs, *, budget_equality: bool = True, scal
     return verify
 
 
-def _violations(weights: np.ndarray, inp: Inputs, *, budget_equality: bool = True, tol: float = 1e-6) -> list[str]:
+def _violations(
+    weights: np.ndarray, inp: Inputs, *, budget_equality: bool = True, tol: float = 1e-6
+) -> list[str]:
     form = inp.form
     found = form.violations(weights, tol)
     if not budget_equality:
@@ -222,7 +245,12 @@ def _clean(weights: np.ndarray, inp: Inputs) -> np.ndarray:
 
 
 def _result(
-    weights: np.ndarray, inp: Inputs, objective: str, solver: str, status: str = "optimal", **details: Any
+    weights: np.ndarray,
+    inp: Inputs,
+    objective: str,
+    solver: str,
+    status: str = "optimal",
+    **details: Any,
 ) -> OptimizationResult:
     volatility = float(np.sqrt(max(weights @ inp.sigma @ weights, 0.0)))
     expected = sharpe = None
@@ -242,11 +270,19 @@ def _result(
 
 
 def _solve_for(
-    inp: Inputs, w: cp.Variable, problem: cp.Problem, objective: str, *, budget_equality: bool = True,
-    scale_var=None, diagnose_with: dict | None = None,
+    inp: Inputs,
+    w: cp.Variable,
+    problem: cp.Problem,
+    objective: str,
+    *,
+    budget_equality: bool = True,
+    scale_var=None,
+    diagnose_with: dict | None = None,
 ) -> tuple[np.ndarray, str, str]:
     try:
-        solver = solve(problem, verify=_verifier(w, inp, budget_equality=budget_equality, scale_var=scale_var))
+        solver = solve(
+            problem, verify=_verifier(w, inp, budget_equality=budget_equality, scale_var=scale_var)
+        )
     except ProblemInfeasible:
         raise InfeasibleConstraints(diagnose(inp, objective, **(diagnose_with or {}))) from None
     weights = np.asarray(w.value, dtype=float)
@@ -276,7 +312,11 @@ def _extreme(inp: Inputs, sense: str) -> float | None:
 
 
 def diagnose(
-    inp: Inputs, objective: str, *, target_return: float | None = None, target_volatility: float | None = None
+    inp: Inputs,
+    objective: str,
+    *,
+    target_return: float | None = None,
+    target_volatility: float | None = None,
 ) -> list[str]:
     """Sentences naming what makes the problem infeasible, found by re-solving relaxations."""
     if not _feasible(inp, inp.constraints):
@@ -305,8 +345,16 @@ def diagnose(
 
 
 def _feasible(inp: Inputs, c: Constraints) -> bool:
-    relaxed = Inputs(inp.symbols, inp.mu, inp.sigma, None, c, _form_or_none(c, inp) or inp.form, inp.current,
-                     inp.risk_free_rate)
+    relaxed = Inputs(
+        inp.symbols,
+        inp.mu,
+        inp.sigma,
+        None,
+        c,
+        _form_or_none(c, inp) or inp.form,
+        inp.current,
+        inp.risk_free_rate,
+    )
     w = cp.Variable(inp.n)
     problem = cp.Problem(cp.Minimize(0), _linear(w, relaxed.form) + _nonlinear(w, relaxed))
     try:
@@ -340,13 +388,16 @@ def _constraint_conflicts(inp: Inputs) -> list[str]:
 
     c = inp.constraints
     present = [
-        (name, change) for name, change in _RELAXATIONS
+        (name, change)
+        for name, change in _RELAXATIONS
         if any(getattr(c, key) not in (None, {}, 0, 0.0) for key in change)
     ]
     culprits = [name for name, change in present if _feasible(inp, replace(c, **change))]
     if culprits:
-        return [f"{name} cannot be met together with the other constraints (dropping it makes them feasible)"
-                for name in culprits]
+        return [
+            f"{name} cannot be met together with the other constraints (dropping it makes them feasible)"
+            for name in culprits
+        ]
     names = ", ".join(name for name, _ in present) or "the bounds and budget"
     return [f"no portfolio satisfies {names} together"]
 
@@ -365,7 +416,9 @@ def _efficient_return(inp: Inputs, *, target_return: float | None, **_: Any) -> 
     if target_return is None:
         raise OptimizationError("efficient_return needs target_return", field="target_return")
     w = cp.Variable(inp.n)
-    cons = _linear(w, inp.form) + _nonlinear(w, inp) + [_net_return(w, inp, inp.mu) >= target_return]
+    cons = (
+        _linear(w, inp.form) + _nonlinear(w, inp) + [_net_return(w, inp, inp.mu) >= target_return]
+    )
     problem = cp.Problem(cp.Minimize(_variance(w, inp)), cons)
     weights, solver, status = _solve_for(
         inp, w, problem, "efficient_return", diagnose_with={"target_return": target_return}
@@ -373,9 +426,13 @@ def _efficient_return(inp: Inputs, *, target_return: float | None, **_: Any) -> 
     return _result(weights, inp, "efficient_return", solver, status)
 
 
-def _efficient_risk(inp: Inputs, *, target_volatility: float | None, **_: Any) -> OptimizationResult:
+def _efficient_risk(
+    inp: Inputs, *, target_volatility: float | None, **_: Any
+) -> OptimizationResult:
     if target_volatility is None or target_volatility <= 0:
-        raise OptimizationError("efficient_risk needs a positive target_volatility", field="target_volatility")
+        raise OptimizationError(
+            "efficient_risk needs a positive target_volatility", field="target_volatility"
+        )
     w = cp.Variable(inp.n)
     cons = _linear(w, inp.form) + _nonlinear(w, inp) + [_variance(w, inp) <= target_volatility**2]
     problem = cp.Problem(cp.Maximize(_net_return(w, inp, inp.mu)), cons)
@@ -407,11 +464,20 @@ def _kelly(inp: Inputs, *, kelly_fraction: float = 0.5, **_: Any) -> Optimizatio
     cons = _linear(w, inp.form, budget_equality=False) + _nonlinear(w, inp)
     problem = cp.Problem(objective, cons)
     weights, solver, status = _solve_for(inp, w, problem, "kelly", budget_equality=False)
-    return _result(weights, inp, "kelly", solver, status, kelly_fraction=kelly_fraction,
-                   cash_weight=float(1.0 - weights.sum()))
+    return _result(
+        weights,
+        inp,
+        "kelly",
+        solver,
+        status,
+        kelly_fraction=kelly_fraction,
+        cash_weight=float(1.0 - weights.sum()),
+    )
 
 
-def _min_cvar(inp: Inputs, *, target_return: float | None = None, cvar_beta: float = 0.95, **_: Any) -> OptimizationResult:
+def _min_cvar(
+    inp: Inputs, *, target_return: float | None = None, cvar_beta: float = 0.95, **_: Any
+) -> OptimizationResult:
     scenarios = _require_scenarios(inp, "min_cvar")
     if not 0.5 <= cvar_beta < 1:
         raise OptimizationError("cvar_beta must be in [0.5, 1)", field="cvar_beta")
@@ -420,12 +486,24 @@ def _min_cvar(inp: Inputs, *, target_return: float | None = None, cvar_beta: flo
     cons += _linear(w, inp.form) + _nonlinear(w, inp)
     if target_return is not None:
         if inp.mu is None:
-            raise OptimizationError("a target_return needs expected returns", field="expected_returns")
+            raise OptimizationError(
+                "a target_return needs expected returns", field="expected_returns"
+            )
         cons.append(_net_return(w, inp, inp.mu) >= target_return)
     problem = cp.Problem(cp.Minimize(cvar), cons)
-    weights, solver, status = _solve_for(inp, w, problem, "min_cvar", diagnose_with={"target_return": target_return})
+    weights, solver, status = _solve_for(
+        inp, w, problem, "min_cvar", diagnose_with={"target_return": target_return}
+    )
     losses = -scenarios @ weights
-    return _result(weights, inp, "min_cvar", solver, status, cvar=_historical_cvar(losses, cvar_beta), cvar_beta=cvar_beta)
+    return _result(
+        weights,
+        inp,
+        "min_cvar",
+        solver,
+        status,
+        cvar=_historical_cvar(losses, cvar_beta),
+        cvar_beta=cvar_beta,
+    )
 
 
 def _historical_cvar(losses: np.ndarray, beta: float) -> float:
@@ -435,7 +513,12 @@ def _historical_cvar(losses: np.ndarray, beta: float) -> float:
 
 
 def _multi_objective(
-    inp: Inputs, *, risk_aversion: float, cvar_beta: float = 0.95, drawdown_horizon: int = 21, **options: Any
+    inp: Inputs,
+    *,
+    risk_aversion: float,
+    cvar_beta: float = 0.95,
+    drawdown_horizon: int = 21,
+    **options: Any,
 ) -> OptimizationResult:
     """Maximise a documented weighted sum (see ``MULTI_OBJECTIVE_DEFAULTS``) net of costs."""
     weights_of = {k: float(options.get(k, v)) for k, v in MULTI_OBJECTIVE_DEFAULTS.items()}
@@ -455,7 +538,9 @@ def _multi_objective(
         cons += extra
     if weights_of["drawdown_weight"]:
         daily = _require_scenarios(inp, "multi_objective (drawdown_weight)")
-        windows = np.lib.stride_tricks.sliding_window_view(np.log1p(daily), drawdown_horizon, axis=0).sum(axis=2)
+        windows = np.lib.stride_tricks.sliding_window_view(
+            np.log1p(daily), drawdown_horizon, axis=0
+        ).sum(axis=2)
         cvar, extra = _cvar(w, np.expm1(windows), cvar_beta)
         score -= weights_of["drawdown_weight"] * cvar
         cons += extra
@@ -478,19 +563,26 @@ def _max_sharpe(inp: Inputs, *, objective_name: str = "max_sharpe", **_: Any) ->
     return _result(weights, inp, objective_name, solver, status)
 
 
-def _max_sharpe_dinkelbach(inp: Inputs, excess: np.ndarray, objective_name: str) -> OptimizationResult:
+def _max_sharpe_dinkelbach(
+    inp: Inputs, excess: np.ndarray, objective_name: str
+) -> OptimizationResult:
     """Dinkelbach's parametric iteration: maximise ``excess'w - S sigma(w)``, S <- Sharpe(w)."""
     eigenvalues, vectors = np.linalg.eigh(inp.sigma)
     factor = (vectors * np.sqrt(np.clip(eigenvalues, 0, None))).T
     w = cp.Variable(inp.n)
     level = cp.Parameter(nonneg=True, value=0.0)
     cons = _linear(w, inp.form) + _nonlinear(w, inp)
-    problem = cp.Problem(cp.Maximize(_net_return(w, inp, excess) - level * cp.norm(factor @ w)), cons)
+    problem = cp.Problem(
+        cp.Maximize(_net_return(w, inp, excess) - level * cp.norm(factor @ w)), cons
+    )
     sharpe, weights, solver, status = -np.inf, None, "", ""
     for _ in range(30):
         candidate, solver, status = _solve_for(inp, w, problem, objective_name)
         vol = float(np.sqrt(candidate @ inp.sigma @ candidate))
-        net = float(excess @ candidate - inp.constraints.transaction_cost * np.abs(candidate - inp.current).sum())
+        net = float(
+            excess @ candidate
+            - inp.constraints.transaction_cost * np.abs(candidate - inp.current).sum()
+        )
         new_sharpe = net / vol if vol > 0 else -np.inf
         if weights is not None and new_sharpe <= sharpe + 1e-10:
             break
@@ -517,15 +609,31 @@ def _black_litterman(
         risk_free_rate=inp.risk_free_rate,
         tau=float(options.get("tau", 0.05)),
     )
-    posterior = Inputs(inp.symbols, posterior_mu.to_numpy(), posterior_cov.to_numpy(), inp.scenarios,
-                       inp.constraints, inp.form, inp.current, inp.risk_free_rate)
+    posterior = Inputs(
+        inp.symbols,
+        posterior_mu.to_numpy(),
+        posterior_cov.to_numpy(),
+        inp.scenarios,
+        inp.constraints,
+        inp.form,
+        inp.current,
+        inp.risk_free_rate,
+    )
     if options.get("bl_objective", "max_sharpe") == "max_utility":
         result = _max_utility(posterior, risk_aversion=risk_aversion)
     else:
         result = _max_sharpe(posterior, objective_name="black_litterman")
     result.details["posterior_returns"] = {s: float(v) for s, v in posterior_mu.items()}
-    return OptimizationResult(result.weights, result.expected_return, result.volatility, result.sharpe_ratio,
-                              "black_litterman", result.solver, result.status, result.details)
+    return OptimizationResult(
+        result.weights,
+        result.expected_return,
+        result.volatility,
+        result.sharpe_ratio,
+        "black_litterman",
+        result.solver,
+        result.status,
+        result.details,
+    )
 
 
 def _budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
@@ -533,7 +641,9 @@ def _budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult
 
     c = inp.constraints
     if not c.long_only:
-        raise UnsupportedOptions(f"{objective} builds long-only portfolios; set long_only", field="constraints.long_only")
+        raise UnsupportedOptions(
+            f"{objective} builds long-only portfolios; set long_only", field="constraints.long_only"
+        )
     if c.needs_mixed_integer or c.max_turnover is not None:
         raise UnsupportedOptions(
             f"{objective} cannot honour max_holdings, min_position or a turnover cap; use an optimizer objective",
@@ -546,9 +656,16 @@ def _budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult
     details: dict[str, Any] = {}
     if objective == "risk_parity":
         budgets = options.get("risk_budgets")
-        b = np.ones(len(names)) if budgets is None else np.array([float(budgets.get(s, 0.0)) for s in names])
+        b = (
+            np.ones(len(names))
+            if budgets is None
+            else np.array([float(budgets.get(s, 0.0)) for s in names])
+        )
         if (b <= 0).any():
-            raise OptimizationError("risk_budgets must give every eligible symbol a positive budget", field="risk_budgets")
+            raise OptimizationError(
+                "risk_budgets must give every eligible symbol a positive budget",
+                field="risk_budgets",
+            )
         sub_weights = risk_budget_weights(sub, b / b.sum())
         solver = "newton"
     else:
@@ -558,12 +675,17 @@ def _budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult
     broken = _violations(weights, inp)
     if broken:
         raise InfeasibleConstraints(
-            [f"{objective} weights break {b} ({objective} sets weights from risk alone and cannot "
-             "honour these limits; use min_volatility or relax them)" for b in broken[:5]]
+            [
+                f"{objective} weights break {b} ({objective} sets weights from risk alone and cannot "
+                "honour these limits; use min_volatility or relax them)"
+                for b in broken[:5]
+            ]
         )
     portfolio_var = weights @ inp.sigma @ weights
     contributions = weights * (inp.sigma @ weights) / portfolio_var
-    details["risk_contributions"] = {s: float(v) for s, v in zip(inp.symbols, contributions, strict=True)}
+    details["risk_contributions"] = {
+        s: float(v) for s, v in zip(inp.symbols, contributions, strict=True)
+    }
     return _result(weights, inp, objective, solver, **details)
 
 
@@ -599,11 +721,16 @@ def optimize(
     or :class:`OptimizationError` (bad inputs, or every solver failed).
     """
     if objective not in OBJECTIVES:
-        raise OptimizationError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}", field="objective")
+        raise OptimizationError(
+            f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}",
+            field="objective",
+        )
     if not np.isfinite(risk_free_rate):
         raise OptimizationError("risk_free_rate must be a finite number", field="risk_free_rate")
     frequency = int(options.pop("frequency", TRADING_DAYS_PER_YEAR))
-    inp = _align_inputs(expected_returns, cov, returns, constraints, current_weights, risk_free_rate, frequency)
+    inp = _align_inputs(
+        expected_returns, cov, returns, constraints, current_weights, risk_free_rate, frequency
+    )
     if objective in NEEDS_EXPECTED_RETURNS and inp.mu is None:
         raise OptimizationError(f"{objective} needs expected returns", field="expected_returns")
     if risk_aversion is None:
@@ -614,8 +741,10 @@ def optimize(
     if objective == "max_sharpe":
         if inp.mu is not None and (inp.mu[inp.form.upper > 0] <= risk_free_rate).all():
             raise InfeasibleConstraints(
-                [f"no eligible asset has an expected return above the risk-free rate {risk_free_rate:.6g}; "
-                 "max_sharpe needs one (use min_volatility or a lower risk-free rate)"]
+                [
+                    f"no eligible asset has an expected return above the risk-free rate {risk_free_rate:.6g}; "
+                    "max_sharpe needs one (use min_volatility or a lower risk-free rate)"
+                ]
             )
         return _max_sharpe(inp)
     if objective in ("risk_parity", "hrp"):
@@ -632,5 +761,9 @@ def optimize(
         "kelly": _kelly,
     }[objective]
     return handler(
-        inp, target_return=target_return, target_volatility=target_volatility, risk_aversion=risk_aversion, **options
+        inp,
+        target_return=target_return,
+        target_volatility=target_volatility,
+        risk_aversion=risk_aversion,
+        **options,
     )

@@ -18,7 +18,9 @@ from scipy.spatial.distance import squareform
 from .exceptions import OptimizationError
 
 
-def risk_budget_weights(sigma: np.ndarray, budgets: np.ndarray, *, tol: float = 1e-12) -> np.ndarray:
+def risk_budget_weights(
+    sigma: np.ndarray, budgets: np.ndarray, *, tol: float = 1e-12
+) -> np.ndarray:
     """Long-only weights summing to 1 whose risk contributions equal ``budgets`` (summing to 1)."""
     b = np.asarray(budgets, dtype=float)
     y = b / np.sqrt(b @ sigma @ b)
@@ -47,7 +49,9 @@ def hrp_weights(cov: pd.DataFrame) -> pd.Series:
         return pd.Series([1.0], index=cov.index)
     std = np.sqrt(np.diag(sigma))
     if (std <= 0).any():
-        raise OptimizationError("HRP needs every asset to have positive variance", field="risk_model")
+        raise OptimizationError(
+            "HRP needs every asset to have positive variance", field="risk_model"
+        )
     corr = np.clip(sigma / np.outer(std, std), -1, 1)
     distance = np.sqrt(np.clip((1 - corr) / 2, 0, None))
     np.fill_diagonal(distance, 0)

@@ -24,4 +24,6 @@ def risk_aversion_for_tier(tier: str) -> float:
         return RISK_AVERSION_BY_TIER[tier]
     except KeyError:
         known = ", ".join(RISK_AVERSION_BY_TIER)
-        raise OptimizationError(f"unknown risk tier {tier!r}; use one of {known}", field="risk_tier") from None
+        raise OptimizationError(
+            f"unknown risk tier {tier!r}; use one of {known}", field="risk_tier"
+        ) from None

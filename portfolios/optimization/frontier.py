@@ -1,0 +1,410 @@
+"""The efficient frontier, traced exactly by a parametric active-set QP.
+
+For ``min 1/2 w'Sigma w - lam mu'w`` under linear constraints (bounds, budget, asset-class
+and sector limits) the optimal weights are piecewise linear in ``lam``: between two
+*corner portfolios* the active set is fixed and ``w(lam) = a + lam b`` solves one KKT
+system. Starting from the min-volatility portfolio (``lam = 0``) we move ``lam`` up to
+the next event -- a free weight reaching a bound, a group limit becoming binding, or a
+multiplier reaching zero -- update the active set, and stop at the max-return corner
+(``b = 0``). This is Markowitz's critical line algorithm generalised to group limits
+(cf. Best 1996, "An algorithm for the solution of the parametric quadratic programming
+problem"). It costs one small KKT factorisation per corner (only the free weights enter),
+after which any number of frontier points -- evenly spaced in expected return -- and the
+exact tangency (max-Sharpe) portfolio follow in closed form.
+
+Constraints that are not linear (turnover cap, cardinality, minimum positions,
+transaction costs) use :func:`_frontier_cvxpy`: one cvxpy problem with the target return
+as a parameter, re-solved per point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+import scipy.linalg
+
+from .constraints import Constraints, LinearForm
+from .exceptions import InfeasibleConstraints, OptimizationError, UnsupportedOptions
+from .optimizer import (
+    Inputs,
+    _align_inputs,
+    _linear,
+    _net_return,
+    _nonlinear,
+    _variance,
+    _violations,
+    diagnose,
+)
+from .results import Frontier, FrontierPoint
+from .solvers import ProblemInfeasible, solve
+
+MAX_POINTS = 500
+MAX_MIXED_INTEGER_POINTS = 50
+
+
+@dataclass
+class Segment:
+    """``w(lam) = a + lam * b`` for ``lam`` in ``[start, end]``."""
+
+    start: float
+    end: float
+    a: np.ndarray
+    b: np.ndarray
+
+
+class _PathError(Exception):
+    """The active-set path met a degenerate case it does not resolve (caller falls back)."""
+
+
+class ParametricQP:
+    """The piecewise-linear path of ``min 1/2 w'Sigma w - lam mu'w`` over ``LinearForm``."""
+
+    def __init__(self, sigma: np.ndarray, mu: np.ndarray, form: LinearForm) -> None:
+        self.sigma = sigma
+        self.mu = mu
+        self.form = form
+        self.n = len(mu)
+        self.scale = max(1.0, float(np.abs(mu).max()), float(np.abs(np.diag(sigma)).max()))
+        self.tol = 1e-10 * self.scale
+
+    # -- one active set --------------------------------------------------------------------
+    def _segment(self, state: np.ndarray, active: list[int]) -> tuple:
+        """Solve the KKT system of an active set: weights and multipliers, affine in lam."""
+        form = self.form
+        free = np.flatnonzero(state == 0)
+        bound = np.flatnonzero(state != 0)
+        fixed = np.where(state < 0, form.lower, form.upper)
+        w_fixed = np.zeros(self.n)
+        w_fixed[bound] = fixed[bound]
+        E = np.vstack([np.ones((1, self.n)), form.G[active]]) if active else np.ones((1, self.n))
+        e = np.concatenate([[form.budget], form.h[active]]) if active else np.array([form.budget])
+        nf, m = len(free), len(E)
+        K = np.zeros((nf + m, nf + m))
+        K[:nf, :nf] = self.sigma[np.ix_(free, free)]
+        K[:nf, nf:] = E[:, free].T
+        K[nf:, :nf] = E[:, free]
+        rhs = np.zeros((nf + m, 2))
+        rhs[:nf, 0] = -self.sigma[np.ix_(free, bound)] @ w_fixed[bound]
+        rhs[nf:, 0] = e - E[:, bound] @ w_fixed[bound]
+        rhs[:nf, 1] = self.mu[free]
+        try:
+            x = scipy.linalg.solve(K, rhs, assume_a="sym", check_finite=False)
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError) as exc:
+            raise _PathError(f"singular KKT system ({exc})") from None
+        if not np.isfinite(x).all() or np.abs(K @ x - rhs).max() > 1e-8 * (1 + np.abs(rhs).max()):
+            raise _PathError("ill-conditioned KKT system")
+        a = w_fixed.copy()
+        b = np.zeros(self.n)
+        a[free], b[free] = x[:nf, 0], x[:nf, 1]
+        nu0, nu1 = x[nf:, 0], x[nf:, 1]
+        # gradient of the Lagrangian without the bound multipliers: g = g0 + lam g1
+        g0 = self.sigma @ a + E.T @ nu0
+        g1 = self.sigma @ b - self.mu + E.T @ nu1
+        return a, b, nu0[1:], nu1[1:], g0, g1
+
+    def _kkt_violations(self, state, active, lam, a, b, eta0, eta1, g0, g1) -> tuple[list, list]:
+        """(to fix, to release) at ``lam``: free weights outside bounds, negative multipliers."""
+        w = a + lam * b
+        to_fix, to_release = [], []
+        for i in np.flatnonzero(state == 0):
+            if w[i] < self.form.lower[i] - 1e-9:
+                to_fix.append(("lower", i, self.form.lower[i] - w[i]))
+            elif w[i] > self.form.upper[i] + 1e-9:
+                to_fix.append(("upper", i, w[i] - self.form.upper[i]))
+        zeta = np.where(state < 0, g0 + lam * g1, -(g0 + lam * g1))
+        for i in np.flatnonzero(state != 0):
+            if self.form.lower[i] == self.form.upper[i]:
+                continue  # a pinned weight (exclusion) never leaves its bound
+            if zeta[i] < -1e-9 * self.scale:
+                to_release.append(("bound", i, -zeta[i]))
+        eta = eta0 + lam * eta1
+        for k, row in enumerate(active):
+            if eta[k] < -1e-9 * self.scale:
+                to_release.append(("row", row, -eta[k]))
+        if len(self.form.h):
+            slack = self.form.G @ w - self.form.h
+            for row in np.flatnonzero(slack > 1e-9):
+                if row not in active:
+                    to_fix.append(("row", row, slack[row]))
+        return to_fix, to_release
+
+    # -- the start: the min-volatility corner --------------------------------------------
+    def _start(self) -> tuple[np.ndarray, list[int]]:
+        form = self.form
+        w = cp.Variable(self.n)
+        cons = _linear(w, form)
+        problem = cp.Problem(cp.Minimize(0.5 * cp.quad_form(w, cp.psd_wrap(self.sigma))), cons)
+        try:
+            solve(problem)
+        except ProblemInfeasible:
+            raise InfeasibleConstraints(
+                ["no portfolio satisfies the bounds, budget and group limits"]
+            ) from None
+        weights = np.asarray(w.value)
+        state = np.zeros(self.n, dtype=int)
+        pinned = form.lower == form.upper
+        state[pinned] = -1
+        state[~pinned & (weights - form.lower < 1e-7)] = -1
+        state[~pinned & (form.upper - weights < 1e-7)] = 1
+        active = []
+        if len(form.h):
+            active = [int(r) for r in np.flatnonzero(form.G @ weights - form.h > -1e-7)]
+        # Repair a misread active set with a few active-set moves at lam = 0.
+        for _ in range(4 * self.n + 10):
+            parts = self._segment(state, active)
+            to_fix, to_release = self._kkt_violations(state, active, 0.0, *parts)
+            if not to_fix and not to_release:
+                return state, active
+            kind, i, _ = max(to_fix + to_release, key=lambda item: item[2])
+            if (kind, i) in [(k, j) for k, j, _ in to_fix]:
+                if kind == "row":
+                    active.append(int(i))
+                else:
+                    state[i] = -1 if kind == "lower" else 1
+            elif kind == "row":
+                active.remove(int(i))
+            else:
+                state[i] = 0
+        raise _PathError("could not identify the min-volatility active set")
+
+    # -- the path --------------------------------------------------------------------------
+    def path(self) -> list[Segment]:
+        state, active = self._start()
+        lam = 0.0
+        segments: list[Segment] = []
+        last_change: tuple | None = None
+        for _ in range(20 * (self.n + len(self.form.h)) + 50):
+            a, b, eta0, eta1, g0, g1 = self._segment(state, active)
+            if np.abs(b).max() <= 1e-12 * max(1.0, np.abs(a).max()):
+                b = np.zeros(self.n)
+            events = self._events(state, active, lam, a, b, eta0, eta1, g0, g1, last_change)
+            if not events:
+                if b.any():
+                    raise _PathError("the path is unbounded, yet the feasible set is bounded")
+                segments.append(Segment(lam, np.inf, a, b))
+                return segments
+            lam_next, kind, index = min(events, key=lambda item: item[0])
+            segments.append(Segment(lam, lam_next, a, b))
+            lam = lam_next
+            last_change = (kind, index)
+            if kind == "hit_lower":
+                state[index] = -1
+            elif kind == "hit_upper":
+                state[index] = 1
+            elif kind == "row_binds":
+                active.append(index)
+            elif kind == "row_slack":
+                active.remove(index)
+            else:  # "release"
+                state[index] = 0
+        raise _PathError("too many corner portfolios (cycling)")
+
+    def _events(self, state, active, lam, a, b, eta0, eta1, g0, g1, last_change) -> list:
+        form = self.form
+        floor = lam + 1e-13 * max(1.0, abs(lam))
+        events = []
+        free = np.flatnonzero(state == 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for i in free:
+                if b[i] < -1e-14:
+                    events.append(((form.lower[i] - a[i]) / b[i], "hit_lower", int(i)))
+                elif b[i] > 1e-14:
+                    events.append(((form.upper[i] - a[i]) / b[i], "hit_upper", int(i)))
+            if len(form.h):
+                rate = form.G @ b
+                level = form.G @ a
+                for row in range(len(form.h)):
+                    if row not in active and rate[row] > 1e-14:
+                        events.append(((form.h[row] - level[row]) / rate[row], "row_binds", row))
+            for k, row in enumerate(active):
+                if eta1[k] < -1e-14:
+                    events.append((-eta0[k] / eta1[k], "row_slack", row))
+            for i in np.flatnonzero(state != 0):
+                if form.lower[i] == form.upper[i]:
+                    continue
+                z0, z1 = (g0[i], g1[i]) if state[i] < 0 else (-g0[i], -g1[i])
+                if z1 < -1e-14:
+                    events.append((-z0 / z1, "release", int(i)))
+        return [
+            (max(t, lam), kind, idx)
+            for t, kind, idx in events
+            if np.isfinite(t)
+            and (
+                t >= floor
+                or (
+                    t >= lam - 1e-9
+                    and (kind, idx) != last_change
+                    and not _undoes(kind, idx, last_change)
+                )
+            )
+        ]
+
+
+def _undoes(kind: str, index: int, last: tuple | None) -> bool:
+    if last is None or last[1] != index:
+        return False
+    pairs = {
+        ("release", "hit_lower"),
+        ("release", "hit_upper"),
+        ("hit_lower", "release"),
+        ("hit_upper", "release"),
+        ("row_slack", "row_binds"),
+        ("row_binds", "row_slack"),
+    }
+    return (kind, last[0]) in pairs
+
+
+def _tangency(
+    segments: list[Segment], mu: np.ndarray, sigma: np.ndarray, offset: float, rf: float
+) -> np.ndarray:
+    """The max-Sharpe weights on the path: per segment the optimum of a ratio of an affine
+    function and the root of a quadratic in lam, whose stationary point solves a linear equation."""
+    best, best_weights = -np.inf, segments[0].a
+    for seg in segments:
+        end = seg.end if np.isfinite(seg.end) else seg.start
+        candidates = [seg.start, end]
+        e, q = mu @ seg.a + offset - rf, mu @ seg.b
+        s0, s1, s2 = seg.a @ sigma @ seg.a, seg.a @ sigma @ seg.b, seg.b @ sigma @ seg.b
+        denominator = q * s1 - e * s2
+        if abs(denominator) > 1e-300:
+            lam = (e * s1 - q * s0) / denominator
+            if seg.start < lam < end:
+                candidates.append(lam)
+        for lam in candidates:
+            w = seg.a + lam * seg.b
+            vol = np.sqrt(max(w @ sigma @ w, 0.0))
+            sharpe = (mu @ w + offset - rf) / vol if vol > 0 else -np.inf
+            if sharpe > best:
+                best, best_weights = sharpe, w
+    return best_weights
+
+
+def _frontier_parametric(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray, int]:
+    qp = ParametricQP(inp.sigma, inp.mu, inp.form)
+    segments = qp.path()
+    offset = inp.risk_free_rate * (1 - inp.form.budget)
+    corner_returns = np.array([inp.mu @ (s.a + s.start * s.b) for s in segments])
+    final = segments[-1]
+    r_max = float(inp.mu @ final.a)
+    targets = np.linspace(corner_returns[0], r_max, points)
+    weights = np.empty((points, inp.n))
+    for p, target in enumerate(targets):
+        k = int(
+            np.clip(np.searchsorted(corner_returns, target, side="right") - 1, 0, len(segments) - 1)
+        )
+        seg = segments[k]
+        slope = inp.mu @ seg.b
+        lam = seg.start if slope <= 0 else seg.start + (target - corner_returns[k]) / slope
+        if np.isfinite(seg.end):
+            lam = min(lam, seg.end)
+        weights[p] = seg.a + lam * seg.b
+    tangency = _tangency(segments, inp.mu, inp.sigma, offset, inp.risk_free_rate)
+    return weights, tangency, len(segments)
+
+
+def _frontier_cvxpy(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """One problem, the target return a parameter; the endpoints from two extra solves."""
+    if inp.constraints.needs_mixed_integer and points > MAX_MIXED_INTEGER_POINTS:
+        raise UnsupportedOptions(
+            f"a frontier under max_holdings or min_position is limited to {MAX_MIXED_INTEGER_POINTS} points",
+            field="frontier_points",
+        )
+    w = cp.Variable(inp.n)
+    base = _linear(w, inp.form) + _nonlinear(w, inp)
+    net = _net_return(w, inp, inp.mu)
+    try:
+        solve(cp.Problem(cp.Minimize(_variance(w, inp)), base))
+        low = float(inp.mu @ w.value)
+        solve(cp.Problem(cp.Maximize(net), base))
+        high = float(net.value)
+    except ProblemInfeasible:
+        raise InfeasibleConstraints(diagnose(inp, "min_volatility")) from None
+    target = cp.Parameter()
+    problem = cp.Problem(cp.Minimize(_variance(w, inp)), base + [net >= target])
+    weights = np.empty((points, inp.n))
+    for p, value in enumerate(np.linspace(low, high - 1e-9 * max(1.0, abs(high)), points)):
+        target.value = value
+        try:
+            solve(problem, verify=lambda: _violations(np.asarray(w.value), inp))
+        except ProblemInfeasible:
+            raise OptimizationError(
+                f"frontier point {p + 1} (target return {value:.6g}) failed"
+            ) from None
+        weights[p] = np.asarray(w.value)
+    excess = inp.mu - inp.risk_free_rate
+    sharpe = (weights @ excess + inp.risk_free_rate * 0) / np.sqrt(
+        np.einsum("pi,ij,pj->p", weights, inp.sigma, weights)
+    )
+    return weights, weights[int(np.argmax(sharpe))]
+
+
+def efficient_frontier(
+    *,
+    expected_returns: pd.Series,
+    cov: pd.DataFrame,
+    constraints: Constraints | None = None,
+    points: int = 100,
+    risk_free_rate: float = 0.0,
+    current_weights: Mapping[str, float] | pd.Series | None = None,
+    method: str = "auto",
+) -> Frontier:
+    """``points`` frontier portfolios evenly spaced in expected return, min volatility to max return.
+
+    ``method``: ``auto`` (the parametric QP when the constraints are linear, else cvxpy),
+    ``parametric_qp`` or ``cvxpy_parametric``. Every point satisfies the constraints; the
+    result's ``max_sharpe`` is the exact tangency portfolio (parametric QP) or the best point.
+    """
+    if not 2 <= points <= MAX_POINTS:
+        raise OptimizationError(
+            f"points must be between 2 and {MAX_POINTS}", field="frontier_points"
+        )
+    if expected_returns is None:
+        raise OptimizationError("the frontier needs expected returns", field="expected_returns")
+    inp = _align_inputs(
+        expected_returns, cov, None, constraints, current_weights, risk_free_rate, 252
+    )
+    linear = inp.constraints.is_linear
+    if method not in ("auto", "parametric_qp", "cvxpy_parametric"):
+        raise OptimizationError(f"unknown frontier method {method!r}", field="method")
+    if method == "parametric_qp" and not linear:
+        raise UnsupportedOptions(
+            "the parametric QP handles linear constraints only", field="method"
+        )
+    used, corners = "cvxpy_parametric", 0
+    if linear and method != "cvxpy_parametric":
+        try:
+            weights, tangency, corners = _frontier_parametric(inp, points)
+            used = "parametric_qp"
+        except _PathError:
+            if method == "parametric_qp":
+                raise OptimizationError("the parametric QP met a degenerate active set") from None
+            weights, tangency = _frontier_cvxpy(inp, points)
+    else:
+        weights, tangency = _frontier_cvxpy(inp, points)
+    broken = [v for row in weights for v in _violations(row, inp, tol=1e-7)]
+    if broken:
+        raise OptimizationError("frontier points break constraints: " + "; ".join(broken[:3]))
+    offset = risk_free_rate * (1 - inp.form.budget)
+    returns = weights @ inp.mu + offset
+    vols = np.sqrt(np.clip(np.einsum("pi,ij,pj->p", weights, inp.sigma, weights), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpes = np.where(vols > 0, (returns - risk_free_rate) / vols, 0.0)
+    t_ret = float(tangency @ inp.mu + offset)
+    t_vol = float(np.sqrt(tangency @ inp.sigma @ tangency))
+    symbols = list(inp.symbols)
+    return Frontier(
+        expected_returns=returns,
+        volatilities=vols,
+        sharpe_ratios=sharpes,
+        weights=pd.DataFrame(weights, columns=symbols),
+        risk_free_rate=risk_free_rate,
+        max_sharpe=FrontierPoint(
+            t_ret, t_vol, (t_ret - risk_free_rate) / t_vol, pd.Series(tangency, index=symbols)
+        ),
+        method=used,
+        corners=corners,
+    )
