@@ -1,0 +1,25 @@
+"""Fast tests: SQLite in memory, tasks in process, fast password hashing.
+
+The integration tests (``tests/integration``) point Django at a throwaway PostgreSQL
+cluster, Redis server and a real Celery worker that the test session starts.
+"""
+
+import os
+
+from rebalancer.settings.base import *  # noqa: F403
+from rebalancer.settings.base import env
+
+SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"  # noqa: S105
+SIMPLE_JWT["SIGNING_KEY"] = SECRET_KEY  # noqa: F405
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if not os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

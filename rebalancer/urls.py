@@ -1,0 +1,29 @@
+"""Root URLs: the admin, and the versioned API under ``/api/v1/`` (one include per app)."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from rebalancer.health import HealthApi
+
+api_v1 = [
+    path("health/", HealthApi.as_view(), name="health"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("users.urls")),
+    path("", include("marketdata.urls")),
+    path("", include("portfolios.urls")),
+    path("", include("risk.urls")),
+    path("", include("mlagents.urls")),
+    path("", include("mlagents.regime.urls")),
+    path("", include("rebalancer.autopilot.urls")),
+    path("", include("rebalancer.backtests.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+]
+
+admin.site.site_header = "Autopilot rebalancer — operations"
+admin.site.site_title = "Rebalancer admin"
