@@ -1,5 +1,10 @@
 """API routes of this app, included under /api/v1/ by the root urls."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from marketdata import apis
+
+urlpatterns = [
+    path("market/assets", apis.AssetListApi.as_view(), name="market-assets"),
+    path("market/data/<str:symbol>", apis.MarketDataApi.as_view(), name="market-data"),
+]

@@ -1,0 +1,396 @@
+"""Writes of market data: asset upserts, idempotent bar upserts, CSV imports, provider
+pulls and the demo market.
+
+Every write of bars goes through :func:`prices_upsert`, which compares with what is
+stored (so a re-import or re-pull changes nothing and says so), writes in batches, and
+bumps :class:`~marketdata.models.PriceDataRevision` in the same transaction, which
+invalidates cached return panels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from common.errors import NotFound, ValidationFailed
+from marketdata.models import Asset, AssetClass, DataPull, PriceBar, PriceDataRevision
+from marketdata.providers.base import (
+    PRICE_COLUMNS,
+    TIDY_COLUMNS,
+    PriceProvider,
+    ProviderError,
+    UnknownSymbolsError,
+    provider_get,
+)
+from marketdata.providers.csvfile import CsvRowError, prices_csv_parse
+from marketdata.providers.synthetic import SyntheticAsset, SyntheticProvider
+
+logger = logging.getLogger(__name__)
+
+UPSERT_BATCH_SIZE = 2_000
+"""Rows per INSERT statement: large enough to amortise round trips, small enough for
+SQLite's bound-parameter limit (8 columns × 2,000 < 32,766)."""
+PULL_OVERLAP_DAYS = 5
+"""A pull re-reads this many days before each asset's last bar, to pick up revisions."""
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)`` — rows written so far out of the total to write."""
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    inserted: int
+    updated: int
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int
+    """Bars in the file."""
+    inserted: int
+    updated: int
+    unchanged: int
+    assets_created: list[str]
+    pull: DataPull
+
+
+@dataclass(frozen=True)
+class DemoMarketResult:
+    assets_created: int
+    inserted: int
+    updated: int
+    unchanged: int
+    start: dt.date
+    end: dt.date
+
+
+# --- assets -------------------------------------------------------------------------
+
+
+def asset_upsert(
+    *,
+    symbol: str,
+    name: str = "",
+    asset_class: str = AssetClass.EQUITY,
+    sector: str = "",
+    currency: str = "USD",
+    esg_score: float | None = None,
+    esg_flags: Sequence[str] = (),
+) -> tuple[Asset, bool]:
+    """Create the asset or bring its metadata up to date; returns (asset, created)."""
+    if asset_class not in AssetClass.values:
+        raise ValidationFailed(f"Unknown asset class {asset_class!r}.", field="asset_class")
+    return Asset.objects.update_or_create(
+        symbol=symbol,
+        defaults={
+            "name": name,
+            "asset_class": asset_class,
+            "sector": sector,
+            "currency": currency,
+            "esg_score": esg_score,
+            "esg_flags": list(esg_flags),
+        },
+    )
+
+
+def _synthetic_asset_upsert(asset: SyntheticAsset) -> tuple[Asset, bool]:
+    return asset_upsert(
+        symbol=asset.symbol,
+        name=asset.name,
+        asset_class=asset.asset_class,
+        sector=asset.sector,
+        currency=asset.currency,
+        esg_score=asset.esg_score,
+        esg_flags=asset.esg_flags,
+    )
+
+
+# --- bars -----------------------------------------------------------------------------
+
+
+def _frame_check(frame: pd.DataFrame) -> None:
+    """Reject a frame that cannot be stored as it is (nothing is repaired)."""
+    missing = [c for c in TIDY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValidationFailed(f"Price frame lacks columns {missing}.", code="invalid_prices", field="frame")
+    prices = frame.loc[:, list(PRICE_COLUMNS)].to_numpy(dtype=float)
+    bad = ~np.isfinite(prices) | (prices <= 0)
+    if bad.any():
+        row, col = map(int, np.argwhere(bad)[0])
+        raise ValidationFailed(
+            f"{frame['symbol'].iloc[row]} {pd.Timestamp(frame['date'].iloc[row]).date()}: "
+            f"{PRICE_COLUMNS[col]} must be a positive number, got {prices[row, col]!r}.",
+            code="invalid_prices",
+            field=PRICE_COLUMNS[col],
+        )
+    if (frame["volume"].to_numpy() < 0).any():
+        raise ValidationFailed("Volume must not be negative.", code="invalid_prices", field="volume")
+    duplicated = frame.duplicated(subset=["symbol", "date"])
+    if duplicated.any():
+        first = frame.loc[duplicated].iloc[0]
+        raise ValidationFailed(
+            f"Duplicate bar for {first['symbol']} on {pd.Timestamp(first['date']).date()}.",
+            code="duplicate",
+            field="date",
+        )
+
+
+def _decimals(values: np.ndarray) -> list[Decimal]:
+    # six decimals, as stored; formatting through str keeps the exact stored value
+    return [Decimal(text) for text in np.char.mod("%.6f", values)]
+
+
+def _revision_bump() -> None:
+    if not PriceDataRevision.objects.filter(pk=1).update(revision=F("revision") + 1):
+        PriceDataRevision.objects.update_or_create(pk=1, defaults={"revision": 1})
+
+
+@transaction.atomic
+def prices_upsert(*, frame: pd.DataFrame, provider: str, progress: Progress | None = None) -> UpsertResult:
+    """Insert new bars and update changed ones from a tidy frame, all or nothing.
+
+    Bars equal (to six decimals) to what is stored are left alone, so upserting the
+    same frame twice writes nothing the second time. Raises NotFound for symbols that
+    are not assets and ValidationFailed for non-positive or missing prices, negative
+    volume or duplicate (symbol, date) rows. ``provider`` names the source in logs.
+    """
+    _frame_check(frame)
+    if frame.empty:
+        return UpsertResult(0, 0, 0)
+    symbols = sorted(frame["symbol"].unique())
+    assets = dict(Asset.objects.filter(symbol__in=symbols).values_list("symbol", "id"))
+    unknown = [s for s in symbols if s not in assets]
+    if unknown:
+        raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbols", field="symbols")
+
+    asset_ids = frame["symbol"].map(assets).to_numpy()
+    dates = pd.to_datetime(frame["date"]).dt.date.to_numpy()
+    columns = {c: _decimals(frame[c].to_numpy(dtype=float)) for c in PRICE_COLUMNS}
+    volumes = frame["volume"].to_numpy(dtype=np.int64).tolist()
+    stored = {
+        (asset_id, day): rest
+        for asset_id, day, *rest in PriceBar.objects.filter(
+            asset_id__in=set(assets.values()), date__gte=dates.min(), date__lte=dates.max()
+        ).values_list("asset_id", "date", *PRICE_COLUMNS, "volume")
+    }
+    new, changed = [], []
+    for k in range(len(frame)):
+        values = [columns[c][k] for c in PRICE_COLUMNS] + [volumes[k]]
+        key = (int(asset_ids[k]), dates[k])
+        current = stored.get(key)
+        if current is not None and [Decimal(v) for v in current[:5]] + [current[5]] == values:
+            continue
+        bar = PriceBar(asset_id=key[0], date=key[1], **dict(zip((*PRICE_COLUMNS, "volume"), values, strict=True)))
+        (new if current is None else changed).append(bar)
+
+    total, done = len(new) + len(changed), 0
+    for start in range(0, len(new), UPSERT_BATCH_SIZE):
+        batch = new[start : start + UPSERT_BATCH_SIZE]
+        PriceBar.objects.bulk_create(batch)
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    for start in range(0, len(changed), UPSERT_BATCH_SIZE):
+        batch = changed[start : start + UPSERT_BATCH_SIZE]
+        PriceBar.objects.bulk_create(
+            batch,
+            update_conflicts=True,
+            unique_fields=["asset", "date"],
+            update_fields=[*PRICE_COLUMNS, "volume"],
+        )
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    if total:
+        _revision_bump()
+    result = UpsertResult(inserted=len(new), updated=len(changed), unchanged=len(frame) - total)
+    logger.info("prices_upsert provider=%s %s", provider, result)
+    return result
+
+
+# --- CSV import -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def prices_import_csv(*, path: str | os.PathLike[str], fmt: str = "wide", progress: Progress | None = None) -> ImportResult:
+    """Import a whole price file (see :mod:`marketdata.providers.csvfile`), all or nothing.
+
+    The file is parsed and validated completely before anything is written; a bad cell
+    raises ValidationFailed (code ``invalid_csv``, ``field`` = the column, ``extra``
+    line and column) and the database is unchanged. Symbols that are not assets yet are
+    created as active USD equities named after their symbol (operators correct class,
+    sector and name in the admin). A DataPull records the import.
+    """
+    if fmt not in ("wide", "long"):
+        raise ValidationFailed("format must be 'wide' or 'long'.", field="format")
+    try:
+        frame = prices_csv_parse(path, fmt=fmt)  # type: ignore[arg-type]
+    except CsvRowError as exc:
+        raise ValidationFailed(
+            f"{os.fspath(path)}: {exc}", code="invalid_csv", field=exc.column or None, extra={"line": exc.line, "column": exc.column}
+        ) from exc
+    except OSError as exc:
+        raise ValidationFailed(f"Cannot read {os.fspath(path)}: {exc.strerror}.", code="unreadable", field="path") from exc
+    symbols = sorted(frame["symbol"].unique())
+    existing = set(Asset.objects.filter(symbol__in=symbols).values_list("symbol", flat=True))
+    created = [s for s in symbols if s not in existing]
+    Asset.objects.bulk_create([Asset(symbol=s, name=s, asset_class=AssetClass.EQUITY) for s in created])
+    result = prices_upsert(frame=frame, provider="csv", progress=progress)
+    now = timezone.now()
+    pull = DataPull.objects.create(
+        provider=f"csv:{os.path.basename(os.fspath(path))}",
+        symbols=symbols,
+        start=frame["date"].min().date() if len(frame) else None,
+        end=frame["date"].max().date() if len(frame) else None,
+        finished_at=now,
+        status=DataPull.Status.SUCCEEDED,
+        rows_inserted=result.inserted,
+        rows_updated=result.updated,
+    )
+    return ImportResult(
+        rows=len(frame),
+        inserted=result.inserted,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        assets_created=created,
+        pull=pull,
+    )
+
+
+# --- provider pulls ---------------------------------------------------------------------
+
+
+def _provider_build(name: str | None) -> PriceProvider:
+    name = name or getattr(settings, "MARKETDATA_PROVIDER", "synthetic")
+    options: dict[str, Any] = dict(getattr(settings, "MARKETDATA_PROVIDER_OPTIONS", {}).get(name, {}))
+    try:
+        return provider_get(name, **options)
+    except KeyError as exc:
+        raise ValidationFailed(str(exc.args[0]), code="unknown_provider", field="provider") from exc
+
+
+def _pull_window(ids: list[int], start: dt.date | None, end: dt.date) -> dt.date:
+    """Default start: a few days before the earliest 'last bar' of the assets, or a
+    history of MARKETDATA_PULL_HISTORY_DAYS for assets without bars."""
+    if start is not None:
+        return start
+    history = dt.timedelta(days=getattr(settings, "MARKETDATA_PULL_HISTORY_DAYS", 365 * 10))
+    last = dict(PriceBar.objects.filter(asset_id__in=ids).values("asset_id").annotate(last=Max("date")).values_list("asset_id", "last"))
+    starts = [last[i] - dt.timedelta(days=PULL_OVERLAP_DAYS) if i in last else end - history for i in ids]
+    return min(starts) if starts else end
+
+
+def prices_pull(
+    *,
+    provider: str | None = None,
+    symbols: Sequence[str] | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    provider_instance: PriceProvider | None = None,
+) -> DataPull:
+    """Pull bars from a provider for ``symbols`` (default: active assets) and upsert them.
+
+    ``provider`` defaults to settings MARKETDATA_PROVIDER ("synthetic"); ``end`` to today
+    (UTC); ``start`` to just before each asset's last bar. The DataPull is committed
+    first and always finished: ``succeeded``; ``partial`` when the provider did not know
+    some symbols (named in ``errors``; the others are stored); ``failed`` when the
+    provider or the data failed (nothing stored, the reason in ``errors``).
+    """
+    source = provider_instance or _provider_build(provider)
+    if symbols is None:
+        assets = list(Asset.objects.filter(is_active=True).order_by("symbol"))
+    else:
+        found = {a.symbol: a for a in Asset.objects.filter(symbol__in=list(symbols))}
+        unknown = [s for s in symbols if s not in found]
+        if unknown:
+            raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbols", field="symbols")
+        assets = [found[s] for s in symbols]
+    end = end or timezone.now().date()
+    start = _pull_window([a.pk for a in assets], start, end)
+    if end < start:
+        raise ValidationFailed("end is before start.", code="inverted_range", field="end")
+    wanted = [a.symbol for a in assets]
+    pull = DataPull.objects.create(provider=source.name, symbols=wanted, start=start, end=end)
+    errors: list[str] = []
+    try:
+        try:
+            frame = source.fetch(wanted, start, end)
+        except UnknownSymbolsError as exc:
+            errors.append(f"provider does not know: {', '.join(exc.symbols)}")
+            known = [s for s in wanted if s not in set(exc.symbols)]
+            frame = source.fetch(known, start, end) if known else None
+        result = prices_upsert(frame=frame, provider=source.name) if frame is not None else UpsertResult(0, 0)
+    except (ProviderError, ValidationFailed, NotFound) as exc:
+        logger.warning("prices_pull %s failed: %s", source.name, exc)
+        pull.status = DataPull.Status.FAILED
+        pull.errors = [*errors, getattr(exc, "message", str(exc))]
+    else:
+        pull.status = DataPull.Status.PARTIAL if errors else DataPull.Status.SUCCEEDED
+        pull.errors = errors
+        pull.rows_inserted, pull.rows_updated = result.inserted, result.updated
+    pull.finished_at = timezone.now()
+    pull.save(update_fields=["status", "errors", "rows_inserted", "rows_updated", "finished_at"])
+    return pull
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+def _last_business_day_before(day: dt.date) -> dt.date:
+    day -= dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= dt.timedelta(days=1)
+    return day
+
+
+@transaction.atomic
+def demo_market_load(
+    *,
+    seed: int = 7,
+    years: int = 12,
+    end: dt.date | None = None,
+    progress: Progress | None = None,
+) -> DemoMarketResult:
+    """Load the synthetic market (DEFAULT_UNIVERSE, 26 assets in every class) for the
+    ``years`` up to ``end`` (default: the last business day before today). Idempotent:
+    the path depends only on the seed (simulated from a fixed epoch), so running it again
+    writes only days that were not there."""
+    if years < 1:
+        raise ValidationFailed("years must be at least 1.", field="years")
+    end = end or _last_business_day_before(timezone.now().date())
+    start = max(dt.date(end.year - years, end.month, min(end.day, 28)), SyntheticProvider.EPOCH)
+    provider = SyntheticProvider(seed=seed)
+    created = sum(_synthetic_asset_upsert(asset)[1] for asset in provider.assets)
+    frame = provider.fetch([a.symbol for a in provider.assets], start, end)
+    result = prices_upsert(frame=frame, provider=provider.name, progress=progress)
+    DataPull.objects.create(
+        provider=f"synthetic:seed={seed}",
+        symbols=[a.symbol for a in provider.assets],
+        start=start,
+        end=end,
+        finished_at=timezone.now(),
+        status=DataPull.Status.SUCCEEDED,
+        rows_inserted=result.inserted,
+        rows_updated=result.updated,
+    )
+    return DemoMarketResult(
+        assets_created=created,
+        inserted=result.inserted,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        start=start,
+        end=end,
+    )
