@@ -57,11 +57,11 @@ DUST = 1e-9
 
 def _status(symbol: str, market: MarketView) -> tuple[str, tuple[str, ...]]:
     health = market.health.get(symbol)
-    if health is not None:
+    if health is not None and health.status != "ok":
         return health.status, health.reasons
     price = market.prices.get(symbol)
     if price is None or not price > 0:
-        return "missing", (f"no price for {symbol} on {market.as_of.isoformat()}",)
+        return "missing", (f"no close for {symbol} on {market.as_of.isoformat()}",)
     return "ok", ()
 
 
@@ -202,6 +202,7 @@ def _to_intent(trade: ProposedTrade) -> TradeIntent:
         reason=trade.reason,
         lot_ids=tuple(trade.lot_ids),
         harvest="tax_loss_harvest" in trade.tags,
+        order=trade,
     )
 
 

@@ -235,6 +235,8 @@ class TradeIntent:
     reason: str
     lot_ids: tuple[int, ...] = ()
     harvest: bool = False
+    order: Any = field(default=None, compare=False, repr=False)
+    """The exact ``portfolios.trading.ProposedTrade`` (Decimal) the broker executes."""
 
 
 @dataclass(frozen=True)

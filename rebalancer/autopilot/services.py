@@ -1,0 +1,430 @@
+"""The DB shell of the autonomous cycle: exactly once, persisted, executed, notified.
+
+:func:`cycle_run` runs one portfolio's cycle on one as-of date; :func:`cycle_run_many`
+runs a chunk (inputs loaded in bulk, market data and targets shared);
+:func:`cycle_run_all` runs or fans out every portfolio whose autonomy is on.
+
+Exactly once. Each (portfolio, as-of) has one :class:`CycleRun` row (unique
+constraint). A worker locks that row with ``SELECT ... FOR UPDATE``, then the
+portfolio row, decides, writes the decision, executes the trades and marks the run
+``done`` **in one transaction**. A second worker (beat fired twice, two workers race)
+blocks on the lock and then finds ``done``; a worker that dies mid-way leaves nothing
+(PostgreSQL rolls the transaction back when the connection drops) and the run stays
+``pending`` for the next attempt to finish.
+
+Records. A decision row (``portfolios.Decision``) is written when the cycle has
+something to tell: trades (executed in autopilot mode, ``proposed`` in advise mode),
+a skip (stale data, kill switch, strategy failure) or a trigger without any trade big
+enough. A quiet day (no trigger) is recorded on the cycle run only (action ``hold``),
+so ten thousand portfolios do not grow ten thousand decision rows a day.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from common.errors import Conflict, NotFound, ValidationFailed
+from marketdata.models import Asset, PriceBar
+from portfolios.models import AutonomySettings, Decision, Portfolio
+from portfolios.services._locks import portfolio_lock
+from portfolios.services.decisions import decision_create
+from portfolios.services.execution import trades_execute
+from portfolios.services.portfolio import autonomy_pause
+from rebalancer.autopilot import selectors
+from rebalancer.autopilot.engine import cycle_decide
+from rebalancer.autopilot.explain import decision_explanation
+from rebalancer.autopilot.models import CycleRun, KillSwitch, Notification
+from rebalancer.autopilot.types import CycleDecision, MarketView, TargetsCache
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 500
+"""Portfolios per Celery task of the fan-out (and per bulk load)."""
+FAULT_ENV = "AUTOPILOT_FAULT"
+"""Test hook: ``after_decide`` or ``after_execute`` SIGKILLs the process at that point
+(used by the crash test on PostgreSQL; never set in production)."""
+
+
+@dataclass(frozen=True)
+class CycleRunResult:
+    """What one portfolio's cycle did."""
+
+    portfolio_id: int
+    as_of: date
+    status: str  # "done" | "already_done" | "failed" | "not_eligible"
+    action: str = ""  # "rebalance" | "proposed" | "hold" | "skipped"
+    decision_id: int | None = None
+    trades_count: int = 0
+    summary: str = ""
+    error: str = ""
+
+
+@dataclass
+class CycleSummary:
+    """Counts of one cycle over many portfolios."""
+
+    as_of: date
+    portfolios: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_action: dict[str, int] = field(default_factory=dict)
+    trades: int = 0
+    chunks: int = 0
+    enqueued: bool = False
+    results: list[CycleRunResult] = field(default_factory=list)
+
+    def add(self, result: CycleRunResult) -> None:
+        self.portfolios += 1
+        self.by_status[result.status] = self.by_status.get(result.status, 0) + 1
+        if result.action:
+            self.by_action[result.action] = self.by_action.get(result.action, 0) + 1
+        self.trades += result.trades_count
+
+
+@dataclass
+class CycleContext:
+    """What every portfolio of one cycle shares: market view, kill switch, regime, targets."""
+
+    as_of: date
+    kill_switch: str
+    regime: Any
+    assets: dict[str, Asset]
+    markets: dict[frozenset, MarketView] = field(default_factory=dict)
+    targets_cache: TargetsCache = field(default_factory=dict)
+
+    def market_for(self, symbols: set[str]) -> MarketView:
+        """The cycle's market view; loaded once for the union of every universe seen."""
+        key = frozenset(symbols)
+        for loaded, view in self.markets.items():
+            if key <= loaded:
+                return view
+        union = key | frozenset(self.assets)
+        view = selectors.market_view_get(symbols=sorted(union), as_of=self.as_of, assets=self.assets)
+        self.markets[frozenset(union)] = view
+        return view
+
+
+# --- kill switch ---------------------------------------------------------------------
+
+
+def kill_switch_get() -> str:
+    return selectors.kill_switch_mode_get()
+
+
+@transaction.atomic
+def kill_switch_set(*, mode: str, reason: str = "", user: Any = None) -> KillSwitch:
+    if mode not in KillSwitch.Mode.values:
+        raise ValidationFailed(
+            f"kill switch mode must be one of {', '.join(KillSwitch.Mode.values)}", field="mode"
+        )
+    switch, _ = KillSwitch.objects.select_for_update().get_or_create(pk=1)
+    switch.mode, switch.reason = mode, reason
+    switch.updated_by = user if getattr(user, "pk", None) else None
+    switch.save()
+    logger.warning("kill switch set to %s by %s: %s", mode, switch.updated_by, reason)
+    return switch
+
+
+def approval_kill_switch_check(decision: Decision, portfolio: Portfolio, execution_date: date) -> None:
+    """Registered with ``portfolios``: no proposal executes while trading is halted."""
+    if kill_switch_get() == KillSwitch.Mode.HALT:
+        raise Conflict(
+            "autonomous trading is halted by the operator (kill switch); try again later",
+            code="kill_switch_halt",
+            field="proposal",
+        )
+
+
+# --- one cycle -------------------------------------------------------------------------
+
+
+def latest_market_date() -> date | None:
+    """The last date with price bars (the as-of of a cycle run after the data pull)."""
+    return PriceBar.objects.aggregate(last=Max("date"))["last"]
+
+
+def _regime_get(as_of: date) -> Any:
+    try:
+        from mlagents.regime.selectors import regime_state_get
+    except ImportError:  # regime detection not installed yet: no regime trigger
+        return None
+    return regime_state_get(market="default", as_of=as_of)
+
+
+def cycle_context_build(*, as_of: date) -> CycleContext:
+    return CycleContext(
+        as_of=as_of,
+        kill_switch=kill_switch_get(),
+        regime=_regime_get(as_of),
+        assets=selectors.active_assets_get(),
+    )
+
+
+def _fault_point(name: str) -> None:
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _runs_ensure(portfolio_ids: Sequence[int], as_of: date) -> None:
+    CycleRun.objects.bulk_create(
+        [CycleRun(portfolio_id=pid, as_of=as_of) for pid in portfolio_ids], ignore_conflicts=True
+    )
+    CycleRun.objects.filter(portfolio_id__in=list(portfolio_ids), as_of=as_of).exclude(
+        status=CycleRun.Status.DONE
+    ).update(attempt=F("attempt") + 1, started_at=timezone.now())
+
+
+_DECISION_STATUS = {
+    ("rebalance", "autopilot"): Decision.Status.EXECUTED,  # set by trades_execute
+    ("rebalance", "advise"): Decision.Status.PROPOSED,
+}
+
+
+def _decision_record(
+    *, decision: CycleDecision, inputs: selectors.PortfolioInputs, portfolio: Portfolio
+) -> Decision | None:
+    """Persist the decision (None for a quiet day), executing trades in autopilot mode."""
+    if decision.action == "hold" and not decision.triggers:
+        return None
+    mode = inputs.config.mode
+    explanation = decision_explanation(decision)
+    status = (
+        Decision.Status.PROPOSED
+        if decision.action == "rebalance"
+        else Decision.Status.SKIPPED
+    )
+    orders = [t.order for t in decision.trades]
+    if mode == "advise" and decision.action == "rebalance":
+        # A newer proposal supersedes the older ones still pending.
+        Decision.objects.filter(portfolio=portfolio, status=Decision.Status.PROPOSED).update(
+            status=Decision.Status.EXPIRED, status_reason="superseded by a newer proposal",
+            decided_at=timezone.now(),
+        )
+    row = decision_create(
+        portfolio=portfolio,
+        as_of=decision.as_of,
+        mode=mode,
+        status=status,
+        strategy=decision.strategy or "",
+        triggers=explanation["triggers"],
+        target_weights=explanation["target_weights"],
+        current_weights=explanation["current_weights"],
+        before=explanation["before"] or {},
+        after=explanation["after"] or {},
+        checks=explanation["checks"],
+        trades=orders,
+        explanation=explanation,
+        summary=decision.summary,
+        confidence=max(0.0, min(1.0, decision.confidence)),
+        status_reason=decision.skipped_reason or ("" if decision.trades else decision.summary),
+        ledger_version=portfolio.ledger_version,
+    )
+    if mode == "autopilot" and decision.action == "rebalance":
+        trades_execute(portfolio=portfolio, trades=orders, as_of=decision.as_of, decision=row)
+        _fault_point("after_execute")
+    return row
+
+
+def _notify(*, decision: CycleDecision, row: Decision | None, portfolio: Portfolio, mode: str) -> None:
+    if row is None or decision.action != "rebalance":
+        return
+    if mode == "autopilot":
+        kind, title = Notification.Kind.REBALANCED, f"{portfolio.name} was rebalanced"
+    else:
+        kind, title = Notification.Kind.PROPOSAL, f"A rebalance of {portfolio.name} awaits your approval"
+    if decision.override is not None:
+        kind = Notification.Kind.RISK
+        title = f"{portfolio.name} moved to a defensive allocation"
+    Notification.objects.create(
+        user_id=portfolio.owner_id, portfolio=portfolio, decision=row, kind=kind,
+        title=title[:200], body=decision.summary,
+    )
+
+
+def _action_of(decision: CycleDecision, mode: str) -> str:
+    if decision.action == "rebalance" and mode == "advise":
+        return "proposed"
+    return decision.action
+
+
+def _cycle_one(
+    *, portfolio_id: int, inputs: selectors.PortfolioInputs | None, context: CycleContext, force: bool
+) -> CycleRunResult:
+    as_of = context.as_of
+    with transaction.atomic():
+        try:
+            run = CycleRun.objects.select_for_update().get(portfolio_id=portfolio_id, as_of=as_of)
+        except CycleRun.DoesNotExist:
+            return CycleRunResult(portfolio_id, as_of, status="not_eligible", error="no cycle run row")
+        if run.status == CycleRun.Status.DONE:
+            return CycleRunResult(
+                portfolio_id, as_of, status="already_done", action=run.action,
+                decision_id=run.decision_id, trades_count=run.trades_count, summary=run.reason,
+            )
+        portfolio = portfolio_lock(portfolio=portfolio_id)
+        if inputs is None or inputs.ledger_version != portfolio.ledger_version:
+            # Loaded before the lock and the ledger moved since (or never loaded): reload.
+            inputs = selectors.cycle_inputs_load(
+                portfolio_ids=[portfolio_id], as_of=as_of, assets=context.assets, force=force
+            ).get(portfolio_id)
+        if inputs is None:
+            return CycleRunResult(portfolio_id, as_of, status="not_eligible", error="no autonomy settings")
+        portfolio.autonomy = inputs.autonomy
+        held = {s for s, q in inputs.state.quantities.items() if q > 0}
+        market = context.market_for(held | set(inputs.config.universe))
+        decision = cycle_decide(
+            state=inputs.state, market=market, config=inputs.config,
+            kill_switch=context.kill_switch, regime=context.regime,
+            targets_cache=context.targets_cache,
+        )
+        _fault_point("after_decide")
+        row = _decision_record(decision=decision, inputs=inputs, portfolio=portfolio)
+        _notify(decision=decision, row=row, portfolio=portfolio, mode=inputs.config.mode)
+        action = _action_of(decision, inputs.config.mode)
+        trades_count = len(decision.trades) if action == "rebalance" else 0
+        run.status, run.action, run.decision = CycleRun.Status.DONE, action, row
+        run.reason, run.trades_count, run.error = decision.summary, trades_count, ""
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "action", "decision", "reason", "trades_count", "error", "finished_at"])
+    return CycleRunResult(
+        portfolio_id, as_of, status="done", action=action,
+        decision_id=row.pk if row else None, trades_count=trades_count, summary=decision.summary,
+    )
+
+
+def _record_failure(portfolio_id: int, as_of: date, exc: Exception) -> CycleRunResult:
+    message = f"{type(exc).__name__}: {exc}"
+    logger.exception("autopilot cycle of portfolio %s on %s failed", portfolio_id, as_of)
+    CycleRun.objects.filter(portfolio_id=portfolio_id, as_of=as_of).exclude(
+        status=CycleRun.Status.DONE
+    ).update(status=CycleRun.Status.FAILED, error=message[:2000], finished_at=timezone.now())
+    return CycleRunResult(portfolio_id, as_of, status="failed", error=message)
+
+
+def cycle_run_many(
+    *,
+    portfolio_ids: Sequence[int],
+    as_of: date,
+    force: bool = False,
+    context: CycleContext | None = None,
+) -> list[CycleRunResult]:
+    """Run the cycle of each portfolio once; one failure is recorded and the rest go on."""
+    if not portfolio_ids:
+        return []
+    context = context or cycle_context_build(as_of=as_of)
+    ids = list(dict.fromkeys(int(p) for p in portfolio_ids))
+    eligible = set(
+        AutonomySettings.objects.filter(portfolio_id__in=ids).values_list("portfolio_id", flat=True)
+    )
+    results = [
+        CycleRunResult(pid, as_of, status="not_eligible", error="no autonomy settings")
+        for pid in ids
+        if pid not in eligible
+    ]
+    ids = [pid for pid in ids if pid in eligible]
+    if not ids:
+        return results
+    _runs_ensure(ids, as_of)
+    inputs = selectors.cycle_inputs_load(portfolio_ids=ids, as_of=as_of, assets=context.assets, force=force)
+    for pid in ids:
+        try:
+            results.append(_cycle_one(portfolio_id=pid, inputs=inputs.get(pid), context=context, force=force))
+        except Exception as exc:  # noqa: BLE001 — one failing portfolio must not stop the others
+            results.append(_record_failure(pid, as_of, exc))
+    return results
+
+
+def cycle_run(*, portfolio_id: int, as_of: date, force: bool = False) -> CycleRunResult:
+    """Run (at most once) the cycle of ``portfolio_id`` on ``as_of``; see the module docstring."""
+    if not Portfolio.objects.filter(pk=portfolio_id).exists():
+        raise NotFound(f"portfolio {portfolio_id} does not exist", field="portfolio")
+    return cycle_run_many(portfolio_ids=[portfolio_id], as_of=as_of, force=force)[0]
+
+
+def eligible_portfolio_ids(*, portfolio_ids: Sequence[int] | None = None) -> list[int]:
+    """Portfolios whose autonomy is on (enabled), in id order."""
+    qs = AutonomySettings.objects.filter(enabled=True)
+    if portfolio_ids is not None:
+        qs = qs.filter(portfolio_id__in=list(portfolio_ids))
+    return list(qs.order_by("portfolio_id").values_list("portfolio_id", flat=True))
+
+
+def cycle_run_all(
+    *,
+    as_of: date | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    enqueue: bool = False,
+    portfolio_ids: Sequence[int] | None = None,
+    progress: Any = None,
+) -> CycleSummary:
+    """Run (or, with ``enqueue``, fan out as Celery tasks) the cycle of every eligible portfolio.
+
+    ``as_of`` defaults to the last date with prices. Inline, one context (market view,
+    targets) serves every chunk; enqueued, each task builds its own.
+    """
+    as_of = as_of or latest_market_date()
+    if as_of is None:
+        raise ValidationFailed("there are no prices yet; pull market data first", field="as_of")
+    if chunk_size < 1:
+        raise ValidationFailed("chunk_size must be positive", field="chunk_size")
+    ids = eligible_portfolio_ids(portfolio_ids=portfolio_ids)
+    chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
+    summary = CycleSummary(as_of=as_of, chunks=len(chunks))
+    if enqueue:
+        from rebalancer.autopilot.tasks import cycle_run_chunk_task
+
+        for chunk in chunks:
+            transaction.on_commit(
+                lambda chunk=chunk: cycle_run_chunk_task.delay(portfolio_ids=chunk, as_of=as_of.isoformat())
+            )
+        summary.enqueued = True
+        summary.portfolios = len(ids)
+        return summary
+    context = cycle_context_build(as_of=as_of)
+    for chunk in chunks:
+        for result in cycle_run_many(portfolio_ids=chunk, as_of=as_of, context=context):
+            summary.add(result)
+            summary.results.append(result)
+        if progress is not None:
+            progress(len(chunk))
+    return summary
+
+
+def autonomy_pause_many(*, portfolio_ids: Sequence[int], reason: str) -> int:
+    """Switch autonomy off for the portfolios (admin action); returns how many changed."""
+    portfolios = list(Portfolio.objects.filter(pk__in=list(portfolio_ids)))
+    return autonomy_pause(portfolios=portfolios, reason=reason)
+
+
+def notification_mark_read(*, notification: Notification) -> Notification:
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+__all__ = [
+    "CHUNK_SIZE",
+    "CycleContext",
+    "CycleRunResult",
+    "CycleSummary",
+    "approval_kill_switch_check",
+    "autonomy_pause_many",
+    "cycle_context_build",
+    "cycle_run",
+    "cycle_run_all",
+    "cycle_run_many",
+    "eligible_portfolio_ids",
+    "kill_switch_get",
+    "kill_switch_set",
+    "latest_market_date",
+]
