@@ -1,0 +1,51 @@
+"""Closing prices as the ledger needs them (read-only helpers over ``marketdata``).
+
+Fills and valuations use the **close** (not the adjusted close): the ledger records
+what was paid. ``closes_on`` is strict (a bar on that very date, as the paper broker
+requires); ``latest_closes`` takes each symbol's last bar on or before a date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Max
+
+from marketdata.models import PriceBar
+
+
+def closes_on(*, symbols: Iterable[str], on: date) -> dict[str, Decimal]:
+    """Close of each symbol with a bar dated exactly ``on`` (others are absent)."""
+    rows = PriceBar.objects.filter(asset__symbol__in=list(symbols), date=on).values_list(
+        "asset__symbol", "close"
+    )
+    return {symbol: close for symbol, close in rows}
+
+
+def latest_closes(*, symbols: Iterable[str], as_of: date | None = None) -> dict[str, tuple[Decimal, date]]:
+    """(close, date) of each symbol's last bar on or before ``as_of`` (all bars if None)."""
+    symbols = list(symbols)
+    if not symbols:
+        return {}
+    bars = PriceBar.objects.filter(asset__symbol__in=symbols)
+    if as_of is not None:
+        bars = bars.filter(date__lte=as_of)
+    last = bars.values("asset_id").annotate(last=Max("date"))
+    wanted = {(row["asset_id"], row["last"]) for row in last}
+    if not wanted:
+        return {}
+    rows = PriceBar.objects.filter(
+        asset_id__in={a for a, _ in wanted}, date__in={d for _, d in wanted}
+    ).values_list("asset_id", "asset__symbol", "date", "close")
+    return {symbol: (close, d) for asset_id, symbol, d, close in rows if (asset_id, d) in wanted}
+
+
+def trading_days_between(*, symbols: Iterable[str], after: date, through: date) -> list[date]:
+    """Distinct bar dates of ``symbols`` in (after, through], ascending."""
+    return sorted(
+        PriceBar.objects.filter(asset__symbol__in=list(symbols), date__gt=after, date__lte=through)
+        .values_list("date", flat=True)
+        .distinct()
+    )

@@ -1,0 +1,285 @@
+"""Read-side of the portfolios app: holdings, values, ORM-free states, transactions, performance."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from common.errors import NotFound
+from portfolios.models import CashMovement, Decision, LotClosing, Portfolio, PortfolioSnapshot, Position, TaxLot, Trade
+from portfolios.performance import PerformanceMetrics, TwrPoint, metrics_from_twr, twr_series
+from portfolios.prices import latest_closes
+from portfolios.tax import Lot
+
+ZERO = Decimal(0)
+RECENT_DAYS = 30
+
+
+def portfolio_get(*, owner, portfolio_id: int) -> Portfolio:
+    """The owner's portfolio; anyone else's (or a missing one) is a 404."""
+    portfolio = Portfolio.objects.filter(pk=portfolio_id, owner=owner).select_related("autonomy").first()
+    if portfolio is None:
+        raise NotFound(f"portfolio {portfolio_id} does not exist", field="portfolio")
+    return portfolio
+
+
+def portfolio_list(*, owner) -> QuerySet[Portfolio]:
+    return Portfolio.objects.filter(owner=owner).select_related("autonomy").order_by("id")
+
+
+@dataclass(frozen=True)
+class Holding:
+    symbol: str
+    name: str
+    asset_class: str
+    quantity: Decimal
+    price: Decimal | None
+    price_date: date | None
+    market_value: Decimal | None
+    weight: float | None
+    cost_basis: Decimal
+    unrealized_pnl: Decimal | None
+
+
+@dataclass(frozen=True)
+class PortfolioState:
+    """An ORM-free snapshot of one portfolio at ``as_of`` for the pure decision code.
+
+    ``prices`` holds each held symbol's last close on or before ``as_of`` (absent when
+    there is none); ``price_dates`` the date of that close; ``weights`` fractions of
+    ``total_value`` (cash is what they leave of 1). ``recent_buys`` and
+    ``recent_loss_sales`` cover the 30 days up to ``as_of`` (wash-sale rule).
+    """
+
+    portfolio_id: int
+    as_of: date
+    cash: Decimal
+    quantities: dict[str, Decimal]
+    prices: dict[str, Decimal]
+    price_dates: dict[str, date]
+    total_value: Decimal
+    weights: dict[str, float]
+    asset_classes: dict[str, str]
+    ledger_version: int
+    lots: tuple[Lot, ...] = ()
+    recent_buys: tuple[tuple[str, date], ...] = ()
+    recent_loss_sales: tuple[tuple[str, date], ...] = ()
+    missing_prices: tuple[str, ...] = field(default=())
+
+
+def portfolio_states_get(
+    *, portfolio_ids: Sequence[int], as_of: date, with_lots: bool = True
+) -> dict[int, PortfolioState]:
+    """States of many portfolios with a constant number of queries (for cycles and snapshots)."""
+    ids = list(portfolio_ids)
+    base = {pid: (cash, version) for pid, cash, version in Portfolio.objects.filter(pk__in=ids).values_list("pk", "cash", "ledger_version")}
+    holdings: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    classes: dict[str, str] = {}
+    rows = Position.objects.filter(portfolio_id__in=ids, quantity__gt=0).values_list(
+        "portfolio_id", "asset__symbol", "asset__asset_class", "quantity"
+    )
+    for pid, symbol, asset_class, qty in rows:
+        holdings[pid][symbol] = qty
+        classes[symbol] = asset_class
+    closes = latest_closes(symbols=sorted(classes), as_of=as_of)
+    lots: dict[int, list[Lot]] = defaultdict(list)
+    buys: dict[int, list[tuple[str, date]]] = defaultdict(list)
+    losses: dict[int, list[tuple[str, date]]] = defaultdict(list)
+    if with_lots:
+        lot_rows = TaxLot.objects.filter(portfolio_id__in=ids, quantity_open__gt=0).values_list(
+            "pk", "portfolio_id", "asset__symbol", "quantity_open", "cost_basis_open", "acquired_on"
+        )
+        for pk, pid, symbol, qty, basis, acquired in lot_rows:
+            lots[pid].append(Lot(pk, symbol, qty, basis / qty, acquired))
+        since = as_of - timedelta(days=RECENT_DAYS)
+        for pid, symbol, on in Trade.objects.filter(
+            portfolio_id__in=ids, side=Trade.Side.BUY, trade_date__gte=since, trade_date__lte=as_of
+        ).values_list("portfolio_id", "asset__symbol", "trade_date"):
+            buys[pid].append((symbol, on))
+        for pid, symbol, on in (
+            LotClosing.objects.filter(
+                lot__portfolio_id__in=ids, realized_gain__lt=0, closed_on__gte=since, closed_on__lte=as_of
+            )
+            .values_list("lot__portfolio_id", "lot__asset__symbol", "closed_on")
+            .distinct()
+        ):
+            losses[pid].append((symbol, on))
+    states = {}
+    for pid, (cash, version) in base.items():
+        quantities = holdings.get(pid, {})
+        prices = {s: closes[s][0] for s in quantities if s in closes}
+        missing = tuple(sorted(s for s in quantities if s not in closes))
+        total = cash + sum((q * prices[s] for s, q in quantities.items() if s in prices), ZERO)
+        weights = {s: float(q * prices[s] / total) if total > 0 else 0.0 for s, q in quantities.items() if s in prices}
+        states[pid] = PortfolioState(
+            portfolio_id=pid,
+            as_of=as_of,
+            cash=cash,
+            quantities=dict(quantities),
+            prices=prices,
+            price_dates={s: closes[s][1] for s in quantities if s in closes},
+            total_value=total,
+            weights=weights,
+            asset_classes={s: classes[s] for s in quantities},
+            ledger_version=version,
+            lots=tuple(lots.get(pid, ())),
+            recent_buys=tuple(buys.get(pid, ())),
+            recent_loss_sales=tuple(losses.get(pid, ())),
+            missing_prices=missing,
+        )
+    return states
+
+
+def portfolio_state_get(*, portfolio: Portfolio, as_of: date) -> PortfolioState:
+    return portfolio_states_get(portfolio_ids=[portfolio.pk], as_of=as_of)[portfolio.pk]
+
+
+def portfolio_value_get(*, portfolio: Portfolio, as_of: date | None = None) -> Decimal:
+    """Cash plus positions at their last closes on or before ``as_of`` (today if None)."""
+    return portfolio_state_get(portfolio=portfolio, as_of=as_of or date.today()).total_value
+
+
+def holdings_get(*, portfolio: Portfolio, as_of: date | None = None) -> list[Holding]:
+    """Each position with its price, market value, weight, cost basis and unrealized P&L."""
+    positions = list(
+        Position.objects.filter(portfolio=portfolio, quantity__gt=0)
+        .select_related("asset")
+        .order_by("asset__symbol")
+    )
+    symbols = [p.asset.symbol for p in positions]
+    closes = latest_closes(symbols=symbols, as_of=as_of)
+    basis: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for asset_id, open_basis in TaxLot.objects.filter(portfolio=portfolio, quantity_open__gt=0).values_list(
+        "asset_id", "cost_basis_open"
+    ):
+        basis[asset_id] += open_basis
+    values = {p.asset.symbol: p.quantity * closes[p.asset.symbol][0] for p in positions if p.asset.symbol in closes}
+    total = portfolio.cash + sum(values.values(), ZERO)
+    out = []
+    for p in positions:
+        symbol = p.asset.symbol
+        price, on = closes.get(symbol, (None, None))
+        value = values.get(symbol)
+        out.append(
+            Holding(
+                symbol=symbol,
+                name=p.asset.name,
+                asset_class=p.asset.asset_class,
+                quantity=p.quantity,
+                price=price,
+                price_date=on,
+                market_value=value.quantize(Decimal("0.0001")) if value is not None else None,
+                weight=float(value / total) if value is not None and total > 0 else None,
+                cost_basis=basis[p.asset_id],
+                unrealized_pnl=(value - basis[p.asset_id]).quantize(Decimal("0.0001")) if value is not None else None,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One ledger line: a cash movement or a trade, in one list for the app."""
+
+    id: str
+    kind: str  # deposit|withdrawal|dividend|fee|interest|buy|sell
+    at: object
+    amount: Decimal
+    symbol: str | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    commission: Decimal | None = None
+    realized_gain: Decimal | None = None
+    reason: str = ""
+    decision_id: int | None = None
+
+
+def transactions_list(
+    *,
+    portfolio: Portfolio,
+    kinds: Sequence[str] = (),
+    start: date | None = None,
+    end: date | None = None,
+    symbol: str | None = None,
+) -> list[Transaction]:
+    """Cash movements and trades, newest first, filtered by kind, date range and symbol."""
+    movements = CashMovement.objects.filter(portfolio=portfolio)
+    trades = Trade.objects.filter(portfolio=portfolio).select_related("asset")
+    if kinds:
+        movements = movements.filter(kind__in=kinds)
+        trades = trades.filter(side__in=kinds)
+    if start:
+        movements = movements.filter(at__date__gte=start)
+        trades = trades.filter(trade_date__gte=start)
+    if end:
+        movements = movements.filter(at__date__lte=end)
+        trades = trades.filter(trade_date__lte=end)
+    if symbol:
+        movements = movements.none()
+        trades = trades.filter(asset__symbol__iexact=symbol)
+    rows = [
+        Transaction(id=f"cash-{m.pk}", kind=m.kind, at=m.at, amount=m.amount, reason=m.note) for m in movements
+    ] + [
+        Transaction(
+            id=f"trade-{t.pk}",
+            kind=t.side,
+            at=t.executed_at,
+            amount=t.cash_flow,
+            symbol=t.asset.symbol,
+            quantity=t.quantity,
+            price=t.price,
+            commission=t.commission,
+            realized_gain=t.realized_gain,
+            reason=t.reason,
+            decision_id=t.decision_id,
+        )
+        for t in trades
+    ]
+    rows.sort(key=lambda r: (r.at, r.id), reverse=True)
+    return rows
+
+
+@dataclass(frozen=True)
+class Performance:
+    series: list[TwrPoint]
+    metrics: PerformanceMetrics
+    realized_gain: Decimal
+    net_deposits: Decimal
+
+
+def performance_get(*, portfolio: Portfolio, start: date | None = None, end: date | None = None) -> Performance:
+    """TWR series from the daily snapshots (flows: each snapshot's deposits - withdrawals)."""
+    snaps = PortfolioSnapshot.objects.filter(portfolio=portfolio).order_by("date")
+    if start:
+        snaps = snaps.filter(date__gte=start)
+    if end:
+        snaps = snaps.filter(date__lte=end)
+    rows = list(snaps.values_list("date", "value", "net_flows"))
+    series = twr_series(
+        dates=[r[0] for r in rows], values=[r[1] for r in rows], flows=[r[2] for r in rows]
+    )
+    realized = sum(
+        LotClosing.objects.filter(lot__portfolio=portfolio).values_list("realized_gain", flat=True), ZERO
+    )
+    deposits = sum(
+        CashMovement.objects.filter(portfolio=portfolio, kind__in=CashMovement.EXTERNAL).values_list("amount", flat=True),
+        ZERO,
+    )
+    return Performance(series, metrics_from_twr(series), realized, deposits)
+
+
+def decisions_list(*, portfolio: Portfolio, statuses: Sequence[str] = ()) -> QuerySet[Decision]:
+    qs = Decision.objects.filter(portfolio=portfolio).order_by("-as_of", "-id")
+    return qs.filter(status__in=statuses) if statuses else qs
+
+
+def decision_get(*, portfolio: Portfolio, decision_id: int) -> Decision:
+    decision = Decision.objects.filter(portfolio=portfolio, pk=decision_id).first()
+    if decision is None:
+        raise NotFound(f"proposal {decision_id} does not exist", field="proposal")
+    return decision

@@ -1,0 +1,62 @@
+"""Services of the portfolios app: every function that writes (ledger, decisions, settings).
+
+Keyword-only, typed, atomic; each ledger write locks the portfolio row first.
+"""
+
+from portfolios.services.audit import LedgerViolation, ledger_audit
+from portfolios.services.decisions import (
+    PRICE_MOVE_TOLERANCE,
+    approval_check_register,
+    decision_approve,
+    decision_create,
+    decision_execute,
+    decision_reject,
+    decision_staleness,
+    decision_trades,
+)
+from portfolios.services.execution import cost_model_get, paper_broker_get, trades_execute
+from portfolios.services.ledger import (
+    cash_deposit,
+    cash_movement_record,
+    cash_withdraw,
+    snapshot_take,
+    snapshots_take,
+)
+from portfolios.services.portfolio import (
+    TargetInput,
+    autonomy_pause,
+    autonomy_update,
+    portfolio_create,
+    portfolio_delete,
+    portfolio_update,
+    strategy_validate,
+    targets_set,
+)
+
+__all__ = [
+    "PRICE_MOVE_TOLERANCE",
+    "LedgerViolation",
+    "TargetInput",
+    "approval_check_register",
+    "autonomy_pause",
+    "autonomy_update",
+    "cash_deposit",
+    "cash_movement_record",
+    "cash_withdraw",
+    "cost_model_get",
+    "decision_approve",
+    "decision_create",
+    "decision_execute",
+    "decision_reject",
+    "decision_staleness",
+    "decision_trades",
+    "ledger_audit",
+    "paper_broker_get",
+    "portfolio_create",
+    "portfolio_delete",
+    "portfolio_update",
+    "snapshot_take",
+    "snapshots_take",
+    "strategy_validate",
+    "targets_set",
+]

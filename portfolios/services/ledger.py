@@ -1,0 +1,133 @@
+"""Cash movements and daily snapshots: every write locks the portfolio row first.
+
+``Portfolio.cash`` moves in the same transaction as the movement that explains it, so
+``cash == sum(movements) + sum(trade cash flows)`` holds after every commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from common.errors import Unprocessable, ValidationFailed
+from portfolios.models import CashMovement, Portfolio, PortfolioSnapshot
+from portfolios.services._locks import portfolio_lock
+from portfolios.trading.costs import money
+
+Kind = CashMovement.Kind
+
+
+def _positive(amount: Decimal) -> Decimal:
+    amount = Decimal(amount)
+    if not amount.is_finite() or amount <= 0:
+        raise ValidationFailed("amount must be a positive number", code="invalid_amount", field="amount")
+    if money(amount) != amount:
+        raise ValidationFailed("amount has more than 4 decimal places", code="invalid_amount", field="amount")
+    return amount
+
+
+@transaction.atomic
+def cash_movement_record(
+    *,
+    portfolio: Portfolio,
+    kind: str,
+    amount: Decimal,
+    at: datetime | None = None,
+    note: str = "",
+) -> CashMovement:
+    """Record a deposit, withdrawal, dividend, fee or interest; ``amount`` is positive.
+
+    Outflows (withdrawal, fee) that would take cash below zero raise
+    :class:`~common.errors.Unprocessable` (422, field ``amount``) unless the portfolio
+    allows negative cash; nothing is written then.
+    """
+    amount = _positive(amount)
+    if kind not in Kind.values:
+        raise ValidationFailed(f"unknown kind {kind!r}", code="invalid_kind", field="kind")
+    signed = -amount if kind in CashMovement.OUTFLOWS else amount
+    locked = portfolio_lock(portfolio=portfolio)
+    if signed < 0 and not locked.allow_negative_cash and locked.cash + signed < 0:
+        raise Unprocessable(
+            f"cannot take {amount} out: the portfolio holds {locked.cash} in cash",
+            code="insufficient_cash",
+            field="amount",
+            extra={"cash": str(locked.cash), "amount": str(amount)},
+        )
+    movement = CashMovement.objects.create(
+        portfolio=locked, kind=kind, amount=signed, at=at or timezone.now(), note=note
+    )
+    Portfolio.objects.filter(pk=locked.pk).update(
+        cash=F("cash") + signed, ledger_version=F("ledger_version") + 1, updated_at=timezone.now()
+    )
+    locked.refresh_from_db(fields=["cash", "ledger_version"])
+    if portfolio is not locked:
+        portfolio.cash, portfolio.ledger_version = locked.cash, locked.ledger_version
+    return movement
+
+
+def cash_deposit(
+    *, portfolio: Portfolio, amount: Decimal, at: datetime | None = None, note: str = ""
+) -> CashMovement:
+    """Add cash from outside (an external flow for the time-weighted return)."""
+    return cash_movement_record(portfolio=portfolio, kind=Kind.DEPOSIT, amount=amount, at=at, note=note)
+
+
+def cash_withdraw(
+    *, portfolio: Portfolio, amount: Decimal, at: datetime | None = None, note: str = ""
+) -> CashMovement:
+    """Take cash out; more than the cash held → 422 ``insufficient_cash`` on ``amount``."""
+    return cash_movement_record(portfolio=portfolio, kind=Kind.WITHDRAWAL, amount=amount, at=at, note=note)
+
+
+def _external_flows(portfolio_ids: Sequence[int], on: date) -> dict[int, Decimal]:
+    flows: dict[int, Decimal] = {}
+    rows = CashMovement.objects.filter(
+        portfolio_id__in=portfolio_ids, kind__in=CashMovement.EXTERNAL, at__date=on
+    ).values_list("portfolio_id", "amount")
+    for pid, amount in rows:
+        flows[pid] = flows.get(pid, Decimal(0)) + amount
+    return flows
+
+
+@transaction.atomic
+def snapshots_take(*, as_of: date, portfolios: Sequence[Portfolio] | None = None) -> list[PortfolioSnapshot]:
+    """Value every given portfolio (all if None) at the closes of ``as_of``; upsert by date.
+
+    Positions are valued at each symbol's last close on or before ``as_of``. A constant
+    number of queries for any number of portfolios.
+    """
+    from portfolios.selectors import portfolio_states_get  # selectors import services' models only
+
+    ids = [p.pk for p in portfolios] if portfolios is not None else list(
+        Portfolio.objects.values_list("pk", flat=True)
+    )
+    states = portfolio_states_get(portfolio_ids=ids, as_of=as_of, with_lots=False)
+    flows = _external_flows(ids, as_of)
+    rows = [
+        PortfolioSnapshot(
+            portfolio_id=pid,
+            date=as_of,
+            value=money(state.total_value),
+            cash=state.cash,
+            invested=money(state.total_value - state.cash),
+            net_flows=flows.get(pid, Decimal(0)),
+        )
+        for pid, state in states.items()
+    ]
+    return PortfolioSnapshot.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["portfolio", "date"],
+        update_fields=["value", "cash", "invested", "net_flows"],
+    )
+
+
+def snapshot_take(*, portfolio: Portfolio, as_of: date) -> PortfolioSnapshot:
+    """Value one portfolio at ``as_of``'s closes and store it (replacing that day's snapshot)."""
+    snapshots_take(as_of=as_of, portfolios=[portfolio])
+    return PortfolioSnapshot.objects.get(portfolio=portfolio, date=as_of)
