@@ -1,0 +1,252 @@
+"""An in-memory ledger for the backtester: cash, positions, tax lots, fills and costs.
+
+It books fills the way the paper broker and the portfolio ledger do (``Decimal``
+money and quantities, FIFO lots unless a sell names its lots) but in memory, so a
+replay writes nothing to the database per day. It also keeps the numbers the
+validation harness checks after every day (:meth:`PaperLedger.check_invariants`):
+
+* no negative cash and no negative position;
+* the lots of each symbol add up to its position;
+* cash equals the initial cash plus the signed cash flows of every fill;
+* **cost accounting**: cash equals the initial cash minus the reference-price value of
+  every fill minus the commissions and slippage charged, exactly (``Decimal``), so the
+  portfolio's value at any close equals what a frictionless run of the same trades
+  would have minus the costs charged.
+
+Slippage is booked as the exact difference between the filled and the reference
+notional (``money(q * fill) - q * price`` for a buy), so commission + slippage is
+exactly what the trader lost against trading at the close (it includes the rounding
+of the fill's money amount to 4 places, at most half a unit either way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from portfolios.trading.costs import BUY, SELL, ZERO, CostModel, money
+
+LONG_TERM_DAYS = 365
+ROUNDING = Decimal("0.00005")
+"""Half a money unit: the gross of a fill is rounded to 4 places, so the booked
+slippage of a zero-slippage fill is this rounding, either way."""
+
+
+class LedgerInvariantError(AssertionError):
+    """A ledger invariant failed; ``what`` names it, ``as_of`` the day."""
+
+    def __init__(self, what: str, as_of: date, detail: str) -> None:
+        super().__init__(f"{as_of}: {what}: {detail}")
+        self.what = what
+        self.as_of = as_of
+
+
+@dataclass
+class LotRecord:
+    symbol: str
+    quantity: Decimal
+    cost_per_share: Decimal
+    acquired_on: date
+    lot_id: int
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One executed order, with what it cost against the close."""
+
+    as_of: date
+    symbol: str
+    side: str
+    quantity: Decimal
+    price: Decimal  # the reference (close) price
+    fill_price: Decimal
+    gross: Decimal  # money(quantity * fill_price)
+    commission: Decimal
+    slippage: Decimal  # exact: |gross - quantity * price|
+    cash_flow: Decimal  # signed: negative for buys
+    realized_gain: Decimal = ZERO
+    long_term_gain: Decimal = ZERO
+    harvest: bool = False
+    reason: str = ""
+
+
+@dataclass
+class PaperLedger:
+    """Cash, positions and lots of one simulated portfolio."""
+
+    initial_cash: Decimal
+    costs: CostModel
+    cash: Decimal = ZERO
+    quantities: dict[str, Decimal] = field(default_factory=dict)
+    lots: list[LotRecord] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    commission_total: Decimal = ZERO
+    slippage_total: Decimal = ZERO
+    reference_flow_total: Decimal = ZERO  # sum of signed quantity * close over fills
+    _next_lot_id: int = 1
+    _checked: int = 0
+    _chk_flows: Decimal = ZERO
+    _chk_charged: Decimal = ZERO
+    _chk_reference: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        self.cash = self.initial_cash
+
+    # -- execution -------------------------------------------------------------
+    def execute(
+        self,
+        *,
+        as_of: date,
+        symbol: str,
+        side: str,
+        quantity: Decimal,
+        price: Decimal,
+        lot_ids: tuple[int, ...] = (),
+        harvest: bool = False,
+        reason: str = "",
+    ) -> Fill:
+        """Fill one order at ``price`` (the close) through the cost model and book it."""
+        if side not in (BUY, SELL) or quantity <= 0:
+            raise ValueError(f"bad order {side} {quantity} {symbol}")
+        fill_price = self.costs.fill_price(price, side)
+        gross = money(quantity * fill_price)
+        commission = self.costs.commission(gross)
+        reference = quantity * price
+        if side == BUY:
+            cash_flow = -gross - commission
+            slippage = gross - reference
+            self._open_lot(symbol, quantity, fill_price, as_of, commission)
+            realized = long_term = ZERO
+        else:
+            cash_flow = gross - commission
+            slippage = reference - gross
+            realized, long_term = self._close_lots(
+                symbol, quantity, fill_price, as_of, lot_ids, commission
+            )
+        held = self.quantities.get(symbol, ZERO) + (quantity if side == BUY else -quantity)
+        if held == 0:
+            self.quantities.pop(symbol, None)
+        else:
+            self.quantities[symbol] = held
+        self.cash += cash_flow
+        self.commission_total += commission
+        self.slippage_total += slippage
+        self.reference_flow_total += reference if side == BUY else -reference
+        fill = Fill(
+            as_of=as_of,
+            symbol=symbol,
+            side=side,
+            quantity=quantity,
+            price=price,
+            fill_price=fill_price,
+            gross=gross,
+            commission=commission,
+            slippage=slippage,
+            cash_flow=cash_flow,
+            realized_gain=realized,
+            long_term_gain=long_term,
+            harvest=harvest,
+            reason=reason,
+        )
+        self.fills.append(fill)
+        return fill
+
+    def _open_lot(
+        self, symbol: str, quantity: Decimal, fill_price: Decimal, as_of: date, commission: Decimal
+    ) -> None:
+        # The commission of a buy is part of the lot's cost basis.
+        basis = (quantity * fill_price + commission) / quantity
+        self.lots.append(LotRecord(symbol, quantity, basis, as_of, self._next_lot_id))
+        self._next_lot_id += 1
+
+    def _close_lots(
+        self,
+        symbol: str,
+        quantity: Decimal,
+        fill_price: Decimal,
+        as_of: date,
+        lot_ids: tuple[int, ...],
+        commission: Decimal,
+    ) -> tuple[Decimal, Decimal]:
+        """Close ``quantity`` from the named lots first, then FIFO; return (gain, long-term part)."""
+        held = self.quantities.get(symbol, ZERO)
+        if quantity > held:
+            raise ValueError(f"cannot sell {quantity} {symbol}: only {held} held")
+        own = [lot for lot in self.lots if lot.symbol == symbol]
+        named = [lot for lot in own if lot.lot_id in lot_ids]
+        order = named + [lot for lot in own if lot.lot_id not in lot_ids]
+        proceeds_per_share = fill_price - commission / quantity
+        remaining = quantity
+        gain = long_gain = ZERO
+        for lot in order:
+            if remaining <= 0:
+                break
+            take = min(lot.quantity, remaining)
+            piece = take * (proceeds_per_share - lot.cost_per_share)
+            gain += piece
+            if (as_of - lot.acquired_on).days > LONG_TERM_DAYS:
+                long_gain += piece
+            lot.quantity -= take
+            remaining -= take
+        self.lots = [lot for lot in self.lots if lot.quantity > 0]
+        return gain, long_gain
+
+    # -- views -----------------------------------------------------------------
+    def value(self, prices: Mapping[str, float | Decimal]) -> Decimal:
+        total = self.cash
+        for symbol, q in self.quantities.items():
+            price = prices[symbol]
+            total += q * (price if isinstance(price, Decimal) else Decimal(str(price)))
+        return total
+
+    def cost_total(self) -> Decimal:
+        return self.commission_total + self.slippage_total
+
+    # -- the validation harness ------------------------------------------------
+    def check_invariants(self, as_of: date) -> None:
+        """Raise :class:`LedgerInvariantError` when a ledger or cost identity fails."""
+        if self.cash < 0:
+            raise LedgerInvariantError("non-negative cash", as_of, f"cash is {self.cash}")
+        by_lots: dict[str, Decimal] = {}
+        for lot in self.lots:
+            if lot.quantity <= 0:
+                raise LedgerInvariantError(
+                    "positive lots", as_of, f"lot {lot.lot_id} has {lot.quantity}"
+                )
+            by_lots[lot.symbol] = by_lots.get(lot.symbol, ZERO) + lot.quantity
+        for symbol, q in self.quantities.items():
+            if q < 0:
+                raise LedgerInvariantError("no short positions", as_of, f"{symbol} is {q}")
+        if by_lots != self.quantities:
+            raise LedgerInvariantError(
+                "lots add up to positions", as_of, f"{by_lots} != {self.quantities}"
+            )
+        # Independent running sums over the fill records (only the new ones each day).
+        for f in self.fills[self._checked :]:
+            if f.commission < 0 or f.slippage < -ROUNDING:
+                raise LedgerInvariantError("costs are never negative", as_of, f"{f}")
+            self._chk_flows += f.cash_flow
+            self._chk_charged += f.commission + f.slippage
+            self._chk_reference += (
+                f.quantity * f.price if f.side == BUY else -(f.quantity * f.price)
+            )
+        self._checked = len(self.fills)
+        if self.cash != self.initial_cash + self._chk_flows:
+            raise LedgerInvariantError(
+                "cash equals initial plus fills",
+                as_of,
+                f"{self.cash} != {self.initial_cash + self._chk_flows}",
+            )
+        if self._chk_charged != self.cost_total():
+            raise LedgerInvariantError(
+                "costs add up", as_of, f"{self._chk_charged} != {self.cost_total()}"
+            )
+        frictionless_cash = self.initial_cash - self._chk_reference
+        if self.cash != frictionless_cash - self._chk_charged:
+            raise LedgerInvariantError(
+                "cash equals the frictionless cash minus the costs charged",
+                as_of,
+                f"{self.cash} != {frictionless_cash} - {self._chk_charged}",
+            )

@@ -1,0 +1,48 @@
+"""Fixtures of the backtest tests: real prices (rounded as stored) and quiet settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rebalancer.autopilot.strategies import strategies_register
+from rebalancer.autopilot.types import RiskLimits, TradeConfig
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stock_prices.csv"
+NO_LIMITS = RiskLimits(  # also used by the tests through the ``settings`` fixture
+    max_position=None, max_asset_class=None, max_var_95=None, max_drawdown=None, max_turnover=None
+)
+# Zero costs, nothing kept in cash; a one-cent minimum so that rounding leftovers of a
+# few hundredths of a cent do not fire the cash trigger every day.
+FRICTIONLESS = TradeConfig(
+    min_trade_value=0.01, commission_rate=0.0, slippage_bps=0.0, cash_buffer=0.0
+)
+COSTED = TradeConfig(
+    min_trade_value=0.01, commission_rate=0.001, slippage_bps=10.0, cash_buffer=0.0
+)
+INITIAL = Decimal("1000000")
+
+
+@pytest.fixture(autouse=True)
+def _strategies():
+    strategies_register()
+
+
+def stock_prices(symbols: list[str], start: str, end: str) -> pd.DataFrame:
+    """Adjusted closes from the shared file, rounded to the 6 places the database stores."""
+    frame = pd.read_csv(DATA, parse_dates=["date"], index_col="date")
+    return frame.loc[start:end, symbols].dropna().round(6)
+
+
+@pytest.fixture(scope="session")
+def prices_5y() -> pd.DataFrame:
+    return stock_prices(["AAPL", "GE", "WMT", "XOM", "JPM", "PFE"], "2007-01-01", "2011-12-31")
+
+
+@pytest.fixture
+def quiet() -> dict:
+    """Trigger and cost settings with only the calendar (and initial cash) trigger."""
+    return {"limits": NO_LIMITS, "frictionless": FRICTIONLESS, "costed": COSTED, "initial": INITIAL}
