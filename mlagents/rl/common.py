@@ -1,0 +1,69 @@
+"""Pieces shared by the agents: observation normalisation, MLPs, seeding, progress."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+ProgressFn = Callable[[float, dict], None]
+"""Called with (fraction done in [0, 1], latest training statistics)."""
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; return a torch generator for explicit sampling."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+class RunningMeanStd:
+    """Running mean and variance of observations (parallel Welford / Chan et al.)."""
+
+    def __init__(self, dim: int, epsilon: float = 1e-4) -> None:
+        self.mean = torch.zeros(dim, dtype=torch.float64)
+        self.var = torch.ones(dim, dtype=torch.float64)
+        self.count = epsilon
+
+    def update(self, x: torch.Tensor) -> None:
+        x = x.detach().double()
+        batch_mean, batch_var, n = x.mean(0), x.var(0, unbiased=False), x.shape[0]
+        delta = batch_mean - self.mean
+        total = self.count + n
+        self.mean = self.mean + delta * n / total
+        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
+        self.var = m2 / total
+        self.count = total
+
+    def normalize(self, x: torch.Tensor, clip: float = 10.0) -> torch.Tensor:
+        z = (x - self.mean.to(x.dtype)) / torch.sqrt(self.var.to(x.dtype) + 1e-8)
+        return torch.clamp(z, -clip, clip)
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "var": self.var.tolist(), "count": float(self.count)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mean = torch.tensor(state["mean"], dtype=torch.float64)
+        self.var = torch.tensor(state["var"], dtype=torch.float64)
+        self.count = float(state["count"])
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2, act: type = nn.Tanh) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    d = in_dim
+    for _ in range(layers):
+        mods += [nn.Linear(d, hidden), act()]
+        d = hidden
+    mods.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*mods)
+
+
+def layer_init(layer: nn.Linear, std: float = np.sqrt(2), bias: float = 0.0) -> nn.Linear:
+    """Orthogonal init as in the PPO implementation details (Huang et al., 2022)."""
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.constant_(layer.bias, bias)
+    return layer

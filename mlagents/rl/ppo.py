@@ -1,0 +1,309 @@
+"""Proximal Policy Optimization (Schulman et al., 2017) for portfolio allocation.
+
+Reads top to bottom like CleanRL's ``ppo_continuous_action.py``: a config dataclass,
+the actor-critic network, rollout collection into preallocated ``(num_steps,
+num_envs)`` tensors, GAE, and the clipped-surrogate update.
+
+The policy is *logistic-normal*: a Gaussian over ``N + 1`` scores whose softmax is the
+allocation (assets then cash), so every sample is a valid set of weights and the
+log-probability is the Gaussian's (the softmax is a fixed post-processing of the
+sampled scores, which we store). The deterministic action is ``softmax(mean)``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mlagents.rl.common import ProgressFn, RunningMeanStd, layer_init, seed_everything
+from mlagents.rl.env import EnvConfig, VecPortfolioEnv
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """PPO hyperparameters (saved with every trained agent)."""
+
+    total_timesteps: int = 200_000
+    """Environment steps (decisions, summed over envs) to train for."""
+    num_envs: int = 64
+    """Episodes stepped in parallel by the vectorized environment."""
+    num_steps: int = 64
+    """Steps per env per rollout; batch size = num_envs * num_steps."""
+    learning_rate: float = 3e-4
+    """Adam step size (annealed linearly to zero when anneal_lr)."""
+    anneal_lr: bool = True
+    """Linearly decay the learning rate over training."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE λ (Schulman et al., 2016)."""
+    num_minibatches: int = 4
+    """Minibatches per epoch."""
+    update_epochs: int = 4
+    """Passes over each rollout."""
+    clip_coef: float = 0.2
+    """Surrogate clipping ε."""
+    ent_coef: float = 0.001
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
+    hidden: int = 256
+    """Width of the shared MLP (two layers)."""
+    init_log_std: float = 0.0
+    """Initial log standard deviation of the Gaussian over scores (std 1 explores enough
+    to find a dominant asset on the toy market; 0.5 drowns the signal in trading costs)."""
+    reward_scale: float = 100.0
+    """Rewards are daily-return sized (1e-3); scaling them keeps the value loss useful."""
+    checkpoint_every: int = 0
+    """Save a checkpoint every this many updates (0 = never)."""
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PPOConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class ActorCritic(nn.Module):
+    """Shared MLP trunk with a policy-mean head, a state-independent log-std and a value head."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: int = 256, init_log_std: float = -0.5):
+        super().__init__()
+        self.trunk = nn.Sequential(
+            layer_init(nn.Linear(obs_dim, hidden)),
+            nn.Tanh(),
+            layer_init(nn.Linear(hidden, hidden)),
+            nn.Tanh(),
+        )
+        self.mean = layer_init(nn.Linear(hidden, action_dim), std=0.01)
+        self.value = layer_init(nn.Linear(hidden, 1), std=1.0)
+        self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(obs)
+        return self.mean(h), self.value(h).squeeze(-1)
+
+    def get_value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.value(self.trunk(obs)).squeeze(-1)
+
+    def dist(self, obs: torch.Tensor) -> tuple[torch.distributions.Normal, torch.Tensor]:
+        mean, value = self(obs)
+        return torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean)), value
+
+
+def compute_gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    ends: torch.Tensor,
+    next_value: torch.Tensor,
+    gamma: float,
+    gae_lambda: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalized advantage estimation over ``(num_steps, num_envs)`` tensors.
+
+    ``ends[t]`` is 1 where the episode ended after step ``t`` (its reward already
+    carries any bootstrap for truncation). Returns ``(advantages, returns)``.
+    """
+    num_steps = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    last = torch.zeros_like(next_value)
+    for t in reversed(range(num_steps)):
+        nxt = next_value if t == num_steps - 1 else values[t + 1]
+        live = 1.0 - ends[t]
+        delta = rewards[t] + gamma * nxt * live - values[t]
+        last = delta + gamma * gae_lambda * live * last
+        advantages[t] = last
+    return advantages, advantages + values
+
+
+class PPOAgent:
+    algorithm = "ppo"
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        config: PPOConfig | None = None,
+        env_config: EnvConfig | None = None,
+        *,
+        seed: int = 0,
+    ) -> None:
+        self.config = config or PPOConfig()
+        self.env_config = env_config or EnvConfig()
+        self.seed = seed
+        seed_everything(seed)
+        self.obs_dim, self.action_dim = obs_dim, action_dim
+        self.net = ActorCritic(obs_dim, action_dim, self.config.hidden, self.config.init_log_std)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.config.learning_rate, eps=1e-5)
+        self.obs_rms = RunningMeanStd(obs_dim)
+        self.meta: dict = {}
+        self.global_step = 0
+
+    # -------------------------------------------------------------- acting
+    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.obs_rms.normalize(obs.float()).float()
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """Target weights ``(B, N+1)`` for raw observations ``(B, obs_dim)``."""
+        mean, _ = self.net(self.normalize(obs))
+        if deterministic:
+            return torch.softmax(mean, dim=-1)
+        return torch.softmax(mean + self.net.log_std.exp() * torch.randn_like(mean), dim=-1)
+
+    def policy_logits(self, obs_normalized: torch.Tensor) -> torch.Tensor:
+        """Differentiable deterministic scores (used for gradient attribution)."""
+        return self.net(obs_normalized)[0]
+
+    # ------------------------------------------------------------ training
+    def train(
+        self,
+        env: VecPortfolioEnv,
+        *,
+        progress: ProgressFn | None = None,
+        checkpoint_dir: str | Path | None = None,
+    ) -> list[dict]:
+        """Train on ``env`` for ``config.total_timesteps``; return per-update statistics."""
+        cfg = self.config
+        n_envs = env.num_envs
+        batch_size = n_envs * cfg.num_steps
+        minibatch_size = max(batch_size // cfg.num_minibatches, 1)
+        num_updates = max(cfg.total_timesteps // batch_size, 1)
+        obs_buf = torch.zeros(cfg.num_steps, n_envs, self.obs_dim)
+        raw_buf = torch.zeros(cfg.num_steps, n_envs, self.action_dim)
+        logp_buf = torch.zeros(cfg.num_steps, n_envs)
+        rew_buf = torch.zeros(cfg.num_steps, n_envs)
+        end_buf = torch.zeros(cfg.num_steps, n_envs)
+        val_buf = torch.zeros(cfg.num_steps, n_envs)
+        history: list[dict] = []
+        raw_obs = env.reset()
+        self.obs_rms.update(raw_obs)
+        obs = self.normalize(raw_obs)
+        episode_returns: list[float] = []
+        running_return = torch.zeros(n_envs)
+        started = time.perf_counter()
+        for update in range(1, num_updates + 1):
+            if cfg.anneal_lr:
+                frac = 1.0 - (update - 1.0) / num_updates
+                self.optimizer.param_groups[0]["lr"] = frac * cfg.learning_rate
+            # ---- rollout
+            with torch.no_grad():
+                for step in range(cfg.num_steps):
+                    dist, value = self.net.dist(obs)
+                    raw = dist.sample()
+                    obs_buf[step], raw_buf[step] = obs, raw
+                    logp_buf[step], val_buf[step] = dist.log_prob(raw).sum(-1), value
+                    raw_obs, reward, done, _ = env.step(torch.softmax(raw, dim=-1))
+                    running_return += reward.float()
+                    reward = reward.float() * cfg.reward_scale
+                    if done.any():
+                        # time-limit truncation: bootstrap with the value of the last state
+                        terminal = self.normalize(raw_obs)
+                        reward = reward + cfg.gamma * self.net.get_value(terminal) * done.float()
+                        episode_returns.extend(running_return[done].tolist())
+                        running_return[done] = 0.0
+                        raw_obs = env.reset()
+                    rew_buf[step], end_buf[step] = reward, done.float()
+                    self.obs_rms.update(raw_obs)
+                    obs = self.normalize(raw_obs)
+                next_value = self.net.get_value(obs)
+                adv, ret = compute_gae(
+                    rew_buf, val_buf, end_buf, next_value, cfg.gamma, cfg.gae_lambda
+                )
+            self.global_step += batch_size
+            # ---- update
+            b_obs = obs_buf.reshape(-1, self.obs_dim)
+            b_raw = raw_buf.reshape(-1, self.action_dim)
+            b_logp, b_adv = logp_buf.reshape(-1), adv.reshape(-1)
+            b_ret, b_val = ret.reshape(-1), val_buf.reshape(-1)
+            clipfracs, approx_kl = [], torch.tensor(0.0)
+            pg_loss = v_loss = entropy = torch.tensor(0.0)
+            for _epoch in range(cfg.update_epochs):
+                perm = torch.randperm(batch_size)
+                for start in range(0, batch_size, minibatch_size):
+                    mb = perm[start : start + minibatch_size]
+                    dist, new_value = self.net.dist(b_obs[mb])
+                    new_logp = dist.log_prob(b_raw[mb]).sum(-1)
+                    entropy = dist.entropy().sum(-1).mean()
+                    log_ratio = new_logp - b_logp[mb]
+                    ratio = log_ratio.exp()
+                    with torch.no_grad():
+                        approx_kl = ((ratio - 1) - log_ratio).mean()
+                        clipfracs.append(((ratio - 1.0).abs() > cfg.clip_coef).float().mean().item())
+                    mb_adv = b_adv[mb]
+                    mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+                    pg_loss = torch.max(
+                        -mb_adv * ratio,
+                        -mb_adv * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef),
+                    ).mean()
+                    v_loss = 0.5 * ((new_value - b_ret[mb]) ** 2).mean()
+                    loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+                    self.optimizer.zero_grad()
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+                    self.optimizer.step()
+            var_y = b_ret.var()
+            explained = float("nan") if var_y == 0 else float(1 - (b_ret - b_val).var() / var_y)
+            stats = {
+                "update": update,
+                "global_step": self.global_step,
+                "policy_loss": float(pg_loss.detach()),
+                "value_loss": float(v_loss.detach()),
+                "entropy": float(entropy.detach()),
+                "approx_kl": float(approx_kl),
+                "clip_fraction": float(np.mean(clipfracs)) if clipfracs else 0.0,
+                "explained_variance": explained,
+                "episode_reward": float(np.mean(episode_returns[-n_envs:])) if episode_returns else float("nan"),
+                "steps_per_second": self.global_step / max(time.perf_counter() - started, 1e-9),
+            }
+            history.append(stats)
+            if checkpoint_dir and cfg.checkpoint_every and update % cfg.checkpoint_every == 0:
+                self.save(Path(checkpoint_dir) / f"ppo_update_{update:05d}.pt")
+            if progress:
+                progress(update / num_updates, stats)
+        return history
+
+    # --------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> None:
+        """Weights, optimizer state, hyperparameters, env config and obs statistics."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "algorithm": self.algorithm,
+                "obs_dim": self.obs_dim,
+                "action_dim": self.action_dim,
+                "seed": self.seed,
+                "config": asdict(self.config),
+                "env_config": self.env_config.to_dict(),
+                "state_dict": self.net.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "obs_rms": self.obs_rms.state_dict(),
+                "global_step": self.global_step,
+                "meta": self.meta,
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> PPOAgent:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        agent = cls(
+            data["obs_dim"],
+            data["action_dim"],
+            PPOConfig.from_dict(data["config"]),
+            EnvConfig.from_dict(data["env_config"]),
+            seed=data["seed"],
+        )
+        agent.net.load_state_dict(data["state_dict"])
+        agent.optimizer.load_state_dict(data["optimizer"])
+        agent.obs_rms.load_state_dict(data["obs_rms"])
+        agent.global_step = data["global_step"]
+        agent.meta = data.get("meta", {})
+        agent.net.eval()
+        return agent
