@@ -1,0 +1,192 @@
+"""The autopilot's API: ``POST rebalance/predict`` (stateless).
+
+Holdings (share quantities and cash) or weights (with a notional portfolio value), a
+strategy and constraints in; target weights, the trades that would get there and the
+decision's explanation out. Inputs are validated and capped (at most 100 symbols) so
+that a request cannot make the server work unboundedly.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api import error_responses
+from rebalancer.autopilot.explain import decision_explanation
+from rebalancer.autopilot.predict import PredictInput, rebalance_predict
+
+MAX_SYMBOLS = 100
+MAX_QUANTITY = 1e12
+MAX_MONEY = 1e13
+RISK_TIERS = ("conservative", "moderate", "balanced", "growth", "aggressive")
+
+
+def _symbol_map(value_field: serializers.Field, help_text: str) -> serializers.DictField:
+    return serializers.DictField(child=value_field, required=False, default=dict, help_text=help_text)
+
+
+class LimitsSerializer(serializers.Serializer):
+    max_position = serializers.FloatField(required=False, allow_null=True, min_value=0.01, max_value=1.0)
+    max_asset_class = serializers.FloatField(required=False, allow_null=True, min_value=0.01, max_value=1.0)
+    max_var_95 = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.0001, max_value=1.0,
+        help_text="Largest one-day 95% VaR (loss fraction); breaching it moves to the defensive allocation.",
+    )
+    max_drawdown = serializers.FloatField(required=False, allow_null=True, min_value=0.01, max_value=1.0)
+    max_turnover = serializers.FloatField(required=False, allow_null=True, min_value=0.01, max_value=1.0)
+
+
+class PredictInputSerializer(serializers.Serializer):
+    holdings = _symbol_map(
+        serializers.FloatField(min_value=0, max_value=MAX_QUANTITY),
+        "Shares held per symbol (with `cash`). Give either holdings or weights.",
+    )
+    cash = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=MAX_MONEY)
+    weights = _symbol_map(
+        serializers.FloatField(min_value=0, max_value=1),
+        "Current weight per symbol (fractions of value; the rest is cash), with `portfolio_value`.",
+    )
+    portfolio_value = serializers.FloatField(required=False, default=100_000.0, min_value=1, max_value=MAX_MONEY)
+    strategy = serializers.CharField(
+        max_length=80, default="optimizer:max_sharpe",
+        help_text="A registered strategy, e.g. optimizer:max_sharpe, optimizer:min_volatility, "
+        "optimizer:risk_parity, optimizer:hrp, optimizer:min_cvar, optimizer:max_utility, "
+        "optimizer:multi_objective, equal_weight, target_allocation.",
+    )
+    universe = serializers.ListField(
+        child=serializers.CharField(max_length=32), required=False, default=list, max_length=MAX_SYMBOLS,
+        help_text="Symbols the strategy may hold (default: the target symbols, else every active asset).",
+    )
+    target_weights = _symbol_map(
+        serializers.FloatField(min_value=0, max_value=1), "Targets for the target_allocation strategy."
+    )
+    risk_tolerance = serializers.ChoiceField(choices=RISK_TIERS, default="balanced")
+    rebalance_threshold = serializers.FloatField(default=0.05, min_value=0.001, max_value=0.5)
+    limits = LimitsSerializer(required=False, default=dict)
+    excluded_symbols = serializers.ListField(
+        child=serializers.CharField(max_length=32), required=False, default=list, max_length=MAX_SYMBOLS,
+        help_text="ESG or personal exclusions: never bought, sold if held.",
+    )
+    cash_buffer = serializers.FloatField(default=0.02, min_value=0, max_value=0.5)
+    min_trade_value = serializers.FloatField(default=50.0, min_value=0, max_value=MAX_MONEY)
+    fractional_shares = serializers.BooleanField(default=True)
+    as_of = serializers.DateField(required=False, allow_null=True, default=None,
+                                  help_text="Closes to decide at (default: the latest).")
+    force = serializers.BooleanField(
+        default=True, help_text="Propose targets and trades even when no trigger fires."
+    )
+
+    def validate(self, attrs):
+        if attrs["holdings"] and attrs["weights"]:
+            raise serializers.ValidationError({"weights": "give either holdings or weights, not both"})
+        for name in ("holdings", "weights", "target_weights"):
+            if len(attrs[name]) > MAX_SYMBOLS:
+                raise serializers.ValidationError({name: f"at most {MAX_SYMBOLS} symbols"})
+        for name in ("weights", "target_weights"):
+            if sum(attrs[name].values()) > 1 + 1e-6:
+                raise serializers.ValidationError({name: "weights must sum to at most 1 (the rest is cash)"})
+        return attrs
+
+
+class TriggerSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="drift | calendar | cash | risk_limit | regime_change | kill_switch | manual")
+    message = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+    threshold = serializers.FloatField(allow_null=True)
+
+
+class CheckSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    passed = serializers.BooleanField()
+    value = serializers.FloatField(allow_null=True)
+    limit = serializers.FloatField(allow_null=True)
+    message = serializers.CharField()
+
+
+class MetricsSerializer(serializers.Serializer):
+    expected_return = serializers.FloatField(help_text="Annualised.")
+    volatility = serializers.FloatField(help_text="Annualised.")
+    var_95 = serializers.FloatField(help_text="One-day 95% historical VaR, a loss fraction.")
+    cash_weight = serializers.FloatField()
+
+
+class OverrideSerializer(serializers.Serializer):
+    source = serializers.CharField(help_text="kill_switch | risk_limit | pre_trade")
+    reason = serializers.CharField()
+    allocation = serializers.CharField()
+
+
+class TradeSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    side = serializers.ChoiceField(choices=["buy", "sell"])
+    quantity = serializers.FloatField()
+    price = serializers.FloatField(help_text="The close the trade is sized at.")
+    value = serializers.FloatField()
+    est_cost = serializers.FloatField(help_text="Commission + slippage estimate.")
+    reason = serializers.CharField()
+    harvest = serializers.BooleanField(help_text="A tax-loss harvesting sale.")
+
+
+class ExplanationSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    action = serializers.ChoiceField(choices=["rebalance", "hold", "skipped"])
+    summary = serializers.CharField()
+    skipped_reason = serializers.CharField(allow_null=True)
+    triggers = TriggerSerializer(many=True)
+    strategy = serializers.CharField(allow_null=True)
+    strategy_explanation = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField()
+    override = OverrideSerializer(allow_null=True)
+    current_weights = serializers.DictField(child=serializers.FloatField())
+    target_weights = serializers.DictField(child=serializers.FloatField())
+    before = MetricsSerializer(allow_null=True)
+    after = MetricsSerializer(allow_null=True)
+    checks = CheckSerializer(many=True)
+    trades = TradeSerializer(many=True)
+    total_value = serializers.FloatField()
+    harvested_loss = serializers.FloatField()
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class PredictOutputSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    action = serializers.ChoiceField(choices=["rebalance", "hold", "skipped"])
+    target_weights = serializers.DictField(child=serializers.FloatField())
+    trades = TradeSerializer(many=True)
+    explanation = ExplanationSerializer()
+
+
+class RebalancePredictApi(APIView):
+    """What the autopilot would do with these holdings today (nothing is stored)."""
+
+    @extend_schema(
+        operation_id="rebalance_predict",
+        request=PredictInputSerializer,
+        responses={200: PredictOutputSerializer, **error_responses(422)},
+        examples=[
+            OpenApiExample(
+                "Weights in, trades out",
+                request_only=True,
+                value={"weights": {"AAA": 0.6, "BND": 0.3}, "portfolio_value": 50000,
+                       "strategy": "optimizer:min_volatility", "risk_tolerance": "moderate"},
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PredictInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attrs = dict(serializer.validated_data)
+        attrs["limits"] = {k: v for k, v in dict(attrs.get("limits") or {}).items()}
+        decision = rebalance_predict(data=PredictInput(**attrs))
+        explanation = decision_explanation(decision)
+        payload = {
+            "as_of": decision.as_of,
+            "action": decision.action,
+            "target_weights": explanation["target_weights"],
+            "trades": explanation["trades"],
+            "explanation": explanation,
+        }
+        return Response(PredictOutputSerializer(payload).data)
