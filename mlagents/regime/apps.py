@@ -7,3 +7,8 @@ class RegimeConfig(AppConfig):
     name = "mlagents.regime"
     label = "regime"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from mlagents.regime.strategies import strategies_register
+
+        strategies_register()

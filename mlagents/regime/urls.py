@@ -1,5 +1,9 @@
 """API routes of this app, included under /api/v1/ by the root urls."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from mlagents.regime import apis
+
+urlpatterns = [
+    path("market/regime", apis.RegimeApi.as_view(), name="market-regime"),
+]

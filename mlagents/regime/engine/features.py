@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 TRADING_DAYS = 252
+FEATURE_NAMES = ("ret", "vol", "trend")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,10 @@ class FeatureConfig:
         )
 
 
-FEATURE_NAMES = ("ret", "vol", "trend")
+DEFAULT_FEATURES = FeatureConfig(vol_window=21, trend_window=21, columns=("ret", "vol"))
+"""What the product fits on: the daily return and the 21-day realized volatility (the
+trend feature double-counts the returns and made the fits worse in our experiments;
+docs/REGIME.md has the figures)."""
 
 
 def regime_features(prices: pd.Series, config: FeatureConfig | None = None) -> pd.DataFrame:
@@ -67,7 +71,7 @@ def regime_features(prices: pd.Series, config: FeatureConfig | None = None) -> p
     prices = pd.Series(prices, dtype=float).dropna()
     if (prices <= 0).any():
         raise ValueError("prices must be positive")
-    unknown = set(config.columns) - set(FEATURE_NAMES)  # noqa
+    unknown = set(config.columns) - set(FEATURE_NAMES)
     if unknown or not config.columns:
         raise ValueError(f"unknown feature columns {sorted(unknown)}; use {FEATURE_NAMES}")
     log_ret = np.log(prices).diff()

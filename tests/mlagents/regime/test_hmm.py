@@ -1,0 +1,156 @@
+"""The HMM detector: forward filter vs hmmlearn, no look-ahead, labelling, round trip."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from hmmlearn.hmm import GaussianHMM
+
+from mlagents.regime.engine.features import FeatureConfig, regime_features
+from mlagents.regime.engine.hmm import (
+    FitConfig,
+    RegimeModelParams,
+    detector_fit,
+    emission_log_likelihood,
+    filter_probabilities,
+    label_states,
+    smoothed_probabilities,
+    walk_forward,
+)
+
+logging.getLogger("hmmlearn").setLevel(logging.ERROR)
+
+FEATURES = FeatureConfig(vol_window=10, trend_window=21, columns=("ret", "vol"))
+
+
+@pytest.fixture(scope="module")
+def market():
+    from simulate import simulate_regime_market  # tests/mlagents/regime/simulate.py
+
+    return simulate_regime_market(n_days=1500, seed=3)
+
+
+@pytest.fixture(scope="module")
+def fitted(market):
+    prices, _ = market
+    features = regime_features(prices, FEATURES)
+    return features, detector_fit(features, feature_config=FEATURES, config=FitConfig(n_restarts=2))
+
+
+def _hmmlearn_twin(params: RegimeModelParams) -> GaussianHMM:
+    model = GaussianHMM(n_components=3, covariance_type="full")
+    model.startprob_ = params.startprob
+    model.transmat_ = params.transmat
+    model.means_ = params.means
+    model.covars_ = params.covars
+    model.n_features = params.means.shape[1]
+    return model
+
+
+def _standardized(params, features):
+    return (features.loc[:, list(params.features.columns)].to_numpy() - params.feature_mean) / params.feature_scale
+
+
+def test_filtered_equals_hmmlearn_smoothed_on_the_last_observation(fitted):
+    # given a fitted model and its hmmlearn twin
+    features, params = fitted
+    twin = _hmmlearn_twin(params)
+    x = _standardized(params, features)
+    # when filtering prefixes ending on a few days
+    filtered = filter_probabilities(params, features)
+    for t in (0, 10, 300, len(x) - 1):
+        # then the filtered probability at t equals hmmlearn's posterior at the end of x[:t+1]
+        smoothed_end = twin.predict_proba(x[: t + 1])[-1]
+        expected = pd.Series(smoothed_end, index=list(params.labels))[["bull", "bear", "sideways"]]
+        np.testing.assert_allclose(filtered.iloc[t].to_numpy(), expected.to_numpy(), atol=1e-9)
+
+
+def test_emission_log_likelihood_matches_hmmlearn(fitted):
+    features, params = fitted
+    x = _standardized(params, features)[:50]
+    ours = emission_log_likelihood(params, x)
+    theirs = _hmmlearn_twin(params)._compute_log_likelihood(x)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+
+
+def test_our_smoother_matches_hmmlearn_predict_proba(fitted):
+    features, params = fitted
+    x = _standardized(params, features)
+    np.testing.assert_allclose(
+        smoothed_probabilities(params, features), _hmmlearn_twin(params).predict_proba(x), atol=1e-8
+    )
+
+
+def test_truncating_after_day_t_leaves_the_regime_at_t_unchanged(market, fitted):
+    # given the full history and the same history cut after day t
+    prices, _ = market
+    _, params = fitted
+    full = filter_probabilities(params, regime_features(prices, FEATURES))
+    for t in (400, 900, len(prices) - 200):
+        day = prices.index[t]
+        cut = filter_probabilities(params, regime_features(prices.loc[:day], FEATURES))
+        # then day t's probabilities are identical
+        assert cut.index[-1] == day
+        pd.testing.assert_series_equal(cut.loc[day], full.loc[day])
+
+
+def test_walk_forward_has_no_look_ahead(market):
+    # given walk-forward refits on the full data and on data cut after day t
+    prices, _ = market
+    features = regime_features(prices, FEATURES)
+    config = FitConfig(n_restarts=1)
+    full = walk_forward(features, initial=500, refit_every=400, feature_config=FEATURES, config=config)
+    t = 1100
+    cut = walk_forward(features.iloc[: t + 1], initial=500, refit_every=400, feature_config=FEATURES, config=config)
+    # then the probabilities up to t agree
+    day = features.index[t]
+    pd.testing.assert_frame_equal(cut.probabilities.loc[:day], full.probabilities.loc[:day])
+    assert full.fit_dates[0] == features.index[499]
+
+
+def test_labels_are_stable_across_seeds_and_longer_windows(market):
+    # given fits from different seeds and on a shorter window
+    prices, _ = market
+    features = regime_features(prices, FEATURES)
+    a = detector_fit(features, feature_config=FEATURES, config=FitConfig(seed=0, n_restarts=1))
+    b = detector_fit(features, feature_config=FEATURES, config=FitConfig(seed=11, n_restarts=1))
+    short = detector_fit(features.iloc[:1000], feature_config=FEATURES, config=FitConfig(n_restarts=1))
+    # then the regimes called on the same days agree almost everywhere
+    ra = filter_probabilities(a, features).idxmax(axis=1)
+    rb = filter_probabilities(b, features).idxmax(axis=1)
+    rs = filter_probabilities(short, features).idxmax(axis=1)
+    assert (ra == rb).mean() >= 0.98
+    assert (ra == rs).mean() >= 0.90  # a label swap would drop this below 0.5
+
+
+def test_label_states_orders_by_volatility():
+    assert label_states(np.array([0.1, -0.3, 0.0]), np.array([0.10, 0.30, 0.18])) == (
+        "bull", "bear", "sideways"
+    )
+    # equal volatility: the higher mean return is the calmer label
+    assert label_states(np.array([0.0, 0.2, -0.1]), np.array([0.2, 0.2, 0.4])) == (
+        "sideways", "bull", "bear"
+    )
+
+
+def test_params_round_trip_through_json(fitted):
+    features, params = fitted
+    restored = RegimeModelParams.from_dict(json.loads(json.dumps(params.to_dict())))
+    pd.testing.assert_frame_equal(
+        filter_probabilities(restored, features), filter_probabilities(params, features)
+    )
+    assert restored.labels == params.labels
+    assert restored.features == params.features
+
+
+def test_fit_refuses_too_little_data(market):
+    from mlagents.regime.engine.hmm import RegimeDetectorError
+
+    prices, _ = market
+    features = regime_features(prices.iloc[:200], FEATURES)
+    with pytest.raises(RegimeDetectorError, match="at least 250"):
+        detector_fit(features, feature_config=FEATURES)
