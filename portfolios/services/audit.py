@@ -21,7 +21,7 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 
 from portfolios.models import CashMovement, LotClosing, Portfolio, Position, TaxLot, Trade
-from portfolios.trading.costs import money
+from portfolios.trading.costs import MONEY, QUANTITY, money
 
 ZERO = Decimal(0)
 
@@ -41,9 +41,10 @@ def _scope(qs: QuerySet, portfolio: Portfolio | None, field: str = "portfolio") 
     return qs if portfolio is None else qs.filter(**{field: portfolio.pk})
 
 
-def _sums(qs: QuerySet, keys: tuple[str, ...], value: str) -> dict[tuple, Decimal]:
+def _sums(qs: QuerySet, keys: tuple[str, ...], value: str, quantum: Decimal = MONEY) -> dict[tuple, Decimal]:
+    """Grouped sums, rounded to the column's scale (SQLite sums decimals as floats)."""
     rows = qs.values(*keys).annotate(total=Sum(value)).values_list(*keys, "total")
-    return {tuple(row[:-1]): row[-1] or ZERO for row in rows}
+    return {tuple(row[:-1]): Decimal(row[-1] or 0).quantize(quantum) for row in rows}
 
 
 def ledger_audit(*, portfolio: Portfolio | None = None) -> list[LedgerViolation]:
@@ -61,10 +62,10 @@ def ledger_audit(*, portfolio: Portfolio | None = None) -> list[LedgerViolation]
         if cash < 0 and not allow_negative:
             violations.append(LedgerViolation(pid, "negative_cash", "cash is negative", "0", str(cash)))
 
-    open_lots = _sums(_scope(TaxLot.objects.all(), portfolio), ("portfolio_id", "asset_id"), "quantity_open")
+    open_lots = _sums(_scope(TaxLot.objects.all(), portfolio), ("portfolio_id", "asset_id"), "quantity_open", QUANTITY)
     trades = _scope(Trade.objects.all(), portfolio)
-    bought = _sums(trades.filter(side=Trade.Side.BUY), ("portfolio_id", "asset_id"), "quantity")
-    sold = _sums(trades.filter(side=Trade.Side.SELL), ("portfolio_id", "asset_id"), "quantity")
+    bought = _sums(trades.filter(side=Trade.Side.BUY), ("portfolio_id", "asset_id"), "quantity", QUANTITY)
+    sold = _sums(trades.filter(side=Trade.Side.SELL), ("portfolio_id", "asset_id"), "quantity", QUANTITY)
     positions = {
         (pid, aid): qty
         for pid, aid, qty in _scope(Position.objects.all(), portfolio).values_list("portfolio_id", "asset_id", "quantity")
@@ -85,7 +86,7 @@ def ledger_audit(*, portfolio: Portfolio | None = None) -> list[LedgerViolation]
                 LedgerViolation(pid, "position_trade_mismatch", f"position in asset {aid} differs from buys - sells", str(traded), str(held))
             )
 
-    closed = _sums(_scope(LotClosing.objects.all(), portfolio, "lot__portfolio"), ("lot_id",), "quantity")
+    closed = _sums(_scope(LotClosing.objects.all(), portfolio, "lot__portfolio"), ("lot_id",), "quantity", QUANTITY)
     lots = _scope(TaxLot.objects.all(), portfolio).values_list("pk", "portfolio_id", "quantity_original", "quantity_open")
     for lot_id, pid, original, open_qty in lots:
         if open_qty < 0:

@@ -11,7 +11,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from common.errors import Unprocessable, ValidationFailed
@@ -61,10 +60,10 @@ def cash_movement_record(
     movement = CashMovement.objects.create(
         portfolio=locked, kind=kind, amount=signed, at=at or timezone.now(), note=note
     )
-    Portfolio.objects.filter(pk=locked.pk).update(
-        cash=F("cash") + signed, ledger_version=F("ledger_version") + 1, updated_at=timezone.now()
-    )
-    locked.refresh_from_db(fields=["cash", "ledger_version"])
+    # Computed here, not with F(): the row is locked, and SQLite would add decimals as floats.
+    locked.cash += signed
+    locked.ledger_version += 1
+    locked.save(update_fields=["cash", "ledger_version", "updated_at"])
     if portfolio is not locked:
         portfolio.cash, portfolio.ledger_version = locked.cash, locked.ledger_version
     return movement
