@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 from torch import nn
@@ -284,8 +285,9 @@ class DQNAgent:
         return loss.detach()
 
     # --------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    def save(self, path: str | Path | BinaryIO) -> None:
+        if isinstance(path, str | Path):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         torch.save(
             {
                 "algorithm": self.algorithm,
@@ -306,7 +308,7 @@ class DQNAgent:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> DQNAgent:
+    def load(cls, path: str | Path | BinaryIO) -> DQNAgent:
         d = torch.load(path, map_location="cpu", weights_only=True)
         agent = cls(
             d["num_assets"], d["obs_dim"], DQNConfig.from_dict(d["config"]),

@@ -117,7 +117,7 @@ class VecPortfolioEnv:
     ) -> None:
         self.config = config or EnvConfig()
         c = self.config
-        r = torch.as_tensor(np.asarray(returns, dtype=np.float64), dtype=dtype)
+        r = torch.tensor(np.array(returns, dtype=np.float64), dtype=dtype)
         if r.ndim != 2 or r.shape[1] < 1:
             raise EnvError("returns must be a (dates, assets) panel with at least one asset")
         if not torch.isfinite(r).all():

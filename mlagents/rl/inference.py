@@ -17,9 +17,11 @@ weights, value/drawdown, and the regime probabilities.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -37,14 +39,15 @@ class InferenceError(ValueError):
     """The history or weights given cannot feed the agent."""
 
 
-def load_agent(path: str | Path) -> Agent:
-    """Load any saved agent; the artifact names its algorithm."""
-    algorithm = torch.load(path, map_location="cpu", weights_only=True)["algorithm"]
+def load_agent(source: str | Path | BinaryIO) -> Agent:
+    """Load any saved agent from a path or a binary file; the artifact names its algorithm."""
+    data = Path(source).read_bytes() if isinstance(source, str | Path) else source.read()
+    algorithm = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)["algorithm"]
     try:
         cls = AGENT_CLASSES[algorithm]
     except KeyError:
-        raise InferenceError(f"unknown algorithm {algorithm!r} in {path}") from None
-    return cls.load(path)
+        raise InferenceError(f"unknown algorithm {algorithm!r} in the artifact") from None
+    return cls.load(io.BytesIO(data))
 
 
 @dataclass(frozen=True)

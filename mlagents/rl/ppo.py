@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -270,9 +271,10 @@ class PPOAgent:
         return history
 
     # --------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path | BinaryIO) -> None:
         """Weights, optimizer state, hyperparameters, env config and obs statistics."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(path, str | Path):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         torch.save(
             {
                 "algorithm": self.algorithm,
@@ -291,7 +293,7 @@ class PPOAgent:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> PPOAgent:
+    def load(cls, path: str | Path | BinaryIO) -> PPOAgent:
         data = torch.load(path, map_location="cpu", weights_only=True)
         agent = cls(
             data["obs_dim"],

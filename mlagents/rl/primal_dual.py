@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 from torch import nn
@@ -398,8 +399,9 @@ class PrimalDualAgent:
         return float(loss.detach())
 
     # --------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    def save(self, path: str | Path | BinaryIO) -> None:
+        if isinstance(path, str | Path):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         torch.save(
             {
                 "algorithm": self.algorithm,
@@ -422,7 +424,7 @@ class PrimalDualAgent:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> PrimalDualAgent:
+    def load(cls, path: str | Path | BinaryIO) -> PrimalDualAgent:
         d = torch.load(path, map_location="cpu", weights_only=True)
         agent = cls(
             d["num_assets"], d["obs_dim"], PrimalDualConfig.from_dict(d["config"]),

@@ -1,0 +1,338 @@
+"""Services of the agent registry: train, evaluate, gate, register, retrain.
+
+``agent_train`` is the one path every trainer takes (the ``train_agent`` command, the
+weekly Celery retrain, the demo): load a return panel from market data, train the
+engine agent on the training window, evaluate it walk-forward on the later held-out
+window against the baselines with the same costs, store the artifact and the
+evaluation, and promote it only if the gate says so (the reason is stored either way).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import pandas as pd
+import torch
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from common.errors import Unprocessable, ValidationFailed
+from mlagents.models import AgentHistory, AgentModel, AgentStatus, Algorithm
+from mlagents.rl.dqn import DQNAgent, DQNConfig
+from mlagents.rl.env import EnvConfig, VecPortfolioEnv
+from mlagents.rl.evaluation import (
+    episode_success_rate,
+    evaluate_walk_forward,
+    promotion_decision,
+)
+from mlagents.rl.inference import Agent
+from mlagents.rl.ppo import PPOAgent, PPOConfig
+from mlagents.rl.primal_dual import PrimalDualAgent, PrimalDualConfig
+
+ALGORITHMS = tuple(Algorithm.values)
+DEFAULT_EPISODES = {"ppo": 2000, "primal_dual": 6400, "dqn": 2000}
+"""Training episodes per algorithm when the caller gives none."""
+DEFAULT_ENV = EnvConfig(window=20, vol_window=20, episode_length=26, decision_interval=5)
+"""Weekly decisions, half-year episodes, 10 bp costs, brief 003's reward."""
+HISTORY_EPISODES = 4
+"""Episodes of the trained policy sampled into rl_agent_history."""
+MIN_TEST_DAYS = 63
+
+Progress = Callable[[float, dict], None]
+
+
+@dataclass(frozen=True)
+class TrainingPanel:
+    returns: pd.DataFrame
+    """Daily simple returns, dates x symbols, training then held-out days."""
+    train_days: int
+    """Rows of ``returns`` in the training window."""
+    asset_classes: list[str]
+
+
+def _universe_resolve(symbols: Sequence[str] | None) -> list[str]:
+    from marketdata.models import Asset
+
+    if symbols:
+        return list(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
+    return list(
+        Asset.objects.filter(is_active=True).exclude(asset_class="cash").order_by("symbol").values_list("symbol", flat=True)
+    )
+
+
+def training_panel_get(
+    *,
+    symbols: Sequence[str] | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    test_end: dt.date | None,
+    env_config: EnvConfig,
+) -> TrainingPanel:
+    """Returns of the universe over ``start .. test_end``, split at ``end``.
+
+    Without ``symbols``: the active assets with a full price history over the window
+    (others are dropped). With ``symbols``: each must have one (422 naming them).
+    Without ``end``: the last quarter of the days is held out.
+    """
+    from marketdata.models import Asset
+    from marketdata.selectors import price_panel_get
+
+    explicit = bool(symbols)
+    universe = _universe_resolve(symbols)
+    if len(universe) < 2:
+        raise Unprocessable("an agent needs at least two assets with prices", field="assets")
+    if start and end and end <= start:
+        raise ValidationFailed("end must be after start", field="end")
+    if end and test_end and test_end <= end:
+        raise ValidationFailed("test_end must be after end", field="test_end")
+    prices = price_panel_get(symbols=universe, start=start, end=test_end, how="outer", error_field="assets")
+    gaps = [s for s in universe if prices[s].isna().any()]
+    if gaps and explicit:
+        raise Unprocessable(
+            f"assets without a full price history over the window: {', '.join(gaps)}", field="assets"
+        )
+    universe = [s for s in universe if s not in gaps]
+    if len(universe) < 2:
+        raise Unprocessable("fewer than two assets have a full history over the window", field="assets")
+    returns = (prices[universe] / prices[universe].shift(1) - 1.0).iloc[1:]
+    if end is None:
+        train_days = int(len(returns) * 0.75)
+    else:
+        train_days = int((returns.index <= pd.Timestamp(end)).sum())
+    c = env_config
+    need = max(c.window, c.vol_window) + c.episode_length * c.decision_interval + 2
+    if train_days < need:
+        raise Unprocessable(
+            f"the training window has {train_days} days of returns; at least {need} are needed",
+            field="start",
+        )
+    if len(returns) - train_days < MIN_TEST_DAYS:
+        raise Unprocessable(
+            f"the held-out window has {len(returns) - train_days} days; at least {MIN_TEST_DAYS} are needed",
+            field="end",
+        )
+    classes = dict(Asset.objects.filter(symbol__in=universe).values_list("symbol", "asset_class"))
+    return TrainingPanel(returns, train_days, [classes.get(s, "equity") for s in universe])
+
+
+def _engine_agent(
+    algorithm: str, n_assets: int, obs_dim: int, env_config: EnvConfig, episodes: int, seed: int,
+    asset_classes: list[str], overrides: dict | None,
+) -> tuple[Agent, int]:
+    """A fresh engine agent sized for ``episodes`` training episodes, and its env's batch."""
+    overrides = overrides or {}
+    steps = episodes * env_config.episode_length
+    if algorithm == "ppo":
+        cfg = replace(PPOConfig(num_envs=32, num_steps=env_config.episode_length), total_timesteps=steps)
+        cfg = replace(cfg, **overrides)
+        return PPOAgent(obs_dim, n_assets + 1, cfg, env_config, seed=seed), cfg.num_envs
+    if algorithm == "primal_dual":
+        cfg = PrimalDualConfig(num_envs=32)
+        cfg = replace(cfg, iterations=max(1, episodes // cfg.num_envs), **overrides)
+        return PrimalDualAgent(n_assets, obs_dim, cfg, env_config, seed=seed), cfg.num_envs
+    if algorithm == "dqn":
+        cfg = replace(DQNConfig(), total_steps=steps, learning_starts=min(1000, steps // 5), **overrides)
+        return DQNAgent(n_assets, obs_dim, cfg, env_config, asset_classes=asset_classes, seed=seed), cfg.num_envs
+    raise ValidationFailed(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}", field="algo")
+
+
+def _policy(agent: Agent):
+    return lambda obs, env: agent.act(obs.float())
+
+
+def _clean(value):
+    """JSON-safe floats (NaN/inf -> None)."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _history_sample(model: AgentModel, agent: Agent, returns: np.ndarray, env_config: EnvConfig, seed: int) -> int:
+    """Roll the trained policy over a few training episodes into rl_agent_history."""
+    env = VecPortfolioEnv(returns, env_config, num_envs=HISTORY_EPISODES, seed=seed)
+    obs = env.reset()
+    rows = []
+    with torch.no_grad():
+        for step in range(env_config.episode_length):
+            action = agent.act(obs.float())
+            next_obs, reward, _, _ = env.step(action)
+            for e in range(HISTORY_EPISODES):
+                rows.append(
+                    AgentHistory(
+                        agent=model, episode=e, step=step,
+                        state=[round(float(x), 6) for x in obs[e]],
+                        action=[round(float(x), 6) for x in action[e]],
+                        reward=float(reward[e]),
+                        next_state=[round(float(x), 6) for x in next_obs[e]],
+                    )
+                )
+            obs = next_obs
+    AgentHistory.objects.bulk_create(rows, batch_size=500)
+    return len(rows)
+
+
+def _version_next(algorithm: str) -> int:
+    return (AgentModel.objects.filter(algorithm=algorithm).aggregate(v=Max("version"))["v"] or 0) + 1
+
+
+def _incumbent_metrics(
+    incumbent: AgentModel | None, panel: TrainingPanel, universe: list[str]
+) -> dict | None:
+    """The active model's metrics on the *same* held-out window when it can run on this
+    universe; otherwise its own stored held-out metrics."""
+    if incumbent is None:
+        return None
+    if list(incumbent.universe) == universe and incumbent.artifact:
+        from mlagents.selectors import agent_engine_get
+
+        engine = agent_engine_get(agent=incumbent)
+        table = evaluate_walk_forward(
+            panel.returns.to_numpy(), test_start=panel.train_days,
+            agents={"incumbent": (_policy(engine), engine.env_config)}, include_baselines=False,
+        )
+        return table["incumbent"]
+    return (incumbent.evaluation or {}).get("agent")
+
+
+def agent_train(
+    *,
+    algorithm: str,
+    symbols: Sequence[str] | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    test_end: dt.date | None = None,
+    episodes: int | None = None,
+    seed: int = 0,
+    env_config: EnvConfig | None = None,
+    hyperparameters: dict | None = None,
+    progress: Progress | None = None,
+) -> AgentModel:
+    """Train, evaluate on the held-out window, register and (maybe) promote an agent.
+
+    The training window is ``start .. end``; the held-out window is the days after
+    ``end`` up to ``test_end`` (or the last price). Deterministic for a given seed.
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValidationFailed(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}", field="algo")
+    if episodes is not None and episodes < 1:
+        raise ValidationFailed("episodes must be a positive number", field="episodes")
+    env_config = env_config or DEFAULT_ENV
+    panel = training_panel_get(symbols=symbols, start=start, end=end, test_end=test_end, env_config=env_config)
+    universe = list(panel.returns.columns)
+    returns = panel.returns.to_numpy()
+    train_returns = returns[: panel.train_days]
+    episodes = episodes or DEFAULT_EPISODES[algorithm]
+    torch.manual_seed(seed)
+    probe = VecPortfolioEnv(train_returns, env_config)
+    agent, num_envs = _engine_agent(
+        algorithm, len(universe), probe.obs_dim, env_config, episodes, seed, panel.asset_classes, hyperparameters
+    )
+    agent.meta = {"symbols": universe, "asset_classes": panel.asset_classes}
+    with transaction.atomic():
+        model = AgentModel.objects.create(
+            algorithm=algorithm,
+            version=_version_next(algorithm),
+            universe=universe,
+            asset_classes=panel.asset_classes,
+            hyperparameters={**asdict(agent.config), "episodes": episodes},
+            env_config=env_config.to_dict(),
+            seed=seed,
+            train_start=panel.returns.index[0].date(),
+            train_end=panel.returns.index[panel.train_days - 1].date(),
+            test_start=panel.returns.index[panel.train_days].date(),
+            test_end=panel.returns.index[-1].date(),
+        )
+    last_saved = [0.0]
+
+    def on_progress(frac: float, stats: dict) -> None:
+        # 90 % of the bar is training; evaluation takes the rest
+        if frac - last_saved[0] >= 0.05 or frac >= 1.0:
+            last_saved[0] = frac
+            AgentModel.objects.filter(pk=model.pk).update(progress=round(0.9 * frac, 4))
+        if progress:
+            progress(0.9 * frac, stats)
+
+    started = time.perf_counter()
+    env = VecPortfolioEnv(train_returns, env_config, num_envs=num_envs, seed=seed)
+    agent.train(env, progress=on_progress)
+    training_seconds = time.perf_counter() - started
+
+    table = evaluate_walk_forward(
+        returns, test_start=panel.train_days, agents={"agent": (_policy(agent), env_config)}
+    )
+    agent_metrics = table.pop("agent")
+    extra = episode_success_rate(returns, _policy(agent), env_config, test_start=panel.train_days)
+    if progress:
+        progress(0.97, {"sharpe_ratio": agent_metrics["sharpe_ratio"]})
+    buffer = io.BytesIO()
+    agent.save(buffer)
+    with transaction.atomic():
+        model = AgentModel.objects.select_for_update().get(pk=model.pk)
+        incumbent = (
+            AgentModel.objects.select_for_update()
+            .filter(algorithm=algorithm, status=AgentStatus.ACTIVE)
+            .exclude(pk=model.pk)
+            .first()
+        )
+        decision = promotion_decision(agent_metrics, table, _incumbent_metrics(incumbent, panel, universe))
+        model.artifact.save(f"{algorithm}_v{model.version}.pt", ContentFile(buffer.getvalue()), save=False)
+        model.evaluation = _clean({"agent": agent_metrics, "baselines": table, "extra": extra})
+        model.sharpe_ratio = _clean(agent_metrics["sharpe_ratio"])
+        model.promotion_reason = decision.reason
+        model.training_seconds = training_seconds
+        model.progress = 1.0
+        now = timezone.now()
+        if decision.promote:
+            if incumbent is not None:
+                incumbent.status, incumbent.retired_at = AgentStatus.RETIRED, now
+                incumbent.save(update_fields=["status", "retired_at"])
+            model.status, model.activated_at = AgentStatus.ACTIVE, now
+        model.save()
+        _history_sample(model, agent, train_returns, env_config, seed)
+    if progress:
+        progress(1.0, {"promoted": decision.promote})
+    return model
+
+
+def agent_retire(*, agent: AgentModel) -> AgentModel:
+    """Take an agent out of service (the autopilot then reports no active agent)."""
+    with transaction.atomic():
+        agent = AgentModel.objects.select_for_update().get(pk=agent.pk)
+        if agent.status != AgentStatus.RETIRED:
+            agent.status, agent.retired_at = AgentStatus.RETIRED, timezone.now()
+            agent.save(update_fields=["status", "retired_at"])
+    return agent
+
+
+def agents_retrain(
+    *,
+    algorithms: Sequence[str] = ALGORITHMS,
+    years: int = 6,
+    holdout_days: int = 252,
+    symbols: Sequence[str] | None = None,
+    seed: int = 0,
+    episodes: int | None = None,
+) -> list[AgentModel]:
+    """The weekly retrain: each algorithm on the last ``years`` of data, the final
+    ``holdout_days`` held out. Returns the new models (promoted or not)."""
+    from marketdata.models import PriceBar
+
+    last = PriceBar.objects.aggregate(d=Max("date"))["d"]
+    if last is None:
+        raise Unprocessable("no prices to train on; load market data first", field="symbols")
+    start = last - dt.timedelta(days=365 * years)
+    end = last - dt.timedelta(days=int(holdout_days * 365 / 252))
+    return [
+        agent_train(algorithm=a, symbols=symbols, start=start, end=end, seed=seed, episodes=episodes)
+        for a in algorithms
+    ]
