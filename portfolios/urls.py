@@ -1,5 +1,9 @@
 """API routes of this app, included under /api/v1/ by the root urls."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from portfolios.apis import optimize
+
+urlpatterns: list = [
+    path("optimize", optimize.OptimizeApi.as_view(), name="optimize"),
+]

@@ -1,0 +1,1 @@
+"""API views of the portfolios app, one module per area."""
