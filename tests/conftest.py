@@ -9,7 +9,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 DEFAULT_PROFILE = {
     "age_band": "30_44",
-    "investment_horizon": 15,
+    "investment_horizon": 8,
     "income_stability": "stable",
     "loss_reaction": "hold",
     "experience": "basic",

@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializ
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
@@ -59,6 +60,7 @@ class RegisterApi(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
     throttle_scope = "auth_register"
+    throttle_classes = [ScopedRateThrottle]
 
     @extend_schema(
         operation_id="auth_register",
@@ -92,6 +94,7 @@ class LoginApi(TokenObtainPairView):
     """Exchange email and password for an access token and a refresh token."""
 
     throttle_scope = "auth_login"
+    throttle_classes = [ScopedRateThrottle]
     serializer_class = TokenObtainPairSerializer
 
     @extend_schema(
@@ -109,6 +112,7 @@ class RefreshApi(TokenRefreshView):
     """Rotate a refresh token: returns a new pair and blacklists the one sent."""
 
     throttle_scope = "auth_refresh"
+    throttle_classes = [ScopedRateThrottle]
     serializer_class = RotatingRefreshSerializer
 
     @extend_schema(operation_id="auth_token_refresh", responses={200: RotatingRefreshResponseSerializer}, tags=["auth"])
