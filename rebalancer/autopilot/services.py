@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -51,8 +52,9 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 500
 """Portfolios per Celery task of the fan-out (and per bulk load)."""
 FAULT_ENV = "AUTOPILOT_FAULT"
-"""Test hook: ``after_decide`` or ``after_execute`` SIGKILLs the process at that point
-(used by the crash test on PostgreSQL; never set in production)."""
+"""Test hook for the PostgreSQL crash and race tests (never set in production):
+``after_decide`` or ``after_execute`` SIGKILLs the process at that point (inside the
+cycle's transaction); ``slow_after_decide`` holds the locks for two seconds there."""
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,11 @@ def cycle_context_build(*, as_of: date) -> CycleContext:
 
 
 def _fault_point(name: str) -> None:
-    if os.environ.get(FAULT_ENV) == name:
+    fault = os.environ.get(FAULT_ENV)
+    if fault == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    elif fault == f"slow_{name}":
+        time.sleep(2.0)
 
 
 def _runs_ensure(portfolio_ids: Sequence[int], as_of: date) -> None:
