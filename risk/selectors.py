@@ -1,0 +1,365 @@
+"""Read side of the risk app: VaR for weights or a portfolio, stress tests, a portfolio's
+risk view, limits and alerts. Nothing here writes; the engine does the arithmetic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pandas as pd
+from django.db.models import Max
+
+from common.errors import NotFound, Unprocessable, ValidationFailed
+from marketdata.models import Asset, PriceBar
+from marketdata.selectors import return_panel_get
+from portfolios.models import Portfolio
+from portfolios.selectors import performance_get, portfolio_get, portfolio_state_get
+from risk.measures import RiskInputError, VaRResult, performance_metrics, value_at_risk
+from risk.measures.alerts import AlertSignal, evaluate_alert_rules
+from risk.measures.attribution import RiskAttribution, risk_attribution
+from risk.measures.correlation import average_pairwise_correlation
+from risk.measures.performance import PerformanceMetrics, current_drawdown
+from risk.measures.stress import (
+    SCENARIOS,
+    StressReport,
+    StressScenario,
+    custom_scenario,
+    stress_recommendations,
+    stress_test,
+)
+from risk.models import RiskAlert, RiskLimit, RiskSnapshot
+
+LOOKBACK = dt.timedelta(days=730)
+"""Default return window: two years of daily returns before the end date."""
+MIN_OBSERVATIONS = 30
+MAX_SYMBOLS = 500
+
+
+def engine_error(exc: RiskInputError, *, default_field: str | None = None) -> Unprocessable:
+    """The engine's input error as the API's 422, naming the field."""
+    return Unprocessable(exc.message, code="risk_input", field=exc.field or default_field, extra=exc.extra)
+
+
+def asset_classes_get(*, symbols: Sequence[str], error_field: str = "weights") -> dict[str, str]:
+    """Asset class of every symbol; NotFound naming the unknown ones."""
+    found = dict(Asset.objects.filter(symbol__in=list(symbols)).values_list("symbol", "asset_class"))
+    unknown = sorted(set(symbols) - set(found))
+    if unknown:
+        raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbols", field=error_field,
+                       extra={"symbols": unknown})
+    return found
+
+
+def weights_check(weights: Mapping[str, float], *, error_field: str = "weights") -> dict[str, float]:
+    if not weights:
+        raise ValidationFailed("Give at least one symbol.", code="empty", field=error_field)
+    if len(weights) > MAX_SYMBOLS:
+        raise ValidationFailed(f"At most {MAX_SYMBOLS} symbols.", code="too_many", field=error_field)
+    out = {str(s): float(w) for s, w in weights.items()}
+    if not all(math.isfinite(w) for w in out.values()):
+        raise ValidationFailed("Weights must be finite numbers.", code="invalid", field=error_field)
+    return out
+
+
+def returns_window_get(
+    *, symbols: Sequence[str], start: dt.date | None, end: dt.date | None, error_field: str = "weights"
+) -> pd.DataFrame:
+    """Simple daily returns on the dates where every symbol has a price (default: the two
+    years up to the last date on which every symbol has a price)."""
+    if end is None:
+        end = common_last_date_get(symbols=symbols)
+        if start is not None and end is not None and end < start:
+            raise Unprocessable(f"The symbols have no common prices after {start}; the last is {end}.",
+                                code="insufficient_history", field="start")
+    if start is None:
+        start = (end or dt.date.today()) - LOOKBACK
+    panel = return_panel_get(symbols=list(symbols), start=start, end=end, how="inner", error_field=error_field)
+    if panel.shape[0] < MIN_OBSERVATIONS:
+        raise Unprocessable(
+            f"Only {panel.shape[0]} days where every symbol has a price between {start} and "
+            f"{end or 'today'}; need at least {MIN_OBSERVATIONS}. Widen the window.",
+            code="insufficient_history",
+            field="start",
+        )
+    return panel
+
+
+def common_last_date_get(*, symbols: Sequence[str]) -> dt.date | None:
+    """The last date on which every symbol has a bar (None when one has none)."""
+    lasts = (
+        PriceBar.objects.filter(asset__symbol__in=list(symbols))
+        .values("asset_id")
+        .annotate(last=Max("date"))
+        .values_list("last", flat=True)
+    )
+    lasts = list(lasts)
+    if len(lasts) < len(set(symbols)):
+        return None
+    return min(lasts)
+
+
+@dataclass(frozen=True)
+class PortfolioExposure:
+    """Weights and value of a portfolio at its latest prices (cash is what weights leave)."""
+
+    portfolio: Portfolio
+    as_of: dt.date
+    value: Decimal
+    weights: dict[str, float]
+    asset_classes: dict[str, str]
+
+
+def portfolio_exposure_get(*, portfolio: Portfolio, as_of: dt.date | None = None) -> PortfolioExposure:
+    state = portfolio_state_get(portfolio=portfolio, as_of=as_of or dt.date.today())
+    last = max(state.price_dates.values(), default=as_of or dt.date.today())
+    weights = {s: w for s, w in state.weights.items() if w != 0.0}
+    return PortfolioExposure(portfolio, last, state.total_value, weights, dict(state.asset_classes))
+
+
+@dataclass(frozen=True)
+class VarComputation:
+    result: VaRResult
+    start: dt.date
+    end: dt.date
+    weights: dict[str, float]
+    portfolio_value: Decimal | None = None
+
+    def amount(self, fraction: float) -> Decimal | None:
+        if self.portfolio_value is None:
+            return None
+        return (self.portfolio_value * Decimal(str(fraction))).quantize(Decimal("0.01"))
+
+
+def var_compute(
+    *,
+    owner,
+    weights: Mapping[str, float] | None = None,
+    portfolio_id: int | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    confidence_level: float = 0.95,
+    horizon_days: int = 1,
+    method: str = "historical",
+    n_simulations: int = 100_000,
+    distribution: str = "normal",
+    dof: float = 5.0,
+    seed: int = 0,
+) -> VarComputation:
+    """VaR/ES of explicit weights or of the owner's portfolio (another owner's: 404)."""
+    value = None
+    if portfolio_id is not None:
+        exposure = portfolio_exposure_get(portfolio=portfolio_get(owner=owner, portfolio_id=portfolio_id))
+        if not exposure.weights:
+            raise Unprocessable("The portfolio holds no priced positions.", code="empty_portfolio",
+                                field="portfolio_id")
+        weights, value = exposure.weights, exposure.value
+        end = end or exposure.as_of
+    weights = weights_check(weights or {})
+    asset_classes_get(symbols=list(weights))
+    panel = returns_window_get(symbols=list(weights), start=start, end=end)
+    try:
+        result = value_at_risk(
+            panel, weights, method=method, confidence_level=confidence_level, horizon_days=horizon_days,
+            n_simulations=n_simulations, distribution=distribution, dof=dof, seed=seed,
+        )
+    except RiskInputError as exc:
+        raise engine_error(exc) from exc
+    return VarComputation(result, panel.index[0].date(), panel.index[-1].date(), weights, value)
+
+
+def scenarios_list() -> list[StressScenario]:
+    return list(SCENARIOS.values())
+
+
+@dataclass(frozen=True)
+class StressOutcome:
+    report: StressReport
+    recommendations: list[str]
+    portfolio_value: Decimal | None
+
+
+def scenarios_resolve(
+    *, names: Sequence[str] | None, custom: Sequence[Mapping] = ()
+) -> list[StressScenario]:
+    unknown = sorted(set(names or ()) - set(SCENARIOS))
+    if unknown:
+        raise NotFound(f"Unknown scenarios: {', '.join(unknown)}; GET risk/scenarios lists them.",
+                       code="unknown_scenarios", field="scenarios", extra={"scenarios": unknown})
+    chosen = [SCENARIOS[n] for n in dict.fromkeys(names)] if names else []
+    for i, spec in enumerate(custom):
+        try:
+            chosen.append(custom_scenario(spec["name"], shocks=spec.get("shocks"),
+                                          symbol_shocks=spec.get("symbol_shocks"),
+                                          description=spec.get("description", "")))
+        except RiskInputError as exc:
+            raise ValidationFailed(exc.message, field=f"custom_scenarios.{i}.{exc.field}") from exc
+    if names is None and not custom:
+        chosen = list(SCENARIOS.values())
+    return chosen
+
+
+def _history_get(symbols: Sequence[str]) -> pd.DataFrame | None:
+    """All the history of the symbols (outer join), for replaying episodes."""
+    if not symbols:
+        return None
+    return return_panel_get(symbols=list(symbols), how="outer", error_field="weights")
+
+
+def stress_test_run(
+    *,
+    owner,
+    weights: Mapping[str, float] | None = None,
+    portfolio_id: int | None = None,
+    scenario_names: Sequence[str] | None = None,
+    custom: Sequence[Mapping] = (),
+    replay: bool = True,
+) -> StressOutcome:
+    value = None
+    if portfolio_id is not None:
+        exposure = portfolio_exposure_get(portfolio=portfolio_get(owner=owner, portfolio_id=portfolio_id))
+        weights, value, classes = exposure.weights, exposure.value, exposure.asset_classes
+    else:
+        weights = weights_check(weights or {})
+        classes = asset_classes_get(symbols=list(weights))
+    scenarios = scenarios_resolve(names=scenario_names, custom=custom)
+    history = _history_get(list(weights)) if replay else None
+    report = stress_test(weights, scenarios, asset_classes=classes, returns=history)
+    return StressOutcome(report, stress_recommendations(report), value)
+
+
+def risk_limit_get(*, portfolio: Portfolio) -> RiskLimit:
+    """The portfolio's limits, or the defaults (unsaved) when none were set."""
+    return RiskLimit.objects.filter(portfolio=portfolio).first() or RiskLimit(portfolio=portfolio)
+
+
+@dataclass(frozen=True)
+class RiskView:
+    """Current risk of what a portfolio holds (the numbers of a snapshot, computed now)."""
+
+    as_of: dt.date
+    portfolio_value: Decimal
+    weights: dict[str, float]
+    asset_classes: dict[str, str]
+    var_1d: VaRResult | None
+    var_5d: VaRResult | None
+    metrics: PerformanceMetrics | None
+    current_drawdown: float | None
+    avg_correlation: float | None
+    attribution: RiskAttribution | None
+    stress: StressReport | None
+    signals: list[AlertSignal] = field(default_factory=list)
+    n_observations: int = 0
+    note: str = ""
+
+
+def portfolio_risk_view_get(*, portfolio: Portfolio, as_of: dt.date | None = None) -> RiskView:
+    """VaR (historical, 1 and 5 days), metrics vs the benchmark, correlation, parametric
+    attribution, the stress test over every built-in scenario, and the alert signals."""
+    exposure = portfolio_exposure_get(portfolio=portfolio, as_of=as_of)
+    limit = risk_limit_get(portfolio=portfolio)
+    weights, classes = exposure.weights, exposure.asset_classes
+    drawdown = _actual_drawdown(portfolio)
+    empty = RiskView(exposure.as_of, exposure.value, weights, classes, None, None, None, drawdown,
+                     None, None, None)
+    if not weights:
+        return _with_signals(empty, limit, note="no priced positions")
+    try:
+        panel = returns_window_get(symbols=list(weights), start=None, end=exposure.as_of)
+    except Unprocessable as exc:
+        return _with_signals(empty, limit, note=exc.message)
+    level = limit.var_confidence
+    var_1d = value_at_risk(panel, weights, method="historical", confidence_level=level)
+    var_5d = value_at_risk(panel, weights, method="historical", confidence_level=level, horizon_days=5)
+    series = pd.Series(panel.to_numpy() @ [weights.get(c, 0.0) for c in panel.columns], index=panel.index)
+    benchmark = _benchmark_returns(portfolio.benchmark_symbol, panel.index)
+    metrics = performance_metrics(series, benchmark)
+    if drawdown is None:
+        drawdown = current_drawdown(series)
+    corr = average_pairwise_correlation(panel, weights)
+    try:
+        attribution = risk_attribution(panel, weights, method="parametric", confidence_level=level,
+                                       asset_classes=classes)
+    except RiskInputError:
+        attribution = None
+    stress = stress_test(weights, None, asset_classes=classes, returns=_history_get(list(weights)))
+    view = RiskView(exposure.as_of, exposure.value, weights, classes, var_1d, var_5d, metrics, drawdown,
+                    corr, attribution, stress, n_observations=int(panel.shape[0]))
+    return _with_signals(view, limit)
+
+
+def _with_signals(view: RiskView, limit: RiskLimit, note: str = "") -> RiskView:
+    signals = evaluate_alert_rules(
+        var_1d=view.var_1d.var if view.var_1d else None,
+        var_limit=limit.max_var,
+        current_drawdown=view.current_drawdown,
+        drawdown_limit=limit.max_drawdown,
+        weights=view.weights,
+        position_limit=limit.max_position,
+        average_correlation=view.avg_correlation,
+        correlation_limit=limit.max_avg_correlation,
+    )
+    return RiskView(**{**view.__dict__, "signals": signals, "note": note or view.note})
+
+
+def _actual_drawdown(portfolio: Portfolio) -> float | None:
+    """Drawdown of the portfolio's own time-weighted value history, if it has one."""
+    series = performance_get(portfolio=portfolio).series
+    if len(series) < 2:
+        return None
+    return max(-float(series[-1].drawdown), 0.0)
+
+
+def _benchmark_returns(symbol: str, index: pd.DatetimeIndex) -> pd.Series | None:
+    if not symbol or not Asset.objects.filter(symbol=symbol).exists():
+        return None
+    # the first price of a panel has no return: start a few days early to cover index[0]
+    start = index[0].date() - dt.timedelta(days=10)
+    bench = return_panel_get(symbols=[symbol], start=start, end=index[-1].date())[symbol]
+    bench = bench.reindex(index)
+    if bench.isna().any():
+        return None
+    return bench
+
+
+def risk_recommendations(view: RiskView) -> list[str]:
+    """Advice from the alert signals and the stress test, most urgent first."""
+    advice = [s.message for s in sorted(view.signals, key=lambda s: s.severity != "critical")]
+    if view.stress is not None:
+        advice += stress_recommendations(view.stress)
+    if view.attribution is not None and view.attribution.by_asset:
+        top = max(view.attribution.by_asset, key=lambda a: a.component_var)
+        if top.var_share > 0.4 and len(view.attribution.by_asset) > 1:
+            advice.append(f"{top.symbol} carries {top.var_share:.0%} of the portfolio's VaR: "
+                          "trimming it reduces risk the most.")
+    return advice
+
+
+def latest_snapshot_get(*, portfolio: Portfolio) -> RiskSnapshot | None:
+    return RiskSnapshot.objects.filter(portfolio=portfolio).order_by("-date").first()
+
+
+def open_alerts_list(*, portfolio: Portfolio) -> list[RiskAlert]:
+    return list(
+        RiskAlert.objects.filter(portfolio=portfolio)
+        .exclude(status=RiskAlert.Status.RESOLVED)
+        .order_by("severity", "-created_at")
+    )
+
+
+@dataclass(frozen=True)
+class PortfolioRisk:
+    portfolio: Portfolio
+    snapshot: RiskSnapshot | None
+    view: RiskView
+    alerts: list[RiskAlert]
+    recommendations: list[str]
+
+
+def portfolio_risk_get(*, owner, portfolio_id: int) -> PortfolioRisk:
+    portfolio = portfolio_get(owner=owner, portfolio_id=portfolio_id)
+    view = portfolio_risk_view_get(portfolio=portfolio)
+    return PortfolioRisk(portfolio, latest_snapshot_get(portfolio=portfolio), view,
+                         open_alerts_list(portfolio=portfolio), risk_recommendations(view))
