@@ -1,0 +1,16 @@
+import io
+
+from mlagents import demo
+from mlagents.models import AgentModel
+
+
+def test_demo_trains_each_algorithm_once(small_market, torch_one_thread, monkeypatch):
+    # given: tiny budgets so the hook runs in seconds on the test market
+    monkeypatch.setattr(demo, "DEMO_EPISODES", {"ppo": 32, "primal_dual": 32, "dqn": 16})
+    out = io.StringIO()
+    # when
+    demo.demo_load(stdout=out)
+    demo.demo_load(stdout=out)
+    # then
+    assert sorted(AgentModel.objects.values_list("algorithm", flat=True)) == ["dqn", "ppo", "primal_dual"]
+    assert out.getvalue().count("skipped") == 3

@@ -1,0 +1,53 @@
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from mlagents.models import AgentModel, AgentStatus
+from mlagents.services import agent_train
+from portfolios.strategies import StrategyContext, StrategyError, strategy_get
+
+
+def _ctx(prices, symbols=("AAA", "BBB", "CCC", "DDD"), weights=None) -> StrategyContext:
+    returns = (prices / prices.shift(1) - 1).iloc[1:][list(symbols)]
+    return StrategyContext(
+        as_of=returns.index[-1].date(),
+        symbols=tuple(symbols),
+        returns=returns,
+        current_weights=weights or {s: 0.2 for s in symbols},
+    )
+
+
+def test_agents_are_registered_strategies():
+    for name in ("agent:ppo", "agent:primal_dual", "agent:dqn"):
+        assert strategy_get(name).name == name
+
+
+def test_no_active_agent_is_a_clear_strategy_error(small_market):
+    with pytest.raises(StrategyError, match="no active ppo agent; train one with `python manage.py train_agent --algo ppo`"):
+        strategy_get("agent:ppo").target_weights(_ctx(small_market))
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "dqn", "primal_dual"])
+def test_active_agent_serves_weights_confidence_and_explanation(small_market, torch_one_thread, algorithm):
+    # given
+    model = agent_train(algorithm=algorithm, end=dt.date(2021, 1, 29), episodes=32, seed=0)
+    AgentModel.objects.filter(pk=model.pk).update(status=AgentStatus.ACTIVE)
+    # when
+    result = strategy_get(f"agent:{algorithm}").target_weights(_ctx(small_market))
+    # then
+    w = np.array(list(result.weights.values()))
+    assert set(result.weights) == {"AAA", "BBB", "CCC", "DDD"}
+    assert (w >= 0).all() and w.sum() <= 1 + 1e-6
+    assert abs(w.sum() + result.details["cash"] - 1) < 1e-5
+    assert 0.0 <= result.confidence <= 1.0
+    assert "min-variance" in result.explanation and "driven by" in result.explanation
+    assert abs(sum(result.details["attribution"].values()) - 1) < 1e-5
+    assert result.strategy == f"agent:{algorithm}"
+
+
+def test_universe_mismatch_is_a_strategy_error(small_market, torch_one_thread):
+    model = agent_train(algorithm="dqn", end=dt.date(2021, 1, 29), episodes=16, seed=0)
+    AgentModel.objects.filter(pk=model.pk).update(status=AgentStatus.ACTIVE)
+    with pytest.raises(StrategyError, match="trained on AAA, BBB, CCC, DDD; missing returns for DDD"):
+        strategy_get("agent:dqn").target_weights(_ctx(small_market, symbols=("AAA", "BBB", "CCC")))
