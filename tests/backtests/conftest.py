@@ -46,3 +46,26 @@ def prices_5y() -> pd.DataFrame:
 def quiet() -> dict:
     """Trigger and cost settings with only the calendar (and initial cash) trigger."""
     return {"limits": NO_LIMITS, "frictionless": FRICTIONLESS, "costed": COSTED, "initial": INITIAL}
+
+
+SPY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "spy_prices.csv"
+STORED = ["AAPL", "XOM", "JPM", "PFE"]
+
+
+@pytest.fixture
+def stored_prices(db):
+    """Four stocks and SPY for 2015-2016 in the database (as the CSV import would store them)."""
+    from marketdata.services import asset_upsert, prices_upsert
+
+    wide = pd.read_csv(DATA, parse_dates=["date"], index_col="date")[STORED]
+    wide = wide.join(pd.read_csv(SPY, parse_dates=["date"], index_col="date"), how="inner")
+    wide = wide.loc["2015-01-01":"2016-12-31"]
+    for symbol in wide.columns:
+        asset_upsert(symbol=symbol, asset_class="equity")
+    tidy = wide.stack().rename("adj_close").reset_index()
+    tidy.columns = ["date", "symbol", "adj_close"]
+    for column in ("open", "high", "low", "close"):
+        tidy[column] = tidy["adj_close"]
+    tidy["volume"] = 1_000_000
+    prices_upsert(frame=tidy, provider="csv")
+    return wide.round(6)

@@ -1,0 +1,340 @@
+"""Backtest services: create (validate, store, queue) and run (replay, persist results).
+
+The engine (:mod:`rebalancer.backtests.engine`) does the work on plain frames; these
+functions translate between it and the database: prices come from
+``marketdata.selectors.price_panel_get``, results go into :class:`Backtest`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+
+from common.errors import ValidationFailed
+from marketdata.models import Asset
+from marketdata.selectors import price_panel_get
+from portfolios.strategies import strategy_names
+from rebalancer.autopilot.types import RiskLimits, TaxConfig, TradeConfig
+from rebalancer.backtests.engine.config import BacktestConfig, TaxRates
+from rebalancer.backtests.engine.report import BacktestReport, backtest_report
+from rebalancer.backtests.models import Backtest, BacktestStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_YEARS = 30
+MAX_SYMBOLS = 100
+MAX_STRATEGIES = 5
+API_EQUITY_POINTS = 250
+"""The API's equity curves are downsampled to about this many points (full series in ``series``)."""
+STORED_WEIGHT_ROWS = 520
+"""Weights over time are stored at most this many dates (evenly spaced, last day kept)."""
+STORED_TRADES = 20_000
+PROGRESS_EVERY_S = 0.5
+HISTORY_CALENDAR_FACTOR = 1.5  # calendar days of look-back history per trading day
+
+
+# --- configuration -----------------------------------------------------------------
+def backtest_config_from(data: Mapping[str, Any]) -> BacktestConfig:
+    """The engine's configuration from a validated request (the API serializer's data)."""
+    limits = data.get("limits") or {}
+    return BacktestConfig(
+        symbols=tuple(data["symbols"]),
+        start=_as_date(data["start"]),
+        end=_as_date(data["end"]),
+        initial_cash=Decimal(str(data.get("initial_cash", "100000"))),
+        strategies=tuple(data.get("strategies") or ("equal_weight",)),
+        benchmark=data.get("benchmark") or None,
+        risk_tier=data.get("risk_tier", "balanced"),
+        rebalance_threshold=float(data.get("rebalance_threshold", 0.05)),
+        calendar=data.get("calendar", "monthly"),
+        lookback_days=int(data.get("lookback_days", 252)),
+        trade=TradeConfig(
+            min_trade_value=float(data.get("min_trade_value", 50.0)),
+            fractional=bool(data.get("fractional_shares", True)),
+            commission_rate=float(data.get("commission_rate", 0.0005)),
+            commission_min=float(data.get("commission_min", 0.0)),
+            slippage_bps=float(data.get("slippage_bps", 5.0)),
+            cash_buffer=float(data.get("cash_buffer", 0.02)),
+        ),
+        tax=TaxConfig(
+            enabled=bool(data.get("tax_loss_harvesting", False)),
+            loss_threshold=float(data.get("harvest_loss_threshold", 0.05)),
+        ),
+        tax_rates=TaxRates(
+            short_term=float(data.get("short_term_tax_rate", 0.35)),
+            long_term=float(data.get("long_term_tax_rate", 0.15)),
+        ),
+        limits=RiskLimits(
+            max_position=limits.get("max_position", 0.35),
+            max_asset_class=limits.get("max_asset_class", 0.80),
+            max_var_95=limits.get("max_var_95", 0.04),
+            max_drawdown=limits.get("max_drawdown", 0.25),
+            max_turnover=limits.get("max_turnover", 1.0),
+        ),
+        retrain_every=data.get("retrain_every", "never"),
+        check_invariants=bool(data.get("check_invariants", False)),
+    )
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Decimal | date):
+            out[key] = str(value) if isinstance(value, Decimal) else value.isoformat()
+        elif isinstance(value, Mapping):
+            out[key] = _jsonable(value)
+        elif isinstance(value, tuple):
+            out[key] = list(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _validate(config: BacktestConfig) -> None:
+    if not config.symbols:
+        raise ValidationFailed("Give at least one symbol.", field="symbols")
+    if len(config.symbols) > MAX_SYMBOLS:
+        raise ValidationFailed(f"At most {MAX_SYMBOLS} symbols.", field="symbols")
+    if len(set(config.symbols)) != len(config.symbols):
+        raise ValidationFailed("Symbols must be unique.", field="symbols")
+    if config.end <= config.start:
+        raise ValidationFailed("end must be after start.", field="end")
+    if (config.end - config.start).days > MAX_YEARS * 366:
+        raise ValidationFailed(f"The window is limited to {MAX_YEARS} years.", field="end")
+    if not 1 <= len(config.strategies) <= MAX_STRATEGIES:
+        raise ValidationFailed(f"Give 1 to {MAX_STRATEGIES} strategies.", field="strategies")
+    known = set(strategy_names())
+    unknown = [s for s in config.strategies if s not in known]
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown strategy {unknown[0]!r}; known strategies: {', '.join(sorted(known))}.",
+            field="strategies",
+        )
+
+
+def _prices_load(config: BacktestConfig) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The universe's prices with look-back history, and the benchmark's (NotFound names the field)."""
+    history_start = config.start - timedelta(
+        days=int(config.lookback_days * HISTORY_CALENDAR_FACTOR) + 7
+    )
+    prices = price_panel_get(
+        symbols=list(config.symbols), start=history_start, end=config.end, how="inner"
+    )
+    trading = prices.loc[pd.Timestamp(config.start) :]
+    if len(trading) < 2:
+        raise ValidationFailed(
+            "The symbols have fewer than 2 common trading days with prices between start and end.",
+            field="start",
+        )
+    benchmark = None
+    if config.benchmark:
+        panel = price_panel_get(
+            symbols=[config.benchmark], start=history_start, end=config.end, error_field="benchmark"
+        )
+        benchmark = panel[config.benchmark]
+        if benchmark.reindex(trading.index).ffill().isna().any():
+            raise ValidationFailed(
+                f"The benchmark {config.benchmark} has no price at the start of the window.",
+                field="benchmark",
+            )
+    return prices, benchmark
+
+
+# --- create --------------------------------------------------------------------------
+@transaction.atomic
+def backtest_create(
+    *, owner, data: Mapping[str, Any], name: str = "", enqueue: bool = True
+) -> Backtest:
+    """Validate a request, store it as a queued :class:`Backtest` and queue its run.
+
+    Raises ValidationFailed / NotFound naming the field (unknown symbol, benchmark or
+    strategy, a window without prices).
+    """
+    config = backtest_config_from(data)
+    _validate(config)
+    _prices_load(config)  # unknown symbols and empty windows fail now, not in the worker
+    backtest = Backtest.objects.create(owner=owner, name=name, config=_jsonable(data))
+    if enqueue:
+        from rebalancer.backtests.tasks import backtest_run_task
+
+        transaction.on_commit(lambda: backtest_run_task.delay(backtest_id=backtest.pk))
+    return backtest
+
+
+# --- run -----------------------------------------------------------------------------
+def _claim(backtest_id: int) -> Backtest | None:
+    with transaction.atomic():
+        backtest = Backtest.objects.select_for_update().filter(pk=backtest_id).first()
+        # A redelivered task (worker died mid-run) finds it running and runs it again;
+        # a finished one is never run twice.
+        if backtest is None or backtest.status in (BacktestStatus.SUCCEEDED, BacktestStatus.FAILED):
+            return None
+        backtest.status = BacktestStatus.RUNNING
+        backtest.progress = 0.0
+        backtest.started_at = timezone.now()
+        backtest.save(update_fields=["status", "progress", "started_at"])
+        return backtest
+
+
+def _progress_writer(
+    backtest_id: int, extra: Callable[[float], None] | None
+) -> Callable[[float], None]:
+    last = {"t": 0.0}
+
+    def write(fraction: float) -> None:
+        if extra is not None:
+            extra(fraction)
+        now = time.monotonic()
+        if now - last["t"] >= PROGRESS_EVERY_S:  # throttled: one UPDATE per half second at most
+            last["t"] = now
+            Backtest.objects.filter(pk=backtest_id).update(progress=min(0.99, float(fraction)))
+
+    return write
+
+
+def backtest_run(
+    *, backtest_id: int, progress: Callable[[float], None] | None = None
+) -> Backtest | None:
+    """Run a queued backtest and store its results (or its failure); idempotent."""
+    backtest = _claim(backtest_id)
+    if backtest is None:
+        return None
+    started = time.monotonic()
+    try:
+        config = backtest_config_from(backtest.config)
+        _validate(config)  # a strategy may have been unregistered since it was queued
+        prices, benchmark = _prices_load(config)
+        classes = dict(
+            Asset.objects.filter(symbol__in=config.symbols).values_list("symbol", "asset_class")
+        )
+        report = backtest_report(
+            config,
+            prices,
+            benchmark=benchmark,
+            asset_classes=classes,
+            progress=_progress_writer(backtest.pk, progress),
+        )
+    except Exception as exc:  # noqa: BLE001 - the task's boundary: record any failure on the row
+        logger.exception("backtest %s failed", backtest_id)
+        message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
+        Backtest.objects.filter(pk=backtest.pk).update(
+            status=BacktestStatus.FAILED,
+            error=message[:2000],
+            finished_at=timezone.now(),
+            duration_s=time.monotonic() - started,
+        )
+        backtest.refresh_from_db()
+        return backtest
+    results, series, trades = report_serialize(report)
+    Backtest.objects.filter(pk=backtest.pk).update(
+        status=BacktestStatus.SUCCEEDED,
+        progress=1.0,
+        results=results,
+        series=series,
+        trades=trades,
+        finished_at=timezone.now(),
+        duration_s=time.monotonic() - started,
+    )
+    backtest.refresh_from_db()
+    return backtest
+
+
+# --- serialization -------------------------------------------------------------------
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _downsample_index(n: int, points: int) -> np.ndarray:
+    if n <= points:
+        return np.arange(n)
+    idx = np.unique(np.linspace(0, n - 1, points).round().astype(int))
+    return idx
+
+
+def report_serialize(report: BacktestReport) -> tuple[dict, dict, dict]:
+    """(results for the API, full daily series, trades) as JSON-able dicts."""
+    dates = [d.date().isoformat() for d in report.dates]
+    table = [{k: _clean(v) for k, v in row.items()} for row in report.table()]
+    api_idx = _downsample_index(len(dates), API_EQUITY_POINTS)
+    weight_idx = _downsample_index(len(dates), STORED_WEIGHT_ROWS)
+    strategies: dict[str, Any] = {}
+    series: dict[str, Any] = {"dates": dates, "equity": {}, "weights": {}}
+    trades: dict[str, Any] = {}
+    for outcome in report.outcomes:
+        equity = outcome.equity.to_numpy(dtype=float)
+        series["equity"][outcome.name] = [round(float(v), 4) for v in equity]
+        entry: dict[str, Any] = {
+            "kind": outcome.kind,
+            "equity_curve": [[dates[i], round(float(equity[i]), 2)] for i in api_idx],
+        }
+        if outcome.weights is not None and len(outcome.weights):
+            w = outcome.weights.iloc[weight_idx]
+            series["weights"][outcome.name] = {
+                "dates": [dates[i] for i in weight_idx],
+                "symbols": [str(c) for c in w.columns],
+                "values": np.round(w.to_numpy(dtype=float), 6).tolist(),
+            }
+            last = outcome.weights.iloc[-1]
+            entry["final_weights"] = {
+                str(s): round(float(v), 6) for s, v in last.items() if v > 1e-9
+            }
+        if outcome.taxes is not None:
+            entry["taxes"] = {
+                "realized_short_term": outcome.taxes.realized_short_term,
+                "realized_long_term": outcome.taxes.realized_long_term,
+                "harvested_losses": outcome.taxes.harvested_losses,
+                "estimated_tax": outcome.taxes.estimated_tax,
+                "by_year": {str(y): t for y, t in outcome.taxes.by_year.items()},
+            }
+        if outcome.replay is not None:
+            entry["decisions"] = [
+                {
+                    "date": d.as_of.isoformat(),
+                    "action": d.action,
+                    "strategy": d.strategy,
+                    "triggers": list(d.triggers),
+                    "trades": d.trades,
+                    "override": d.override,
+                }
+                for d in outcome.replay.decisions[-50:]
+            ]
+            trades[outcome.name] = [
+                {
+                    "date": f.as_of.isoformat(),
+                    "symbol": f.symbol,
+                    "side": f.side,
+                    "quantity": str(f.quantity),
+                    "price": str(f.price),
+                    "fill_price": str(f.fill_price),
+                    "commission": str(f.commission),
+                    "slippage": str(f.slippage),
+                    "realized_gain": str(f.realized_gain),
+                    "harvest": f.harvest,
+                }
+                for f in outcome.replay.fills[:STORED_TRADES]
+            ]
+        strategies[outcome.name] = entry
+    results = {
+        "start": dates[0] if dates else None,
+        "end": dates[-1] if dates else None,
+        "trading_days": len(dates),
+        "benchmark": report.config.benchmark,
+        "comparison": table,
+        "strategies": strategies,
+    }
+    return results, series, trades

@@ -1,0 +1,128 @@
+"""POST/GET backtests: queue and run, results, ownership, validation, charts."""
+
+from __future__ import annotations
+
+import pytest
+
+from rebalancer.backtests.models import Backtest, BacktestStatus
+
+URL = "/api/v1/backtests"
+
+
+def payload(**overrides) -> dict:
+    body = {
+        "symbols": ["AAPL", "XOM", "JPM", "PFE"],
+        "start": "2016-01-04",
+        "end": "2016-06-30",
+        "initial_cash": "100000",
+        "strategies": ["equal_weight", "optimizer:min_volatility"],
+        "benchmark": "SPY",
+        "lookback_days": 120,
+        "calendar": "monthly",
+        "rebalance_threshold": 1.0,  # calendar only: the optimizer runs once a month
+    }
+    body.update(overrides)
+    return body
+
+
+def test_post_queues_and_runs_a_backtest_with_a_comparison_table(
+    investor_client, stored_prices, django_capture_on_commit_callbacks
+):
+    # when (Celery is eager in the tests: the run happens on commit, in process)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = investor_client.post(URL, payload(), format="json")
+    # then
+    assert response.status_code == 202, response.content
+    backtest_id = response.json()["id"]
+    detail = investor_client.get(f"{URL}/{backtest_id}")
+    assert detail.status_code == 200
+    body = detail.json()
+    assert body["status"] == "succeeded", body["error"]
+    assert body["progress"] == 1.0
+    names = [row["name"] for row in body["results"]["comparison"]]
+    assert names == [
+        "equal_weight",
+        "optimizer:min_volatility",
+        "buy_and_hold",
+        "equal_weight_monthly",
+        "SPY",
+    ]
+    row = body["results"]["comparison"][0]
+    for key in (
+        "sharpe_ratio",
+        "sortino_ratio",
+        "calmar_ratio",
+        "max_drawdown",
+        "beta",
+        "tracking_error",
+        "costs",
+    ):
+        assert key in row
+    assert row["trades"] > 0 and row["rebalances"] >= 6
+    curve = body["results"]["strategies"]["equal_weight"]["equity_curve"]
+    assert curve[0][0] == "2016-01-04" and curve[-1][0] == "2016-06-30"
+    assert body["equity_chart"] == f"/api/v1/backtests/{backtest_id}/equity.png"
+
+
+def test_charts_are_png(investor_client, stored_prices, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        backtest_id = investor_client.post(
+            URL, payload(strategies=["equal_weight"]), format="json"
+        ).json()["id"]
+    for chart in ("equity", "allocation"):
+        response = investor_client.get(f"{URL}/{backtest_id}/{chart}.png")
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/png"
+        assert response.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_chart_of_an_unfinished_backtest_is_a_conflict(investor_client, investor):
+    backtest = Backtest.objects.create(owner=investor, config={"strategies": ["equal_weight"]})
+    response = investor_client.get(f"{URL}/{backtest.pk}/equity.png")
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["code"] == "not_ready"
+
+
+def test_another_users_backtest_is_not_found(other_client, investor):
+    # given
+    backtest = Backtest.objects.create(owner=investor, config={}, status=BacktestStatus.SUCCEEDED)
+    # when / then
+    assert other_client.get(f"{URL}/{backtest.pk}").status_code == 404
+    assert other_client.get(f"{URL}/{backtest.pk}/equity.png").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "attr", "status"),
+    [
+        ({"symbols": ["AAPL", "NOPE"]}, "symbols", 404),
+        ({"benchmark": "NOPE"}, "benchmark", 404),
+        ({"strategies": ["no_such_strategy"]}, "strategies", 400),
+        ({"end": "2015-01-01"}, "end", 400),
+        ({"start": "1950-01-03", "end": "1999-12-31"}, "end", 400),
+        ({"strategies": ["equal_weight"] * 6}, "strategies", 400),
+        ({"symbols": [f"S{i}" for i in range(101)]}, "symbols", 400),
+        ({"start": "2019-01-02", "end": "2019-06-28"}, "start", 400),
+    ],
+)
+def test_bad_requests_name_the_field_and_create_nothing(
+    investor_client, stored_prices, change, attr, status
+):
+    # when
+    response = investor_client.post(URL, payload(**change), format="json")
+    # then
+    assert response.status_code == status, response.content
+    assert response.json()["errors"][0]["attr"] == attr
+    assert Backtest.objects.count() == 0
+
+
+def test_a_failing_run_is_recorded_as_failed(investor, stored_prices):
+    # given a backtest whose stored config names a strategy that no longer exists
+    from rebalancer.backtests.services import backtest_run
+
+    backtest = Backtest.objects.create(owner=investor, config=payload(strategies=["gone"]))
+    # when
+    result = backtest_run(backtest_id=backtest.pk)
+    # then
+    assert result.status == "failed"
+    assert "gone" in result.error
+    assert backtest_run(backtest_id=backtest.pk) is None  # never run twice
