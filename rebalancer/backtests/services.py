@@ -338,3 +338,20 @@ def report_serialize(report: BacktestReport) -> tuple[dict, dict, dict]:
         "strategies": strategies,
     }
     return results, series, trades
+
+
+def backtest_compute(
+    *, data: Mapping[str, Any], progress: Callable[[float], None] | None = None
+) -> list[dict]:
+    """Run a request without storing it; return the comparison table (for the command)."""
+    config = backtest_config_from(data)
+    _validate(config)
+    prices, benchmark = _prices_load(config)
+    classes = dict(
+        Asset.objects.filter(symbol__in=config.symbols).values_list("symbol", "asset_class")
+    )
+    report = backtest_report(
+        config, prices, benchmark=benchmark, asset_classes=classes, progress=progress
+    )
+    results, _, _ = report_serialize(report)
+    return results["comparison"]
