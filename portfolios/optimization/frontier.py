@@ -88,7 +88,7 @@ class ParametricQP:
         K[:nf, nf:] = E[:, free].T
         K[nf:, :nf] = E[:, free]
         rhs = np.zeros((nf + m, 2))
-        rhs[:nf, 0] = -self.sigma[np.ix_(free, bound)] @ w_fixed[bound]
+        rhs[:nf, 0] = -(self.sigma @ w_fixed)[free]
         rhs[nf:, 0] = e - E[:, bound] @ w_fixed[bound]
         rhs[:nf, 1] = self.mu[free]
         try:
@@ -134,6 +134,48 @@ class ParametricQP:
 
     # -- the start: the min-volatility corner --------------------------------------------
     def _start(self) -> tuple[np.ndarray, list[int]]:
+        """The active set of the min-volatility portfolio (``lam = 0``).
+
+        First a primal-dual active-set iteration from "every weight free" (Hintermueller,
+        Ito & Kunisch 2002: fix every weight outside its bounds and release every negative
+        multiplier at once; it usually settles in a handful of KKT solves); if it cycles,
+        an interior-point solve (Clarabel) whose active set is then repaired move by move.
+        """
+        found = self._start_primal_dual()
+        if found is not None:
+            return found
+        return self._start_interior_point()
+
+    def _start_primal_dual(self) -> tuple[np.ndarray, list[int]] | None:
+        form = self.form
+        state = np.where(form.lower == form.upper, -1, 0)
+        active: list[int] = []
+        seen = set()
+        for _ in range(50):
+            key = (state.tobytes(), tuple(sorted(active)))
+            if key in seen:
+                return None
+            seen.add(key)
+            try:
+                parts = self._segment(state, active)
+            except _PathError:
+                return None
+            to_fix, to_release = self._kkt_violations(state, active, 0.0, *parts)
+            if not to_fix and not to_release:
+                return state, active
+            for kind, i, _ in to_fix:
+                if kind == "row":
+                    active.append(int(i))
+                else:
+                    state[i] = -1 if kind == "lower" else 1
+            for kind, i, _ in to_release:
+                if kind == "row":
+                    active.remove(int(i))
+                else:
+                    state[i] = 0
+        return None
+
+    def _start_interior_point(self) -> tuple[np.ndarray, list[int]]:
         form = self.form
         w = cp.Variable(self.n)
         cons = _linear(w, form)
@@ -204,58 +246,59 @@ class ParametricQP:
         raise _PathError("too many corner portfolios (cycling)")
 
     def _events(self, state, active, lam, a, b, eta0, eta1, g0, g1, last_change) -> list:
+        """The earliest event of each kind after ``lam`` as ``(lam_event, kind, index)``.
+
+        An event at (numerically) the current ``lam`` counts unless it would undo the change
+        just made -- that is how simultaneous events (ties) are processed one by one.
+        """
         form = self.form
         floor = lam + 1e-13 * max(1.0, abs(lam))
-        events = []
-        free = np.flatnonzero(state == 0)
+        candidates = []
+
+        def earliest(times: np.ndarray, indices: np.ndarray, kind: str) -> None:
+            if not len(times):
+                return
+            ok = np.isfinite(times) & (times >= lam - 1e-9)
+            if last_change is not None:
+                undo = {
+                    "hit_lower": "release",
+                    "hit_upper": "release",
+                    "release": "hit_",
+                    "row_binds": "row_slack",
+                    "row_slack": "row_binds",
+                }[kind]
+                if last_change[0].startswith(undo) or last_change[0] == kind:
+                    ok &= ~((indices == last_change[1]) & (times < floor))
+            if ok.any():
+                j = int(np.argmin(np.where(ok, times, np.inf)))
+                candidates.append((max(float(times[j]), lam), kind, int(indices[j])))
+
         with np.errstate(divide="ignore", invalid="ignore"):
-            for i in free:
-                if b[i] < -1e-14:
-                    events.append(((form.lower[i] - a[i]) / b[i], "hit_lower", int(i)))
-                elif b[i] > 1e-14:
-                    events.append(((form.upper[i] - a[i]) / b[i], "hit_upper", int(i)))
+            free = np.flatnonzero(state == 0)
+            down = free[b[free] < -1e-14]
+            up = free[b[free] > 1e-14]
+            earliest((form.lower[down] - a[down]) / b[down], down, "hit_lower")
+            earliest((form.upper[up] - a[up]) / b[up], up, "hit_upper")
             if len(form.h):
                 rate = form.G @ b
                 level = form.G @ a
-                for row in range(len(form.h)):
-                    if row not in active and rate[row] > 1e-14:
-                        events.append(((form.h[row] - level[row]) / rate[row], "row_binds", row))
-            for k, row in enumerate(active):
-                if eta1[k] < -1e-14:
-                    events.append((-eta0[k] / eta1[k], "row_slack", row))
-            for i in np.flatnonzero(state != 0):
-                if form.lower[i] == form.upper[i]:
-                    continue
-                z0, z1 = (g0[i], g1[i]) if state[i] < 0 else (-g0[i], -g1[i])
-                if z1 < -1e-14:
-                    events.append((-z0 / z1, "release", int(i)))
-        return [
-            (max(t, lam), kind, idx)
-            for t, kind, idx in events
-            if np.isfinite(t)
-            and (
-                t >= floor
-                or (
-                    t >= lam - 1e-9
-                    and (kind, idx) != last_change
-                    and not _undoes(kind, idx, last_change)
+                inactive = np.array(
+                    [r for r in range(len(form.h)) if r not in active and rate[r] > 1e-14],
+                    dtype=int,
                 )
-            )
-        ]
-
-
-def _undoes(kind: str, index: int, last: tuple | None) -> bool:
-    if last is None or last[1] != index:
-        return False
-    pairs = {
-        ("release", "hit_lower"),
-        ("release", "hit_upper"),
-        ("hit_lower", "release"),
-        ("hit_upper", "release"),
-        ("row_slack", "row_binds"),
-        ("row_binds", "row_slack"),
-    }
-    return (kind, last[0]) in pairs
+                earliest(
+                    (form.h[inactive] - level[inactive]) / rate[inactive], inactive, "row_binds"
+                )
+            if active:
+                rows = np.asarray(active, dtype=int)
+                falling = eta1 < -1e-14
+                earliest(-eta0[falling] / eta1[falling], rows[falling], "row_slack")
+            bound = np.flatnonzero((state != 0) & (form.lower != form.upper))
+            sign = np.where(state[bound] < 0, 1.0, -1.0)
+            z0, z1 = sign * g0[bound], sign * g1[bound]
+            falling = z1 < -1e-14
+            earliest(-z0[falling] / z1[falling], bound[falling], "release")
+        return candidates
 
 
 def _tangency(
@@ -337,9 +380,21 @@ def _frontier_cvxpy(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray]:
         weights[p] = np.asarray(w.value)
     excess = inp.mu - inp.risk_free_rate
     sharpe = (weights @ excess + inp.risk_free_rate * 0) / np.sqrt(
-        np.einsum("pi,ij,pj->p", weights, inp.sigma, weights)
+        ((weights @ inp.sigma) * weights).sum(axis=1)
     )
     return weights, weights[int(np.argmax(sharpe))]
+
+
+def _batch_violations(weights: np.ndarray, inp: Inputs, tol: float) -> list[str]:
+    """The constraint violations of any point (vectorised check; messages only when one fails)."""
+    form = inp.form
+    bad = (weights < form.lower - tol).any(axis=1) | (weights > form.upper + tol).any(axis=1)
+    bad |= np.abs(weights.sum(axis=1) - form.budget) > tol
+    if len(form.h):
+        bad |= (weights @ form.G.T - form.h > tol).any(axis=1)
+    if not inp.constraints.is_linear:
+        bad |= np.array([bool(_violations(row, inp, tol=tol)) for row in weights])
+    return [m for row in weights[bad][:3] for m in _violations(row, inp, tol=tol)]
 
 
 def efficient_frontier(
@@ -385,12 +440,12 @@ def efficient_frontier(
             weights, tangency = _frontier_cvxpy(inp, points)
     else:
         weights, tangency = _frontier_cvxpy(inp, points)
-    broken = [v for row in weights for v in _violations(row, inp, tol=1e-7)]
+    broken = _batch_violations(weights, inp, tol=1e-7)
     if broken:
         raise OptimizationError("frontier points break constraints: " + "; ".join(broken[:3]))
     offset = risk_free_rate * (1 - inp.form.budget)
     returns = weights @ inp.mu + offset
-    vols = np.sqrt(np.clip(np.einsum("pi,ij,pj->p", weights, inp.sigma, weights), 0, None))
+    vols = np.sqrt(np.clip(((weights @ inp.sigma) * weights).sum(axis=1), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         sharpes = np.where(vols > 0, (returns - risk_free_rate) / vols, 0.0)
     t_ret = float(tangency @ inp.mu + offset)
