@@ -141,6 +141,10 @@ else:
         }
     }
 
+# Credentials of the demo accounts created by `python manage.py demo` (make demo).
+DEMO_INVESTOR_PASSWORD = env("DEMO_INVESTOR_PASSWORD", default="demo-investor-pass-2026")
+DEMO_OPERATOR_PASSWORD = env("DEMO_OPERATOR_PASSWORD", default="demo-operator-pass-2026")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
