@@ -8,7 +8,6 @@ Every variable is listed in the README.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -154,7 +153,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+from rebalancer.settings.integrations.celery import *  # noqa: E402,F403
 from rebalancer.settings.integrations.drf import *  # noqa: E402,F403
 from rebalancer.settings.integrations.jwt import *  # noqa: E402,F403
 from rebalancer.settings.integrations.spectacular import *  # noqa: E402,F403
-from rebalancer.settings.integrations.celery import *  # noqa: E402,F403
