@@ -228,6 +228,19 @@ def _state_stats(
     return tuple(stats)
 
 
+def _initial_means(
+    x: np.ndarray, columns: tuple[str, ...], k: int, *, restart: int, seed: int
+) -> np.ndarray:
+    """Starting state means: the first run splits the days into calm / normal / turbulent
+    terciles of the volatility feature (or of |return|); later runs start from random days."""
+    if restart == 0:
+        key = x[:, columns.index("vol")] if "vol" in columns else np.abs(x[:, 0])
+        groups = np.array_split(np.argsort(key, kind="stable"), k)
+        return np.array([x[g].mean(axis=0) for g in groups])
+    rng = np.random.default_rng(seed + restart)
+    return x[rng.choice(len(x), size=k, replace=False)]
+
+
 def detector_fit(
     features: pd.DataFrame,
     *,
@@ -265,10 +278,13 @@ def detector_fit(
             tol=config.tol,
             random_state=config.seed + i,
             transmat_prior=prior,
-            init_params="smc",  # start from a persistent transition matrix, not uniform
+            # our own means and a persistent transition matrix; hmmlearn's k-means
+            # initialization is slow under load and no better here
+            init_params="sc",
             min_covar=1e-3,
         )
         model.transmat_ = np.full((k, k), 0.02 / (k - 1)) + np.eye(k) * (0.98 - 0.02 / (k - 1))
+        model.means_ = _initial_means(x, feature_config.columns, k, restart=i, seed=config.seed)
         try:
             model.fit(x)
             ll = model.score(x)

@@ -102,7 +102,7 @@ def test_walk_forward_has_no_look_ahead(market):
     # given walk-forward refits on the full data and on data cut after day t
     prices, _ = market
     features = regime_features(prices, FEATURES)
-    config = FitConfig(n_restarts=1)
+    config = FitConfig(n_restarts=1, n_iter=30)
     full = walk_forward(features, initial=500, refit_every=400, feature_config=FEATURES, config=config)
     t = 1100
     cut = walk_forward(features.iloc[: t + 1], initial=500, refit_every=400, feature_config=FEATURES, config=config)
