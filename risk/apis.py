@@ -11,13 +11,14 @@ import math
 from dataclasses import asdict
 from decimal import Decimal
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import error_responses
+from common.errors import NotFound
 from risk.measures.stress import ASSET_CLASSES, ScenarioResult
 from risk.measures.var import MC_DISTRIBUTIONS, VAR_METHODS
 from risk.selectors import (
@@ -377,7 +378,11 @@ def _portfolio_risk_payload(risk: PortfolioRisk) -> dict:
 
 class PortfolioRiskApi(APIView):
     @extend_schema(operation_id="portfolios_risk_retrieve",
+                   parameters=[OpenApiParameter("pk", int, OpenApiParameter.PATH, description="Portfolio id.")],
                    responses={200: PortfolioRiskSerializer, **error_responses(404)})
-    def get(self, request: Request, pk: int) -> Response:
-        risk = portfolio_risk_get(owner=request.user, portfolio_id=pk)
+    def get(self, request: Request, pk: str) -> Response:
+        portfolio_id = int(pk)
+        if not 1 <= portfolio_id < 2**63:
+            raise NotFound(f"portfolio {pk} does not exist", field="portfolio")
+        risk = portfolio_risk_get(owner=request.user, portfolio_id=portfolio_id)
         return Response(PortfolioRiskSerializer(_portfolio_risk_payload(risk)).data)

@@ -1,6 +1,6 @@
 """API routes of this app, included under /api/v1/ by the root urls."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from risk import apis
 
@@ -8,5 +8,6 @@ urlpatterns = [
     path("risk/var", apis.VarApi.as_view(), name="risk-var"),
     path("risk/scenarios", apis.ScenarioListApi.as_view(), name="risk-scenarios"),
     path("risk/stress-test", apis.StressTestApi.as_view(), name="risk-stress-test"),
-    path("portfolios/<int:pk>/risk", apis.PortfolioRiskApi.as_view(), name="portfolio-risk"),
+    # a signed pattern so that a negative id is a JSON 404 from the view, not Django's HTML page
+    re_path(r"^portfolios/(?P<pk>-?[0-9]{1,30})/risk$", apis.PortfolioRiskApi.as_view(), name="portfolio-risk"),
 ]
