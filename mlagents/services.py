@@ -336,3 +336,61 @@ def agents_retrain(
         agent_train(algorithm=a, symbols=symbols, start=start, end=end, seed=seed, episodes=episodes)
         for a in algorithms
     ]
+
+
+@dataclass(frozen=True)
+class ExecutionFit:
+    decisions: int
+    executed: int
+    loss: float | None
+
+
+def agent_execution_fit(*, agent: AgentModel, epochs: int = 200) -> ExecutionFit:
+    """Teach the primal-dual agent's critic-y who executes its recommendations.
+
+    Reads the advise-mode decisions proposed by ``agent:primal_dual`` that the investor
+    approved (or that were executed) or rejected, rebuilds the observation of each as of
+    its date, fits critic-y on (observation, recommendation, executed?) and stores the
+    updated artifact in place. Other statuses (proposed, expired, ...) carry no signal.
+    """
+    from marketdata.selectors import return_panel_get
+    from mlagents.rl.inference import build_observation
+    from mlagents.selectors import agent_engine_get
+    from portfolios.models import Decision
+
+    if agent.algorithm != Algorithm.PRIMAL_DUAL:
+        raise ValidationFailed("only the primal-dual agent models investor execution", field="algorithm")
+    engine = agent_engine_get(agent=agent)
+    universe = list(agent.universe)
+    labelled = {Decision.Status.APPROVED: 1.0, Decision.Status.EXECUTED: 1.0, Decision.Status.REJECTED: 0.0}
+    decisions = list(
+        Decision.objects.filter(strategy="agent:primal_dual", mode=Decision.Mode.ADVISE, status__in=list(labelled))
+        .order_by("as_of", "id")
+    )
+    if not decisions:
+        return ExecutionFit(0, 0, None)
+    returns = return_panel_get(symbols=universe, end=max(d.as_of for d in decisions), error_field="universe")
+    obs, actions, current, executed = [], [], [], []
+    for d in decisions:
+        history = returns.loc[: pd.Timestamp(d.as_of)].to_numpy()
+        w = np.array([float(d.current_weights.get(s, 0.0)) for s in universe])
+        a = np.array([float(d.target_weights.get(s, 0.0)) for s in universe])
+        w, a = np.append(w, max(0.0, 1 - w.sum())), np.append(a, max(0.0, 1 - a.sum()))
+        try:
+            obs.append(build_observation(history, w / w.sum(), engine.env_config)[0])
+        except ValueError:
+            continue  # too little history before this decision
+        actions.append(torch.as_tensor(a / a.sum(), dtype=torch.float32))
+        current.append(torch.as_tensor(w / w.sum(), dtype=torch.float32))
+        executed.append(labelled[d.status])
+    if not obs:
+        return ExecutionFit(0, 0, None)
+    loss = engine.fit_execution(
+        torch.stack(obs), torch.stack(actions), torch.stack(current), torch.tensor(executed), epochs=epochs
+    )
+    buffer = io.BytesIO()
+    engine.save(buffer)
+    with transaction.atomic():
+        locked = AgentModel.objects.select_for_update().get(pk=agent.pk)
+        locked.artifact.save(f"{agent.algorithm}_v{agent.version}_y.pt", ContentFile(buffer.getvalue()), save=True)
+    return ExecutionFit(len(obs), int(sum(executed)), loss)

@@ -134,20 +134,27 @@ class CriticLambda(nn.Module):
 
 
 class CriticY(nn.Module):
-    """q(s, a) in [0, 1]: probability that the investor executes the recommendation."""
+    """q(s, a) in [0, 1]: probability that the investor executes the recommendation.
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden: int):
+    It sees the portfolio part of the state (volatilities, weights, value, drawdown,
+    regimes) — not the raw window of daily returns — plus the recommendation, the trade
+    and its size: investors react to how much changes and how stressed the market is,
+    and a few hundred approvals cannot teach a function of hundreds of raw returns
+    (it would memorise the days instead).
+    """
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: int, skip: int = 0):
         super().__init__()
+        self.skip = skip
         self.net = nn.Sequential(
-            nn.Linear(obs_dim + 2 * action_dim + 1, hidden), nn.ReLU(), nn.Linear(hidden, 1), nn.Sigmoid()
+            nn.Linear(obs_dim - skip + 2 * action_dim + 1, hidden), nn.ReLU(), nn.Linear(hidden, 1), nn.Sigmoid()
         )
         self.action_dim = action_dim
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-        # the trade (a - w) and its size are what an investor reacts to
         trade = action - current
         size = trade[:, :-1].abs().sum(dim=1, keepdim=True)
-        return self.net(torch.cat([obs, action, trade, size], dim=-1)).squeeze(-1)
+        return self.net(torch.cat([obs[:, self.skip :], action, trade, size], dim=-1)).squeeze(-1)
 
 
 def cvar_of_losses(daily_returns: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -220,7 +227,7 @@ class PrimalDualAgent:
         h = self.config.hidden
         self.actor = LSTMActor(num_assets, window, extra, h)
         self.critic_lambda = CriticLambda(obs_dim, self.action_dim, h)
-        self.critic_y = CriticY(obs_dim, self.action_dim, h)
+        self.critic_y = CriticY(obs_dim, self.action_dim, h, skip=window * num_assets)
         self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=self.config.learning_rate)
         self.opt_lambda = torch.optim.Adam(
             self.critic_lambda.parameters(), lr=self.config.lambda_learning_rate

@@ -3,6 +3,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from django.core.management import call_command
 
 from common.errors import Unprocessable, ValidationFailed
@@ -127,3 +128,43 @@ def test_weekly_retrain_task_and_beat_entry(small_market, torch_one_thread):
     model = AgentModel.objects.get(pk=ids[0])
     assert model.algorithm == "dqn" and model.test_end == small_market.index[-1].date()
     assert np.isfinite(model.evaluation["agent"]["annual_volatility"])
+
+
+def test_execution_fit_learns_from_advise_mode_approvals(small_market, torch_one_thread, investor):
+    from mlagents.rl.inference import build_observation
+    from mlagents.selectors import agent_engine_get
+    from mlagents.services import agent_execution_fit
+    from portfolios.models import Decision, Portfolio
+
+    # given: a primal-dual agent and 40 advise-mode proposals; the investor approves
+    # small trades and rejects large ones
+    model = _train("primal_dual", episodes=32)
+    portfolio = Portfolio.objects.create(owner=investor, name="advised")
+    symbols = ["AAA", "BBB", "CCC", "DDD"]
+    rng = np.random.default_rng(0)
+    days = small_market.index[100:380:7]
+    for i, day in enumerate(days):
+        current = {s: 0.25 for s in symbols}
+        big = i % 2 == 0
+        target = {s: (0.85 if j == i % 4 else 0.05) for j, s in enumerate(symbols)} if big else {
+            s: 0.25 + 0.02 * rng.standard_normal() for s in symbols
+        }
+        Decision.objects.create(
+            portfolio=portfolio, as_of=day.date(), mode="advise", strategy="agent:primal_dual",
+            status="rejected" if big else "approved", current_weights=current, target_weights=target,
+        )
+    Decision.objects.create(portfolio=portfolio, as_of=days[0].date(), mode="advise", strategy="agent:primal_dual",
+                            status="proposed", current_weights={}, target_weights={})
+    # when
+    fit = agent_execution_fit(agent=model)
+    # then
+    assert (fit.decisions, fit.executed) == (len(days), len(days) // 2)
+    model.refresh_from_db()
+    assert model.artifact.name.startswith("agents/primal_dual_v1_y")
+    engine = agent_engine_get(agent=model)
+    returns = (small_market / small_market.shift(1) - 1).iloc[1:].to_numpy()[:300]
+    obs = build_observation(returns, np.array([0.25, 0.25, 0.25, 0.25, 0.0]), engine.env_config)
+    small = torch.tensor([[0.26, 0.24, 0.25, 0.25, 0.0]])
+    large = torch.tensor([[0.85, 0.05, 0.05, 0.05, 0.0]])
+    assert engine.execution_probability(obs, small)[0] > 0.8
+    assert engine.execution_probability(obs, large)[0] < 0.2
