@@ -238,12 +238,12 @@ class TaxLot(models.Model):
             models.CheckConstraint(condition=Q(cost_basis_open__gte=0), name="lot_basis_non_negative"),
         ]
 
+    def __str__(self) -> str:
+        return f"lot #{self.pk}: {self.quantity_open}/{self.quantity_original} of {self.asset_id}"
+
     @property
     def cost_per_share(self) -> Decimal:
         return self.cost_basis / self.quantity_original
-
-    def __str__(self) -> str:
-        return f"lot #{self.pk}: {self.quantity_open}/{self.quantity_original} of {self.asset_id}"
 
 
 class LotClosing(models.Model):
@@ -267,6 +267,9 @@ class LotClosing(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="lot_closing_quantity_positive"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} of lot #{self.lot_id}: {self.realized_gain} ({self.holding_period})"
 
 
 class TargetAllocation(models.Model):
@@ -295,6 +298,9 @@ class TargetAllocation(models.Model):
                 fields=["portfolio", "asset_class"], condition=Q(asset__isnull=True), name="target_unique_class"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id or self.asset_class}: {self.weight}"
 
 
 class AutonomySettings(models.Model):
@@ -392,6 +398,9 @@ class PortfolioSnapshot(models.Model):
             models.UniqueConstraint(fields=["portfolio", "date"], name="snapshot_unique_date"),
         ]
 
+    def __str__(self) -> str:
+        return f"portfolio #{self.portfolio_id} on {self.date}: {self.value}"
+
 
 class PortfolioOptimization(models.Model):
     """One optimization run for a portfolio (brief 001's portfolio_optimizations)."""
@@ -416,3 +425,6 @@ class PortfolioOptimization(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["portfolio", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.objective} for portfolio #{self.portfolio_id}: {self.status}"

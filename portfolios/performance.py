@@ -48,10 +48,7 @@ def twr_series(
     index, peak, previous = 1.0, 1.0, None
     for day, value, flow in zip(dates, values, flows, strict=True):
         value, flow = float(value), float(flow)
-        if previous is None or previous <= 0:
-            daily = 0.0
-        else:
-            daily = (value - flow) / previous - 1
+        daily = 0.0 if previous is None or previous <= 0 else (value - flow) / previous - 1
         index *= 1 + daily
         peak = max(peak, index)
         points.append(TwrPoint(day, value, daily, index - 1, index / peak - 1))

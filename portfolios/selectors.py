@@ -11,7 +11,16 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from common.errors import NotFound
-from portfolios.models import CashMovement, Decision, LotClosing, Portfolio, PortfolioSnapshot, Position, TaxLot, Trade
+from portfolios.models import (
+    CashMovement,
+    Decision,
+    LotClosing,
+    Portfolio,
+    PortfolioSnapshot,
+    Position,
+    TaxLot,
+    Trade,
+)
 from portfolios.performance import PerformanceMetrics, TwrPoint, metrics_from_twr, twr_series
 from portfolios.prices import latest_closes
 from portfolios.tax import Lot

@@ -59,4 +59,5 @@ __all__ = [
     "snapshots_take",
     "strategy_validate",
     "targets_set",
+    "trades_execute",
 ]

@@ -22,7 +22,15 @@ from django.utils import timezone
 from common.errors import Unprocessable
 from marketdata.models import Asset
 from portfolios.brokers import Broker, BrokerError, Fill, Order, PaperBroker
-from portfolios.models import AutonomySettings, Decision, LotClosing, Portfolio, Position, TaxLot, Trade
+from portfolios.models import (
+    AutonomySettings,
+    Decision,
+    LotClosing,
+    Portfolio,
+    Position,
+    TaxLot,
+    Trade,
+)
 from portfolios.prices import closes_on
 from portfolios.services._locks import portfolio_lock
 from portfolios.tax import LotSelectionError, lots_select, realized_gains

@@ -12,7 +12,14 @@ from django.db import transaction
 from common.errors import Conflict, Unprocessable, ValidationFailed
 from marketdata.models import Asset
 from portfolios import strategies
-from portfolios.models import AutonomySettings, LotClosing, Portfolio, TargetAllocation, TaxLot, Trade
+from portfolios.models import (
+    AutonomySettings,
+    LotClosing,
+    Portfolio,
+    TargetAllocation,
+    TaxLot,
+    Trade,
+)
 from portfolios.services._locks import portfolio_lock
 
 # Risk tiers of users.InvestorProfile map onto the autonomy's risk tolerance one to one.

@@ -1,0 +1,239 @@
+"""Portfolio endpoints: CRUD, holdings, transactions, cash, targets, autonomy.
+
+Every view filters by the authenticated owner: another user's portfolio is a 404.
+Views validate input, call one service or selector, and serialize the result.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api import Pagination, error_responses
+from portfolios import selectors, services
+from portfolios.apis.serializers import (
+    TRANSACTION_KINDS,
+    AutonomySerializer,
+    CashInputSerializer,
+    CashOutputSerializer,
+    HoldingSerializer,
+    HoldingsOutputSerializer,
+    PortfolioCreateInputSerializer,
+    PortfolioInputSerializer,
+    PortfolioOutputSerializer,
+    TargetsSerializer,
+    TransactionQuerySerializer,
+    TransactionSerializer,
+)
+from portfolios.models import AutonomySettings, Portfolio, TargetAllocation
+
+PORTFOLIO_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Portfolio id.")
+
+
+def _with_values(portfolios: list[Portfolio]) -> list[Portfolio]:
+    """Attach each portfolio's current value (one bulk state read for the whole page)."""
+    states = selectors.portfolio_states_get(
+        portfolio_ids=[p.pk for p in portfolios], as_of=date.today(), with_lots=False
+    )
+    for p in portfolios:
+        state = states.get(p.pk)
+        p.value = state.total_value if state else None  # type: ignore[attr-defined]
+    return portfolios
+
+
+class PortfolioListApi(APIView):
+    @extend_schema(operation_id="portfolios_list", responses={200: PortfolioOutputSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.portfolio_list(owner=request.user), request, view=self)
+        return paginator.get_paginated_response(PortfolioOutputSerializer(_with_values(list(page)), many=True).data)
+
+    @extend_schema(
+        operation_id="portfolios_create",
+        request=PortfolioCreateInputSerializer,
+        responses={201: PortfolioOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = PortfolioCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        portfolio = services.portfolio_create(owner=request.user, **data.validated_data)
+        portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=portfolio.pk)
+        return Response(PortfolioOutputSerializer(_with_values([portfolio])[0]).data, status=status.HTTP_201_CREATED)
+
+
+# drf-spectacular paginates list responses of views with a pagination_class; declare it.
+PortfolioListApi.pagination_class = Pagination
+
+
+class PortfolioDetailApi(APIView):
+    def _get(self, request: Request, pk: int) -> Portfolio:
+        return selectors.portfolio_get(owner=request.user, portfolio_id=pk)
+
+    @extend_schema(operation_id="portfolios_retrieve", parameters=[PORTFOLIO_ID], responses={200: PortfolioOutputSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(PortfolioOutputSerializer(_with_values([self._get(request, pk)])[0]).data)
+
+    def _update(self, request: Request, pk: int, *, partial: bool) -> Response:
+        portfolio = self._get(request, pk)
+        data = PortfolioInputSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        services.portfolio_update(portfolio=portfolio, data=data.validated_data)
+        return Response(PortfolioOutputSerializer(_with_values([self._get(request, pk)])[0]).data)
+
+    @extend_schema(
+        operation_id="portfolios_update", parameters=[PORTFOLIO_ID],
+        request=PortfolioInputSerializer, responses={200: PortfolioOutputSerializer},
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        return self._update(request, pk, partial=False)
+
+    @extend_schema(
+        operation_id="portfolios_partial_update", parameters=[PORTFOLIO_ID],
+        request=PortfolioInputSerializer(partial=True), responses={200: PortfolioOutputSerializer},
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        return self._update(request, pk, partial=True)
+
+    @extend_schema(
+        operation_id="portfolios_destroy", parameters=[PORTFOLIO_ID],
+        responses={204: None, **error_responses(409)},
+        description="Delete an empty portfolio; one still holding cash or positions is a 409.",
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        services.portfolio_delete(portfolio=self._get(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class HoldingsApi(APIView):
+    @extend_schema(
+        operation_id="portfolios_holdings", parameters=[PORTFOLIO_ID], responses={200: HoldingsOutputSerializer},
+        description="Positions valued at their latest closes: quantity, price, market value, weight, unrealized P&L.",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
+        holdings = selectors.holdings_get(portfolio=portfolio)
+        value = portfolio.cash + sum((h.market_value or 0 for h in holdings), 0)
+        body = {"cash": portfolio.cash, "value": value, "holdings": HoldingSerializer(holdings, many=True).data}
+        return Response(HoldingsOutputSerializer(body).data)
+
+
+class TransactionsApi(APIView):
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="portfolios_transactions",
+        parameters=[
+            PORTFOLIO_ID,
+            OpenApiParameter("kind", OpenApiTypes.STR, many=True, enum=TRANSACTION_KINDS, description="Repeatable."),
+            OpenApiParameter("start", OpenApiTypes.DATE, description="On or after this date."),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="On or before this date."),
+            OpenApiParameter("symbol", OpenApiTypes.STR, description="Trades of this symbol only."),
+        ],
+        responses={200: TransactionSerializer(many=True)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
+        query = TransactionQuerySerializer(
+            data={**request.query_params.dict(), "kind": request.query_params.getlist("kind")}
+            if "kind" in request.query_params
+            else request.query_params.dict()
+        )
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        rows = selectors.transactions_list(
+            portfolio=portfolio, kinds=sorted(q.get("kind", ())), start=q.get("start"), end=q.get("end"),
+            symbol=q.get("symbol"),
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(TransactionSerializer(page, many=True).data)
+
+
+class CashApi(APIView):
+    @extend_schema(
+        operation_id="portfolios_cash",
+        parameters=[PORTFOLIO_ID],
+        request=CashInputSerializer,
+        responses={201: CashOutputSerializer, **error_responses(422)},
+        description="Deposit or withdraw cash. Withdrawing more than the cash held is a 422 naming `amount`.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
+        data = CashInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        move = services.cash_deposit if v["operation"] == "deposit" else services.cash_withdraw
+        movement = move(portfolio=portfolio, amount=v["amount"], note=v["note"])
+        portfolio.refresh_from_db(fields=["cash"])
+        body = {"id": movement.pk, "kind": movement.kind, "amount": movement.amount, "at": movement.at,
+                "note": movement.note, "cash": portfolio.cash}
+        return Response(CashOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+def _targets_body(portfolio: Portfolio) -> dict:
+    rows = TargetAllocation.objects.filter(portfolio=portfolio).select_related("asset").order_by("id")
+    return {
+        "targets": [
+            {"symbol": r.asset.symbol if r.asset else None, "asset_class": r.asset_class or None, "weight": r.weight}
+            for r in rows
+        ]
+    }
+
+
+class TargetsApi(APIView):
+    @extend_schema(operation_id="portfolios_targets_retrieve", parameters=[PORTFOLIO_ID], responses={200: TargetsSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
+        return Response(TargetsSerializer(_targets_body(portfolio)).data)
+
+    @extend_schema(
+        operation_id="portfolios_targets_update",
+        parameters=[PORTFOLIO_ID],
+        request=TargetsSerializer,
+        responses={200: TargetsSerializer, **error_responses(422)},
+        description="Replace the target allocation (by symbol or asset class); weights sum to at most 1, the rest is cash.",
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
+        data = TargetsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.targets_set(
+            portfolio=portfolio,
+            targets=[
+                services.TargetInput(weight=t["weight"], symbol=t.get("symbol") or None, asset_class=t.get("asset_class") or None)
+                for t in data.validated_data["targets"]
+            ],
+        )
+        return Response(TargetsSerializer(_targets_body(portfolio)).data)
+
+
+class AutonomyApi(APIView):
+    def _settings(self, portfolio: Portfolio) -> AutonomySettings:
+        settings, _ = AutonomySettings.objects.get_or_create(portfolio=portfolio)
+        return settings
+
+    @extend_schema(operation_id="portfolios_autonomy_retrieve", parameters=[PORTFOLIO_ID], responses={200: AutonomySerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
+        return Response(AutonomySerializer(self._settings(portfolio)).data)
+
+    @extend_schema(
+        operation_id="portfolios_autonomy_update",
+        parameters=[PORTFOLIO_ID],
+        request=AutonomySerializer,
+        responses={200: AutonomySerializer},
+        description="Update the autonomy settings; fields left out keep their values. "
+        "`strategy` must be a registered strategy (400 otherwise).",
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
+        data = AutonomySerializer(self._settings(portfolio), data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        settings = services.autonomy_update(portfolio=portfolio, data=data.validated_data)
+        return Response(AutonomySerializer(settings).data)

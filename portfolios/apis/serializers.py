@@ -1,0 +1,271 @@
+"""Input/output serializers of the portfolio endpoints (shared by the api modules)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from portfolios import strategies
+from portfolios.models import AutonomySettings, Decision, Portfolio
+
+MONEY_FIELD = {"max_digits": 20, "decimal_places": 4}
+
+
+class PortfolioOutputSerializer(serializers.ModelSerializer):
+    value = serializers.DecimalField(
+        max_digits=24, decimal_places=4, read_only=True, allow_null=True,
+        help_text="Cash plus positions at their latest closes.",
+    )
+    mode = serializers.SerializerMethodField(help_text="Autonomy mode: advise or autopilot.")
+    autonomy_enabled = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Portfolio
+        fields = [
+            "id", "name", "base_currency", "benchmark_symbol", "lot_method", "cash", "value",
+            "mode", "autonomy_enabled", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_mode(self, obj: Portfolio) -> str:
+        autonomy = getattr(obj, "autonomy", None)
+        return autonomy.mode if autonomy else AutonomySettings.Mode.ADVISE
+
+    def get_autonomy_enabled(self, obj: Portfolio) -> bool:
+        autonomy = getattr(obj, "autonomy", None)
+        return bool(autonomy and autonomy.enabled)
+
+
+class PortfolioInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120, trim_whitespace=True)
+    base_currency = serializers.RegexField(r"^[A-Za-z]{3}$", max_length=3, default="USD", help_text="ISO 4217 code.")
+    benchmark_symbol = serializers.CharField(max_length=20, default="SPY", allow_blank=True)
+    lot_method = serializers.ChoiceField(choices=Portfolio._meta.get_field("lot_method").choices, default="fifo")
+
+
+class PortfolioCreateInputSerializer(PortfolioInputSerializer):
+    mode = serializers.ChoiceField(choices=AutonomySettings.Mode.choices, default=AutonomySettings.Mode.ADVISE)
+
+
+class HoldingSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    name = serializers.CharField()
+    asset_class = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=24, decimal_places=8)
+    price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True, help_text="Latest close.")
+    price_date = serializers.DateField(allow_null=True)
+    market_value = serializers.DecimalField(max_digits=24, decimal_places=4, allow_null=True)
+    weight = serializers.FloatField(allow_null=True, help_text="Fraction of total value (cash included).")
+    cost_basis = serializers.DecimalField(max_digits=24, decimal_places=4)
+    unrealized_pnl = serializers.DecimalField(max_digits=24, decimal_places=4, allow_null=True)
+
+
+class HoldingsOutputSerializer(serializers.Serializer):
+    cash = serializers.DecimalField(max_digits=20, decimal_places=4)
+    value = serializers.DecimalField(max_digits=24, decimal_places=4)
+    holdings = HoldingSerializer(many=True)
+
+
+TRANSACTION_KINDS = ["deposit", "withdrawal", "dividend", "fee", "interest", "buy", "sell"]
+
+
+class TransactionSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text='"cash-<id>" or "trade-<id>".')
+    kind = serializers.ChoiceField(choices=TRANSACTION_KINDS)
+    at = serializers.DateTimeField()
+    amount = serializers.DecimalField(max_digits=20, decimal_places=4, help_text="Signed effect on cash.")
+    symbol = serializers.CharField(allow_null=True)
+    quantity = serializers.DecimalField(max_digits=24, decimal_places=8, allow_null=True)
+    price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    commission = serializers.DecimalField(max_digits=20, decimal_places=4, allow_null=True)
+    realized_gain = serializers.DecimalField(max_digits=20, decimal_places=4, allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    decision_id = serializers.IntegerField(allow_null=True)
+
+
+class TransactionQuerySerializer(serializers.Serializer):
+    kind = serializers.MultipleChoiceField(choices=TRANSACTION_KINDS, required=False)
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+    symbol = serializers.CharField(required=False, max_length=32)
+
+    def validate(self, attrs):
+        if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": "end is before start"})
+        return attrs
+
+
+class CashInputSerializer(serializers.Serializer):
+    operation = serializers.ChoiceField(choices=["deposit", "withdraw"])
+    amount = serializers.DecimalField(**MONEY_FIELD, min_value=Decimal("0.0001"), max_value=Decimal("1000000000"))
+    note = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+
+
+class CashOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    amount = serializers.DecimalField(**MONEY_FIELD, help_text="Signed: negative for withdrawals.")
+    at = serializers.DateTimeField()
+    note = serializers.CharField(allow_blank=True)
+    cash = serializers.DecimalField(**MONEY_FIELD, help_text="The portfolio's cash after the movement.")
+
+
+class TargetSerializer(serializers.Serializer):
+    symbol = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)
+    asset_class = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)
+    weight = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=Decimal(0), max_value=Decimal(1))
+
+    def validate(self, attrs):
+        if bool(attrs.get("symbol")) == bool(attrs.get("asset_class")):
+            raise serializers.ValidationError({"symbol": "give exactly one of symbol and asset_class"})
+        return attrs
+
+
+class TargetsSerializer(serializers.Serializer):
+    targets = TargetSerializer(many=True, max_length=200)
+
+
+class EsgConstraintsSerializer(serializers.Serializer):
+    excluded_flags = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=50,
+        help_text='Never buy assets carrying any of these flags, e.g. "tobacco".',
+    )
+    min_score = serializers.FloatField(min_value=0, max_value=100, required=False, allow_null=True)
+
+
+class AutonomyConstraintsSerializer(serializers.Serializer):
+    max_position = serializers.FloatField(min_value=0.01, max_value=1, required=False, allow_null=True)
+    max_asset_class = serializers.FloatField(min_value=0.01, max_value=1, required=False, allow_null=True)
+    max_holdings = serializers.IntegerField(min_value=1, max_value=500, required=False, allow_null=True)
+
+
+class RiskLimitsSerializer(serializers.Serializer):
+    max_var_95 = serializers.FloatField(
+        min_value=0.001, max_value=1, required=False, allow_null=True, help_text="One-day 95 % VaR, fraction of value."
+    )
+    max_drawdown = serializers.FloatField(min_value=0.01, max_value=1, required=False, allow_null=True)
+    max_turnover = serializers.FloatField(min_value=0.01, max_value=2, required=False, allow_null=True)
+
+
+class AutonomySerializer(serializers.ModelSerializer):
+    """The autonomy settings; PUT replaces the given fields (others keep their values)."""
+
+    strategy = serializers.CharField(
+        max_length=80, required=False,
+        help_text="A registered strategy, e.g. optimizer:max_sharpe, optimizer:min_volatility, agent:ppo.",
+    )
+    esg_constraints = EsgConstraintsSerializer(required=False)
+    constraints = AutonomyConstraintsSerializer(required=False)
+    limits = RiskLimitsSerializer(required=False)
+    rebalance_threshold = serializers.DecimalField(
+        max_digits=6, decimal_places=4, min_value=Decimal("0.001"), max_value=Decimal("0.5"), required=False
+    )
+    tax_loss_threshold = serializers.DecimalField(
+        max_digits=6, decimal_places=4, min_value=Decimal("0.001"), max_value=Decimal("0.9"), required=False
+    )
+    cash_buffer = serializers.DecimalField(
+        max_digits=6, decimal_places=4, min_value=Decimal("0"), max_value=Decimal("0.5"), required=False
+    )
+    min_trade_value = serializers.DecimalField(
+        **MONEY_FIELD, min_value=Decimal("0"), max_value=Decimal("1000000"), required=False
+    )
+    commission_rate = serializers.DecimalField(
+        max_digits=8, decimal_places=6, min_value=Decimal("0"), max_value=Decimal("0.05"), required=False
+    )
+    commission_min = serializers.DecimalField(
+        **MONEY_FIELD, min_value=Decimal("0"), max_value=Decimal("1000"), required=False
+    )
+    slippage_bps = serializers.DecimalField(
+        max_digits=8, decimal_places=3, min_value=Decimal("0"), max_value=Decimal("500"), required=False
+    )
+    paused_reason = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    risk_tolerance = serializers.ChoiceField(choices=strategies.RISK_TIERS, required=False)
+
+    class Meta:
+        model = AutonomySettings
+        fields = [
+            "enabled", "paused_reason", "mode", "strategy", "risk_tolerance", "investment_horizon",
+            "rebalance_threshold", "calendar", "tax_optimization", "tax_loss_threshold", "esg_constraints",
+            "constraints", "limits", "min_trade_value", "fractional_shares", "cash_buffer",
+            "commission_rate", "commission_min", "slippage_bps", "updated_at",
+        ]
+        read_only_fields = ["updated_at"]
+
+    def validate_strategy(self, value: str) -> str:
+        known = strategies.strategy_names()
+        if value not in known:
+            raise serializers.ValidationError(
+                f"unknown strategy {value!r}; known strategies: {', '.join(known) or 'none'}"
+            )
+        return value
+
+
+class ProposedTradeSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    side = serializers.ChoiceField(choices=["buy", "sell"])
+    quantity = serializers.CharField(help_text="Decimal shares as a string.")
+    price = serializers.CharField(help_text="The close the trade was sized at.")
+    est_price = serializers.CharField(help_text="Estimated fill price incl. slippage.")
+    est_cost = serializers.CharField(help_text="Estimated commission + slippage.")
+    est_cash_flow = serializers.CharField(required=False)
+    reason = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class ProposalSerializer(serializers.ModelSerializer):
+    trades = ProposedTradeSerializer(many=True, read_only=True)
+    triggers = serializers.ListField(child=serializers.DictField(), read_only=True, help_text="Each trigger with its numbers.")
+    checks = serializers.ListField(child=serializers.DictField(), read_only=True, help_text="Each pre-trade check's outcome.")
+    target_weights = serializers.DictField(child=serializers.FloatField(), read_only=True)
+    current_weights = serializers.DictField(child=serializers.FloatField(), read_only=True)
+    before = serializers.DictField(read_only=True, help_text="expected_return, volatility, var_95 before.")
+    after = serializers.DictField(read_only=True, help_text="The same after the trades.")
+    explanation = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id", "as_of", "status", "mode", "strategy", "summary", "confidence", "triggers", "checks",
+            "target_weights", "current_weights", "before", "after", "trades", "explanation", "status_reason",
+            "created_at", "decided_at", "executed_at",
+        ]
+        read_only_fields = fields
+
+
+class RejectInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class TwrPointSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    value = serializers.FloatField()
+    daily_return = serializers.FloatField()
+    cumulative_return = serializers.FloatField()
+    drawdown = serializers.FloatField()
+
+
+class PerformanceMetricsSerializer(serializers.Serializer):
+    total_return = serializers.FloatField()
+    annualized_return = serializers.FloatField()
+    annualized_volatility = serializers.FloatField()
+    sharpe_ratio = serializers.FloatField(allow_null=True)
+    max_drawdown = serializers.FloatField()
+    days = serializers.IntegerField()
+
+
+class PerformanceOutputSerializer(serializers.Serializer):
+    series = TwrPointSerializer(many=True)
+    metrics = PerformanceMetricsSerializer()
+    realized_gain = serializers.DecimalField(max_digits=24, decimal_places=4)
+    net_deposits = serializers.DecimalField(max_digits=24, decimal_places=4)
+
+
+class PerformanceQuerySerializer(serializers.Serializer):
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": "end is before start"})
+        return attrs

@@ -1,0 +1,105 @@
+"""Optimizing one portfolio: defaults from its holdings, settings and owner, stored as a record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from common.errors import ApplicationError, Unprocessable
+from portfolios.models import AutonomySettings, Portfolio, PortfolioOptimization, TargetAllocation
+from portfolios.selectors import portfolio_state_get
+
+
+def _universe(portfolio: Portfolio) -> list[str]:
+    held = portfolio.positions.filter(quantity__gt=0).values_list("asset__symbol", flat=True)
+    targeted = TargetAllocation.objects.filter(portfolio=portfolio, asset__isnull=False).values_list(
+        "asset__symbol", flat=True
+    )
+    return sorted(set(held) | set(targeted))
+
+
+def _constraints(settings: AutonomySettings | None, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if settings is not None:
+        spec = settings.constraints or {}
+        for key in ("max_position", "max_holdings"):
+            if spec.get(key) is not None:
+                out[key] = spec[key]
+        esg = settings.esg_constraints or {}
+        if esg.get("excluded_flags"):
+            out["exclude_esg_flags"] = list(esg["excluded_flags"])
+        if esg.get("min_score") is not None:
+            out["min_esg_score"] = esg["min_score"]
+        out["cash_buffer"] = float(settings.cash_buffer)
+    out.update(dict(given or {}))
+    return out
+
+
+def portfolio_optimize(
+    *, portfolio: Portfolio, user: Any, params: Mapping[str, Any]
+) -> tuple[PortfolioOptimization, dict[str, Any]]:
+    """Run ``portfolios.services.optimization.optimization_run`` for ``portfolio`` and store it.
+
+    ``params`` are the validated fields of the stateless optimize request; missing ones
+    default from the portfolio (universe: holdings + targets; constraints: autonomy
+    settings; risk tier: risk tolerance; current weights: holdings). A failure is stored
+    with status ``failed`` and re-raised.
+    """
+    from portfolios.apis.optimize import outcome_data  # the reply shape of POST optimize
+    from portfolios.services.optimization import optimization_run
+
+    settings = AutonomySettings.objects.filter(portfolio=portfolio).first()
+    universe = list(params.get("universe") or _universe(portfolio))
+    if not universe:
+        raise Unprocessable(
+            "the portfolio holds nothing and has no target symbols; give a universe",
+            code="empty_universe",
+            field="universe",
+        )
+    state = portfolio_state_get(portfolio=portfolio, as_of=params.get("end") or date.today())
+    constraints = _constraints(settings, params.get("constraints"))
+    v = dict(params)
+    options = {
+        "kelly_fraction": v.get("kelly_fraction", 0.5),
+        "cvar_beta": v.get("cvar_beta", 0.95),
+        **({"risk_budgets": v["risk_budgets"]} if v.get("risk_budgets") else {}),
+        **({"market_weights": v["market_weights"]} if v.get("market_weights") else {}),
+        **dict(v.get("objective_weights") or {}),
+    }
+    record = PortfolioOptimization(
+        portfolio=portfolio, user=user, objective=v.get("objective", "max_sharpe"), constraints=constraints
+    )
+    try:
+        outcome = optimization_run(
+            symbols=universe,
+            start=v.get("start"),
+            end=v.get("end"),
+            expected_returns=v.get("expected_returns", "mean_historical"),
+            risk_model=v.get("risk_model", "sample_cov"),
+            objective=record.objective,
+            constraints=constraints,
+            risk_free_rate=v.get("risk_free_rate", 0.0),
+            target_return=v.get("target_return"),
+            target_volatility=v.get("target_volatility"),
+            views=v.get("views"),
+            frontier_points=v.get("frontier_points"),
+            current_weights=v.get("current_weights") or {s: w for s, w in state.weights.items() if s in universe},
+            risk_tier=v.get("risk_tier") or (settings.risk_tolerance if settings else None),
+            risk_aversion=v.get("risk_aversion"),
+            frontier_plot=v.get("frontier_plot", False),
+            options=options,
+        )
+    except ApplicationError as exc:
+        record.status = PortfolioOptimization.Status.FAILED
+        record.error = exc.message
+        record.save()
+        raise
+    body = outcome_data(outcome, risk_free_rate=v.get("risk_free_rate", 0.0))
+    record.weights = body["weights"]
+    record.expected_return = body["expected_return"]
+    record.volatility = body["volatility"]
+    record.sharpe = body["sharpe_ratio"]
+    record.status = PortfolioOptimization.Status.OPTIMAL
+    record.save()
+    return record, body
