@@ -1,0 +1,193 @@
+"""Admin of the ledger and decisions: operators read; money moves only through services.
+
+Ledger rows (trades, lots, closings, cash movements, snapshots) are read-only here:
+editing them by hand would break the invariants ``audit_ledger`` checks. Decisions show
+their full explanation. The autopilot's admin adds "run a cycle now" and "pause
+autonomy" actions to :class:`PortfolioAdmin` (it subclasses it).
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from portfolios.models import (
+    AutonomySettings,
+    CashMovement,
+    Decision,
+    LotClosing,
+    Portfolio,
+    PortfolioOptimization,
+    PortfolioSnapshot,
+    Position,
+    TargetAllocation,
+    TaxLot,
+    Trade,
+)
+
+
+class ReadOnlyAdminMixin:
+    """No add/change/delete: the row is written by services only."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class PositionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Position
+    fields = ("asset", "quantity", "updated_at")
+    readonly_fields = fields
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(quantity__gt=0).select_related("asset")
+
+
+class TargetInline(admin.TabularInline):
+    model = TargetAllocation
+    fields = ("asset", "asset_class", "weight")
+    autocomplete_fields = ()
+    raw_id_fields = ("asset",)
+    extra = 0
+
+
+class AutonomyInline(admin.StackedInline):
+    model = AutonomySettings
+    can_delete = False
+    extra = 0
+
+
+@admin.register(Portfolio)
+class PortfolioAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "owner", "cash", "mode", "autonomy_enabled", "ledger_version", "created_at")
+    list_filter = ("autonomy__mode", "autonomy__enabled", "autonomy__risk_tolerance", "base_currency")
+    search_fields = ("name", "owner__email")
+    list_select_related = ("owner", "autonomy")
+    readonly_fields = ("cash", "ledger_version", "created_at", "updated_at")
+    raw_id_fields = ("owner",)
+    inlines = [AutonomyInline, TargetInline, PositionInline]
+
+    @admin.display(description="mode", ordering="autonomy__mode")
+    def mode(self, obj: Portfolio) -> str:
+        return getattr(getattr(obj, "autonomy", None), "mode", "-")
+
+    @admin.display(description="autonomy on", boolean=True)
+    def autonomy_enabled(self, obj: Portfolio) -> bool:
+        return bool(getattr(getattr(obj, "autonomy", None), "enabled", False))
+
+
+def _pretty(value) -> str:
+    return format_html("<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(value, indent=2, default=str))
+
+
+@admin.register(Decision)
+class DecisionAdmin(admin.ModelAdmin):
+    list_display = ("id", "portfolio", "as_of", "status", "mode", "strategy", "trades_count", "confidence", "created_at")
+    list_filter = ("status", "mode", "strategy", "as_of")
+    search_fields = ("portfolio__name", "portfolio__owner__email", "summary")
+    list_select_related = ("portfolio",)
+    date_hierarchy = "as_of"
+    fieldsets = (
+        (None, {"fields": ("portfolio", "as_of", "status", "mode", "strategy", "confidence", "status_reason")}),
+        ("Explanation", {"fields": ("summary", "triggers_pretty", "checks_pretty", "trades_pretty", "explanation_pretty")}),
+        ("Numbers", {"fields": ("before_pretty", "after_pretty", "current_weights_pretty", "target_weights_pretty", "prices_pretty")}),
+        ("Audit", {"fields": ("ledger_version", "created_at", "decided_at", "decided_by", "executed_at")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f for fs in self.fieldsets for f in fs[1]["fields"]]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="trades")
+    def trades_count(self, obj: Decision) -> int:
+        return len(obj.trades or [])
+
+    def triggers_pretty(self, obj):
+        return _pretty(obj.triggers)
+
+    def checks_pretty(self, obj):
+        return _pretty(obj.checks)
+
+    def trades_pretty(self, obj):
+        return _pretty(obj.trades)
+
+    def explanation_pretty(self, obj):
+        return _pretty(obj.explanation)
+
+    def before_pretty(self, obj):
+        return _pretty(obj.before)
+
+    def after_pretty(self, obj):
+        return _pretty(obj.after)
+
+    def current_weights_pretty(self, obj):
+        return _pretty(obj.current_weights)
+
+    def target_weights_pretty(self, obj):
+        return _pretty(obj.target_weights)
+
+    def prices_pretty(self, obj):
+        return _pretty(obj.prices)
+
+
+@admin.register(Trade)
+class TradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "portfolio", "trade_date", "side", "asset", "quantity", "price", "commission", "cash_flow", "realized_gain", "decision")
+    list_filter = ("side", "broker", "trade_date")
+    search_fields = ("portfolio__name", "asset__symbol", "broker_ref", "reason")
+    list_select_related = ("portfolio", "asset")
+    date_hierarchy = "trade_date"
+
+
+class LotClosingInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = LotClosing
+    fields = ("trade", "quantity", "proceeds", "cost_basis", "realized_gain", "holding_period", "closed_on")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(TaxLot)
+class TaxLotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "portfolio", "asset", "acquired_on", "quantity_original", "quantity_open", "cost_basis", "cost_basis_open")
+    list_filter = ("acquired_on",)
+    search_fields = ("portfolio__name", "asset__symbol")
+    list_select_related = ("portfolio", "asset")
+    inlines = [LotClosingInline]
+
+
+@admin.register(CashMovement)
+class CashMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "portfolio", "kind", "amount", "at", "note")
+    list_filter = ("kind",)
+    search_fields = ("portfolio__name", "note")
+    list_select_related = ("portfolio",)
+    date_hierarchy = "at"
+
+
+@admin.register(PortfolioSnapshot)
+class PortfolioSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("portfolio", "date", "value", "cash", "invested", "net_flows")
+    list_filter = ("date",)
+    search_fields = ("portfolio__name",)
+    list_select_related = ("portfolio",)
+
+
+@admin.register(PortfolioOptimization)
+class PortfolioOptimizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "portfolio", "user", "objective", "status", "expected_return", "volatility", "sharpe", "created_at")
+    list_filter = ("objective", "status")
+    search_fields = ("portfolio__name", "user__email")
+    list_select_related = ("portfolio", "user")
