@@ -20,6 +20,7 @@ from portfolios.services.ledger import (
     cash_movement_record,
     cash_withdraw,
     snapshot_take,
+    snapshots_backfill,
     snapshots_take,
 )
 from portfolios.services.portfolio import (
@@ -56,6 +57,7 @@ __all__ = [
     "portfolio_delete",
     "portfolio_update",
     "snapshot_take",
+    "snapshots_backfill",
     "snapshots_take",
     "strategy_validate",
     "targets_set",

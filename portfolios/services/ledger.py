@@ -130,3 +130,71 @@ def snapshot_take(*, portfolio: Portfolio, as_of: date) -> PortfolioSnapshot:
     """Value one portfolio at ``as_of``'s closes and store it (replacing that day's snapshot)."""
     snapshots_take(as_of=as_of, portfolios=[portfolio])
     return PortfolioSnapshot.objects.get(portfolio=portfolio, date=as_of)
+
+
+@transaction.atomic
+def snapshots_backfill(*, portfolio: Portfolio, start: date, end: date) -> int:
+    """Rebuild daily snapshots of ``portfolio`` for every trading day in [start, end].
+
+    Holdings and cash on each day are replayed from the ledger (trades by trade date,
+    cash movements by date); positions are valued at each symbol's last close on or
+    before the day. Existing snapshots of those days are replaced. Returns how many.
+    """
+    from marketdata.models import PriceBar
+    from portfolios.models import Trade
+
+    trades = list(
+        Trade.objects.filter(portfolio=portfolio, trade_date__lte=end)
+        .order_by("trade_date", "id")
+        .values_list("trade_date", "asset__symbol", "side", "quantity", "cash_flow")
+    )
+    movements = list(
+        CashMovement.objects.filter(portfolio=portfolio, at__date__lte=end)
+        .order_by("at")
+        .values_list("at", "kind", "amount")
+    )
+    symbols = sorted({t[1] for t in trades})
+    bars = PriceBar.objects.filter(asset__symbol__in=symbols, date__lte=end).order_by("date")
+    days = sorted(
+        set(PriceBar.objects.filter(date__gte=start, date__lte=end).values_list("date", flat=True).distinct())
+    )
+    closes: dict[str, Decimal] = {}
+    bar_rows = list(bars.values_list("date", "asset__symbol", "close"))
+    quantities: dict[str, Decimal] = {}
+    cash = Decimal(0)
+    ti = mi = bi = 0
+    rows = []
+    for day in days:
+        flows = Decimal(0)
+        while mi < len(movements) and movements[mi][0].date() <= day:
+            at, kind, amount = movements[mi]
+            cash += amount
+            if kind in CashMovement.EXTERNAL and at.date() == day:
+                flows += amount
+            mi += 1
+        while ti < len(trades) and trades[ti][0] <= day:
+            _, symbol, side, qty, cash_flow = trades[ti]
+            quantities[symbol] = quantities.get(symbol, Decimal(0)) + (qty if side == "buy" else -qty)
+            cash += cash_flow
+            ti += 1
+        while bi < len(bar_rows) and bar_rows[bi][0] <= day:
+            closes[bar_rows[bi][1]] = bar_rows[bi][2]
+            bi += 1
+        invested = sum((q * closes.get(s, Decimal(0)) for s, q in quantities.items() if q), Decimal(0))
+        rows.append(
+            PortfolioSnapshot(
+                portfolio=portfolio,
+                date=day,
+                value=money(cash + invested),
+                cash=cash,
+                invested=money(invested),
+                net_flows=flows,
+            )
+        )
+    PortfolioSnapshot.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["portfolio", "date"],
+        update_fields=["value", "cash", "invested", "net_flows"],
+    )
+    return len(rows)

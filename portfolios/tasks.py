@@ -1,0 +1,24 @@
+"""Celery tasks of the portfolios app: thin callers of the services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="portfolios.snapshots_take_task", acks_late=True)
+def snapshots_take_task(as_of: str | None = None) -> int:
+    """Snapshot every portfolio at the latest close (or ``as_of``, ISO date); returns how many.
+
+    Idempotent: a day's snapshot is replaced, so a retry or a second beat does no harm.
+    """
+    from datetime import date
+
+    from django.db.models import Max
+
+    from marketdata.models import PriceBar
+    from portfolios.services import snapshots_take
+
+    day = date.fromisoformat(as_of) if as_of else PriceBar.objects.aggregate(last=Max("date"))["last"]
+    if day is None:
+        return 0
+    return len(snapshots_take(as_of=day))
