@@ -5,7 +5,13 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal as D
 
 from portfolios.models import Portfolio, PortfolioSnapshot
-from portfolios.services import cash_deposit, ledger_audit, portfolio_create, snapshots_backfill, trades_execute
+from portfolios.services import (
+    cash_deposit,
+    ledger_audit,
+    portfolio_create,
+    snapshots_backfill,
+    trades_execute,
+)
 from portfolios.tasks import snapshots_take_task
 from portfolios.trading import ProposedTrade
 
