@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import generics, serializers, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import ErrorResponseSerializer, Pagination
+from common.errors import NotFound
 from rebalancer.backtests import charts, selectors, services
 from rebalancer.backtests.engine.schedule import FREQUENCIES
 from rebalancer.backtests.models import Backtest, BacktestStatus
@@ -167,7 +174,15 @@ ACCEPTED = inline_serializer(
 )
 
 
-class BacktestListCreateApi(APIView):
+class BacktestListCreateApi(generics.ListAPIView):
+    """GET: the caller's backtests, newest first (paginated); POST: start one."""
+
+    serializer_class = BacktestSummarySerializer
+    pagination_class = Pagination
+
+    def get_queryset(self):
+        return selectors.backtest_list(owner=self.request.user)
+
     @extend_schema(
         operation_id="backtests_create",
         request=BacktestInputSerializer,
@@ -215,10 +230,27 @@ class BacktestListCreateApi(APIView):
         return paginator.get_paginated_response(BacktestSummarySerializer(page, many=True).data)
 
 
+ID_PARAMETER = OpenApiParameter("backtest_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+def _id(raw: str) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise NotFound(f"Backtest {raw!r} not found.", field="id") from None
+    if not 0 < value < 2**63:
+        raise NotFound(f"Backtest {raw!r} not found.", field="id")
+    return value
+
+
 class BacktestDetailApi(APIView):
-    @extend_schema(operation_id="backtests_retrieve", responses={200: BacktestOutputSerializer})
-    def get(self, request: Request, backtest_id: int) -> Response:
-        backtest = selectors.backtest_get(owner=request.user, backtest_id=backtest_id)
+    @extend_schema(
+        operation_id="backtests_retrieve",
+        parameters=[ID_PARAMETER],
+        responses={200: BacktestOutputSerializer},
+    )
+    def get(self, request: Request, backtest_id: str) -> Response:
+        backtest = selectors.backtest_get(owner=request.user, backtest_id=_id(backtest_id))
         return Response(BacktestOutputSerializer(backtest).data)
 
 
@@ -258,17 +290,23 @@ class _ChartApi(APIView):
 
 
 class BacktestEquityChartApi(_ChartApi):
-    @extend_schema(operation_id="backtests_equity_chart", responses=PNG_RESPONSES)
-    def get(self, request: Request, backtest_id: int) -> HttpResponse:
-        series = selectors.backtest_series_get(owner=request.user, backtest_id=backtest_id)
+    @extend_schema(
+        operation_id="backtests_equity_chart", parameters=[ID_PARAMETER], responses=PNG_RESPONSES
+    )
+    def get(self, request: Request, backtest_id: str) -> HttpResponse:
+        series = selectors.backtest_series_get(owner=request.user, backtest_id=_id(backtest_id))
         curves = selectors.series_equity_frames(series)
         return self._png(charts.equity_chart_png(curves, title=f"Backtest #{backtest_id}"))
 
 
 class BacktestAllocationChartApi(_ChartApi):
-    @extend_schema(operation_id="backtests_allocation_chart", responses=PNG_RESPONSES)
-    def get(self, request: Request, backtest_id: int) -> HttpResponse:
-        series = selectors.backtest_series_get(owner=request.user, backtest_id=backtest_id)
+    @extend_schema(
+        operation_id="backtests_allocation_chart",
+        parameters=[ID_PARAMETER],
+        responses=PNG_RESPONSES,
+    )
+    def get(self, request: Request, backtest_id: str) -> HttpResponse:
+        series = selectors.backtest_series_get(owner=request.user, backtest_id=_id(backtest_id))
         name, weights = selectors.series_weights_frame(series)
         return self._png(
             charts.allocation_chart_png(weights, title=f"Backtest #{backtest_id}: {name}")
