@@ -28,16 +28,16 @@ import pandas as pd
 import scipy.linalg
 
 from .constraints import Constraints, LinearForm
+from .diagnosis import diagnose
 from .exceptions import InfeasibleConstraints, OptimizationError, UnsupportedOptions
-from .optimizer import (
+from .problem import (
     Inputs,
-    _align_inputs,
-    _linear,
-    _net_return,
-    _nonlinear,
-    _variance,
-    _violations,
-    diagnose,
+    align_inputs,
+    linear_constraints,
+    net_return,
+    nonlinear_constraints,
+    variance,
+    violations,
 )
 from .results import Frontier, FrontierPoint
 from .solvers import ProblemInfeasible, solve
@@ -178,7 +178,7 @@ class ParametricQP:
     def _start_interior_point(self) -> tuple[np.ndarray, list[int]]:
         form = self.form
         w = cp.Variable(self.n)
-        cons = _linear(w, form)
+        cons = linear_constraints(w, form)
         problem = cp.Problem(cp.Minimize(0.5 * cp.quad_form(w, cp.psd_wrap(self.sigma))), cons)
         try:
             solve(problem)
@@ -357,22 +357,22 @@ def _frontier_cvxpy(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray]:
             field="frontier_points",
         )
     w = cp.Variable(inp.n)
-    base = _linear(w, inp.form) + _nonlinear(w, inp)
-    net = _net_return(w, inp, inp.mu)
+    base = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
+    net = net_return(w, inp, inp.mu)
     try:
-        solve(cp.Problem(cp.Minimize(_variance(w, inp)), base))
+        solve(cp.Problem(cp.Minimize(variance(w, inp)), base))
         low = float(inp.mu @ w.value)
         solve(cp.Problem(cp.Maximize(net), base))
         high = float(net.value)
     except ProblemInfeasible:
         raise InfeasibleConstraints(diagnose(inp, "min_volatility")) from None
     target = cp.Parameter()
-    problem = cp.Problem(cp.Minimize(_variance(w, inp)), base + [net >= target])
+    problem = cp.Problem(cp.Minimize(variance(w, inp)), base + [net >= target])
     weights = np.empty((points, inp.n))
     for p, value in enumerate(np.linspace(low, high - 1e-9 * max(1.0, abs(high)), points)):
         target.value = value
         try:
-            solve(problem, verify=lambda: _violations(np.asarray(w.value), inp))
+            solve(problem, verify=lambda: violations(np.asarray(w.value), inp))
         except ProblemInfeasible:
             raise OptimizationError(
                 f"frontier point {p + 1} (target return {value:.6g}) failed"
@@ -393,8 +393,8 @@ def _batch_violations(weights: np.ndarray, inp: Inputs, tol: float) -> list[str]
     if len(form.h):
         bad |= (weights @ form.G.T - form.h > tol).any(axis=1)
     if not inp.constraints.is_linear:
-        bad |= np.array([bool(_violations(row, inp, tol=tol)) for row in weights])
-    return [m for row in weights[bad][:3] for m in _violations(row, inp, tol=tol)]
+        bad |= np.array([bool(violations(row, inp, tol=tol)) for row in weights])
+    return [m for row in weights[bad][:3] for m in violations(row, inp, tol=tol)]
 
 
 def efficient_frontier(
@@ -419,7 +419,7 @@ def efficient_frontier(
         )
     if expected_returns is None:
         raise OptimizationError("the frontier needs expected returns", field="expected_returns")
-    inp = _align_inputs(
+    inp = align_inputs(
         expected_returns, cov, None, constraints, current_weights, risk_free_rate, 252
     )
     linear = inp.constraints.is_linear

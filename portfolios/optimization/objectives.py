@@ -1,0 +1,366 @@
+"""The objectives behind :func:`.optimizer.optimize`, one function each.
+
+``min_volatility``; ``max_sharpe`` (Cornuejols-Tutuncu homogenisation, or Dinkelbach's
+iteration on a mixed-integer SOCP under cardinality / minimum positions);
+``efficient_return``; ``efficient_risk``; ``max_utility``; ``kelly`` (fractional);
+``min_cvar`` (Rockafellar-Uryasev); ``multi_objective`` (documented weights in
+``MULTI_OBJECTIVE_DEFAULTS``); ``black_litterman``; ``risk_parity`` and ``hrp``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+
+from .diagnosis import diagnose
+from .exceptions import InfeasibleConstraints, OptimizationError, UnsupportedOptions
+from .problem import (
+    Inputs,
+    clean_weights,
+    cvar_expression,
+    linear_constraints,
+    net_return,
+    nonlinear_constraints,
+    require_scenarios,
+    result_from_weights,
+    variance,
+    verifier,
+    violations,
+)
+from .results import OptimizationResult
+from .solvers import ProblemInfeasible, solve
+
+# Documented defaults of the multi-objective weights (options of the same names).
+MULTI_OBJECTIVE_DEFAULTS: dict[str, float] = {
+    "return_weight": 1.0,  # x annualised expected return
+    "variance_weight": -1.0,  # x annualised variance; -1 means risk_aversion / 2 (tier)
+    "cvar_weight": 0.0,  # x daily historical CVaR (loss, beta = cvar_beta)
+    "drawdown_weight": 0.0,  # x CVaR of 21-day cumulative losses: a drawdown proxy
+    "turnover_weight": 0.0,  # x sum |w - current_weights|, on top of transaction costs
+}
+
+
+def _solve_for(
+    inp: Inputs,
+    w: cp.Variable,
+    problem: cp.Problem,
+    objective: str,
+    *,
+    budget_equality: bool = True,
+    scale_var=None,
+    diagnose_with: dict | None = None,
+) -> tuple[np.ndarray, str, str]:
+    try:
+        solver = solve(
+            problem, verify=verifier(w, inp, budget_equality=budget_equality, scale_var=scale_var)
+        )
+    except ProblemInfeasible:
+        raise InfeasibleConstraints(diagnose(inp, objective, **(diagnose_with or {}))) from None
+    weights = np.asarray(w.value, dtype=float)
+    if scale_var is not None:
+        weights = weights / float(scale_var.value)
+    return clean_weights(weights, inp), solver, str(problem.status)
+
+
+def min_volatility(inp: Inputs, **_: Any) -> OptimizationResult:
+    w = cp.Variable(inp.n)
+    problem = cp.Problem(
+        cp.Minimize(variance(w, inp)),
+        linear_constraints(w, inp.form) + nonlinear_constraints(w, inp),
+    )
+    weights, solver, status = _solve_for(inp, w, problem, "min_volatility")
+    return result_from_weights(weights, inp, "min_volatility", solver, status)
+
+
+def efficient_return(inp: Inputs, *, target_return: float | None, **_: Any) -> OptimizationResult:
+    if target_return is None:
+        raise OptimizationError("efficient_return needs target_return", field="target_return")
+    w = cp.Variable(inp.n)
+    cons = (
+        linear_constraints(w, inp.form)
+        + nonlinear_constraints(w, inp)
+        + [net_return(w, inp, inp.mu) >= target_return]
+    )
+    problem = cp.Problem(cp.Minimize(variance(w, inp)), cons)
+    weights, solver, status = _solve_for(
+        inp, w, problem, "efficient_return", diagnose_with={"target_return": target_return}
+    )
+    return result_from_weights(weights, inp, "efficient_return", solver, status)
+
+
+def efficient_risk(inp: Inputs, *, target_volatility: float | None, **_: Any) -> OptimizationResult:
+    if target_volatility is None or target_volatility <= 0:
+        raise OptimizationError(
+            "efficient_risk needs a positive target_volatility", field="target_volatility"
+        )
+    w = cp.Variable(inp.n)
+    cons = (
+        linear_constraints(w, inp.form)
+        + nonlinear_constraints(w, inp)
+        + [variance(w, inp) <= target_volatility**2]
+    )
+    problem = cp.Problem(cp.Maximize(net_return(w, inp, inp.mu)), cons)
+    weights, solver, status = _solve_for(
+        inp, w, problem, "efficient_risk", diagnose_with={"target_volatility": target_volatility}
+    )
+    return result_from_weights(weights, inp, "efficient_risk", solver, status)
+
+
+def max_utility(inp: Inputs, *, risk_aversion: float, **_: Any) -> OptimizationResult:
+    w = cp.Variable(inp.n)
+    objective = cp.Maximize(net_return(w, inp, inp.mu) - 0.5 * risk_aversion * variance(w, inp))
+    problem = cp.Problem(objective, linear_constraints(w, inp.form) + nonlinear_constraints(w, inp))
+    weights, solver, status = _solve_for(inp, w, problem, "max_utility")
+    return result_from_weights(
+        weights, inp, "max_utility", solver, status, risk_aversion=risk_aversion
+    )
+
+
+def kelly(inp: Inputs, *, kelly_fraction: float = 0.5, **_: Any) -> OptimizationResult:
+    """Fractional Kelly: maximise ``(mu - rf)'w - w'Sigma w / (2 f)``, uninvested weight in cash.
+
+    With ``f = 1`` this is the growth-optimal (full Kelly) allocation of the continuous-time
+    approximation; ``f = 0.5`` (half Kelly) is the default. No leverage: ``sum(w) <= 1 - cash_buffer``.
+    """
+    if not 0 < kelly_fraction <= 1:
+        raise OptimizationError("kelly_fraction must be in (0, 1]", field="kelly_fraction")
+    w = cp.Variable(inp.n)
+    excess = inp.mu - inp.risk_free_rate
+    objective = cp.Maximize(net_return(w, inp, excess) - variance(w, inp) / (2 * kelly_fraction))
+    cons = linear_constraints(w, inp.form, budget_equality=False) + nonlinear_constraints(w, inp)
+    problem = cp.Problem(objective, cons)
+    weights, solver, status = _solve_for(inp, w, problem, "kelly", budget_equality=False)
+    return result_from_weights(
+        weights,
+        inp,
+        "kelly",
+        solver,
+        status,
+        kelly_fraction=kelly_fraction,
+        cash_weight=float(1.0 - weights.sum()),
+    )
+
+
+def min_cvar(
+    inp: Inputs, *, target_return: float | None = None, cvar_beta: float = 0.95, **_: Any
+) -> OptimizationResult:
+    scenarios = require_scenarios(inp, "min_cvar")
+    if not 0.5 <= cvar_beta < 1:
+        raise OptimizationError("cvar_beta must be in [0.5, 1)", field="cvar_beta")
+    w = cp.Variable(inp.n)
+    cvar, cons = cvar_expression(w, scenarios, cvar_beta)
+    cons += linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
+    if target_return is not None:
+        if inp.mu is None:
+            raise OptimizationError(
+                "a target_return needs expected returns", field="expected_returns"
+            )
+        cons.append(net_return(w, inp, inp.mu) >= target_return)
+    problem = cp.Problem(cp.Minimize(cvar), cons)
+    weights, solver, status = _solve_for(
+        inp, w, problem, "min_cvar", diagnose_with={"target_return": target_return}
+    )
+    losses = -scenarios @ weights
+    return result_from_weights(
+        weights,
+        inp,
+        "min_cvar",
+        solver,
+        status,
+        cvar=_historical_cvar(losses, cvar_beta),
+        cvar_beta=cvar_beta,
+    )
+
+
+def _historical_cvar(losses: np.ndarray, beta: float) -> float:
+    """Rockafellar-Uryasev CVaR of equally likely ``losses`` (the LP's optimal value)."""
+    var = float(np.quantile(losses, beta, method="inverted_cdf"))
+    return var + float(np.clip(losses - var, 0, None).sum()) / ((1 - beta) * len(losses))
+
+
+def multi_objective(
+    inp: Inputs,
+    *,
+    risk_aversion: float,
+    cvar_beta: float = 0.95,
+    drawdown_horizon: int = 21,
+    **options: Any,
+) -> OptimizationResult:
+    """Maximise a documented weighted sum (see ``MULTI_OBJECTIVE_DEFAULTS``) net of costs."""
+    weights_of = {k: float(options.get(k, v)) for k, v in MULTI_OBJECTIVE_DEFAULTS.items()}
+    if weights_of["variance_weight"] < 0:
+        weights_of["variance_weight"] = risk_aversion / 2
+    if any(v < 0 for v in weights_of.values()):
+        raise OptimizationError("multi-objective weights must be >= 0", field="options")
+    w = cp.Variable(inp.n)
+    cons = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
+    score = weights_of["return_weight"] * net_return(w, inp, inp.mu)
+    score -= weights_of["variance_weight"] * variance(w, inp)
+    if weights_of["turnover_weight"]:
+        score -= weights_of["turnover_weight"] * cp.norm1(w - inp.current)
+    if weights_of["cvar_weight"]:
+        cvar, extra = cvar_expression(
+            w, require_scenarios(inp, "multi_objective (cvar_weight)"), cvar_beta
+        )
+        score -= weights_of["cvar_weight"] * cvar
+        cons += extra
+    if weights_of["drawdown_weight"]:
+        daily = require_scenarios(inp, "multi_objective (drawdown_weight)")
+        windows = np.lib.stride_tricks.sliding_window_view(
+            np.log1p(daily), drawdown_horizon, axis=0
+        ).sum(axis=2)
+        cvar, extra = cvar_expression(w, np.expm1(windows), cvar_beta)
+        score -= weights_of["drawdown_weight"] * cvar
+        cons += extra
+    problem = cp.Problem(cp.Maximize(score), cons)
+    weights, solver, status = _solve_for(inp, w, problem, "multi_objective")
+    return result_from_weights(
+        weights, inp, "multi_objective", solver, status, objective_weights=weights_of
+    )
+
+
+def max_sharpe(inp: Inputs, *, objective_name: str = "max_sharpe", **_: Any) -> OptimizationResult:
+    excess = inp.mu - inp.risk_free_rate
+    if inp.constraints.needs_mixed_integer:
+        return _max_sharpe_dinkelbach(inp, excess, objective_name)
+    # Cornuejols & Tutuncu: with y = k w, k > 0, max Sharpe is min y'Sigma y s.t. excess'y = 1,
+    # every linear constraint homogenised by k; the turnover cap stays convex in (y, k).
+    y = cp.Variable(inp.n)
+    k = cp.Variable(nonneg=True)
+    cons = (
+        linear_constraints(y, inp.form, k)
+        + nonlinear_constraints(y, inp, k)
+        + [net_return(y, inp, excess, k) >= 1]
+    )
+    problem = cp.Problem(cp.Minimize(variance(y, inp)), cons)
+    weights, solver, status = _solve_for(inp, y, problem, objective_name, scale_var=k)
+    return result_from_weights(weights, inp, objective_name, solver, status)
+
+
+def _max_sharpe_dinkelbach(
+    inp: Inputs, excess: np.ndarray, objective_name: str
+) -> OptimizationResult:
+    """Dinkelbach's parametric iteration: maximise ``excess'w - S sigma(w)``, S <- Sharpe(w)."""
+    eigenvalues, vectors = np.linalg.eigh(inp.sigma)
+    factor = (vectors * np.sqrt(np.clip(eigenvalues, 0, None))).T
+    w = cp.Variable(inp.n)
+    level = cp.Parameter(nonneg=True, value=0.0)
+    cons = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
+    problem = cp.Problem(
+        cp.Maximize(net_return(w, inp, excess) - level * cp.norm(factor @ w)), cons
+    )
+    sharpe, weights, solver, status = -np.inf, None, "", ""
+    for _ in range(30):
+        candidate, solver, status = _solve_for(inp, w, problem, objective_name)
+        vol = float(np.sqrt(candidate @ inp.sigma @ candidate))
+        net = float(
+            excess @ candidate
+            - inp.constraints.transaction_cost * np.abs(candidate - inp.current).sum()
+        )
+        new_sharpe = net / vol if vol > 0 else -np.inf
+        if weights is not None and new_sharpe <= sharpe + 1e-10:
+            break
+        sharpe, weights = new_sharpe, candidate
+        level.value = max(sharpe, 0.0)
+        if sharpe <= 0:
+            break
+    if sharpe <= 0:
+        raise InfeasibleConstraints(diagnose(inp, "max_sharpe"))
+    return result_from_weights(weights, inp, objective_name, solver, status, method="dinkelbach")
+
+
+def black_litterman(
+    inp: Inputs, *, views: Any, risk_aversion: float, **options: Any
+) -> OptimizationResult:
+    from .black_litterman import black_litterman_posterior
+
+    market_weights = options.get("market_weights")
+    posterior_mu, posterior_cov = black_litterman_posterior(
+        cov=pd.DataFrame(inp.sigma, index=inp.symbols, columns=inp.symbols),
+        views=views or [],
+        market_weights=market_weights,
+        risk_aversion=risk_aversion,
+        risk_free_rate=inp.risk_free_rate,
+        tau=float(options.get("tau", 0.05)),
+    )
+    posterior = Inputs(
+        inp.symbols,
+        posterior_mu.to_numpy(),
+        posterior_cov.to_numpy(),
+        inp.scenarios,
+        inp.constraints,
+        inp.form,
+        inp.current,
+        inp.risk_free_rate,
+    )
+    if options.get("bl_objective", "max_sharpe") == "max_utility":
+        result = max_utility(posterior, risk_aversion=risk_aversion)
+    else:
+        result = max_sharpe(posterior, objective_name="black_litterman")
+    result.details["posterior_returns"] = {s: float(v) for s, v in posterior_mu.items()}
+    return OptimizationResult(
+        result.weights,
+        result.expected_return,
+        result.volatility,
+        result.sharpe_ratio,
+        "black_litterman",
+        result.solver,
+        result.status,
+        result.details,
+    )
+
+
+def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
+    from .risk_parity import hrp_weights, risk_budget_weights
+
+    c = inp.constraints
+    if not c.long_only:
+        raise UnsupportedOptions(
+            f"{objective} builds long-only portfolios; set long_only", field="constraints.long_only"
+        )
+    if c.needs_mixed_integer or c.max_turnover is not None:
+        raise UnsupportedOptions(
+            f"{objective} cannot honour max_holdings, min_position or a turnover cap; use an optimizer objective",
+            field="constraints",
+        )
+    eligible = inp.form.upper > 0
+    sub = inp.sigma[np.ix_(eligible, eligible)]
+    names = [s for s, e in zip(inp.symbols, eligible, strict=True) if e]
+    weights = np.zeros(inp.n)
+    details: dict[str, Any] = {}
+    if objective == "risk_parity":
+        budgets = options.get("risk_budgets")
+        b = (
+            np.ones(len(names))
+            if budgets is None
+            else np.array([float(budgets.get(s, 0.0)) for s in names])
+        )
+        if (b <= 0).any():
+            raise OptimizationError(
+                "risk_budgets must give every eligible symbol a positive budget",
+                field="risk_budgets",
+            )
+        sub_weights = risk_budget_weights(sub, b / b.sum())
+        solver = "newton"
+    else:
+        sub_weights = hrp_weights(pd.DataFrame(sub, index=names, columns=names)).to_numpy()
+        solver = "hrp"
+    weights[eligible] = sub_weights * inp.form.budget
+    broken = violations(weights, inp)
+    if broken:
+        raise InfeasibleConstraints(
+            [
+                f"{objective} weights break {b} ({objective} sets weights from risk alone and cannot "
+                "honour these limits; use min_volatility or relax them)"
+                for b in broken[:5]
+            ]
+        )
+    portfolio_var = weights @ inp.sigma @ weights
+    contributions = weights * (inp.sigma @ weights) / portfolio_var
+    details["risk_contributions"] = {
+        s: float(v) for s, v in zip(inp.symbols, contributions, strict=True)
+    }
+    return result_from_weights(weights, inp, objective, solver, **details)
