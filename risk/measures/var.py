@@ -262,6 +262,7 @@ def simulate_portfolio_returns(
     distribution: str = "normal",
     dof: float = 5.0,
     seed: int = 0,
+    antithetic: bool = True,
 ) -> np.ndarray:
     """Simulated ``h``-day portfolio returns ``w'(mu h + sqrt(h) L z)``, shape ``(n,)``.
 
@@ -270,6 +271,10 @@ def simulate_portfolio_returns(
     vector ``b = L' w``: ``w' L z = z . b``. The result is the same random variable,
     computed with ``n x k`` multiply-adds. Normals are drawn with torch (float32,
     seeded generator, fixed chunks so the stream does not depend on the machine).
+
+    ``antithetic``: draw ``ceil(n/2)`` vectors ``z`` and use both ``z`` and ``-z`` (a
+    standard variance reduction; exact for the symmetric normal and t). Drawing the
+    normals is most of the cost, so this halves the run time.
     """
     import torch
 
@@ -277,11 +282,14 @@ def simulate_portfolio_returns(
     b = torch.from_numpy(np.ascontiguousarray(factor.T @ weights, dtype=np.float32))
     generator = torch.Generator().manual_seed(int(seed))
     rows = max(1, _MC_CHUNK_ELEMENTS // max(k, 1))
+    draws = (n + 1) // 2 if antithetic else n
     out = np.empty(n, dtype=np.float64)
-    for start in range(0, n, rows):
-        m = min(rows, n - start)
+    for start in range(0, draws, rows):
+        m = min(rows, draws - start)
         z = torch.randn((m, k), generator=generator, dtype=torch.float32)
         out[start : start + m] = torch.mv(z, b).numpy()
+    if antithetic:
+        out[draws:] = -out[: n - draws]
     if distribution == "t":
         out *= _t_scale(n, dof, seed)
     out *= math.sqrt(horizon_days)
@@ -298,6 +306,7 @@ def simulate_asset_returns(
     distribution: str = "normal",
     dof: float = 5.0,
     seed: int = 0,
+    antithetic: bool = True,
 ) -> np.ndarray:
     """Full asset scenarios ``mu h + sqrt(h) Z L'``, shape ``(n, k)`` (for attribution).
 
@@ -310,11 +319,14 @@ def simulate_asset_returns(
     lt = torch.from_numpy(np.ascontiguousarray(factor.T, dtype=np.float32))
     generator = torch.Generator().manual_seed(int(seed))
     rows = max(1, _MC_CHUNK_ELEMENTS // max(k, 1))
+    draws = (n + 1) // 2 if antithetic else n
     out = np.empty((n, k), dtype=np.float64)
-    for start in range(0, n, rows):
-        m = min(rows, n - start)
+    for start in range(0, draws, rows):
+        m = min(rows, draws - start)
         z = torch.randn((m, k), generator=generator, dtype=torch.float32)
         out[start : start + m] = (z @ lt).numpy()
+    if antithetic:
+        out[draws:] = -out[: n - draws]
     if distribution == "t":
         out *= _t_scale(n, dof, seed)[:, None]
     out *= math.sqrt(horizon_days)
@@ -332,6 +344,7 @@ def var_monte_carlo(
     distribution: str = "normal",
     dof: float = 5.0,
     seed: int = 0,
+    antithetic: bool = True,
 ) -> VaRResult:
     """Monte Carlo VaR/ES from ``n_simulations`` seeded scenarios ``mu + L z``.
 
@@ -340,7 +353,8 @@ def var_monte_carlo(
     ``dof`` degrees of freedom scaled to unit variance (so the covariance is still the
     sample covariance and only the tails fatten). VaR/ES use the empirical convention
     of the module docstring; the Monte Carlo standard error of VaR shrinks like
-    ``1/sqrt(n_simulations)``.
+    ``1/sqrt(n_simulations)``. ``antithetic`` pairs every draw ``z`` with ``-z``
+    (:func:`simulate_portfolio_returns`).
     """
     level = check_confidence(confidence_level)
     horizon = check_horizon(horizon_days)
@@ -365,6 +379,7 @@ def var_monte_carlo(
         distribution=distribution,
         dof=dof,
         seed=seed,
+        antithetic=antithetic,
     )
     var, es = empirical_var_es(-simulated, level)
     return VaRResult(var, es, level, horizon, "monte_carlo", int(n_simulations), distribution)

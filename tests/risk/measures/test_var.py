@@ -184,3 +184,20 @@ def test_too_short_history_for_the_tail_is_rejected():
     with pytest.raises(RiskInputError) as info:
         var_historical(pd.Series([0.01] * 50), confidence_level=0.99)
     assert info.value.field == "returns"
+
+
+def test_antithetic_scenarios_are_mirror_images_around_the_mean(normal_panel):
+    # given
+    from risk.measures.var import covariance_factor, simulate_portfolio_returns
+
+    panel = normal_panel.to_numpy()
+    mean, w = panel.mean(axis=0), np.array([0.5, 0.3, 0.2])
+    factor = covariance_factor(np.cov(panel, rowvar=False))
+    # when
+    sims = simulate_portfolio_returns(mean, factor, w, n_simulations=10_001, seed=2)
+    # then
+    half = 5_001
+    np.testing.assert_allclose(sims[half:] - mean @ w, -(sims[: 10_001 - half] - mean @ w), atol=1e-15)
+    plain = var_monte_carlo(normal_panel, WEIGHTS, n_simulations=200_000, antithetic=False, seed=3)
+    exact = var_parametric(normal_panel, WEIGHTS)
+    assert plain.var == pytest.approx(exact.var, rel=0.02)
