@@ -1,7 +1,7 @@
 """Reads of market data: assets, bars, return panels, latest prices, data health.
 
 Return panels — the read every engine uses — come from one SQL statement over
-``marketdata_pricebar`` (on PostgreSQL a binary ``COPY`` decoded by numpy), pivoted to
+``marketdata_pricebar`` (on PostgreSQL one packed binary value viewed by numpy), pivoted to
 dates × symbols and cached in the Django cache under the current
 :class:`~marketdata.models.PriceDataRevision`, which every write of bars bumps in its
 own transaction. A cached panel is therefore never served after new bars commit.
@@ -129,32 +129,35 @@ def _panel_cache_key(revision: int, ids: Sequence[int], start, end, field: str) 
 
 
 def _read_rows_postgresql(ids: Sequence[int], start, end, field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(asset_id, day offset from 2000-01-01, value) via one binary COPY."""
-    conditions = [f"asset_id IN ({','.join(str(int(i)) for i in ids)})"]
+    """(asset_id, day offset from 2000-01-01, value) of every bar in one statement.
+
+    PostgreSQL packs the rows into one bytea of fixed-width big-endian records
+    (``int4send || int4send || float8send``), fetched in binary and viewed by numpy
+    without a Python object per row. Measured against COPY (one message per row),
+    per-row fetches and float8[] arrays, this was the fastest (bench_marketdata_panel).
+    """
+    import psycopg  # PostgreSQL only
+
+    conditions = ["asset_id = ANY(%s)"]
+    params: list = [list(ids)]
     if start is not None:
-        conditions.append(f"date >= DATE '{start.isoformat()}'")
+        conditions.append("date >= %s")
+        params.append(start)
     if end is not None:
-        conditions.append(f"date <= DATE '{end.isoformat()}'")
-    # Everything inlined is typed (ints and ISO dates), so the statement is injection-safe;
-    # COPY cannot take bind parameters.
+        conditions.append("date <= %s")
+        params.append(end)
     statement = (
-        f"COPY (SELECT asset_id::int4, (date - DATE '{_EPOCH.isoformat()}')::int4, {field}::float8 "
-        f"FROM {PriceBar._meta.db_table} WHERE {' AND '.join(conditions)}) TO STDOUT (FORMAT BINARY)"
+        f"SELECT string_agg(int4send(asset_id::int4) || int4send(date - DATE '{_EPOCH.isoformat()}') "
+        f"|| float8send({field}::float8), ''::bytea) "
+        f"FROM {PriceBar._meta.db_table} WHERE {' AND '.join(conditions)}"
     )
     connection.ensure_connection()
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
-        with raw.copy(statement) as copy:
-            payload = b"".join(bytes(block) for block in copy)
-    # binary COPY: 19-byte header, then per row int16 field count and (int32 length, data)
-    # per field, then an int16 -1 trailer. Our rows have fixed width (no NULLs: NOT NULL columns).
-    row = np.dtype(
-        [("n", ">i2"), ("l1", ">i4"), ("asset", ">i4"), ("l2", ">i4"), ("day", ">i4"), ("l3", ">i4"), ("value", ">f8")]
-    )
-    body = payload[19:-2]
-    if len(body) % row.itemsize:
-        raise RuntimeError("unexpected binary COPY layout")  # pragma: no cover - guards the decoding
-    rows = np.frombuffer(body, dtype=row)
+    # Django's cursors bind client-side (text results); a plain psycopg cursor on the same
+    # connection (same transaction) can ask for a binary result.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(statement, params, binary=True)
+        payload = cursor.fetchone()[0] or b""
+    rows = np.frombuffer(payload, dtype=np.dtype([("asset", ">i4"), ("day", ">i4"), ("value", ">f8")]))
     return rows["asset"].astype(np.int64), rows["day"].astype(np.int64), rows["value"].astype(np.float64)
 
 
