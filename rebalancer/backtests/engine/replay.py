@@ -331,11 +331,14 @@ def _holdings_state(
     last_rebalanced: date | None,
 ) -> HoldingsState:
     recent: list[tuple[str, date]] = []
+    loss_sales: list[tuple[str, date]] = []
     for f in reversed(ledger.fills):  # chronological, so stop at the first old one
         if (as_of - f.as_of).days > WASH_SALE_LOOKBACK_DAYS:
             break
         if f.side == BUY:
             recent.append((f.symbol, f.as_of))
+        elif f.realized_gain < 0:
+            loss_sales.append((f.symbol, f.as_of))
     history = pd.Series(equity_so_far, index=pd.Index(dates_so_far)) if len(dates_so_far) else None
     return HoldingsState(
         as_of=as_of,
@@ -352,6 +355,7 @@ def _holdings_state(
             for lot in ledger.lots
         ),
         recent_buys=tuple(reversed(recent)),
+        recent_loss_sales=tuple(reversed(loss_sales)),
         value_history=history,
         last_rebalanced_on=last_rebalanced,
     )
