@@ -42,6 +42,7 @@ from portfolios.services.decisions import decision_create
 from portfolios.services.execution import trades_execute
 from portfolios.services.portfolio import autonomy_pause
 from rebalancer.autopilot import selectors
+from rebalancer.autopilot.bulk import cycle_chunk_run
 from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, KillSwitch, Notification
@@ -322,7 +323,11 @@ def cycle_run_many(
     force: bool = False,
     context: CycleContext | None = None,
 ) -> list[CycleRunResult]:
-    """Run the cycle of each portfolio once; one failure is recorded and the rest go on."""
+    """Run the cycle of each portfolio once; one failure is recorded and the rest go on.
+
+    Several portfolios go through the chunk path (:mod:`rebalancer.autopilot.bulk`: one
+    transaction, constant queries); if its bulk write fails, they are redone one by one.
+    """
     if not portfolio_ids:
         return []
     context = context or cycle_context_build(as_of=as_of)
@@ -339,6 +344,13 @@ def cycle_run_many(
     if not ids:
         return results
     _runs_ensure(ids, as_of)
+    if len(ids) > 1:
+        try:
+            return results + cycle_chunk_run(
+                portfolio_ids=ids, context=context, force=force, fault_point=_fault_point
+            )
+        except Exception:  # noqa: BLE001 — a bulk write failed: redo the chunk one by one
+            logger.exception("autopilot chunk of %s portfolios failed; retrying one by one", len(ids))
     inputs = selectors.cycle_inputs_load(portfolio_ids=ids, as_of=as_of, assets=context.assets, force=force)
     for pid in ids:
         try:

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from common.errors import Conflict
 from marketdata.models import PriceBar
 from portfolios.models import Decision, Trade
-from rebalancer.autopilot import services
+from rebalancer.autopilot import bulk, services
 from rebalancer.autopilot.models import CycleRun, Notification
 from rebalancer.autopilot.services import cycle_run, cycle_run_all, cycle_run_many, kill_switch_set
 
@@ -169,6 +169,7 @@ def test_one_failing_portfolio_does_not_stop_the_others_and_a_rerun_finishes(por
         return real(state=state, **kwargs)
 
     monkeypatch.setattr(services, "cycle_decide", flaky)
+    monkeypatch.setattr(bulk, "cycle_decide", flaky)
     # when the chunk runs
     results = cycle_run_many(portfolio_ids=[bad.pk, good.pk], as_of=AS_OF)
     # then the failure is recorded and the other portfolio traded
@@ -179,6 +180,7 @@ def test_one_failing_portfolio_does_not_stop_the_others_and_a_rerun_finishes(por
     assert Trade.objects.filter(portfolio=good).count() == 4
     # when the cause is fixed and the cycle reruns
     monkeypatch.setattr(services, "cycle_decide", real)
+    monkeypatch.setattr(bulk, "cycle_decide", real)
     rerun = cycle_run_many(portfolio_ids=[bad.pk, good.pk], as_of=AS_OF)
     # then the failed one finishes and the done one is untouched
     assert [r.status for r in rerun] == ["done", "already_done"]

@@ -25,13 +25,14 @@ SCRIPT = """
 import sys, django
 django.setup()
 from datetime import date
-from rebalancer.autopilot.services import cycle_run
-r = cycle_run(portfolio_id=int(sys.argv[1]), as_of=date.fromisoformat(sys.argv[2]))
-print("RESULT", r.status, r.action, r.trades_count, flush=True)
+from rebalancer.autopilot.services import cycle_run_many
+ids = [int(i) for i in sys.argv[1].split(",")]
+for r in cycle_run_many(portfolio_ids=ids, as_of=date.fromisoformat(sys.argv[2])):
+    print("RESULT", r.status, r.action, r.trades_count, flush=True)
 """
 
 
-def _cycle_process(portfolio_id: int, fault: str | None = None) -> subprocess.Popen:
+def _cycle_process(portfolio_id: int | str, fault: str | None = None) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "rebalancer.settings.test",
@@ -129,3 +130,25 @@ def test_process_killed_mid_cycle_leaves_nothing_and_a_rerun_finishes(autopilot_
     from rebalancer.autopilot.models import CycleRun
 
     assert CycleRun.objects.get(portfolio_id=pid).attempt == 2
+
+
+def test_chunk_killed_mid_write_leaves_nothing_and_a_rerun_finishes(autopilot_portfolio, investor):
+    # given a second portfolio: two portfolios go through the chunk path (one transaction)
+    from portfolios.services import autonomy_update, cash_deposit, portfolio_create
+
+    other = portfolio_create(owner=investor, name="Second", mode="autopilot", strategy="equal_weight")
+    autonomy_update(portfolio=other, data={"calendar": "none"})
+    cash_deposit(portfolio=other, amount=Decimal("50000"))
+    ids = f"{autopilot_portfolio.pk},{other.pk}"
+    # when the worker dies after the bulk ledger writes, before commit
+    code, output = _finish(_cycle_process(ids, fault="after_execute"))
+    assert code == -9, output
+    # then neither portfolio changed
+    assert _ledger(autopilot_portfolio.pk) == (0, 0, Decimal("100000"), "pending")
+    assert _ledger(other.pk) == (0, 0, Decimal("50000"), "pending")
+    # when rerun, both finish once
+    code, output = _finish(_cycle_process(ids))
+    assert code == 0, output
+    assert output.count("RESULT done rebalance 4") == 2
+    assert _ledger(autopilot_portfolio.pk)[:2] == (4, 1)
+    assert _ledger(other.pk)[:2] == (4, 1)

@@ -1,0 +1,186 @@
+"""Benchmark: one autopilot cycle over N portfolios of 20 assets on PostgreSQL.
+
+Starts a throwaway PostgreSQL cluster (``tests/integration/pg.py``), migrates, loads
+the last two years of the 20 real stocks of ``../shared/data/stock_prices.csv``, seeds N
+autopilot portfolios (20 drifted positions with tax lots and some new cash, four
+strategies x five risk tiers), then times ``cycle_run_all`` (the code beat runs, inline)
+and counts its SQL queries. Every portfolio is triggered (drift and cash), so this is the
+worst case: every one writes a decision and executes trades.
+
+The peer is the naive path: the same cycle run portfolio by portfolio with
+``cycle_run`` (inputs loaded one at a time, a fresh context and no shared targets), on
+a subset; the ratio is per-portfolio time naive / ours.
+
+    .venv/bin/python bench/bench_autopilot_cycle.py --portfolios 1000 10000 --peer 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data" / "stock_prices.csv"
+if not DATA.exists():
+    DATA = Path("/work/shared/data/stock_prices.csv")
+STRATEGIES = ("optimizer:min_volatility", "optimizer:max_sharpe", "optimizer:risk_parity", "equal_weight")
+TIERS = ("conservative", "moderate", "balanced", "growth", "aggressive")
+
+
+def django_on_postgres():
+    """Start a cluster, point Django at it, migrate; returns the cluster (stop it at the end)."""
+    from tests.integration.pg import postgres_start
+
+    cluster = postgres_start()
+    os.environ["DATABASE_URL"] = cluster.url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rebalancer.settings.test")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return cluster
+
+
+def prices_load(years: int = 2):
+    """The last ``years`` of the 20 stocks as assets and bars; returns (symbols, as_of)."""
+    import pandas as pd
+
+    from marketdata.models import Asset, PriceBar
+
+    frame = pd.read_csv(DATA, parse_dates=["date"]).set_index("date").sort_index()
+    frame = frame.loc[frame.index >= frame.index[-1] - pd.DateOffset(years=years)].dropna(axis=1)
+    bars = []
+    for symbol in frame.columns:
+        asset = Asset.objects.create(symbol=symbol, name=symbol, asset_class="equity")
+        for day, close in frame[symbol].items():
+            price = Decimal(f"{close:.6f}")
+            bars.append(PriceBar(asset=asset, date=day.date(), open=price, high=price, low=price,
+                                 close=price, adj_close=price, volume=1_000_000))
+    PriceBar.objects.bulk_create(bars, batch_size=5000)
+    return list(frame.columns), frame.index[-1].date(), frame.iloc[-1].to_dict()
+
+
+def portfolios_seed(n: int, symbols: list[str], closes: dict, *, seed: int = 0) -> list[int]:
+    """N autopilot portfolios, each ~100k in 20 randomly weighted positions plus 5-15 % cash."""
+    from django.utils import timezone
+
+    from marketdata.models import Asset
+    from portfolios.models import AutonomySettings, CashMovement, Portfolio, Position, TaxLot
+    from users.models import User
+
+    rng = random.Random(seed)
+    owner, _ = User.objects.get_or_create(email="bench@example.com")
+    assets = {a.symbol: a for a in Asset.objects.filter(symbol__in=symbols)}
+    start = Portfolio.objects.count()
+    portfolios = Portfolio.objects.bulk_create(
+        [Portfolio(owner=owner, name=f"bench {start + i}", cash=Decimal(0)) for i in range(n)],
+        batch_size=2000,
+    )
+    settings, moves, positions, lots = [], [], [], []
+    now = timezone.now()
+    acquired = timezone.now().date().replace(year=2017)
+    for p in portfolios:
+        settings.append(AutonomySettings(
+            portfolio=p, mode="autopilot", strategy=rng.choice(STRATEGIES),
+            risk_tolerance=rng.choice(TIERS), calendar="none",
+        ))
+        raw = [rng.random() for _ in symbols]
+        invested = 100_000 * rng.uniform(0.85, 0.95)
+        cash = Decimal("100000")
+        for symbol, r in zip(symbols, raw, strict=True):
+            qty = Decimal(f"{invested * r / sum(raw) / closes[symbol]:.4f}")
+            if qty <= 0:
+                continue
+            cost = (qty * Decimal(f"{closes[symbol]:.6f}")).quantize(Decimal("0.0001"))
+            cash -= cost
+            positions.append(Position(portfolio=p, asset=assets[symbol], quantity=qty))
+            lots.append(TaxLot(portfolio=p, asset=assets[symbol], acquired_on=acquired, quantity_original=qty,
+                               quantity_open=qty, cost_basis=cost, cost_basis_open=cost))
+        # the ledger's invariant: cash = movements + trade flows; seed it as one deposit
+        moves.append(CashMovement(portfolio=p, kind="deposit", amount=cash, at=now))
+        p.cash = cash
+    AutonomySettings.objects.bulk_create(settings, batch_size=2000)
+    CashMovement.objects.bulk_create(moves, batch_size=2000)
+    Portfolio.objects.bulk_update(portfolios, ["cash"], batch_size=2000)
+    Position.objects.bulk_create(positions, batch_size=5000)
+    TaxLot.objects.bulk_create(lots, batch_size=5000)
+    return [p.pk for p in portfolios]
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def timed(fn):
+    from django.db import connection
+
+    counter = QueryCounter()
+    started = time.perf_counter()
+    with connection.execute_wrapper(counter):
+        result = fn()
+    return result, time.perf_counter() - started, counter.count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--portfolios", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--peer", type=int, default=200, help="portfolios for the naive per-portfolio path")
+    parser.add_argument("--chunk-size", type=int, default=500)
+    args = parser.parse_args()
+    cluster = django_on_postgres()
+    try:
+        from portfolios.models import Trade
+        from rebalancer.autopilot.services import cycle_run, cycle_run_all
+
+        symbols, as_of, closes = prices_load()
+        print(f"PostgreSQL at {cluster.url}; {len(symbols)} assets; as of {as_of}")
+        rows = []
+        for n in args.portfolios:
+            from rebalancer.autopilot.models import CycleRun
+            from portfolios.models import AutonomySettings
+
+            t0 = time.perf_counter()
+            ids = portfolios_seed(n, symbols, closes, seed=n)
+            print(f"seeded {n} portfolios in {time.perf_counter() - t0:.1f}s")
+            AutonomySettings.objects.exclude(portfolio_id__in=ids).update(enabled=False)
+            trades_before = Trade.objects.count()
+            summary, seconds, queries = timed(
+                lambda: cycle_run_all(as_of=as_of, chunk_size=args.chunk_size, portfolio_ids=ids)
+            )
+            trades = Trade.objects.count() - trades_before
+            done = CycleRun.objects.filter(portfolio_id__in=ids, status="done").count()
+            rows.append((n, seconds, queries, trades, done, summary.by_action))
+            print(f"ours: {n} portfolios in {seconds:.1f}s = {n / seconds:.0f} portfolios/s, "
+                  f"{queries / n:.1f} queries/portfolio, {trades} trades, {done} done, {summary.by_action}")
+        # the naive peer: portfolio by portfolio, nothing shared
+        ids = portfolios_seed(args.peer, symbols, closes, seed=99)
+        from portfolios.models import AutonomySettings
+
+        AutonomySettings.objects.exclude(portfolio_id__in=ids).update(enabled=False)
+        _, naive_seconds, naive_queries = timed(lambda: [cycle_run(portfolio_id=pid, as_of=as_of) for pid in ids])
+        naive_rate = args.peer / naive_seconds
+        print(f"naive per-portfolio cycle_run: {args.peer} portfolios in {naive_seconds:.1f}s = "
+              f"{naive_rate:.0f} portfolios/s, {naive_queries / args.peer:.1f} queries/portfolio")
+        for n, seconds, queries, trades, done, _ in rows:
+            print(f"RESULT n={n} seconds={seconds:.1f} rate={n / seconds:.0f}/s "
+                  f"queries_per_portfolio={queries / n:.1f} trades={trades} done={done} "
+                  f"speedup_vs_naive={(n / seconds) / naive_rate:.1f}x")
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
