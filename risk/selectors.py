@@ -16,7 +16,7 @@ from common.errors import NotFound, Unprocessable, ValidationFailed
 from marketdata.models import Asset, PriceBar
 from marketdata.selectors import return_panel_get
 from portfolios.models import Portfolio
-from portfolios.selectors import performance_get, portfolio_get, portfolio_state_get
+from portfolios.selectors import performance_get, portfolio_get, portfolio_states_get
 from risk.measures import RiskInputError, VaRResult, performance_metrics, value_at_risk
 from risk.measures.alerts import AlertSignal, evaluate_alert_rules
 from risk.measures.attribution import RiskAttribution, risk_attribution
@@ -113,8 +113,9 @@ class PortfolioExposure:
 
 
 def portfolio_exposure_get(*, portfolio: Portfolio, as_of: dt.date | None = None) -> PortfolioExposure:
-    state = portfolio_state_get(portfolio=portfolio, as_of=as_of or dt.date.today())
-    last = max(state.price_dates.values(), default=as_of or dt.date.today())
+    day = as_of or dt.date.today()
+    state = portfolio_states_get(portfolio_ids=[portfolio.pk], as_of=day, with_lots=False)[portfolio.pk]
+    last = max(state.price_dates.values(), default=day)
     weights = {s: w for s, w in state.weights.items() if w != 0.0}
     return PortfolioExposure(portfolio, last, state.total_value, weights, dict(state.asset_classes))
 
@@ -257,7 +258,12 @@ class RiskView:
 
 def portfolio_risk_view_get(*, portfolio: Portfolio, as_of: dt.date | None = None) -> RiskView:
     """VaR (historical, 1 and 5 days), metrics vs the benchmark, correlation, parametric
-    attribution, the stress test over every built-in scenario, and the alert signals."""
+    attribution, the stress test over every built-in scenario, and the alert signals.
+
+    One (cached) outer-joined return panel of the holdings and the benchmark serves
+    everything: the stress replay uses all of it; the risk figures use the last two years
+    of it on the dates where every holding has a return.
+    """
     exposure = portfolio_exposure_get(portfolio=portfolio, as_of=as_of)
     limit = risk_limit_get(portfolio=portfolio)
     weights, classes = exposure.weights, exposure.asset_classes
@@ -266,15 +272,25 @@ def portfolio_risk_view_get(*, portfolio: Portfolio, as_of: dt.date | None = Non
                      None, None, None)
     if not weights:
         return _with_signals(empty, limit, note="no priced positions")
-    try:
-        panel = returns_window_get(symbols=list(weights), start=None, end=exposure.as_of)
-    except Unprocessable as exc:
-        return _with_signals(empty, limit, note=exc.message)
+    held = list(weights)
+    bench = portfolio.benchmark_symbol
+    with_bench = bool(bench) and bench not in weights and Asset.objects.filter(symbol=bench).exists()
+    history = return_panel_get(symbols=held + ([bench] if with_bench else []), how="outer",
+                               end=exposure.as_of, error_field="weights")
+    start = pd.Timestamp(exposure.as_of - LOOKBACK)
+    panel = history.loc[history.index > start, held].dropna()
+    if panel.shape[0] < MIN_OBSERVATIONS:
+        return _with_signals(empty, limit, note=(
+            f"only {panel.shape[0]} days in the last two years where every holding has a price; "
+            f"need {MIN_OBSERVATIONS}"))
     level = limit.var_confidence
     var_1d = value_at_risk(panel, weights, method="historical", confidence_level=level)
     var_5d = value_at_risk(panel, weights, method="historical", confidence_level=level, horizon_days=5)
-    series = pd.Series(panel.to_numpy() @ [weights.get(c, 0.0) for c in panel.columns], index=panel.index)
-    benchmark = _benchmark_returns(portfolio.benchmark_symbol, panel.index)
+    series = pd.Series(panel.to_numpy() @ [weights[c] for c in panel.columns], index=panel.index)
+    benchmark = None
+    if bench in history.columns:
+        benchmark = history[bench].reindex(panel.index)
+        benchmark = None if benchmark.isna().any() else benchmark
     metrics = performance_metrics(series, benchmark)
     if drawdown is None:
         drawdown = current_drawdown(series)
@@ -284,7 +300,7 @@ def portfolio_risk_view_get(*, portfolio: Portfolio, as_of: dt.date | None = Non
                                        asset_classes=classes)
     except RiskInputError:
         attribution = None
-    stress = stress_test(weights, None, asset_classes=classes, returns=_history_get(list(weights)))
+    stress = stress_test(weights, None, asset_classes=classes, returns=history[held])
     view = RiskView(exposure.as_of, exposure.value, weights, classes, var_1d, var_5d, metrics, drawdown,
                     corr, attribution, stress, n_observations=int(panel.shape[0]))
     return _with_signals(view, limit)
@@ -310,18 +326,6 @@ def _actual_drawdown(portfolio: Portfolio) -> float | None:
     if len(series) < 2:
         return None
     return max(-float(series[-1].drawdown), 0.0)
-
-
-def _benchmark_returns(symbol: str, index: pd.DatetimeIndex) -> pd.Series | None:
-    if not symbol or not Asset.objects.filter(symbol=symbol).exists():
-        return None
-    # the first price of a panel has no return: start a few days early to cover index[0]
-    start = index[0].date() - dt.timedelta(days=10)
-    bench = return_panel_get(symbols=[symbol], start=start, end=index[-1].date())[symbol]
-    bench = bench.reindex(index)
-    if bench.isna().any():
-        return None
-    return bench
 
 
 def risk_recommendations(view: RiskView) -> list[str]:

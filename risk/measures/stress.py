@@ -194,19 +194,39 @@ def custom_scenario(
                           {c: 0.0 for c in ASSET_CLASSES} | shocks, symbol_shocks=symbol_shocks)
 
 
-def _replay_shock(series: pd.Series, start: date, end: date) -> float | None:
-    """Compounded return of one symbol over (start, end], or None without full coverage."""
-    if series.empty:
-        return None
-    index = series.index
-    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
-    before = series[index <= start_ts]
-    inside = series[(index > start_ts) & (index <= end_ts)]
-    if before.dropna().empty or inside.empty or inside.isna().any():
-        return None
-    if index.max() < end_ts - pd.Timedelta(days=4):
-        return None
-    return float(np.prod(1.0 + inside.to_numpy()) - 1.0)
+class ReplayHistory:
+    """Prefix sums over a return panel so that any window replays in O(symbols).
+
+    For a window ``(start, end]`` a symbol is replayable when it has a return on or
+    before ``start`` (it traded before the episode), no gap inside the window, and the
+    panel reaches to within 4 days of ``end``; its shock is the compounded return.
+    """
+
+    def __init__(self, returns: pd.DataFrame) -> None:
+        values = returns.to_numpy(dtype=float)
+        self.index = returns.index.values.astype("datetime64[ns]")
+        self.columns = {c: j for j, c in enumerate(returns.columns)}
+        missing = ~np.isfinite(values)
+        zeros = np.zeros((1, values.shape[1]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            logs = np.where(missing, 0.0, np.log1p(np.where(missing, 0.0, values)))
+        self.log_growth = np.vstack([zeros, np.cumsum(logs, axis=0)])
+        self.gaps = np.vstack([zeros, np.cumsum(missing, axis=0)])
+        has_value = ~missing
+        self.first_valid = np.where(has_value.any(axis=0), has_value.argmax(axis=0), values.shape[0])
+
+    def shocks(self, start: date, end: date) -> dict[str, float]:
+        if self.index.shape[0] == 0:
+            return {}
+        lo = int(np.searchsorted(self.index, np.datetime64(start, "ns"), side="right"))
+        hi = int(np.searchsorted(self.index, np.datetime64(end, "ns"), side="right"))
+        if hi <= lo or self.index[-1] < np.datetime64(end, "ns") - np.timedelta64(4, "D"):
+            return {}
+        out = {}
+        for symbol, j in self.columns.items():
+            if self.first_valid[j] < lo and self.gaps[hi, j] == self.gaps[lo, j]:
+                out[symbol] = float(np.expm1(self.log_growth[hi, j] - self.log_growth[lo, j]))
+        return out
 
 
 def apply_scenario(
@@ -214,11 +234,18 @@ def apply_scenario(
     weights: Mapping[str, float],
     *,
     asset_classes: Mapping[str, str] | None = None,
-    returns: pd.DataFrame | None = None,
+    returns: pd.DataFrame | ReplayHistory | None = None,
 ) -> ScenarioResult:
+    """One scenario on one portfolio; ``returns`` (or its prepared :class:`ReplayHistory`)
+    enables replay of historical episodes."""
     classes = asset_classes or {}
     rows: list[AssetShock] = []
     replayed: list[str] = []
+    replays: dict[str, float] = {}
+    if (scenario.kind == "historical" and returns is not None
+            and scenario.start is not None and scenario.end is not None):
+        history = returns if isinstance(returns, ReplayHistory) else ReplayHistory(returns)
+        replays = history.shocks(scenario.start, scenario.end)
     for symbol, w in sorted(weights.items()):
         w = float(w)
         if not math.isfinite(w):
@@ -231,12 +258,9 @@ def apply_scenario(
             shock = 0.0
         if symbol in scenario.symbol_shocks:
             source, shock = "symbol", float(scenario.symbol_shocks[symbol])
-        elif (scenario.kind == "historical" and returns is not None and symbol in returns.columns
-              and scenario.start is not None and scenario.end is not None):
-            replay = _replay_shock(returns[symbol], scenario.start, scenario.end)
-            if replay is not None:
-                source, shock = "replay", replay
-                replayed.append(symbol)
+        elif symbol in replays:
+            source, shock = "replay", replays[symbol]
+            replayed.append(symbol)
         rows.append(AssetShock(symbol, w, cls, shock, w * shock, source))
     pnl = float(sum(r.contribution for r in rows))
     return ScenarioResult(scenario.name, scenario.title, scenario.kind, pnl, max(-pnl, 0.0), rows, replayed)
@@ -251,7 +275,8 @@ def stress_test(
 ) -> StressReport:
     """Apply each scenario (all built-ins when None); the worst case has the lowest P&L."""
     chosen = list(SCENARIOS.values()) if scenarios is None else scenarios
-    results = [apply_scenario(s, weights, asset_classes=asset_classes, returns=returns) for s in chosen]
+    history = ReplayHistory(returns) if returns is not None else None
+    results = [apply_scenario(s, weights, asset_classes=asset_classes, returns=history) for s in chosen]
     worst = min(results, key=lambda r: r.pnl, default=None)
     return StressReport(results, worst)
 
