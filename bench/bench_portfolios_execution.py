@@ -38,9 +38,8 @@ def setup_market() -> None:
 
 
 def make_portfolios(n: int, tag: str) -> list:
-    from users.models import User
-
     from portfolios.services import cash_deposit, portfolio_create
+    from users.models import User
 
     owner = User.objects.create_user(email=f"bench-{tag}@example.com", password="x-123456789")
     out = []
@@ -67,9 +66,9 @@ def naive_execute(*, portfolio, trades, as_of) -> None:
     from django.db import transaction
 
     from marketdata.models import Asset
+    from portfolios.brokers import Order
     from portfolios.models import LotClosing, Portfolio, Position, TaxLot, Trade
     from portfolios.services.execution import paper_broker_get
-    from portfolios.brokers import Order
 
     with transaction.atomic():
         p = Portfolio.objects.select_for_update().get(pk=portfolio.pk)
