@@ -66,3 +66,22 @@ def test_custom_scenarios_validate_their_shocks():
     assert info.value.field == "shocks"
     with pytest.raises(RiskInputError):
         custom_scenario("bad", shocks={"equity": -1.5})
+
+
+def test_replay_needs_history_before_the_window_and_no_gap_inside():
+    # given three symbols over 10 days: OK is complete, LATE lists on day 3, GAP misses day 6
+    import numpy as np
+    import pandas as pd
+
+    from risk.measures.stress import ReplayHistory
+
+    days = pd.bdate_range("2020-02-17", periods=10)
+    panel = pd.DataFrame({"OK": 0.01, "LATE": 0.01, "GAP": 0.01}, index=days)
+    panel.loc[days[:3], "LATE"] = np.nan
+    panel.loc[days[6], "GAP"] = np.nan
+    # when the window (day 1, day 8] is replayed
+    shocks = ReplayHistory(panel).shocks(days[1].date(), days[8].date())
+    # then only OK is replayed, with 7 compounded days
+    assert shocks == {"OK": pytest.approx(1.01**7 - 1)}
+    # and a window past the end of the data replays nothing
+    assert ReplayHistory(panel).shocks(days[5].date(), (days[-1] + pd.Timedelta(days=30)).date()) == {}
