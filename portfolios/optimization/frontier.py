@@ -56,7 +56,7 @@ class Segment:
     b: np.ndarray
 
 
-class _PathError(Exception):
+class PathError(Exception):
     """The active-set path met a degenerate case it does not resolve (caller falls back)."""
 
 
@@ -94,9 +94,9 @@ class ParametricQP:
         try:
             x = scipy.linalg.solve(K, rhs, assume_a="sym", check_finite=False)
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError) as exc:
-            raise _PathError(f"singular KKT system ({exc})") from None
+            raise PathError(f"singular KKT system ({exc})") from None
         if not np.isfinite(x).all() or np.abs(K @ x - rhs).max() > 1e-8 * (1 + np.abs(rhs).max()):
-            raise _PathError("ill-conditioned KKT system")
+            raise PathError("ill-conditioned KKT system")
         a = w_fixed.copy()
         b = np.zeros(self.n)
         a[free], b[free] = x[:nf, 0], x[:nf, 1]
@@ -158,7 +158,7 @@ class ParametricQP:
             seen.add(key)
             try:
                 parts = self._segment(state, active)
-            except _PathError:
+            except PathError:
                 return None
             to_fix, to_release = self._kkt_violations(state, active, 0.0, *parts)
             if not to_fix and not to_release:
@@ -211,13 +211,16 @@ class ParametricQP:
                 active.remove(int(i))
             else:
                 state[i] = 0
-        raise _PathError("could not identify the min-volatility active set")
+        raise PathError("could not identify the min-volatility active set")
 
     # -- the path --------------------------------------------------------------------------
     def path(self) -> list[Segment]:
+        return list(self.segments())
+
+    def segments(self):
+        """Yield the path's segments in order of ``lam``, lazily (max Sharpe stops early)."""
         state, active = self._start()
         lam = 0.0
-        segments: list[Segment] = []
         last_change: tuple | None = None
         for _ in range(20 * (self.n + len(self.form.h)) + 50):
             a, b, eta0, eta1, g0, g1 = self._segment(state, active)
@@ -226,11 +229,11 @@ class ParametricQP:
             events = self._events(state, active, lam, a, b, eta0, eta1, g0, g1, last_change)
             if not events:
                 if b.any():
-                    raise _PathError("the path is unbounded, yet the feasible set is bounded")
-                segments.append(Segment(lam, np.inf, a, b))
-                return segments
+                    raise PathError("the path is unbounded, yet the feasible set is bounded")
+                yield Segment(lam, np.inf, a, b)
+                return
             lam_next, kind, index = min(events, key=lambda item: item[0])
-            segments.append(Segment(lam, lam_next, a, b))
+            yield Segment(lam, lam_next, a, b)
             lam = lam_next
             last_change = (kind, index)
             if kind == "hit_lower":
@@ -243,7 +246,7 @@ class ParametricQP:
                 active.remove(index)
             else:  # "release"
                 state[index] = 0
-        raise _PathError("too many corner portfolios (cycling)")
+        raise PathError("too many corner portfolios (cycling)")
 
     def _events(self, state, active, lam, a, b, eta0, eta1, g0, g1, last_change) -> list:
         """The earliest event of each kind after ``lam`` as ``(lam_event, kind, index)``.
@@ -302,28 +305,55 @@ class ParametricQP:
 
 
 def _tangency(
-    segments: list[Segment], mu: np.ndarray, sigma: np.ndarray, offset: float, rf: float
+    segments,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    offset: float,
+    rf: float,
+    *,
+    early_stop: bool = False,
 ) -> np.ndarray:
     """The max-Sharpe weights on the path: per segment the optimum of a ratio of an affine
-    function and the root of a quadratic in lam, whose stationary point solves a linear equation."""
-    best, best_weights = -np.inf, segments[0].a
+    function and the root of a quadratic in lam, whose stationary point solves a linear equation.
+
+    With ``early_stop`` the (lazy) segments stop once the Sharpe ratio falls past its peak:
+    along the frontier it is quasi-concave where the return exceeds ``rf`` (an affine
+    numerator over the convex sigma(r)), so no later segment can do better.
+    """
+    best, best_weights, best_return = -np.inf, None, -np.inf
     for seg in segments:
         end = seg.end if np.isfinite(seg.end) else seg.start
         candidates = [seg.start, end]
         e, q = mu @ seg.a + offset - rf, mu @ seg.b
-        s0, s1, s2 = seg.a @ sigma @ seg.a, seg.a @ sigma @ seg.b, seg.b @ sigma @ seg.b
+        sigma_a, sigma_b = sigma @ seg.a, sigma @ seg.b
+        s0, s1, s2 = seg.a @ sigma_a, seg.a @ sigma_b, seg.b @ sigma_b
         denominator = q * s1 - e * s2
         if abs(denominator) > 1e-300:
             lam = (e * s1 - q * s0) / denominator
             if seg.start < lam < end:
                 candidates.append(lam)
+        end_sharpe = -np.inf
         for lam in candidates:
-            w = seg.a + lam * seg.b
-            vol = np.sqrt(max(w @ sigma @ w, 0.0))
-            sharpe = (mu @ w + offset - rf) / vol if vol > 0 else -np.inf
+            vol = np.sqrt(max(s0 + 2 * lam * s1 + lam * lam * s2, 0.0))
+            excess = e + lam * q
+            sharpe = excess / vol if vol > 0 else -np.inf
+            if lam == end:
+                end_sharpe = sharpe
             if sharpe > best:
-                best, best_weights = sharpe, w
+                best, best_weights, best_return = sharpe, seg.a + lam * seg.b, excess
+        if early_stop and best_return > 0 and end_sharpe < best - 1e-12 * max(1.0, abs(best)):
+            break
     return best_weights
+
+
+def tangency_portfolio(inp: Inputs) -> np.ndarray:
+    """Max-Sharpe weights under linear constraints, exactly, from the parametric path.
+
+    Raises ``PathError`` on a degenerate path (the caller falls back to cvxpy).
+    """
+    qp = ParametricQP(inp.sigma, inp.mu, inp.form)
+    offset = inp.risk_free_rate * (1 - inp.form.budget)
+    return _tangency(qp.segments(), inp.mu, inp.sigma, offset, inp.risk_free_rate, early_stop=True)
 
 
 def _frontier_parametric(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -434,7 +464,7 @@ def efficient_frontier(
         try:
             weights, tangency, corners = _frontier_parametric(inp, points)
             used = "parametric_qp"
-        except _PathError:
+        except PathError:
             if method == "parametric_qp":
                 raise OptimizationError("the parametric QP met a degenerate active set") from None
             weights, tangency = _frontier_cvxpy(inp, points)

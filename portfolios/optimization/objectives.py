@@ -226,6 +226,18 @@ def max_sharpe(inp: Inputs, *, objective_name: str = "max_sharpe", **_: Any) -> 
     excess = inp.mu - inp.risk_free_rate
     if inp.constraints.needs_mixed_integer:
         return _max_sharpe_dinkelbach(inp, excess, objective_name)
+    if inp.constraints.is_linear:
+        # Exact and fast: walk the frontier's parametric path up to the tangency portfolio.
+        from .frontier import PathError, tangency_portfolio
+
+        try:
+            weights = tangency_portfolio(inp)
+        except PathError:
+            weights = None
+        if weights is not None and not violations(weights, inp):
+            return result_from_weights(
+                clean_weights(weights, inp), inp, objective_name, "parametric_qp"
+            )
     # Cornuejols & Tutuncu: with y = k w, k > 0, max Sharpe is min y'Sigma y s.t. excess'y = 1,
     # every linear constraint homogenised by k; the turnover cap stays convex in (y, k).
     y = cp.Variable(inp.n)

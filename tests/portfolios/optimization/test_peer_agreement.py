@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pypfopt import EfficientFrontier
 
-from portfolios.optimization import efficient_frontier, optimize
+from portfolios.optimization import Constraints, efficient_frontier, optimize
 
 CASES = [
     ("max_sharpe", {}, lambda ef: ef.max_sharpe(risk_free_rate=0.02)),
@@ -49,3 +49,22 @@ def test_frontier_is_monotone_and_its_tangency_is_max_sharpe(mu_cov):
     assert frontier.max_sharpe.sharpe_ratio == pytest.approx(best.sharpe_ratio, abs=1e-8)
     np.testing.assert_allclose(frontier.max_sharpe.weights, best.weights, atol=1e-6)
     assert frontier.sharpe_ratios.max() <= frontier.max_sharpe.sharpe_ratio + 1e-12
+
+
+def test_max_sharpe_path_and_conic_formulation_agree(mu_cov, make_factor_universe):
+    # given: a non-binding turnover cap sends max Sharpe to the cvxpy (Cornuejols-Tutuncu) form
+    for mu, cov in (mu_cov, make_factor_universe(150, seed=5)):
+        # when
+        exact = optimize(objective="max_sharpe", expected_returns=mu, cov=cov, risk_free_rate=0.02)
+        conic = optimize(
+            objective="max_sharpe",
+            expected_returns=mu,
+            cov=cov,
+            risk_free_rate=0.02,
+            constraints=Constraints(max_turnover=2.0),
+        )
+        # then
+        assert exact.solver == "parametric_qp"
+        assert conic.solver == "CLARABEL"
+        assert exact.sharpe_ratio == pytest.approx(conic.sharpe_ratio, abs=1e-8)
+        np.testing.assert_allclose(exact.weights, conic.weights, atol=1e-5)
