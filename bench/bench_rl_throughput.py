@@ -97,6 +97,41 @@ def train_sb3(train: np.ndarray, steps: int, seed: int, n_envs: int = 8):
     return model.num_timesteps / elapsed, elapsed, model.num_timesteps, policy
 
 
+def rollout_ours(train: np.ndarray, steps: int) -> float:
+    """Experience collection only: 64 envs stepped as tensors with policy sampling."""
+    probe = VecPortfolioEnv(train, ENV)
+    agent = PPOAgent(probe.obs_dim, probe.action_dim, PPOConfig(), ENV)
+    env = VecPortfolioEnv(train, ENV, num_envs=64, seed=0)
+    obs = env.reset()
+    t = time.perf_counter()
+    done_steps = 0
+    with torch.no_grad():
+        while done_steps < steps:
+            agent.obs_rms.update(obs)
+            obs, _, done, _ = env.step(agent.act(obs, deterministic=False))
+            if done.any():
+                obs = env.reset()
+            done_steps += env.num_envs
+    return done_steps / (time.perf_counter() - t)
+
+
+def rollout_sb3(train: np.ndarray, steps: int, n_envs: int = 8) -> float:
+    """Experience collection only: SB3's DummyVecEnv + VecNormalize + policy sampling."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    venv = VecNormalize(DummyVecEnv([(lambda i=i: PortfolioGymEnv(train, ENV, seed=i)) for i in range(n_envs)]))
+    model = PPO("MlpPolicy", venv, device="cpu", policy_kwargs={"net_arch": [256, 256], "activation_fn": torch.nn.Tanh})
+    obs = venv.reset()
+    t = time.perf_counter()
+    done_steps = 0
+    while done_steps < steps:
+        action, _ = model.predict(obs, deterministic=False)
+        obs, _, _, _ = venv.step(action)
+        done_steps += n_envs
+    return done_steps / (time.perf_counter() - t)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=26 * 64 * 20)
@@ -107,6 +142,8 @@ def main() -> None:
     returns, train_days = load_panel()
     r = returns.to_numpy()
     train = r[:train_days]
+    ro, rs = rollout_ours(train, 8192), rollout_sb3(train, 2048)
+    print(f"rollout only (collect experience): ours {ro:.0f} steps/s, SB3 {rs:.0f} steps/s, ratio {ro / rs:.1f}x", flush=True)
     rows = {"ours": [], "sb3": []}
     for seed in args.seeds:
         for name, fn in (("ours", train_ours), ("sb3", train_sb3)):
