@@ -1,8 +1,9 @@
 """Reads of market data: assets, bars, return panels, latest prices, data health.
 
 Return panels — the read every engine uses — come from one SQL statement over
-``marketdata_pricebar`` (on PostgreSQL one packed binary value viewed by numpy), pivoted to
-dates × symbols and cached in the Django cache under the current
+``marketdata_pricebar`` (on PostgreSQL one packed binary value viewed by numpy) reading
+the whole history of the requested symbols, pivoted to dates × symbols and cached in the
+Django cache (windows are slices of the cached frame) under the current
 :class:`~marketdata.models.PriceDataRevision`, which every write of bars bumps in its
 own transaction. A cached panel is therefore never served after new bars commit.
 
@@ -186,10 +187,20 @@ def _panel_read(ids: Sequence[int], symbols: Sequence[str], start, end, field: s
     """The outer panel, dates × symbols, from one SQL statement."""
     reader = _read_rows_postgresql if connection.vendor == "postgresql" else _read_rows_generic
     asset_ids, days, values = reader(ids, start, end, field)
-    order = np.argsort(np.asarray(ids))
-    sorted_ids = np.asarray(ids)[order]
-    columns = order[np.searchsorted(sorted_ids, asset_ids)]
-    unique_days, rows = np.unique(days, return_inverse=True)
+    # O(n) pivot with lookup tables (ids and day numbers are small integers), no sorting
+    id_array = np.asarray(ids, dtype=np.int64)
+    column_of = np.full(int(id_array.max()) + 1, -1, dtype=np.int64)
+    column_of[id_array] = np.arange(len(id_array))
+    columns = column_of[asset_ids]
+    if len(days):
+        first = int(days.min())
+        offsets = days - first
+        present = np.zeros(int(offsets.max()) + 1, dtype=bool)
+        present[offsets] = True
+        unique_days = np.flatnonzero(present) + first
+        rows = (np.cumsum(present) - 1)[offsets]
+    else:
+        unique_days, rows = np.empty(0, np.int64), np.empty(0, np.int64)
     matrix = np.full((len(unique_days), len(ids)), np.nan)
     matrix[rows, columns] = values
     index = pd.DatetimeIndex((_EPOCH64 + unique_days.astype("timedelta64[D]")).astype("datetime64[ns]"), name="date")
@@ -218,11 +229,16 @@ def price_panel_get(
     _window_check(start, end)
     assets = _assets_resolve(symbols, field=error_field)
     ids = [assets[s].pk for s in symbols]
-    key = _panel_cache_key(price_revision_get(), ids, start, end, field)
+    # The whole history of the symbol set is read and cached once per data revision;
+    # windows are slices of it, so the daily cycle's moving as-of date and a backtest's
+    # many windows over one universe cost one read.
+    key = _panel_cache_key(price_revision_get(), ids, None, None, field)
     panel = cache.get(key)
     if panel is None:
-        panel = _panel_read(ids, list(symbols), start, end, field)
+        panel = _panel_read(ids, list(symbols), None, None, field)
         cache.set(key, panel, PANEL_CACHE_SECONDS)
+    if start is not None or end is not None:
+        panel = panel.loc[pd.Timestamp(start) if start else None : pd.Timestamp(end) if end else None]
     if how == "inner":
         panel = panel.loc[~panel.isna().any(axis=1)]
     return panel.copy()

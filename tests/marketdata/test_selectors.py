@@ -199,3 +199,15 @@ def test_weekly_and_monthly_bars_aggregate_daily_ones(db, tidy):
         (dt.date(2024, 1, 31), Decimal(1), Decimal(3), 30),
         (dt.date(2024, 2, 9), Decimal(4), Decimal(10), 70),
     ]
+
+
+def test_windows_over_one_universe_share_one_read(priced, django_assert_num_queries):
+    # given: the whole history is read once
+    price_panel_get(symbols=["AAA", "BBB"], end=dt.date(2024, 1, 4))
+
+    # when: another window over the same symbols
+    with django_assert_num_queries(2):
+        later = price_panel_get(symbols=["AAA", "BBB"], start=dt.date(2024, 1, 4))
+
+    # then
+    assert list(later.index) == [D("2024-01-04"), D("2024-01-05")]
