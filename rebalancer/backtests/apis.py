@@ -92,6 +92,12 @@ class BacktestInputSerializer(serializers.Serializer):
     short_term_tax_rate = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.35)
     long_term_tax_rate = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.15)
     limits = LimitsInputSerializer(required=False)
+    walk_forward_episodes = serializers.IntegerField(
+        min_value=1,
+        max_value=2000,
+        default=200,
+        help_text="Training episodes of each walk-forward retraining of `agent:*` strategies.",
+    )
     retrain_every = serializers.ChoiceField(
         choices=[f for f in FREQUENCIES if f in ("never", "monthly", "quarterly", "annually")],
         default="never",

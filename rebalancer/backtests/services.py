@@ -39,6 +39,7 @@ STORED_WEIGHT_ROWS = 520
 """Weights over time are stored at most this many dates (evenly spaced, last day kept)."""
 STORED_TRADES = 20_000
 PROGRESS_EVERY_S = 0.5
+DEFAULT_WALK_FORWARD_EPISODES = 200
 HISTORY_CALENDAR_FACTOR = 1.5  # calendar days of look-back history per trading day
 
 
@@ -153,6 +154,22 @@ def _prices_load(config: BacktestConfig) -> tuple[pd.DataFrame, pd.Series | None
     return prices, benchmark
 
 
+def _retrainers(config: BacktestConfig, data: Mapping[str, Any]):
+    """Walk-forward hooks for the ``agent:<algorithm>`` strategies (others are not retrained)."""
+    episodes = int(data.get("walk_forward_episodes", DEFAULT_WALK_FORWARD_EPISODES))
+
+    def factory(strategy: str):
+        if not strategy.startswith("agent:"):
+            return None
+        from rebalancer.backtests.walkforward import walk_forward_retrainer
+
+        return walk_forward_retrainer(
+            algorithm=strategy.split(":", 1)[1], symbols=config.symbols, episodes=episodes
+        )
+
+    return factory
+
+
 # --- create --------------------------------------------------------------------------
 @transaction.atomic
 def backtest_create(
@@ -226,6 +243,7 @@ def backtest_run(
             benchmark=benchmark,
             asset_classes=classes,
             progress=_progress_writer(backtest.pk, progress),
+            retrain=_retrainers(config, backtest.config),
         )
     except Exception as exc:  # noqa: BLE001 - the task's boundary: record any failure on the row
         logger.exception("backtest %s failed", backtest_id)

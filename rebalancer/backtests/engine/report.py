@@ -114,13 +114,14 @@ def backtest_report(
     benchmark: pd.Series | None = None,
     asset_classes: Mapping[str, str] | None = None,
     progress: Callable[[float], None] | None = None,
-    retrain: RetrainFn | None = None,
+    retrain: Callable[[str], RetrainFn | None] | None = None,
 ) -> BacktestReport:
     """Replay every strategy of ``config`` over ``prices`` and compare them.
 
     ``prices``: adjusted close, dates x ``config.symbols``, complete (no NaN) from
     ``config.start``; rows before it are look-back history. ``benchmark``: the
-    benchmark's prices on (at least) the same dates, or ``None``.
+    benchmark's prices on (at least) the same dates, or ``None``. ``retrain`` maps a
+    strategy name to its walk-forward hook (``None`` for strategies that are not retrained).
     """
     classes = dict(asset_classes or {})
     index = pd.DatetimeIndex(prices.index)
@@ -137,12 +138,13 @@ def backtest_report(
     outcomes: list[StrategyOutcome] = []
     n = len(config.strategies)
     for i, name in enumerate(config.strategies):
+        hook = retrain(name) if retrain is not None and config.retrain_every != "never" else None
         spec = ReplaySpec(
             initial_cash=Decimal(config.initial_cash),
             autonomy=config.autonomy(name),
             asset_classes=classes,
-            retrain=retrain,
-            retrain_every=config.retrain_every if retrain else "never",
+            retrain=hook,
+            retrain_every=config.retrain_every if hook else "never",
             check_invariants=config.check_invariants,
         )
 
