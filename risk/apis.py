@@ -291,6 +291,16 @@ class AttributionSerializer(serializers.Serializer):
     by_asset_class = serializers.DictField(child=serializers.FloatField())
 
 
+class FactorRiskSerializer(serializers.Serializer):
+    benchmark = serializers.CharField()
+    beta = serializers.FloatField()
+    total_volatility = serializers.FloatField(help_text="Annualised.")
+    systematic_volatility = serializers.FloatField(help_text="|beta| x benchmark volatility, annualised.")
+    idiosyncratic_volatility = serializers.FloatField(help_text="Residual volatility, annualised.")
+    systematic_share = serializers.FloatField(help_text="Share of variance explained by the benchmark (R²).")
+    asset_betas = serializers.DictField(child=serializers.FloatField())
+
+
 class StressSummarySerializer(serializers.Serializer):
     worst_case = ScenarioResultSerializer()
     worst_scenarios = ScenarioResultSerializer(many=True, help_text="The five worst, worst first.")
@@ -334,6 +344,7 @@ class PortfolioRiskSerializer(serializers.Serializer):
     current_drawdown = serializers.FloatField(allow_null=True, help_text="Below the running peak, positive.")
     average_correlation = serializers.FloatField(allow_null=True)
     risk_attribution = AttributionSerializer(allow_null=True)
+    factor_risk = FactorRiskSerializer(allow_null=True, help_text="Beta view against the portfolio's benchmark.")
     stress_test_results = StressSummarySerializer(allow_null=True)
     latest_snapshot = SnapshotSerializer(allow_null=True)
     alerts = AlertSerializer(many=True, help_text="Open and acknowledged alerts.")
@@ -368,6 +379,8 @@ def _portfolio_risk_payload(risk: PortfolioRisk) -> dict:
         "current_drawdown": view.current_drawdown,
         "average_correlation": view.avg_correlation,
         "risk_attribution": asdict(view.attribution) if view.attribution else None,
+        "factor_risk": ({**asdict(view.factor), "benchmark": risk.portfolio.benchmark_symbol}
+                        if view.factor else None),
         "stress_test_results": stress,
         "latest_snapshot": risk.snapshot,
         "alerts": risk.alerts,

@@ -19,7 +19,7 @@ from portfolios.models import Portfolio
 from portfolios.selectors import performance_get, portfolio_get, portfolio_states_get
 from risk.measures import RiskInputError, VaRResult, performance_metrics, value_at_risk
 from risk.measures.alerts import AlertSignal, evaluate_alert_rules
-from risk.measures.attribution import RiskAttribution, risk_attribution
+from risk.measures.attribution import FactorRisk, RiskAttribution, factor_risk, risk_attribution
 from risk.measures.correlation import average_pairwise_correlation
 from risk.measures.performance import PerformanceMetrics, current_drawdown
 from risk.measures.stress import (
@@ -253,6 +253,7 @@ class RiskView:
     stress: StressReport | None
     signals: list[AlertSignal] = field(default_factory=list)
     n_observations: int = 0
+    factor: FactorRisk | None = None
     note: str = ""
 
 
@@ -300,9 +301,15 @@ def portfolio_risk_view_get(*, portfolio: Portfolio, as_of: dt.date | None = Non
                                        asset_classes=classes)
     except RiskInputError:
         attribution = None
+    factor = None
+    if benchmark is not None:
+        try:
+            factor = factor_risk(panel, weights, benchmark)
+        except RiskInputError:
+            factor = None
     stress = stress_test(weights, None, asset_classes=classes, returns=history[held])
     view = RiskView(exposure.as_of, exposure.value, weights, classes, var_1d, var_5d, metrics, drawdown,
-                    corr, attribution, stress, n_observations=int(panel.shape[0]))
+                    corr, attribution, stress, n_observations=int(panel.shape[0]), factor=factor)
     return _with_signals(view, limit)
 
 

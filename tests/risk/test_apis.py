@@ -153,6 +153,10 @@ def test_portfolio_risk_shows_var_attribution_stress_alerts_and_advice(investor_
     assert any("rebalance" in r for r in body["recommendations"])
     assert np.isfinite(body["risk_metrics"]["annual_volatility"])
     assert body["risk_metrics"]["beta"] is not None  # SPY is in the market
+    factor = body["factor_risk"]
+    assert factor["benchmark"] == "SPY" and factor["beta"] == pytest.approx(body["risk_metrics"]["beta"])
+    assert factor["systematic_volatility"] ** 2 + factor["idiosyncratic_volatility"] ** 2 == pytest.approx(
+        factor["total_volatility"] ** 2)
 
 
 def test_risk_of_an_empty_portfolio_says_why(investor_client, investor, market):
