@@ -209,6 +209,7 @@ class PPOAgent:
                         reward = reward + cfg.gamma * self.net.get_value(terminal) * done.float()
                         episode_returns.extend(running_return[done].tolist())
                         running_return[done] = 0.0
+                        # every env starts together with the same length, so all end together
                         raw_obs = env.reset()
                     rew_buf[step], end_buf[step] = reward, done.float()
                     self.obs_rms.update(raw_obs)
