@@ -189,4 +189,6 @@ class RebalancePredictApi(APIView):
             "trades": explanation["trades"],
             "explanation": explanation,
         }
-        return Response(PredictOutputSerializer(payload).data)
+        # The explanation is already plain JSON of the documented shape; re-walking it
+        # through nested serializers would cost a third of the request.
+        return Response(payload)

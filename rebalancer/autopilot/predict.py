@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,20 @@ def _lru_get(cache: OrderedDict, key: tuple, make):
     return value
 
 
+_ASSETS_TTL = 60.0
+_assets_cached: tuple[float, dict[str, Asset]] = (0.0, {})
+
+
+def _assets() -> dict[str, Asset]:
+    """Active assets, re-read at most once a minute (they change with admin edits only)."""
+    global _assets_cached
+    expires, assets = _assets_cached
+    if time.monotonic() >= expires:
+        assets = selectors.active_assets_get()
+        _assets_cached = (time.monotonic() + _ASSETS_TTL, assets)
+    return assets
+
+
 def _market(symbols: Sequence[str], as_of: dt.date, assets: dict[str, Asset], revision: int) -> MarketView:
     key = (as_of, tuple(sorted(symbols)), revision)
     return _lru_get(
@@ -108,7 +123,7 @@ def rebalance_predict(*, data: PredictInput) -> CycleDecision:
             f"unknown strategy {data.strategy!r}; use one of {', '.join(strategy_names())}",
             field="strategy",
         )
-    assets = selectors.active_assets_get()
+    assets = _assets()
     for name, symbols in (("holdings", data.holdings), ("weights", data.weights),
                           ("universe", data.universe), ("target_weights", data.target_weights)):
         unknown = sorted(set(symbols) - set(assets))
@@ -155,3 +170,12 @@ def selectors_latest_date() -> dt.date | None:
     from rebalancer.autopilot.services import latest_market_date
 
     return latest_market_date()
+
+
+def predict_caches_clear() -> None:
+    """Forget cached assets, market views and targets (tests; after bulk data repairs)."""
+    global _assets_cached
+    with _lock:
+        _markets.clear()
+        _targets.clear()
+        _assets_cached = (0.0, {})

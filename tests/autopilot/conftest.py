@@ -16,6 +16,15 @@ AS_OF = date(2024, 5, 15)  # a Wednesday, not the first trading day of a month
 ASSETS = {"AAA": "equity", "BBB": "equity", "BND": "bond", "TIP": "bond"}
 
 
+@pytest.fixture(autouse=True)
+def _predict_caches():
+    from rebalancer.autopilot.predict import predict_caches_clear
+
+    predict_caches_clear()
+    yield
+    predict_caches_clear()
+
+
 @pytest.fixture
 def market_history(db) -> list[date]:
     """300 business days of closes for two equities and two bonds, ending on ``AS_OF``."""
