@@ -36,6 +36,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rebalancer.settings.test")
 REPEATS = int(os.environ.get("REPEATS", "3"))
 STRATEGY = os.environ.get("STRATEGY", "optimizer:min_volatility")
 COSTS = os.environ.get("COSTS", "default")  # "default" (5 + 5 bps) or "zero"
+CASH_BUFFER = float(os.environ.get("CASH_BUFFER", "0.02"))
 N_ASSETS, YEARS, HISTORY = 20, 10, 252
 
 
