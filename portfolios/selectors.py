@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet
 
-from common.errors import NotFound
+from common.errors import NotFound, ValidationFailed
+from portfolios.filters import TransactionFilter
 from portfolios.models import (
     CashMovement,
     Decision,
@@ -208,29 +210,21 @@ class Transaction:
     decision_id: int | None = None
 
 
-def transactions_list(
-    *,
-    portfolio: Portfolio,
-    kinds: Sequence[str] = (),
-    start: date | None = None,
-    end: date | None = None,
-    symbol: str | None = None,
-) -> list[Transaction]:
-    """Cash movements and trades, newest first, filtered by kind, date range and symbol."""
-    movements = CashMovement.objects.filter(portfolio=portfolio)
-    trades = Trade.objects.filter(portfolio=portfolio).select_related("asset")
-    if kinds:
-        movements = movements.filter(kind__in=kinds)
-        trades = trades.filter(side__in=kinds)
-    if start:
-        movements = movements.filter(at__date__gte=start)
-        trades = trades.filter(trade_date__gte=start)
-    if end:
-        movements = movements.filter(at__date__lte=end)
-        trades = trades.filter(trade_date__lte=end)
-    if symbol:
-        movements = movements.none()
-        trades = trades.filter(asset__symbol__iexact=symbol)
+def transactions_list(*, portfolio: Portfolio, params: Mapping[str, Any] | None = None) -> list[Transaction]:
+    """Cash movements and trades, newest first, filtered by :class:`TransactionFilter`.
+
+    ``params`` are query parameters (``kind`` repeatable, ``start``, ``end``, ``symbol``);
+    invalid ones raise :class:`~common.errors.ValidationFailed` naming the parameter.
+    """
+    params = params if params is not None else {}
+    movements_filter = TransactionFilter(params, queryset=CashMovement.objects.filter(portfolio=portfolio))
+    trades_filter = TransactionFilter(
+        params, queryset=Trade.objects.filter(portfolio=portfolio).select_related("asset")
+    )
+    if not movements_filter.is_valid():
+        field, messages = next(iter(movements_filter.errors.items()))
+        raise ValidationFailed(" ".join(messages), code="invalid", field=None if field == "__all__" else field)
+    movements, trades = movements_filter.qs, trades_filter.qs
     rows = [
         Transaction(id=f"cash-{m.pk}", kind=m.kind, at=m.at, amount=m.amount, reason=m.note) for m in movements
     ] + [

@@ -28,7 +28,6 @@ from portfolios.apis.serializers import (
     PortfolioInputSerializer,
     PortfolioOutputSerializer,
     TargetsSerializer,
-    TransactionQuerySerializer,
     TransactionSerializer,
 )
 from portfolios.models import AutonomySettings, Portfolio, TargetAllocation
@@ -139,17 +138,7 @@ class TransactionsApi(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
-        query = TransactionQuerySerializer(
-            data={**request.query_params.dict(), "kind": request.query_params.getlist("kind")}
-            if "kind" in request.query_params
-            else request.query_params.dict()
-        )
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
-        rows = selectors.transactions_list(
-            portfolio=portfolio, kinds=sorted(q.get("kind", ())), start=q.get("start"), end=q.get("end"),
-            symbol=q.get("symbol"),
-        )
+        rows = selectors.transactions_list(portfolio=portfolio, params=request.query_params)
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(TransactionSerializer(page, many=True).data)

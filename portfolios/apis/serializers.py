@@ -84,18 +84,6 @@ class TransactionSerializer(serializers.Serializer):
     decision_id = serializers.IntegerField(allow_null=True)
 
 
-class TransactionQuerySerializer(serializers.Serializer):
-    kind = serializers.MultipleChoiceField(choices=TRANSACTION_KINDS, required=False)
-    start = serializers.DateField(required=False)
-    end = serializers.DateField(required=False)
-    symbol = serializers.CharField(required=False, max_length=32)
-
-    def validate(self, attrs):
-        if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
-            raise serializers.ValidationError({"end": "end is before start"})
-        return attrs
-
-
 class CashInputSerializer(serializers.Serializer):
     operation = serializers.ChoiceField(choices=["deposit", "withdraw"])
     amount = serializers.DecimalField(**MONEY_FIELD, min_value=Decimal("0.0001"), max_value=Decimal("1000000000"))

@@ -86,6 +86,10 @@ def test_transactions_are_paginated_and_filterable(investor_client, funded):
     assert len(page["results"]) == 1
     bad = investor_client.get(f"{BASE}/{funded.pk}/transactions?start=2024-02-01&end=2024-01-01")
     assert bad.status_code == 400 and bad.json()["errors"][0]["attr"] == "end"
+    unknown = investor_client.get(f"{BASE}/{funded.pk}/transactions?kind=bogus")
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["attr"] == "kind"
+    deposits = investor_client.get(f"{BASE}/{funded.pk}/transactions?kind=deposit&kind=sell").json()
+    assert [t["kind"] for t in deposits["results"]] == ["deposit"]
 
 
 def test_targets_round_trip_and_weights_over_one_are_422(investor_client, funded):
