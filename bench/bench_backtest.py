@@ -75,9 +75,9 @@ def main() -> None:
         strategies=(STRATEGY,),
         rebalance_threshold=1.0,
         calendar="monthly",
-        **(
-            {"trade": TradeConfig(commission_rate=0.0, slippage_bps=0.0)} if COSTS == "zero" else {}
-        ),
+        trade=TradeConfig(cash_buffer=CASH_BUFFER)
+        if COSTS != "zero"
+        else TradeConfig(commission_rate=0.0, slippage_bps=0.0, cash_buffer=CASH_BUFFER),
     )
     backtest_report(config, prices.iloc[: HISTORY + 30])  # warm imports and the solver
     times = []
@@ -88,7 +88,7 @@ def main() -> None:
     row = report.outcomes[0].row()
     replay = report.outcomes[0].replay
     print(
-        f"{N_ASSETS} assets x {len(report.dates)} trading days, {STRATEGY}, monthly, costs {COSTS}"
+        f"{N_ASSETS} assets x {len(report.dates)} trading days, {STRATEGY}, monthly, costs {COSTS}, cash buffer {CASH_BUFFER:.0%}"
     )
     print(
         f"decisions: {len(replay.decisions)}, rebalances: {row['rebalances']}, trades: {row['trades']}, "
