@@ -25,7 +25,11 @@ def test_predict_from_cash_proposes_equal_weight_buys(investor_client, market_hi
     assert [t["side"] for t in data["trades"]] == ["buy"] * 4
     assert data["explanation"]["summary"].startswith("We reviewed your portfolio because")
     assert {c["name"] for c in data["explanation"]["checks"]} >= {"position", "var"}
-    # and nothing was stored
+    # and the body has the documented shape, and nothing was stored
+    from rebalancer.autopilot.apis import PredictOutputSerializer
+
+    shape = PredictOutputSerializer(data=data)
+    assert shape.is_valid(), shape.errors
     assert Decision.objects.count() == 0 and Trade.objects.count() == 0
 
 
