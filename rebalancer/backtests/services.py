@@ -39,6 +39,7 @@ STORED_WEIGHT_ROWS = 520
 """Weights over time are stored at most this many dates (evenly spaced, last day kept)."""
 STORED_TRADES = 20_000
 PROGRESS_EVERY_S = 0.5
+RUNNING_STALE_AFTER_S = 60 * 60  # the Celery task time limit: older "running" rows are orphans
 DEFAULT_WALK_FORWARD_EPISODES = 200
 HISTORY_CALENDAR_FACTOR = 1.5  # calendar days of look-back history per trading day
 
@@ -195,9 +196,15 @@ def backtest_create(
 def _claim(backtest_id: int) -> Backtest | None:
     with transaction.atomic():
         backtest = Backtest.objects.select_for_update().filter(pk=backtest_id).first()
-        # A redelivered task (worker died mid-run) finds it running and runs it again;
-        # a finished one is never run twice.
+        # A finished one is never run twice; a running one only when its worker must have
+        # died (redelivered after the task time limit), not when two workers race.
         if backtest is None or backtest.status in (BacktestStatus.SUCCEEDED, BacktestStatus.FAILED):
+            return None
+        if (
+            backtest.status == BacktestStatus.RUNNING
+            and backtest.started_at is not None
+            and timezone.now() - backtest.started_at < timedelta(seconds=RUNNING_STALE_AFTER_S)
+        ):
             return None
         backtest.status = BacktestStatus.RUNNING
         backtest.progress = 0.0

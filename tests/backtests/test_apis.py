@@ -126,3 +126,27 @@ def test_a_failing_run_is_recorded_as_failed(investor, stored_prices):
     assert result.status == "failed"
     assert "gone" in result.error
     assert backtest_run(backtest_id=backtest.pk) is None  # never run twice
+
+
+def test_a_running_backtest_is_not_run_again_by_a_racing_worker(investor, stored_prices):
+    # given a backtest another worker started a minute ago
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rebalancer.backtests.services import backtest_run
+
+    started = timezone.now() - timedelta(minutes=1)
+    backtest = Backtest.objects.create(
+        owner=investor,
+        config=payload(strategies=["equal_weight"]),
+        status="running",
+        started_at=started,
+    )
+    # when / then
+    assert backtest_run(backtest_id=backtest.pk) is None
+    backtest.refresh_from_db()
+    assert (backtest.status, backtest.started_at, backtest.results) == ("running", started, None)
+    # and once it is older than the task time limit (its worker died), it is run again
+    Backtest.objects.filter(pk=backtest.pk).update(started_at=started - timedelta(hours=2))
+    assert backtest_run(backtest_id=backtest.pk).status == "succeeded"

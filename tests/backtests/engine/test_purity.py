@@ -21,6 +21,12 @@ def test_engine_modules_import_no_django_and_no_database_code():
                 names = [node.module]
             for name in names:
                 root, leaf = name.split(".")[0], name.split(".")[-1]
-                if root in FORBIDDEN or leaf in ("models", "services", "selectors", "apis", "tasks"):
+                if root in FORBIDDEN or leaf in (
+                    "models",
+                    "services",
+                    "selectors",
+                    "apis",
+                    "tasks",
+                ):
                     offenders.append(f"{path.name}: {name}")
     assert offenders == []
