@@ -56,6 +56,26 @@ class TrainingPanel:
     train_days: int
     """Rows of ``returns`` in the training window."""
     asset_classes: list[str]
+    regimes: np.ndarray | None = None
+    """``(days, len(REGIME_LABELS))`` causal regime probabilities, when the detector has
+    a call for every day of the panel; otherwise the agents train without them."""
+
+
+REGIME_LABELS = ("bull", "bear", "sideways")
+
+
+def _regime_panel(index: pd.DatetimeIndex) -> np.ndarray | None:
+    """Regime probabilities of the default reference market for every day of ``index``."""
+    from mlagents.regime.models import MarketRegime
+
+    rows = dict(
+        MarketRegime.objects.filter(
+            market__name="default", date__gte=index[0].date(), date__lte=index[-1].date()
+        ).values_list("date", "probabilities")
+    )
+    if any(d.date() not in rows for d in index):
+        return None
+    return np.array([[float(rows[d.date()].get(k, 0.0)) for k in REGIME_LABELS] for d in index])
 
 
 def _universe_resolve(symbols: Sequence[str] | None) -> list[str]:
@@ -75,6 +95,7 @@ def training_panel_get(
     end: dt.date | None,
     test_end: dt.date | None,
     env_config: EnvConfig,
+    use_regimes: bool = True,
 ) -> TrainingPanel:
     """Returns of the universe over ``start .. test_end``, split at ``end``.
 
@@ -120,7 +141,8 @@ def training_panel_get(
             field="end",
         )
     classes = dict(Asset.objects.filter(symbol__in=universe).values_list("symbol", "asset_class"))
-    return TrainingPanel(returns, train_days, [classes.get(s, "equity") for s in universe])
+    regimes = _regime_panel(returns.index) if use_regimes else None
+    return TrainingPanel(returns, train_days, [classes.get(s, "equity") for s in universe], regimes)
 
 
 def _engine_agent(
@@ -157,9 +179,12 @@ def _clean(value):
     return value
 
 
-def _history_sample(model: AgentModel, agent: Agent, returns: np.ndarray, env_config: EnvConfig, seed: int) -> int:
+def _history_sample(
+    model: AgentModel, agent: Agent, returns: np.ndarray, env_config: EnvConfig, seed: int,
+    regimes: np.ndarray | None,
+) -> int:
     """Roll the trained policy over a few training episodes into rl_agent_history."""
-    env = VecPortfolioEnv(returns, env_config, num_envs=HISTORY_EPISODES, seed=seed)
+    env = VecPortfolioEnv(returns, env_config, num_envs=HISTORY_EPISODES, seed=seed, regimes=regimes)
     obs = env.reset()
     rows = []
     with torch.no_grad():
@@ -192,13 +217,19 @@ def _incumbent_metrics(
     universe; otherwise its own stored held-out metrics."""
     if incumbent is None:
         return None
-    if list(incumbent.universe) == universe and incumbent.artifact:
+    uses_regimes = bool((incumbent.hyperparameters or {}).get("regime_labels"))
+    if (
+        list(incumbent.universe) == universe
+        and incumbent.artifact
+        and (not uses_regimes or panel.regimes is not None)
+    ):
         from mlagents.selectors import agent_engine_get
 
         engine = agent_engine_get(agent=incumbent)
         table = evaluate_walk_forward(
             panel.returns.to_numpy(), test_start=panel.train_days,
             agents={"incumbent": (_policy(engine), engine.env_config)}, include_baselines=False,
+            regimes=panel.regimes if uses_regimes else None,
         )
         return table["incumbent"]
     return (incumbent.evaluation or {}).get("agent")
@@ -231,9 +262,10 @@ def agent_train(
     universe = list(panel.returns.columns)
     returns = panel.returns.to_numpy()
     train_returns = returns[: panel.train_days]
+    train_regimes = None if panel.regimes is None else panel.regimes[: panel.train_days]
     episodes = episodes or DEFAULT_EPISODES[algorithm]
     torch.manual_seed(seed)
-    probe = VecPortfolioEnv(train_returns, env_config)
+    probe = VecPortfolioEnv(train_returns, env_config, regimes=train_regimes)
     agent, num_envs = _engine_agent(
         algorithm, len(universe), probe.obs_dim, env_config, episodes, seed, panel.asset_classes, hyperparameters
     )
@@ -244,7 +276,11 @@ def agent_train(
             version=_version_next(algorithm),
             universe=universe,
             asset_classes=panel.asset_classes,
-            hyperparameters={**asdict(agent.config), "episodes": episodes},
+            hyperparameters={
+                **asdict(agent.config),
+                "episodes": episodes,
+                "regime_labels": list(REGIME_LABELS) if panel.regimes is not None else [],
+            },
             env_config=env_config.to_dict(),
             seed=seed,
             train_start=panel.returns.index[0].date(),
@@ -263,15 +299,18 @@ def agent_train(
             progress(0.9 * frac, stats)
 
     started = time.perf_counter()
-    env = VecPortfolioEnv(train_returns, env_config, num_envs=num_envs, seed=seed)
+    env = VecPortfolioEnv(train_returns, env_config, num_envs=num_envs, seed=seed, regimes=train_regimes)
     agent.train(env, progress=on_progress)
     training_seconds = time.perf_counter() - started
 
     table = evaluate_walk_forward(
-        returns, test_start=panel.train_days, agents={"agent": (_policy(agent), env_config)}
+        returns, test_start=panel.train_days, agents={"agent": (_policy(agent), env_config)},
+        regimes=panel.regimes,
     )
     agent_metrics = table.pop("agent")
-    extra = episode_success_rate(returns, _policy(agent), env_config, test_start=panel.train_days)
+    extra = episode_success_rate(
+        returns, _policy(agent), env_config, test_start=panel.train_days, regimes=panel.regimes
+    )
     if progress:
         progress(0.97, {"sharpe_ratio": agent_metrics["sharpe_ratio"]})
     buffer = io.BytesIO()
@@ -298,7 +337,7 @@ def agent_train(
                 incumbent.save(update_fields=["status", "retired_at"])
             model.status, model.activated_at = AgentStatus.ACTIVE, now
         model.save()
-        _history_sample(model, agent, train_returns, env_config, seed)
+        _history_sample(model, agent, train_returns, env_config, seed, train_regimes)
     if progress:
         progress(1.0, {"promoted": decision.promote})
     return model
@@ -377,9 +416,10 @@ def agent_execution_fit(*, agent: AgentModel, epochs: int = 200) -> ExecutionFit
         a = np.array([float(d.target_weights.get(s, 0.0)) for s in universe])
         w, a = np.append(w, max(0.0, 1 - w.sum())), np.append(a, max(0.0, 1 - a.sum()))
         try:
-            obs.append(build_observation(history, w / w.sum(), engine.env_config)[0])
+            regime = _regime_row(agent, d.as_of)
+            obs.append(build_observation(history, w / w.sum(), engine.env_config, regimes=regime)[0])
         except ValueError:
-            continue  # too little history before this decision
+            continue  # too little history, or no regime call, before this decision
         actions.append(torch.as_tensor(a / a.sum(), dtype=torch.float32))
         current.append(torch.as_tensor(w / w.sum(), dtype=torch.float32))
         executed.append(labelled[d.status])
@@ -394,3 +434,17 @@ def agent_execution_fit(*, agent: AgentModel, epochs: int = 200) -> ExecutionFit
         locked = AgentModel.objects.select_for_update().get(pk=agent.pk)
         locked.artifact.save(f"{agent.algorithm}_v{agent.version}_y.pt", ContentFile(buffer.getvalue()), save=True)
     return ExecutionFit(len(obs), int(sum(executed)), loss)
+
+
+def _regime_row(agent: AgentModel, as_of: dt.date) -> np.ndarray | None:
+    """The regime probabilities an agent trained with regimes needs on ``as_of``
+    (``ValueError`` when the detector has no call for that day)."""
+    labels = (agent.hyperparameters or {}).get("regime_labels") or []
+    if not labels:
+        return None
+    from mlagents.regime.models import MarketRegime
+
+    row = MarketRegime.objects.filter(market__name="default", date=as_of).values_list("probabilities", flat=True).first()
+    if row is None:
+        raise ValueError(f"no regime call on {as_of}")
+    return np.array([float(row.get(k, 0.0)) for k in labels])

@@ -59,8 +59,9 @@ class AgentStrategy:
         weights = np.array([float(ctx.current_weights.get(s, 0.0)) for s in universe])
         current = np.append(weights, max(0.0, 1.0 - weights.sum()))
         current = current / current.sum()
+        regimes = self._regimes(model, ctx)
         try:
-            decision = decide(agent_engine_get(agent=model), returns.to_numpy(), current, universe)
+            decision = decide(agent_engine_get(agent=model), returns.to_numpy(), current, universe, regimes=regimes)
         except InferenceError as exc:
             raise StrategyError(f"{self.name}: {exc}") from exc
         target = {s: float(w) for s, w in zip(universe, decision.weights[:-1], strict=True)}
@@ -80,6 +81,24 @@ class AgentStrategy:
                 "per_portfolio": True,
             },
         )
+
+    def _regimes(self, model, ctx: StrategyContext) -> np.ndarray | None:
+        """Regime probabilities for an agent trained with them: the context's, else the
+        detector's call on ``as_of``; a clear error when neither exists."""
+        labels = (model.hyperparameters or {}).get("regime_labels") or []
+        if not labels:
+            return None
+        regime = ctx.regime
+        if regime is None or not regime.probabilities:
+            from mlagents.regime.selectors import regime_state_get
+
+            regime = regime_state_get(as_of=ctx.as_of)
+        if regime is None or not regime.probabilities:
+            raise StrategyError(
+                f"{self.name} v{model.version} uses market-regime probabilities and the detector has "
+                f"no call on {ctx.as_of}; run the regime detection first"
+            )
+        return np.array([float(regime.probabilities.get(k, 0.0)) for k in labels])
 
     def _explain(self, model, decision, target: dict[str, float], baseline: pd.Series | None) -> str:
         label = ALGORITHM_LABELS.get(self.algorithm, self.algorithm)

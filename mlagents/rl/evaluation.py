@@ -191,6 +191,7 @@ def evaluate_walk_forward(
     lookback: int = 252,
     limits: PrimalDualConfig | None = None,
     include_baselines: bool = True,
+    regimes: np.ndarray | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Metrics of every agent and baseline on days ``test_start ..`` of ``returns``.
 
@@ -204,7 +205,8 @@ def evaluate_walk_forward(
     start = test_start - 1
     table: dict[str, dict[str, float | None]] = {}
     for name, (policy, cfg) in agents.items():
-        table[name] = backtest_metrics(run_policy(returns, policy, replace(cfg, cost_rate=cost), start=start), limits)
+        bt = run_policy(returns, policy, replace(cfg, cost_rate=cost), start=start, regimes=regimes)
+        table[name] = backtest_metrics(bt, limits)
     if include_baselines:
         base_cfg = replace(first_cfg, cost_rate=cost, initial_allocation="cash")
         for name, (policy, interval) in baseline_policies(lookback).items():
@@ -226,6 +228,7 @@ def episode_success_rate(
     test_start: int,
     episode_days: int = 126,
     stride_days: int = MONTH,
+    regimes: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Brief 001's "success": share of held-out episodes where the agent's Sharpe is at
     least the equal-weight, monthly-rebalanced baseline's (same costs, same days).
@@ -237,7 +240,7 @@ def episode_success_rate(
     last = returns.shape[0] - 1
     for s in range(test_start - 1, last - episode_days + 1, stride_days):
         end = s + episode_days
-        agent = run_policy(returns, policy, env_config, start=s, end=end)
+        agent = run_policy(returns, policy, env_config, start=s, end=end, regimes=regimes)
         base = run_policy(returns, equal_weight_policy, base_cfg, start=s, end=end)
         n = min(len(agent.daily_returns), len(base.daily_returns))
         wins += sharpe(agent.daily_returns[:n]) >= sharpe(base.daily_returns[:n])

@@ -51,3 +51,51 @@ def test_universe_mismatch_is_a_strategy_error(small_market, torch_one_thread):
     AgentModel.objects.filter(pk=model.pk).update(status=AgentStatus.ACTIVE)
     with pytest.raises(StrategyError, match="trained on AAA, BBB, CCC, DDD; missing returns for DDD"):
         strategy_get("agent:dqn").target_weights(_ctx(small_market, symbols=("AAA", "BBB", "CCC")))
+
+
+def _regime_calls(dates):
+    from mlagents.regime.models import MarketRegime, ReferenceMarket
+
+    market, _ = ReferenceMarket.objects.get_or_create(
+        name="default", defaults={"benchmark_symbol": "SPY", "asset_class": "equity"}
+    )
+    MarketRegime.objects.bulk_create(
+        MarketRegime(
+            market=market, date=d.date(), regime="bull" if i % 50 < 30 else "bear", confidence="0.8000",
+            probabilities={"bull": 0.8, "bear": 0.1, "sideways": 0.1} if i % 50 < 30 else
+            {"bull": 0.1, "bear": 0.8, "sideways": 0.1},
+        )
+        for i, d in enumerate(dates)
+    )
+
+
+def test_agents_use_regime_probabilities_when_the_detector_has_them(small_market, torch_one_thread):
+    from mlagents.regime.models import MarketRegime
+    from mlagents.selectors import agent_engine_get
+    from portfolios.strategies import RegimeState
+
+    # given: a regime call for every day
+    _regime_calls(small_market.index)
+    model = agent_train(algorithm="ppo", end=dt.date(2021, 1, 29), episodes=32, seed=0)
+    AgentModel.objects.filter(pk=model.pk).update(status=AgentStatus.ACTIVE)
+    # then: the regime probabilities are inputs of the agent
+    assert model.hyperparameters["regime_labels"] == ["bull", "bear", "sideways"]
+    assert agent_engine_get(agent=model).obs_dim == 20 * 4 + 4 + 5 + 2 + 3
+    # when: served with the context's regime
+    ctx = _ctx(small_market)
+    regime = RegimeState(regime="bear", confidence=0.8, probabilities={"bull": 0.1, "bear": 0.8, "sideways": 0.1})
+    result = strategy_get("agent:ppo").target_weights(
+        StrategyContext(ctx.as_of, ctx.symbols, ctx.returns, ctx.current_weights, regime=regime)
+    )
+    assert "regime" in result.details["attribution"]
+    # and: without a context regime it reads the detector; with no call at all it says so
+    assert strategy_get("agent:ppo").target_weights(ctx).weights
+    MarketRegime.objects.all().delete()
+    with pytest.raises(StrategyError, match="uses market-regime probabilities and the detector has no call"):
+        strategy_get("agent:ppo").target_weights(ctx)
+
+
+def test_agents_train_without_regimes_when_calls_are_missing(small_market, torch_one_thread):
+    _regime_calls(small_market.index[:100])
+    model = agent_train(algorithm="dqn", end=dt.date(2021, 1, 29), episodes=16, seed=0)
+    assert model.hyperparameters["regime_labels"] == []
