@@ -1,0 +1,62 @@
+"""ORM-free portfolio states for the pure decision code, loaded in bulk."""
+
+from datetime import date
+from decimal import Decimal as D
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from portfolios.selectors import portfolio_state_get, portfolio_states_get
+from portfolios.services import cash_deposit, portfolio_create, trades_execute
+from portfolios.trading import ProposedTrade
+
+DAY1, DAY2, DAY3 = date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)
+
+
+def buy(symbol, qty):
+    return ProposedTrade(symbol, "buy", D(qty), D(0), D(0), "t")
+
+
+def test_state_has_cash_quantities_prices_weights_lots_and_wash_sale_history(portfolio):
+    # given AAA bought DAY1 then partly sold at a loss on DAY3 (close 90 < 100)
+    trades_execute(portfolio=portfolio, trades=[buy("AAA", 10), buy("BND", 5)], as_of=DAY1)
+    trades_execute(portfolio=portfolio, trades=[ProposedTrade("AAA", "sell", D(4), D(0), D(0), "t")], as_of=DAY3)
+    portfolio.refresh_from_db()
+    # when
+    state = portfolio_state_get(portfolio=portfolio, as_of=DAY3)
+    # then
+    assert state.quantities == {"AAA": D(6), "BND": D(5)}
+    assert state.prices == {"AAA": D("90"), "BND": D("80.1")}
+    assert state.total_value == portfolio.cash + D(6) * D(90) + D(5) * D("80.1")
+    assert abs(sum(state.weights.values()) - float((state.total_value - state.cash) / state.total_value)) < 1e-12
+    assert state.asset_classes == {"AAA": "equity", "BND": "bond"}
+    assert [(lot.symbol, lot.quantity) for lot in state.lots] == [("AAA", D(6)), ("BND", D(5))]
+    assert sorted(state.recent_buys) == [("AAA", DAY1), ("BND", DAY1)]
+    assert state.recent_loss_sales == (("AAA", DAY3),)
+    assert state.ledger_version == portfolio.ledger_version
+    # as of DAY1 the same holdings are valued at DAY1's closes
+    assert portfolio_state_get(portfolio=portfolio, as_of=DAY1).prices["AAA"] == D("100")
+
+
+def test_states_of_many_portfolios_take_a_constant_number_of_queries(owner, market):
+    ids = []
+    for i in range(6):
+        p = portfolio_create(owner=owner, name=f"p{i}")
+        cash_deposit(portfolio=p, amount=D("5000"))
+        trades_execute(portfolio=p, trades=[buy("AAA", 1 + i), buy("CCC", 2)], as_of=DAY2)
+        ids.append(p.pk)
+    with CaptureQueriesContext(connection) as two:
+        portfolio_states_get(portfolio_ids=ids[:2], as_of=DAY3)
+    with CaptureQueriesContext(connection) as six:
+        states = portfolio_states_get(portfolio_ids=ids, as_of=DAY3)
+    assert len(six) == len(two)
+    assert [states[pid].quantities["AAA"] for pid in ids] == [D(n) for n in range(1, 7)]
+
+
+def test_a_symbol_without_a_close_is_reported_missing(owner, market, bars_make):
+    bars_make(DAY3, {"NEW": "10"})
+    p = portfolio_create(owner=owner, name="m")
+    cash_deposit(portfolio=p, amount=D("1000"))
+    trades_execute(portfolio=p, trades=[buy("NEW", 1)], as_of=DAY3)
+    state = portfolio_state_get(portfolio=p, as_of=DAY2)  # NEW has no close on or before DAY2
+    assert state.missing_prices == ("NEW",) and "NEW" not in state.prices
