@@ -274,6 +274,12 @@ class OptimizeInputSerializer(serializers.Serializer):
     end = serializers.DateField(required=False, allow_null=True)
     expected_returns = ExpectedReturnsField(default="mean_historical")
     risk_model = RiskModelField(default="sample_cov")
+    benchmark = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        help_text="capm: the market's symbol (stored prices); default the equal-weighted universe.",
+    )
     objective = serializers.ChoiceField(choices=OBJECTIVES, default="max_sharpe")
     risk_free_rate = serializers.FloatField(min_value=-0.1, max_value=0.5, default=0.0)
     target_return = serializers.FloatField(
@@ -518,6 +524,7 @@ class OptimizeApi(APIView):
             risk_aversion=v.get("risk_aversion"),
             frontier_plot=v["frontier_plot"],
             options=options,
+            benchmark=v.get("benchmark"),
         )
         body = OptimizeOutputSerializer(
             outcome_data(outcome, risk_free_rate=v["risk_free_rate"])

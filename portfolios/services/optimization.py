@@ -131,8 +131,36 @@ def _returns_get(
     return returns
 
 
+def _benchmark_returns(
+    benchmark: str, returns: pd.DataFrame, start: dt.date | None, end: dt.date | None
+) -> pd.Series:
+    """The benchmark's simple returns on the universe's dates (CAPM's market)."""
+    from marketdata.selectors import return_panel_get
+
+    panel = return_panel_get(
+        symbols=[benchmark],
+        start=start,
+        end=end,
+        kind="simple",
+        how="inner",
+        error_field="benchmark",
+    )
+    market = panel[benchmark].reindex(returns.index)
+    if market.count() < MIN_OBSERVATIONS:
+        raise ValidationFailed(
+            f"benchmark {benchmark} has {market.count()} returns on the universe's dates; "
+            f"at least {MIN_OBSERVATIONS} are needed",
+            field="benchmark",
+        )
+    return market
+
+
 def _expected_returns(
-    spec: str | Mapping[str, float], returns: pd.DataFrame, rf: float
+    spec: str | Mapping[str, float],
+    returns: pd.DataFrame,
+    rf: float,
+    benchmark: str | None = None,
+    window: tuple[dt.date | None, dt.date | None] = (None, None),
 ) -> pd.Series:
     if isinstance(spec, str):
         if spec not in EXPECTED_RETURN_ESTIMATORS:
@@ -140,7 +168,12 @@ def _expected_returns(
                 f"unknown estimator {spec!r}; use one of {', '.join(EXPECTED_RETURN_ESTIMATORS)} or a symbol -> value map",
                 field="expected_returns",
             )
-        return expected_returns_estimate(returns, spec, risk_free_rate=rf)
+        market = (
+            _benchmark_returns(benchmark, returns, *window)
+            if spec == "capm" and benchmark
+            else None
+        )
+        return expected_returns_estimate(returns, spec, risk_free_rate=rf, market_returns=market)
     missing = [s for s in returns.columns if s not in spec]
     if missing:
         raise ValidationFailed(
@@ -217,11 +250,13 @@ def optimization_run(
     risk_aversion: float | None = None,
     frontier_plot: bool = False,
     options: Mapping[str, Any] | None = None,
+    benchmark: str | None = None,
 ) -> OptimizationOutcome:
     """Optimize ``symbols`` on the stored prices of ``[start, end]``; see the module docstring.
 
     ``options`` go to the engine (``kelly_fraction``, ``cvar_beta``, ``risk_budgets``,
-    ``market_weights``, ``tau``, the multi-objective weights). Raises ``NotFound`` (unknown
+    ``market_weights``, ``tau``, the multi-objective weights). ``benchmark`` is the market of
+    the ``capm`` estimator (a stored symbol; default: the equal-weighted universe). Raises ``NotFound`` (unknown
     symbols, field ``universe``), ``ValidationFailed`` (400, naming the field) or
     ``Unprocessable`` (422: infeasible constraints with ``extra["conflicts"]``, solver failure).
     """
@@ -246,7 +281,7 @@ def optimization_run(
         )
     returns = _returns_get(symbols, start, end)
     try:
-        mu = _expected_returns(expected_returns, returns, risk_free_rate)
+        mu = _expected_returns(expected_returns, returns, risk_free_rate, benchmark, (start, end))
         cov = _covariance(risk_model, returns)
         engine_options = dict(options or {})
         if risk_tier is not None:

@@ -285,3 +285,35 @@ def test_schema_documents_the_operation_and_its_422(investor_client, db):
         "frontier_points",
     } <= set(properties)
     assert properties["frontier_points"]["maximum"] == 500
+
+
+def test_capm_against_a_stored_benchmark(investor_client, market):
+    # given: XOM as the "market"; CAPM gives XOM exactly the market's own mean return (beta 1)
+    from portfolios.optimization import capm_return
+
+    returns = market.loc["2017-01-01":].pct_change().iloc[1:]
+    expected = capm_return(returns, market_returns=returns["XOM"], risk_free_rate=0.02)
+    # when
+    response = investor_client.post(
+        URL,
+        {
+            "universe": SYMBOLS,
+            "start": "2017-01-01",
+            "expected_returns": "capm",
+            "benchmark": "XOM",
+            "risk_free_rate": 0.02,
+            "objective": "min_volatility",
+        },
+        format="json",
+    )
+    unknown = investor_client.post(
+        URL, {"universe": SYMBOLS, "expected_returns": "capm", "benchmark": "NOPE"}, format="json"
+    )
+    # then
+    assert response.status_code == 200, response.json()
+    for symbol in SYMBOLS:
+        assert response.json()["expected_returns"][symbol] == pytest.approx(
+            expected[symbol], abs=1e-10
+        )
+    assert unknown.status_code == 404
+    assert unknown.json()["errors"][0]["attr"] == "benchmark"
