@@ -70,7 +70,8 @@ def regime_model_train(
         n_observations=params.n_observations,
         params=params.to_dict(),
         labels=list(params.labels),
-        state_stats={label: s.__dict__ for label, s in zip(params.labels, params.stats, strict=True)},
+        state_stats=[{"state": k, "label": label, **s.__dict__} for k, (label, s) in
+                     enumerate(zip(params.labels, params.stats, strict=True))],
         log_likelihood=params.log_likelihood,
         is_active=True,
     )

@@ -17,6 +17,8 @@ through JSON, so the service layer can store it and filter without hmmlearn.
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,7 +76,7 @@ class RegimeModelParams:
     transmat: np.ndarray  # (K, K)
     means: np.ndarray  # (K, d) in standardized units
     covars: np.ndarray  # (K, d, d) in standardized units
-    labels: tuple[str, ...]  # labels[k] is the regime name of state k
+    labels: tuple[str, ...]  # labels[k] is the regime name of state k (a name may repeat)
     stats: tuple[StateStats, ...]
     log_likelihood: float
     n_observations: int
@@ -118,9 +120,6 @@ class RegimeModelParams:
             trained_to=data["trained_to"],
             extra=dict(data.get("extra", {})),
         )
-
-    def label_of(self, regime: str) -> int:
-        return self.labels.index(regime)
 
 
 def _standardize(params: RegimeModelParams, features: pd.DataFrame) -> np.ndarray:
@@ -175,8 +174,9 @@ def filter_probabilities(params: RegimeModelParams, features: pd.DataFrame) -> p
         return pd.DataFrame(columns=list(REGIMES), index=features.index, dtype=float)
     x = _standardize(params, features)
     probs = forward_filter(emission_log_likelihood(params, x), params.startprob, params.transmat)
-    frame = pd.DataFrame(probs, index=features.index, columns=list(params.labels))
-    return frame.loc[:, list(REGIMES)]
+    # a regime's probability is the sum over its states (two states may share a label)
+    by_regime = {r: probs[:, [k for k, lab in enumerate(params.labels) if lab == r]].sum(axis=1) for r in REGIMES}
+    return pd.DataFrame(by_regime, index=features.index)
 
 
 def regimes_from_probabilities(probs: pd.DataFrame) -> pd.Series:
@@ -187,20 +187,24 @@ def regimes_from_probabilities(probs: pd.DataFrame) -> pd.Series:
 def label_states(mean_return: np.ndarray, volatility: np.ndarray) -> tuple[str, ...]:
     """Name the states from their statistics (annualised return and volatility).
 
-    bull: the calmest state; bear: the most volatile; sideways: the one between.
-    Volatility, not mean return, orders the states because it is estimated far more
-    precisely from a few hundred days (the standard error of an annualised mean
-    return over two years is about vol / sqrt(2), as large as the differences
-    between regimes), so the labels do not flip between refits; in equity markets
-    the calm state is the rising one and the turbulent state the falling one (the
-    leverage effect). ``mean_return`` breaks exact ties in volatility.
+    bull: the calmest state; bear: the most volatile one, provided it loses money
+    (negative mean return) — otherwise it is a second sideways state; sideways: the
+    one between. Volatility orders the states because it is estimated far more
+    precisely from a few hundred days than the mean return (the standard error of an
+    annualised mean over two years is about vol / sqrt(2), as large as the gaps
+    between regimes), so the labels do not flip between refits; in equity markets the
+    calm state is the rising one and the turbulent one the falling one (the leverage
+    effect). The sign check keeps a window without any crash (e.g. 1993-1996) from
+    calling its merely busier days a bear market. ``mean_return`` also breaks exact
+    ties in volatility.
     """
     k = len(volatility)
     if k != 3:
         raise RegimeDetectorError(f"labelling needs exactly 3 states, got {k}")
     order = np.lexsort((-np.asarray(mean_return), np.asarray(volatility)))  # calm first
     labels = [""] * k
-    labels[order[0]], labels[order[1]], labels[order[2]] = "bull", "sideways", "bear"
+    labels[order[0]], labels[order[1]] = "bull", "sideways"
+    labels[order[2]] = "bear" if mean_return[order[2]] < 0 else "sideways"
     return tuple(labels)
 
 
@@ -226,6 +230,19 @@ def _state_stats(
             )
         )
     return tuple(stats)
+
+
+@contextmanager
+def _quiet_convergence_monitor():
+    """hmmlearn's monitor compares likelihoods without the transition prior, so with a
+    sticky prior it warns "Model is not converging" on harmless MAP steps; mute it."""
+    log = logging.getLogger("hmmlearn.base")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _initial_means(
@@ -286,7 +303,8 @@ def detector_fit(
         model.transmat_ = np.full((k, k), 0.02 / (k - 1)) + np.eye(k) * (0.98 - 0.02 / (k - 1))
         model.means_ = _initial_means(x, feature_config.columns, k, restart=i, seed=config.seed)
         try:
-            model.fit(x)
+            with _quiet_convergence_monitor():
+                model.fit(x)
             ll = model.score(x)
         except (ValueError, np.linalg.LinAlgError):
             continue

@@ -15,7 +15,7 @@ def regime_market():
     """1,300 days of a regime-switching index and its true regimes (seeded)."""
     from simulate import simulate_regime_market
 
-    return simulate_regime_market(n_days=1300, seed=5)
+    return simulate_regime_market(n_days=1300, seed=6)
 
 
 @pytest.fixture

@@ -43,8 +43,8 @@ def test_train_stores_the_model_and_its_labels(spy_prices, fast_fit):
     # then
     assert model.is_active and model.market.name == "default"
     assert sorted(model.labels) == ["bear", "bull", "sideways"]
-    assert set(model.state_stats) == {"bear", "bull", "sideways"}
-    vols = {k: v["volatility"] for k, v in model.state_stats.items()}
+    assert [s["label"] for s in model.state_stats] == model.labels
+    vols = {s["label"]: s["volatility"] for s in model.state_stats}
     assert vols["bull"] < vols["sideways"] < vols["bear"]
     params = RegimeModelParams.from_dict(model.params)
     assert params.labels == tuple(model.labels)
