@@ -22,6 +22,7 @@ import os
 import statistics
 import sys
 import time
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +38,7 @@ REPEATS = int(os.environ.get("REPEATS", "3"))
 STRATEGY = os.environ.get("STRATEGY", "optimizer:min_volatility")
 COSTS = os.environ.get("COSTS", "default")  # "default" (5 + 5 bps) or "zero"
 CASH_BUFFER = float(os.environ.get("CASH_BUFFER", "0.02"))
+LIMITS = os.environ.get("LIMITS", "default")  # "default" or "off" (no risk trigger/override)
 N_ASSETS, YEARS, HISTORY = 20, 10, 252
 
 
@@ -60,7 +62,7 @@ def main() -> None:
 
     django.setup()
     from rebalancer.autopilot.strategies import strategies_register
-    from rebalancer.autopilot.types import TradeConfig
+    from rebalancer.autopilot.types import RiskLimits, TradeConfig
     from rebalancer.backtests.engine.config import BacktestConfig
     from rebalancer.backtests.engine.report import backtest_report
 
@@ -75,6 +77,7 @@ def main() -> None:
         strategies=(STRATEGY,),
         rebalance_threshold=1.0,
         calendar="monthly",
+        **({"limits": RiskLimits(None, None, None, None, None)} if LIMITS == "off" else {}),
         trade=TradeConfig(cash_buffer=CASH_BUFFER)
         if COSTS != "zero"
         else TradeConfig(commission_rate=0.0, slippage_bps=0.0, cash_buffer=CASH_BUFFER),
@@ -88,8 +91,10 @@ def main() -> None:
     row = report.outcomes[0].row()
     replay = report.outcomes[0].replay
     print(
-        f"{N_ASSETS} assets x {len(report.dates)} trading days, {STRATEGY}, monthly, costs {COSTS}, cash buffer {CASH_BUFFER:.0%}"
+        f"{N_ASSETS} assets x {len(report.dates)} trading days, {STRATEGY}, monthly, costs {COSTS}, cash buffer {CASH_BUFFER:.0%}, limits {LIMITS}"
     )
+    kinds = Counter(k for d in replay.decisions for k in d.triggers)
+    print(f"triggers fired: {dict(kinds)}")
     print(
         f"decisions: {len(replay.decisions)}, rebalances: {row['rebalances']}, trades: {row['trades']}, "
         f"final value {row['final_value']:,.2f}, Sharpe {row['sharpe_ratio']:.2f}"

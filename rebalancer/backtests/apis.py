@@ -29,20 +29,23 @@ SYMBOL = serializers.RegexField(SYMBOL_PATTERN, max_length=32)
 
 
 class LimitsInputSerializer(serializers.Serializer):
+    """Risk limits; a missing key takes the risk tier's default (as live portfolios do), null
+    switches the limit off."""
+
     max_position = serializers.FloatField(
-        min_value=0.01, max_value=1.0, allow_null=True, required=False, default=0.35
+        min_value=0.01, max_value=1.0, allow_null=True, required=False
     )
     max_asset_class = serializers.FloatField(
-        min_value=0.01, max_value=1.0, allow_null=True, required=False, default=0.80
+        min_value=0.01, max_value=1.0, allow_null=True, required=False
     )
     max_var_95 = serializers.FloatField(
-        min_value=0.001, max_value=1.0, allow_null=True, required=False, default=0.04
+        min_value=0.001, max_value=1.0, allow_null=True, required=False
     )
     max_drawdown = serializers.FloatField(
-        min_value=0.01, max_value=1.0, allow_null=True, required=False, default=0.25
+        min_value=0.01, max_value=1.0, allow_null=True, required=False
     )
     max_turnover = serializers.FloatField(
-        min_value=0.01, max_value=2.0, allow_null=True, required=False, default=1.0
+        min_value=0.01, max_value=2.0, allow_null=True, required=False
     )
 
 

@@ -23,6 +23,7 @@ from common.errors import ValidationFailed
 from marketdata.models import Asset
 from marketdata.selectors import price_panel_get
 from portfolios.strategies import strategy_names
+from rebalancer.autopilot.selectors import LIMIT_KEYS, LOOKBACK_DAYS, TIER_LIMITS
 from rebalancer.autopilot.types import RiskLimits, TaxConfig, TradeConfig
 from rebalancer.backtests.engine.config import BacktestConfig, TaxRates
 from rebalancer.backtests.engine.report import BacktestReport, backtest_report
@@ -30,6 +31,7 @@ from rebalancer.backtests.models import Backtest, BacktestStatus
 
 logger = logging.getLogger(__name__)
 
+TIER_DEFAULT_LIMITS = {key: getattr(RiskLimits(), key) for key in LIMIT_KEYS}
 MAX_YEARS = 30
 MAX_SYMBOLS = 100
 MAX_STRATEGIES = 5
@@ -47,7 +49,13 @@ HISTORY_CALENDAR_FACTOR = 1.5  # calendar days of look-back history per trading 
 # --- configuration -----------------------------------------------------------------
 def backtest_config_from(data: Mapping[str, Any]) -> BacktestConfig:
     """The engine's configuration from a validated request (the API serializer's data)."""
-    limits = data.get("limits") or {}
+    tier = data.get("risk_tier", "balanced")
+    # The live pipeline's limits: the tier's defaults (autopilot selectors), then overrides.
+    limits = {
+        **TIER_DEFAULT_LIMITS,
+        **TIER_LIMITS.get(tier, TIER_LIMITS["balanced"]),
+        **(data.get("limits") or {}),
+    }
     return BacktestConfig(
         symbols=tuple(data["symbols"]),
         start=_as_date(data["start"]),
@@ -55,10 +63,10 @@ def backtest_config_from(data: Mapping[str, Any]) -> BacktestConfig:
         initial_cash=Decimal(str(data.get("initial_cash", "100000"))),
         strategies=tuple(data.get("strategies") or ("equal_weight",)),
         benchmark=data.get("benchmark") or None,
-        risk_tier=data.get("risk_tier", "balanced"),
+        risk_tier=tier,
         rebalance_threshold=float(data.get("rebalance_threshold", 0.05)),
         calendar=data.get("calendar", "monthly"),
-        lookback_days=int(data.get("lookback_days", 252)),
+        lookback_days=int(data.get("lookback_days", LOOKBACK_DAYS)),
         trade=TradeConfig(
             min_trade_value=float(data.get("min_trade_value", 50.0)),
             fractional=bool(data.get("fractional_shares", True)),
@@ -75,13 +83,7 @@ def backtest_config_from(data: Mapping[str, Any]) -> BacktestConfig:
             short_term=float(data.get("short_term_tax_rate", 0.35)),
             long_term=float(data.get("long_term_tax_rate", 0.15)),
         ),
-        limits=RiskLimits(
-            max_position=limits.get("max_position", 0.35),
-            max_asset_class=limits.get("max_asset_class", 0.80),
-            max_var_95=limits.get("max_var_95", 0.04),
-            max_drawdown=limits.get("max_drawdown", 0.25),
-            max_turnover=limits.get("max_turnover", 1.0),
-        ),
+        limits=RiskLimits(**{key: limits[key] for key in LIMIT_KEYS}),
         retrain_every=data.get("retrain_every", "never"),
         check_invariants=bool(data.get("check_invariants", False)),
     )
