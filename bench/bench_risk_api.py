@@ -96,7 +96,11 @@ def main() -> None:
             response = client.get(url)
             times.append(time.perf_counter() - t0)
             assert response.status_code == 200
-        print(f"GET {url}: {N_ASSETS} positions, {body['var_metrics']['n_observations']} return days, "
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url)
+        print(f"GET {url}: {len(queries)} SQL queries, {N_ASSETS} positions, {body['var_metrics']['n_observations']} return days, "
               f"{body['stress_test_results']['scenarios_tested']} scenarios")
         print(f"  first request (cold cache)       {cold * 1000:8.1f} ms")
         print(f"  median of {args.repeats:<3d} warm requests     {statistics.median(times) * 1000:8.1f} ms")

@@ -8,7 +8,6 @@ Every VaR / ES / loss figure is a **positive loss fraction of portfolio value**;
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 from decimal import Decimal
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -222,7 +221,13 @@ def _money(value: Decimal | None, fraction: float) -> Decimal | None:
 
 
 def _scenario_row(result: ScenarioResult, value: Decimal | None) -> dict:
-    return {**asdict(result), "pnl_amount": _money(value, result.pnl)}
+    # built by hand: dataclasses.asdict deep-copies every contribution (slow on big reports)
+    return {
+        "name": result.name, "title": result.title, "kind": result.kind, "pnl": result.pnl,
+        "loss": result.loss, "pnl_amount": _money(value, result.pnl),
+        "contributions": [c.__dict__ for c in result.contributions],
+        "replayed_symbols": result.replayed_symbols,
+    }
 
 
 class StressTestApi(APIView):
@@ -301,9 +306,19 @@ class FactorRiskSerializer(serializers.Serializer):
     asset_betas = serializers.DictField(child=serializers.FloatField())
 
 
+class ScenarioSummarySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    kind = serializers.CharField()
+    pnl = serializers.FloatField(help_text="Portfolio P&L as a fraction of value (negative = loss).")
+    loss = serializers.FloatField(help_text="The loss as a positive fraction (0 for a gain).")
+    pnl_amount = serializers.DecimalField(max_digits=24, decimal_places=2, allow_null=True)
+
+
 class StressSummarySerializer(serializers.Serializer):
-    worst_case = ScenarioResultSerializer()
-    worst_scenarios = ScenarioResultSerializer(many=True, help_text="The five worst, worst first.")
+    worst_case = ScenarioResultSerializer(help_text="The worst scenario with per-asset contributions.")
+    worst_scenarios = ScenarioSummarySerializer(many=True, help_text="The five worst, worst first "
+                                                "(POST risk/stress-test for every detail).")
     scenarios_tested = serializers.IntegerField()
 
 
@@ -368,18 +383,21 @@ def _portfolio_risk_payload(risk: PortfolioRisk) -> dict:
     if view.stress is not None and view.stress.worst_case is not None:
         worst = sorted(view.stress.results, key=lambda r: r.pnl)[:5]
         stress = {"worst_case": _scenario_row(view.stress.worst_case, value),
-                  "worst_scenarios": [_scenario_row(r, value) for r in worst],
+                  "worst_scenarios": [{"name": r.name, "title": r.title, "kind": r.kind, "pnl": r.pnl,
+                                       "loss": r.loss, "pnl_amount": _money(value, r.pnl)} for r in worst],
                   "scenarios_tested": len(view.stress.results)}
     return {
         "portfolio_id": risk.portfolio.pk,
         "as_of": view.as_of,
         "portfolio_value": value,
         "var_metrics": var_metrics,
-        "risk_metrics": asdict(view.metrics) if view.metrics else None,
+        "risk_metrics": view.metrics.__dict__ if view.metrics else None,
         "current_drawdown": view.current_drawdown,
         "average_correlation": view.avg_correlation,
-        "risk_attribution": asdict(view.attribution) if view.attribution else None,
-        "factor_risk": ({**asdict(view.factor), "benchmark": risk.portfolio.benchmark_symbol}
+        "risk_attribution": ({**view.attribution.__dict__,
+                              "by_asset": [a.__dict__ for a in view.attribution.by_asset]}
+                             if view.attribution else None),
+        "factor_risk": ({**view.factor.__dict__, "benchmark": risk.portfolio.benchmark_symbol}
                         if view.factor else None),
         "stress_test_results": stress,
         "latest_snapshot": risk.snapshot,

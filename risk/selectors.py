@@ -15,8 +15,9 @@ from django.db.models import Max
 from common.errors import NotFound, Unprocessable, ValidationFailed
 from marketdata.models import Asset, PriceBar
 from marketdata.selectors import return_panel_get
-from portfolios.models import Portfolio
-from portfolios.selectors import performance_get, portfolio_get, portfolio_states_get
+from portfolios.models import Portfolio, PortfolioSnapshot
+from portfolios.performance import twr_series
+from portfolios.selectors import portfolio_get, portfolio_states_get
 from risk.measures import RiskInputError, VaRResult, performance_metrics, value_at_risk
 from risk.measures.alerts import AlertSignal, evaluate_alert_rules
 from risk.measures.attribution import FactorRisk, RiskAttribution, factor_risk, risk_attribution
@@ -328,10 +329,14 @@ def _with_signals(view: RiskView, limit: RiskLimit, note: str = "") -> RiskView:
 
 
 def _actual_drawdown(portfolio: Portfolio) -> float | None:
-    """Drawdown of the portfolio's own time-weighted value history, if it has one."""
-    series = performance_get(portfolio=portfolio).series
-    if len(series) < 2:
+    """Drawdown of the portfolio's own time-weighted value history (its daily value
+    snapshots, net of deposits and withdrawals), if it has one; one query."""
+    rows = list(
+        PortfolioSnapshot.objects.filter(portfolio=portfolio).order_by("date").values_list("date", "value", "net_flows")
+    )
+    if len(rows) < 2:
         return None
+    series = twr_series(dates=[r[0] for r in rows], values=[r[1] for r in rows], flows=[r[2] for r in rows])
     return max(-float(series[-1].drawdown), 0.0)
 
 
