@@ -2,12 +2,14 @@
 
 import cvxpy as cp
 import numpy as np
+import pandas as pd
 import pytest
 
 from portfolios.optimization import (
     Constraints,
     InfeasibleConstraints,
     OptimizationError,
+    compile_constraints,
     efficient_frontier,
     frontier_png,
     optimize,
@@ -133,3 +135,49 @@ def test_frontier_png_is_a_png(mu_cov):
     png = frontier_png(efficient_frontier(expected_returns=mu, cov=cov, points=20))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(png) > 5000
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_problems_with_shorts_ties_groups_and_cash_match_the_reference(seed):
+    # given: a random covariance, returns with ties at the top, one of four constraint shapes
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4, 25))
+    loadings = rng.normal(size=(n, n + 5))
+    cov = loadings @ loadings.T / (n + 5) * 0.04 + np.diag(rng.uniform(0.001, 0.02, n))
+    mu = rng.normal(0.08, 0.05, n)
+    mu[:2] = mu.max()
+    symbols = [f"S{i}" for i in range(n)]
+    shapes = [
+        {},
+        {"long_only": False, "bounds": dict.fromkeys(symbols, (-0.3, 0.6))},
+        {"max_position": max(0.25, 1.5 / n), "cash_buffer": 0.05},
+        {
+            "sectors": {s: f"g{i % 3}" for i, s in enumerate(symbols)},
+            "sector_max": {"g0": 0.5},
+            "sector_min": {"g1": 0.2},
+            "max_position": max(0.3, 1.5 / n),
+            "excluded": [symbols[-1]],
+        },
+    ]
+    constraints = Constraints(**shapes[seed % 4])
+    mu_s, cov_df = pd.Series(mu, index=symbols), pd.DataFrame(cov, index=symbols, columns=symbols)
+    # when
+    frontier = efficient_frontier(
+        expected_returns=mu_s, cov=cov_df, constraints=constraints, points=12
+    )
+    # then
+    form = compile_constraints(constraints, symbols)
+    for i in (0, 5, 11):
+        w = cp.Variable(n)
+        cons = [
+            w >= form.lower,
+            w <= form.upper,
+            cp.sum(w) == form.budget,
+            mu @ w >= frontier.expected_returns[i] - 1e-12,
+        ]
+        if len(form.h):
+            cons.append(form.G @ w <= form.h)
+        cp.Problem(cp.Minimize(cp.quad_form(w, cp.psd_wrap(cov))), cons).solve(
+            solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12
+        )
+        assert abs(np.sqrt(w.value @ cov @ w.value) - frontier.volatilities[i]) < 1e-6
