@@ -69,3 +69,17 @@ def test_backtest_counts_exceptions_against_the_previous_windows_forecast():
     assert len(bt.traffic_lights) == 4
     assert bt.expected_exceptions == pytest.approx(10.0)
     assert not bt.kupiec.reject_at_5pct
+
+
+def test_an_underestimating_model_is_rejected_and_lands_in_the_red_zone():
+    # given returns whose volatility jumps 3x after the estimation window: stale VaR is too low
+    rng = np.random.default_rng(5)
+    calm = rng.normal(0, 0.005, 1000)
+    wild = rng.normal(0, 0.03, 250)
+    r = pd.Series(np.concatenate([calm, wild]), index=pd.bdate_range("2012-01-02", periods=1250))
+    # when a normal VaR is estimated on a long window that is mostly the calm period
+    bt = backtest_var(r, method="parametric", confidence_level=0.99, estimation_window=1000)
+    # then
+    assert bt.kupiec.reject_at_5pct
+    assert bt.traffic_lights[-1].zone == "red"
+    assert bt.n_exceptions > 10
