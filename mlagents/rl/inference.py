@@ -144,8 +144,9 @@ def decide(
             confidence = float(1.0 - tv)
         else:
             confidence = float(agent.execution_probability(obs, weights)[0])
-    target.backward()
-    contrib = (x.grad * x).detach().abs()[0].numpy()
+    # gradient w.r.t. the input only: no weight gradients computed or accumulated
+    (grad,) = torch.autograd.grad(target, x)
+    contrib = (grad * x).detach().abs()[0].numpy()
     total = float(contrib.sum()) or 1.0
     attribution = {
         name: float(contrib[cols].sum() / total) for name, cols in _groups(symbols, agent.env_config, agent.obs_dim)
