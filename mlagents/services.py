@@ -15,10 +15,12 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
@@ -153,7 +155,8 @@ def _engine_agent(
     overrides = overrides or {}
     steps = episodes * env_config.episode_length
     if algorithm == "ppo":
-        cfg = replace(PPOConfig(num_envs=32, num_steps=env_config.episode_length), total_timesteps=steps)
+        cfg = PPOConfig(num_envs=32, num_steps=env_config.episode_length, checkpoint_every=25)
+        cfg = replace(cfg, total_timesteps=steps)
         cfg = replace(cfg, **overrides)
         return PPOAgent(obs_dim, n_assets + 1, cfg, env_config, seed=seed), cfg.num_envs
     if algorithm == "primal_dual":
@@ -300,7 +303,11 @@ def agent_train(
 
     started = time.perf_counter()
     env = VecPortfolioEnv(train_returns, env_config, num_envs=num_envs, seed=seed, regimes=train_regimes)
-    agent.train(env, progress=on_progress)
+    if isinstance(agent, PPOAgent):
+        checkpoints = Path(settings.MEDIA_ROOT) / "agents" / "checkpoints" / f"ppo_v{model.version}"
+        history = agent.train(env, progress=on_progress, checkpoint_dir=checkpoints)
+    else:
+        history = agent.train(env, progress=on_progress)
     training_seconds = time.perf_counter() - started
 
     table = evaluate_walk_forward(
@@ -325,7 +332,16 @@ def agent_train(
         )
         decision = promotion_decision(agent_metrics, table, _incumbent_metrics(incumbent, panel, universe))
         model.artifact.save(f"{algorithm}_v{model.version}.pt", ContentFile(buffer.getvalue()), save=False)
-        model.evaluation = _clean({"agent": agent_metrics, "baselines": table, "extra": extra})
+        model.evaluation = _clean(
+            {
+                "agent": agent_metrics,
+                "baselines": table,
+                "extra": extra,
+                # last training statistics (PPO: approx_kl, clip_fraction...; primal-dual:
+                # violation rate and mean residual per constraint, ρ, λ; DQN: ε, loss)
+                "training": {k: float(v) for k, v in (history[-1] if history else {}).items()},
+            }
+        )
         model.sharpe_ratio = _clean(agent_metrics["sharpe_ratio"])
         model.promotion_reason = decision.reason
         model.training_seconds = training_seconds

@@ -33,6 +33,7 @@ def test_train_registers_model_with_evaluation_artifact_and_history(small_market
         model.evaluation["agent"]
     )
     assert model.sharpe_ratio == model.evaluation["agent"]["sharpe_ratio"]
+    assert {"approx_kl", "clip_fraction", "explained_variance"} <= set(model.evaluation["training"])
     assert model.promotion_reason
     assert (model.status == AgentStatus.ACTIVE) == ("beats" in model.promotion_reason)
     assert model.artifact.name.startswith("agents/ppo_v1")
@@ -115,7 +116,9 @@ def test_train_agent_command_prints_the_table(small_market, torch_one_thread):
     )
     text = out.getvalue()
     assert "primal_dual v1" in text and "equal_weight" in text and "max_sharpe" in text
-    assert AgentModel.objects.get().hyperparameters["iterations"] == 2
+    model = AgentModel.objects.get()
+    assert model.hyperparameters["iterations"] == 2
+    assert {"violation_rate", "mean_residual", "rho", "lambda_cvar"} <= set(model.evaluation["training"])
 
 
 def test_weekly_retrain_task_and_beat_entry(small_market, torch_one_thread):
