@@ -7,6 +7,7 @@ Every VaR / ES / loss figure is a **positive loss fraction of portfolio value**;
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from decimal import Decimal
 
@@ -30,7 +31,7 @@ from risk.selectors import (
 
 MAX_SIMULATION_ELEMENTS = 50_000_000
 """n_simulations x symbols cap: keeps a Monte Carlo request well under a second."""
-SYMBOL = {"max_length": 20}
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
 
 
 def _finite_weights(value: dict) -> dict:
@@ -67,7 +68,16 @@ class TargetSerializer(serializers.Serializer):
 class VarRequestSerializer(TargetSerializer):
     start = serializers.DateField(required=False, help_text="First date of the return window "
                                   "(default: two years before end).")
-    end = serializers.DateField(required=False, help_text="Last date (default: latest price).")
+    end = serializers.DateField(required=False, help_text="Last date (default: the last date on which "
+                                "every symbol has a price).")
+
+    def _date_in_range(self, value):
+        if not FIRST_DATE <= value <= LAST_DATE:
+            raise serializers.ValidationError(f"Use a date between {FIRST_DATE} and {LAST_DATE}.")
+        return value
+
+    validate_start = _date_in_range
+    validate_end = _date_in_range
     confidence_level = serializers.FloatField(default=0.95, min_value=0.501, max_value=0.999)
     horizon_days = serializers.IntegerField(default=1, min_value=1, max_value=60)
     method = serializers.ChoiceField(choices=VAR_METHODS, default="historical")

@@ -71,6 +71,7 @@ def test_another_users_portfolio_is_not_found(other_client, portfolio):
     ({"weights": {"AAA": 1.0}, "method": "monte_carlo", "n_simulations": 2_000_000}, 400, "n_simulations"),
     ({"weights": {"AAA": 1.0}, "start": "2023-01-01", "end": "2022-01-01"}, 400, "end"),
     ({"weights": {"AAA": 1.0}, "start": "2030-01-01"}, 422, "start"),
+    ({"weights": {"AAA": 1.0}, "end": "0001-01-05"}, 400, "end"),
     ({"weights": {"AAA": 1.0}, "confidence_level": 0.999}, 422, "returns"),
 ])
 def test_bad_var_requests_name_the_field(investor_client, market, payload, status, attr):
