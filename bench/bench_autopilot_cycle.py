@@ -128,9 +128,10 @@ def timed(fn):
     from django.db import connection
 
     counter = QueryCounter()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(counter):
         result = fn()
+    timed.cpu = time.process_time() - cpu  # this process's CPU seconds (the machine is shared)
     return result, time.perf_counter() - started, counter.count
 
 
@@ -149,8 +150,8 @@ def main() -> None:
         print(f"PostgreSQL at {cluster.url}; {len(symbols)} assets; as of {as_of}")
         rows = []
         for n in args.portfolios:
-            from rebalancer.autopilot.models import CycleRun
             from portfolios.models import AutonomySettings
+            from rebalancer.autopilot.models import CycleRun
 
             t0 = time.perf_counter()
             ids = portfolios_seed(n, symbols, closes, seed=n)
@@ -158,12 +159,14 @@ def main() -> None:
             AutonomySettings.objects.exclude(portfolio_id__in=ids).update(enabled=False)
             trades_before = Trade.objects.count()
             summary, seconds, queries = timed(
-                lambda: cycle_run_all(as_of=as_of, chunk_size=args.chunk_size, portfolio_ids=ids)
+                lambda ids=ids: cycle_run_all(as_of=as_of, chunk_size=args.chunk_size, portfolio_ids=ids)
             )
             trades = Trade.objects.count() - trades_before
             done = CycleRun.objects.filter(portfolio_id__in=ids, status="done").count()
             rows.append((n, seconds, queries, trades, done, summary.by_action))
-            print(f"ours: {n} portfolios in {seconds:.1f}s = {n / seconds:.0f} portfolios/s, "
+            print(f"ours: {n} portfolios in {seconds:.1f}s wall, {timed.cpu:.1f}s Python CPU "
+                  f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores) = "
+                  f"{n / seconds:.0f} portfolios/s, "
                   f"{queries / n:.1f} queries/portfolio, {trades} trades, {done} done, {summary.by_action}")
         # the naive peer: portfolio by portfolio, nothing shared
         ids = portfolios_seed(args.peer, symbols, closes, seed=99)
@@ -172,7 +175,8 @@ def main() -> None:
         AutonomySettings.objects.exclude(portfolio_id__in=ids).update(enabled=False)
         _, naive_seconds, naive_queries = timed(lambda: [cycle_run(portfolio_id=pid, as_of=as_of) for pid in ids])
         naive_rate = args.peer / naive_seconds
-        print(f"naive per-portfolio cycle_run: {args.peer} portfolios in {naive_seconds:.1f}s = "
+        print(f"naive per-portfolio cycle_run: {args.peer} portfolios in {naive_seconds:.1f}s wall, "
+              f"{timed.cpu:.1f}s Python CPU = "
               f"{naive_rate:.0f} portfolios/s, {naive_queries / args.peer:.1f} queries/portfolio")
         for n, seconds, queries, trades, done, _ in rows:
             print(f"RESULT n={n} seconds={seconds:.1f} rate={n / seconds:.0f}/s "

@@ -46,12 +46,11 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     import numpy as np
+    from bench_autopilot_cycle import prices_load
+    from django.conf import settings
     from rest_framework.test import APIClient
 
-    from bench_autopilot_cycle import prices_load
     from users.models import User
-
-    from django.conf import settings
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     symbols, as_of, closes = prices_load()
