@@ -27,3 +27,8 @@ urlpatterns = [
 
 admin.site.site_header = "Autopilot rebalancer — operations"
 admin.site.site_title = "Rebalancer admin"
+
+# URLs that match no route (a malformed id, a typo) get the API's JSON error shape.
+handler400 = "common.views.bad_request"
+handler404 = "common.views.not_found"
+handler500 = "common.views.server_error"

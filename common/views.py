@@ -1,0 +1,37 @@
+"""Django-level error views: API paths get the one JSON error shape, the rest Django's pages.
+
+DRF renders errors raised inside API views; these cover what never reaches a view, such
+as a URL that matches no route (``/api/v1/portfolios/abc``) or a crash in middleware.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error(status: int, code: str, detail: str, error_type: str = "client_error") -> JsonResponse:
+    body = {"type": error_type, "errors": [{"code": code, "detail": detail, "attr": None}]}
+    return JsonResponse(body, status=status)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return _error(404, "not_found", "Not found.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return _error(500, "error", "A server error occurred.", "server_error")
+    return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return _error(400, "bad_request", "Bad request.", "client_error")
+    return defaults.bad_request(request, exception)
