@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -176,49 +176,60 @@ def prices_upsert(*, frame: pd.DataFrame, provider: str, progress: Progress | No
     if unknown:
         raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbols", field="symbols")
 
-    asset_ids = frame["symbol"].map(assets).to_numpy()
-    dates = pd.to_datetime(frame["date"]).dt.date.to_numpy()
-    columns = {c: _decimals(frame[c].to_numpy(dtype=float)) for c in PRICE_COLUMNS}
+    # Rows as exact six-decimal strings: what the database stores, compared as text, and
+    # written without a Decimal or a model instance per bar.
+    asset_ids = frame["symbol"].map(assets).to_numpy(dtype=np.int64).tolist()
+    dates = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d").tolist()
+    prices = [np.char.mod("%.6f", frame[c].to_numpy(dtype=float)).tolist() for c in PRICE_COLUMNS]
     volumes = frame["volume"].to_numpy(dtype=np.int64).tolist()
+    rows = list(zip(asset_ids, dates, *prices, volumes, strict=True))
     stored = {
-        (asset_id, day): rest
-        for asset_id, day, *rest in PriceBar.objects.filter(
-            asset_id__in=set(assets.values()), date__gte=dates.min(), date__lte=dates.max()
+        (asset_id, day.isoformat()): (*(f"{value:.6f}" for value in values), volume)
+        for asset_id, day, *values, volume in PriceBar.objects.filter(
+            asset_id__in=set(assets.values()), date__gte=min(dates), date__lte=max(dates)
         ).values_list("asset_id", "date", *PRICE_COLUMNS, "volume")
     }
     new, changed = [], []
-    for k in range(len(frame)):
-        values = [columns[c][k] for c in PRICE_COLUMNS] + [volumes[k]]
-        key = (int(asset_ids[k]), dates[k])
-        current = stored.get(key)
-        if current is not None and [Decimal(v) for v in current[:5]] + [current[5]] == values:
-            continue
-        bar = PriceBar(asset_id=key[0], date=key[1], **dict(zip((*PRICE_COLUMNS, "volume"), values, strict=True)))
-        (new if current is None else changed).append(bar)
+    for row in rows:
+        current = stored.get(row[:2])
+        if current is None:
+            new.append(row)
+        elif current != row[2:]:
+            changed.append(row)
 
-    total, done = len(new) + len(changed), 0
-    for start in range(0, len(new), UPSERT_BATCH_SIZE):
-        batch = new[start : start + UPSERT_BATCH_SIZE]
-        PriceBar.objects.bulk_create(batch)
-        done += len(batch)
-        if progress:
-            progress(done, total)
-    for start in range(0, len(changed), UPSERT_BATCH_SIZE):
-        batch = changed[start : start + UPSERT_BATCH_SIZE]
-        PriceBar.objects.bulk_create(
-            batch,
-            update_conflicts=True,
-            unique_fields=["asset", "date"],
-            update_fields=[*PRICE_COLUMNS, "volume"],
-        )
-        done += len(batch)
-        if progress:
-            progress(done, total)
+    total = len(new) + len(changed)
+    _bars_write(new + changed, progress=progress)
     if total:
         _revision_bump()
-    result = UpsertResult(inserted=len(new), updated=len(changed), unchanged=len(frame) - total)
+    result = UpsertResult(inserted=len(new), updated=len(changed), unchanged=len(rows) - total)
     logger.info("prices_upsert provider=%s %s", provider, result)
     return result
+
+
+def _bars_write(rows: list[tuple], *, progress: Progress | None) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE in multi-row statements (same SQL on PostgreSQL and
+    SQLite); values go as parameters, the database casts the decimal strings exactly."""
+    table = PriceBar._meta.db_table
+    columns = ("asset_id", "date", *PRICE_COLUMNS, "volume")
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
+    if connection.vendor == "postgresql":
+        # client-side binding renders strings as untyped literals; type them explicitly
+        types = ("bigint", "date", *["numeric"] * len(PRICE_COLUMNS), "bigint")
+        placeholder = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+    else:
+        placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    done = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), UPSERT_BATCH_SIZE):
+            batch = rows[start : start + UPSERT_BATCH_SIZE]
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholder] * len(batch))} "
+                f"ON CONFLICT (asset_id, date) DO UPDATE SET {updates}",
+                [value for row in batch for value in row],
+            )
+            done += len(batch)
+            if progress:
+                progress(done, len(rows))
 
 
 # --- CSV import -------------------------------------------------------------------------
