@@ -187,15 +187,15 @@ def regimes_from_probabilities(probs: pd.DataFrame) -> pd.Series:
 def label_states(mean_return: np.ndarray, volatility: np.ndarray) -> tuple[str, ...]:
     """Name the states from their statistics (annualised return and volatility).
 
-    bull: the calmest state; bear: the most volatile one, provided it loses money
-    (negative mean return) — otherwise it is a second sideways state; sideways: the
+    bull: the calmest state; bear: the most volatile one, provided its mean return is
+    below the calmest state's — otherwise it is a second sideways state; sideways: the
     one between. Volatility orders the states because it is estimated far more
     precisely from a few hundred days than the mean return (the standard error of an
     annualised mean over two years is about vol / sqrt(2), as large as the gaps
     between regimes), so the labels do not flip between refits; in equity markets the
     calm state is the rising one and the turbulent one the falling one (the leverage
-    effect). The sign check keeps a window without any crash (e.g. 1993-1996) from
-    calling its merely busier days a bear market. ``mean_return`` also breaks exact
+    effect). The return check keeps a window where turbulence came with rallies
+    (e.g. SPY 1993-1999) from calling its busier days a bear market. ``mean_return`` also breaks exact
     ties in volatility.
     """
     k = len(volatility)
@@ -204,7 +204,7 @@ def label_states(mean_return: np.ndarray, volatility: np.ndarray) -> tuple[str, 
     order = np.lexsort((-np.asarray(mean_return), np.asarray(volatility)))  # calm first
     labels = [""] * k
     labels[order[0]], labels[order[1]] = "bull", "sideways"
-    labels[order[2]] = "bear" if mean_return[order[2]] < 0 else "sideways"
+    labels[order[2]] = "bear" if mean_return[order[2]] < mean_return[order[0]] else "sideways"
     return tuple(labels)
 
 
