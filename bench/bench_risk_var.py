@@ -68,6 +68,7 @@ def main() -> None:
     lt = torch.from_numpy(np.ascontiguousarray(factor.T, dtype=np.float32))
     gen = torch.Generator().manual_seed(0)
     z = torch.randn((n, k), generator=gen, dtype=torch.float32)
+    w32 = torch.from_numpy(w.astype(np.float32))
 
     def ours():
         return var_monte_carlo(panel, weights, confidence_level=0.99, n_simulations=n, seed=1)
@@ -84,7 +85,7 @@ def main() -> None:
 
     def textbook():
         zz = torch.randn((n, k), generator=gen, dtype=torch.float32)
-        scenarios = (zz @ lt).numpy().astype(np.float64) @ w
+        scenarios = torch.mv(zz @ lt, w32).numpy().astype(np.float64)
         return empirical_var_es(-scenarios, 0.99)
 
     def numpy_rng():

@@ -29,8 +29,8 @@ from risk.measures._inputs import aligned_weights, check_confidence, check_horiz
 from risk.measures.errors import RiskInputError
 from risk.measures.var import (
     _check_mc_args,
-    covariance_factor,
     empirical_tail_weights,
+    sample_moments_factor,
     simulate_asset_returns,
 )
 
@@ -106,9 +106,10 @@ def risk_attribution(
                 raise RiskInputError("too few observations for this confidence level", field="returns")
         else:
             _check_mc_args(n_simulations, distribution, dof)
+            mean, factor = sample_moments_factor(panel)
             scenarios = simulate_asset_returns(
-                panel.mean(axis=0),
-                covariance_factor(np.atleast_2d(np.cov(panel, rowvar=False))),
+                mean,
+                factor,
                 n_simulations=n_simulations,
                 horizon_days=horizon,
                 distribution=distribution,
