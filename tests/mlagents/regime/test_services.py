@@ -152,3 +152,29 @@ def test_demo_load_is_idempotent(spy_prices, fast_fit):
         f"regime: recorded {len(spy_prices) - 21} new days of market regime history",
         "regime: recorded 0 new days of market regime history",
     ]
+
+
+def test_daily_task_records_new_days_and_skips_markets_without_data(spy_prices, fast_fit):
+    from mlagents.regime.tasks import regime_detect_task
+
+    # given a second active market with no prices at all
+    ReferenceMarket.objects.create(name="empty", benchmark_symbol="", asset_class="crypto")
+    regime_model_train(fit=fast_fit)
+    t = spy_prices.index[1000].date()
+    # when the task runs on day t, then on the last day
+    first = regime_detect_task(as_of=t.isoformat())
+    second = regime_detect_task()
+    # then
+    assert first == {"default": 1000 - 21 + 1, "empty": 0}
+    assert second == {"default": len(spy_prices) - 1000 - 1, "empty": 0}
+    assert MarketRegime.objects.filter(market__name="empty").count() == 0
+
+
+def test_beat_runs_detection_after_the_data_pull_and_before_the_autopilot():
+    from marketdata.beat import BEAT_SCHEDULE as MARKETDATA
+    from mlagents.regime.beat import BEAT_SCHEDULE
+
+    detect = BEAT_SCHEDULE["regime: detect the market regime"]
+    pull = MARKETDATA["marketdata: pull daily bars"]["schedule"]
+    assert detect["task"] == "regime.regime_detect_task"
+    assert (min(pull.hour), min(pull.minute)) < (min(detect["schedule"].hour), min(detect["schedule"].minute))
