@@ -135,11 +135,37 @@ def timed(fn):
     return result, time.perf_counter() - started, counter.count
 
 
+def _chunk_worker(job: tuple[list[int], object]) -> tuple[int, float]:
+    """One Celery-like chunk task in a worker process (context reused across its chunks)."""
+    from rebalancer.autopilot.services import cycle_context_get, cycle_run_many
+
+    chunk, as_of = job
+    cpu = time.process_time()
+    results = cycle_run_many(portfolio_ids=chunk, as_of=as_of, context=cycle_context_get(as_of=as_of))
+    return sum(r.status == "done" for r in results), time.process_time() - cpu
+
+
+def run_workers(ids: list[int], as_of, chunk_size: int, workers: int) -> tuple[float, float]:
+    """The fan-out as ``workers`` processes consuming chunk tasks; (wall s, CPU s summed)."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # children open their own connections
+    chunks = [(ids[i : i + chunk_size], as_of) for i in range(0, len(ids), chunk_size)]
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        outcomes = pool.map(_chunk_worker, chunks, chunksize=1)
+    return time.perf_counter() - started, sum(cpu for _, cpu in outcomes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--portfolios", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--peer", type=int, default=200, help="portfolios for the naive per-portfolio path")
     parser.add_argument("--chunk-size", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes consuming chunk tasks (1: inline cycle_run_all)")
     args = parser.parse_args()
     cluster = django_on_postgres()
     try:
@@ -158,9 +184,14 @@ def main() -> None:
             print(f"seeded {n} portfolios in {time.perf_counter() - t0:.1f}s")
             AutonomySettings.objects.exclude(portfolio_id__in=ids).update(enabled=False)
             trades_before = Trade.objects.count()
-            summary, seconds, queries = timed(
-                lambda ids=ids: cycle_run_all(as_of=as_of, chunk_size=args.chunk_size, portfolio_ids=ids)
-            )
+            if args.workers > 1:
+                seconds, timed.cpu = run_workers(ids, as_of, args.chunk_size, args.workers)
+                queries = float("nan")  # counted in the inline mode only
+                summary = type("S", (), {"by_action": f"{args.workers} workers"})()
+            else:
+                summary, seconds, queries = timed(
+                    lambda ids=ids: cycle_run_all(as_of=as_of, chunk_size=args.chunk_size, portfolio_ids=ids)
+                )
             trades = Trade.objects.count() - trades_before
             done = CycleRun.objects.filter(portfolio_id__in=ids, status="done").count()
             rows.append((n, seconds, queries, trades, done, summary.by_action))

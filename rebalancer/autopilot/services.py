@@ -172,6 +172,26 @@ def cycle_context_build(*, as_of: date) -> CycleContext:
     )
 
 
+_worker_contexts: dict[tuple, CycleContext] = {}
+
+
+def cycle_context_get(*, as_of: date) -> CycleContext:
+    """A worker's context for ``as_of``: market view and shared targets reused across the
+    chunks this process runs (until the price data changes); the kill switch and the
+    regime are re-read for every chunk, so an operator's switch applies at once."""
+    from marketdata.selectors import price_revision_get
+
+    key = (as_of, price_revision_get())
+    context = _worker_contexts.get(key)
+    if context is None:
+        _worker_contexts.clear()  # one as-of at a time per worker: bounded memory
+        context = _worker_contexts[key] = cycle_context_build(as_of=as_of)
+        return context
+    context.kill_switch = kill_switch_get()
+    context.regime = _regime_get(as_of)
+    return context
+
+
 def _fault_point(name: str) -> None:
     fault = os.environ.get(FAULT_ENV)
     if fault == name:

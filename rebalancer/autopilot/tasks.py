@@ -30,9 +30,10 @@ def cycle_run_chunk_task(portfolio_ids: list[int], as_of: str) -> dict:
     """Run the cycle of one chunk; failures are recorded per portfolio, never raised."""
     from datetime import date
 
-    from rebalancer.autopilot.services import cycle_run_many
+    from rebalancer.autopilot.services import cycle_context_get, cycle_run_many
 
-    results = cycle_run_many(portfolio_ids=portfolio_ids, as_of=date.fromisoformat(as_of))
+    day = date.fromisoformat(as_of)
+    results = cycle_run_many(portfolio_ids=portfolio_ids, as_of=day, context=cycle_context_get(as_of=day))
     counts: dict[str, int] = {}
     for result in results:
         counts[result.status] = counts.get(result.status, 0) + 1

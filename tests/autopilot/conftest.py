@@ -18,11 +18,14 @@ ASSETS = {"AAA": "equity", "BBB": "equity", "BND": "bond", "TIP": "bond"}
 
 @pytest.fixture(autouse=True)
 def _predict_caches():
+    from rebalancer.autopilot import services
     from rebalancer.autopilot.predict import predict_caches_clear
 
     predict_caches_clear()
+    services._worker_contexts.clear()
     yield
     predict_caches_clear()
+    services._worker_contexts.clear()
 
 
 @pytest.fixture
