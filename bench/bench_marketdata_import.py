@@ -81,11 +81,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", choices=["sqlite", "postgresql"])
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_once(args.child)))
         return
-    for database in ("sqlite", "postgresql"):
+    for database in [args.only] if args.only else ["sqlite", "postgresql"]:
         samples = []
         for _ in range(args.repeats):
             out = subprocess.run(

@@ -207,17 +207,21 @@ def prices_upsert(*, frame: pd.DataFrame, provider: str, progress: Progress | No
 
 
 def _bars_write(rows: list[tuple], *, progress: Progress | None) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE in multi-row statements (same SQL on PostgreSQL and
-    SQLite); values go as parameters, the database casts the decimal strings exactly."""
+    """Insert or overwrite bars: ``INSERT ... ON CONFLICT (asset_id, date) DO UPDATE``.
+
+    PostgreSQL: the rows are streamed with COPY into a temporary table, then merged in
+    one statement (multi-row VALUES through Django's client-side binding was 5x slower).
+    SQLite: multi-row VALUES statements. Values are exact six-decimal strings.
+    """
+    if not rows:
+        return
     table = PriceBar._meta.db_table
     columns = ("asset_id", "date", *PRICE_COLUMNS, "volume")
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
     if connection.vendor == "postgresql":
-        # client-side binding renders strings as untyped literals; type them explicitly
-        types = ("bigint", "date", *["numeric"] * len(PRICE_COLUMNS), "bigint")
-        placeholder = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
-    else:
-        placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        _bars_write_postgresql(rows, table=table, columns=columns, updates=updates, progress=progress)
+        return
+    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
     done = 0
     with connection.cursor() as cursor:
         for start in range(0, len(rows), UPSERT_BATCH_SIZE):
@@ -230,6 +234,31 @@ def _bars_write(rows: list[tuple], *, progress: Progress | None) -> None:
             done += len(batch)
             if progress:
                 progress(done, len(rows))
+
+
+def _bars_write_postgresql(rows: list[tuple], *, table: str, columns: tuple[str, ...], updates: str, progress) -> None:
+    staging = "marketdata_bars_staging"
+    names = ", ".join(columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} (asset_id bigint, date date, open numeric, high numeric, "
+            f"low numeric, close numeric, adj_close numeric, volume bigint) ON COMMIT DROP"
+        )
+        cursor.execute(f"TRUNCATE {staging}")
+        done = 0
+        with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+            for start in range(0, len(rows), UPSERT_BATCH_SIZE * 10):
+                batch = rows[start : start + UPSERT_BATCH_SIZE * 10]
+                # symbols never reach this text: only ints, ISO dates and formatted numbers
+                copy.write("".join("\t".join(map(str, row)) + "\n" for row in batch))
+                done += len(batch)
+                if progress:
+                    progress(done, len(rows))
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} "
+            f"ON CONFLICT (asset_id, date) DO UPDATE SET {updates}"
+        )
+        cursor.execute(f"TRUNCATE {staging}")
 
 
 # --- CSV import -------------------------------------------------------------------------

@@ -100,3 +100,25 @@ def test_cached_panel_is_invalidated_by_a_committed_upsert():
 
     # then
     assert len(price_panel_get(symbols=["PGX"])) == 2
+
+
+def test_upsert_updates_revised_bars_on_postgresql():
+    from marketdata.models import Asset, PriceBar
+    from marketdata.services import prices_upsert
+
+    # given
+    Asset.objects.create(symbol="REV")
+    frame = pd.DataFrame(
+        {"date": pd.to_datetime(["2024-01-02", "2024-01-03"]), "symbol": ["REV", "REV"], "open": [1.0, 2.0],
+         "high": [1.5, 2.5], "low": [0.5, 1.5], "close": [1.0, 2.0], "adj_close": [0.9, 1.9], "volume": [10, 20]}
+    )
+    prices_upsert(frame=frame, provider="test")
+
+    # when
+    result = prices_upsert(frame=frame.assign(adj_close=[0.9, 1.8765431]), provider="test")
+
+    # then
+    assert (result.inserted, result.updated, result.unchanged) == (0, 1, 1)
+    assert list(PriceBar.objects.filter(asset__symbol="REV").values_list("adj_close", "volume")) == [
+        (Decimal("0.900000"), 10), (Decimal("1.876543"), 20)
+    ]
