@@ -137,8 +137,8 @@ def main() -> None:
     if rows:
         table = pd.DataFrame(rows)
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        print(table.groupby("market")[["walk_forward", "out_of_sample_5y", "in_sample_params", "bayes_bound"]]
-              .mean().round(3))
+        means = table.groupby("market")[["walk_forward", "out_of_sample_5y", "in_sample_params", "bayes_bound"]]
+        print(means.mean().round(3).to_string())
     if not args.skip_spy:
         spy()
 

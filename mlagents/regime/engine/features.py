@@ -28,11 +28,11 @@ FEATURE_NAMES = ("ret", "vol", "trend")
 class FeatureConfig:
     """Which trailing windows the detector's features use."""
 
-    vol_window: int = 10
+    vol_window: int = 21
     """Days in the realized-volatility window."""
     trend_window: int = 21
     """Days in the trailing-return window."""
-    columns: tuple[str, ...] = ("ret", "vol", "trend")
+    columns: tuple[str, ...] = ("ret", "vol")
     """Which features the HMM sees (a subset of :data:`FEATURE_NAMES`, in that order)."""
 
     @property
@@ -54,7 +54,7 @@ class FeatureConfig:
         )
 
 
-DEFAULT_FEATURES = FeatureConfig(vol_window=21, trend_window=21, columns=("ret", "vol"))
+DEFAULT_FEATURES = FeatureConfig()
 """What the product fits on: the daily return and the 21-day realized volatility (the
 trend feature double-counts the returns and made the fits worse in our experiments;
 docs/REGIME.md has the figures)."""
