@@ -43,14 +43,19 @@ def demo_load(*, stdout: TextIO) -> None:
     for result in results:
         p = names[result.portfolio_id]
         mode = getattr(getattr(p, "autonomy", None), "mode", "?")
+        decision = Decision.objects.get(pk=result.decision_id) if result.decision_id else None
+        count = (
+            f"{len(decision.trades)} proposed trade(s)"
+            if decision is not None and result.action == "proposed"
+            else f"{result.trades_count} trade(s)"
+        )
         stdout.write(
             f"  {p.name} (#{p.pk}, {mode}): {result.status} — {result.action or 'nothing'}, "
-            f"{result.trades_count} trade(s) on {as_of.isoformat()}"
+            f"{count} on {as_of.isoformat()}"
         )
         if result.error:
             stdout.write(f"    error: {result.error}")
-        if result.decision_id:
-            decision = Decision.objects.get(pk=result.decision_id)
+        if decision is not None:
             stdout.write(f"    decision #{decision.pk} [{decision.status}]: {decision.summary}")
             for trade in decision.trades[:25]:
                 stdout.write(f"      {trade['side']:4} {trade['quantity']:>14} {trade['symbol']:6} {trade['reason']}")

@@ -24,7 +24,7 @@ def test_demo_runs_advise_and_autopilot_portfolios_and_is_idempotent(portfolio_m
     assert Decision.objects.get(portfolio=advised).status == Decision.Status.PROPOSED
     assert Decision.objects.get(portfolio=auto).status == Decision.Status.EXECUTED
     text = out.getvalue()
-    assert f"#{advised.pk}, advise): done — proposed, 0 trade(s)" in text
+    assert f"#{advised.pk}, advise): done — proposed, 4 proposed trade(s)" in text
     assert f"#{auto.pk}, autopilot): done — rebalance, 4 trade(s)" in text
     assert f"#{auto.pk}, autopilot): already_done — rebalance, 4 trade(s)" in text
     assert "buy" in text
