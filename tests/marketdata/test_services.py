@@ -103,7 +103,6 @@ def test_importing_a_slice_of_the_shared_stock_file_twice_changes_nothing(tmp_pa
     assert snapshot()[:2] == after_first[:2]
 
 
-@pytest.mark.slow
 def test_importing_the_shared_stock_file_then_again_changes_nothing():
     # when
     first = prices_import_csv(path=STOCKS, fmt="wide")
