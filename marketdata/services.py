@@ -25,7 +25,14 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from common.errors import NotFound, ValidationFailed
-from marketdata.models import Asset, AssetClass, DataPull, PriceBar, PriceDataRevision
+from marketdata.models import (
+    Asset,
+    AssetClass,
+    CorporateAction,
+    DataPull,
+    PriceBar,
+    PriceDataRevision,
+)
 from marketdata.providers.base import (
     PRICE_COLUMNS,
     TIDY_COLUMNS,
@@ -373,6 +380,7 @@ def prices_pull(
             known = [s for s in wanted if s not in set(exc.symbols)]
             frame = source.fetch(known, start, end) if known else None
         result = prices_upsert(frame=frame, provider=source.name) if frame is not None else UpsertResult(0, 0)
+        corporate_actions_record(actions=getattr(source, "actions", None))
     except (ProviderError, ValidationFailed, NotFound) as exc:
         logger.warning("prices_pull %s failed: %s", source.name, exc)
         pull.status = DataPull.Status.FAILED
@@ -384,6 +392,27 @@ def prices_pull(
     pull.finished_at = timezone.now()
     pull.save(update_fields=["status", "errors", "rows_inserted", "rows_updated", "finished_at"])
     return pull
+
+
+def corporate_actions_record(*, actions: pd.DataFrame | None) -> int:
+    """Record the corporate actions a provider reported (columns date, symbol, kind,
+    ratio); existing ones are kept. Returns how many were new. Recorded actions explain
+    large moves on their dates in the data-health checks."""
+    if actions is None or actions.empty:
+        return 0
+    assets = dict(Asset.objects.filter(symbol__in=set(actions["symbol"])).values_list("symbol", "id"))
+    created = 0
+    for row in actions.itertuples(index=False):
+        if row.symbol not in assets:
+            continue
+        _, was_created = CorporateAction.objects.get_or_create(
+            asset_id=assets[row.symbol],
+            date=pd.Timestamp(row.date).date(),
+            kind=row.kind,
+            defaults={"ratio": Decimal(f"{row.ratio:.8f}"), "note": "reported by the price provider"},
+        )
+        created += was_created
+    return created
 
 
 # --- demo ---------------------------------------------------------------------------------

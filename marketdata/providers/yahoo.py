@@ -44,6 +44,7 @@ from marketdata.providers.base import (
 )
 
 CHART_URL = "https://query2.finance.yahoo.com/v8/finance/chart/{symbol}"
+ACTION_COLUMNS = ("date", "symbol", "kind", "ratio")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "Mozilla/5.0 (compatible; rebalancer-marketdata/1.0)"
 
@@ -82,12 +83,19 @@ class YahooChartProvider:
         self.url = url
 
     def fetch(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
-        frames, unknown = [], []
+        """Bars of ``symbols``; the corporate actions Yahoo sent with them (dividends and
+        splits in the window) are left in ``self.actions`` (date, symbol, kind, ratio)."""
+        frames, unknown, actions = [], [], []
         for symbol in symbols:
             try:
                 frames.append(self.fetch_one(symbol, start, end))
             except UnknownSymbolsError:
                 unknown.append(symbol)
+                continue
+            actions.append(self._last_actions)
+        self.actions = (
+            pd.concat(actions, ignore_index=True) if actions else pd.DataFrame(columns=list(ACTION_COLUMNS))
+        )
         if unknown:
             raise UnknownSymbolsError(f"Yahoo does not know {unknown}", symbols=unknown)
         frames = [f for f in frames if not f.empty]
@@ -109,6 +117,9 @@ class YahooChartProvider:
         }
         payload = self._get_json(symbol, params)
         frame = chart_payload_parse(symbol, payload)
+        actions = chart_events_parse(symbol, payload)
+        in_window = (actions["date"] >= pd.Timestamp(start)) & (actions["date"] <= pd.Timestamp(end))
+        self._last_actions = actions.loc[in_window].reset_index(drop=True)
         dates = frame["date"]
         return frame.loc[(dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))].reset_index(drop=True)
 
@@ -194,3 +205,27 @@ def chart_payload_parse(symbol: str, payload: Any) -> pd.DataFrame:
     # Yahoo occasionally repeats the live session as a second row of the same date; keep the last
     frame = frame.drop_duplicates(subset=["date"], keep="last")
     return tidy_frame_normalize(frame.loc[:, list(TIDY_COLUMNS)])
+
+
+def chart_events_parse(symbol: str, payload: Any) -> pd.DataFrame:
+    """Dividends (ratio = amount per share) and splits (ratio = numerator / denominator)
+    of one chart payload, as a frame with columns date, symbol, kind, ratio."""
+    try:
+        result = payload["chart"]["result"][0]
+        tz = result["meta"].get("exchangeTimezoneName") or "America/New_York"
+        events = result.get("events") or {}
+        rows = [
+            (item["date"], "dividend", float(item["amount"])) for item in (events.get("dividends") or {}).values()
+        ] + [
+            (item["date"], "split", float(item["numerator"]) / float(item["denominator"]))
+            for item in (events.get("splits") or {}).values()
+        ]
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as exc:
+        raise ProviderError(f"unexpected Yahoo events for {symbol!r}: {exc!r}", symbols=[symbol]) from exc
+    if not rows:
+        return pd.DataFrame(columns=list(ACTION_COLUMNS))
+    stamps, kinds, ratios = zip(*rows, strict=True)
+    local = pd.to_datetime(np.asarray(stamps, dtype="int64"), unit="s", utc=True).tz_convert(tz)
+    return pd.DataFrame(
+        {"date": local.tz_localize(None).normalize(), "symbol": symbol, "kind": list(kinds), "ratio": list(ratios)}
+    ).sort_values(["date", "kind"], ignore_index=True)

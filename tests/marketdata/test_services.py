@@ -261,3 +261,32 @@ def test_demo_market_matches_the_provider_bar_for_bar():
 
     # then
     assert [float(v) for v in stored] == expected["adj_close"].tolist()
+
+
+def test_pull_records_the_corporate_actions_the_provider_reports(tidy):
+    # given: a provider whose bars jump 4x on a split day it reports
+    from marketdata.models import CorporateAction
+    from marketdata.selectors import asset_health_get
+
+    Asset.objects.create(symbol="SPLT")
+
+    class WithActions:
+        name = "with-actions"
+
+        def fetch(self, symbols, start, end):
+            self.actions = pd.DataFrame(
+                {"date": [pd.Timestamp("2024-01-04")], "symbol": ["SPLT"], "kind": ["split"], "ratio": [0.25]}
+            )
+            return tidy([("SPLT", "2024-01-03", 100.0), ("SPLT", "2024-01-04", 25.0)])
+
+    # when
+    pull = prices_pull(provider_instance=WithActions(), start=dt.date(2024, 1, 3), end=dt.date(2024, 1, 4))
+    again = prices_pull(provider_instance=WithActions(), start=dt.date(2024, 1, 3), end=dt.date(2024, 1, 4))
+
+    # then: recorded once, and the -75% move is explained, not suspect
+    assert (pull.status, again.status) == ("succeeded", "succeeded")
+    action = CorporateAction.objects.get()
+    assert (action.asset.symbol, action.date, action.kind, action.ratio) == (
+        "SPLT", dt.date(2024, 1, 4), "split", Decimal("0.25000000")
+    )
+    assert asset_health_get(symbols=["SPLT"], as_of=dt.date(2024, 1, 4))["SPLT"].status == "ok"

@@ -164,3 +164,27 @@ def test_registered_as_yahoo():
     assert isinstance(provider_get("yahoo", session=ReplaySession({})), YahooChartProvider)
     with pytest.raises(KeyError, match="unknown price provider 'bloomberg'"):
         provider_get("bloomberg")
+
+
+def test_dividends_and_splits_in_the_window_are_reported_as_actions():
+    # given: the recorded MSFT dividend, plus a 4:1 split added on 2023-11-16
+    payload = recorded("MSFT")
+    payload["chart"]["result"][0]["events"]["splits"] = {
+        "1700145000": {"date": 1700145000, "numerator": 4, "denominator": 1, "splitRatio": "4:1"}
+    }
+    yahoo, _ = provider({"MSFT": [Response(200, payload)], "VOD.L": [Response(200, recorded("VOD.L"))]})
+
+    # when
+    yahoo.fetch(["MSFT", "VOD.L"], dt.date(2023, 11, 8), dt.date(2023, 11, 17))
+
+    # then
+    assert yahoo.actions.to_dict("records") == [
+        {"date": pd.Timestamp("2023-11-15"), "symbol": "MSFT", "kind": "dividend", "ratio": 0.75},
+        {"date": pd.Timestamp("2023-11-16"), "symbol": "MSFT", "kind": "split", "ratio": 4.0},
+    ]
+
+
+def test_actions_outside_the_window_are_left_out():
+    yahoo, _ = provider({"MSFT": [Response(200, recorded("MSFT"))]})
+    yahoo.fetch(["MSFT"], dt.date(2023, 11, 16), dt.date(2023, 11, 17))
+    assert yahoo.actions.empty
