@@ -164,6 +164,8 @@ def main() -> None:
     parser.add_argument("--portfolios", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--peer", type=int, default=200, help="portfolios for the naive per-portfolio path")
     parser.add_argument("--chunk-size", type=int, default=500)
+    parser.add_argument("--quiet-day", action="store_true",
+                        help="rebalance everyone the day before (untimed), then time the next day's cycle")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes consuming chunk tasks (1: inline cycle_run_all)")
     args = parser.parse_args()
@@ -183,6 +185,14 @@ def main() -> None:
             ids = portfolios_seed(n, symbols, closes, seed=n)
             print(f"seeded {n} portfolios in {time.perf_counter() - t0:.1f}s")
             AutonomySettings.objects.exclude(portfolio_id__in=ids).update(enabled=False)
+            if args.quiet_day:
+                from django.db.models import Max
+
+                from marketdata.models import PriceBar
+
+                before = PriceBar.objects.filter(date__lt=as_of).aggregate(d=Max("date"))["d"]
+                run_workers(ids, before, args.chunk_size, max(2, args.workers))
+                print(f"rebalanced everyone on {before} (untimed); timing {as_of}")
             trades_before = Trade.objects.count()
             if args.workers > 1:
                 seconds, timed.cpu = run_workers(ids, as_of, args.chunk_size, args.workers)
