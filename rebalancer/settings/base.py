@@ -140,6 +140,19 @@ else:
         }
     }
 
+# --- market data ------------------------------------------------------------------
+# Provider of the scheduled pull: synthetic (default, the ground-truth simulator), csv, yahoo.
+MARKETDATA_PROVIDER = env("MARKETDATA_PROVIDER", default="synthetic")
+MARKETDATA_PROVIDER_OPTIONS: dict = {}
+MARKETDATA_PULL_HISTORY_DAYS = env.int("MARKETDATA_PULL_HISTORY_DAYS", default=365 * 10)
+# Data-health thresholds (marketdata.validation.HealthRules): the autopilot refuses to
+# trade an asset whose series is stale, has gaps or moves beyond these bounds.
+MARKETDATA_HEALTH = {
+    "max_daily_move": env.float("MARKETDATA_MAX_DAILY_MOVE", default=0.50),
+    "stale_after_days": env.int("MARKETDATA_STALE_AFTER_DAYS", default=3),
+    "max_gap_days": env.int("MARKETDATA_MAX_GAP_DAYS", default=5),
+}
+
 # Credentials of the demo accounts created by `python manage.py demo` (make demo).
 DEMO_INVESTOR_PASSWORD = env("DEMO_INVESTOR_PASSWORD", default="demo-investor-pass-2026")
 DEMO_OPERATOR_PASSWORD = env("DEMO_OPERATOR_PASSWORD", default="demo-operator-pass-2026")
