@@ -316,7 +316,7 @@ def cycle_decide(
             triggers.drift_trigger(current, targets, config.rebalance_threshold),
             triggers.calendar_trigger(as_of, config.calendar, market.trading_days),
             triggers.cash_trigger(
-                float(state.cash), total, config.trade.cash_buffer, config.trade.min_trade_value
+                float(state.cash), total, max(0.0, 1.0 - sum(targets.values())), config.trade.min_trade_value
             ),
             *risk_fired,
             triggers.regime_trigger(regime),

@@ -90,20 +90,31 @@ def calendar_trigger(
     )
 
 
+CASH_TRIGGER_MIN_WEIGHT = 0.01
+"""Cash beyond what the targets keep must exceed 1 % of the portfolio to trigger a trade."""
+
+
 def cash_trigger(
-    cash: float, total_value: float, cash_buffer: float, min_trade_value: float
+    cash: float, total_value: float, target_cash_weight: float, min_trade_value: float
 ) -> Trigger | None:
-    investable = cash - cash_buffer * total_value
-    if total_value <= 0 or investable <= min_trade_value:
+    """Cash to invest: cash beyond the targets' own cash (at least the buffer) by more than
+    1 % of the portfolio and more than the minimum trade value.
+
+    Measuring against the targets' cash keeps a strategy that holds cash on purpose (a
+    defensive allocation) from triggering every day, and the 1 % floor keeps a falling
+    market, which shrinks the buffer's money value, from re-trading the same cash daily.
+    """
+    investable = cash - target_cash_weight * total_value
+    if total_value <= 0 or investable <= max(min_trade_value, CASH_TRIGGER_MIN_WEIGHT * total_value):
         return None
     return Trigger(
         kind="cash",
         message=(
             f"{investable:,.2f} of cash is available to invest beyond the "
-            f"{cash_buffer:.0%} cash buffer"
+            f"{target_cash_weight:.0%} the allocation keeps in cash"
         ),
         value=investable,
-        threshold=min_trade_value,
+        threshold=max(min_trade_value, CASH_TRIGGER_MIN_WEIGHT * total_value),
     )
 
 
