@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
 from marketdata.providers.synthetic import SyntheticMarketConfig, simulate_market
 from mlagents.regime.engine.features import DEFAULT_FEATURES, equal_weight_index, regime_features
 from mlagents.regime.engine.hmm import (
