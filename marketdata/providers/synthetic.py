@@ -130,7 +130,7 @@ DEFAULT_UNIVERSE: tuple[SyntheticAsset, ...] = (
     SyntheticAsset("BTCX", "Bitcoin Tracker", "crypto", "digital_assets", 0.50, 1.50, 0.20, 400.0, 900_000, 30.0),
     SyntheticAsset("ETHX", "Ether Tracker", "crypto", "digital_assets", 0.60, 1.70, 0.22, 20.0, 1_400_000, 35.0),
     # cash-like
-    SyntheticAsset("CASH", "Money Market Fund", "cash", "cash", 0.004, 0.0, 0.020, 100.0, 500_000, None),
+    SyntheticAsset("MMKT", "Money Market Fund", "cash", "cash", 0.004, 0.0, 0.020, 100.0, 500_000, None),
 )
 
 DEFAULT_CLASS_PARAMS: dict[str, ClassParams] = {

@@ -216,8 +216,8 @@ def test_provider_slices_the_path_from_its_epoch():
     provider = provider_get("synthetic", seed=7)
 
     # when
-    window = provider.fetch(["ORBT", "CASH"], dt.date(2021, 3, 1), dt.date(2021, 3, 5))
-    longer = provider.fetch(["ORBT", "CASH", "GOLD"], dt.date(2021, 1, 1), dt.date(2021, 6, 30))
+    window = provider.fetch(["ORBT", "MMKT"], dt.date(2021, 3, 1), dt.date(2021, 3, 5))
+    longer = provider.fetch(["ORBT", "MMKT", "GOLD"], dt.date(2021, 1, 1), dt.date(2021, 6, 30))
 
     # then: same bars whatever the request, five weekdays × two symbols
     assert isinstance(provider, SyntheticProvider)
