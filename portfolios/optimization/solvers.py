@@ -8,6 +8,7 @@ certificate stops the chain (the caller diagnoses which constraints conflict).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 
@@ -32,6 +33,13 @@ class ProblemInfeasible(Exception):
     """The solver proved the problem infeasible (the caller turns it into conflicts)."""
 
 
+@functools.cache
+def _installed_solvers() -> frozenset[str]:
+    # cvxpy probes every solver package on each call (~1-20 ms); installs don't change
+    # while a process runs, and a backtest solves hundreds of problems.
+    return frozenset(cp.installed_solvers())
+
+
 def solve(
     problem: cp.Problem,
     *,
@@ -48,7 +56,7 @@ def solve(
     """
     if chain is None:
         chain = MIXED_INTEGER_CHAIN if problem.is_mixed_integer() else CONTINUOUS_CHAIN
-    installed = set(cp.installed_solvers())
+    installed = _installed_solvers()
     failures = []
     for name, options in chain:
         if name not in installed:
