@@ -167,6 +167,19 @@ def strategy_targets(
     return result
 
 
+DEFENSIVE_TOLERANCE = 0.05
+"""Largest weight deviation (cash included) at which a portfolio counts as defensive."""
+
+
+def _within(current: Mapping[str, float], targets: Mapping[str, float], tolerance: float) -> bool:
+    """Every weight, and the cash weight, within ``tolerance`` of the targets."""
+    symbols = set(current) | set(targets)
+    cash_gap = abs(sum(current.values()) - sum(targets.values()))
+    return cash_gap <= tolerance and all(
+        abs(current.get(s, 0.0) - targets.get(s, 0.0)) <= tolerance for s in symbols
+    )
+
+
 def _scaled(weights: Mapping[str, float], invested: float) -> dict[str, float]:
     """Weights scaled so that they sum to at most ``invested`` (the rest is cash)."""
     total = sum(w for w in weights.values() if w > 0)
@@ -342,6 +355,15 @@ def cycle_decide(
             limits=limits, current=current, regime=regime, cache=targets_cache,
         )
         override = Override(reason=reason, source=source, allocation=label)
+        if _within(current, targets, min(config.rebalance_threshold, DEFENSIVE_TOLERANCE)):
+            # A breach (a drawdown) can last for weeks; once the portfolio sits on the
+            # defensive allocation, re-applying it daily only trades noise and costs.
+            return _decision(
+                action="hold", triggers=tuple(fired), strategy=result.strategy,
+                strategy_result=result, target_weights=targets, override=override,
+                confidence=1.0,
+                notes=("the portfolio already holds the defensive allocation",), **common,
+            )
     checks = checks_run(
         current=current, proposed=targets, returns=stats.frame, limits=limits,
         asset_classes=market.asset_classes,

@@ -41,6 +41,13 @@ def summary_of(decision: CycleDecision) -> str:
         )
     sentences = []
     reasons = _join([t.message for t in decision.triggers])
+    if decision.override is not None and decision.action == "hold" and not decision.trades:
+        sentences.append(
+            f"We reviewed your portfolio because {reasons}. It already holds the defensive "
+            f"allocation ({decision.override.allocation}) chosen because "
+            f"{decision.override.reason}, so nothing was traded."
+        )
+        return " ".join(sentences)
     if decision.override is not None:
         sentences.append(
             f"We reviewed your portfolio because {reasons}. To protect it, we moved to a "

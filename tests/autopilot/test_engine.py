@@ -325,3 +325,24 @@ def test_wash_sale_blocks_buying_back_a_symbol_sold_at_a_loss():
     # then no AAA is bought and the reason is recorded
     assert "AAA" not in {t.symbol for t in decision.trades if t.side == "buy"}
     assert any("wash-sale" in n for n in decision.notes)
+
+
+def test_a_portfolio_already_defensive_holds_while_the_breach_lasts():
+    # given a drawdown breach (30 % below peak) and the portfolio moved to the defensive
+    # allocation the day before
+    history = pd.Series([100_000.0, 140_000.0, 98_000.0])
+    first = cycle_decide(state=holdings(BALANCED, history=history), market=market(), config=config())
+    assert first.action == "rebalance" and first.override is not None
+    value = 98_000.0
+    defensive = {s: w * value / 100.0 for s, w in first.target_weights.items()}
+    cash = value * (1 - sum(first.target_weights.values()))
+    # when the breach persists the next day
+    second = cycle_decide(state=holdings(defensive, cash=cash, history=history), market=market(), config=config())
+    # then it holds: the override is recorded, nothing is traded
+    assert "risk_limit" in [t.kind for t in second.triggers]
+    assert second.override is not None
+    assert second.action == "hold"
+    assert second.trades == ()
+    assert second.notes == ("the portfolio already holds the defensive allocation",)
+    assert "already holds the defensive allocation" in second.summary
+    assert "nothing was traded" in second.summary
