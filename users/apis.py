@@ -156,5 +156,4 @@ class MeApi(APIView):
         serializer = MePatchSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         user = user_update(user=request.user, data=serializer.validated_data)
-        user.refresh_from_db()
         return Response(UserOutputSerializer(user).data)

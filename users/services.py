@@ -1,4 +1,4 @@
-"""Services that write users and profiles, and revoke tokens."""
+"""Services that write users and profiles, and revoke or expire tokens."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from common.errors import ValidationFailed
@@ -94,3 +95,9 @@ def refresh_token_revoke(*, user: User, refresh: str) -> None:
     if str(token.payload.get("user_id")) != str(user.pk):
         raise ValidationFailed("The refresh token belongs to another user.", field="refresh", code="token_not_valid")
     token.blacklist()
+
+
+def tokens_flush_expired() -> int:
+    """Delete outstanding refresh tokens past expiry (their blacklist rows cascade)."""
+    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted

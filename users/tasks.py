@@ -6,6 +6,6 @@ from celery import shared_task
 @shared_task(name="users.tokens_flush_expired_task")
 def tokens_flush_expired_task() -> int:
     """Delete expired outstanding (and so blacklisted) refresh tokens; returns how many."""
-    from users.selectors import tokens_flush_expired
+    from users.services import tokens_flush_expired
 
     return tokens_flush_expired()

@@ -36,7 +36,7 @@ def _cycle_process(portfolio_id: int | str, fault: str | None = None) -> subproc
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "rebalancer.settings.test",
-        "DATABASE_URL": integration.test_database_url(),
+        "DATABASE_URL": integration.worker_database_url(),
         "PYTHONPATH": str(ROOT),
     }
     env.pop("AUTOPILOT_FAULT", None)

@@ -52,7 +52,7 @@ def _spawn(script: str, *args: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "rebalancer.settings.test",
-        "DATABASE_URL": integration.test_database_url(),
+        "DATABASE_URL": integration.worker_database_url(),
         "PYTHONPATH": str(ROOT),
     }
     return subprocess.Popen(
