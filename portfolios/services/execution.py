@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import ClassVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -65,6 +66,9 @@ class _LotView:
     quantity: Decimal
     cost_per_share: Decimal
     acquired_on: date
+
+
+_QUANTUM = Decimal("0.0001")
 
 
 def _reject(message: str, *, code: str, extra: dict | None = None) -> Unprocessable:
@@ -124,7 +128,7 @@ def trades_execute(
     asset_ids = [assets[s].pk for s in symbols]
     lots = list(TaxLot.objects.filter(portfolio=portfolio_row, asset_id__in=asset_ids, quantity_open__gt=0))
     positions = {p.asset_id: p for p in Position.objects.filter(portfolio=portfolio_row, asset_id__in=asset_ids)}
-    ledger = _Ledger(portfolio_row, assets, lots, positions, broker_name=getattr(broker, "name", "broker"))
+    ledger = Ledger(portfolio_row, assets, lots, positions, broker_name=getattr(broker, "name", "broker"))
     for trade, fill in zip(ordered, fills, strict=True):
         ledger.apply(trade, fill, decision=decision, as_of=as_of)
     created = ledger.flush()
@@ -142,79 +146,149 @@ def _mark_executed(decision: Decision | None) -> None:
     decision.save(update_fields=["status", "executed_at"])
 
 
-class _Ledger:
-    """Applies fills in memory, then writes everything with a constant number of queries."""
+@dataclass(slots=True)
+class OpenLot:
+    """The part of a :class:`~portfolios.models.TaxLot` the ledger reads and moves.
+
+    Bulk callers load lots as these (``TaxLot.objects.values_list(*OpenLot.FIELDS)``)
+    instead of model instances; :class:`Ledger` accepts either (same attribute names).
+    """
+
+    pk: int
+    asset_id: int
+    acquired_on: date
+    quantity_open: Decimal
+    cost_basis_open: Decimal
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("pk", "asset_id", "acquired_on", "quantity_open", "cost_basis_open")
+
+
+@dataclass(slots=True)
+class PositionState:
+    """A position's quantity (``pk`` None: not stored yet); :class:`Ledger` also accepts ``Position`` rows."""
+
+    pk: int | None
+    asset_id: int
+    quantity: Decimal
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("pk", "asset_id", "quantity")
+
+
+@dataclass(slots=True)
+class TradeRecord:
+    """A trade row to insert (the columns of :class:`~portfolios.models.Trade`)."""
+
+    portfolio_id: int
+    asset_id: int
+    side: str
+    quantity: Decimal
+    price: Decimal
+    market_price: Decimal
+    commission: Decimal
+    slippage: Decimal
+    cash_flow: Decimal
+    realized_gain: Decimal | None
+    executed_at: datetime
+    trade_date: date
+    broker: str
+    broker_ref: str
+    decision: Decision | None
+    reason: str
+    tags: list[str]
+
+
+@dataclass(slots=True)
+class LotRecord:
+    """A tax lot opened by the buy ``trades[trade_index]`` of the same ledger."""
+
+    trade_index: int
+    portfolio_id: int
+    asset_id: int
+    acquired_on: date
+    quantity: Decimal
+    cost_basis: Decimal
+
+
+@dataclass(slots=True)
+class ClosingRecord:
+    """Shares of lot ``lot_id`` closed by the sell ``trades[trade_index]``."""
+
+    trade_index: int
+    lot_id: int
+    quantity: Decimal
+    proceeds: Decimal
+    cost_basis: Decimal
+    realized_gain: Decimal
+    holding_period: str
+    closed_on: date
+
+
+class Ledger:
+    """One portfolio's ledger moved in memory by fills; written later in one go.
+
+    The public ledger arithmetic of the portfolios app, for the execution service here
+    and for bulk callers (the autopilot's chunk path) that apply many portfolios'
+    fills in memory and write all of them together:
+
+    * ``Ledger(portfolio, assets, lots, positions, broker_name=...)`` — ``portfolio``
+      a locked ``Portfolio`` row; ``assets`` symbol → ``Asset`` for every traded
+      symbol; ``lots`` the open lots of the traded assets (``TaxLot`` rows or
+      :class:`OpenLot`); ``positions`` asset id → ``Position`` or :class:`PositionState`;
+    * :meth:`apply` one fill at a time (sells before buys) — raises
+      :class:`~common.errors.Unprocessable` on a mismatched fill, too few shares in
+      the open lots, or cash going negative; nothing is written before :meth:`flush`;
+    * afterwards: ``trades`` (:class:`TradeRecord`), ``new_lots`` (:class:`LotRecord`),
+      ``closings`` (:class:`ClosingRecord`), ``lots`` (pk → lot, quantities moved),
+      ``touched_lots`` (pks of lots whose open quantity changed), ``positions`` (new
+      ones have ``pk`` None) and ``cash``;
+    * :meth:`flush` writes them through the ORM with a constant number of queries.
+    """
 
     def __init__(
         self,
         portfolio: Portfolio,
-        assets: dict[str, Asset],
-        lots: list[TaxLot],
-        positions: dict[int, Position],
+        assets: Mapping[str, Asset],
+        lots: Sequence[TaxLot | OpenLot],
+        positions: dict[int, Position | PositionState],
         *,
         broker_name: str,
     ) -> None:
         self.portfolio = portfolio
         self.assets = assets
         self.lots = {lot.pk: lot for lot in lots}
-        self.symbol_of = {a.pk: s for s, a in assets.items()}
         self.positions = positions
         self.broker_name = broker_name
         self.cash = portfolio.cash
-        self.trades: list[Trade] = []
-        self.new_lots: list[tuple[int, TaxLot]] = []  # (index of opening trade, lot)
-        self.closings: list[tuple[int, LotClosing]] = []  # (index of closing trade, closing)
+        self.trades: list[TradeRecord] = []
+        self.new_lots: list[LotRecord] = []
+        self.closings: list[ClosingRecord] = []
         self.touched_lots: set[int] = set()
 
-    def _position(self, asset: Asset) -> Position:
-        if asset.pk not in self.positions:
-            self.positions[asset.pk] = Position(portfolio=self.portfolio, asset=asset, quantity=Decimal(0))
-        return self.positions[asset.pk]
+    def _position(self, asset_id: int) -> Position | PositionState:
+        position = self.positions.get(asset_id)
+        if position is None:
+            position = self.positions[asset_id] = PositionState(None, asset_id, Decimal(0))
+        return position
 
     def apply(self, trade: ProposedTrade, fill: Fill, *, decision: Decision | None, as_of: date) -> None:
-        asset = self.assets[trade.symbol]
+        """Record ``fill`` of ``trade``: a trade, a new lot (buy) or lot closings (sell), cash."""
+        asset_id = self.assets[trade.symbol].pk
         if fill.symbol != trade.symbol or fill.side != trade.side or fill.quantity != trade.quantity:
             raise _reject(f"the broker's fill does not match the order for {trade.symbol}", code="fill_mismatch")
-        row = Trade(
-            portfolio=self.portfolio,
-            asset=asset,
-            side=fill.side,
-            quantity=fill.quantity,
-            price=fill.price,
-            market_price=fill.market_price,
-            commission=fill.commission,
-            slippage=fill.slippage,
-            cash_flow=fill.cash_flow,
-            executed_at=fill.executed_at,
-            trade_date=as_of,
-            broker=self.broker_name,
-            broker_ref=fill.broker_ref,
-            decision=decision,
-            reason=trade.reason,
-            tags=list(trade.tags),
+        record = TradeRecord(
+            self.portfolio.pk, asset_id, fill.side, fill.quantity, fill.price, fill.market_price,
+            fill.commission, fill.slippage, fill.cash_flow, None, fill.executed_at, as_of,
+            self.broker_name, fill.broker_ref, decision, trade.reason, list(trade.tags),
         )
         index = len(self.trades)
-        self.trades.append(row)
-        position = self._position(asset)
+        self.trades.append(record)
+        position = self._position(asset_id)
         if fill.side == BUY:
             cost = -fill.cash_flow  # gross + commission: the lot's tax basis
-            self.new_lots.append(
-                (
-                    index,
-                    TaxLot(
-                        portfolio=self.portfolio,
-                        asset=asset,
-                        acquired_on=as_of,
-                        quantity_original=fill.quantity,
-                        quantity_open=fill.quantity,
-                        cost_basis=cost,
-                        cost_basis_open=cost,
-                    ),
-                )
-            )
+            self.new_lots.append(LotRecord(index, self.portfolio.pk, asset_id, as_of, fill.quantity, cost))
             position.quantity += fill.quantity
         else:
-            row.realized_gain = self._close_lots(index, asset, trade, fill, as_of)
+            record.realized_gain = self._close_lots(index, asset_id, trade, fill, as_of)
             position.quantity -= fill.quantity
         self.cash += fill.cash_flow
         if self.cash < 0 and not self.portfolio.allow_negative_cash:
@@ -224,11 +298,11 @@ class _Ledger:
                 extra={"cash": str(self.cash)},
             )
 
-    def _close_lots(self, index: int, asset: Asset, trade: ProposedTrade, fill: Fill, as_of: date) -> Decimal:
+    def _close_lots(self, index: int, asset_id: int, trade: ProposedTrade, fill: Fill, as_of: date) -> Decimal:
         open_lots = [
             _LotView(lot.pk, trade.symbol, lot.quantity_open, lot.cost_basis_open / lot.quantity_open, lot.acquired_on)
             for lot in self.lots.values()
-            if lot.asset_id == asset.pk and lot.quantity_open > 0
+            if lot.asset_id == asset_id and lot.quantity_open > 0
         ]
         try:
             picks = lots_select(
@@ -246,49 +320,78 @@ class _Ledger:
             if realization.quantity == lot.quantity_open:
                 basis = lot.cost_basis_open  # the last shares take the rounding remainder
             else:
-                basis = (lot.cost_basis_open * realization.quantity / lot.quantity_open).quantize(Decimal("0.0001"))
+                basis = (lot.cost_basis_open * realization.quantity / lot.quantity_open).quantize(_QUANTUM)
             lot.quantity_open -= realization.quantity
             lot.cost_basis_open -= basis
             self.touched_lots.add(lot.pk)
             gain = realization.proceeds - basis
             total += gain
             self.closings.append(
-                (
-                    index,
-                    LotClosing(
-                        lot=lot,
-                        quantity=realization.quantity,
-                        proceeds=realization.proceeds,
-                        cost_basis=basis,
-                        realized_gain=gain,
-                        holding_period=realization.holding_period,
-                        closed_on=as_of,
-                    ),
+                ClosingRecord(
+                    index, lot.pk, realization.quantity, realization.proceeds, basis, gain,
+                    realization.holding_period, as_of,
                 )
             )
         return total
 
     def flush(self) -> list[Trade]:
-        created = Trade.objects.bulk_create(self.trades)
-        for index, lot in self.new_lots:
-            lot.opening_trade = created[index]
+        """Write everything through the ORM (constant queries); returns the created trades."""
+        portfolio = self.portfolio
+        asset = {a.pk: a for a in self.assets.values()}
+        created = Trade.objects.bulk_create(
+            [
+                Trade(
+                    portfolio=portfolio, asset=asset[t.asset_id], side=t.side, quantity=t.quantity, price=t.price,
+                    market_price=t.market_price, commission=t.commission, slippage=t.slippage,
+                    cash_flow=t.cash_flow, realized_gain=t.realized_gain, executed_at=t.executed_at,
+                    trade_date=t.trade_date, broker=t.broker, broker_ref=t.broker_ref, decision=t.decision,
+                    reason=t.reason, tags=t.tags,
+                )
+                for t in self.trades
+            ]
+        )
         if self.new_lots:
-            TaxLot.objects.bulk_create([lot for _, lot in self.new_lots])
+            TaxLot.objects.bulk_create(
+                [
+                    TaxLot(
+                        portfolio=portfolio, asset=asset[lot.asset_id], opening_trade=created[lot.trade_index],
+                        acquired_on=lot.acquired_on, quantity_original=lot.quantity, quantity_open=lot.quantity,
+                        cost_basis=lot.cost_basis, cost_basis_open=lot.cost_basis,
+                    )
+                    for lot in self.new_lots
+                ]
+            )
         if self.touched_lots:
             TaxLot.objects.bulk_update(
-                [self.lots[pk] for pk in sorted(self.touched_lots)], ["quantity_open", "cost_basis_open"]
+                [
+                    TaxLot(pk=pk, quantity_open=self.lots[pk].quantity_open,
+                           cost_basis_open=self.lots[pk].cost_basis_open)
+                    for pk in sorted(self.touched_lots)
+                ],
+                ["quantity_open", "cost_basis_open"],
             )
-        for index, closing in self.closings:
-            closing.trade = created[index]
         if self.closings:
-            LotClosing.objects.bulk_create([c for _, c in self.closings])
+            LotClosing.objects.bulk_create(
+                [
+                    LotClosing(
+                        lot_id=c.lot_id, trade=created[c.trade_index], quantity=c.quantity, proceeds=c.proceeds,
+                        cost_basis=c.cost_basis, realized_gain=c.realized_gain,
+                        holding_period=c.holding_period, closed_on=c.closed_on,
+                    )
+                    for c in self.closings
+                ]
+            )
         existing = [p for p in self.positions.values() if p.pk is not None]
-        fresh = [p for p in self.positions.values() if p.pk is None]
         if existing:
-            Position.objects.bulk_update(existing, ["quantity"])
+            Position.objects.bulk_update(
+                [Position(pk=p.pk, quantity=p.quantity) for p in existing], ["quantity"]
+            )
+        fresh = [p for p in self.positions.values() if p.pk is None]
         if fresh:
-            Position.objects.bulk_create(fresh)
-        self.portfolio.cash = self.cash
-        self.portfolio.ledger_version += 1
-        self.portfolio.save(update_fields=["cash", "ledger_version", "updated_at"])
+            Position.objects.bulk_create(
+                [Position(portfolio=portfolio, asset=asset[p.asset_id], quantity=p.quantity) for p in fresh]
+            )
+        portfolio.cash = self.cash
+        portfolio.ledger_version += 1
+        portfolio.save(update_fields=["cash", "ledger_version", "updated_at"])
         return created

@@ -14,9 +14,13 @@
 
 Queries per chunk, whatever its size: lock runs, lock portfolios, the inputs (seven),
 lots and positions, closes, then one bulk write per table (decisions, trades, lots,
-closings, positions, portfolios, runs, notifications). The ledger arithmetic is the
-portfolios app's own (``portfolios.services.execution._Ledger``), applied per portfolio
-in memory and flushed for all of them together.
+closings, positions, portfolios, runs, notifications) — on PostgreSQL a ``COPY`` per
+inserted table (plus one ``nextval`` query for the decision and the trade ids) and a
+``COPY`` into a temporary table plus one ``UPDATE ... FROM`` per updated table
+(:mod:`rebalancer.autopilot.bulk_write`). Rows are built as tuples, not model
+instances. The ledger arithmetic is the portfolios app's own
+(:class:`portfolios.services.execution.Ledger`), applied per portfolio in memory and
+flushed for all of them together.
 """
 
 from __future__ import annotations
@@ -26,92 +30,50 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from common.errors import ApplicationError
 from portfolios.brokers import BrokerError, Order, PaperBroker
 from portfolios.models import Decision, LotClosing, Portfolio, Position, TaxLot, Trade
 from portfolios.prices import closes_on
-from portfolios.services.execution import _Ledger
+from portfolios.services.execution import Ledger, OpenLot, PositionState
 from portfolios.trading import BUY, SELL, CostModel
 from rebalancer.autopilot import selectors
+from rebalancer.autopilot.bulk_write import rows_insert, rows_update
 from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, Notification
 from rebalancer.autopilot.types import CycleDecision
 
 logger = logging.getLogger(__name__)
-BATCH = 1000
 
 
-def bulk_update_values(model, rows: Sequence, fields: Sequence[str]) -> None:
-    """``bulk_update`` as one ``UPDATE ... FROM (VALUES ...)`` per batch on PostgreSQL.
-
-    Django's ``bulk_update`` builds a ``CASE WHEN`` expression per field and row, which
-    costs milliseconds of Python per row at this scale; the VALUES join is plain data.
-    Other databases (SQLite in the fast tests) use ``bulk_update``.
-    """
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_update(rows, fields, batch_size=BATCH)
-        return
-    meta = model._meta
-    columns = [meta.pk, *(meta.get_field(f) for f in fields)]
-    casts = [c.db_type(connection) if not c.is_relation else c.target_field.rel_db_type(connection)
-             for c in columns]
-    names = [c.column for c in columns]
-    row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-    assignments = ", ".join(f'"{n}" = v."{n}"' for n in names[1:])
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), BATCH):
-            batch = rows[start : start + BATCH]
-            params: list = []
-            for obj in batch:
-                params.append(obj.pk)
-                for c in columns[1:]:
-                    params.append(c.get_db_prep_save(getattr(obj, c.attname), connection))
-            values = ", ".join([row_sql] * len(batch))
-            column_list = ", ".join(f'"{n}"' for n in names)
-            cursor.execute(
-                f'UPDATE "{meta.db_table}" AS t SET {assignments} FROM (VALUES {values}) '
-                f'AS v({column_list}) WHERE t."{names[0]}" = v."{names[0]}"',
-                params,
-            )
+DECISION_COLUMNS = (
+    "portfolio_id", "as_of", "mode", "status", "strategy", "triggers", "target_weights", "current_weights",
+    "before", "after", "checks", "trades", "prices", "explanation", "summary", "confidence", "status_reason",
+    "ledger_version", "created_at", "decided_at", "executed_at", "decided_by_id",
+)
 
 
-def _decision_row(
-    decision: CycleDecision, portfolio: Portfolio, mode: str, status: str, now
-) -> Decision:
+def _decision_row(decision: CycleDecision, portfolio: Portfolio, mode: str, status: str, now) -> tuple:
+    """The ``Decision`` row of ``decision`` as a tuple of :data:`DECISION_COLUMNS`."""
     explanation = decision_explanation(decision)
     orders = [t.order for t in decision.trades]
-    return Decision(
-        portfolio=portfolio,
-        as_of=decision.as_of,
-        mode=mode,
-        status=status,
-        strategy=decision.strategy or "",
-        triggers=explanation["triggers"],
-        target_weights=explanation["target_weights"],
-        current_weights=explanation["current_weights"],
-        before=explanation["before"] or {},
-        after=explanation["after"] or {},
-        checks=explanation["checks"],
-        trades=[o.to_dict() for o in orders],
-        prices={o.symbol: str(o.price) for o in orders},
-        explanation=explanation,
-        summary=decision.summary,
-        confidence=max(0.0, min(1.0, decision.confidence)),
-        status_reason=decision.skipped_reason or ("" if decision.trades else decision.summary),
-        ledger_version=portfolio.ledger_version,
-        executed_at=now if status == Decision.Status.EXECUTED else None,
+    return (
+        portfolio.pk, decision.as_of, mode, status, decision.strategy or "",
+        explanation["triggers"], explanation["target_weights"], explanation["current_weights"],
+        explanation["before"] or {}, explanation["after"] or {}, explanation["checks"],
+        [o.to_dict() for o in orders], {o.symbol: str(o.price) for o in orders}, explanation,
+        decision.summary, max(0.0, min(1.0, decision.confidence)),
+        decision.skipped_reason or ("" if decision.trades else decision.summary),
+        portfolio.ledger_version, now, None, now if status == Decision.Status.EXECUTED else None, None,
     )
 
 
 def _ledger_for(
     portfolio: Portfolio, decision: CycleDecision, *, assets, lots, positions, closes, costs: CostModel
-) -> _Ledger:
+) -> Ledger:
     """Apply the decision's orders to the portfolio's ledger in memory (raises on refusal)."""
     orders = [t.order for t in decision.trades]
     ordered = [o for o in orders if o.side == SELL] + [o for o in orders if o.side == BUY]
@@ -121,60 +83,81 @@ def _ledger_for(
          for i, o in enumerate(ordered)],
         decision.as_of,
     )
-    ledger = _Ledger(portfolio, assets, lots, positions, broker_name=getattr(broker, "name", "paper"))
+    ledger = Ledger(portfolio, assets, lots, positions, broker_name=getattr(broker, "name", "paper"))
     for order, fill in zip(ordered, fills, strict=True):
         ledger.apply(order, fill, decision=None, as_of=decision.as_of)
     return ledger
 
 
-def _ledgers_flush(ledgers: Sequence[tuple[_Ledger, Decision]], now) -> None:
-    """``_Ledger.flush`` for many portfolios at once (same rows, one bulk write per table)."""
-    trades = []
-    for ledger, row in ledgers:
-        for trade in ledger.trades:
-            trade.decision = row
-        trades.extend(ledger.trades)
-    Trade.objects.bulk_create(trades, batch_size=BATCH)
+TRADE_COLUMNS = (
+    "portfolio_id", "asset_id", "side", "quantity", "price", "market_price", "commission", "slippage",
+    "cash_flow", "realized_gain", "executed_at", "trade_date", "broker", "broker_ref", "decision_id",
+    "reason", "tags",
+)
+LOT_COLUMNS = (
+    "portfolio_id", "asset_id", "opening_trade_id", "acquired_on", "quantity_original", "quantity_open",
+    "cost_basis", "cost_basis_open",
+)
+CLOSING_COLUMNS = (
+    "lot_id", "trade_id", "quantity", "proceeds", "cost_basis", "realized_gain", "holding_period", "closed_on",
+)
+
+
+def _ledgers_flush(ledgers: Sequence[tuple[Ledger, int]], now) -> None:
+    """``Ledger.flush`` for many portfolios at once: the same rows, one bulk write per table.
+
+    ``ledgers`` pairs each ledger with the id of the decision its trades belong to.
+    """
+    trades = [
+        (t.portfolio_id, t.asset_id, t.side, t.quantity, t.price, t.market_price, t.commission, t.slippage,
+         t.cash_flow, t.realized_gain, t.executed_at, t.trade_date, t.broker, t.broker_ref, decision_id,
+         t.reason, t.tags)
+        for ledger, decision_id in ledgers
+        for t in ledger.trades
+    ]
+    trade_ids = rows_insert(Trade, TRADE_COLUMNS, trades, returning_ids=True)
     new_lots, touched, closings, existing, fresh, portfolios = [], [], [], [], [], []
+    offset = 0
     for ledger, _ in ledgers:
-        for index, lot in ledger.new_lots:
-            lot.opening_trade = ledger.trades[index]
-            new_lots.append(lot)
-        touched.extend(ledger.lots[pk] for pk in sorted(ledger.touched_lots))
-        for index, closing in ledger.closings:
-            closing.trade = ledger.trades[index]
-            closings.append(closing)
-        existing.extend(p for p in ledger.positions.values() if p.pk is not None)
-        fresh.extend(p for p in ledger.positions.values() if p.pk is None)
+        for lot in ledger.new_lots:
+            new_lots.append((lot.portfolio_id, lot.asset_id, trade_ids[offset + lot.trade_index], lot.acquired_on,
+                             lot.quantity, lot.quantity, lot.cost_basis, lot.cost_basis))
+        for c in ledger.closings:
+            closings.append((c.lot_id, trade_ids[offset + c.trade_index], c.quantity, c.proceeds, c.cost_basis,
+                             c.realized_gain, c.holding_period, c.closed_on))
+        offset += len(ledger.trades)
+        for pk in sorted(ledger.touched_lots):
+            lot = ledger.lots[pk]
+            touched.append((pk, lot.quantity_open, lot.cost_basis_open))
+        for asset_id, position in ledger.positions.items():
+            if position.pk is None:
+                fresh.append((ledger.portfolio.pk, asset_id, position.quantity, now))
+            else:
+                existing.append((position.pk, position.quantity))
         ledger.portfolio.cash = ledger.cash
         ledger.portfolio.ledger_version += 1
         ledger.portfolio.updated_at = now
-        portfolios.append(ledger.portfolio)
-    if new_lots:
-        TaxLot.objects.bulk_create(new_lots, batch_size=BATCH)
-    if touched:
-        bulk_update_values(TaxLot, touched, ["quantity_open", "cost_basis_open"])
-    if closings:
-        LotClosing.objects.bulk_create(closings, batch_size=BATCH)
-    if existing:
-        bulk_update_values(Position, existing, ["quantity"])
-    if fresh:
-        Position.objects.bulk_create(fresh, batch_size=BATCH)
-    if portfolios:
-        bulk_update_values(Portfolio, portfolios, ["cash", "ledger_version", "updated_at"])
+        portfolios.append((ledger.portfolio.pk, ledger.cash, ledger.portfolio.ledger_version, now))
+    rows_insert(TaxLot, LOT_COLUMNS, new_lots)
+    rows_update(TaxLot, ("quantity_open", "cost_basis_open"), touched)
+    rows_insert(LotClosing, CLOSING_COLUMNS, closings)
+    rows_update(Position, ("quantity",), existing)
+    rows_insert(Position, ("portfolio_id", "asset_id", "quantity", "updated_at"), fresh)
+    rows_update(Portfolio, ("cash", "ledger_version", "updated_at"), portfolios)
 
 
-def _notification(decision: CycleDecision, row: Decision, portfolio: Portfolio, mode: str) -> Notification:
+CYCLE_RUN_COLUMNS = ("status", "action", "decision_id", "reason", "trades_count", "error", "finished_at")
+NOTIFICATION_COLUMNS = ("user_id", "portfolio_id", "decision_id", "kind", "title", "body", "created_at", "read_at")
+
+
+def _notification(decision: CycleDecision, decision_id: int, portfolio: Portfolio, mode: str, now) -> tuple:
     if decision.override is not None:
         kind, title = Notification.Kind.RISK, f"{portfolio.name} moved to a defensive allocation"
     elif mode == "autopilot":
         kind, title = Notification.Kind.REBALANCED, f"{portfolio.name} was rebalanced"
     else:
         kind, title = Notification.Kind.PROPOSAL, f"A rebalance of {portfolio.name} awaits your approval"
-    return Notification(
-        user_id=portfolio.owner_id, portfolio=portfolio, decision=row, kind=kind,
-        title=title[:200], body=decision.summary,
-    )
+    return (portfolio.owner_id, portfolio.pk, decision_id, str(kind), title[:200], decision.summary, now, None)
 
 
 def cycle_chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_point) -> list:
@@ -233,19 +216,23 @@ def cycle_chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault
             pid for pid, d in decided.items()
             if d.action == "rebalance" and inputs[pid].config.mode == "autopilot"
         ]
-        lots: dict[int, list[TaxLot]] = defaultdict(list)
-        positions: dict[int, dict[int, Position]] = defaultdict(dict)
+        lots: dict[int, list[OpenLot]] = defaultdict(list)
+        positions: dict[int, dict[int, PositionState]] = defaultdict(dict)
         closes: dict[str, Decimal] = {}
-        asset_rows = {s: a for s, a in context.assets.items()}
+        asset_rows = context.assets
         if executing:
-            for lot in TaxLot.objects.filter(portfolio_id__in=executing, quantity_open__gt=0):
-                lots[lot.portfolio_id].append(lot)
-            for position in Position.objects.filter(portfolio_id__in=executing):
-                positions[position.portfolio_id][position.asset_id] = position
+            for pid, *lot in TaxLot.objects.filter(portfolio_id__in=executing, quantity_open__gt=0).values_list(
+                "portfolio_id", *OpenLot.FIELDS
+            ):
+                lots[pid].append(OpenLot(*lot))
+            for pid, *position in Position.objects.filter(portfolio_id__in=executing).values_list(
+                "portfolio_id", *PositionState.FIELDS
+            ):
+                positions[pid][position[1]] = PositionState(*position)
             symbols = sorted({t.symbol for pid in executing for t in decided[pid].trades})
             closes = closes_on(symbols=symbols, on=as_of)
         now = timezone.now()
-        ledgers: dict[int, _Ledger] = {}
+        ledgers: dict[int, Ledger] = {}
         failed: dict[int, str] = dict(decision_errors)
         for pid in executing:
             portfolio = locked[pid]
@@ -263,25 +250,28 @@ def cycle_chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault
             except (ApplicationError, BrokerError, KeyError) as exc:
                 failed[pid] = f"{type(exc).__name__}: {exc}"
 
-        rows: dict[int, Decision] = {}
+        rows: dict[int, tuple] = {}
+        statuses: dict[int, str] = {}
         for pid, decision in decided.items():
             if pid in failed or (decision.action == "hold" and not decision.triggers):
                 continue
             mode = inputs[pid].config.mode
             if decision.action != "rebalance":
-                status = Decision.Status.SKIPPED
+                status = Decision.Status.SKIPPED.value
             elif mode == "autopilot":
-                status = Decision.Status.EXECUTED
+                status = Decision.Status.EXECUTED.value
             else:
-                status = Decision.Status.PROPOSED
+                status = Decision.Status.PROPOSED.value
+            statuses[pid] = status
             rows[pid] = _decision_row(decision, locked[pid], mode, status, now)
-        proposing = [pid for pid, row in rows.items() if row.status == Decision.Status.PROPOSED]
+        proposing = [pid for pid, status in statuses.items() if status == Decision.Status.PROPOSED]
         if proposing:
             Decision.objects.filter(portfolio_id__in=proposing, status=Decision.Status.PROPOSED).update(
                 status=Decision.Status.EXPIRED, status_reason="superseded by a newer proposal", decided_at=now,
             )
-        Decision.objects.bulk_create(list(rows.values()), batch_size=BATCH)
-        _ledgers_flush([(ledgers[pid], rows[pid]) for pid in executing if pid in ledgers], now)
+        decision_ids = dict(zip(rows, rows_insert(Decision, DECISION_COLUMNS, list(rows.values()),
+                                                  returning_ids=True), strict=True))
+        _ledgers_flush([(ledgers[pid], decision_ids[pid]) for pid in executing if pid in ledgers], now)
         fault_point("after_execute")
 
         notifications, changed = [], []
@@ -292,26 +282,23 @@ def cycle_chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault
                 results.append(CycleRunResult(pid, as_of, status="not_eligible", error="no autonomy settings"))
                 continue
             if pid in failed:
-                run.status, run.error, run.finished_at = CycleRun.Status.FAILED, failed[pid][:2000], now
-                changed.append(run)
+                changed.append((run.pk, CycleRun.Status.FAILED.value, run.action, run.decision_id, run.reason,
+                                run.trades_count, failed[pid][:2000], now))
                 results.append(CycleRunResult(pid, as_of, status="failed", error=failed[pid]))
                 continue
             mode = inputs[pid].config.mode
             action = "proposed" if decision.action == "rebalance" and mode == "advise" else decision.action
             trades_count = len(decision.trades) if action == "rebalance" else 0
-            row = rows.get(pid)
-            run.status, run.action, run.decision = CycleRun.Status.DONE, action, row
-            run.reason, run.trades_count, run.error, run.finished_at = decision.summary, trades_count, "", now
-            changed.append(run)
-            if row is not None and decision.action == "rebalance":
-                notifications.append(_notification(decision, row, locked[pid], mode))
+            decision_id = decision_ids.get(pid)
+            changed.append((run.pk, CycleRun.Status.DONE.value, action, decision_id, decision.summary,
+                            trades_count, "", now))
+            if decision_id is not None and decision.action == "rebalance":
+                notifications.append(_notification(decision, decision_id, locked[pid], mode, now))
             results.append(CycleRunResult(
-                pid, as_of, status="done", action=action, decision_id=row.pk if row else None,
+                pid, as_of, status="done", action=action, decision_id=decision_id,
                 trades_count=trades_count, summary=decision.summary,
             ))
-        bulk_update_values(
-            CycleRun, changed, ["status", "action", "decision", "reason", "trades_count", "error", "finished_at"]
-        )
-        Notification.objects.bulk_create(notifications, batch_size=BATCH)
+        rows_update(CycleRun, CYCLE_RUN_COLUMNS, changed)
+        rows_insert(Notification, NOTIFICATION_COLUMNS, notifications)
     order = {pid: i for i, pid in enumerate(portfolio_ids)}
     return sorted(results, key=lambda r: order.get(r.portfolio_id, len(order)))
