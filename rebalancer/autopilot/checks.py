@@ -11,6 +11,7 @@ portfolio's *realised* drawdown as a trigger (see :mod:`rebalancer.autopilot.tri
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import pandas as pd
 
@@ -45,21 +46,46 @@ def checks_run(
     returns: pd.DataFrame,
     limits: RiskLimits,
     asset_classes: Mapping[str, str],
+    cache: dict | None = None,
 ) -> tuple[Check, ...]:
-    """Every applicable check's outcome; an unusable input is itself a failed check."""
+    """Every applicable check's outcome; an unusable input is itself a failed check.
+
+    Only the turnover check depends on ``current``; the others (position, asset
+    classes, exclusions, exposure and the VaR of the proposed weights, the costly one)
+    depend on the proposed weights alone. With ``cache`` (the cycle's targets cache)
+    they are computed once per distinct ``proposed`` (same items in the same order,
+    same return window, limits and classes) and shared by every portfolio moving to
+    the same targets: the inputs are identical, so the numbers are too.
+    """
     try:
-        report = pre_trade_check(
+        # Validates both weight maps first, as the single call did, then the move itself.
+        turnover = pre_trade_check(
             current_weights=current,
             proposed_weights=proposed,
             returns=returns,
-            limits=engine_limits(limits, asset_classes),
-            asset_classes=asset_classes,
-        )
+            limits=EngineLimits(max_var=None, max_position=None, max_turnover=limits.max_turnover,
+                                max_gross_exposure=None),
+        ).checks
+        key = ("__checks__", id(returns), tuple(proposed.items()), replace(limits, max_turnover=None),
+               id(asset_classes))
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None and hit[0] is returns and hit[1] is asset_classes:
+            target_checks = hit[2]
+        else:
+            target_checks = pre_trade_check(
+                current_weights=proposed,
+                proposed_weights=proposed,
+                returns=returns,
+                limits=engine_limits(replace(limits, max_turnover=None), asset_classes),
+                asset_classes=asset_classes,
+            ).checks
+            if cache is not None:
+                cache[key] = (returns, asset_classes, target_checks)
     except RiskInputError as exc:
         return (Check(name="inputs", passed=False, value=None, limit=None, message=str(exc)),)
     return tuple(
         Check(name=c.name, passed=c.passed, value=c.value, limit=c.limit, message=c.message)
-        for c in report.checks
+        for c in (*target_checks, *turnover)
     )
 
 

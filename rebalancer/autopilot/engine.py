@@ -366,7 +366,7 @@ def cycle_decide(
             )
     checks = checks_run(
         current=current, proposed=targets, returns=stats.frame, limits=limits,
-        asset_classes=market.asset_classes,
+        asset_classes=market.asset_classes, cache=targets_cache,
     )
     failed = [c for c in checks if not c.passed]
     if failed and override is None:
@@ -398,7 +398,7 @@ def cycle_decide(
                 replace(c, name=f"defensive:{c.name}")
                 for c in checks_run(
                     current=current, proposed=targets, returns=stats.frame, limits=limits,
-                    asset_classes=market.asset_classes,
+                    asset_classes=market.asset_classes, cache=targets_cache,
                 )
             )
 
