@@ -155,8 +155,12 @@ def _engine_agent(
     overrides = overrides or {}
     steps = episodes * env_config.episode_length
     if algorithm == "ppo":
-        cfg = PPOConfig(num_envs=32, num_steps=env_config.episode_length, checkpoint_every=25)
-        cfg = replace(cfg, total_timesteps=steps)
+        # the engine's defaults (256 episodes per rollout, 2 x 2 minibatches, bf16 where
+        # native: docs/benchmarks/rl.md), never more episodes per rollout than asked for
+        cfg = PPOConfig(
+            num_envs=min(PPOConfig.num_envs, episodes), num_steps=env_config.episode_length,
+            total_timesteps=steps, checkpoint_every=2,
+        )
         cfg = replace(cfg, **overrides)
         return PPOAgent(obs_dim, n_assets + 1, cfg, env_config, seed=seed), cfg.num_envs
     if algorithm == "primal_dual":

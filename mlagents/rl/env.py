@@ -147,6 +147,10 @@ class VecPortfolioEnv:
         self.action_dim = self.num_assets + 1
         self.generator = torch.Generator().manual_seed(seed)
         self._alpha = 2.0 / (c.vol_window + 1.0)
+        k = c.decision_interval
+        self._day_offsets = torch.arange(1, k + 1)
+        # weight of day d (1..k) in the EWMA after the k days: decay^(k - d)
+        self._ewma_weights = (1.0 - self._alpha) ** torch.arange(k - 1, -1, -1, dtype=dtype)
         self.t = torch.zeros(num_envs, dtype=torch.long)
         self.steps = torch.zeros(num_envs, dtype=torch.long)
         self.episode_length = torch.full((num_envs,), c.episode_length, dtype=torch.long)
@@ -231,26 +235,28 @@ class VecPortfolioEnv:
         turnover = (a[:, :-1] - self.weights[:, :-1]).abs().sum(dim=1)
         cost_frac = c.cost_rate * turnover
         value0 = self.value
-        value = value0 * (1.0 - cost_frac)
-        w = a
-        peak = self.peak
-        ewma_var, ewma_norm = self.ewma_var, self.ewma_norm
-        daily = []
-        for d in range(1, c.decision_interval + 1):
-            r = self.returns[self.t + d]  # days after the decision: no look-ahead
-            growth = 1.0 + (w[:, :-1] * r).sum(dim=1)
-            new_value = value * growth
-            daily_ret = new_value / value - 1.0
-            # the first day's return includes the trading cost paid at the decision
-            if d == 1:
-                daily_ret = new_value / value0 - 1.0
-            daily.append(daily_ret)
-            gross = torch.cat([w[:, :-1] * (1.0 + r), w[:, -1:]], dim=1)
-            w = gross / growth.unsqueeze(1)
-            value = new_value
-            peak = torch.maximum(peak, value)
-            ewma_var = (1.0 - self._alpha) * ewma_var + self._alpha * daily_ret**2
-            ewma_norm = (1.0 - self._alpha) * ewma_norm + self._alpha
+        value1 = value0 * (1.0 - cost_frac)
+        # The k days after the decision at once (no look-ahead: days t+1 .. t+k). Bought at
+        # the decision and left to drift, asset i is worth a_i * prod_{s<=d}(1 + r_is) on
+        # day d while cash stays a_cash; the day's portfolio return is the return of those
+        # drifted holdings (computed as a weighted return, not as a ratio of values, to keep
+        # float32 precision).
+        k = c.decision_interval
+        r = self.returns[self.t.unsqueeze(1) + self._day_offsets]  # (B, k, N)
+        holdings = a[:, :-1].unsqueeze(1) * torch.cumprod(1.0 + r, dim=1)  # end of each day
+        before = torch.cat([a[:, :-1].unsqueeze(1), holdings[:, :-1]], dim=1)  # start of each day
+        port = (before * r).sum(dim=2) / (before.sum(dim=2) + a[:, -1:])  # (B, k)
+        path = value1.unsqueeze(1) * torch.cumprod(1.0 + port, dim=1)
+        value = path[:, -1]
+        # the first day's return includes the trading cost paid at the decision
+        daily = torch.cat([port[:, :1] * (1.0 - cost_frac.unsqueeze(1)) - cost_frac.unsqueeze(1), port[:, 1:]], dim=1)
+        final = torch.cat([holdings[:, -1], a[:, -1:]], dim=1)
+        w = final / final.sum(dim=1, keepdim=True)
+        peak = torch.maximum(self.peak, path.max(dim=1).values)
+        # EWMA over the k days: decay^k * old + alpha * sum_d decay^(k-d) * x_d
+        decay = 1.0 - self._alpha
+        ewma_var = decay**k * self.ewma_var + self._alpha * (daily**2 * self._ewma_weights).sum(dim=1)
+        ewma_norm = decay**k * self.ewma_norm + self._alpha * float(self._ewma_weights.sum())
         recent_vol = torch.sqrt(ewma_var / ewma_norm + 1e-12)
         period_return = value / value0 - 1.0
         drawdown = 1.0 - value / peak
@@ -266,7 +272,7 @@ class VecPortfolioEnv:
         self.steps = self.steps + 1
         done = self.steps >= self.episode_length
         info = {
-            "daily_returns": torch.stack(daily, dim=1),
+            "daily_returns": daily,
             "costs": cost_frac,
             "turnover": turnover,
             "weights": a,

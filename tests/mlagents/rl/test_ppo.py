@@ -1,15 +1,17 @@
+import pytest
 import torch
 
+from mlagents.rl.common import RunningMeanStd
 from mlagents.rl.env import EnvConfig, VecPortfolioEnv
-from mlagents.rl.ppo import PPOAgent, PPOConfig, compute_gae
+from mlagents.rl.ppo import ActorCritic, PPOAgent, PPOConfig, compute_gae
 
 TOY = EnvConfig(window=5, vol_window=5, episode_length=16)
 
 
-def _agent(env: VecPortfolioEnv, updates: int, seed: int = 0) -> PPOAgent:
+def _agent(env: VecPortfolioEnv, updates: int, seed: int = 0, **overrides) -> PPOAgent:
     cfg = PPOConfig(
         total_timesteps=env.num_envs * 16 * updates, num_envs=env.num_envs, num_steps=16,
-        hidden=64, learning_rate=1e-3, gamma=0.95, ent_coef=0.0,
+        hidden=64, learning_rate=1e-3, gamma=0.95, ent_coef=0.0, **overrides,
     )
     return PPOAgent(env.obs_dim, env.action_dim, cfg, TOY, seed=seed)
 
@@ -55,11 +57,12 @@ def test_ppo_learns_to_hold_the_dominant_asset(dominant_market):
     assert {"approx_kl", "clip_fraction", "explained_variance"} <= history[-1].keys()
 
 
-def test_seeded_training_is_deterministic(noise_market):
+@pytest.mark.parametrize("bf16", [True, False])
+def test_seeded_training_is_deterministic(noise_market, bf16):
     runs = []
     for _ in range(2):
         env = VecPortfolioEnv(noise_market, TOY, num_envs=8, seed=1)
-        agent = _agent(env, 3, seed=7)
+        agent = _agent(env, 3, seed=7, bf16_training=bf16)
         agent.train(env)
         runs.append(agent.act(VecPortfolioEnv(noise_market, TOY, num_envs=4, seed=2).reset()))
     assert torch.equal(runs[0], runs[1])
@@ -89,3 +92,44 @@ def test_checkpoints_are_written_during_training(noise_market, tmp_path):
     agent = PPOAgent(env.obs_dim, env.action_dim, cfg, TOY)
     agent.train(env, checkpoint_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ppo_update_00002.pt", "ppo_update_00004.pt"]
+
+
+def test_bf16_trunk_stays_close_to_float32():
+    # given: a freshly initialised network (the update's first minibatch) and normalised inputs
+    torch.manual_seed(0)
+    net = ActorCritic(377, 18, hidden=256)
+    obs = torch.randn(512, 377)
+    raw = torch.randn(512, 18)
+    # when: the same forward in float32 and with the bfloat16 trunk
+    with torch.no_grad():
+        d32, v32 = net.dist(obs)
+        d16, v16 = net.dist(obs, bf16=True)
+    # then: outputs are float32 and close enough that the PPO ratio starts near 1
+    # (bfloat16 keeps 8 significant bits; the clip range is 0.2)
+    assert d16.mean.dtype == torch.float32 and v16.dtype == torch.float32
+    ratio = (d16.log_prob(raw).sum(-1) - d32.log_prob(raw).sum(-1)).exp()
+    assert (ratio - 1).abs().max().item() < 0.01
+    assert (v16 - v32).abs().max().item() < 0.05 * v32.abs().max().item()
+    # and the gradients agree in direction
+    g = []
+    for bf16 in (False, True):
+        net.zero_grad()
+        mean, value = net(obs, bf16)
+        (mean.square().mean() + value.square().mean()).backward()
+        g.append(torch.cat([p.grad.flatten() for p in net.trunk.parameters()]))
+    cosine = torch.nn.functional.cosine_similarity(g[0], g[1], dim=0).item()
+    assert cosine > 0.99
+
+
+def test_running_mean_std_matches_numpy_over_batches():
+    # given: three batches of observations
+    torch.manual_seed(1)
+    batches = [torch.randn(n, 5) * 3 + 2 for n in (7, 50, 13)]
+    rms = RunningMeanStd(5, epsilon=0.0)
+    # when
+    for b in batches:
+        rms.update(b)
+    # then: the population mean and variance of everything seen
+    everything = torch.cat(batches).double()
+    torch.testing.assert_close(rms.mean, everything.mean(0))
+    torch.testing.assert_close(rms.var, everything.var(0, unbiased=False))
