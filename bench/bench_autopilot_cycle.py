@@ -125,14 +125,32 @@ class QueryCounter:
 
 
 def timed(fn):
+    """(result, wall s, statements): every SQL statement, the chunk path's COPYs included.
+
+    ``COPY ... FROM STDIN`` does not pass through Django's execute wrappers, so the
+    writer's ``_copy`` is wrapped here to count those too (``timed.copies``).
+    """
     from django.db import connection
 
+    from rebalancer.autopilot import bulk_write
+
     counter = QueryCounter()
+    copy, copies = bulk_write._copy, []
+
+    def counting_copy(*args, **kwargs):
+        copies.append(1)
+        return copy(*args, **kwargs)
+
+    bulk_write._copy = counting_copy
     started, cpu = time.perf_counter(), time.process_time()
-    with connection.execute_wrapper(counter):
-        result = fn()
+    try:
+        with connection.execute_wrapper(counter):
+            result = fn()
+    finally:
+        bulk_write._copy = copy
     timed.cpu = time.process_time() - cpu  # this process's CPU seconds (the machine is shared)
-    return result, time.perf_counter() - started, counter.count
+    timed.copies = len(copies)
+    return result, time.perf_counter() - started, counter.count + len(copies)
 
 
 def _chunk_worker(job: tuple[list[int], object]) -> tuple[int, float]:
@@ -205,6 +223,9 @@ def main() -> None:
             trades = Trade.objects.count() - trades_before
             done = CycleRun.objects.filter(portfolio_id__in=ids, status="done").count()
             rows.append((n, seconds, queries, trades, done, summary.by_action))
+            if args.workers == 1:
+                print(f"statements: {queries} ({timed.copies} of them COPY) for "
+                      f"{-(-n // args.chunk_size)} chunks of {args.chunk_size}")
             print(f"ours: {n} portfolios in {seconds:.1f}s wall, {timed.cpu:.1f}s Python CPU "
                   f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores) = "
                   f"{n / seconds:.0f} portfolios/s, "
