@@ -12,4 +12,12 @@ BEAT_SCHEDULE = {
         "description": "Retrain PPO, primal-dual and DQN on the last six years (last year held "
         "out); a new model serves only if it beats the incumbent and the baselines.",
     },
+    "mlagents: learn who executes recommendations": {
+        "task": "mlagents.agent_execution_fit_task",
+        # daily 01:30 UTC, before the day's cycle: yesterday's approvals and rejections count
+        "schedule": crontab(minute=30, hour=1),
+        "kwargs": {"epochs": 200},
+        "description": "Refit the active primal-dual agent's critic-y (the probability that an "
+        "investor executes a recommendation) on advise-mode approvals and rejections.",
+    },
 }

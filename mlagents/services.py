@@ -147,11 +147,13 @@ def training_panel_get(
     return TrainingPanel(returns, train_days, [classes.get(s, "equity") for s in universe], regimes)
 
 
-def _engine_agent(
-    algorithm: str, n_assets: int, obs_dim: int, env_config: EnvConfig, episodes: int, seed: int,
-    asset_classes: list[str], overrides: dict | None,
+def agent_engine_build(
+    *, algorithm: str, n_assets: int, obs_dim: int, env_config: EnvConfig, episodes: int, seed: int,
+    asset_classes: list[str], overrides: dict | None = None,
 ) -> tuple[Agent, int]:
-    """A fresh engine agent sized for ``episodes`` training episodes, and its env's batch."""
+    """A fresh, untrained engine agent sized as production training sizes it for
+    ``episodes`` training episodes, and the number of envs to train it with (no database
+    access; also used by backtests' walk-forward retraining)."""
     overrides = overrides or {}
     steps = episodes * env_config.episode_length
     if algorithm == "ppo":
@@ -273,8 +275,9 @@ def agent_train(
     episodes = episodes or DEFAULT_EPISODES[algorithm]
     torch.manual_seed(seed)
     probe = VecPortfolioEnv(train_returns, env_config, regimes=train_regimes)
-    agent, num_envs = _engine_agent(
-        algorithm, len(universe), probe.obs_dim, env_config, episodes, seed, panel.asset_classes, hyperparameters
+    agent, num_envs = agent_engine_build(
+        algorithm=algorithm, n_assets=len(universe), obs_dim=probe.obs_dim, env_config=env_config,
+        episodes=episodes, seed=seed, asset_classes=panel.asset_classes, overrides=hyperparameters,
     )
     agent.meta = {"symbols": universe, "asset_classes": panel.asset_classes}
     with transaction.atomic():

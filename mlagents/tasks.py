@@ -19,3 +19,18 @@ def agents_retrain_task(
         episodes=episodes,
     )
     return [m.pk for m in models]
+
+
+@shared_task(name="mlagents.agent_execution_fit_task", acks_late=True)
+def agent_execution_fit_task(epochs: int = 200) -> dict | None:
+    """Refit the active primal-dual agent's critic-y on every advise-mode approval and
+    rejection so far (idempotent: the same decisions give the same fit). ``None`` when no
+    primal-dual agent is active."""
+    from mlagents.selectors import agent_active_get
+    from mlagents.services import agent_execution_fit
+
+    agent = agent_active_get(algorithm="primal_dual")
+    if agent is None:
+        return None
+    fit = agent_execution_fit(agent=agent, epochs=epochs)
+    return {"agent": agent.pk, "decisions": fit.decisions, "executed": fit.executed, "loss": fit.loss}

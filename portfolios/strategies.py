@@ -83,6 +83,12 @@ def register(name: str, factory: Callable[[], Strategy]) -> None:
     _REGISTRY[name] = factory
 
 
+def unregister(name: str) -> None:
+    """Remove ``name`` from the registry (no error if absent): for strategies that live
+    only as long as a job, e.g. a backtest's walk-forward agents."""
+    _REGISTRY.pop(name, None)
+
+
 def strategy_get(name: str) -> Strategy:
     """Return a fresh strategy for ``name``; raise :class:`StrategyError` if unknown."""
     try:

@@ -17,7 +17,13 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from portfolios.strategies import StrategyContext, StrategyError, StrategyResult, register
+from portfolios.strategies import (
+    StrategyContext,
+    StrategyError,
+    StrategyResult,
+    register,
+    unregister,
+)
 
 _RUNS = itertools.count(1)
 
@@ -60,41 +66,50 @@ class WalkForwardAgentStrategy:
         )
 
 
-def walk_forward_retrainer(
-    *, algorithm: str, symbols: Sequence[str], episodes: int, seed: int = 0, min_days: int = 120
-):
-    """A replay ``retrain`` hook training ``algorithm`` on the history known at each date.
+class WalkForwardRetrainer:
+    """The replay ``retrain`` hook of :func:`walk_forward_retrainer`; ``close()`` removes
+    its strategy from the registry (the report calls it when the replay is over)."""
 
-    Returns ``None`` (keep the current strategy) while fewer than ``min_days`` complete
-    rows of returns exist. The strategy name is ``walkforward:<algorithm>:<run>``.
-    """
-    from mlagents.rl.env import VecPortfolioEnv
-    from mlagents.services import DEFAULT_ENV, _engine_agent  # production sizing of the engines
+    def __init__(self, *, algorithm: str, symbols: Sequence[str], episodes: int, seed: int, min_days: int):
+        self.name = f"walkforward:{algorithm}:{next(_RUNS)}"
+        self.algorithm, self.universe = algorithm, list(symbols)
+        self.episodes, self.seed, self.min_days = episodes, seed, min_days
 
-    name = f"walkforward:{algorithm}:{next(_RUNS)}"
-    universe = list(symbols)
+    def __call__(self, as_of: date, returns: pd.DataFrame) -> str | None:
+        from mlagents.rl.env import VecPortfolioEnv
+        from mlagents.services import DEFAULT_ENV, agent_engine_build  # production sizing
 
-    def retrain(as_of: date, returns: pd.DataFrame) -> str | None:
-        history = returns.reindex(columns=universe).dropna()
+        history = returns.reindex(columns=self.universe).dropna()
         if len(history) < max(
-            min_days,
+            self.min_days,
             DEFAULT_ENV.window + DEFAULT_ENV.episode_length * DEFAULT_ENV.decision_interval + 2,
         ):
             return None
         values = history.to_numpy(dtype=float)
         probe = VecPortfolioEnv(values, DEFAULT_ENV)
-        agent, num_envs = _engine_agent(
-            algorithm,
-            len(universe),
-            probe.obs_dim,
-            DEFAULT_ENV,
-            episodes,
-            seed,
-            ["equity"] * len(universe),
-            None,
+        agent, num_envs = agent_engine_build(
+            algorithm=self.algorithm, n_assets=len(self.universe), obs_dim=probe.obs_dim,
+            env_config=DEFAULT_ENV, episodes=self.episodes, seed=self.seed,
+            asset_classes=["equity"] * len(self.universe),
         )
-        agent.train(VecPortfolioEnv(values, DEFAULT_ENV, num_envs=num_envs, seed=seed))
+        agent.train(VecPortfolioEnv(values, DEFAULT_ENV, num_envs=num_envs, seed=self.seed))
+        name, universe = self.name, self.universe
         register(name, lambda agent=agent: WalkForwardAgentStrategy(name, agent, universe, as_of))
         return name
 
-    return retrain
+    def close(self) -> None:
+        unregister(self.name)
+
+
+def walk_forward_retrainer(
+    *, algorithm: str, symbols: Sequence[str], episodes: int, seed: int = 0, min_days: int = 120
+) -> WalkForwardRetrainer:
+    """A replay ``retrain`` hook training ``algorithm`` on the history known at each date.
+
+    The hook returns ``None`` (keep the current strategy) while fewer than ``min_days``
+    complete rows of returns exist. The strategy name is ``walkforward:<algorithm>:<run>``;
+    call the hook's ``close()`` when the replay is over.
+    """
+    return WalkForwardRetrainer(
+        algorithm=algorithm, symbols=symbols, episodes=episodes, seed=seed, min_days=min_days
+    )

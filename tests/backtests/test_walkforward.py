@@ -44,3 +44,27 @@ def test_agents_are_retrained_monthly_on_past_data_only(prices_5y):
     strategies = {d.strategy for d in result.decisions if d.action == "rebalance"}
     assert len(strategies) == 1 and next(iter(strategies)).startswith("walkforward:ppo:")
     assert len(result.fills) > 0
+
+
+def test_report_closes_walk_forward_hooks_and_their_strategies_leave_the_registry(prices_5y):
+    # given: a walk-forward hook (too little history: it never trains) and a spy on close()
+    from portfolios.strategies import register, strategy_names
+    from rebalancer.backtests.engine.config import BacktestConfig
+    from rebalancer.backtests.engine.report import backtest_report
+
+    prices = prices_5y.iloc[:80]
+    symbols = tuple(prices.columns)
+    hook = walk_forward_retrainer(algorithm="ppo", symbols=symbols, episodes=2, min_days=10_000)
+    register(hook.name, lambda: None)  # as a retrain would have
+    closed = []
+    original_close = hook.close
+    hook.close = lambda: (closed.append(hook.name), original_close())
+    config = BacktestConfig(
+        symbols=symbols, start=prices.index[60].date(), end=prices.index[-1].date(),
+        strategies=("equal_weight",), retrain_every="monthly", baselines=False,
+    )
+    # when
+    backtest_report(config, prices, retrain=lambda name: hook)
+    # then: closed once, and the run's strategy is gone from the registry
+    assert closed == [hook.name]
+    assert hook.name not in strategy_names()

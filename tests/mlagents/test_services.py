@@ -158,9 +158,19 @@ def test_execution_fit_learns_from_advise_mode_approvals(small_market, torch_one
         )
     Decision.objects.create(portfolio=portfolio, as_of=days[0].date(), mode="advise", strategy="agent:primal_dual",
                             status="proposed", current_weights={}, target_weights={})
-    # when
-    fit = agent_execution_fit(agent=model)
+    # when: the scheduled task (it fits the active primal-dual agent)
+    from mlagents.beat import BEAT_SCHEDULE
+    from mlagents.tasks import agent_execution_fit_task
+
+    AgentModel.objects.filter(algorithm="primal_dual").update(status=AgentStatus.CANDIDATE)
+    assert agent_execution_fit_task.delay().get() is None  # nothing active: nothing to fit
+    AgentModel.objects.filter(pk=model.pk).update(status=AgentStatus.ACTIVE)
+    entry = BEAT_SCHEDULE["mlagents: learn who executes recommendations"]
+    assert entry["task"] == agent_execution_fit_task.name
+    result = agent_execution_fit_task.delay(**entry["kwargs"]).get()
+    fit = agent_execution_fit(agent=AgentModel.objects.get(pk=model.pk))
     # then
+    assert result["agent"] == model.pk and (result["decisions"], result["executed"]) == (len(days), len(days) // 2)
     assert (fit.decisions, fit.executed) == (len(days), len(days) // 2)
     model.refresh_from_db()
     assert model.artifact.name.startswith("agents/primal_dual_v1_y")

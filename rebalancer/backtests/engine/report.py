@@ -121,7 +121,8 @@ def backtest_report(
     ``prices``: adjusted close, dates x ``config.symbols``, complete (no NaN) from
     ``config.start``; rows before it are look-back history. ``benchmark``: the
     benchmark's prices on (at least) the same dates, or ``None``. ``retrain`` maps a
-    strategy name to its walk-forward hook (``None`` for strategies that are not retrained).
+    strategy name to its walk-forward hook (``None`` for strategies that are not retrained);
+    a hook with a ``close()`` method has it called once its strategy's replay is over.
     """
     classes = dict(asset_classes or {})
     index = pd.DatetimeIndex(prices.index)
@@ -152,7 +153,12 @@ def backtest_report(
             if progress is not None:
                 progress((i + fraction) / n)
 
-        result = replay(prices, spec, start=config.start, progress=step)
+        try:
+            result = replay(prices, spec, start=config.start, progress=step)
+        finally:
+            close = getattr(hook, "close", None)
+            if close is not None:  # a walk-forward hook drops its in-memory strategies
+                close()
         turnover, annual = _turnover(result.traded_notional, result.equity, years)
         outcomes.append(
             StrategyOutcome(
