@@ -20,6 +20,9 @@ from risk.measures.errors import RiskInputError
 from risk.measures.pretrade import RiskLimits as EngineLimits
 from risk.measures.pretrade import pre_trade_check
 
+HOLDING_TOLERANCE = 1e-9
+"""A weight at or below this counts as no position (the risk engine's tolerance)."""
+
 
 def engine_limits(limits: RiskLimits, asset_classes: Mapping[str, str]) -> EngineLimits:
     classes = sorted(set(asset_classes.values()))
@@ -72,13 +75,16 @@ def checks_run(
         if hit is not None and hit[0] is returns and hit[1] is asset_classes:
             target_checks = hit[2]
         else:
-            target_checks = pre_trade_check(
-                current_weights=proposed,
-                proposed_weights=proposed,
-                returns=returns,
-                limits=engine_limits(replace(limits, max_turnover=None), asset_classes),
-                asset_classes=asset_classes,
-            ).checks
+            target_checks = (
+                *pre_trade_check(
+                    current_weights=proposed,
+                    proposed_weights=proposed,
+                    returns=returns,
+                    limits=engine_limits(replace(limits, max_turnover=None), asset_classes),
+                    asset_classes=asset_classes,
+                ).checks,
+                *_holdings_check(proposed, limits.max_holdings),
+            )
             if cache is not None:
                 cache[key] = (returns, asset_classes, target_checks)
     except RiskInputError as exc:
@@ -87,6 +93,16 @@ def checks_run(
         Check(name=c.name, passed=c.passed, value=c.value, limit=c.limit, message=c.message)
         for c in (*target_checks, *turnover)
     )
+
+
+def _holdings_check(proposed: Mapping[str, float], max_holdings: int | None) -> tuple[Check, ...]:
+    """The number of positions the targets hold against ``max_holdings`` (none when unset)."""
+    if max_holdings is None:
+        return ()
+    count = sum(1 for w in proposed.values() if abs(float(w)) > HOLDING_TOLERANCE)
+    verdict = "within limit" if count <= max_holdings else "exceeds limit"
+    return (Check(name="holdings", passed=count <= max_holdings, value=float(count), limit=float(max_holdings),
+                  message=f"{count} positions vs limit {max_holdings}: {verdict}"),)
 
 
 def turnover_of(current: Mapping[str, float], proposed: Mapping[str, float]) -> float:

@@ -106,6 +106,7 @@ def _constraints(config: AutonomyConfig, limits: RiskLimits, market: MarketView,
     classes = {s: market.asset_classes.get(s, "unknown") for s in symbols}
     return Constraints(
         max_position=limits.max_position,
+        max_holdings=limits.max_holdings if limits.max_holdings and limits.max_holdings < len(symbols) else None,
         asset_classes=classes,
         asset_class_max=(
             {c: limits.max_asset_class for c in set(classes.values())}
@@ -157,6 +158,7 @@ def strategy_targets(
         repr(config.constraints),
         limits.max_position,
         limits.max_asset_class,
+        limits.max_holdings,
         regime.regime if regime else None,
     )
     if cache is not None and not per_portfolio and key in cache:
@@ -187,6 +189,24 @@ def _scaled(weights: Mapping[str, float], invested: float) -> dict[str, float]:
     return {s: w * factor for s, w in weights.items() if w * factor > DUST}
 
 
+def holdings_capped(
+    weights: Mapping[str, float], max_holdings: int | None, max_position: float | None
+) -> dict[str, float]:
+    """At most ``max_holdings`` positions, for strategies that do not take the limit themselves.
+
+    Keeps the largest weights (ties: symbol order) and scales them up to the same invested
+    total, none above ``max_position``; what cannot be placed that way stays in cash.
+    Weights already within the limit come back unchanged (optimizers solve with it).
+    """
+    held = {s: w for s, w in weights.items() if w > DUST}
+    if max_holdings is None or len(held) <= max_holdings:
+        return dict(weights)
+    kept = sorted(held.items(), key=lambda item: (-item[1], item[0]))[:max_holdings]
+    factor = sum(held.values()) / sum(w for _, w in kept)
+    cap = 1.0 if max_position is None else max_position
+    return {s: min(w * factor, cap) for s, w in kept}
+
+
 def _defensive(
     *, kill_switch: KillSwitchMode, symbols, stats, market, config, limits, current, regime, cache
 ) -> tuple[dict[str, float], str]:
@@ -201,7 +221,7 @@ def _defensive(
     except StrategyError:
         return {}, "all cash (the defensive strategy could not run on this history)"
     label = f"{config.defensive_strategy} with {config.defensive_cash:.0%} in cash"
-    return _scaled(result.weights, invested), label
+    return holdings_capped(_scaled(result.weights, invested), limits.max_holdings, limits.max_position), label
 
 
 def _to_intent(trade: ProposedTrade) -> TradeIntent:
@@ -318,7 +338,7 @@ def cycle_decide(
             **common,
         )
     invested = 1.0 - config.trade.cash_buffer
-    targets = _scaled(result.weights, invested)
+    targets = holdings_capped(_scaled(result.weights, invested), limits.max_holdings, limits.max_position)
 
     risk_fired = triggers.risk_limit_triggers(
         var_95=before.var_95, drawdown=drawdown(state.value_history), limits=config.limits

@@ -54,7 +54,7 @@ TIER_LIMITS = {
     "growth": {"max_var_95": 0.04, "max_drawdown": 0.30, "max_position": 0.40},
     "aggressive": {"max_var_95": 0.05, "max_drawdown": 0.40, "max_position": 0.50},
 }
-LIMIT_KEYS = ("max_position", "max_asset_class", "max_var_95", "max_drawdown", "max_turnover")
+LIMIT_KEYS = ("max_position", "max_asset_class", "max_var_95", "max_drawdown", "max_turnover", "max_holdings")
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,11 @@ def limits_from(autonomy: AutonomySettings) -> RiskLimits:
         for source in (autonomy.constraints or {}, autonomy.limits or {}):
             if key in source and (source[key] is None or isinstance(source[key], int | float)):
                 values[key] = source[key]
+    holdings = values.get("max_holdings")
+    if holdings is not None and (isinstance(holdings, bool) or int(holdings) != holdings or holdings < 1):
+        values["max_holdings"] = None  # not a count the API would accept: ignored, as unknown keys are
+    elif holdings is not None:
+        values["max_holdings"] = int(holdings)
     return RiskLimits(**values)
 
 

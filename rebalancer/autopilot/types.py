@@ -124,6 +124,8 @@ class RiskLimits:
     max_turnover: float | None = 1.0
     excluded_symbols: tuple[str, ...] = ()
     """ESG (or operator) exclusions: no buys, and targets must not hold them."""
+    max_holdings: int | None = None
+    """Most positions the targets may hold (the autonomy settings' ``constraints.max_holdings``)."""
 
 
 @dataclass(frozen=True)
