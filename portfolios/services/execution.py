@@ -240,7 +240,8 @@ class Ledger:
     * afterwards: ``trades`` (:class:`TradeRecord`), ``new_lots`` (:class:`LotRecord`),
       ``closings`` (:class:`ClosingRecord`), ``lots`` (pk → lot, quantities moved),
       ``touched_lots`` (pks of lots whose open quantity changed), ``positions`` (new
-      ones have ``pk`` None) and ``cash``;
+      ones have ``pk`` None), ``touched_positions`` (asset ids whose quantity moved) and
+      ``cash``;
     * :meth:`flush` writes them through the ORM with a constant number of queries.
     """
 
@@ -263,11 +264,13 @@ class Ledger:
         self.new_lots: list[LotRecord] = []
         self.closings: list[ClosingRecord] = []
         self.touched_lots: set[int] = set()
+        self.touched_positions: set[int] = set()
 
     def _position(self, asset_id: int) -> Position | PositionState:
         position = self.positions.get(asset_id)
         if position is None:
             position = self.positions[asset_id] = PositionState(None, asset_id, Decimal(0))
+        self.touched_positions.add(asset_id)
         return position
 
     def apply(self, trade: ProposedTrade, fill: Fill, *, decision: Decision | None, as_of: date) -> None:
@@ -381,7 +384,7 @@ class Ledger:
                     for c in self.closings
                 ]
             )
-        existing = [p for p in self.positions.values() if p.pk is not None]
+        existing = [self.positions[a] for a in sorted(self.touched_positions) if self.positions[a].pk is not None]
         if existing:
             Position.objects.bulk_update(
                 [Position(pk=p.pk, quantity=p.quantity) for p in existing], ["quantity"]

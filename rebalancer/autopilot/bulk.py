@@ -129,7 +129,8 @@ def _ledgers_flush(ledgers: Sequence[tuple[Ledger, int]], now) -> None:
         for pk in sorted(ledger.touched_lots):
             lot = ledger.lots[pk]
             touched.append((pk, lot.quantity_open, lot.cost_basis_open))
-        for asset_id, position in ledger.positions.items():
+        for asset_id in sorted(ledger.touched_positions):
+            position = ledger.positions[asset_id]
             if position.pk is None:
                 fresh.append((ledger.portfolio.pk, asset_id, position.quantity, now))
             else:

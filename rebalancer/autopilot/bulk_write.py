@@ -35,6 +35,8 @@ BATCH = 1000
 """Rows per ``bulk_create``/``bulk_update`` batch on databases without COPY."""
 
 _temp_names = itertools.count()
+_EMPTY_JSON = {list: "[]", dict: "{}"}
+"""What ``json.dumps`` writes for an empty list or dict (most trades' tags), without its set-up."""
 
 
 def _postgres() -> bool:
@@ -70,8 +72,10 @@ def _copy(cursor, table: str, names: Sequence[str], rows: Iterable[Sequence], js
             for row in rows:
                 row = list(row)
                 for i, dumps in json_columns:
-                    if row[i] is not None:
-                        row[i] = dumps(row[i])
+                    value = row[i]
+                    if value is not None:
+                        empty = _EMPTY_JSON.get(type(value)) if not value else None
+                        row[i] = empty if empty is not None else dumps(value)
                 copy.write_row(row)
         else:
             for row in rows:
