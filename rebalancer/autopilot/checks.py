@@ -26,16 +26,15 @@ HOLDING_TOLERANCE = 1e-9
 
 def engine_limits(limits: RiskLimits, asset_classes: Mapping[str, str]) -> EngineLimits:
     classes = sorted(set(asset_classes.values()))
+    class_max = {cls: limits.max_asset_class for cls in classes} if limits.max_asset_class is not None else {}
+    for cls, _, highest in limits.asset_class_bounds:
+        class_max[cls] = min(class_max.get(cls, 1.0), highest)
     return EngineLimits(
         max_var=limits.max_var_95,
         var_confidence=0.95,
         var_method="historical",
         max_position=limits.max_position,
-        max_asset_class=(
-            {cls: limits.max_asset_class for cls in classes}
-            if limits.max_asset_class is not None
-            else {}
-        ),
+        max_asset_class=class_max,
         max_turnover=limits.max_turnover,
         max_gross_exposure=1.0 + 1e-6,
         excluded_symbols=frozenset(limits.excluded_symbols),
@@ -84,6 +83,7 @@ def checks_run(
                     asset_classes=asset_classes,
                 ).checks,
                 *_holdings_check(proposed, limits.max_holdings),
+                *_class_floor_checks(proposed, limits, asset_classes),
             )
             if cache is not None:
                 cache[key] = (returns, asset_classes, target_checks)
@@ -103,6 +103,22 @@ def _holdings_check(proposed: Mapping[str, float], max_holdings: int | None) -> 
     verdict = "within limit" if count <= max_holdings else "exceeds limit"
     return (Check(name="holdings", passed=count <= max_holdings, value=float(count), limit=float(max_holdings),
                   message=f"{count} positions vs limit {max_holdings}: {verdict}"),)
+
+
+def _class_floor_checks(
+    proposed: Mapping[str, float], limits: RiskLimits, asset_classes: Mapping[str, str]
+) -> tuple[Check, ...]:
+    """Each asset class with a lowest weight (``asset_class_bounds``) against it."""
+    out = []
+    for cls, lowest, _ in limits.asset_class_bounds:
+        if lowest <= 0:
+            continue
+        weight = sum(float(w) for s, w in proposed.items() if asset_classes.get(s, "unknown") == cls)
+        passed = weight >= lowest - HOLDING_TOLERANCE
+        verdict = "within limit" if passed else "below the lowest weight"
+        out.append(Check(name=f"asset_class_min:{cls}", passed=passed, value=weight, limit=lowest,
+                         message=f"{cls} weight {weight:.2%} vs lowest {lowest:.2%}: {verdict}"))
+    return tuple(out)
 
 
 def turnover_of(current: Mapping[str, float], proposed: Mapping[str, float]) -> float:

@@ -104,15 +104,23 @@ def _constraints(config: AutonomyConfig, limits: RiskLimits, market: MarketView,
     from portfolios.optimization import Constraints
 
     classes = {s: market.asset_classes.get(s, "unknown") for s in symbols}
+    present = set(classes.values())
+    class_max = {c: limits.max_asset_class for c in present} if limits.max_asset_class is not None else {}
+    class_min = {}
+    # The optimizer fills the whole portfolio; the targets keep the cash buffer out of
+    # it afterwards (_scaled), so a lowest class weight is asked of the optimizer grossed up.
+    invested = 1.0 - config.trade.cash_buffer
+    for asset_class, lowest, highest in limits.asset_class_bounds:
+        if asset_class in present:
+            class_max[asset_class] = min(class_max.get(asset_class, 1.0), highest)
+            if lowest > 0:
+                class_min[asset_class] = min(1.0, lowest / invested)
     return Constraints(
         max_position=limits.max_position,
         max_holdings=limits.max_holdings if limits.max_holdings and limits.max_holdings < len(symbols) else None,
         asset_classes=classes,
-        asset_class_max=(
-            {c: limits.max_asset_class for c in set(classes.values())}
-            if limits.max_asset_class is not None
-            else {}
-        ),
+        asset_class_min=class_min,
+        asset_class_max=class_max,
         cash_buffer=0.0,
     )
 
@@ -159,6 +167,8 @@ def strategy_targets(
         limits.max_position,
         limits.max_asset_class,
         limits.max_holdings,
+        limits.asset_class_bounds,
+        config.trade.cash_buffer if limits.asset_class_bounds else None,
         regime.regime if regime else None,
     )
     if cache is not None and not per_portfolio and key in cache:

@@ -103,7 +103,27 @@ def limits_from(autonomy: AutonomySettings) -> RiskLimits:
         values["max_holdings"] = None  # not a count the API would accept: ignored, as unknown keys are
     elif holdings is not None:
         values["max_holdings"] = int(holdings)
-    return RiskLimits(**values)
+    return RiskLimits(**values, asset_class_bounds=asset_class_bounds_from(autonomy.constraints or {}))
+
+
+def asset_class_bounds_from(constraints: dict) -> tuple[tuple[str, float, float], ...]:
+    """``constraints["asset_class_bounds"]`` (``{"equity": [0, 0.8]}``) as sorted triples.
+
+    An entry that is not two numbers with ``0 <= lowest <= highest <= 1`` is ignored, as
+    unknown keys are (the settings' JSON can be edited in the admin).
+    """
+    raw = constraints.get("asset_class_bounds")
+    if not isinstance(raw, dict):
+        return ()
+    out = []
+    for asset_class, pair in sorted(raw.items()):
+        if (
+            isinstance(pair, list | tuple) and len(pair) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+            and 0 <= pair[0] <= pair[1] <= 1
+        ):
+            out.append((str(asset_class), float(pair[0]), float(pair[1])))
+    return tuple(out)
 
 
 def targets_expand(
@@ -133,6 +153,7 @@ def config_from(
     limits = RiskLimits(
         **{k: getattr(limits, k) for k in LIMIT_KEYS},
         excluded_symbols=tuple(sorted(set(limits.excluded_symbols) | set(excluded))),
+        asset_class_bounds=limits.asset_class_bounds,
     )
     universe = tuple(sorted(targets)) if targets else tuple(sorted(assets))
     return AutonomyConfig(

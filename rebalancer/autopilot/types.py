@@ -126,6 +126,8 @@ class RiskLimits:
     """ESG (or operator) exclusions: no buys, and targets must not hold them."""
     max_holdings: int | None = None
     """Most positions the targets may hold (the autonomy settings' ``constraints.max_holdings``)."""
+    asset_class_bounds: tuple[tuple[str, float, float], ...] = ()
+    """``(asset class, lowest, highest weight)`` from ``constraints.asset_class_bounds``, sorted by class."""
 
 
 @dataclass(frozen=True)
