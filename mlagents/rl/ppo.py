@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from mlagents.rl.common import (
+    FastTanh,
     ProgressFn,
     RunningMeanStd,
     bf16_native,
@@ -93,9 +94,9 @@ class ActorCritic(nn.Module):
         super().__init__()
         self.trunk = nn.Sequential(
             layer_init(nn.Linear(obs_dim, hidden)),
-            nn.Tanh(),
+            FastTanh(),
             layer_init(nn.Linear(hidden, hidden)),
-            nn.Tanh(),
+            FastTanh(),
         )
         self.mean = layer_init(nn.Linear(hidden, action_dim), std=0.01)
         self.value = layer_init(nn.Linear(hidden, 1), std=1.0)
@@ -113,7 +114,8 @@ class ActorCritic(nn.Module):
 
     def dist(self, obs: torch.Tensor, bf16: bool = False) -> tuple[torch.distributions.Normal, torch.Tensor]:
         mean, value = self(obs, bf16)
-        return torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean)), value
+        std = self.log_std.exp().expand_as(mean)
+        return torch.distributions.Normal(mean, std, validate_args=False), value
 
 
 def compute_gae(
@@ -240,6 +242,8 @@ class PPOAgent:
             self.global_step += batch_size
             # ---- update
             b_obs = obs_buf.reshape(-1, self.obs_dim)
+            if bf16:  # cast once per update, not once per minibatch
+                b_obs = b_obs.to(torch.bfloat16)
             b_raw = raw_buf.reshape(-1, self.action_dim)
             b_logp, b_adv = logp_buf.reshape(-1), adv.reshape(-1)
             b_ret, b_val = ret.reshape(-1), val_buf.reshape(-1)
@@ -248,22 +252,23 @@ class PPOAgent:
             for _epoch in range(cfg.update_epochs):
                 perm = torch.randperm(batch_size)
                 for start in range(0, batch_size, minibatch_size):
+                    # index_select: ~5x faster than advanced indexing for row gathers
                     mb = perm[start : start + minibatch_size]
-                    dist, new_value = self.net.dist(b_obs[mb], bf16)
-                    new_logp = dist.log_prob(b_raw[mb]).sum(-1)
+                    dist, new_value = self.net.dist(b_obs.index_select(0, mb), bf16)
+                    new_logp = dist.log_prob(b_raw.index_select(0, mb)).sum(-1)
                     entropy = dist.entropy().sum(-1).mean()
-                    log_ratio = new_logp - b_logp[mb]
+                    log_ratio = new_logp - b_logp.index_select(0, mb)
                     ratio = log_ratio.exp()
                     with torch.no_grad():
                         approx_kl = ((ratio - 1) - log_ratio).mean()
                         clipfracs.append(((ratio - 1.0).abs() > cfg.clip_coef).float().mean().item())
-                    mb_adv = b_adv[mb]
+                    mb_adv = b_adv.index_select(0, mb)
                     mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
                     pg_loss = torch.max(
                         -mb_adv * ratio,
                         -mb_adv * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef),
                     ).mean()
-                    v_loss = 0.5 * ((new_value - b_ret[mb]) ** 2).mean()
+                    v_loss = 0.5 * ((new_value - b_ret.index_select(0, mb)) ** 2).mean()
                     loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
                     self.optimizer.zero_grad()
                     loss.backward()

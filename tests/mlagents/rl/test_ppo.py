@@ -133,3 +133,18 @@ def test_running_mean_std_matches_numpy_over_batches():
     everything = torch.cat(batches).double()
     torch.testing.assert_close(rms.mean, everything.mean(0))
     torch.testing.assert_close(rms.var, everything.var(0, unbiased=False))
+
+
+def test_fast_tanh_matches_torch_tanh_and_its_gradient():
+    from mlagents.rl.common import FastTanh
+
+    # given: values across tanh's range, including saturation
+    x = torch.linspace(-12, 12, 2001, dtype=torch.float64, requires_grad=True)
+    x32 = x.detach().float().requires_grad_(True)
+    # when
+    y = FastTanh()(x32)
+    y.sum().backward()
+    # then: the function and its derivative 1 - tanh^2, to float32 rounding
+    torch.testing.assert_close(y.double(), torch.tanh(x.detach()), atol=2e-7, rtol=0)
+    torch.testing.assert_close(x32.grad.double(), 1 - torch.tanh(x.detach()) ** 2, atol=5e-7, rtol=0)
+    assert torch.autograd.gradcheck(FastTanh(), (x[::100].detach().clone().requires_grad_(True),))
