@@ -53,8 +53,10 @@ def train_agents(train: np.ndarray, n: int, seed: int, scale: float, classes: li
     probe = VecPortfolioEnv(train, ENV)
     out = {}
     t = time.perf_counter()
-    ppo = PPOAgent(probe.obs_dim, n + 1, PPOConfig(num_envs=32, num_steps=26, total_timesteps=int(2000 * 26 * scale)), ENV, seed=seed)
-    ppo.train(VecPortfolioEnv(train, ENV, num_envs=32, seed=seed))
+    # the service's sizing (mlagents.services.agent_engine_build): the engine's defaults
+    ppo_cfg = PPOConfig(num_steps=ENV.episode_length, total_timesteps=int(2000 * 26 * scale))
+    ppo = PPOAgent(probe.obs_dim, n + 1, ppo_cfg, ENV, seed=seed)
+    ppo.train(VecPortfolioEnv(train, ENV, num_envs=ppo_cfg.num_envs, seed=seed))
     out["ppo"] = (ppo, time.perf_counter() - t)
     t = time.perf_counter()
     pd_cfg = PrimalDualConfig(num_envs=32, iterations=int(200 * scale))

@@ -1,0 +1,91 @@
+"""``GET notifications``, ``POST notifications/{id}/read``, ``POST notifications/read``:
+what the autopilot did with the investor's portfolios, for the app's inbox."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api import Pagination
+from rebalancer.autopilot import notifications
+from rebalancer.autopilot.models import Notification
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    portfolio = serializers.IntegerField(source="portfolio_id", allow_null=True, read_only=True)
+    decision = serializers.IntegerField(source="decision_id", allow_null=True, read_only=True)
+    read = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "portfolio", "decision", "created_at", "read_at", "read"]
+        read_only_fields = fields
+
+    def get_read(self, obj: Notification) -> bool:
+        return obj.read_at is not None
+
+
+class NotificationsQuerySerializer(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, default=False)
+    portfolio = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+
+
+class NotificationsReadAllOutputSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many notifications were unread and are now read.")
+
+
+NOTIFICATION_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+class NotificationListApi(APIView):
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="notifications_list",
+        parameters=[
+            OpenApiParameter("unread", OpenApiTypes.BOOL, description="Only notifications not read yet."),
+            OpenApiParameter("portfolio", OpenApiTypes.INT, description="Only this portfolio's."),
+        ],
+        responses={200: NotificationSerializer(many=True)},
+        description="The investor's notifications, newest first: rebalances done, proposals awaiting "
+        "approval, moves to a defensive allocation.",
+    )
+    def get(self, request: Request) -> Response:
+        query = NotificationsQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        rows = notifications.notifications_list(
+            user=request.user, unread=query.validated_data["unread"],
+            portfolio_id=query.validated_data.get("portfolio"),
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
+
+
+class NotificationReadApi(APIView):
+    @extend_schema(
+        operation_id="notifications_read",
+        parameters=[NOTIFICATION_ID],
+        request=None,
+        responses={200: NotificationSerializer},
+        description="Mark one notification read (idempotent).",
+    )
+    def post(self, request: Request, id: int) -> Response:  # noqa: A002 — the path's name
+        notification = notifications.notification_mark_read(user=request.user, notification_id=id)
+        return Response(NotificationSerializer(notification).data)
+
+
+class NotificationReadAllApi(APIView):
+    @extend_schema(
+        operation_id="notifications_read_all",
+        request=None,
+        responses={200: NotificationsReadAllOutputSerializer},
+        description="Mark every unread notification read.",
+    )
+    def post(self, request: Request) -> Response:
+        marked = notifications.notifications_mark_all_read(user=request.user)
+        return Response({"marked": marked})

@@ -1,0 +1,48 @@
+"""The investor's notifications (what the autopilot did or proposes): read and mark read.
+
+Written by the cycle (``rebalancer.autopilot.bulk`` / ``services``); the app lists them
+through ``GET notifications`` and marks them read with ``POST notifications/{id}/read``.
+Another user's notification is invisible (404).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from common.errors import NotFound
+from rebalancer.autopilot.models import Notification
+
+
+def notifications_list(*, user, unread: bool = False, portfolio_id: int | None = None) -> QuerySet[Notification]:
+    """The user's notifications, newest first (``unread``: only those not read yet)."""
+    rows = Notification.objects.filter(user=user)
+    if unread:
+        rows = rows.filter(read_at__isnull=True)
+    if portfolio_id is not None:
+        rows = rows.filter(portfolio_id=portfolio_id)
+    return rows.order_by("-created_at", "-id")
+
+
+def notification_get(*, user, notification_id: int) -> Notification:
+    notification = Notification.objects.filter(user=user, pk=notification_id).first()
+    if notification is None:
+        raise NotFound(f"notification {notification_id} not found", field="id")
+    return notification
+
+
+@transaction.atomic
+def notification_mark_read(*, user, notification_id: int) -> Notification:
+    """Mark one notification read (idempotent: the first read time is kept)."""
+    notification = notification_get(user=user, notification_id=notification_id)
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+@transaction.atomic
+def notifications_mark_all_read(*, user) -> int:
+    """Mark every unread notification of the user read; returns how many changed."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
