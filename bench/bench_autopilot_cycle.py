@@ -115,6 +115,35 @@ def portfolios_seed(n: int, symbols: list[str], closes: dict, *, seed: int = 0) 
     return [p.pk for p in portfolios]
 
 
+def postgres_cpu(cluster) -> float:
+    """CPU seconds the cluster's processes have used so far (Linux ``/proc``).
+
+    The postmaster's own time plus what it reaped from exited backends (``cutime``,
+    ``cstime``) plus its live children; the difference over a section is PostgreSQL's
+    share of the two cores, which the Python CPU figure leaves out.
+    """
+    try:
+        postmaster = int(Path(cluster.directory, "data", "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    hz = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid == postmaster:
+            total += sum(int(f) for f in fields[11:15]) / hz
+        elif ppid == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / hz
+    return total
+
+
 class QueryCounter:
     def __init__(self) -> None:
         self.count = 0
@@ -212,6 +241,7 @@ def main() -> None:
                 run_workers(ids, before, args.chunk_size, max(2, args.workers))
                 print(f"rebalanced everyone on {before} (untimed); timing {as_of}")
             trades_before = Trade.objects.count()
+            pg_cpu = postgres_cpu(cluster)
             if args.workers > 1:
                 seconds, timed.cpu = run_workers(ids, as_of, args.chunk_size, args.workers)
                 queries = float("nan")  # counted in the inline mode only
@@ -220,13 +250,15 @@ def main() -> None:
                 summary, seconds, queries = timed(
                     lambda ids=ids: cycle_run_all(as_of=as_of, chunk_size=args.chunk_size, portfolio_ids=ids)
                 )
+            pg_cpu = postgres_cpu(cluster) - pg_cpu
             trades = Trade.objects.count() - trades_before
             done = CycleRun.objects.filter(portfolio_id__in=ids, status="done").count()
             rows.append((n, seconds, queries, trades, done, summary.by_action))
             if args.workers == 1:
                 print(f"statements: {queries} ({timed.copies} of them COPY) for "
                       f"{-(-n // args.chunk_size)} chunks of {args.chunk_size}")
-            print(f"ours: {n} portfolios in {seconds:.1f}s wall, {timed.cpu:.1f}s Python CPU "
+            print(f"ours: {n} portfolios in {seconds:.1f}s wall, {timed.cpu:.1f}s Python CPU, "
+                  f"{pg_cpu:.1f}s PostgreSQL CPU "
                   f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores) = "
                   f"{n / seconds:.0f} portfolios/s, "
                   f"{queries / n:.1f} queries/portfolio, {trades} trades, {done} done, {summary.by_action}")

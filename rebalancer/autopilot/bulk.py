@@ -25,9 +25,11 @@ flushed for all of them together.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 
 from django.db import transaction
@@ -161,11 +163,35 @@ def _notification(decision: CycleDecision, decision_id: int, portfolio: Portfoli
     return (portfolio.owner_id, portfolio.pk, decision_id, str(kind), title[:200], decision.summary, now, None)
 
 
+@contextmanager
+def cyclic_gc_paused():
+    """Python's cyclic garbage collector off for the block (and back on after, if it was).
+
+    A chunk allocates hundreds of thousands of short-lived objects (decimals,
+    tuples, dicts), which trigger ~1,500 collections per 2,000 portfolios, each walking
+    every tracked object of the worker (Django, pandas, the cycle context): a quarter of
+    the chunk's CPU, measured. These objects are freed by reference counting; the few
+    reference cycles a chunk may leave are collected by the first collection after it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def cycle_chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_point) -> list:
     """Run the cycle of a chunk in one transaction; see the module docstring.
 
     Returns ``CycleRunResult`` values (imported lazily to avoid an import cycle).
     """
+    with cyclic_gc_paused():
+        return _chunk_run(portfolio_ids=portfolio_ids, context=context, force=force, fault_point=fault_point)
+
+
+def _chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_point) -> list:
     from rebalancer.autopilot.services import CycleRunResult
 
     as_of = context.as_of

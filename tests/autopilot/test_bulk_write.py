@@ -75,3 +75,22 @@ def test_rows_insert_returns_ids_in_row_order_and_rows_update_sets_columns(db, i
 def test_an_unknown_column_is_refused(db):
     with pytest.raises(ValueError, match="Portfolio has no column 'nope'"):
         rows_insert(Portfolio, ("nope",), [(1,)])
+
+
+def test_the_cyclic_gc_is_paused_inside_a_chunk_and_restored_after():
+    import gc
+
+    from rebalancer.autopilot.bulk import cyclic_gc_paused
+
+    # given the collector on, then off
+    for before in (True, False):
+        gc.enable() if before else gc.disable()
+        try:
+            # when a chunk runs (and even when it raises)
+            with pytest.raises(RuntimeError), cyclic_gc_paused():
+                inside = gc.isenabled()
+                raise RuntimeError("boom")
+            # then it was off inside and is as before afterwards
+            assert (inside, gc.isenabled()) == (False, before)
+        finally:
+            gc.enable()
