@@ -126,6 +126,29 @@ class AutonomyConstraintsSerializer(serializers.Serializer):
     max_position = serializers.FloatField(min_value=0.01, max_value=1, required=False, allow_null=True)
     max_asset_class = serializers.FloatField(min_value=0.01, max_value=1, required=False, allow_null=True)
     max_holdings = serializers.IntegerField(min_value=1, max_value=500, required=False, allow_null=True)
+    asset_class_bounds = serializers.DictField(
+        child=serializers.ListField(
+            child=serializers.FloatField(min_value=0, max_value=1), min_length=2, max_length=2
+        ),
+        required=False,
+        help_text='Lowest and highest share of value per asset class, e.g. {"equity": [0.2, 0.8], '
+        '"bond": [0.1, 0.5]}; the optimizers solve with them and the pre-trade checks enforce them.',
+    )
+
+    def validate_asset_class_bounds(self, value: dict) -> dict:
+        from marketdata.models import AssetClass
+
+        unknown = sorted(set(value) - set(AssetClass.values))
+        if unknown:
+            raise serializers.ValidationError(
+                f"unknown asset class {', '.join(unknown)}; use {', '.join(AssetClass.values)}"
+            )
+        for asset_class, (lowest, highest) in value.items():
+            if lowest > highest:
+                raise serializers.ValidationError(f"{asset_class}: the lowest share {lowest} exceeds the highest {highest}")
+        if sum(lowest for lowest, _ in value.values()) > 1:
+            raise serializers.ValidationError("the lowest shares add up to more than 100 % of the portfolio")
+        return {k: [float(lo), float(hi)] for k, (lo, hi) in sorted(value.items())}
 
 
 class RiskLimitsSerializer(serializers.Serializer):

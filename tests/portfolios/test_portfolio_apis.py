@@ -168,3 +168,31 @@ def test_delete_refuses_a_funded_portfolio_and_deletes_an_empty_one(investor_cli
     empty = portfolio_create(owner=investor, name="Empty")
     assert investor_client.delete(f"{BASE}/{empty.pk}").status_code == 204
     assert not Portfolio.objects.filter(pk=empty.pk).exists()
+
+
+def test_autonomy_put_accepts_asset_class_bounds_and_rejects_bad_ones(investor_client, funded):
+    # given: bounds the cycle reads (rebalancer.autopilot.selectors.asset_class_bounds_from)
+    from rebalancer.autopilot.selectors import asset_class_bounds_from
+
+    url = f"{BASE}/{funded.pk}/autonomy"
+    body = {"constraints": {"max_holdings": 10, "asset_class_bounds": {"equity": [0.2, 0.8], "bond": [0, 0.5]}}}
+    # when
+    ok = investor_client.put(url, body, format="json")
+    # then: stored as given and read by the cycle as sorted triples
+    assert ok.status_code == 200, ok.json()
+    stored = ok.json()["constraints"]
+    assert stored["asset_class_bounds"] == {"bond": [0.0, 0.5], "equity": [0.2, 0.8]}
+    funded.autonomy.refresh_from_db()
+    assert asset_class_bounds_from(funded.autonomy.constraints) == (("bond", 0.0, 0.5), ("equity", 0.2, 0.8))
+    # bad input: 400 naming the field, nothing changed
+    for bad in (
+        {"gold": [0, 1]},  # not an asset class
+        {"equity": [0.9, 0.1]},  # lowest above highest
+        {"equity": [0.6, 1], "bond": [0.6, 1]},  # lowest shares above 100 %
+        {"equity": [0.1]},  # not a pair
+        {"equity": [0.1, 1.5]},  # above 100 %
+    ):
+        response = investor_client.put(url, {"constraints": {"asset_class_bounds": bad}}, format="json")
+        assert response.status_code == 400, bad
+        assert response.json()["errors"][0]["attr"].startswith("constraints.asset_class_bounds"), response.json()
+    assert investor_client.get(url).json()["constraints"] == stored
