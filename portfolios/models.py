@@ -99,7 +99,9 @@ class CashMovement(models.Model):
 class Position(models.Model):
     """Shares of one asset held; kept equal to the sum of its open tax lots."""
 
-    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="positions")
+    portfolio = models.ForeignKey(
+        Portfolio, on_delete=models.CASCADE, related_name="positions", db_index=False
+    )  # the composite index below leads with it
     asset = models.ForeignKey("marketdata.Asset", on_delete=models.PROTECT, related_name="positions")
     quantity = models.DecimalField(**QUANTITY, default=Decimal("0"))
     updated_at = models.DateTimeField(auto_now=True)
@@ -131,7 +133,9 @@ class Decision(models.Model):
         ADVISE = "advise"
         AUTOPILOT = "autopilot"
 
-    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="decisions")
+    portfolio = models.ForeignKey(
+        Portfolio, on_delete=models.CASCADE, related_name="decisions", db_index=False
+    )  # the composite index below leads with it
     as_of = models.DateField(help_text="The close the decision was made at.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.ADVISE)
@@ -179,7 +183,9 @@ class Trade(models.Model):
         BUY = "buy"
         SELL = "sell"
 
-    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="trades")
+    portfolio = models.ForeignKey(
+        Portfolio, on_delete=models.CASCADE, related_name="trades", db_index=False
+    )  # the composite index below leads with it
     asset = models.ForeignKey("marketdata.Asset", on_delete=models.PROTECT, related_name="trades")
     side = models.CharField(max_length=4, choices=Side.choices)
     quantity = models.DecimalField(**QUANTITY)
@@ -217,7 +223,9 @@ class Trade(models.Model):
 class TaxLot(models.Model):
     """Shares bought by one trade; partly or fully closed by later sells."""
 
-    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="lots")
+    portfolio = models.ForeignKey(
+        Portfolio, on_delete=models.CASCADE, related_name="lots", db_index=False
+    )  # the composite index below leads with it
     asset = models.ForeignKey("marketdata.Asset", on_delete=models.PROTECT, related_name="lots")
     opening_trade = models.ForeignKey(Trade, null=True, blank=True, on_delete=models.PROTECT, related_name="opened_lots")
     acquired_on = models.DateField()

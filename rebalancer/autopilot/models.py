@@ -24,8 +24,8 @@ class CycleRun(models.Model):
         DONE = "done"
         FAILED = "failed"
 
-    portfolio = models.ForeignKey(
-        "portfolios.Portfolio", on_delete=models.CASCADE, related_name="cycle_runs"
+    portfolio = models.ForeignKey(  # the unique (portfolio, as_of) index serves lookups by portfolio
+        "portfolios.Portfolio", on_delete=models.CASCADE, related_name="cycle_runs", db_index=False
     )
     as_of = models.DateField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
@@ -87,8 +87,8 @@ class Notification(models.Model):
         RISK = "risk"
         FAILED = "failed"
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    user = models.ForeignKey(  # the (user, read_at) index serves lookups by user
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False
     )
     portfolio = models.ForeignKey(
         "portfolios.Portfolio", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
