@@ -200,21 +200,54 @@ def _scaled(weights: Mapping[str, float], invested: float) -> dict[str, float]:
 
 
 def holdings_capped(
-    weights: Mapping[str, float], max_holdings: int | None, max_position: float | None
+    weights: Mapping[str, float],
+    max_holdings: int | None,
+    max_position: float | None,
+    *,
+    classes: Mapping[str, str] | None = None,
+    class_max: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """At most ``max_holdings`` positions, for strategies that do not take the limit themselves.
 
-    Keeps the largest weights (ties: symbol order) and scales them up to the same invested
-    total, none above ``max_position``; what cannot be placed that way stays in cash.
-    Weights already within the limit come back unchanged (optimizers solve with it).
+    Keeps the largest weights and scales them up to the same invested total, none above
+    ``max_position``; equal weights are taken round-robin across asset classes (the
+    first of each class, then the second...; then symbol order), so that a tie such as
+    equal weight does not fill the portfolio with one class. An asset class that then
+    holds more than its ``class_max`` is scaled down to it. What cannot be placed stays
+    in cash. Weights already within the limit come back unchanged (optimizers solve
+    with it).
     """
     held = {s: w for s, w in weights.items() if w > DUST}
     if max_holdings is None or len(held) <= max_holdings:
         return dict(weights)
-    kept = sorted(held.items(), key=lambda item: (-item[1], item[0]))[:max_holdings]
+    classes = classes or {}
+    rank: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for symbol, _ in sorted(held.items(), key=lambda item: (-item[1], item[0])):
+        asset_class = classes.get(symbol, "unknown")
+        rank[symbol] = seen.get(asset_class, 0)
+        seen[asset_class] = rank[symbol] + 1
+    kept = sorted(held.items(), key=lambda item: (-item[1], rank[item[0]], item[0]))[:max_holdings]
     factor = sum(held.values()) / sum(w for _, w in kept)
     cap = 1.0 if max_position is None else max_position
-    return {s: min(w * factor, cap) for s, w in kept}
+    out = {s: min(w * factor, cap) for s, w in kept}
+    for asset_class, limit in (class_max or {}).items():
+        members = [s for s in out if classes.get(s, "unknown") == asset_class]
+        total = sum(out[s] for s in members)
+        if limit > 0 and total > limit:
+            for s in members:
+                out[s] *= limit / total
+    return out
+
+
+def _class_caps(limits: RiskLimits, classes: Mapping[str, str]) -> dict[str, float]:
+    """The highest weight of each present asset class (``max_asset_class`` and the bounds)."""
+    present = set(classes.values())
+    caps = {c: limits.max_asset_class for c in present} if limits.max_asset_class is not None else {}
+    for asset_class, _, highest in limits.asset_class_bounds:
+        if asset_class in present:
+            caps[asset_class] = min(caps.get(asset_class, 1.0), highest)
+    return caps
 
 
 def _defensive(
@@ -231,7 +264,12 @@ def _defensive(
     except StrategyError:
         return {}, "all cash (the defensive strategy could not run on this history)"
     label = f"{config.defensive_strategy} with {config.defensive_cash:.0%} in cash"
-    return holdings_capped(_scaled(result.weights, invested), limits.max_holdings, limits.max_position), label
+    classes = {s: market.asset_classes.get(s, "unknown") for s in symbols}
+    capped = holdings_capped(
+        _scaled(result.weights, invested), limits.max_holdings, limits.max_position,
+        classes=classes, class_max=_class_caps(limits, classes),
+    )
+    return capped, label
 
 
 def _to_intent(trade: ProposedTrade) -> TradeIntent:
@@ -348,7 +386,11 @@ def cycle_decide(
             **common,
         )
     invested = 1.0 - config.trade.cash_buffer
-    targets = holdings_capped(_scaled(result.weights, invested), limits.max_holdings, limits.max_position)
+    class_of = {s: market.asset_classes.get(s, "unknown") for s in symbols}
+    targets = holdings_capped(
+        _scaled(result.weights, invested), limits.max_holdings, limits.max_position,
+        classes=class_of, class_max=_class_caps(limits, class_of),
+    )
 
     risk_fired = triggers.risk_limit_triggers(
         var_95=before.var_95, drawdown=drawdown(state.value_history), limits=config.limits

@@ -105,3 +105,39 @@ def test_without_a_limit_there_is_no_holdings_check():
     # then all four targets are kept and no holdings check is recorded
     assert sorted(decision.target_weights) == list(SYMBOLS)
     assert "holdings" not in {c.name for c in decision.checks}
+
+
+def test_capping_takes_ties_round_robin_across_classes_and_keeps_class_caps():
+    # given equal weights over three equities and one bond, room for three holdings,
+    # and equities capped at 60 %
+    weights = {"AAA": 0.245, "BBB": 0.245, "CCC": 0.245, "DDD": 0.245}
+    classes = {"AAA": "equity", "BBB": "equity", "CCC": "equity", "DDD": "bond"}
+    # when
+    capped = holdings_capped(weights, 3, None, classes=classes, class_max={"equity": 0.6})
+    # then the bond is kept (round-robin: AAA, DDD, BBB), and equities are scaled down
+    # from 2 x 0.98 / 3 = 65.3 % to 60 %, the excess left in cash
+    assert capped == pytest.approx({"AAA": 0.3, "BBB": 0.3, "DDD": 0.98 / 3})
+    # without classes, ties fall back to symbol order as before
+    assert sorted(holdings_capped(weights, 3, None)) == ["AAA", "BBB", "CCC"]
+
+
+def test_equal_weight_with_max_holdings_respects_the_asset_class_limit():
+    # given three equities and a bond, equal weight limited to three holdings and 60 % per class
+    market = _market()
+    market = MarketView(as_of=market.as_of, returns=market.returns, prices=market.prices,
+                        asset_classes={"AAA": "equity", "BBB": "equity", "CCC": "equity", "DDD": "bond"})
+    config = _config("equal_weight", 3)
+    config = AutonomyConfig(**{**config.__dict__, "limits": RiskLimits(
+        max_position=0.6, max_asset_class=0.6, max_var_95=0.05, max_drawdown=0.25, max_holdings=3)})
+    state = HoldingsState(as_of=AS_OF, cash=100_000.0, quantities={})
+    # when
+    decision = cycle_decide(state=state, market=market, config=config)
+    # then it invests (no defensive override) in three holdings, the bond among them,
+    # and the asset-class check passes
+    assert decision.action == "rebalance" and decision.override is None
+    held = {s for s, w in decision.target_weights.items() if w > 1e-9}
+    assert len(held) == 3 and "DDD" in held
+    equity = sum(w for s, w in decision.target_weights.items() if s != "DDD")
+    assert equity <= 0.6 + 1e-9
+    class_checks = [c for c in decision.checks if c.name.startswith("asset_class")]
+    assert class_checks and all(c.passed for c in class_checks)
