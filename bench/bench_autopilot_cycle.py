@@ -161,7 +161,7 @@ def timed(fn):
     """
     from django.db import connection
 
-    from rebalancer.autopilot import bulk_write
+    from common import bulk_write
 
     counter = QueryCounter()
     copy, copies = bulk_write._copy, []

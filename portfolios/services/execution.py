@@ -17,9 +17,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
+from common.bulk_write import rows_insert, rows_update
 from common.errors import Unprocessable
 from marketdata.models import Asset
 from portfolios.brokers import Broker, BrokerError, Fill, Order, PaperBroker
@@ -242,7 +243,8 @@ class Ledger:
       ``touched_lots`` (pks of lots whose open quantity changed), ``positions`` (new
       ones have ``pk`` None), ``touched_positions`` (asset ids whose quantity moved) and
       ``cash``;
-    * :meth:`flush` writes them through the ORM with a constant number of queries.
+    * :meth:`flush` writes them with a constant number of queries; bulk callers write
+      many ledgers at once with :func:`ledgers_flush`.
     """
 
     def __init__(
@@ -338,63 +340,77 @@ class Ledger:
         return total
 
     def flush(self) -> list[Trade]:
-        """Write everything through the ORM (constant queries); returns the created trades."""
-        portfolio = self.portfolio
-        asset = {a.pk: a for a in self.assets.values()}
-        created = Trade.objects.bulk_create(
-            [
-                Trade(
-                    portfolio=portfolio, asset=asset[t.asset_id], side=t.side, quantity=t.quantity, price=t.price,
-                    market_price=t.market_price, commission=t.commission, slippage=t.slippage,
-                    cash_flow=t.cash_flow, realized_gain=t.realized_gain, executed_at=t.executed_at,
-                    trade_date=t.trade_date, broker=t.broker, broker_ref=t.broker_ref, decision=t.decision,
-                    reason=t.reason, tags=t.tags,
-                )
-                for t in self.trades
-            ]
-        )
-        if self.new_lots:
-            TaxLot.objects.bulk_create(
-                [
-                    TaxLot(
-                        portfolio=portfolio, asset=asset[lot.asset_id], opening_trade=created[lot.trade_index],
-                        acquired_on=lot.acquired_on, quantity_original=lot.quantity, quantity_open=lot.quantity,
-                        cost_basis=lot.cost_basis, cost_basis_open=lot.cost_basis,
-                    )
-                    for lot in self.new_lots
-                ]
-            )
-        if self.touched_lots:
-            TaxLot.objects.bulk_update(
-                [
-                    TaxLot(pk=pk, quantity_open=self.lots[pk].quantity_open,
-                           cost_basis_open=self.lots[pk].cost_basis_open)
-                    for pk in sorted(self.touched_lots)
-                ],
-                ["quantity_open", "cost_basis_open"],
-            )
-        if self.closings:
-            LotClosing.objects.bulk_create(
-                [
-                    LotClosing(
-                        lot_id=c.lot_id, trade=created[c.trade_index], quantity=c.quantity, proceeds=c.proceeds,
-                        cost_basis=c.cost_basis, realized_gain=c.realized_gain,
-                        holding_period=c.holding_period, closed_on=c.closed_on,
-                    )
-                    for c in self.closings
-                ]
-            )
-        existing = [self.positions[a] for a in sorted(self.touched_positions) if self.positions[a].pk is not None]
-        if existing:
-            Position.objects.bulk_update(
-                [Position(pk=p.pk, quantity=p.quantity) for p in existing], ["quantity"]
-            )
-        fresh = [p for p in self.positions.values() if p.pk is None]
-        if fresh:
-            Position.objects.bulk_create(
-                [Position(portfolio=portfolio, asset=asset[p.asset_id], quantity=p.quantity) for p in fresh]
-            )
-        portfolio.cash = self.cash
-        portfolio.ledger_version += 1
-        portfolio.save(update_fields=["cash", "ledger_version", "updated_at"])
-        return created
+        """Write everything (constant queries); returns the created trades."""
+        trade_ids = ledgers_flush([(self, None)], now=timezone.now())
+        return [
+            Trade.from_db(DEFAULT_DB_ALIAS, ["id", *TRADE_COLUMNS], [pk, *_trade_row(t, None)])
+            for pk, t in zip(trade_ids, self.trades, strict=True)
+        ]
+
+
+TRADE_COLUMNS = (
+    "portfolio_id", "asset_id", "side", "quantity", "price", "market_price", "commission", "slippage",
+    "cash_flow", "realized_gain", "executed_at", "trade_date", "broker", "broker_ref", "decision_id",
+    "reason", "tags",
+)
+LOT_COLUMNS = (
+    "portfolio_id", "asset_id", "opening_trade_id", "acquired_on", "quantity_original", "quantity_open",
+    "cost_basis", "cost_basis_open",
+)
+CLOSING_COLUMNS = (
+    "lot_id", "trade_id", "quantity", "proceeds", "cost_basis", "realized_gain", "holding_period", "closed_on",
+)
+
+
+def _trade_row(t: TradeRecord, decision_id: int | None) -> tuple:
+    """``t`` as a tuple of :data:`TRADE_COLUMNS` (``decision_id`` None: the record's own decision)."""
+    if decision_id is None and t.decision is not None:
+        decision_id = t.decision.pk
+    return (
+        t.portfolio_id, t.asset_id, t.side, t.quantity, t.price, t.market_price, t.commission, t.slippage,
+        t.cash_flow, t.realized_gain, t.executed_at, t.trade_date, t.broker, t.broker_ref, decision_id,
+        t.reason, t.tags,
+    )
+
+
+def ledgers_flush(ledgers: Sequence[tuple[Ledger, int | None]], *, now: datetime) -> list[int]:
+    """Write the records of many ledgers together, one bulk write per table; returns the
+    new trades' ids in order.
+
+    Each ledger comes with the id of the decision its trades belong to (``None``: the
+    decision each record was applied with, if any). Rows go through
+    :mod:`common.bulk_write` (``COPY`` on PostgreSQL); the portfolios get their new cash
+    and ledger version, in the database and on the ``Portfolio`` objects.
+    """
+    trades = [_trade_row(t, decision_id) for ledger, decision_id in ledgers for t in ledger.trades]
+    trade_ids = rows_insert(Trade, TRADE_COLUMNS, trades, returning_ids=True)
+    new_lots, touched, closings, existing, fresh, portfolios = [], [], [], [], [], []
+    offset = 0
+    for ledger, _ in ledgers:
+        for lot in ledger.new_lots:
+            new_lots.append((lot.portfolio_id, lot.asset_id, trade_ids[offset + lot.trade_index], lot.acquired_on,
+                             lot.quantity, lot.quantity, lot.cost_basis, lot.cost_basis))
+        for c in ledger.closings:
+            closings.append((c.lot_id, trade_ids[offset + c.trade_index], c.quantity, c.proceeds, c.cost_basis,
+                             c.realized_gain, c.holding_period, c.closed_on))
+        offset += len(ledger.trades)
+        for pk in sorted(ledger.touched_lots):
+            lot = ledger.lots[pk]
+            touched.append((pk, lot.quantity_open, lot.cost_basis_open))
+        for asset_id in sorted(ledger.touched_positions):
+            position = ledger.positions[asset_id]
+            if position.pk is None:
+                fresh.append((ledger.portfolio.pk, asset_id, position.quantity, now))
+            else:
+                existing.append((position.pk, position.quantity))
+        ledger.portfolio.cash = ledger.cash
+        ledger.portfolio.ledger_version += 1
+        ledger.portfolio.updated_at = now
+        portfolios.append((ledger.portfolio.pk, ledger.cash, ledger.portfolio.ledger_version, now))
+    rows_insert(TaxLot, LOT_COLUMNS, new_lots)
+    rows_update(TaxLot, ("quantity_open", "cost_basis_open"), touched)
+    rows_insert(LotClosing, CLOSING_COLUMNS, closings)
+    rows_update(Position, ("quantity",), existing)
+    rows_insert(Position, ("portfolio_id", "asset_id", "quantity", "updated_at"), fresh)
+    rows_update(Portfolio, ("cash", "ledger_version", "updated_at"), portfolios)
+    return trade_ids

@@ -17,7 +17,7 @@ lots and positions, closes, then one bulk write per table (decisions, trades, lo
 closings, positions, portfolios, runs, notifications) — on PostgreSQL a ``COPY`` per
 inserted table (plus one ``nextval`` query for the decision and the trade ids) and a
 ``COPY`` into a temporary table plus one ``UPDATE ... FROM`` per updated table
-(:mod:`rebalancer.autopilot.bulk_write`). Rows are built as tuples, not model
+(:mod:`common.bulk_write`). Rows are built as tuples, not model
 instances. The ledger arithmetic is the portfolios app's own
 (:class:`portfolios.services.execution.Ledger`), applied per portfolio in memory and
 flushed for all of them together.
@@ -35,14 +35,14 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from common.bulk_write import rows_insert, rows_update
 from common.errors import ApplicationError
 from portfolios.brokers import BrokerError, Order, PaperBroker
-from portfolios.models import Decision, LotClosing, Portfolio, Position, TaxLot, Trade
+from portfolios.models import Decision, Portfolio, Position, TaxLot
 from portfolios.prices import closes_on
-from portfolios.services.execution import Ledger, OpenLot, PositionState
+from portfolios.services.execution import Ledger, OpenLot, PositionState, ledgers_flush
 from portfolios.trading import BUY, SELL, CostModel
 from rebalancer.autopilot import selectors
-from rebalancer.autopilot.bulk_write import rows_insert, rows_update
 from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, Notification
@@ -89,64 +89,6 @@ def _ledger_for(
     for order, fill in zip(ordered, fills, strict=True):
         ledger.apply(order, fill, decision=None, as_of=decision.as_of)
     return ledger
-
-
-TRADE_COLUMNS = (
-    "portfolio_id", "asset_id", "side", "quantity", "price", "market_price", "commission", "slippage",
-    "cash_flow", "realized_gain", "executed_at", "trade_date", "broker", "broker_ref", "decision_id",
-    "reason", "tags",
-)
-LOT_COLUMNS = (
-    "portfolio_id", "asset_id", "opening_trade_id", "acquired_on", "quantity_original", "quantity_open",
-    "cost_basis", "cost_basis_open",
-)
-CLOSING_COLUMNS = (
-    "lot_id", "trade_id", "quantity", "proceeds", "cost_basis", "realized_gain", "holding_period", "closed_on",
-)
-
-
-def _ledgers_flush(ledgers: Sequence[tuple[Ledger, int]], now) -> None:
-    """``Ledger.flush`` for many portfolios at once: the same rows, one bulk write per table.
-
-    ``ledgers`` pairs each ledger with the id of the decision its trades belong to.
-    """
-    trades = [
-        (t.portfolio_id, t.asset_id, t.side, t.quantity, t.price, t.market_price, t.commission, t.slippage,
-         t.cash_flow, t.realized_gain, t.executed_at, t.trade_date, t.broker, t.broker_ref, decision_id,
-         t.reason, t.tags)
-        for ledger, decision_id in ledgers
-        for t in ledger.trades
-    ]
-    trade_ids = rows_insert(Trade, TRADE_COLUMNS, trades, returning_ids=True)
-    new_lots, touched, closings, existing, fresh, portfolios = [], [], [], [], [], []
-    offset = 0
-    for ledger, _ in ledgers:
-        for lot in ledger.new_lots:
-            new_lots.append((lot.portfolio_id, lot.asset_id, trade_ids[offset + lot.trade_index], lot.acquired_on,
-                             lot.quantity, lot.quantity, lot.cost_basis, lot.cost_basis))
-        for c in ledger.closings:
-            closings.append((c.lot_id, trade_ids[offset + c.trade_index], c.quantity, c.proceeds, c.cost_basis,
-                             c.realized_gain, c.holding_period, c.closed_on))
-        offset += len(ledger.trades)
-        for pk in sorted(ledger.touched_lots):
-            lot = ledger.lots[pk]
-            touched.append((pk, lot.quantity_open, lot.cost_basis_open))
-        for asset_id in sorted(ledger.touched_positions):
-            position = ledger.positions[asset_id]
-            if position.pk is None:
-                fresh.append((ledger.portfolio.pk, asset_id, position.quantity, now))
-            else:
-                existing.append((position.pk, position.quantity))
-        ledger.portfolio.cash = ledger.cash
-        ledger.portfolio.ledger_version += 1
-        ledger.portfolio.updated_at = now
-        portfolios.append((ledger.portfolio.pk, ledger.cash, ledger.portfolio.ledger_version, now))
-    rows_insert(TaxLot, LOT_COLUMNS, new_lots)
-    rows_update(TaxLot, ("quantity_open", "cost_basis_open"), touched)
-    rows_insert(LotClosing, CLOSING_COLUMNS, closings)
-    rows_update(Position, ("quantity",), existing)
-    rows_insert(Position, ("portfolio_id", "asset_id", "quantity", "updated_at"), fresh)
-    rows_update(Portfolio, ("cash", "ledger_version", "updated_at"), portfolios)
 
 
 CYCLE_RUN_COLUMNS = ("status", "action", "decision_id", "reason", "trades_count", "error", "finished_at")
@@ -298,7 +240,7 @@ def _chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_poin
             )
         decision_ids = dict(zip(rows, rows_insert(Decision, DECISION_COLUMNS, list(rows.values()),
                                                   returning_ids=True), strict=True))
-        _ledgers_flush([(ledgers[pid], decision_ids[pid]) for pid in executing if pid in ledgers], now)
+        ledgers_flush([(ledgers[pid], decision_ids[pid]) for pid in executing if pid in ledgers], now=now)
         fault_point("after_execute")
 
         notifications, changed = [], []

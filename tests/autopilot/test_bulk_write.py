@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
+from common.bulk_write import rows_insert, rows_update
 from portfolios.models import Decision, LotClosing, Portfolio, Position, TaxLot, Trade
 from rebalancer.autopilot import services
-from rebalancer.autopilot.bulk_write import rows_insert, rows_update
 from rebalancer.autopilot.models import CycleRun, Notification
 
 from .conftest import AS_OF

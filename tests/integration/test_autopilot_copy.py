@@ -2,7 +2,7 @@
 
 One chunk of portfolios (autopilot with sells that close lots and buys that open lots
 and positions, advise mode with a proposal, tax-loss harvesting) runs twice from the
-same state: first with ``rebalancer.autopilot.bulk_write`` forced onto Django's
+same state: first with ``common.bulk_write`` forced onto Django's
 ``bulk_create``/``bulk_update`` (the path SQLite takes), then rolled back and run again
 with ``COPY``. Every row the cycle writes is compared, read back through the ORM
 (so JSON fields must round-trip to the same Python values); primary keys and
@@ -136,7 +136,7 @@ def _run(ids, monkeypatch):
 
 
 def test_copy_writer_writes_the_rows_the_orm_path_writes(chunk, monkeypatch):
-    from rebalancer.autopilot import bulk_write
+    from common import bulk_write
 
     # given the chunk run through the ORM writer (bulk_create/bulk_update), then undone
     with pytest.raises(_Rollback), transaction.atomic():
@@ -163,8 +163,8 @@ def test_copy_writer_writes_the_rows_the_orm_path_writes(chunk, monkeypatch):
 
 
 def test_rows_update_and_insert_return_ids_in_row_order(db, investor):
+    from common.bulk_write import rows_insert, rows_update
     from portfolios.models import Portfolio
-    from rebalancer.autopilot.bulk_write import rows_insert, rows_update
 
     # given two portfolios inserted through COPY with reserved ids
     now = pd.Timestamp("2024-05-15 21:00", tz="UTC").to_pydatetime()

@@ -1,8 +1,11 @@
-"""Bulk inserts and updates of the chunk path: ``COPY`` on PostgreSQL, the ORM elsewhere.
+"""Bulk inserts and updates of plain tuples: ``COPY`` on PostgreSQL, the ORM elsewhere.
+
+Used where thousands of rows are written in one transaction (the ledger flush of
+:mod:`portfolios.services.execution`, the autopilot's chunk path).
 
 Django 5.2's ``bulk_create`` on PostgreSQL sends one ``UNNEST`` array per column, and
 psycopg formats those arrays in Python (a regular expression per element); with model
-instances to build and ``get_db_prep_save`` per value, that was ~40 % of a trading
+instances to build and ``get_db_prep_save`` per value, that was ~40 % of an autopilot
 chunk's CPU. Here rows are plain tuples in column order and go through
 ``COPY ... FROM STDIN`` (psycopg's C row formatter, the same dumpers the ORM path
 uses for ``Decimal``, dates and text); primary keys that other rows point at are
