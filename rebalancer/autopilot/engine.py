@@ -105,16 +105,14 @@ def _constraints(config: AutonomyConfig, limits: RiskLimits, market: MarketView,
 
     classes = {s: market.asset_classes.get(s, "unknown") for s in symbols}
     present = set(classes.values())
-    class_max = {c: limits.max_asset_class for c in present} if limits.max_asset_class is not None else {}
+    class_max = _class_caps(limits, classes)
     class_min = {}
     # The optimizer fills the whole portfolio; the targets keep the cash buffer out of
     # it afterwards (_scaled), so a lowest class weight is asked of the optimizer grossed up.
     invested = 1.0 - config.trade.cash_buffer
-    for asset_class, lowest, highest in limits.asset_class_bounds:
-        if asset_class in present:
-            class_max[asset_class] = min(class_max.get(asset_class, 1.0), highest)
-            if lowest > 0:
-                class_min[asset_class] = min(1.0, lowest / invested)
+    for asset_class, lowest, _ in limits.asset_class_bounds:
+        if asset_class in present and lowest > 0:
+            class_min[asset_class] = min(1.0, lowest / invested)
     return Constraints(
         max_position=limits.max_position,
         max_holdings=limits.max_holdings if limits.max_holdings and limits.max_holdings < len(symbols) else None,
@@ -368,8 +366,8 @@ def cycle_decide(
     current = {s: q * prices[s] / total for s, q in held.items()}
     stat_symbols = tuple(sorted(set(held) | set(symbols)))
     stats = _stats(market, stat_symbols, config.lookback_days, targets_cache)
-    classes = {market.asset_classes.get(s, "unknown") for s in symbols}
-    limits = effective_limits(config.limits, len(symbols), len(classes))
+    class_of = {s: market.asset_classes.get(s, "unknown") for s in symbols}
+    limits = effective_limits(config.limits, len(symbols), len(set(class_of.values())))
     before = metrics_of(current, stats)
     common = dict(as_of=as_of, before=before, current_weights=current, total_value=total)
 
@@ -386,7 +384,6 @@ def cycle_decide(
             **common,
         )
     invested = 1.0 - config.trade.cash_buffer
-    class_of = {s: market.asset_classes.get(s, "unknown") for s in symbols}
     targets = holdings_capped(
         _scaled(result.weights, invested), limits.max_holdings, limits.max_position,
         classes=class_of, class_max=_class_caps(limits, class_of),
