@@ -102,15 +102,19 @@ class ActorCritic(nn.Module):
         self.value = layer_init(nn.Linear(hidden, 1), std=1.0)
         self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
 
-    def forward(self, obs: torch.Tensor, bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Policy mean and value; ``bf16`` runs the trunk under bfloat16 autocast."""
+    def _features(self, obs: torch.Tensor, bf16: bool) -> torch.Tensor:
+        """The trunk's output (float32); ``bf16`` runs it under bfloat16 autocast."""
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             h = self.trunk(obs)
-        h = h.float()
+        return h.float()
+
+    def forward(self, obs: torch.Tensor, bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Policy mean and value."""
+        h = self._features(obs, bf16)
         return self.mean(h), self.value(h).squeeze(-1)
 
-    def get_value(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.value(self.trunk(obs)).squeeze(-1)
+    def get_value(self, obs: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+        return self.value(self._features(obs, bf16)).squeeze(-1)
 
     def dist(self, obs: torch.Tensor, bf16: bool = False) -> tuple[torch.distributions.Normal, torch.Tensor]:
         mean, value = self(obs, bf16)
@@ -227,7 +231,7 @@ class PPOAgent:
                     if done.any():
                         # time-limit truncation: bootstrap with the value of the last state
                         terminal = self.normalize(raw_obs)
-                        reward = reward + cfg.gamma * self.net(terminal, bf16)[1] * done.float()
+                        reward = reward + cfg.gamma * self.net.get_value(terminal, bf16) * done.float()
                         episode_returns.extend(running_return[done].tolist())
                         running_return[done] = 0.0
                         # every env starts together with the same length, so all end together
@@ -235,7 +239,7 @@ class PPOAgent:
                     rew_buf[step], end_buf[step] = reward, done.float()
                     self.obs_rms.update(raw_obs)
                     obs = self.normalize(raw_obs)
-                next_value = self.net(obs, bf16)[1]
+                next_value = self.net.get_value(obs, bf16)
                 adv, ret = compute_gae(
                     rew_buf, val_buf, end_buf, next_value, cfg.gamma, cfg.gae_lambda
                 )
