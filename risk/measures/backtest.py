@@ -13,6 +13,15 @@ An *exception* is a day whose realised loss exceeds the VaR forecast made the da
 - Basel traffic light (BCBS 1996): with ``F`` the binomial CDF of exceptions under the
   model, green if ``F(x) < 95 %``, red if ``F(x) >= 99.99 %``, yellow between. For 250 days
   at 99 % this is the familiar green 0-4, yellow 5-9, red 10+ (plus factor 0.40 ... 0.85, 1.0).
+
+Two ways to run a backtest:
+
+- :func:`backtest_var` — the straightforward loop: one :func:`value_at_risk` call per day
+  on the previous window (kept as the reference the fast path is tested and benchmarked
+  against);
+- :func:`var_model_backtest` — the rolling models of :mod:`.var_models` (vectorized, the
+  default model included) scored by :func:`backtest_summary` over a test window, with
+  the blocks dated.
 """
 
 from __future__ import annotations
@@ -28,6 +37,13 @@ from scipy.special import xlogy
 from risk.measures._inputs import check_confidence
 from risk.measures.errors import RiskInputError
 from risk.measures.var import VAR_METHODS, value_at_risk
+from risk.measures.var_models import (
+    BASEL_BLOCK_DAYS,
+    DEFAULT_VAR_MODEL,
+    RollingForecast,
+    VaRModelConfig,
+    rolling_var,
+)
 
 BASEL_PLUS_FACTOR_250_99 = {5: 0.40, 6: 0.50, 7: 0.65, 8: 0.75, 9: 0.85}
 
@@ -179,3 +195,110 @@ def backtest_var(
         conditional_coverage=_lr(pof.statistic + ind.statistic, 2),
         traffic_lights=lights,
     )
+
+
+@dataclass(frozen=True)
+class BacktestBlock:
+    """One consecutive block of test days and its Basel zone."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    exceptions: int
+    zone: str
+    observations: int = BASEL_BLOCK_DAYS
+
+
+@dataclass(frozen=True)
+class BacktestSummary:
+    """Exceptions of a run of forecasts and the three tests (field names as in the API)."""
+
+    observations: int
+    exceptions: int
+    expected_exceptions: float
+    kupiec: LikelihoodRatioTest
+    christoffersen: LikelihoodRatioTest
+    conditional_coverage: LikelihoodRatioTest
+    blocks: list[BacktestBlock]
+    """Consecutive 250-day blocks counted back from the last test day (the most recent
+    block is complete; the first ``observations % 250`` days belong to no block), oldest first."""
+    exception_dates: list[pd.Timestamp]
+
+
+def backtest_summary(
+    index: pd.Index, losses: np.ndarray, forecasts: np.ndarray, confidence_level: float,
+    *, block_days: int = BASEL_BLOCK_DAYS,
+) -> BacktestSummary:
+    """Score aligned forecasts against realised losses (an exception: loss > VaR)."""
+    level = check_confidence(confidence_level)
+    losses, forecasts = np.asarray(losses, dtype=float), np.asarray(forecasts, dtype=float)
+    if losses.shape != forecasts.shape or losses.shape[0] != len(index):
+        raise RiskInputError("losses, forecasts and dates must have the same length")
+    if losses.shape[0] < 2:
+        raise RiskInputError("need at least 2 test days to backtest", field="start")
+    exceptions = losses > forecasts
+    n, x = exceptions.shape[0], int(exceptions.sum())
+    pof = kupiec_pof(n, x, level)
+    ind = christoffersen_independence(exceptions)
+    blocks = []
+    for end in range(n, block_days - 1, -block_days):
+        count = int(exceptions[end - block_days : end].sum())
+        zone = basel_traffic_light(count, block_days, level).zone
+        blocks.append(BacktestBlock(pd.Timestamp(index[end - block_days]), pd.Timestamp(index[end - 1]),
+                                    count, zone, block_days))
+    return BacktestSummary(
+        observations=n,
+        exceptions=x,
+        expected_exceptions=n * (1.0 - level),
+        kupiec=pof,
+        christoffersen=ind,
+        conditional_coverage=_lr(pof.statistic + ind.statistic, 2),
+        blocks=blocks[::-1],
+        exception_dates=[pd.Timestamp(d) for d in index[exceptions]],
+    )
+
+
+@dataclass(frozen=True)
+class ModelBacktest:
+    method: str
+    confidence_level: float
+    window_days: int
+    summary: BacktestSummary
+    forecast: RollingForecast
+    test_index: pd.Index
+    """The dates of the scored days (``summary`` covers exactly these)."""
+    next_day_var: float
+    """The model's forecast for the day after the last return (not yet scored)."""
+
+
+def var_model_backtest(
+    returns: pd.Series,
+    *,
+    method: str = DEFAULT_VAR_MODEL,
+    confidence_level: float = 0.99,
+    config: VaRModelConfig | None = None,
+    test_start: pd.Timestamp | None = None,
+) -> ModelBacktest:
+    """Backtest a rolling model on the days of ``returns`` from ``test_start`` on.
+
+    The model runs from the first day with a full window (``config.window_days``
+    returns before it) so that everything before ``test_start`` is its history — a
+    live model that has been running — and only the days from ``test_start`` on are
+    scored. Raises :class:`RiskInputError` (field ``start``) when fewer than 2 days
+    with a forecast remain.
+    """
+    config = config or VaRModelConfig()
+    r = returns.astype(float)
+    if r.shape[0] <= config.window_days + 1:
+        raise RiskInputError(
+            f"need more than {config.window_days + 1} returns to backtest with a "
+            f"{config.window_days}-day window; got {r.shape[0]}", field="start")
+    forecast = rolling_var(r.to_numpy(), method=method, confidence_level=confidence_level, config=config)
+    index = r.index[forecast.first :]
+    keep = np.ones(len(index), dtype=bool) if test_start is None else np.asarray(index >= test_start)
+    if keep.sum() < 2:
+        raise RiskInputError(
+            f"fewer than 2 days to test after the {config.window_days}-day estimation window", field="start")
+    losses = -r.to_numpy()[forecast.first :]
+    summary = backtest_summary(index[keep], losses[keep], forecast.backtested[keep], forecast.confidence_level)
+    return ModelBacktest(method, forecast.confidence_level, int(config.window_days), summary, forecast,
+                         index[keep], forecast.next_day)

@@ -6,7 +6,10 @@ portfolio return series):
 - :func:`var_historical` — the empirical distribution of past portfolio returns;
 - :func:`var_parametric` — the normal distribution with the sample mean and covariance;
 - :func:`var_cornish_fisher` — the normal quantile corrected for sample skewness and
-  excess kurtosis (Cornish-Fisher expansion), with the matching closed-form ES;
+  excess kurtosis (Cornish-Fisher expansion), with the matching closed-form ES; where
+  the expansion is not monotone (:func:`cornish_fisher_is_monotone`) its quantile is
+  not a quantile of any distribution, and the function refuses or falls back to
+  historical VaR with the reason in ``VaRResult.note``;
 - :func:`var_monte_carlo` — scenarios ``mu + L z`` with ``L`` the Cholesky factor of
   the sample covariance and ``z`` standard normal or Student-t (seeded).
 
@@ -72,6 +75,9 @@ class VaRResult:
     """Return observations (historical/parametric/Cornish-Fisher) or scenarios (Monte Carlo)."""
     distribution: str | None = None
     """``normal`` or ``t`` for Monte Carlo; the fitted family otherwise (None for historical)."""
+    note: str | None = None
+    """Why the result is not what was asked for, e.g. a Cornish-Fisher request answered
+    by historical VaR because the expansion is not monotone (None when it is)."""
 
 
 def _portfolio_series(
@@ -184,17 +190,50 @@ def cornish_fisher_var_es(
     return float(var), float(max(es, var))
 
 
+def cornish_fisher_is_monotone(skew: float | np.ndarray, excess_kurtosis: float | np.ndarray) -> bool | np.ndarray:
+    """Whether ``z_cf(q)`` increases in ``q`` on the whole real line (Maillard 2012).
+
+    ``dz_cf/dq = a q^2 + b q + c`` with ``a = K/8 - S^2/6``, ``b = S/3``,
+    ``c = 1 - K/8 + 5 S^2/36``; it is positive for every ``q`` iff ``a >= 0`` and
+    ``b^2 - 4 a c <= 0``. Outside this domain (e.g. excess kurtosis above 8 without
+    skew, or any negative excess kurtosis) the expansion's "quantiles" are not
+    ordered: a higher confidence can give a lower VaR.
+    """
+    s, k = np.asarray(skew, dtype=float), np.asarray(excess_kurtosis, dtype=float)
+    a = k / 8 - s**2 / 6
+    c = 1 - k / 8 + 5 * s**2 / 36
+    ok = (a >= -1e-12) & (s**2 / 9 - 4 * a * c <= 1e-12)
+    return bool(ok) if ok.ndim == 0 else ok
+
+
+class CornishFisherDomainError(RiskInputError):
+    """The sample's skewness and kurtosis are outside the expansion's monotone domain."""
+
+    def __init__(self, skew: float, excess_kurtosis: float) -> None:
+        super().__init__(
+            f"the Cornish-Fisher expansion is not monotone for skewness {skew:.2f} and excess "
+            f"kurtosis {excess_kurtosis:.2f} (it needs e.g. 0 <= kurtosis <= 8 without skew), so its "
+            "quantile is not a VaR; use historical or a volatility-filtered method",
+            field="method", skew=skew, excess_kurtosis=excess_kurtosis,
+        )
+
+
 def var_cornish_fisher(
     returns: pd.DataFrame | pd.Series,
     weights: Mapping[str, float] | None = None,
     *,
     confidence_level: float = 0.95,
     horizon_days: int = 1,
+    on_invalid: Literal["historical", "raise"] = "historical",
 ) -> VaRResult:
     """Modified (Cornish-Fisher) VaR/ES from the sample mean, volatility, skewness, kurtosis.
 
     Skewness and excess kurtosis are the bias-corrected sample estimates
-    (``scipy.stats.skew(bias=False)``, ``kurtosis(fisher=True, bias=False)``).
+    (``scipy.stats.skew(bias=False)``, ``kurtosis(fisher=True, bias=False)``), scaled to
+    the horizon before the domain check. Outside the monotone domain
+    (:func:`cornish_fisher_is_monotone`): ``on_invalid="historical"`` returns
+    :func:`var_historical` with method ``historical`` and the reason in ``note``;
+    ``"raise"`` raises :class:`CornishFisherDomainError` (field ``method``).
     """
     level = check_confidence(confidence_level)
     horizon = check_horizon(horizon_days)
@@ -207,6 +246,12 @@ def var_cornish_fisher(
     else:
         skew = float(stats.skew(series, bias=False))
         kurt = float(stats.kurtosis(series, fisher=True, bias=False))
+    if not cornish_fisher_is_monotone(skew / math.sqrt(horizon), kurt / horizon):
+        error = CornishFisherDomainError(skew / math.sqrt(horizon), kurt / horizon)
+        if on_invalid == "raise":
+            raise error
+        fallback = var_historical(returns, weights, confidence_level=level, horizon_days=horizon)
+        return VaRResult(**{**fallback.__dict__, "note": f"historical VaR instead: {error.message}"})
     var, es = cornish_fisher_var_es(
         mean * horizon,
         std * math.sqrt(horizon),
@@ -241,7 +286,7 @@ def sample_moments_factor(panel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(panel, dtype=np.float64))
+    x = torch.from_numpy(np.array(panel, dtype=np.float64))  # a copy: windows may be read-only views
     mean = x.mean(dim=0)
     centred = x - mean
     cov = centred.T @ centred / max(x.shape[0] - 1, 1)

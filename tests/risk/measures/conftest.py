@@ -36,3 +36,9 @@ def stock_returns() -> pd.DataFrame:
 def spy_returns() -> pd.Series:
     prices = pd.read_csv(DATA / "spy_prices.csv", parse_dates=["date"], index_col="date")
     return prices["SPY"].pct_change().dropna()
+
+
+@pytest.fixture(scope="session")
+def stock_prices() -> pd.DataFrame:
+    """All 20 stocks' adjusted closes, 1989-12-29 .. 2018-04-11 (empty before a listing)."""
+    return pd.read_csv(DATA / "stock_prices.csv", parse_dates=["date"], index_col="date")

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from risk.measures.backtest import (
+    backtest_summary,
     backtest_var,
     basel_traffic_light,
     christoffersen_independence,
@@ -83,3 +84,39 @@ def test_an_underestimating_model_is_rejected_and_lands_in_the_red_zone():
     assert bt.kupiec.reject_at_5pct
     assert bt.traffic_lights[-1].zone == "red"
     assert bt.n_exceptions > 10
+
+
+def test_conditional_coverage_is_the_sum_with_the_chi2_2_closed_form():
+    # given exceptions on days 3, 4 and 40 of 250
+    e = np.zeros(250, dtype=bool)
+    e[[3, 4, 40]] = True
+    # when
+    summary = backtest_summary(pd.bdate_range("2020-01-01", periods=250), e.astype(float), np.full(250, 0.5), 0.99)
+    # then LR_cc = LR_pof + LR_ind and its chi-square(2) tail is exp(-LR/2)
+    cc = summary.conditional_coverage
+    assert cc.statistic == pytest.approx(summary.kupiec.statistic + summary.christoffersen.statistic, rel=1e-12)
+    assert cc.p_value == pytest.approx(math.exp(-cc.statistic / 2), rel=1e-12)
+    assert summary.kupiec.p_value == pytest.approx(math.erfc(math.sqrt(summary.kupiec.statistic / 2)), rel=1e-12)
+
+
+def test_blocks_are_counted_back_from_the_last_day_with_their_dates():
+    # given 600 test days with exceptions on days 10 (before any block), 120, 130 and 599
+    days = pd.bdate_range("2019-01-01", periods=600)
+    losses = np.zeros(600)
+    losses[[10, 120, 130, 599]] = 1.0
+    # when
+    summary = backtest_summary(days, losses, np.full(600, 0.5), 0.99)
+    # then two full blocks, days 100..349 and 350..599; day 10 counts in the totals only
+    assert [(b.start, b.end, b.exceptions, b.zone) for b in summary.blocks] == [
+        (days[100], days[349], 2, "green"), (days[350], days[599], 1, "green")]
+    assert (summary.observations, summary.exceptions, summary.expected_exceptions) == (600, 4, pytest.approx(6.0))
+    assert summary.exception_dates == [days[10], days[120], days[130], days[599]]
+
+
+def test_five_exceptions_in_a_block_is_yellow_and_ten_red():
+    days = pd.bdate_range("2019-01-01", periods=500)
+    losses = np.zeros(500)
+    losses[:5] = 1.0
+    losses[250:260] = 1.0
+    zones = [b.zone for b in backtest_summary(days, losses, np.full(500, 0.5), 0.99).blocks]
+    assert zones == ["yellow", "red"]
