@@ -2,7 +2,7 @@
 
 from django.contrib import admin, messages
 
-from risk.models import RiskAlert, RiskLimit, RiskSnapshot
+from risk.models import RiskAlert, RiskLimit, RiskSnapshot, VaRBacktest
 
 
 @admin.register(RiskLimit)
@@ -58,3 +58,36 @@ class RiskAlertAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, f"alert {alert.pk}: {exc.message}", messages.WARNING)
         self.message_user(request, f"{done} alert(s) acknowledged.", messages.SUCCESS)
+
+
+@admin.register(VaRBacktest)
+class VaRBacktestAdmin(admin.ModelAdmin):
+    """The nightly VaR backtests: filter the yellow and red zones, rerun one on demand."""
+
+    list_display = ["portfolio", "date", "method", "current_model", "zone", "exceptions", "observations",
+                    "expected_exceptions", "kupiec_p", "christoffersen_p", "var_forecast", "seconds"]
+    list_filter = ["zone", "method", "current_model", "date"]
+    search_fields = ["portfolio__name", "portfolio__owner__email"]
+    date_hierarchy = "date"
+    raw_id_fields = ["portfolio"]
+    actions = ["rerun"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Backtest the selected portfolios again now")
+    def rerun(self, request, queryset):
+        from common.errors import ApplicationError
+        from risk.var_backtest_services import var_backtest_record
+
+        done = 0
+        for record in queryset.select_related("portfolio"):
+            try:
+                var_backtest_record(portfolio=record.portfolio)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"portfolio {record.portfolio_id}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"{done} backtest(s) recomputed.", messages.SUCCESS)

@@ -117,6 +117,9 @@ class VarResponseSerializer(serializers.Serializer):
     start = serializers.DateField(help_text="First return date used.")
     end = serializers.DateField(help_text="Last return date used.")
     weights = serializers.DictField(child=serializers.FloatField())
+    note = serializers.CharField(allow_null=True, required=False,
+                                 help_text="Why the method differs from the one asked for (Cornish-Fisher "
+                                 "outside its monotone domain falls back to historical), else null.")
 
 
 class VarApi(APIView):
@@ -142,6 +145,7 @@ class VarApi(APIView):
             "confidence_level": r.confidence_level, "horizon_days": r.horizon_days, "method": r.method,
             "distribution": r.distribution, "n_observations": r.n_observations,
             "start": computation.start, "end": computation.end, "weights": computation.weights,
+            "note": r.note,
         }).data)
 
 

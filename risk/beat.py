@@ -13,4 +13,13 @@ BEAT_SCHEDULE = {
         "description": "Store a RiskSnapshot (1- and 5-day VaR, ES, beta, tracking error, drawdown, "
         "Sharpe, Sortino) per portfolio and raise or resolve risk alerts.",
     },
+    "risk: nightly VaR backtests": {
+        "task": "risk.var_backtests_record_task",
+        # 00:40 UTC Tue-Sat: after the risk snapshots (23:55), so the day's final holdings are
+        # replayed; a portfolio takes ~0.3 s (GARCH refits), docs/VAR_BACKTEST.md has the budget.
+        "schedule": crontab(minute=40, hour=0, day_of_week="tue-sat"),
+        "kwargs": {},
+        "description": "Backtest the default VaR model (Kupiec, Christoffersen, Basel zone per 250-day "
+        "block) on every portfolio's current weights and store it (GET portfolios/{id}/risk/backtest).",
+    },
 }

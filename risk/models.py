@@ -129,3 +129,41 @@ class RiskAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.severity} {self.rule} on portfolio {self.portfolio_id} ({self.status})"
+
+
+class VaRBacktest(models.Model):
+    """The nightly VaR backtest of one portfolio (issue 16): the default model's exceptions
+    on the current weights replayed over the last years, its Kupiec and Christoffersen
+    p-values and Basel zone per 250-day block, and each candidate model's summary.
+
+    One row per (portfolio, date of the last return scored); a rerun the same day replaces it.
+    """
+
+    portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.CASCADE, related_name="var_backtests")
+    date = models.DateField(help_text="Last day scored (the latest common price date of the holdings).")
+    method = models.CharField(max_length=20, default="adaptive", help_text="The model backtested (the default).")
+    confidence_level = models.FloatField(default=0.99)
+    window_days = models.PositiveIntegerField(default=250)
+    observations = models.PositiveIntegerField(help_text="Days scored.")
+    exceptions = models.PositiveIntegerField(help_text="Days whose loss exceeded the VaR forecast made the day before.")
+    expected_exceptions = models.FloatField()
+    kupiec_p = models.FloatField(help_text="Kupiec proportion-of-failures test, p-value.")
+    christoffersen_p = models.FloatField(help_text="Christoffersen independence test, p-value.")
+    conditional_coverage_p = models.FloatField(help_text="Christoffersen conditional coverage (2 dof), p-value.")
+    blocks = models.JSONField(default=list, help_text="[{start, end, exceptions, zone}] per 250-day block, oldest first.")
+    zone = models.CharField(max_length=6, blank=True, help_text="Basel zone of the most recent block (blank: none).")
+    current_model = models.CharField(max_length=20, blank=True, help_text="The candidate the rule uses next.")
+    var_forecast = models.FloatField(help_text="The default model's 1-day VaR for the next day, positive loss fraction.")
+    candidates = models.JSONField(default=list, blank=True, help_text="Each candidate model's backtest summary.")
+    weights = models.JSONField(default=dict, blank=True, help_text="The weights replayed.")
+    seconds = models.FloatField(default=0.0, help_text="Compute time of this backtest.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["portfolio", "date"], name="var_backtest_once_per_day")]
+        indexes = [models.Index(fields=["portfolio", "-date"]), models.Index(fields=["zone"])]
+        ordering = ["-date"]
+
+    def __str__(self) -> str:
+        return f"VaR backtest of portfolio {self.portfolio_id} to {self.date} ({self.zone or 'no block'})"

@@ -244,18 +244,30 @@ def ewma_volatility(r: np.ndarray, lam: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GarchPath:
-    """GARCH-t volatility forecasts for days ``first .. n`` and the fits that made them."""
+    """GARCH-t volatility forecasts for days ``first .. n`` and the fits that made them.
+
+    The fits do not depend on the VaR level, so one path serves every level and both
+    GARCH methods (:func:`rolling_var_many` shares it).
+    """
 
     sigma: np.ndarray
     """``sigma[i]``: the forecast for day ``first + i``."""
     nu: np.ndarray
     """Degrees of freedom of the fit in force on each day."""
-    residual_quantile: np.ndarray
-    """FHS: ``Q_a`` of the last ``window`` standardized losses, per day."""
+    residual_quantiles: dict[float, np.ndarray]
+    """FHS: per level ``a``, ``Q_a`` of the last ``window`` standardized losses, per day."""
     fits: list[GarchParams]
 
+    def t_var(self, level: float) -> np.ndarray:
+        return -standardized_t_ppf(1.0 - level, self.nu) * self.sigma
 
-def garch_path(r: np.ndarray, *, first: int, level: float, config: VaRModelConfig) -> GarchPath:
+    def fhs_var(self, level: float) -> np.ndarray:
+        return self.residual_quantiles[level] * self.sigma
+
+
+def garch_path(
+    r: np.ndarray, *, first: int, levels: tuple[float, ...], config: VaRModelConfig
+) -> GarchPath:
     """Refit every ``garch_refit_every`` days from ``first`` on (on the preceding
     ``max(garch_fit_window, window_days)`` returns), filter each segment with its fit.
 
@@ -265,7 +277,8 @@ def garch_path(r: np.ndarray, *, first: int, level: float, config: VaRModelConfi
     extended = _with_tomorrow(r)
     fit_window = max(config.garch_fit_window, window)
     days = n + 1 - first
-    sigma, nu, q_resid = np.empty(days), np.empty(days), np.empty(days)
+    sigma, nu = np.empty(days), np.empty(days)
+    q_resid = {level: np.empty(days) for level in levels}
     fits: list[GarchParams] = []
     params: GarchParams | None = None
     for start in range(first, n + 1, config.garch_refit_every):
@@ -282,9 +295,24 @@ def garch_path(r: np.ndarray, *, first: int, level: float, config: VaRModelConfi
         nu[days_here] = params.nu
         # FHS: day t's residual window is z[t - window - lo : t - lo] (start - lo >= window)
         residuals = extended[lo : stop - 1] / segment[: stop - 1 - lo]
-        windows = sliding_window_view(residuals, window)[start - window - lo :]
-        q_resid[days_here] = np.quantile(-windows, level, axis=1, method="weibull")
+        windows = -sliding_window_view(residuals, window)[start - window - lo :]
+        for level in levels:
+            q_resid[level][days_here] = np.quantile(windows, level, axis=1, method="weibull")
     return GarchPath(sigma, nu, q_resid, fits)
+
+
+def _check(returns, method: str, config: VaRModelConfig, first: int | None) -> tuple[np.ndarray, int]:
+    r = _series(returns)
+    window = int(config.window_days)
+    first = window if first is None else int(first)
+    if method not in BACKTEST_METHODS:
+        raise RiskInputError(f"method must be one of {', '.join(BACKTEST_METHODS)}; got {method!r}",
+                             field="method")
+    if first < window or r.shape[0] < first:
+        raise RiskInputError(
+            f"need at least {window} returns before the first forecast; got {min(first, r.shape[0])}",
+            field="returns")
+    return r, first
 
 
 def rolling_var(
@@ -301,56 +329,75 @@ def rolling_var(
     Raises :class:`RiskInputError` for an unknown method (field ``method``), a series too
     short for the window (field ``returns``) or a window with no tail (``window_days``).
     """
+    return rolling_var_many(returns, methods=(method,), confidence_level=confidence_level,
+                            config=config, first=first)[method]
+
+
+def rolling_var_many(
+    returns: np.ndarray | pd.Series,
+    *,
+    methods: tuple[str, ...],
+    confidence_level: float = 0.99,
+    config: VaRModelConfig | None = None,
+    first: int | None = None,
+) -> dict[str, RollingForecast]:
+    """:func:`rolling_var` for several methods at once, sharing the EWMA filter and the
+    GARCH fits (the costly part: one fit a quarter) between the methods that use them."""
     config = config or VaRModelConfig()
     level = check_confidence(confidence_level)
-    r = _series(returns)
-    window = int(config.window_days)
-    first = window if first is None else int(first)
-    if method not in BACKTEST_METHODS:
-        raise RiskInputError(f"method must be one of {', '.join(BACKTEST_METHODS)}; got {method!r}",
-                             field="method")
-    if first < window or r.shape[0] < first:
-        raise RiskInputError(
-            f"need at least {window} returns before the first forecast; got {min(first, r.shape[0])}",
-            field="returns")
-    if method == DEFAULT_VAR_MODEL:
-        return _adaptive(r, level=level, config=config, first=first)
-    if method in WINDOW_METHODS:
-        windows = _windows(r, window, first)
-        invalid = 0
-        if method == "historical":
-            var = _historical(windows, level)
-        elif method == "parametric":
-            var = _parametric(windows, level)
-        elif method == "cornish_fisher":
-            var, invalid = _cornish_fisher(windows, level)
-        else:
-            var = _monte_carlo(windows, level, config, first, t_dist=method == "monte_carlo_t")
-        return RollingForecast(method, level, first, var, invalid_days=invalid)
-    return RollingForecast(method, level, first, _filtered(r, method, level, config, first))
-
-
-def _filtered(r: np.ndarray, method: str, level: float, config: VaRModelConfig, first: int) -> np.ndarray:
-    if method in ("ewma", "fhs_ewma"):
-        sigma = ewma_volatility(r, config.ewma_lambda)
-        if method == "ewma":
-            return stats.norm.ppf(level) * sigma[first:]
-        return _fhs(r, sigma, config.window_days, first, level)
-    path = garch_path(r, first=first, level=level, config=config)
-    if method == "garch_t":
-        return -standardized_t_ppf(1.0 - level, path.nu) * path.sigma
-    return path.residual_quantile * path.sigma
-
-
-def _adaptive(r: np.ndarray, *, level: float, config: VaRModelConfig, first: int) -> RollingForecast:
+    if not methods:
+        raise RiskInputError("give at least one method", field="method")
+    r, first = _check(returns, methods[0], config, first)
+    for method in methods[1:]:
+        _check(r, method, config, first)
     target = green_zone_target_rate(level, probability=config.green_zone_probability)
-    aim = 1.0 - target
+    needs_garch = {"garch_t", "fhs_garch", DEFAULT_VAR_MODEL} & set(methods)
+    path = None
+    if needs_garch:
+        levels = tuple(sorted({level, 1.0 - target} if DEFAULT_VAR_MODEL in methods else {level}))
+        path = garch_path(r, first=first, levels=levels, config=config)
     sigma = ewma_volatility(r, config.ewma_lambda)
-    path = garch_path(r, first=first, level=aim, config=config)
+    out: dict[str, RollingForecast] = {}
+    for method in methods:
+        if method == DEFAULT_VAR_MODEL:
+            out[method] = _adaptive(r, level=level, target=target, sigma=sigma, path=path, config=config,
+                                    first=first)
+        elif method in WINDOW_METHODS:
+            out[method] = _windowed(r, method, level, config, first)
+        elif method == "ewma":
+            out[method] = RollingForecast(method, level, first, stats.norm.ppf(level) * sigma[first:])
+        elif method == "fhs_ewma":
+            out[method] = RollingForecast(method, level, first, _fhs(r, sigma, config.window_days, first, level))
+        elif method == "garch_t":
+            out[method] = RollingForecast(method, level, first, path.t_var(level))
+        else:
+            out[method] = RollingForecast(method, level, first, path.fhs_var(level))
+    return out
+
+
+def _windowed(r: np.ndarray, method: str, level: float, config: VaRModelConfig, first: int) -> RollingForecast:
+    windows = _windows(r, int(config.window_days), first)
+    invalid = 0
+    if method == "historical":
+        var = _historical(windows, level)
+    elif method == "parametric":
+        var = _parametric(windows, level)
+    elif method == "cornish_fisher":
+        var, invalid = _cornish_fisher(windows, level)
+    else:
+        var = _monte_carlo(windows, level, config, first, t_dist=method == "monte_carlo_t")
+    return RollingForecast(method, level, first, var, invalid_days=invalid)
+
+
+def _adaptive(
+    r: np.ndarray, *, level: float, target: float, sigma: np.ndarray, path: GarchPath,
+    config: VaRModelConfig, first: int,
+) -> RollingForecast:
+    aim = 1.0 - target
     candidates = {
         "fhs_ewma": _fhs(r, sigma, config.window_days, first, aim),
-        "garch_t": -standardized_t_ppf(target, path.nu) * path.sigma,
-        "fhs_garch": path.residual_quantile * path.sigma,
+        "garch_t": path.t_var(aim),
+        "fhs_garch": path.fhs_var(aim),
     }
     stacked = np.column_stack([candidates[name] for name in ADAPTIVE_CANDIDATES])
     losses = -r[first:]

@@ -30,6 +30,9 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "MarketRegimeEnum": "mlagents.regime.models.Regime.choices",
         "BacktestStatusEnum": "rebalancer.backtests.models.BacktestStatus.choices",
+        # issue 16: the VaR methods of risk/var, and the wider set the backtests accept
+        "VarMethodEnum": "risk.measures.var.VAR_METHODS",
+        "VarBacktestMethodEnum": "risk.measures.var_models.BACKTEST_METHODS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
