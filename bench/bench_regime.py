@@ -1,13 +1,30 @@
-"""Regime detector accuracy: the synthetic market's ground truth and SPY vs the 20 % rule.
+"""Regime detector accuracy over simulator seeds, and bear calls on real markets (issue 16).
 
-Run: .venv/bin/python bench/bench_regime.py [--seeds 7 1 2] [--quick]
+Run: ``.venv/bin/python bench/bench_regime.py [--seeds 0-19] [--refit-every 126]
+[--skip-synthetic] [--skip-real]``
 
-Every figure uses causal probabilities (the forward filter) from walk-forward refits
-(refit every 252 days on the data known then), so each day's call depends only on
-data up to that day. Also printed: the same filter with one model fitted on all the
-data ("in-sample parameters"), and for the synthetic market the Bayes bound of a
-filter that knows the true parameters (estimated from the ground truth) — no causal
-detector on the index can beat it on average.
+1. **Synthetic** (``marketdata.providers.synthetic``, default config, seeds 0-19): the
+   detector on the equal-weight index of the 14 simulated equities, every call causal
+   (the forward filter), two protocols:
+
+   - ``fixed``: fit on the first 5 years (1,260 days), filter the next 7 (the issue's and
+     ``tests/mlagents/regime/test_accuracy.py``'s protocol);
+   - ``walk-forward``: as the product runs it — refit every ``--refit-every`` days on the
+     last 10 years known then (the first fit after 2 years), filter until the next refit;
+     scored on the same days as ``fixed``.
+
+   Each is compared with the seed's **Bayes bound** on the same days: the forward filter
+   with the *true* transition matrix and each regime's true mean and variance of the
+   index's daily log return (from the ground truth) — what a causal detector on the
+   index could achieve at best on average.
+2. **Real** (``spy_prices.csv`` 1993-2019, and the equal-weight index of the 20 stocks of
+   ``stock_prices.csv`` 1990-2018): walk-forward (first fit on 3 years, refit every
+   ``--refit-every`` days on the last 10 years), scored against the 20 % rule
+   (``truth.drawdown_regimes``, dated with hindsight) and NBER recessions: bear precision,
+   recall and the detection lag of each 20 % bear market. For reference, the same scores
+   of simple causal peak/trough rules (bear once the index is ``x`` % below its peak,
+   bull again after a ``y`` % rally): the trade-off between lag and precision that any
+   rule based on prices alone faces.
 """
 
 from __future__ import annotations
@@ -16,6 +33,7 @@ import argparse
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,123 +42,129 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 
-from marketdata.providers.synthetic import (  # noqa: E402
-    DEFAULT_REGIME_PARAMS,
-    REGIMES,
-    RegimeParams,
-    SyntheticMarketConfig,
-    simulate_market,
-)
+from marketdata.providers.synthetic import SyntheticMarketConfig, simulate_market  # noqa: E402
 from mlagents.regime.engine.features import DEFAULT_FEATURES, equal_weight_index, regime_features  # noqa: E402
 from mlagents.regime.engine.hmm import (  # noqa: E402
     detector_fit,
     filter_probabilities,
-    forward_filter,
     regimes_from_probabilities,
     walk_forward,
 )
-from mlagents.regime.engine.truth import (  # noqa: E402
-    TWO_STATE,
-    drawdown_regimes,
-    regime_accuracy,
-    regime_episodes,
-)
+from mlagents.regime.engine.truth import bayes_filter_calls, bear_call_report, regime_accuracy  # noqa: E402
 
-SPY = Path(__file__).resolve().parents[2] / "shared" / "data" / "spy_prices.csv"
-
-# The market-data helper's simulator with regimes that last like real ones (bull ~250,
-# bear ~85, sideways ~140 business days) and a calmer bull (vol x0.55) with thinner tails.
-DETECTABLE_TRANSITION = ((0.996, 0.002, 0.002), (0.006, 0.988, 0.006), (0.004, 0.003, 0.993))
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not DATA.exists():
+    DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TRAIN_DAYS = 1260
+TEN_YEARS = 2520
 
 
-def detectable_config(seed: int) -> SyntheticMarketConfig:
-    params = dict(DEFAULT_REGIME_PARAMS)
-    params["bull"] = RegimeParams(0.18, 0.55, 0.20, 1.0, 1.0)
-    return SyntheticMarketConfig(seed=seed, transition=DETECTABLE_TRANSITION, regime_params=params, df=8.0)
-
-
-def bayes_bound(index: pd.Series, truth: pd.Series, transition) -> float:
-    """Forward filter on daily log returns with each regime's true mean/variance."""
-    r = np.log(index).diff().iloc[1:]
-    t = truth.reindex(r.index)
-    log_b = np.column_stack(
-        [-0.5 * ((r - r[t == g].mean()) / r[t == g].std()) ** 2 - np.log(r[t == g].std()) for g in REGIMES]
-    )
-    probs = forward_filter(log_b, np.ones(3) / 3, np.asarray(transition))
-    return float((np.array(REGIMES)[probs.argmax(axis=1)] == t.to_numpy()).mean())
-
-
-def synthetic(config: SyntheticMarketConfig, label: str) -> dict:
-    market = simulate_market(config)
+def synthetic_seed(seed: int, refit_every: int) -> dict:
+    market = simulate_market(SyntheticMarketConfig(seed=seed))
     equities = [a.symbol for a in market.assets if a.asset_class == "equity"]
     index = equal_weight_index(market.prices[equities])
     features = regime_features(index, DEFAULT_FEATURES)
-    start = time.perf_counter()
-    wf = walk_forward(features, initial=504, refit_every=252, feature_config=DEFAULT_FEATURES)
-    seconds = time.perf_counter() - start
-    insample = regimes_from_probabilities(filter_probabilities(detector_fit(features), features))
-    first5 = detector_fit(features.iloc[:1260])
-    oos = regimes_from_probabilities(filter_probabilities(first5, features)).iloc[1260:]
-    row = {
-        "market": label,
-        "seed": config.seed,
-        "days": len(wf.regimes),
-        "walk_forward": regime_accuracy(wf.regimes, market.regimes),
-        "out_of_sample_5y": regime_accuracy(oos, market.regimes),
-        "in_sample_params": regime_accuracy(insample, market.regimes),
-        "bayes_bound": bayes_bound(index, market.regimes, config.transition),
-        "seconds": seconds,
+    started = time.perf_counter()
+    fixed_model = detector_fit(features.iloc[:TRAIN_DAYS], feature_config=DEFAULT_FEATURES)
+    fixed = regimes_from_probabilities(filter_probabilities(fixed_model, features)).iloc[TRAIN_DAYS:]
+    wf = walk_forward(features, initial=504, refit_every=refit_every, window=TEN_YEARS,
+                      feature_config=DEFAULT_FEATURES).regimes.loc[fixed.index[0]:]
+    bound = bayes_filter_calls(index, market.regimes, market.config.transition).loc[fixed.index]
+    truth = market.regimes
+    return {
+        "seed": seed,
+        "scored_days": len(fixed),
+        "fixed": regime_accuracy(fixed, truth),
+        "walk_forward": regime_accuracy(wf, truth),
+        "bayes_bound": regime_accuracy(bound, truth),
+        "train_bear_days": int((truth.reindex(features.index[:TRAIN_DAYS]) == "bear").sum()),
+        "train_sideways_days": int((truth.reindex(features.index[:TRAIN_DAYS]) == "sideways").sum()),
+        "seconds": time.perf_counter() - started,
     }
-    print(pd.crosstab(market.regimes.reindex(wf.regimes.index), wf.regimes), flush=True)
-    return row
 
 
-def spy() -> None:
-    prices = pd.read_csv(SPY, index_col="date", parse_dates=True)["SPY"]
+def synthetic(seeds: list[int], refit_every: int) -> None:
+    rows = []
+    for seed in seeds:
+        row = synthetic_seed(seed, refit_every)
+        rows.append(row)
+        print(f"seed {seed:2d}: fixed {row['fixed']:.3f}  walk-forward {row['walk_forward']:.3f}  "
+              f"bound {row['bayes_bound']:.3f}  ({row['seconds']:.0f} s)", flush=True)
+    table = pd.DataFrame(rows)
+    table["fixed_gap"] = table["bayes_bound"] - table["fixed"]
+    table["wf_gap"] = table["bayes_bound"] - table["walk_forward"]
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for column in ("fixed", "walk_forward", "bayes_bound", "fixed_gap", "wf_gap"):
+        print(f"{column:>13}: median {table[column].median():.3f}  worst "
+              f"{(table[column].max() if 'gap' in column else table[column].min()):.3f}  "
+              f"mean {table[column].mean():.3f}")
+
+
+def peak_trough_rule(prices: pd.Series, fall: float, rally: float) -> pd.Series:
+    """Causal: bear once the index is ``fall`` below its running peak, bull after ``rally`` off the low."""
+    x = prices.to_numpy()
+    out = np.empty(len(x), dtype=object)
+    bear, peak, low = False, x[0], x[0]
+    for i, p in enumerate(x):
+        if not bear:
+            peak = max(peak, p)
+            if p <= peak * (1 - fall):
+                bear, low = True, p
+        else:
+            low = min(low, p)
+            if p >= low * (1 + rally):
+                bear, peak = False, p
+        out[i] = "bear" if bear else "bull"
+    return pd.Series(out, index=prices.index)
+
+
+def _report(label: str, called: pd.Series, prices: pd.Series) -> None:
+    r = bear_call_report(called, prices)
+    lags = ", ".join(f"{e.start.date()}: {e.lag if e.lag is not None else 'never'}" for e in r.episodes)
+    print(f"  {label:34s} bear {r.bear_share:5.1%} of days, precision {r.precision:.2f} "
+          f"(with NBER {r.precision_with_recessions:.2f}), recall {r.recall:.2f}; lag (days) {lags}")
+
+
+def real(name: str, prices: pd.Series, refit_every: int) -> None:
     features = regime_features(prices, DEFAULT_FEATURES)
-    wf = walk_forward(features, initial=756, refit_every=252, feature_config=DEFAULT_FEATURES)
-    regimes = wf.regimes
-    truth = drawdown_regimes(prices)
-    print(f"SPY {regimes.index[0].date()}..{regimes.index[-1].date()}: {len(regimes)} days (walk-forward, "
-          f"first fit on 3 years)")
-    print(f"  share of days by regime: {regimes.value_counts(normalize=True).round(3).to_dict()}")
-    print(f"  20% rule bear days: {(truth.reindex(regimes.index) == 'bear').mean():.3f}")
-    acc = regime_accuracy(regimes, truth, TWO_STATE)
-    print(f"  accuracy vs the 20% drawdown rule (bull+sideways = not bear): {acc:.3f}")
-    bear_truth = truth.reindex(regimes.index) == "bear"
-    bear_called = regimes == "bear"
-    print(f"  bear recall {bear_called[bear_truth].mean():.3f}, bear precision {bear_truth[bear_called].mean():.3f}")
-    print("  20% rule bear markets:")
-    for e in regime_episodes(truth, min_days=5):
-        if e.regime == "bear":
-            print(f"    {e.start.date()} .. {e.end.date()} ({e.days} days)")
-    print("  detector's bear calls of 10+ days:")
-    for e in regime_episodes(regimes, min_days=10):
-        if e.regime == "bear":
-            print(f"    {e.start.date()} .. {e.end.date()} ({e.days} days)")
-    monthly = regimes.resample("ME").agg(lambda s: s.value_counts().idxmax() if len(s) else None)
-    for year in ("2000", "2001", "2002", "2007", "2008", "2009", "2011", "2015", "2016", "2018"):
-        months = monthly.loc[year]
-        print(f"  {year}: " + " ".join(f"{d.month:02d}:{v[:4]}" for d, v in months.items()))
+    started = time.perf_counter()
+    wf = walk_forward(features, initial=756, refit_every=refit_every, window=TEN_YEARS,
+                      feature_config=DEFAULT_FEATURES)
+    called = wf.regimes
+    print(f"\n{name} {called.index[0].date()}..{called.index[-1].date()} ({len(called)} days, walk-forward, "
+          f"{time.perf_counter() - started:.0f} s); regimes called: "
+          f"{called.value_counts(normalize=True).round(3).to_dict()}")
+    _report("detector (walk-forward)", called, prices)
+    monthly = called.resample("ME").agg(lambda s: s.value_counts().idxmax() if len(s) else None)
+    for year in ("2000", "2001", "2002", "2007", "2008", "2009"):
+        if year in monthly.index.year.astype(str):
+            months = monthly.loc[year]
+            print(f"    {year}: " + " ".join(f"{d.month:02d}:{v[:4]}" for d, v in months.items()))
+    print("  causal peak/trough rules on the same days (reference):")
+    for fall, rally in ((0.05, 0.10), (0.07, 0.10), (0.10, 0.10), (0.12, 0.10)):
+        _report(f"fall {fall:.0%} / rally {rally:.0%}", peak_trough_rule(prices, fall, rally).loc[called.index], prices)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 1, 2])
-    parser.add_argument("--skip-spy", action="store_true")
+    parser.add_argument("--seeds", default="0-19", help="e.g. 0-19 or 3,7,11")
+    parser.add_argument("--refit-every", type=int, default=126)
     parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--skip-real", action="store_true")
     args = parser.parse_args()
-    rows = []
-    for seed in [] if args.skip_synthetic else args.seeds:
-        rows.append(synthetic(SyntheticMarketConfig(seed=seed), "default config"))
-        rows.append(synthetic(detectable_config(seed), "detectable config"))
-    if rows:
-        table = pd.DataFrame(rows)
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        means = table.groupby("market")[["walk_forward", "out_of_sample_5y", "in_sample_params", "bayes_bound"]]
-        print(means.mean().round(3).to_string())
-    if not args.skip_spy:
-        spy()
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    if "-" in args.seeds:
+        lo, hi = map(int, args.seeds.split("-"))
+        seeds = list(range(lo, hi + 1))
+    else:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    if not args.skip_synthetic:
+        synthetic(seeds, args.refit_every)
+    if not args.skip_real:
+        spy = pd.read_csv(DATA / "spy_prices.csv", index_col="date", parse_dates=True)["SPY"]
+        real("SPY", spy, args.refit_every)
+        stocks = pd.read_csv(DATA / "stock_prices.csv", index_col="date", parse_dates=True)
+        real("EW20 (equal-weight index of the 20 stocks)", equal_weight_index(stocks), args.refit_every)
 
 
 if __name__ == "__main__":

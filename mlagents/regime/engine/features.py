@@ -33,7 +33,8 @@ class FeatureConfig:
     trend_window: int = 21
     """Days in the trailing-return window."""
     columns: tuple[str, ...] = ("ret", "vol")
-    """Which features the HMM sees (a subset of :data:`FEATURE_NAMES`, in that order)."""
+    """Which features the HMM sees (a subset of :data:`FEATURE_NAMES`, in that order;
+    the product uses :data:`DEFAULT_FEATURES`, the return alone)."""
 
     @property
     def warmup(self) -> int:
@@ -54,10 +55,13 @@ class FeatureConfig:
         )
 
 
-DEFAULT_FEATURES = FeatureConfig()
-"""What the product fits on: the daily return and the 21-day realized volatility (the
-trend feature double-counts the returns and made the fits worse in our experiments;
-docs/REGIME.md has the figures)."""
+DEFAULT_FEATURES = FeatureConfig(columns=("ret",))
+"""What the product fits on: the daily log return alone (issue 16). An HMM assumes the
+observations are independent given the regime; the daily return is (the regimes differ
+in its mean and volatility), while a 21-day volatility or trend shares 20 of its 21 days
+with yesterday's, so the filter treats one piece of evidence as twenty and lags at every
+switch. On simulator seeds 0-19 (fit on 5 years, filter 7) the median accuracy is 0.90
+with the return alone against 0.65 with return and volatility (docs/REGIME.md)."""
 
 
 def regime_features(prices: pd.Series, config: FeatureConfig | None = None) -> pd.DataFrame:

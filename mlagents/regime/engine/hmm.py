@@ -184,28 +184,84 @@ def regimes_from_probabilities(probs: pd.DataFrame) -> pd.Series:
     return probs.idxmax(axis=1).rename("regime")
 
 
-def label_states(mean_return: np.ndarray, volatility: np.ndarray) -> tuple[str, ...]:
+SAME_REGIME_VOL_RATIO = 1.3
+"""Two states whose volatilities differ by less than this factor are one regime split in
+two (EM spends a spare state on a regime seen at two levels); they share its label."""
+BEAR_MEAN_SIGNIFICANCE = 2.0
+"""The turbulent state is a bear market unless its mean return is this many standard
+errors above the calm state's (then it is a second sideways state)."""
+
+
+def label_states(
+    mean_return: np.ndarray,
+    volatility: np.ndarray,
+    occupancy: np.ndarray | None = None,
+    n_observations: int | None = None,
+) -> tuple[str, ...]:
     """Name the states from their statistics (annualised return and volatility).
 
-    bull: the calmest state; bear: the most volatile one, provided its mean return is
-    below the calmest state's — otherwise it is a second sideways state; sideways: the
-    one between. Volatility orders the states because it is estimated far more
-    precisely from a few hundred days than the mean return (the standard error of an
-    annualised mean over two years is about vol / sqrt(2), as large as the gaps
-    between regimes), so the labels do not flip between refits; in equity markets the
-    calm state is the rising one and the turbulent one the falling one (the leverage
-    effect). The return check keeps a window where turbulence came with rallies
-    (e.g. SPY 1993-1999) from calling its busier days a bear market. ``mean_return`` also breaks exact
-    ties in volatility.
+    1. Order the states by volatility and group neighbours less than
+       :data:`SAME_REGIME_VOL_RATIO` apart (a regime split in two; ties in volatility are
+       one regime). Three groups are bull, sideways, bear from calm to turbulent; two
+       groups are bull and bear; one group is bull.
+    2. The turbulent (bear) group is relabelled sideways when its mean return is
+       *significantly* above the calm group's: more than :data:`BEAR_MEAN_SIGNIFICANCE`
+       standard errors, the standard error of an annualised mean being
+       ``vol / sqrt(days / 252)`` with ``days = occupancy * n_observations``. Without
+       occupancies, any higher mean counts (the rule before issue 16).
+
+    Volatility orders the states because it is estimated far more precisely from a few
+    hundred days than the mean return (the standard error of an annualised mean over
+    two years is about vol / sqrt(2), as large as the gaps between regimes), so the
+    labels do not flip between refits; in equity markets the calm state is the rising
+    one and the turbulent one the falling one (the leverage effect). The return check
+    keeps a window where turbulence came with strong rallies from calling them a bear
+    market, and its significance test keeps a bear state whose mean is estimated from
+    a hundred noisy days (simulator seed 3: +54 %/yr +- 52 %) from being called sideways.
     """
-    k = len(volatility)
+    vol = np.asarray(volatility, dtype=float)
+    mean = np.asarray(mean_return, dtype=float)
+    k = len(vol)
     if k != 3:
         raise RegimeDetectorError(f"labelling needs exactly 3 states, got {k}")
-    order = np.lexsort((-np.asarray(mean_return), np.asarray(volatility)))  # calm first
+    order = np.lexsort((-mean, vol))  # calm first; equal volatility: higher mean first
+    groups: list[list[int]] = [[int(order[0])]]
+    for state in order[1:]:
+        if vol[state] < vol[groups[-1][-1]] * SAME_REGIME_VOL_RATIO:
+            groups[-1].append(int(state))
+        else:
+            groups.append([int(state)])
+    names = {1: ("bull",), 2: ("bull", "bear"), 3: ("bull", "sideways", "bear")}[len(groups)]
     labels = [""] * k
-    labels[order[0]], labels[order[1]] = "bull", "sideways"
-    labels[order[2]] = "bear" if mean_return[order[2]] < mean_return[order[0]] else "sideways"
+    for group, name in zip(groups, names, strict=True):
+        for state in group:
+            labels[state] = name
+    if len(groups) > 1:
+        calm, turbulent = groups[0], groups[-1]
+        gap = _mean(mean, occupancy, turbulent) - _mean(mean, occupancy, calm)
+        if occupancy is None or n_observations is None:
+            significant = gap > 0
+        else:
+            se = np.hypot(*(_mean_se(vol, occupancy, n_observations, g) for g in (calm, turbulent)))
+            significant = gap > BEAR_MEAN_SIGNIFICANCE * se
+        if significant:
+            for state in turbulent:
+                labels[state] = "sideways"
     return tuple(labels)
+
+
+def _mean(mean: np.ndarray, occupancy: np.ndarray | None, group: list[int]) -> float:
+    if occupancy is None:
+        return float(np.mean(mean[group]))
+    w = np.asarray(occupancy, dtype=float)[group]
+    return float(np.average(mean[group], weights=w)) if w.sum() > 0 else float(np.mean(mean[group]))
+
+
+def _mean_se(vol: np.ndarray, occupancy: np.ndarray, n: int, group: list[int]) -> float:
+    """Standard error of a group's annualised mean return: vol / sqrt(years of days in it)."""
+    occ = np.asarray(occupancy, dtype=float)[group]
+    years = max(float(occ.sum()) * n, 2.0) / TRADING_DAYS
+    return float(np.average(vol[group], weights=occ) if occ.sum() > 0 else vol[group].mean()) / np.sqrt(years)
 
 
 def _state_stats(
@@ -315,7 +371,10 @@ def detector_fit(
     gamma = best.predict_proba(x)  # smoothed posteriors: fine for describing the training data
     stats = _state_stats(gamma, log_ret, best.transmat_)
     labels = label_states(
-        np.array([s.mean_return for s in stats]), np.array([s.volatility for s in stats])
+        np.array([s.mean_return for s in stats]),
+        np.array([s.volatility for s in stats]),
+        np.array([s.occupancy for s in stats]),
+        len(x),
     )
     return RegimeModelParams(
         features=feature_config,

@@ -132,14 +132,35 @@ def test_label_states_orders_by_volatility():
     assert label_states(np.array([0.1, -0.3, 0.0]), np.array([0.10, 0.30, 0.18])) == (
         "bull", "bear", "sideways"
     )
-    # equal volatility: the higher mean return is the calmer label
+    # equal volatility: one regime split in two states (they share the calm label)
     assert label_states(np.array([0.0, 0.2, -0.1]), np.array([0.2, 0.2, 0.4])) == (
-        "sideways", "bull", "bear"
+        "bull", "bull", "bear"
     )
     # the most volatile state earns more than the calmest: no bear market in this window
     assert label_states(np.array([0.15, 0.05, 0.25]), np.array([0.08, 0.12, 0.20])) == (
         "bull", "sideways", "sideways"
     )
+
+
+def test_neighbouring_volatilities_are_one_regime():
+    # 0.090 and 0.082 (ratio 1.10 < 1.3): a bull market EM split in two (simulator seed 15)
+    assert label_states(np.array([0.22, -0.21, 0.11]), np.array([0.090, 0.31, 0.082])) == (
+        "bull", "bear", "bull"
+    )
+    # the turbulent pair, 0.30 and 0.36, is one bear market
+    assert label_states(np.array([0.2, -0.3, -0.5]), np.array([0.10, 0.30, 0.36])) == ("bull", "bear", "bear")
+
+
+def test_a_bear_mean_above_the_calm_ones_must_be_significant_to_rename_it():
+    # simulator seed 3's first five years: the turbulent state (9 % of 1,260 days, vol 0.35)
+    # earned +54 %/yr against +23 % for the calm one: 0.6 standard errors, noise -> still bear
+    mean, vol, occ = np.array([0.23, 0.16, 0.54]), np.array([0.089, 0.173, 0.354]), np.array([0.45, 0.46, 0.09])
+    assert label_states(mean, vol, occ, 1260) == ("bull", "sideways", "bear")
+    # the same gap over twenty times the days is 2.6 standard errors: a turbulent rally, not a bear
+    assert label_states(mean, vol, occ, 20 * 1260) == ("bull", "sideways", "sideways")
+    # the standard error: vol / sqrt(days / 252), combined for the two states
+    se = np.hypot(0.089 / np.sqrt(0.45 * 1260 / 252), 0.354 / np.sqrt(0.09 * 1260 / 252))
+    assert (0.54 - 0.23) / se == pytest.approx(0.59, abs=0.01)
 
 
 def test_states_sharing_a_label_add_up(fitted):
