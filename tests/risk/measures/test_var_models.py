@@ -16,6 +16,7 @@ from risk.measures.var_models import (
     VaRModelConfig,
     green_zone_target_rate,
     rolling_var,
+    rolling_var_many,
 )
 from risk.measures.volatility import ewma_variance, garch_t_fit, garch_variance, standardized_t_ppf
 
@@ -181,3 +182,11 @@ def test_the_vectorized_historical_backtest_is_the_old_loops(spy_short):
     assert s.kupiec.p_value == pytest.approx(old.kupiec.p_value, rel=1e-12)
     assert s.christoffersen.p_value == pytest.approx(old.christoffersen.p_value, rel=1e-12)
     assert [b.zone for b in s.blocks] == [t.zone for t in old.traffic_lights]
+
+
+def test_several_methods_at_once_share_the_fits_and_give_the_same_forecasts(spy_short):
+    r = spy_short.to_numpy()
+    methods = ("adaptive", "fhs_ewma", "garch_t", "fhs_garch", "historical")
+    together = rolling_var_many(r, methods=methods, confidence_level=0.99)
+    for method in methods:
+        np.testing.assert_array_equal(together[method].forecasts, rolling_var(r, method=method).forecasts)
