@@ -94,6 +94,71 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     }
 
 
+MAX_PAGE_SIZE = 500
+
+
+def _query_int(request: Any, name: str, *, default: int, maximum: int | None = None) -> int:
+    """A strictly positive integer query parameter, or a 400 naming it (never silently capped)."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise exceptions.ValidationError(
+            {name: [exceptions.ErrorDetail(f"{name} must be a whole number.", code="invalid")]}
+        ) from None
+    if value < 1:
+        raise exceptions.ValidationError(
+            {name: [exceptions.ErrorDetail(f"{name} must be at least 1.", code="min_value")]}
+        )
+    if maximum is not None and value > maximum:
+        raise exceptions.ValidationError(
+            {name: [exceptions.ErrorDetail(f"{name} must be at most {maximum}.", code="max_value")]}
+        )
+    return value
+
+
 class Pagination(PageNumberPagination):
+    """``?page=&page_size=``: a bad or out-of-range value is a 400 naming the parameter.
+
+    DRF's own answers a 404 to ``page=abc`` and silently caps ``page_size=100000`` (or
+    ignores 0 and -5); the app could not tell its mistake from an empty list. A page past
+    the last one is a 400 too (404 is only for objects named in the path).
+    """
+
     page_size_query_param = "page_size"
-    max_page_size = 500
+    max_page_size = MAX_PAGE_SIZE
+
+    def get_page_size(self, request: Any) -> int:
+        return _query_int(request, self.page_size_query_param, default=self.page_size, maximum=self.max_page_size)
+
+    def get_page_number(self, request: Any, paginator: Any) -> int:
+        if request.query_params.get(self.page_query_param) in self.last_page_strings:
+            return paginator.num_pages
+        return _query_int(request, self.page_query_param, default=1)
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list | None:
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except exceptions.NotFound:
+            page = request.query_params.get(self.page_query_param)
+            raise exceptions.ValidationError(
+                {self.page_query_param: [exceptions.ErrorDetail(
+                    f"page {page} is past the last page.", code="page_out_of_range"
+                )]}
+            ) from None
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict]:
+        return [
+            {
+                "name": self.page_query_param, "required": False, "in": "query",
+                "description": "A page number within the paginated result set (from 1); past the last page is a 400.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": self.page_size_query_param, "required": False, "in": "query",
+                "description": f"Results per page (1 to {self.max_page_size}; default {self.page_size}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]

@@ -419,7 +419,7 @@ def _portfolio_risk_payload(risk: PortfolioRisk) -> dict:
 
 class PortfolioRiskApi(APIView):
     @extend_schema(operation_id="portfolios_risk_retrieve",
-                   parameters=[OpenApiParameter("pk", int, OpenApiParameter.PATH, description="Portfolio id.")],
+                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Portfolio id.")],
                    responses={200: PortfolioRiskSerializer, **error_responses(404)})
     def get(self, request: Request, pk: str) -> Response:
         portfolio_id = int(pk)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install Debian's PostgreSQL and Redis servers when this machine lacks them
-# (the integration tests start throwaway instances of both).
+# (the integration tests start throwaway instances of both), and a Java runtime for the
+# openapi-generator jar that checks the app's Dart clients (scripts/check_api_clients.py).
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -31,8 +31,13 @@ SPECTACULAR_SETTINGS = {
         "MarketRegimeEnum": "mlagents.regime.models.Regime.choices",
         "BacktestStatusEnum": "rebalancer.backtests.models.BacktestStatus.choices",
     },
+    # A nullable enum is `allOf: [XEnum]` with `nullable: true`, not `oneOf: [XEnum, NullEnum]`:
+    # Dart generators turn the latter into a type they never define (issue 17).
+    "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "common.schema.postprocess_anonymous_operations",
     ],
-    "SECURITY": [{"jwtAuth": []}],
+    # No global SECURITY: each operation declares its own (jwtAuth from the authentication
+    # classes; none on the anonymous ones), so generated clients log in without a token.
 }

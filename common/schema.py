@@ -1,0 +1,30 @@
+"""drf-spectacular hooks that keep the schema a contract every client generator accepts.
+
+Issue 17 measured the document with openapi-spec-validator, openapi-python-client and
+openapi-generator (dart, dart-dio); ``scripts/check_api_clients.py`` repeats that in
+``make test``. These hooks fix what drf-spectacular's defaults get wrong for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def postprocess_anonymous_operations(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Declare anonymous operations (login, refresh, register, password reset...) anonymous.
+
+    drf-spectacular marks a view with ``AllowAny`` and no authentication as ``security:
+    [{}]`` ("authentication optional"); generated clients then still attach, or demand, a
+    bearer token. ``security: []`` says plainly that none is needed.
+    """
+    for operations in result.get("paths", {}).values():
+        for method in HTTP_METHODS:
+            operation = operations.get(method)
+            if operation is None:
+                continue
+            security = operation.get("security")
+            if security is None or all(requirement == {} for requirement in security):
+                operation["security"] = []
+    return result
