@@ -28,3 +28,22 @@ def postprocess_anonymous_operations(result: dict[str, Any], generator: Any, **k
             if security is None or all(requirement == {} for requirement in security):
                 operation["security"] = []
     return result
+
+
+def postprocess_etag_headers(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Document the ``ETag`` header on the 2xx responses of operations marked ``x-etag``."""
+    header = {
+        "ETag": {
+            "schema": {"type": "string"},
+            "description": "Version of the editable state; send it back as `If-Match` to edit safely.",
+        }
+    }
+    for operations in result.get("paths", {}).values():
+        for method in HTTP_METHODS:
+            operation = operations.get(method)
+            if operation is None or not operation.pop("x-etag", False):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if str(status).startswith("2"):
+                    response.setdefault("headers", {}).update(header)
+    return result

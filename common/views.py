@@ -7,6 +7,7 @@ as a URL that matches no route (``/api/v1/portfolios/abc``) or a crash in middle
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views import defaults
 
 
@@ -35,3 +36,21 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if _is_api(request):
         return _error(400, "bad_request", "Bad request.", "client_error")
     return defaults.bad_request(request, exception)
+
+
+def api_route_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """The last route under ``/api/``: the JSON 404 whatever ``DEBUG`` says.
+
+    Django's handler404 only serves when ``DEBUG`` is off; the demo runs with it on and
+    answered an HTML page to ``/api/v1/portfolios/``. A path that differs from a route
+    only by its trailing slash says which one was meant.
+    """
+    detail = "Not found."
+    alternative = request.path[:-1] if request.path.endswith("/") else f"{request.path}/"
+    try:
+        match = resolve(alternative)
+    except Resolver404:
+        match = None
+    if match is not None and match.func is not api_route_not_found:
+        detail = f"Not found. Did you mean {alternative}?"
+    return _error(404, "not_found", detail)

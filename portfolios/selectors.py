@@ -195,9 +195,16 @@ def holdings_get(*, portfolio: Portfolio, as_of: date | None = None) -> list[Hol
 
 @dataclass(frozen=True)
 class Transaction:
-    """One ledger line: a cash movement or a trade, in one list for the app."""
+    """One ledger line: a cash movement or a trade, in one list for the app.
 
-    id: str
+    ``id`` is an integer unique among the portfolio's transactions and stable for ever:
+    ``2 * pk`` of a cash movement, ``2 * pk + 1`` of a trade (the two tables number their
+    rows independently). ``source`` and ``source_id`` name the record itself.
+    """
+
+    id: int
+    source: str  # cash_movement|trade
+    source_id: int
     kind: str  # deposit|withdrawal|dividend|fee|interest|buy|sell
     at: object
     amount: Decimal
@@ -208,6 +215,11 @@ class Transaction:
     realized_gain: Decimal | None = None
     reason: str = ""
     decision_id: int | None = None
+
+
+def transaction_id(*, source: str, pk: int) -> int:
+    """The app's integer id of a ledger line (see :class:`Transaction`)."""
+    return 2 * pk + (1 if source == "trade" else 0)
 
 
 def transactions_list(*, portfolio: Portfolio, params: Mapping[str, Any] | None = None) -> list[Transaction]:
@@ -226,10 +238,16 @@ def transactions_list(*, portfolio: Portfolio, params: Mapping[str, Any] | None 
         raise ValidationFailed(" ".join(messages), code="invalid", field=None if field == "__all__" else field)
     movements, trades = movements_filter.qs, trades_filter.qs
     rows = [
-        Transaction(id=f"cash-{m.pk}", kind=m.kind, at=m.at, amount=m.amount, reason=m.note) for m in movements
+        Transaction(
+            id=transaction_id(source="cash_movement", pk=m.pk), source="cash_movement", source_id=m.pk,
+            kind=m.kind, at=m.at, amount=m.amount, reason=m.note,
+        )
+        for m in movements
     ] + [
         Transaction(
-            id=f"trade-{t.pk}",
+            id=transaction_id(source="trade", pk=t.pk),
+            source="trade",
+            source_id=t.pk,
             kind=t.side,
             at=t.executed_at,
             amount=t.cash_flow,

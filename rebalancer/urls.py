@@ -1,9 +1,10 @@
 """Root URLs: the admin, and the versioned API under ``/api/v1/`` (one include per app)."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from common.views import api_route_not_found
 from rebalancer.health import HealthApi
 
 api_v1 = [
@@ -23,6 +24,8 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    # Anything else under /api/ (a typo, a trailing slash) is the API's JSON 404, DEBUG or not.
+    re_path(r"^api/(?P<path>.*)$", api_route_not_found, name="api-not-found"),
 ]
 
 admin.site.site_header = "Autopilot rebalancer — operations"

@@ -52,28 +52,7 @@ BENIGN_GENERATOR_WARNINGS = ("ModelUtils - Failed to get the schema name: null",
 # generators import (dio, built_value, built_collection, one_of, http, intl, collection,
 # meta). Model names never belong here.
 EXTERNAL_DART_NAMES = frozenset(
-    """
-    Object String int double num bool Null Never Iterable Iterator List Map MapEntry Set Type
-    DateTime Duration Uri Future FutureOr Stream Function Exception Error StateError
-    ArgumentError FormatException UnimplementedError UnsupportedError TypeError Symbol
-    StackTrace Comparable Pattern RegExp StringBuffer Uint8List Encoding Utf8Codec
-    JsonEncoder JsonDecoder HttpHeaders HttpStatus IOException SocketException Platform
-    TlsException HandshakeException ClientException Client Response Request StreamedRequest
-    MultipartRequest MultipartFile BaseRequest BaseResponse StreamedResponse ByteStream
-    DateFormat DeepCollectionEquality ListEquality MapEquality IterableExtension
-    Dio DioException DioExceptionType BaseOptions Options RequestOptions ResponseType
-    CancelToken ProgressCallback Interceptor InterceptorsWrapper QueuedInterceptor
-    RequestInterceptorHandler ResponseInterceptorHandler ErrorInterceptorHandler
-    FormData ListFormat Headers Transformer ListParam ValidateStatus
-    AbortableRequest AbortableStreamedRequest AbortableMultipartRequest Deprecated
-    Built Builder BuiltValue BuiltValueField BuiltValueHook BuiltValueSerializer
-    BuiltValueEnum BuiltValueEnumConst EnumClass Serializer Serializers SerializersBuilder
-    PrimitiveSerializer StructuredSerializer FullType JsonObject StandardJsonPlugin
-    Iso8601DateTimeSerializer BuiltList BuiltMap BuiltSet ListBuilder MapBuilder SetBuilder
-    BuiltListMultimap BuiltSetMultimap SerializersFor
-    OneOf OneOf1 OneOf2 OneOf3 OneOf4 OneOf5 AnyOf AnyOf1 AnyOf2 AnyOf3
-    OneOfSerializer AnyOfSerializer OneOfDynamic AnyOfDynamic
-    """.split()
+    ["Object", "String", "int", "double", "num", "bool", "Null", "Never", "Iterable", "Iterator", "List", "Map", "MapEntry", "Set", "Type", "DateTime", "Duration", "Uri", "Future", "FutureOr", "Stream", "Function", "Exception", "Error", "StateError", "ArgumentError", "FormatException", "UnimplementedError", "UnsupportedError", "TypeError", "Symbol", "StackTrace", "Comparable", "Pattern", "RegExp", "StringBuffer", "Uint8List", "Encoding", "Utf8Codec", "JsonEncoder", "JsonDecoder", "HttpHeaders", "HttpStatus", "IOException", "SocketException", "Platform", "TlsException", "HandshakeException", "ClientException", "Client", "Response", "Request", "StreamedRequest", "MultipartRequest", "MultipartFile", "BaseRequest", "BaseResponse", "StreamedResponse", "ByteStream", "DateFormat", "DeepCollectionEquality", "ListEquality", "MapEquality", "IterableExtension", "Dio", "DioException", "DioExceptionType", "BaseOptions", "Options", "RequestOptions", "ResponseType", "CancelToken", "ProgressCallback", "Interceptor", "InterceptorsWrapper", "QueuedInterceptor", "RequestInterceptorHandler", "ResponseInterceptorHandler", "ErrorInterceptorHandler", "FormData", "ListFormat", "Headers", "Transformer", "ListParam", "ValidateStatus", "AbortableRequest", "AbortableStreamedRequest", "AbortableMultipartRequest", "Deprecated", "Built", "Builder", "BuiltValue", "BuiltValueField", "BuiltValueHook", "BuiltValueSerializer", "BuiltValueEnum", "BuiltValueEnumConst", "EnumClass", "Serializer", "Serializers", "SerializersBuilder", "PrimitiveSerializer", "StructuredSerializer", "FullType", "JsonObject", "StandardJsonPlugin", "Iso8601DateTimeSerializer", "BuiltList", "BuiltMap", "BuiltSet", "ListBuilder", "MapBuilder", "SetBuilder", "BuiltListMultimap", "BuiltSetMultimap", "SerializersFor", "OneOf", "OneOf1", "OneOf2", "OneOf3", "OneOf4", "OneOf5", "AnyOf", "AnyOf1", "AnyOf2", "AnyOf3", "OneOfSerializer", "AnyOfSerializer", "OneOfDynamic", "AnyOfDynamic"]
 )
 
 _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)

@@ -74,7 +74,7 @@ class RegimeApi(APIView):
                 description=f"History rows per page (1 to {MAX_PAGE_SIZE}).",
             ),
         ],
-        responses={200: OutputSerializer, **error_responses(404)},
+        responses={200: OutputSerializer, **error_responses(422)},
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)

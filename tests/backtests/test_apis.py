@@ -94,8 +94,8 @@ def test_another_users_backtest_is_not_found(other_client, investor):
 @pytest.mark.parametrize(
     ("change", "attr", "status"),
     [
-        ({"symbols": ["AAPL", "NOPE"]}, "symbols", 404),
-        ({"benchmark": "NOPE"}, "benchmark", 404),
+        ({"symbols": ["AAPL", "NOPE"]}, "symbols", 422),
+        ({"benchmark": "NOPE"}, "benchmark", 422),
         ({"strategies": ["no_such_strategy"]}, "strategies", 400),
         ({"end": "2015-01-01"}, "end", 400),
         ({"start": "1950-01-03", "end": "1999-12-31"}, "end", 400),

@@ -238,7 +238,7 @@ def test_black_litterman_views_and_risk_parity(investor_client, market):
 @pytest.mark.parametrize(
     ("payload", "status", "attr"),
     [
-        ({"universe": ["AAPL", "NOPE"]}, 404, "universe"),
+        ({"universe": ["AAPL", "NOPE"]}, 422, "universe"),
         ({"universe": []}, 400, "universe"),
         ({"universe": ["AAPL", "AAPL"]}, 400, "universe"),
         ({"universe": SYMBOLS, "start": "2018-01-01", "end": "2017-01-01"}, 400, "end"),
@@ -319,5 +319,5 @@ def test_capm_against_a_stored_benchmark(investor_client, market):
         assert response.json()["expected_returns"][symbol] == pytest.approx(
             expected[symbol], abs=1e-10
         )
-    assert unknown.status_code == 404
+    assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["attr"] == "benchmark"

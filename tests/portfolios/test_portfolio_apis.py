@@ -92,7 +92,7 @@ def test_transactions_are_paginated_and_filterable(investor_client, funded):
     assert [t["kind"] for t in deposits["results"]] == ["deposit"]
 
 
-def test_targets_round_trip_and_weights_over_one_are_422(investor_client, funded):
+def test_targets_round_trip_and_weights_over_one_are_400(investor_client, funded):
     body = {"targets": [{"symbol": "AAA", "weight": "0.6"}, {"asset_class": "bond", "weight": "0.3"}]}
     assert investor_client.put(f"{BASE}/{funded.pk}/targets", body, format="json").status_code == 200
     got = investor_client.get(f"{BASE}/{funded.pk}/targets").json()["targets"]
@@ -102,7 +102,7 @@ def test_targets_round_trip_and_weights_over_one_are_422(investor_client, funded
     ]
     over = {"targets": [{"symbol": "AAA", "weight": "0.8"}, {"symbol": "BBB", "weight": "0.3"}]}
     response = investor_client.put(f"{BASE}/{funded.pk}/targets", over, format="json")
-    assert response.status_code == 422
+    assert (response.status_code, response.json()["errors"][0]["code"]) == (400, "weights_exceed_one")
     assert len(investor_client.get(f"{BASE}/{funded.pk}/targets").json()["targets"]) == 2
 
 

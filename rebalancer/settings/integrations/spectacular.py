@@ -37,6 +37,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
         "common.schema.postprocess_anonymous_operations",
+        "common.schema.postprocess_etag_headers",
     ],
     # No global SECURITY: each operation declares its own (jwtAuth from the authentication
     # classes; none on the anonymous ones), so generated clients log in without a token.
