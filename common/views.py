@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -38,6 +39,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     return defaults.bad_request(request, exception)
 
 
+@csrf_exempt  # a JSON 404 for any method, not Django's HTML 403 for an unsafe one
 def api_route_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """The last route under ``/api/``: the JSON 404 whatever ``DEBUG`` says.
 

@@ -58,7 +58,7 @@ def asset_classes_get(*, symbols: Sequence[str], error_field: str = "weights") -
     found = dict(Asset.objects.filter(symbol__in=list(symbols)).values_list("symbol", "asset_class"))
     unknown = sorted(set(symbols) - set(found))
     if unknown:
-        raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbols", field=error_field,
+        raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbol", field=error_field,
                        extra={"symbols": unknown})
     return found
 

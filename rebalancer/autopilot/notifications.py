@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from common.errors import NotFound
-from rebalancer.autopilot.models import Notification
+from rebalancer.autopilot.models import Notification, NotificationPreference
 
 
 def notifications_list(*, user, unread: bool = False, portfolio_id: int | None = None) -> QuerySet[Notification]:
@@ -46,3 +46,17 @@ def notification_mark_read(*, user, notification_id: int) -> Notification:
 def notifications_mark_all_read(*, user) -> int:
     """Mark every unread notification of the user read; returns how many changed."""
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def notification_preferences_get(*, user) -> dict[str, bool]:
+    """Push on or off for every kind of notification (on unless the investor turned it off)."""
+    stored = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "push"))
+    return {kind: stored.get(kind, True) for kind in Notification.Kind.values}
+
+
+@transaction.atomic
+def notification_preferences_set(*, user, push: dict[str, bool]) -> dict[str, bool]:
+    """Set push on or off for the kinds given (the others keep their setting)."""
+    for kind, enabled in push.items():
+        NotificationPreference.objects.update_or_create(user=user, kind=kind, defaults={"push": enabled})
+    return notification_preferences_get(user=user)

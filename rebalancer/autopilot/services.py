@@ -46,6 +46,7 @@ from rebalancer.autopilot.bulk import cycle_chunk_run
 from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, KillSwitch, Notification
+from rebalancer.autopilot.push import push_enqueue
 from rebalancer.autopilot.types import CycleDecision, MarketView, TargetsCache
 
 logger = logging.getLogger(__name__)
@@ -270,10 +271,11 @@ def _notify(*, decision: CycleDecision, row: Decision | None, portfolio: Portfol
     if decision.override is not None:
         kind = Notification.Kind.RISK
         title = f"{portfolio.name} moved to a defensive allocation"
-    Notification.objects.create(
+    notification = Notification.objects.create(
         user_id=portfolio.owner_id, portfolio=portfolio, decision=row, kind=kind,
         title=title[:200], body=decision.summary,
     )
+    push_enqueue(notification_ids=[notification.pk])
 
 
 def _action_of(decision: CycleDecision, mode: str) -> str:

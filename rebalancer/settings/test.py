@@ -24,3 +24,6 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Emails are files the tests read (tests/users/conftest.py points EMAIL_FILE_PATH at a tmp dir).
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = str(VAR_DIR / "test-emails")  # noqa: F405
