@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -92,13 +93,17 @@ def _fcm_send(token: str, message: PushMessage) -> PushResult:
 
     app = _fcm_app(settings.FCM_CREDENTIALS, settings.FCM_ENDPOINT)
     try:
-        name = messaging.send(
-            messaging.Message(
-                token=token, notification=messaging.Notification(title=message.title, body=message.body),
-                data=message.data,
-            ),
-            app=app,
-        )
+        with warnings.catch_warnings():
+            # 7.x deprecates `token` for Firebase installation ids; the apps' SDKs still hand out
+            # registration tokens, which FCM HTTP v1 takes as `token`.
+            warnings.filterwarnings("ignore", "Message.token is deprecated", DeprecationWarning)
+            name = messaging.send(
+                messaging.Message(
+                    token=token, notification=messaging.Notification(title=message.title, body=message.body),
+                    data=message.data,
+                ),
+                app=app,
+            )
     except (messaging.UnregisteredError, messaging.SenderIdMismatchError) as exc:
         return PushResult("dead_token", str(exc))
     except exceptions.InvalidArgumentError as exc:
