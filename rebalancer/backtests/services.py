@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.errors import ValidationFailed
+from common.tasks import task_enqueue_on_commit
 from marketdata.models import Asset
 from marketdata.selectors import price_panel_get
 from portfolios.strategies import strategy_names
@@ -190,7 +191,7 @@ def backtest_create(
     if enqueue:
         from rebalancer.backtests.tasks import backtest_run_task
 
-        transaction.on_commit(lambda: backtest_run_task.delay(backtest_id=backtest.pk))
+        task_enqueue_on_commit(backtest_run_task, backtest_id=backtest.pk)
     return backtest
 
 

@@ -18,6 +18,9 @@ if not os.environ.get("DATABASE_URL"):
 if not REDIS_URL:  # noqa: F405
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+# Tasks run inline after commit so tests can assert their results (one test measures the
+# background mode the demo uses: tests/backtests/test_apis.py).
+TASKS_EAGER_IN_BACKGROUND = env.bool("TASKS_EAGER_IN_BACKGROUND", default=False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
