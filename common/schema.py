@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_standardized_errors.openapi import AutoSchema
+
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -47,3 +49,17 @@ def postprocess_etag_headers(result: dict[str, Any], generator: Any, **kwargs: A
                 if str(status).startswith("2"):
                     response.setdefault("headers", {}).update(header)
     return result
+
+
+class DeleteWithBodySchema(AutoSchema):
+    """Documents the request body of a DELETE (drf-spectacular documents bodies of PUT, PATCH
+    and POST only). ``DELETE users/me`` takes the password and ``liquidate`` in its body."""
+
+    def _get_request_body(self, direction: str = "request") -> Any:
+        if self.method != "DELETE":
+            return super()._get_request_body(direction)
+        self.method = "POST"
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"

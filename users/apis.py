@@ -19,6 +19,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from common.api import error_responses
+from common.schema import DeleteWithBodySchema
 from users import risk_profile
 from users.account import email_change_request, registration_submit, user_close
 from users.models import InvestorProfile, User
@@ -202,6 +203,8 @@ class MeDeleteSerializer(serializers.Serializer):
 
 
 class MeApi(APIView):
+    schema = DeleteWithBodySchema()
+
     @extend_schema(operation_id="users_me_retrieve", responses={200: UserOutputSerializer}, tags=["users"])
     def get(self, request: Request) -> Response:
         return Response(UserOutputSerializer(request.user).data)
