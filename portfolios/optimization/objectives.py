@@ -24,8 +24,10 @@ from .problem import (
     linear_constraints,
     net_return,
     nonlinear_constraints,
+    plus_transaction_cost,
     require_scenarios,
     result_from_weights,
+    transaction_cost,
     variance,
     verifier,
     violations,
@@ -68,7 +70,7 @@ def _solve_for(
 def min_volatility(inp: Inputs, **_: Any) -> OptimizationResult:
     w = cp.Variable(inp.n)
     problem = cp.Problem(
-        cp.Minimize(variance(w, inp)),
+        cp.Minimize(plus_transaction_cost(variance(w, inp), w, inp)),
         linear_constraints(w, inp.form) + nonlinear_constraints(w, inp),
     )
     weights, solver, status = _solve_for(inp, w, problem, "min_volatility")
@@ -84,7 +86,9 @@ def efficient_return(inp: Inputs, *, target_return: float | None, **_: Any) -> O
         + nonlinear_constraints(w, inp)
         + [net_return(w, inp, inp.mu) >= target_return]
     )
-    problem = cp.Problem(cp.Minimize(variance(w, inp)), cons)
+    # The target is net of costs, and the costs are also minimised with the variance: with a
+    # target that does not bind this is min_volatility, which trades only when it pays.
+    problem = cp.Problem(cp.Minimize(plus_transaction_cost(variance(w, inp), w, inp)), cons)
     weights, solver, status = _solve_for(
         inp, w, problem, "efficient_return", diagnose_with={"target_return": target_return}
     )
@@ -159,7 +163,7 @@ def min_cvar(
                 "a target_return needs expected returns", field="expected_returns"
             )
         cons.append(net_return(w, inp, inp.mu) >= target_return)
-    problem = cp.Problem(cp.Minimize(cvar), cons)
+    problem = cp.Problem(cp.Minimize(plus_transaction_cost(cvar, w, inp)), cons)
     weights, solver, status = _solve_for(
         inp, w, problem, "min_cvar", diagnose_with={"target_return": target_return}
     )
@@ -268,10 +272,7 @@ def _max_sharpe_dinkelbach(
     for _ in range(30):
         candidate, solver, status = _solve_for(inp, w, problem, objective_name)
         vol = float(np.sqrt(candidate @ inp.sigma @ candidate))
-        net = float(
-            excess @ candidate
-            - inp.constraints.transaction_cost * np.abs(candidate - inp.current).sum()
-        )
+        net = float(excess @ candidate) - transaction_cost(candidate, inp)
         new_sharpe = net / vol if vol > 0 else -np.inf
         if weights is not None and new_sharpe <= sharpe + 1e-10:
             break
@@ -332,6 +333,14 @@ def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
     if not c.long_only:
         raise UnsupportedOptions(
             f"{objective} builds long-only portfolios; set long_only", field="constraints.long_only"
+        )
+    if c.transaction_cost:
+        # A heuristic with no objective has nothing to charge a cost to, and scaling its
+        # answer toward the current weights would no longer be risk parity / HRP.
+        raise UnsupportedOptions(
+            f"transaction_cost is not supported by {objective}, which sets weights from risk "
+            "alone; use min_volatility, min_cvar or max_utility, which charge it",
+            field="constraints.transaction_cost",
         )
     if c.needs_mixed_integer or c.max_turnover is not None:
         raise UnsupportedOptions(

@@ -130,11 +130,35 @@ def nonlinear_constraints(w: cp.Variable, inp: Inputs, scale: Any = 1.0) -> list
     return cons
 
 
+def transaction_cost(w: cp.Variable | np.ndarray, inp: Inputs, scale: Any = 1.0) -> Any:
+    """``k * ||w - current||_1``, PyPortfolioOpt's ``objective_functions.transaction_cost``.
+
+    ``k`` is ``Constraints.transaction_cost``; a cvxpy expression for a variable, a float for
+    an array (one definition both optimizes and evaluates). ``scale`` homogenises it (max Sharpe).
+    """
+    k = inp.constraints.transaction_cost
+    if isinstance(w, np.ndarray):
+        return float(k * np.abs(w - inp.current * scale).sum())
+    return k * cp.norm1(w - inp.current * scale)
+
+
 def net_return(w: cp.Variable, inp: Inputs, mu: np.ndarray, scale: Any = 1.0) -> cp.Expression:
-    expr = mu @ w
-    if inp.constraints.transaction_cost:
-        expr = expr - inp.constraints.transaction_cost * cp.norm1(w - inp.current * scale)
-    return expr
+    """Expected return net of the transaction cost of trading there from the current weights."""
+    if not inp.constraints.transaction_cost:
+        return mu @ w
+    return mu @ w - transaction_cost(w, inp, scale)
+
+
+def plus_transaction_cost(risk: cp.Expression, w: cp.Variable, inp: Inputs) -> cp.Expression:
+    """``risk + k ||w - current||_1``: what a risk-minimising objective minimises under costs.
+
+    The same objective PyPortfolioOpt builds with ``add_objective(transaction_cost, w_prev=...)``
+    on ``min_volatility`` / ``min_cvar``: ``k`` weighs turnover against the risk measure in the
+    measure's own units (annualised variance, or daily CVaR).
+    """
+    if not inp.constraints.transaction_cost:
+        return risk
+    return risk + transaction_cost(w, inp)
 
 
 def variance(w: cp.Variable, inp: Inputs) -> cp.Expression:
