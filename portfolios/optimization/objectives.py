@@ -9,6 +9,7 @@ iteration on a mixed-integer SOCP under cardinality / minimum positions);
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import cvxpy as cp
@@ -299,16 +300,7 @@ def black_litterman(
         risk_free_rate=inp.risk_free_rate,
         tau=float(options.get("tau", 0.05)),
     )
-    posterior = Inputs(
-        inp.symbols,
-        posterior_mu.to_numpy(),
-        posterior_cov.to_numpy(),
-        inp.scenarios,
-        inp.constraints,
-        inp.form,
-        inp.current,
-        inp.risk_free_rate,
-    )
+    posterior = replace(inp, mu=posterior_mu.to_numpy(), sigma=posterior_cov.to_numpy())
     if options.get("bl_objective", "max_sharpe") == "max_utility":
         result = max_utility(posterior, risk_aversion=risk_aversion)
     else:
@@ -327,7 +319,7 @@ def black_litterman(
 
 
 def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
-    from .risk_parity import hrp_weights, risk_budget_weights
+    from .risk_parity import hrp_allocation, risk_budget_weights
 
     c = inp.constraints
     if not c.long_only:
@@ -367,7 +359,13 @@ def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
         sub_weights = risk_budget_weights(sub, b / b.sum())
         solver = "newton"
     else:
-        sub_weights = hrp_weights(pd.DataFrame(sub, index=names, columns=names)).to_numpy()
+        # Cluster on the correlation of the returns given (pairwise-complete, like
+        # PyPortfolioOpt's HRPOpt), else on the covariance's own.
+        corr = None if inp.returns is None else inp.returns[names].corr()
+        allocation, details["cluster_order"] = hrp_allocation(
+            pd.DataFrame(sub, index=names, columns=names), corr
+        )
+        sub_weights = allocation.to_numpy()
         solver = "hrp"
     weights[eligible] = sub_weights * inp.form.budget
     broken = violations(weights, inp)

@@ -36,6 +36,8 @@ class Inputs:
     form: LinearForm
     current: np.ndarray
     risk_free_rate: float
+    returns: pd.DataFrame | None = None
+    """The caller's periodic returns over ``symbols``, missing cells kept (HRP's correlation)."""
 
     @property
     def n(self) -> int:
@@ -91,11 +93,12 @@ def align_inputs(
             raise OptimizationError(
                 f"returns are missing for {', '.join(missing[:5])}", field="returns"
             )
-        scenarios = returns[list(symbols)].dropna(how="any").to_numpy(dtype=float)
+        returns = returns[list(symbols)]
+        scenarios = returns.dropna(how="any").to_numpy(dtype=float)
     c = constraints or Constraints()
     current = weights_vector(current_weights, symbols)
     form = compile_constraints(c, symbols, current_weights=current)
-    return Inputs(symbols, mu, sigma, scenarios, c, form, current, float(risk_free_rate))
+    return Inputs(symbols, mu, sigma, scenarios, c, form, current, float(risk_free_rate), returns)
 
 
 def linear_constraints(
