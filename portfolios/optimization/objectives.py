@@ -36,6 +36,16 @@ from .problem import (
 from .results import OptimizationResult
 from .solvers import ProblemInfeasible, solve
 
+# Defaults of the objectives' options (optimize() treats an option at its default as not set).
+KELLY_FRACTION = 0.5  # kelly: half Kelly
+CVAR_BETA = 0.95  # min_cvar, multi_objective: CVaR level of the daily losses
+DRAWDOWN_HORIZON = 21  # multi_objective: days of the cumulative losses of the drawdown proxy
+TAU = 0.05  # black_litterman: uncertainty of the prior, a fraction of the covariance
+BL_OBJECTIVES = (
+    "max_sharpe",
+    "max_utility",
+)  # black_litterman: what it optimizes the posterior for
+
 # Documented defaults of the multi-objective weights (options of the same names).
 MULTI_OBJECTIVE_DEFAULTS: dict[str, float] = {
     "return_weight": 1.0,  # x annualised expected return
@@ -124,7 +134,7 @@ def max_utility(inp: Inputs, *, risk_aversion: float, **_: Any) -> OptimizationR
     )
 
 
-def kelly(inp: Inputs, *, kelly_fraction: float = 0.5, **_: Any) -> OptimizationResult:
+def kelly(inp: Inputs, *, kelly_fraction: float = KELLY_FRACTION, **_: Any) -> OptimizationResult:
     """Fractional Kelly: maximise ``(mu - rf)'w - w'Sigma w / (2 f)``, uninvested weight in cash.
 
     With ``f = 1`` this is the growth-optimal (full Kelly) allocation of the continuous-time
@@ -150,7 +160,7 @@ def kelly(inp: Inputs, *, kelly_fraction: float = 0.5, **_: Any) -> Optimization
 
 
 def min_cvar(
-    inp: Inputs, *, target_return: float | None = None, cvar_beta: float = 0.95, **_: Any
+    inp: Inputs, *, target_return: float | None = None, cvar_beta: float = CVAR_BETA, **_: Any
 ) -> OptimizationResult:
     scenarios = require_scenarios(inp, "min_cvar")
     if not 0.5 <= cvar_beta < 1:
@@ -190,8 +200,8 @@ def multi_objective(
     inp: Inputs,
     *,
     risk_aversion: float,
-    cvar_beta: float = 0.95,
-    drawdown_horizon: int = 21,
+    cvar_beta: float = CVAR_BETA,
+    drawdown_horizon: int = DRAWDOWN_HORIZON,
     **options: Any,
 ) -> OptimizationResult:
     """Maximise a documented weighted sum (see ``MULTI_OBJECTIVE_DEFAULTS``) net of costs."""
@@ -200,6 +210,17 @@ def multi_objective(
         weights_of["variance_weight"] = risk_aversion / 2
     if any(v < 0 for v in weights_of.values()):
         raise OptimizationError("multi-objective weights must be >= 0", field="options")
+    uses_cvar = bool(weights_of["cvar_weight"] or weights_of["drawdown_weight"])
+    if cvar_beta != CVAR_BETA and not uses_cvar:
+        raise UnsupportedOptions(
+            "cvar_beta is not used by multi_objective without a cvar_weight or drawdown_weight",
+            field="cvar_beta",
+        )
+    if drawdown_horizon != DRAWDOWN_HORIZON and not weights_of["drawdown_weight"]:
+        raise UnsupportedOptions(
+            "drawdown_horizon is not used by multi_objective without a drawdown_weight",
+            field="drawdown_horizon",
+        )
     w = cp.Variable(inp.n)
     cons = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
     score = weights_of["return_weight"] * net_return(w, inp, inp.mu)
@@ -214,6 +235,12 @@ def multi_objective(
         cons += extra
     if weights_of["drawdown_weight"]:
         daily = require_scenarios(inp, "multi_objective (drawdown_weight)")
+        if not 1 <= drawdown_horizon <= len(daily) - 19:
+            raise OptimizationError(
+                f"drawdown_horizon must be between 1 and {len(daily) - 19} days for "
+                f"{len(daily)} days of returns (at least 20 windows)",
+                field="drawdown_horizon",
+            )
         windows = np.lib.stride_tricks.sliding_window_view(
             np.log1p(daily), drawdown_horizon, axis=0
         ).sum(axis=2)
@@ -292,16 +319,22 @@ def black_litterman(
     from .black_litterman import black_litterman_posterior
 
     market_weights = options.get("market_weights")
+    bl_objective = options.get("bl_objective") or BL_OBJECTIVES[0]
+    if bl_objective not in BL_OBJECTIVES:
+        raise OptimizationError(
+            f"unknown bl_objective {bl_objective!r}; use one of {', '.join(BL_OBJECTIVES)}",
+            field="bl_objective",
+        )
     posterior_mu, posterior_cov = black_litterman_posterior(
         cov=pd.DataFrame(inp.sigma, index=inp.symbols, columns=inp.symbols),
         views=views or [],
         market_weights=market_weights,
         risk_aversion=risk_aversion,
         risk_free_rate=inp.risk_free_rate,
-        tau=float(options.get("tau", 0.05)),
+        tau=float(options.get("tau", TAU)),
     )
     posterior = replace(inp, mu=posterior_mu.to_numpy(), sigma=posterior_cov.to_numpy())
-    if options.get("bl_objective", "max_sharpe") == "max_utility":
+    if bl_objective == "max_utility":
         result = max_utility(posterior, risk_aversion=risk_aversion)
     else:
         result = max_sharpe(posterior, objective_name="black_litterman")
@@ -346,6 +379,12 @@ def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
     details: dict[str, Any] = {}
     if objective == "risk_parity":
         budgets = options.get("risk_budgets")
+        unknown = sorted(set(budgets or {}) - set(inp.symbols))
+        if unknown:
+            raise OptimizationError(
+                f"risk_budgets name symbols outside the universe: {', '.join(unknown[:5])}",
+                field="risk_budgets",
+            )
         b = (
             np.ones(len(names))
             if budgets is None
