@@ -352,7 +352,7 @@ def black_litterman(
 
 
 def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
-    from .risk_parity import hrp_allocation, risk_budget_weights
+    from .risk_parity import hrp_allocation, pairwise_correlation, risk_budget_weights
 
     c = inp.constraints
     if not c.long_only:
@@ -400,7 +400,7 @@ def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
     else:
         # Cluster on the correlation of the returns given (pairwise-complete, like
         # PyPortfolioOpt's HRPOpt), else on the covariance's own.
-        corr = None if inp.returns is None else inp.returns[names].corr()
+        corr = None if inp.returns is None else pairwise_correlation(inp.returns[names])
         allocation, details["cluster_order"] = hrp_allocation(
             pd.DataFrame(sub, index=names, columns=names), corr
         )

@@ -117,6 +117,36 @@ def cluster_variance(sigma: np.ndarray, members: list[int]) -> float:
     return float(w @ sub @ w)
 
 
+def pairwise_correlation(returns: pd.DataFrame) -> pd.DataFrame:
+    """Pearson correlation over the periods each pair has in common: pandas' ``returns.corr()``.
+
+    Computed with four matrix products instead of pandas' loop over pairs (500 assets x 2520
+    days with late starts: 0.30 s against 1.8 s with one BLAS thread, 1.0 s against 1.7 s
+    with two on a loaded machine; ``np.corrcoef`` when nothing is missing). Columns are centred
+    on their own mean first, which changes no correlation and keeps the one-pass sums from
+    cancelling: it agrees with pandas to 1e-14 (tested). A pair with fewer than two common
+    periods is NaN, as in pandas.
+    """
+    values = returns.to_numpy(dtype=float)
+    mask = ~np.isnan(values)
+    if mask.all():
+        corr = np.corrcoef(values, rowvar=False)
+    else:
+        present = mask.astype(float)
+        x = np.where(mask, values - np.nanmean(values, axis=0), 0.0)
+        common = present.T @ present  # periods both have
+        sums = x.T @ present  # sums[i, j]: sum of x_i over the periods both have
+        squares = (x * x).T @ present
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov = x.T @ x - sums * sums.T / common
+            var = squares - sums * sums / common
+            corr = cov / np.sqrt(var * var.T)
+        corr[common < 2] = np.nan
+    corr = np.clip(np.atleast_2d(corr), -1.0, 1.0)
+    np.fill_diagonal(corr, 1.0)
+    return pd.DataFrame(corr, index=returns.columns, columns=returns.columns)
+
+
 def _correlation(cov: pd.DataFrame, corr: pd.DataFrame | None) -> pd.DataFrame:
     if corr is None:
         std = np.sqrt(np.diag(cov.to_numpy(dtype=float)))

@@ -18,7 +18,11 @@ from portfolios.optimization import (
     optimize,
     sample_cov,
 )
-from portfolios.optimization.risk_parity import cluster_variance, hrp_weights
+from portfolios.optimization.risk_parity import (
+    cluster_variance,
+    hrp_weights,
+    pairwise_correlation,
+)
 
 # PyPortfolioOpt tests/resources/weights_hrp.csv (test_hrp_portfolio, single linkage)
 PUBLISHED_HRP_WEIGHTS = {
@@ -167,3 +171,22 @@ def test_hrp_refuses_returns_that_never_overlap():
     with pytest.raises(OptimizationError, match="HRP cannot correlate a and b") as info:
         optimize(objective="hrp", expected_returns=None, cov=cov, returns=returns)
     assert info.value.field == "returns"
+
+
+def test_pairwise_correlation_is_pandas_corr():
+    # given: late starts, a pair that shares one day, and complete data
+    rng = np.random.default_rng(3)
+    values = rng.normal(0.0005, 0.02, (400, 6))
+    values[:, 1] += 0.5 * values[:, 0]
+    for column, start in enumerate([0, 50, 120, 399, 0, 300]):
+        values[:start, column] = np.nan
+    late = pd.DataFrame(values, columns=list("abcdef"))
+    complete = late[["a", "b", "e"]].dropna()
+    # when
+    ours, theirs = pairwise_correlation(late), late.corr()
+    # then: d shares a single day with the others, so its correlations are NaN in both
+    np.testing.assert_array_equal(ours.isna(), theirs.isna() & ~np.eye(6, dtype=bool))
+    np.testing.assert_allclose(
+        ours.drop(index="d", columns="d"), theirs.drop(index="d", columns="d"), atol=1e-14
+    )
+    np.testing.assert_allclose(pairwise_correlation(complete), complete.corr(), atol=1e-14)
