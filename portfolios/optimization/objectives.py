@@ -5,6 +5,11 @@ iteration on a mixed-integer SOCP under cardinality / minimum positions);
 ``efficient_return``; ``efficient_risk``; ``max_utility``; ``kelly`` (fractional);
 ``min_cvar`` (Rockafellar-Uryasev); ``multi_objective`` (documented weights in
 ``MULTI_OBJECTIVE_DEFAULTS``); ``black_litterman``; ``risk_parity`` and ``hrp``.
+
+Transaction costs (``Constraints.transaction_cost``): the risk-minimising objectives
+(``min_volatility``, ``efficient_return``, ``min_cvar``) minimise risk plus the cost, as
+PyPortfolioOpt's ``objective_functions.transaction_cost``; the others charge it against
+expected return; ``risk_parity`` and ``hrp`` refuse it (:class:`UnsupportedOptions`).
 """
 
 from __future__ import annotations
@@ -41,10 +46,8 @@ KELLY_FRACTION = 0.5  # kelly: half Kelly
 CVAR_BETA = 0.95  # min_cvar, multi_objective: CVaR level of the daily losses
 DRAWDOWN_HORIZON = 21  # multi_objective: days of the cumulative losses of the drawdown proxy
 TAU = 0.05  # black_litterman: uncertainty of the prior, a fraction of the covariance
-BL_OBJECTIVES = (
-    "max_sharpe",
-    "max_utility",
-)  # black_litterman: what it optimizes the posterior for
+# black_litterman: what it optimizes the posterior for (the first is the default)
+BL_OBJECTIVES = ("max_sharpe", "max_utility")
 
 # Documented defaults of the multi-objective weights (options of the same names).
 MULTI_OBJECTIVE_DEFAULTS: dict[str, float] = {
@@ -379,7 +382,7 @@ def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
     details: dict[str, Any] = {}
     if objective == "risk_parity":
         budgets = options.get("risk_budgets")
-        unknown = sorted(set(budgets or {}) - set(inp.symbols))
+        unknown = sorted(set(budgets.keys() if budgets is not None else ()) - set(inp.symbols))
         if unknown:
             raise OptimizationError(
                 f"risk_budgets name symbols outside the universe: {', '.join(unknown[:5])}",
