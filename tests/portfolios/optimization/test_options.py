@@ -162,3 +162,38 @@ def test_heuristics_keep_refusing_what_they_cannot_honour(mu_cov, objective):
         with pytest.raises(UnsupportedOptions) as info:
             optimize(objective=objective, expected_returns=mu, cov=cov, constraints=constraints)
         assert info.value.field == field
+
+
+AUTOPILOT_OBJECTIVES = (
+    "min_volatility",
+    "max_sharpe",
+    "risk_parity",
+    "hrp",
+    "min_cvar",
+    "max_utility",
+    "multi_objective",
+)
+
+
+@pytest.mark.parametrize("objective", AUTOPILOT_OBJECTIVES)
+def test_the_autopilots_call_passes_for_every_objective_it_registers(stock_returns, objective):
+    # given: rebalancer/autopilot/strategies.py's call, with the tier and the engine's caps
+    from portfolios.optimization import mean_historical_return, sample_cov
+
+    returns = stock_returns.iloc[-500:].dropna(how="any")
+    classes = dict.fromkeys(returns.columns, "equity")
+    constraints = Constraints(
+        max_position=0.35, asset_classes=classes, asset_class_max={"equity": 1.0}
+    )
+    # when
+    result = optimize(
+        objective=objective,
+        expected_returns=mean_historical_return(returns),
+        cov=sample_cov(returns),
+        returns=returns,
+        constraints=constraints,
+        risk_tier="conservative",
+    )
+    # then
+    assert result.weights.sum() == pytest.approx(1.0, abs=1e-9)
+    assert result.weights.max() <= 0.35 + 1e-9
