@@ -46,3 +46,17 @@ def notification_mark_read(*, user, notification_id: int) -> Notification:
 def notifications_mark_all_read(*, user) -> int:
     """Mark every unread notification of the user read; returns how many changed."""
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def notification_create(
+    *, user_id: int, kind: str, title: str, body: str, portfolio_id: int | None = None,
+    decision_id: int | None = None,
+) -> Notification:
+    """Tell the investor something (the one entry point for messages outside the cycle's
+    bulk path; push delivery hooks in here)."""
+    if kind not in Notification.Kind.values:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    return Notification.objects.create(
+        user_id=user_id, portfolio_id=portfolio_id, decision_id=decision_id, kind=kind,
+        title=title[:200], body=body,
+    )
