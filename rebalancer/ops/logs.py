@@ -1,8 +1,8 @@
 """Structured logs with a request id that follows a request into the tasks it enqueues.
 
 * :class:`RequestIdMiddleware` takes the caller's ``X-Request-ID`` (letters, digits,
-  ``._-``, at most 64) or makes one, keeps it in a context variable for the request's
-  lifetime and returns it in the response's ``X-Request-ID``.
+  ``._-``, at most 64) or makes one, keeps it in a context variable until the response
+  is closed and returns it in the response's ``X-Request-ID``.
 * :class:`RequestIdFilter` puts ``request_id``, ``task_id`` and ``task_name`` on every log
   record; settings format records as JSON (``python-json-logger``; ``LOG_FORMAT=plain``
   for a terminal).
@@ -43,13 +43,16 @@ class RequestIdMiddleware:
         given = request.headers.get("X-Request-ID", "")
         request_id = given if _VALID.match(given) else request_id_new()
         request.request_id = request_id
-        token = request_id_var.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
+        # kept until the response is closed (``request_finished``), so Django's own
+        # request log lines, written after the middleware returns, carry it too
+        request_id_var.set(request_id)
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+def on_request_finished(sender=None, **_) -> None:
+    request_id_var.set(None)
 
 
 class RequestIdFilter(logging.Filter):
@@ -119,7 +122,9 @@ def on_task_failure(sender=None, **_) -> None:
 
 def celery_signals_connect() -> None:
     from celery import signals
+    from django.core.signals import request_finished
 
+    request_finished.connect(on_request_finished, weak=False, dispatch_uid="ops_request_id_finished")
     signals.before_task_publish.connect(on_before_publish, weak=False, dispatch_uid="ops_request_id_publish")
     signals.task_prerun.connect(on_task_prerun, weak=False, dispatch_uid="ops_request_id_prerun")
     signals.task_postrun.connect(on_task_postrun, weak=False, dispatch_uid="ops_request_id_postrun")

@@ -214,8 +214,9 @@ def agent_promote_for(*, user: Any, agent_id: int, reason: str):
         return {"active": _agent_state(outcome.agent), "retired": _agent_state(outcome.retired),
                 "gate": outcome.reason}, outcome
 
+    # not atomic: the gate's refusal reason is stored on the candidate (its own transaction)
     return audited(user=user, action=Action.AGENT_PROMOTE, target_type="agent", target_id=agent.pk,
-                   target=str(agent), reason=reason, before=before, perform=perform)
+                   target=str(agent), reason=reason, before=before, perform=perform, atomic=False)
 
 
 def agent_rollback_for(*, user: Any, algorithm: str, reason: str):
