@@ -104,3 +104,14 @@ def enqueued(monkeypatch):
     monkeypatch.setattr(tasks.cycle_run_chunk_task, "delay", lambda **kw: calls.append(("chunk", kw)))
     monkeypatch.setattr(tasks.cycle_run_task, "delay", lambda **kw: calls.append(("one", kw)))
     return calls
+
+
+@pytest.fixture(autouse=True)
+def _intraday_caches():
+    from rebalancer.ops.services import intraday
+
+    intraday.limits_cache_clear()
+    intraday._windows_cache.clear()
+    yield
+    intraday.limits_cache_clear()
+    intraday._windows_cache.clear()

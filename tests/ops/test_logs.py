@@ -68,9 +68,8 @@ def test_the_request_id_follows_the_request_into_a_task_it_enqueues(captured, dj
     middleware = logs.RequestIdMiddleware(view)
     request = RequestFactory().get("/", HTTP_X_REQUEST_ID="req-42")
     # when the request runs and its transaction commits
-    with django_capture_on_commit_callbacks(execute=True):
-        with transaction.atomic():
-            middleware(request)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        middleware(request)
     # then both log lines carry the request id, the task's also its task name
     by_message = {r.getMessage(): r for r in captured.records}
     assert by_message["in the view"].request_id == "req-42"

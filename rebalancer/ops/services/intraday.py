@@ -47,7 +47,7 @@ from django.utils import timezone
 
 from common.errors import ValidationFailed
 from marketdata.models import Asset
-from marketdata.selectors import return_panel_get
+from marketdata.selectors import price_panel_get
 from portfolios.models import Portfolio, PortfolioSnapshot, Position
 from portfolios.performance import twr_series
 from portfolios.prices import latest_closes
@@ -63,10 +63,26 @@ logger = logging.getLogger(__name__)
 SESSION_TZ = ZoneInfo("America/New_York")
 
 
+LIMITS_TTL_SECONDS = 60.0
+"""Limits are read at most once a minute per portfolio and process (a tick runs every
+minute over thousands of portfolios; an operator's change of limits applies within that)."""
+_limits_cache: dict[int, tuple[float, object]] = {}
+
+
 def limits_get(*, portfolio: Portfolio):
     """The portfolio's risk limits: the ONE place the monitor reads them (issue 14 replaces
     ``risk_limit_get`` with the risk-tier selector; switch it here)."""
-    return risk_limit_get(portfolio=portfolio)
+    now = time.monotonic()
+    cached = _limits_cache.get(portfolio.pk)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    limit = risk_limit_get(portfolio=portfolio)
+    _limits_cache[portfolio.pk] = (now + LIMITS_TTL_SECONDS, limit)
+    return limit
+
+
+def limits_cache_clear() -> None:
+    _limits_cache.clear()
 
 
 @dataclass(frozen=True)
@@ -166,20 +182,49 @@ def _holdings(symbols: Sequence[str] | None) -> dict[int, _Holdings]:
 
 
 class _Windows:
-    """Daily return windows per set of holdings, read once per evaluation."""
+    """Daily return windows of every set of holdings, from one panel of all held assets.
 
-    def __init__(self, end: dt.date | None) -> None:
+    Kept across ticks while the daily data does not change (same price revision, same
+    last bar, same assets): intraday, only the weights move. The average correlation
+    (unweighted) depends on the set of holdings only, so it is cached per set too.
+    """
+
+    def __init__(self, symbols: Sequence[str], end: dt.date | None) -> None:
         self.end = end
-        self._cache: dict[frozenset, pd.DataFrame] = {}
+        self.prices = price_panel_get(symbols=list(symbols), how="outer", end=end, error_field="weights")
+        self.start = pd.Timestamp((end or dt.date.today()) - LOOKBACK)
+        self._panels: dict[frozenset, pd.DataFrame] = {}
+        self._correlations: dict[frozenset, float | None] = {}
 
     def get(self, symbols: Iterable[str]) -> pd.DataFrame:
+        """The returns of ``symbols`` exactly as the nightly view reads them
+        (``return_panel_get(how="outer")`` of the holdings, last two years, complete rows)."""
         key = frozenset(symbols)
-        if key not in self._cache:
-            held = sorted(key)
-            history = return_panel_get(symbols=held, how="outer", end=self.end, error_field="weights")
-            start = pd.Timestamp((self.end or dt.date.today()) - LOOKBACK)
-            self._cache[key] = history.loc[history.index > start, held].dropna()
-        return self._cache[key]
+        if key not in self._panels:
+            prices = self.prices.loc[:, sorted(key)].dropna(how="all")
+            returns = (prices / prices.shift(1) - 1.0).iloc[1:]
+            self._panels[key] = returns.loc[returns.index > self.start].dropna()
+        return self._panels[key]
+
+    def correlation(self, symbols: Iterable[str], weights: dict[str, float]) -> float | None:
+        key = frozenset(symbols)
+        if key not in self._correlations:
+            self._correlations[key] = average_pairwise_correlation(self.get(key), weights)
+        return self._correlations[key]
+
+
+_windows_cache: dict[tuple, _Windows] = {}
+
+
+def _windows_get(symbols: Sequence[str], end: dt.date | None) -> _Windows:
+    from marketdata.selectors import price_revision_get
+
+    key = (price_revision_get(), end, tuple(sorted(symbols)))
+    windows = _windows_cache.get(key)
+    if windows is None:
+        _windows_cache.clear()  # one set of windows per process: bounded memory
+        windows = _windows_cache[key] = _Windows(symbols, end)
+    return windows
 
 
 def _drawdown(rows: list[tuple], value_now: float, today: dt.date, replay: pd.Series | None,
@@ -216,7 +261,7 @@ def portfolio_signals_intraday(
     replay = None
     if panel.shape[0] >= MIN_OBSERVATIONS:
         var_1d = value_at_risk(panel, weights, method="historical", confidence_level=limit.var_confidence).var
-        corr = average_pairwise_correlation(panel, weights)
+        corr = windows.correlation(weights, weights)
         replay = pd.Series(panel.to_numpy() @ np.array([weights[c] for c in panel.columns]), index=panel.index)
     drawdown = _drawdown(snapshots, total, today, replay, move_today)
     return evaluate_alert_rules(
@@ -241,7 +286,7 @@ def intraday_risk_evaluate(
     held = sorted({s for h in holdings.values() for s in h.quantities})
     prices, daily, last_bar = _prices_now(held)
     today = today or timezone.now().astimezone(SESSION_TZ).date()
-    windows = _Windows(last_bar)
+    windows = _windows_get(held, last_bar)
     ids = sorted(holdings)
     portfolios = Portfolio.objects.in_bulk(ids)
     snapshots: dict[int, list[tuple]] = defaultdict(list)
@@ -270,9 +315,9 @@ def intraday_risk_evaluate(
             continue
         result.changed_portfolios += 1
         before = current.get(pid, set())
-        with transaction.atomic():
-            snapshot = RiskSnapshot.objects.filter(pk=latest_snapshot.get(pid)).first()
-            kept = risk_alerts_sync(portfolio=portfolio, signals=signals, snapshot=snapshot)
+        snapshot_id = latest_snapshot.get(pid)
+        snapshot = RiskSnapshot(pk=snapshot_id) if snapshot_id else None  # the FK only: no query
+        kept = risk_alerts_sync(portfolio=portfolio, signals=signals, snapshot=snapshot)
         result.opened += [a.pk for a in kept if (a.rule, a.symbol) not in before]
         result.resolved += len(before - keys)
     result.seconds = time.perf_counter() - started

@@ -100,13 +100,55 @@ def alert_response_take(*, alert: RiskAlert) -> AlertResponse | None:
     return response
 
 
+def alert_responses_take(*, alerts: Sequence[RiskAlert]) -> list[AlertResponse]:
+    """:func:`alert_response_take` for many alerts with a constant number of queries besides
+    one notification each (a market-wide drop opens thousands at once); a portfolio with
+    several new alerts gets one cycle request. If another process responded to one of
+    them meanwhile, falls back to one by one."""
+    from rebalancer.autopilot.tasks import cycle_run_task
+
+    if not alerts:
+        return []
+    as_of = _latest_as_of()
+    pids = {a.portfolio_id for a in alerts}
+    enabled = set(AutonomySettings.objects.filter(portfolio_id__in=pids, enabled=True)
+                  .values_list("portfolio_id", flat=True))
+    done = set() if as_of is None else set(
+        CycleRun.objects.filter(portfolio_id__in=pids, as_of=as_of, status=CycleRun.Status.DONE)
+        .values_list("portfolio_id", flat=True))
+    now, responses, requested = timezone.now(), [], []
+    try:
+        with transaction.atomic():
+            for alert in alerts:
+                kind = RESPONSES.get(alert.rule, Response.NOTIFY)
+                response = AlertResponse(alert=alert, portfolio_id=alert.portfolio_id, response=kind,
+                                         status=AlertResponse.Status.NOTIFIED, notification=_notify_investor(alert))
+                if kind != Response.NOTIFY:
+                    if alert.portfolio_id not in enabled:
+                        response.status = AlertResponse.Status.NOT_MANAGED
+                    elif as_of is None or alert.portfolio_id in done:
+                        response.status, response.deferred_after = AlertResponse.Status.DEFERRED, as_of
+                    else:
+                        response.status, response.cycle_as_of, response.dispatched_at = (
+                            AlertResponse.Status.REQUESTED, as_of, now)
+                        requested.append(alert.portfolio_id)
+                responses.append(response)
+            AlertResponse.objects.bulk_create(responses)
+            for pid in dict.fromkeys(requested):
+                transaction.on_commit(
+                    lambda pid=pid: cycle_run_task.delay(portfolio_id=pid, as_of=as_of.isoformat(), force=True))
+    except IntegrityError:  # another process responded to some of these first
+        return [r for a in alerts if (r := alert_response_take(alert=a))]
+    return responses
+
+
 def alert_responses_dispatch(*, alert_ids: Sequence[int] | None = None) -> list[AlertResponse]:
     """Respond to every unresolved alert that has no response yet (``alert_ids``: only
     those), and dispatch deferred cycle requests whose next close has landed."""
     pending = RiskAlert.objects.exclude(status=RiskAlert.Status.RESOLVED).filter(response__isnull=True)
     if alert_ids is not None:
         pending = pending.filter(pk__in=list(alert_ids))
-    taken = [r for a in pending.select_related("portfolio").order_by("pk") if (r := alert_response_take(alert=a))]
+    taken = alert_responses_take(alerts=list(pending.select_related("portfolio").order_by("pk")))
     as_of = _latest_as_of()
     if as_of is None:
         return taken

@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marketdata.providers import INTRADAY_COLUMNS, IntradayProvider, UnknownSymbolsError, provider_get
+from marketdata.providers import (
+    INTRADAY_COLUMNS,
+    IntradayProvider,
+    UnknownSymbolsError,
+    provider_get,
+)
 from marketdata.providers.synthetic import SyntheticProvider, intraday_path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
