@@ -245,3 +245,25 @@ def test_the_poll_with_the_synthetic_provider_values_holdings_at_its_session_pri
     for symbol in ("ORBT", "TSY10"):
         assert float(stored[symbol].price) == pytest.approx(at_11.loc[symbol, "price"], abs=1e-6)
         assert stored[symbol].at == at_11.loc[symbol, "timestamp"].to_pydatetime()
+
+
+def test_the_bulk_alert_sync_writes_what_the_per_portfolio_sync_writes(invested, portfolio_make):
+    from risk.measures.alerts import AlertSignal
+    from risk.services import risk_alerts_sync, risk_alerts_sync_many
+
+    other = portfolio_make()
+    first = [AlertSignal("drawdown", "critical", "risk_override", 0.3, 0.2, "dd"),
+             AlertSignal("concentration", "warning", "rebalance", 0.4, 0.1, "AAA big", "AAA")]
+    second = [AlertSignal("drawdown", "critical", "risk_override", 0.35, 0.2, "dd deeper")]
+
+    def rows(pid):
+        return sorted(RiskAlert.objects.filter(portfolio_id=pid).values_list("rule", "symbol", "status", "value",
+                                                                              "message"))
+
+    # the same two evaluations, per portfolio on one and in bulk on the other
+    risk_alerts_sync(portfolio=invested, signals=first)
+    risk_alerts_sync(portfolio=invested, signals=second)
+    risk_alerts_sync_many(signals={other.pk: first})
+    risk_alerts_sync_many(signals={other.pk: second})
+    assert rows(invested.pk) == rows(other.pk) == [
+        ("concentration", "AAA", "resolved", 0.4, "AAA big"), ("drawdown", "", "open", 0.35, "dd deeper")]

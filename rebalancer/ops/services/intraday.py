@@ -5,7 +5,7 @@
 of the quoted assets with the same alert rules as the nightly snapshot
 (:func:`risk.measures.alerts.evaluate_alert_rules`, the limits read once, in
 :func:`limits_get`), opens or resolves alerts through the risk app's own
-:func:`risk.services.risk_alerts_sync`, and hands new alerts to the autopilot's rules
+:func:`risk.services.risk_alerts_sync_many` (all changed portfolios in one go), and hands new alerts to the autopilot's rules
 (:mod:`rebalancer.ops.services.responses`). One call, so a price update becomes an alert
 in the time it takes (``bench/bench_intraday_risk.py`` measures it; the goal is < 5 s).
 
@@ -275,7 +275,7 @@ def intraday_risk_evaluate(
     *, symbols: Sequence[str] | None = None, today: dt.date | None = None
 ) -> IntradayEvaluation:
     """Re-evaluate every portfolio holding one of ``symbols`` (all held portfolios if None)."""
-    from risk.services import risk_alerts_sync
+    from risk.services import risk_alerts_sync_many
 
     started = time.perf_counter()
     result = IntradayEvaluation()
@@ -303,23 +303,26 @@ def intraday_risk_evaluate(
         RiskSnapshot.objects.filter(portfolio_id__in=ids).order_by("portfolio_id", "date")
         .values_list("portfolio_id", "pk")
     )
+    changed: dict[int, list[AlertSignal]] = {}
     for pid in ids:
-        portfolio = portfolios[pid]
         result.portfolios += 1
         signals = portfolio_signals_intraday(
-            portfolio=portfolio, holdings=holdings[pid], prices=prices, daily=daily, windows=windows,
+            portfolio=portfolios[pid], holdings=holdings[pid], prices=prices, daily=daily, windows=windows,
             snapshots=snapshots.get(pid, []), today=today,
         )
-        keys = {(s.rule, s.symbol) for s in signals}
-        if keys == current.get(pid, set()):
-            continue
-        result.changed_portfolios += 1
-        before = current.get(pid, set())
-        snapshot_id = latest_snapshot.get(pid)
-        snapshot = RiskSnapshot(pk=snapshot_id) if snapshot_id else None  # the FK only: no query
-        kept = risk_alerts_sync(portfolio=portfolio, signals=signals, snapshot=snapshot)
-        result.opened += [a.pk for a in kept if (a.rule, a.symbol) not in before]
-        result.resolved += len(before - keys)
+        if {(s.rule, s.symbol) for s in signals} != current.get(pid, set()):
+            changed[pid] = signals
+    if changed:
+        kept = risk_alerts_sync_many(
+            signals=changed,
+            snapshots={pid: RiskSnapshot(pk=latest_snapshot[pid]) if pid in latest_snapshot else None
+                       for pid in changed},  # the FK only: no query
+        )
+        for pid, alerts in kept.items():
+            before = current.get(pid, set())
+            result.opened += [a.pk for a in alerts if (a.rule, a.symbol) not in before]
+            result.resolved += len(before - {(a.rule, a.symbol) for a in alerts})
+        result.changed_portfolios = len(changed)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -45,15 +45,15 @@ RESPONSES: dict[str, str] = {
 """The response to each alert rule (one place)."""
 
 
-def _notify_investor(alert: RiskAlert) -> Notification:
-    """The one call into the notification service (push arrives through it)."""
-    from rebalancer.autopilot.notifications import notification_create
+def _notify_investors(alerts: Sequence[RiskAlert]) -> list[Notification]:
+    """The one call into the notification service (push arrives through it), one message per alert."""
+    from rebalancer.autopilot.notifications import notifications_create
 
-    title = f"Risk alert on {alert.portfolio.name}: {alert.get_rule_display()}"
-    return notification_create(
-        user_id=alert.portfolio.owner_id, kind=Notification.Kind.RISK, title=title, body=alert.message,
-        portfolio_id=alert.portfolio_id,
-    )
+    return notifications_create(items=[
+        {"user_id": a.portfolio.owner_id, "kind": Notification.Kind.RISK, "portfolio_id": a.portfolio_id,
+         "title": f"Risk alert on {a.portfolio.name}: {a.get_rule_display()}", "body": a.message}
+        for a in alerts
+    ])
 
 
 def _latest_as_of():
@@ -87,7 +87,7 @@ def alert_response_take(*, alert: RiskAlert) -> AlertResponse | None:
             response = AlertResponse.objects.create(
                 alert=alert, portfolio_id=alert.portfolio_id, response=kind, status=AlertResponse.Status.NOTIFIED
             )
-            response.notification = _notify_investor(alert)
+            response.notification = _notify_investors([alert])[0]
             if kind != Response.NOTIFY:
                 enabled = AutonomySettings.objects.filter(portfolio_id=alert.portfolio_id, enabled=True).exists()
                 if enabled:
@@ -119,10 +119,10 @@ def alert_responses_take(*, alerts: Sequence[RiskAlert]) -> list[AlertResponse]:
     now, responses, requested = timezone.now(), [], []
     try:
         with transaction.atomic():
-            for alert in alerts:
+            for alert, notification in zip(alerts, _notify_investors(alerts), strict=True):
                 kind = RESPONSES.get(alert.rule, Response.NOTIFY)
                 response = AlertResponse(alert=alert, portfolio_id=alert.portfolio_id, response=kind,
-                                         status=AlertResponse.Status.NOTIFIED, notification=_notify_investor(alert))
+                                         status=AlertResponse.Status.NOTIFIED, notification=notification)
                 if kind != Response.NOTIFY:
                     if alert.portfolio_id not in enabled:
                         response.status = AlertResponse.Status.NOT_MANAGED
