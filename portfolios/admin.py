@@ -111,6 +111,9 @@ class DecisionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # decisions are the audit record of what the autopilot did
+
     @admin.display(description="trades")
     def trades_count(self, obj: Decision) -> int:
         return len(obj.trades or [])
