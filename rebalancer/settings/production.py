@@ -31,3 +31,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Broker credentials are encrypted with keys of their own, never derived from SECRET_KEY here.
+if not env.list("BROKER_CREDENTIALS_KEYS", default=[]):
+    raise ImproperlyConfigured("BROKER_CREDENTIALS_KEYS must be set in production (Fernet keys, comma-separated).")
