@@ -95,6 +95,11 @@ _BROKER_STATES = {
 BrokerFactory = Callable[[BrokerAccount], OrderBroker]
 
 
+def _q(value: Decimal) -> str:
+    """A quantity as people write it: 2, 0.5 (no trailing zeros, no exponent)."""
+    return format(value.normalize(), "f")
+
+
 def client_order_id_for(decision_id: int, leg: int) -> str:
     """The order's id at the broker: stable for (decision, leg), so a resubmission finds it."""
     return f"{settings.ALPACA_CLIENT_ORDER_PREFIX}-d{decision_id}-l{leg}"
@@ -257,7 +262,7 @@ def _buy_size(order: Order) -> Order:
         row.status, row.final_at = Order.Status.CANCELED, timezone.now()
         row.status_reason = f"not sent: no cash left after the sells (cash {portfolio.cash}, open buys {money(reserved)})"
     else:
-        row.status_reason = f"cut from {row.quantity} to {affordable} shares: the cash after the sells"
+        row.status_reason = f"cut from {_q(row.quantity)} to {_q(affordable)} shares: the cash after the sells"
         row.quantity = affordable
     row.save(update_fields=["status", "final_at", "status_reason", "quantity", "updated_at"])
     return row
@@ -389,7 +394,7 @@ def _new_fill(portfolio: Portfolio, row: Order, snapshot: BrokerOrder, cumulativ
         with transaction.atomic():
             _fill_record(portfolio, row, quantity, price, executed_at, fill_ref)
     except Unprocessable as exc:
-        row.ledger_error = f"fill of {quantity} {row.symbol} at {price} refused by the ledger: {exc.message}"
+        row.ledger_error = f"fill of {_q(quantity)} {row.symbol} at {price} refused by the ledger: {exc.message}"
         logger.error("order %s: %s", row.client_order_id, row.ledger_error)
         autonomy_pause(portfolios=[portfolio], reason=f"order {row.client_order_id}: {row.ledger_error}"[:255])
 
@@ -443,7 +448,7 @@ def decision_settle(*, decision_id: int) -> Decision | None:
     filled = [o for o in orders if o.filled_quantity > 0]
     complete = [o for o in orders if o.status == Order.Status.FILLED and o.filled_quantity == o.planned_quantity]
     notes = [
-        f"{o.side} {o.symbol} {o.status}" + (f" ({o.filled_quantity} of {o.planned_quantity})" if o.filled_quantity else "")
+        f"{o.side} {o.symbol} {o.status}" + (f" ({_q(o.filled_quantity)} of {_q(o.planned_quantity)})" if o.filled_quantity else "")
         + (f": {o.status_reason}" if o.status_reason and o.status != Order.Status.FILLED else "")
         for o in orders if o not in complete
     ]

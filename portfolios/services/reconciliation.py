@@ -38,7 +38,15 @@ from django.utils import timezone
 from common.errors import Conflict, Unprocessable
 from marketdata.models import Asset
 from portfolios.brokers import BrokerError, Fill, OrderBroker
-from portfolios.models import AutonomySettings, BrokerAccount, Order, Portfolio, Position, Reconciliation, TaxLot
+from portfolios.models import (
+    AutonomySettings,
+    BrokerAccount,
+    Order,
+    Portfolio,
+    Position,
+    Reconciliation,
+    TaxLot,
+)
 from portfolios.services._locks import portfolio_lock
 from portfolios.services.broker_accounts import order_broker_for
 from portfolios.services.execution import Ledger

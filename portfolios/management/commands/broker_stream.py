@@ -23,7 +23,11 @@ class Command(BaseCommand):
         parser.add_argument("--portfolio", type=int, required=True, help="The portfolio whose account to stream.")
 
     def handle(self, *args, **options) -> None:
-        from portfolios.brokers.alpaca import stream_url_for, trade_update_translate, trade_updates_run
+        from portfolios.brokers.alpaca import (
+            stream_url_for,
+            trade_update_translate,
+            trade_updates_run,
+        )
         from portfolios.services.broker_accounts import broker_account_keys, broker_account_url
         from portfolios.services.orders import trade_update_apply
 

@@ -132,10 +132,7 @@ class FakeAlpaca:
         if self.is_trading_day(day):
             open_, close = self.session(day)
             is_open = open_ <= now < close
-            if now < open_:
-                next_open = open_
-            else:
-                next_open = self._next_session_open(day)
+            next_open = open_ if now < open_ else self._next_session_open(day)
         else:
             next_open = self._next_session_open(day)
         next_close = self.session(day)[1] if is_open else self.session(next_open.date())[1]
