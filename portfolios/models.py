@@ -47,6 +47,7 @@ class Portfolio(models.Model):
     )
     broker = models.CharField(
         max_length=12, choices=[("paper", "paper (fills at the close)"), ("alpaca", "Alpaca")], default="paper",
+        db_default="paper",  # bulk writers (COPY) that do not name the column get the paper broker too
         help_text="Where trades execute; a real broker needs a broker account (portfolios.BrokerAccount).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
