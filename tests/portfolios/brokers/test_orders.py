@@ -277,3 +277,24 @@ def test_settling_waits_until_every_order_is_final(alpaca_portfolio, place, fake
     assert decision_settle(decision_id=decision.pk) is None
     decision.refresh_from_db()
     assert decision.status == Decision.Status.SUBMITTED
+
+
+def test_recording_a_fill_costs_a_constant_number_of_queries(alpaca_portfolio, place, fake_alpaca, committed,
+                                                              django_assert_max_num_queries):
+    # given a submitted buy, filled at the broker in two parts
+    from portfolios.brokers.alpaca import AlpacaBroker
+    from portfolios.services.orders import order_state_apply
+
+    fake_alpaca.script("AAA", ("fill", "1", "100"), ("fill", None, "101"))
+    decision, (order,) = place(alpaca_portfolio, ("AAA", "buy", "3", "100"))
+    committed(orders_submit, decision_id=decision.pk)
+    order.refresh_from_db()
+    broker = AlpacaBroker(api_key="test-key", secret_key="test-secret", base_url=fake_alpaca.url)
+    for _ in range(2):
+        fake_alpaca.tick()
+        snapshot = broker.order_get(order.broker_order_id)
+        # when one fill is recorded: locks, lots, positions, the ledger flush, the fill row, the order
+        with django_assert_max_num_queries(15):
+            order_state_apply(order=order.pk, snapshot=snapshot)
+    order.refresh_from_db()
+    assert order.filled_quantity == D("3")
