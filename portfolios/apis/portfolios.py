@@ -67,7 +67,9 @@ def _unchanged_since_read(request: Request, portfolio: Portfolio, state: Callabl
 
 def _portfolio_state(portfolio: Portfolio) -> dict:
     """What PUT/PATCH portfolios/{id} replaces (not its value, which moves with prices)."""
-    return {"id": portfolio.pk, **{f: getattr(portfolio, f) for f in PortfolioInputSerializer().fields}}
+    # the model's own columns among the editable fields (not the broker's credentials)
+    columns = {f.name for f in Portfolio._meta.concrete_fields}
+    return {"id": portfolio.pk, **{f: getattr(portfolio, f) for f in PortfolioInputSerializer().fields if f in columns}}
 
 
 class PortfolioListApi(APIView):
@@ -80,7 +82,9 @@ class PortfolioListApi(APIView):
     @extend_schema(
         operation_id="portfolios_create",
         request=PortfolioCreateInputSerializer,
-        responses={201: PortfolioOutputSerializer},
+        responses={201: PortfolioOutputSerializer, **error_responses(409, 422)},
+        description="Create a portfolio. `broker: alpaca` needs `broker_account` keys, or the server's own "
+        "Alpaca keys while no other portfolio uses them (409 if one does, 422 without any).",
     )
     def post(self, request: Request) -> Response:
         data = PortfolioCreateInputSerializer(data=request.data)
@@ -119,8 +123,9 @@ class PortfolioDetailApi(APIView):
 
     @extend_schema(
         operation_id="portfolios_update", parameters=[PORTFOLIO_ID, IF_MATCH],
-        request=PortfolioInputSerializer, responses={200: PortfolioOutputSerializer, **error_responses(412, 428)},
+        request=PortfolioInputSerializer, responses={200: PortfolioOutputSerializer, **error_responses(409, 412, 422, 428)},
         extensions=ETAG_EXTENSION,
+        description="Changing `broker` while orders are open is a 409; see create for the broker account.",
     )
     def put(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=False)
@@ -128,8 +133,9 @@ class PortfolioDetailApi(APIView):
     @extend_schema(
         operation_id="portfolios_partial_update", parameters=[PORTFOLIO_ID, IF_MATCH],
         request=PortfolioInputSerializer(partial=True),
-        responses={200: PortfolioOutputSerializer, **error_responses(412, 428)},
+        responses={200: PortfolioOutputSerializer, **error_responses(409, 412, 422, 428)},
         extensions=ETAG_EXTENSION,
+        description="Changing `broker` while orders are open is a 409; see create for the broker account.",
     )
     def patch(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=True)

@@ -34,3 +34,6 @@ X_FRAME_OPTIONS = "DENY"
 
 # /metrics is closed without METRICS_TOKEN in production (rebalancer.settings.integrations.ops).
 METRICS_OPEN_WITHOUT_TOKEN = env.bool("METRICS_OPEN_WITHOUT_TOKEN", default=False)
+# Broker credentials are encrypted with keys of their own, never derived from SECRET_KEY here.
+if not env.list("BROKER_CREDENTIALS_KEYS", default=[]):
+    raise ImproperlyConfigured("BROKER_CREDENTIALS_KEYS must be set in production (Fernet keys, comma-separated).")

@@ -30,3 +30,8 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Emails are files the tests read (tests/users/conftest.py points EMAIL_FILE_PATH at a tmp dir).
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = str(VAR_DIR / "test-emails")  # noqa: F405
+# No test reaches the internet: Alpaca endpoints default to a closed loopback port (the
+# fake server of tests/portfolios/brokers/fake_alpaca.py replaces them where needed).
+ALPACA_BASE_URL = env("ALPACA_BASE_URL", default="http://127.0.0.1:9")
+ALPACA_LIVE_URL = env("ALPACA_LIVE_URL", default="http://127.0.0.1:9")
+ALPACA_TIMEOUT_S = 5.0

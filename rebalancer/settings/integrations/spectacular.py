@@ -30,6 +30,7 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "MarketRegimeEnum": "mlagents.regime.models.Regime.choices",
         "BacktestStatusEnum": "rebalancer.backtests.models.BacktestStatus.choices",
+        "OrderStatusEnum": "portfolios.broker_models.OrderStatus.choices",
     },
     # A nullable enum is `allOf: [XEnum]` with `nullable: true`, not `oneOf: [XEnum, NullEnum]`:
     # Dart generators turn the latter into a type they never define (issue 17).
