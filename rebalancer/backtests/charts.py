@@ -35,7 +35,7 @@ def equity_chart_png(curves: dict[str, pd.Series], *, title: str = "") -> bytes:
     for name, curve in curves.items():
         top.plot(curve.index, curve.to_numpy(), label=name, linewidth=1.2)
     top.set_ylabel("value")
-    top.set_title(title or "Equity curve")
+    top.set_title(title or "Equity curve", parse_math=False)  # "$" is text, not mathtext
     top.grid(alpha=0.3)
     top.legend(loc="upper left", fontsize=8)
     if curves:
@@ -60,7 +60,7 @@ def allocation_chart_png(weights: pd.DataFrame, *, title: str = "") -> bytes:
     ax.stackplot(w.index, *stacks, labels=labels)
     ax.set_ylim(0, 1)
     ax.set_ylabel("weight")
-    ax.set_title(title or "Allocation over time")
+    ax.set_title(title or "Allocation over time", parse_math=False)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     return _png(fig)
