@@ -20,12 +20,16 @@ messages under its own Redis key (``rebalancer.celery``: set from ``-Q`` at star
 ``CELERY_*`` variables override every number (the fault tests shrink them to seconds).
 """
 
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from rebalancer.settings.base import env
 
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = [Queue("cycle"), Queue("heavy"), Queue("default")]
+CELERY_TASK_DEFAULT_EXCHANGE = "default"
+CELERY_TASK_DEFAULT_ROUTING_KEY = "default"
+# Each queue bound to its own exchange and key: a queue declared by name only would be
+# bound to the default exchange's key, and every message would land in all three.
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in ("cycle", "heavy", "default")]
 CELERY_TASK_ROUTES = {
     "autopilot.*": {"queue": "cycle"},
     "backtests.*": {"queue": "heavy"},
