@@ -136,3 +136,20 @@ def test_every_operation_documents_413_414_429_and_503(tmp_path):
             if not wanted <= codes:
                 missing.append((method, path, sorted(wanted - codes)))
     assert missing == []
+
+
+@pytest.mark.django_db
+def test_api_login_failures_are_not_recorded_by_the_admin_lockout(client, settings):
+    from rest_framework.test import APIClient
+
+    from users.models import User
+
+    # given an operator whose email an attacker sprays at the API's login
+    settings.AXES_FAILURE_LIMIT = 2
+    User.objects.create_superuser(email="op@example.com", password="a-Strong-operator-pw-1")
+    api = APIClient()
+    for _ in range(3):
+        assert api.post("/api/v1/auth/token", {"email": "op@example.com", "password": "wrong-pass-1"}, format="json").status_code == 401
+    # then the admin's lock-out counted none of it (the API has its own throttles)
+    response = client.post("/admin/login/?next=/admin/", {"username": "op@example.com", "password": "a-Strong-operator-pw-1"})
+    assert response.status_code == 302

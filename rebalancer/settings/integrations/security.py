@@ -41,7 +41,7 @@ THROTTLE_RATES = {
     "compute": env("THROTTLE_COMPUTE", default="30/minute"),
     "backtests": env("THROTTLE_BACKTESTS", default="20/hour"),
     # auth endpoints: per client IP and per account (email, or the refresh token's user)
-    "auth_login": env("THROTTLE_LOGIN", default="20/minute"),
+    "auth_login": env("THROTTLE_LOGIN", default="10/minute"),  # each allowed guess costs a password hash
     "auth_login_account": env("THROTTLE_LOGIN_ACCOUNT", default="10/hour"),
     "auth_register": env("THROTTLE_REGISTER", default="10/hour"),
     "auth_register_account": env("THROTTLE_REGISTER_ACCOUNT", default="5/hour"),
@@ -67,6 +67,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_ONLY_ADMIN_SITE = True  # the API's login has its own throttles (auth_login*)
+AXES_HANDLER = "users.auth_backends.AdminOnlyAxesHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one reaching the limit locks
