@@ -9,7 +9,13 @@ from datetime import timedelta
 
 from csp.constants import NONE, SELF
 
-from rebalancer.settings.base import AUTH_PASSWORD_VALIDATORS, CACHES, INSTALLED_APPS, MIDDLEWARE, env
+from rebalancer.settings.base import (
+    AUTH_PASSWORD_VALIDATORS,
+    CACHES,
+    INSTALLED_APPS,
+    MIDDLEWARE,
+    env,
+)
 
 IS_PRODUCTION = False  # production.py sets True
 
