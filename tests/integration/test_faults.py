@@ -26,7 +26,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from celery import Celery
 
 from tests.integration import conftest as integration
 from tests.integration import processes as procs
@@ -86,11 +85,16 @@ def autopilot_world(transactional_db, investor):
 
 
 def _send(broker: str, task: str, **kwargs) -> None:
-    """Publish as the web process does (the app's routes), to the broker at ``broker``."""
+    """Publish as the web process does (the project app's routes), to the broker at ``broker``.
+
+    An explicit connection: ``CELERY_BROKER_URL`` in the environment would win over any
+    app's configured broker. (No second ``Celery()`` here: a new app becomes the current
+    one, and the session's ``task.delay()`` calls would follow it to this broker.)
+    """
     from rebalancer.celery import app
 
     with app.connection_for_write(broker) as connection:
-        app.send_task(task, kwargs=kwargs, connection=connection)
+        app.send_task(task, kwargs=kwargs, connection=connection, ignore_result=True)
 
 
 def _cycle_env(broker: str, **extra: str) -> dict[str, str]:
@@ -122,7 +126,9 @@ def test_a_worker_killed_mid_cycle_is_redelivered_within_the_visibility_timeout_
     # given a cycle worker whose chunks each hold their transaction for two seconds
     ids = autopilot_world
     broker = _redis_db(3)
-    Celery(broker=broker).connection_for_write().default_channel.client.flushdb()
+    import redis as redis_client
+
+    redis_client.Redis.from_url(broker).flushdb()
     first_log, second_log = _log("cycle-worker-killed"), _log("cycle-worker-survivor")
     first = procs.worker_start(_cycle_env(broker, AUTOPILOT_FAULT="slow_after_decide"), "cycle", first_log, "cycle1")
     try:
