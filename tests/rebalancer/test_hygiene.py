@@ -44,7 +44,8 @@ def test_production_settings_say_so_and_trust_no_forwarded_proto_by_default():
         "print(s.IS_PRODUCTION, s.SECURE_PROXY_SSL_HEADER, s.REST_FRAMEWORK['NUM_PROXIES'])"
     )
     env = {"DJANGO_SETTINGS_MODULE": "rebalancer.settings.production", "DJANGO_ALLOWED_HOSTS": "example.com",
-           "DJANGO_SECRET_KEY": "k" * 20 + "Zq8#vX2!mN4$pL6&rT9*wY1@bC3%dF5^", "PATH": "/usr/bin:/bin"}
+           "DJANGO_SECRET_KEY": "k" * 20 + "Zq8#vX2!mN4$pL6&rT9*wY1@bC3%dF5^", "PATH": "/usr/bin:/bin",
+           "BROKER_CREDENTIALS_KEYS": "8Wx6xqO9sLJ0j8m1S7vCqf3yD7WbJxvL3a1Qm0pZ2kA="}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "None", "0"]
     env["DJANGO_SECURE_PROXY_SSL_HEADER"] = "X-Forwarded-Proto"

@@ -105,13 +105,16 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Right after Django's SecurityMiddleware (its headers and redirect apply to our answers);
+# axes last, as it asks: it turns a lock-out into a 429.
+_after = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1
 MIDDLEWARE = [
-    MIDDLEWARE[0],  # django.middleware.security.SecurityMiddleware
+    *MIDDLEWARE[:_after],
     "csp.middleware.CSPMiddleware",
     "common.middleware.SecurityHeadersMiddleware",
     "common.middleware.RequestLimitsMiddleware",
-    *MIDDLEWARE[1:],
-    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lock-out into a 429
+    *MIDDLEWARE[_after:],
+    "axes.middleware.AxesMiddleware",
 ]
 
 # --- DRF: the client IP rule, the throttles, the token denylist, documented statuses -----
