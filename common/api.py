@@ -24,6 +24,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 
 from common.errors import ApplicationError, Unprocessable
+from common.faults import DependencyUnavailable, dependency_down
 
 
 class _ApplicationAPIException(exceptions.APIException):
@@ -64,6 +65,8 @@ class Handler(ExceptionHandler):
             if exc.status_code == 404 and not _names_a_path_object(exc, self.context):
                 exc = Unprocessable(exc.message, code=exc.code, field=exc.field, extra=exc.extra)
             return _ApplicationAPIException(exc)
+        if (dependency := dependency_down(exc)) is not None:  # database or Redis down: 503
+            return DependencyUnavailable(dependency)
         if isinstance(exc, DjangoValidationError):
             detail: Any = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
             return exceptions.ValidationError(detail=detail)
@@ -120,9 +123,11 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state (e.g. already executed or stale).",
     412: "`If-Match` names a version that is no longer current; read again and redo the edit.",
     422: "Valid input that cannot be satisfied (e.g. infeasible constraints, insufficient cash).",
+    413: "The request body is larger than the API accepts.",
+    414: "The URL is longer than the API accepts.",
     428: "This server requires `If-Match` on this edit (optional by default).",
     429: "Too many requests; see the `Retry-After` header.",
-    503: "A dependency (database, broker) is unavailable.",
+    503: "A dependency (database, cache or broker) is unavailable; retry after `Retry-After` seconds.",
 }
 
 

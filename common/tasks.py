@@ -45,9 +45,14 @@ def _log_failure(future: Future) -> None:
         logger.error("background task failed", exc_info=future.exception())
 
 
+def runs_in_background() -> bool:
+    """Do in-process tasks run on the background thread (no broker, the demo's default)?"""
+    return bool(settings.CELERY_TASK_ALWAYS_EAGER and settings.TASKS_EAGER_IN_BACKGROUND)
+
+
 def task_enqueue_on_commit(task: Any, **kwargs: Any) -> None:
     """``task.delay(**kwargs)`` once the transaction commits; in the background when eager."""
-    if settings.CELERY_TASK_ALWAYS_EAGER and settings.TASKS_EAGER_IN_BACKGROUND:
+    if runs_in_background():
         transaction.on_commit(lambda: background_pool().submit(_run, task, kwargs).add_done_callback(_log_failure))
     else:
         transaction.on_commit(lambda: task.delay(**kwargs))

@@ -196,6 +196,7 @@ def _with_decimal_amounts(explanation: dict) -> dict:
 
 class RebalancePredictApi(APIView):
     """What the autopilot would do with these holdings today (nothing is stored)."""
+    throttle_scope = "compute"  # heavier than a read: its own per-user rate
 
     @extend_schema(
         operation_id="rebalance_predict",

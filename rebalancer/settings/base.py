@@ -177,6 +177,8 @@ from rebalancer.settings.integrations.drf import *  # noqa: E402,F403
 from rebalancer.settings.integrations.email import *  # noqa: E402,F403
 from rebalancer.settings.integrations.jwt import *  # noqa: E402,F403
 from rebalancer.settings.integrations.ops import *  # noqa: E402,F403
+from rebalancer.settings.integrations.queues import *  # noqa: E402,F403
+from rebalancer.settings.integrations.security import *  # noqa: E402,F403
 from rebalancer.settings.integrations.spectacular import *  # noqa: E402,F403
 
 # What each higher app holds about an investor, exported by GET users/me/export and closed by
