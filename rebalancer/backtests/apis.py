@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import ErrorResponseSerializer, Pagination
+from common.api import ErrorResponseSerializer, Pagination, error_responses
 from common.errors import NotFound
 from rebalancer.backtests import charts, selectors, services
 from rebalancer.backtests.engine.schedule import FREQUENCIES
@@ -188,6 +188,8 @@ class BacktestListCreateApi(generics.ListAPIView):
 
     serializer_class = BacktestSummarySerializer
     pagination_class = Pagination
+    throttle_scope = "backtests"  # starting one is heavy work: its own per-user rate
+    throttle_scope_methods = ("POST",)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
@@ -197,7 +199,7 @@ class BacktestListCreateApi(generics.ListAPIView):
     @extend_schema(
         operation_id="backtests_create",
         request=BacktestInputSerializer,
-        responses={202: ACCEPTED},
+        responses={202: ACCEPTED, **error_responses(422)},
         examples=[
             OpenApiExample(
                 "Two strategies against SPY",
@@ -287,6 +289,7 @@ PNG_RESPONSES = {
 
 
 class _ChartApi(APIView):
+    throttle_scope = "compute"  # heavier than a read: its own per-user rate
     renderer_classes = [PNGRenderer, JSONRenderer]  # JSON for the error responses
 
     def _png(self, body: bytes) -> HttpResponse:
