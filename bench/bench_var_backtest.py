@@ -85,7 +85,7 @@ def accuracy(name: str, returns: pd.Series, level: float = 0.99) -> None:
             years = row.pop("_years")
             if part == "all":
                 per_year[method] = years
-            rows.append({"method": method, "years": part, **row, "seconds": seconds if part == "all" else np.nan})
+            rows.append({"method": method, "period": part, **row, "seconds": seconds if part == "all" else np.nan})
         if method == "adaptive":
             used = np.bincount(forecast.chosen, minlength=3)
             print(f"adaptive: target rate {forecast.target_rate:.4%}; candidate days fhs_ewma/garch_t/fhs_garch "

@@ -17,7 +17,8 @@ series and checks that earlier forecasts do not move), plus the forecast for day
   1999; Hull & White 1998): the returns of the last ``window_days`` divided by their
   own EWMA volatility forecast, their empirical ``a``-quantile rescaled by today's
   volatility, ``VaR_t = s_t Q_a(-r_s / s_s)``;
-- ``garch_t``: GARCH(1,1) with Student-t innovations (arch), refitted every
+- ``garch_t``: GARCH(1,1) with Student-t innovations (maximum likelihood,
+  :func:`.volatility.garch_t_mle`, tested against arch), refitted every
   ``garch_refit_every`` days on the last ``garch_fit_window`` returns and filtered
   day by day in between, ``VaR_t = -s_t t~_nu^-1(1 - a)`` (unit-variance t);
 - ``fhs_garch``: filtered historical simulation on the GARCH residuals;
@@ -66,7 +67,7 @@ from risk.measures.volatility import (
     RISKMETRICS_LAMBDA,
     GarchParams,
     ewma_variance,
-    garch_t_fit,
+    garch_t_mle,
     garch_variance,
     moment_dof,
     standardized_t_ppf,
@@ -283,7 +284,7 @@ def garch_path(
     params: GarchParams | None = None
     for start in range(first, n + 1, config.garch_refit_every):
         lo = max(0, start - fit_window)
-        fitted = garch_t_fit(r[lo:start], starting=params)
+        fitted = garch_t_mle(r[lo:start], starting=params)
         if fitted.converged or params is None:
             params = fitted
         fits.append(fitted)

@@ -8,6 +8,12 @@ Implements, for a one-dimensional series of daily portfolio returns ``r_0 .. r_{
   innovations (Bollerslev 1987), fitted by maximum likelihood with the ``arch`` package:
   ``s2_t = omega + alpha r_{t-1}^2 + beta s2_{t-1}``, ``r_t = s_t z_t``, ``z_t ~ t_nu``
   scaled to unit variance;
+- :func:`garch_t_mle` — the same likelihood, maximized with its analytic gradient
+  (the variance and its derivatives are linear filters) by SLSQP under arch's
+  constraints. It is what the rolling models use: same optimum as arch (tests: equal
+  log-likelihood at equal parameters, optimum within 1e-4 of arch's), 4-8x faster
+  cold and ~50x warm-started from the previous quarter's fit (arch differentiates
+  numerically in Python and gains nothing from a warm start);
 - :func:`garch_variance` — the same recursion with given parameters (the filter that
   turns fitted parameters into forecasts for later days, identical to arch's
   ``conditional_volatility`` when started from arch's backcast — a test checks it);
@@ -32,8 +38,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 from scipy.signal import lfilter
+from scipy.special import digamma, gammaln
 
 from risk.measures.errors import RiskInputError
 
@@ -145,6 +152,84 @@ def garch_t_fit(returns: np.ndarray, *, starting: GarchParams | None = None) -> 
         backcast=backcast / _PERCENT**2,
         converged=int(result.convergence_flag) == 0,
     )
+
+
+def arch_backcast(returns: np.ndarray) -> float:
+    """arch's GARCH backcast: the 0.94-weighted mean square of the first 75 returns."""
+    r = np.asarray(returns, dtype=float)
+    tau = min(75, r.shape[0])
+    w = 0.94 ** np.arange(tau)
+    return float(np.sum(w / w.sum() * r[:tau] ** 2))
+
+
+def garch_t_negative_loglik(theta: np.ndarray, r2: np.ndarray, backcast: float) -> tuple[float, np.ndarray]:
+    """Negative log-likelihood of GARCH(1,1)-t and its gradient in ``theta = (omega, alpha, beta, nu)``.
+
+    ``l_t = log G((nu+1)/2) - log G(nu/2) - log(pi (nu-2))/2 - log(s2_t)/2
+    - (nu+1)/2 log(1 + r_t^2 / ((nu-2) s2_t))``; ``ds2_t/dtheta`` follows the recursions
+    ``d_t = x_t + beta d_{t-1}`` with ``x = 1, r2_{t-1}, s2_{t-1}`` for omega, alpha, beta
+    (``d_0 = 1, backcast, backcast``), each one ``lfilter`` call.
+    """
+    omega, alpha, beta, nu = (float(v) for v in theta)
+    n = r2.shape[0]
+    decay = [1.0, -beta]
+    s2 = np.empty(n)
+    s2[0] = omega + (alpha + beta) * backcast
+    s2[1:], _ = lfilter([1.0], decay, omega + alpha * r2[:-1], zi=[beta * s2[0]])
+    d_omega = np.empty(n)
+    d_omega[0] = 1.0
+    d_omega[1:], _ = lfilter([1.0], decay, np.ones(n - 1), zi=[beta])
+    d_alpha = np.empty(n)
+    d_alpha[0] = backcast
+    d_alpha[1:], _ = lfilter([1.0], decay, r2[:-1], zi=[beta * backcast])
+    d_beta = np.empty(n)
+    d_beta[0] = backcast
+    d_beta[1:], _ = lfilter([1.0], decay, s2[:-1], zi=[beta * backcast])
+    u = r2 / ((nu - 2.0) * s2)
+    constant = gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * math.log(math.pi * (nu - 2.0))
+    loglik = n * constant - 0.5 * np.log(s2).sum() - (nu + 1) / 2 * np.log1p(u).sum()
+    dl_ds2 = -0.5 / s2 + (nu + 1) / 2 * u / (s2 * (1.0 + u))
+    dl_dnu = (n * (0.5 * digamma((nu + 1) / 2) - 0.5 * digamma(nu / 2) - 0.5 / (nu - 2.0))
+              + np.sum(-0.5 * np.log1p(u) + (nu + 1) / 2 * u / ((nu - 2.0) * (1.0 + u))))
+    grad = np.array([dl_ds2 @ d_omega, dl_ds2 @ d_alpha, dl_ds2 @ d_beta, dl_dnu])
+    return -float(loglik), -grad
+
+
+def garch_t_mle(returns: np.ndarray, *, starting: GarchParams | None = None) -> GarchParams:
+    """GARCH(1,1)-t by maximum likelihood with the analytic gradient (see the module docstring).
+
+    Same model, units, backcast and constraints as :func:`garch_t_fit` (arch):
+    ``omega > 0``, ``alpha, beta >= 0``, ``alpha + beta < 1``, ``2.05 < nu < 500``. Falls back
+    to arch when SLSQP does not converge.
+    """
+    r = np.asarray(returns, dtype=float)
+    _squared(r)
+    if r.shape[0] < GARCH_MIN_OBSERVATIONS:
+        raise RiskInputError(
+            f"GARCH needs at least {GARCH_MIN_OBSERVATIONS} returns; got {r.shape[0]}", field="window_days"
+        )
+    x = r * _PERCENT
+    r2 = x * x
+    backcast = arch_backcast(x)
+    variance = float(r2.mean())
+    if starting is not None and starting.converged:
+        theta0 = np.array([starting.omega * _PERCENT**2, starting.alpha, starting.beta, starting.nu])
+    else:
+        theta0 = np.array([0.05 * variance, 0.1, 0.85, 8.0])
+    theta0 = np.clip(theta0, [1e-6 * variance, 0.0, 0.0, 2.1], [10 * variance, 1.0, 1.0, 499.0])
+    if theta0[1] + theta0[2] >= 1.0 - 1e-6:
+        theta0[1:3] *= (1.0 - 1e-4) / (theta0[1] + theta0[2])
+    result = optimize.minimize(
+        garch_t_negative_loglik, theta0, args=(r2, backcast), jac=True, method="SLSQP",
+        bounds=[(1e-6 * variance, 10 * variance), (0.0, 1.0), (0.0, 1.0), (2.05, 500.0)],
+        constraints=({"type": "ineq", "fun": lambda t: 1.0 - 1e-6 - t[1] - t[2],
+                      "jac": lambda t: np.array([0.0, -1.0, -1.0, 0.0])},),
+        options={"ftol": 1e-9, "maxiter": 200},
+    )
+    if not result.success or not np.all(np.isfinite(result.x)):
+        return garch_t_fit(r, starting=starting)
+    omega, alpha, beta, nu = (float(v) for v in result.x)
+    return GarchParams(omega / _PERCENT**2, alpha, beta, nu, backcast / _PERCENT**2, True)
 
 
 def standardized_t_ppf(probability: float | np.ndarray, nu: float | np.ndarray) -> float | np.ndarray:

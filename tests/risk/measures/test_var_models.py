@@ -18,7 +18,7 @@ from risk.measures.var_models import (
     rolling_var,
     rolling_var_many,
 )
-from risk.measures.volatility import ewma_variance, garch_t_fit, garch_variance, standardized_t_ppf
+from risk.measures.volatility import ewma_variance, garch_t_mle, garch_variance, standardized_t_ppf
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_garch_t_refits_quarterly_and_filters_in_between(spy_short):
     # when
     forecast = rolling_var(r, method="garch_t", confidence_level=0.99, config=config)
     # then day 330 uses the fit made at day 313 (= 250 + 63) on r[0:313], filtered from day 0
-    params = garch_t_fit(r[0:313], starting=garch_t_fit(r[0:250]))
+    params = garch_t_mle(r[0:313], starting=garch_t_mle(r[0:250]))
     sigma = np.sqrt(garch_variance(r[0:331], params))
     assert forecast.forecasts[330 - 250] == pytest.approx(-standardized_t_ppf(0.01, params.nu) * sigma[330],
                                                           rel=1e-9)

@@ -11,8 +11,11 @@ from scipy import stats
 from risk.measures.errors import RiskInputError
 from risk.measures.volatility import (
     GarchParams,
+    arch_backcast,
     ewma_variance,
     garch_t_fit,
+    garch_t_mle,
+    garch_t_negative_loglik,
     garch_variance,
     moment_dof,
     standardized_t_ppf,
@@ -93,3 +96,46 @@ def test_moment_dof_inverts_the_t_kurtosis():
     sample = stats.t.rvs(7, size=2_000_000, random_state=3)
     assert moment_dof(sample) == pytest.approx(7.0, abs=0.4)
     assert moment_dof(np.random.default_rng(0).normal(size=5000)) == 100.0  # ~zero kurtosis: normal
+
+
+def _arch_fit(r):
+    model = arch_model(r * 100, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False)
+    return model, model.fit(disp="off", cov_type="classic")
+
+
+def test_our_likelihood_is_archs_at_archs_optimum(spy_returns):
+    r = spy_returns.to_numpy()[1500:2500]
+    model, fit = _arch_fit(r)
+    assert arch_backcast(r * 100) == pytest.approx(model.volatility.backcast(r * 100), rel=1e-12)
+    nll, _ = garch_t_negative_loglik(fit.params.to_numpy(), (r * 100) ** 2, arch_backcast(r * 100))
+    assert -nll == pytest.approx(fit.loglikelihood, rel=1e-10)
+
+
+def test_the_analytic_gradient_is_the_numerical_one(spy_returns):
+    x = spy_returns.to_numpy()[:1000] * 100
+    theta, bc = np.array([0.02, 0.08, 0.9, 6.0]), arch_backcast(x)
+    _, grad = garch_t_negative_loglik(theta, x * x, bc)
+    step = 1e-6
+    numeric = [(garch_t_negative_loglik(theta + e, x * x, bc)[0] - garch_t_negative_loglik(theta - e, x * x, bc)[0])
+               / (2 * step) for e in np.eye(4) * step]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5)
+
+
+@pytest.mark.parametrize("start", [0, 1500, 3000, 4500])
+def test_our_maximum_likelihood_reaches_archs_optimum(spy_returns, start):
+    # given four 1,000-day windows of SPY
+    r = spy_returns.to_numpy()[start : start + 1000]
+    _, fit = _arch_fit(r)
+    # when fitted cold, and warm-started from a fit on the window 63 days earlier
+    cold = garch_t_mle(r)
+    warm = garch_t_mle(r, starting=garch_t_mle(spy_returns.to_numpy()[max(start - 63, 0) : start + 937]))
+    # then the same optimum: log-likelihood within 1e-4, parameters within 1e-3
+    for ours in (cold, warm):
+        nll, _ = garch_t_negative_loglik(np.array([ours.omega * 1e4, ours.alpha, ours.beta, ours.nu]),
+                                         (r * 100) ** 2, arch_backcast(r * 100))
+        assert -nll == pytest.approx(fit.loglikelihood, abs=1e-4)
+        assert -nll >= fit.loglikelihood - 1e-4
+        p = fit.params
+        assert (ours.omega * 1e4, ours.alpha, ours.beta) == pytest.approx(
+            (p["omega"], p["alpha[1]"], p["beta[1]"]), rel=2e-3, abs=1e-4)
+        assert ours.nu == pytest.approx(p["nu"], rel=5e-3)
