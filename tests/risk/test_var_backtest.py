@@ -88,7 +88,7 @@ def test_cornish_fisher_is_refused_where_its_expansion_is_not_monotone(investor_
 
 
 @pytest.mark.parametrize(("payload", "status", "attr"), [
-    ({"weights": {"NOPE": 1.0}}, 404, "weights"),
+    ({"weights": {"NOPE": 1.0}}, 422, "weights"),  # a body field, not a path object: 422 (main)
     ({}, 400, "weights"),
     ({"weights": {}}, 400, "weights"),
     ({"weights": {"LA": "half"}}, 400, "weights.LA"),
