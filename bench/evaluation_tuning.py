@@ -29,12 +29,12 @@ django.setup()
 
 import pandas as pd  # noqa: E402
 
-from rebalancer.autopilot.strategies import strategies_register  # noqa: E402
 from rebalancer.autopilot.types import BandSettings, OverlaySettings  # noqa: E402
 from rebalancer.backtests.evaluation import (  # noqa: E402
     EvaluationSpec,
     evaluation_run,
     regimes_walk_forward,
+    strategies_register_pure,  # noqa: E402
     summary_table,
     windows_make,
 )
@@ -54,6 +54,12 @@ GRID = {
     "no_cost_gate": {"band": BandSettings(cost_gate=False)},
     "trade_to_target": {"band": BandSettings(inner=0.0)},
     "quarterly": {"calendar": "quarterly"},
+    "band_rel_100": {"band": BandSettings(relative=1.0)},
+    "band50_hl20": {"band": BandSettings(relative=0.5), "overlay": OverlaySettings(halflife_days=20)},
+    "band50_hl20_nodd": {"band": BandSettings(relative=0.5),
+                         "overlay": OverlaySettings(halflife_days=20, drawdown_rule=False)},
+    "band50_hl40_nodd": {"band": BandSettings(relative=0.5), "overlay": OverlaySettings(drawdown_rule=False)},
+    "band50_novol": {"band": BandSettings(relative=0.5), "overlay": OverlaySettings(volatility_targeting=False)},
 }
 
 
@@ -65,7 +71,7 @@ def main() -> None:
     parser.add_argument("--grid", default=",".join(GRID))
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    strategies_register()
+    strategies_register_pure()
     prices = pd.read_csv(DATA / "stock_prices.csv", parse_dates=["date"], index_col="date").sort_index()
     regimes = None
     strategies = tuple(args.strategies.split(","))

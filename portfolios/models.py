@@ -330,7 +330,8 @@ class AutonomySettings(models.Model):
         GROWTH = "growth"
         AGGRESSIVE = "aggressive"
 
-    DEFAULT_STRATEGY = "optimizer:max_sharpe"
+    DEFAULT_STRATEGY = "optimizer:risk_parity"
+    """Chosen by the walk-forward evaluation on its tuning windows (docs/EVIDENCE.md)."""
 
     portfolio = models.OneToOneField(Portfolio, on_delete=models.CASCADE, related_name="autonomy")
     enabled = models.BooleanField(default=True, help_text="Off: the autopilot leaves this portfolio alone.")
@@ -344,9 +345,13 @@ class AutonomySettings(models.Model):
     rebalance_threshold = models.DecimalField(
         max_digits=6, decimal_places=4, default=Decimal("0.05"),
         validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("0.5"))],
-        help_text="Drift (max |weight - target|) beyond which the autopilot rebalances.",
+        help_text="The no-trade band: an asset trades when it is more than min(this, half its target) "
+        "away from its target.",
     )
-    calendar = models.CharField(max_length=10, choices=Calendar.choices, default=Calendar.QUARTERLY)
+    calendar = models.CharField(
+        max_length=10, choices=Calendar.choices, default=Calendar.MONTHLY,
+        help_text="How often the strategy's targets are reviewed (trades only follow the no-trade bands).",
+    )
     tax_optimization = models.BooleanField(default=False, help_text="Harvest tax losses (wash-sale aware).")
     tax_loss_threshold = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.05"))
     esg_constraints = models.JSONField(

@@ -239,9 +239,10 @@ def risk_limits_get(*, portfolio: Portfolio) -> PolicyLimits:
     return policy_limits_get(portfolio=portfolio)
 
 
-ALERT_VAR_HALFLIFE = 40.0
+ALERT_VAR_HALFLIFE = 20.0
 """Halflife of the EWMA volatility behind the VaR the alerts compare with the limit: the
-risk overlay's forecast (``OverlaySettings.halflife_days``), so both agree."""
+risk overlay's forecast (``rebalancer.autopilot.types.OverlaySettings.halflife_days``, a
+higher layer this module may not import; a test pins the two together)."""
 Z_95 = 1.6448536269514722
 
 

@@ -2,7 +2,8 @@
 
 Copies ``AutonomySettings.constraints``/``limits`` (JSON) and the risk app's ``RiskLimit``
 rows into ``PortfolioLimits``, then drops the old fields (the risk app drops RiskLimit
-in its 0002, after this copy).
+in its 0002, after this copy). New autonomy settings default to the strategy and the
+review calendar the walk-forward evaluation chose (risk parity, monthly reviews).
 """
 
 import django.core.validators
@@ -95,5 +96,20 @@ class Migration(migrations.Migration):
         migrations.RemoveField(
             model_name='autonomysettings',
             name='limits',
+        ),
+        migrations.AlterField(
+            model_name='autonomysettings',
+            name='calendar',
+            field=models.CharField(choices=[('none', 'None'), ('monthly', 'Monthly'), ('quarterly', 'Quarterly')], default='monthly', help_text="How often the strategy's targets are reviewed (trades only follow the no-trade bands).", max_length=10),
+        ),
+        migrations.AlterField(
+            model_name='autonomysettings',
+            name='rebalance_threshold',
+            field=models.DecimalField(decimal_places=4, default=Decimal('0.05'), help_text='The no-trade band: an asset trades when it is more than min(this, half its target) away from its target.', max_digits=6, validators=[django.core.validators.MinValueValidator(Decimal('0.001')), django.core.validators.MaxValueValidator(Decimal('0.5'))]),
+        ),
+        migrations.AlterField(
+            model_name='autonomysettings',
+            name='strategy',
+            field=models.CharField(default='optimizer:risk_parity', max_length=80),
         ),
     ]

@@ -12,7 +12,13 @@ of any strategy's targets onto those limits (pure Python/numpy, no Django).
   satisfy a :class:`PolicyLimits` over a universe: feasible targets instead of vetoes.
 """
 
-from .limits import LimitOverrides, PolicyLimits, horizon_factor, policy_limits
+from .limits import (
+    LimitOverrides,
+    PolicyLimits,
+    horizon_factor,
+    policy_limits,
+    policy_limits_unconstrained,
+)
 from .projection import Projection, ProjectionError, project
 from .tiers import SLEEVES, TIERS, Tier, sleeve_of, tier_get
 
@@ -26,6 +32,7 @@ __all__ = [
     "Tier",
     "horizon_factor",
     "policy_limits",
+    "policy_limits_unconstrained",
     "project",
     "sleeve_of",
     "tier_get",

@@ -200,3 +200,20 @@ def policy_limits(
         if o.max_avg_correlation is not None else DEFAULT_MAX_AVG_CORRELATION,
         excluded_symbols=tuple(sorted(set(excluded_symbols))),
     )
+
+
+def policy_limits_unconstrained(*, cash_buffer: float = 0.0, excluded_symbols=()) -> PolicyLimits:
+    """Limits that bind nothing (every sleeve 0-100 %, no cap, no VaR or drawdown limit).
+
+    For replays that must reproduce a plain fixed-weight rebalance (the peer tests
+    against the bt library) and for the evaluation's reference runs; never a tier.
+    """
+    return PolicyLimits(
+        tier="unconstrained", horizon_years=float(DEFAULT_HORIZON_YEARS), horizon_factor=1.0,
+        volatility_target=1.0,
+        sleeve_ranges=MappingProxyType({"equity": (0.0, 1.0), "bonds": (0.0, 1.0), "alternatives": (0.0, 1.0),
+                                        "cash": (cash_buffer, 1.0)}),
+        class_ranges=MappingProxyType({}), max_position=1.0, max_var_95=1.0, max_drawdown=1.0,
+        derisk_exposure=1.0, min_exposure=0.0, cash_buffer=cash_buffer, risk_aversion=2.5,
+        excluded_symbols=tuple(sorted(set(excluded_symbols))),
+    )

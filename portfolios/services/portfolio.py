@@ -140,8 +140,13 @@ def autonomy_update(*, portfolio: Portfolio, data: Mapping[str, Any]) -> Autonom
         setattr(settings, field, data[field])
     if changed:
         settings.save()
-    groups = {name: data[key] for name, key in (("constraints", "constraints_overrides"),
-                                                ("limits", "limits_overrides")) if key in data}
+    # The API's serializer names the groups after their source ("..._overrides").
+    groups = {
+        name: data[key]
+        for name in ("constraints", "limits")
+        for key in (name, f"{name}_overrides")
+        if key in data
+    }
     if groups:
         limit_overrides_set(portfolio=portfolio, **groups)
     return settings

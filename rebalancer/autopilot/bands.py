@@ -1,8 +1,9 @@
 """The no-trade band and the cost gate: trade only what is worth its costs (pure).
 
 **Band.** Each asset has a band around its target of half-width
-``max(floor, min(threshold, relative * target))`` — the "5/25" rule with the defaults
-(5 points or 25 % of the target, whichever is smaller). Inside its band an asset is
+``max(floor, min(threshold, relative * target))`` — with the defaults 5 points or half the
+target, whichever is smaller (a wider cousin of the "5/25" rule; 25 % re-traded more and
+did worse after tax on the evaluation's tuning windows). Inside its band an asset is
 left alone. An asset outside it trades *into* the band, to ``target ± inner * band``
 (halfway with ``inner = 0.5``): with proportional costs the cheapest correction is to
 the band rather than to the target, and stopping short of the edge keeps the next

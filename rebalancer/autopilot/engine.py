@@ -56,6 +56,7 @@ from rebalancer.autopilot.metrics import WindowStats, metrics_of, window_stats, 
 from rebalancer.autopilot.overlay import overlay_apply, performance_track, shadow_track
 from rebalancer.autopilot.types import (
     AutonomyConfig,
+    BandSettings,
     Check,
     CycleDecision,
     HoldingsState,
@@ -72,6 +73,7 @@ from rebalancer.autopilot.types import (
 DUST = 1e-9
 REGIME_STRATEGIES = ("regime_adaptive",)
 """Strategies whose targets depend on the market regime (a regime change reviews them)."""
+_ZERO_BAND = BandSettings(relative=0.0, floor=1e-6)
 REGIME_CONFIRM_DAYS = 5
 """A new regime reviews a regime-dependent strategy once the detector has called it this
 many cycles in a row (a call that flips back and forth does not re-trade the portfolio)."""
@@ -154,7 +156,7 @@ def portfolio_view(state: HoldingsState, market: MarketView, config: AutonomyCon
     left_out = sorted(s for s in universe if s in problems and s not in held)
     if left_out:
         notes.append("left out of today's targets: " + "; ".join(problems[s] for s in left_out))
-    if not tradeable and not frozen:
+    if not tradeable:
         return "Market data is not reliable today, so nothing was traded: " + "; ".join(problems.values()) + "."
     return PortfolioView(prices, total, current, tradeable, frozen, tuple(notes), float(state.net_flows))
 
@@ -476,7 +478,13 @@ def cycle_decide(
     # Step 5: what fires, and what it is worth trading.
     fired, exempt = _triggers(view=view, targets=targets, overlaid=overlaid, config=config,
                               kill_switch=kill_switch, market=market)
-    informational = [review] if review is not None else []
+    full_review = review is not None and config.band.on_review == "full"
+    if full_review and not fired and bands.out_of_band(view.current, targets, 0.0, _ZERO_BAND):
+        fired.append(review)
+        exempt = True
+    unchanged = policy.targets and _same(projection.weights, policy.targets)
+    # A review that leaves the targets as they were has nothing to tell.
+    informational = [review] if review is not None and review not in fired and not unchanged else []
     if not fired:
         before = metrics_of(view.current, stats) if informational else None
         return _decision(action="hold", target_weights=targets, triggers=tuple(informational), before=before,
@@ -490,7 +498,7 @@ def cycle_decide(
         override = Override(reason="the operator switched every portfolio to the defensive allocation",
                             source="kill_switch", allocation=label)
     all_triggers = tuple(informational + fired)
-    if override is None and not exempt and config.band.cost_gate:
+    if override is None and not exempt and not full_review and config.band.cost_gate:
         move = bands.band_move(view.current, targets, threshold=config.rebalance_threshold, settings=config.band)
         gate = bands.cost_gate(
             current=view.current, proposed=move.weights, targets=targets, symbols=stats.symbols, cov=stats.cov,
@@ -516,10 +524,14 @@ def cycle_decide(
             override = Override(reason=f"the targets failed the pre-trade checks ({names}) after the projection "
                                 "and the risk overlay", source="pre_trade", allocation=label)
     move = bands.band_move(view.current, targets, threshold=config.rebalance_threshold, settings=config.band,
-                           full=override is not None)
+                           full=override is not None or full_review)
     return _trade(state=state, view=view, market=market, config=config, stats=stats, weights=move.weights,
                   targets=targets, checks=checks, override=override, triggers=all_triggers, details=details,
                   common=common)
+
+
+def _same(a: Mapping[str, float], b: Mapping[str, float], tolerance: float = 1e-6) -> bool:
+    return all(abs(a.get(s, 0.0) - b.get(s, 0.0)) <= tolerance for s in set(a) | set(b))
 
 
 def _since_last(policy: PolicyState, stats: WindowStats) -> tuple[np.ndarray, np.ndarray]:

@@ -176,26 +176,27 @@ def overlay_apply(
     cut = limits.derisk_exposure if derisked else 1.0
     var_room = _multiplier_for(limits.max_var_95 / Z_95, a, b, c)
     wanted = min(max(vol_part * cut, floor), var_room * (1.0 - VAR_MARGIN), 1.0)
+    var_bound = var_room * (1.0 - VAR_MARGIN) < max(vol_part * cut, floor)
     previous = state.exposure
+    breach = previous > var_room + 1e-12
     if not risky.any():
         multiplier = 1.0
-    elif "derisk" in events or "reenter" in events:
+    elif "derisk" in events or "reenter" in events or breach or abs(wanted - previous) > settings.exposure_band:
         multiplier = wanted
-    elif previous > var_room + 1e-12:
-        multiplier = wanted
-        events.append("var_cap")
-        var_then = Z_95 * math.sqrt(max(a * previous**2 + 2 * b * previous + c, 0.0))
-        notes.append(
-            f"the one-day VaR forecast would be {var_then:.2%}, above the {limits.max_var_95:.2%} limit: "
-            f"risky assets held at {multiplier:.0%} of their allocation"
-        )
-    elif abs(wanted - previous) > settings.exposure_band:
-        multiplier = wanted
-        events.append("exposure")
-        notes.append(
-            f"the forecast volatility of the strategy's mix is {forecast:.1%} a year against your tier's "
-            f"{limits.volatility_target:.0%} target: risky assets held at {multiplier:.0%} of their allocation"
-        )
+        if "derisk" not in events and "reenter" not in events and abs(wanted - previous) > 1e-9:
+            events.append("var_cap" if var_bound else "exposure")
+            if var_bound:
+                var_then = Z_95 * math.sqrt(max(a * previous**2 + 2 * b * previous + c, 0.0))
+                notes.append(
+                    f"the one-day VaR forecast would be {var_then:.2%}, above the {limits.max_var_95:.2%} limit: "
+                    f"risky assets held at {multiplier:.0%} of their allocation"
+                )
+            else:
+                notes.append(
+                    f"the forecast volatility of the strategy's mix is {forecast:.1%} a year against your tier's "
+                    f"{limits.volatility_target:.0%} target: risky assets held at {multiplier:.0%} of their "
+                    "allocation"
+                )
     else:
         multiplier = min(previous, 1.0)
     var_now = Z_95 * math.sqrt(max(a * multiplier**2 + 2 * b * multiplier + c, 0.0))

@@ -236,6 +236,12 @@ def cycle_inputs_load(
     return out
 
 
+@dataclass(frozen=True)
+class _NoBar:
+    status: str
+    reasons: list
+
+
 def market_view_get(
     *, symbols: Sequence[str], as_of: dt.date, assets: dict[str, Asset], lookback: int = LOOKBACK_DAYS
 ) -> MarketView:
@@ -253,8 +259,14 @@ def market_view_get(
         health = asset_health_get(symbols=known, as_of=as_of)
         closes = closes_on(symbols=known, on=as_of)
         missing = [s for s in known if s not in closes]
-        if missing:  # a stale asset is valued at its last close (and held, not traded)
-            closes.update({s: close for s, (close, _) in latest_closes(symbols=missing, as_of=as_of).items()})
+        if missing:
+            # Valued at their last close, held and not traded today (the core freezes them).
+            for symbol, (close, day) in latest_closes(symbols=missing, as_of=as_of).items():
+                closes[symbol] = close
+                if health.get(symbol) is None or health[symbol].status == "ok":
+                    health[symbol] = _NoBar(status="missing", reasons=[
+                        f"no close on {as_of.isoformat()}; valued at the last close, of {day.isoformat()}"
+                    ])
     else:
         returns, health, closes = pd.DataFrame(), {}, {}
     trading_days = tuple(d.date() if hasattr(d, "date") else d for d in returns.index)

@@ -154,11 +154,12 @@ class TaxConfig:
 
 @dataclass(frozen=True)
 class OverlaySettings:
-    """How the risk overlay controls exposure (defaults chosen by the evaluation)."""
+    """How the risk overlay controls exposure (defaults chosen on the evaluation's tuning
+    windows: docs/EVIDENCE.md has the grid that was tried)."""
 
     volatility_targeting: bool = True
     """Scale the risky sleeve down toward the tier's volatility target."""
-    halflife_days: float = 40.0
+    halflife_days: float = 20.0
     """Halflife of the EWMA volatility forecast, in trading days."""
     exposure_band: float = 0.10
     """The targeting multiplier changes only when the new one is this far from the old."""
@@ -174,10 +175,10 @@ class OverlaySettings:
 
 @dataclass(frozen=True)
 class BandSettings:
-    """The no-trade band and the cost gate."""
+    """The no-trade band and the cost gate (defaults chosen on the evaluation's tuning windows)."""
 
-    relative: float = 0.25
-    """Band half-width as a fraction of the target ("5/25": min(5 points, 25 % of target))."""
+    relative: float = 0.5
+    """Band half-width as a fraction of the target: min(5 points, 50 % of the target)."""
     floor: float = 0.005
     """Smallest band half-width (tiny targets)."""
     inner: float = 0.5
@@ -188,6 +189,9 @@ class BandSettings:
     """How long an uncorrected drift is assumed to last (the benefit's horizon)."""
     deferral_value: float = 0.2
     """Share of a long-term gain's tax counted as a cost (the value of deferring it)."""
+    on_review: str = "band"
+    """``band``: a review trades only what is outside its band (like any day); ``full``: a
+    review trades every asset to its target (a scheduled full rebalance)."""
 
 
 @dataclass(frozen=True)

@@ -385,10 +385,22 @@ def evaluation_run(
 _WORKER: dict = {}
 
 
-def _worker_init(prices, spec, classes, regimes) -> None:
+def strategies_register_pure() -> None:
+    """Every strategy the evaluation replays, with no database behind them.
+
+    The regime-adaptive strategy reads the replay's regime calls and the default policy
+    (``mlagents.regime.engine.policy.DEFAULT_POLICY``), not the operator's stored rules.
+    """
+    from mlagents.regime.engine.policy import DEFAULT_POLICY, AdaptiveStrategy
+    from portfolios.strategies import register
     from rebalancer.autopilot.strategies import strategies_register
 
     strategies_register()
+    register("regime_adaptive", lambda: AdaptiveStrategy(rules=lambda: DEFAULT_POLICY, regime_at=lambda day: None))
+
+
+def _worker_init(prices, spec, classes, regimes) -> None:
+    strategies_register_pure()
     _WORKER.update(prices=prices, spec=spec, classes=classes, regimes=regimes, cache={})
 
 

@@ -64,9 +64,9 @@ class Command(BaseCommand):
         parser.add_argument("--runs-csv", default=None, help="Also write every run as a CSV")
 
     def handle(self, *args, **opts) -> None:
-        from rebalancer.autopilot.strategies import strategies_register
+        from rebalancer.backtests.evaluation import strategies_register_pure
 
-        strategies_register()
+        strategies_register_pure()
         prices, classes = self._prices(opts["prices"])
         regimes = regimes_walk_forward(_csv_wide(opts["market"]).iloc[:, 0]) if opts["market"] else None
         strategies = tuple(s.strip() for s in opts["strategies"].split(",") if s.strip())
