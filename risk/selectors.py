@@ -334,14 +334,18 @@ def portfolio_risk_view_get(*, portfolio: Portfolio, as_of: dt.date | None = Non
 
 def _with_signals(view: RiskView, limit: PolicyLimits, note: str = "") -> RiskView:
     """The alert rules against the portfolio's own limits, the ones the autopilot trades to:
-    the position cap of its projection, the VaR forecast of its overlay, the drawdown at
-    which the overlay de-risks. A holding the autopilot bought is within them."""
+    the position cap of its projection (risky assets; a bond or money-market fund is
+    bounded by its sleeve), the VaR forecast of its overlay, the drawdown at which the
+    overlay de-risks. A holding the autopilot bought is within them."""
+    from portfolios.policy.tiers import RISKY_SLEEVES, sleeve_of
+
+    risky = {s: w for s, w in view.weights.items() if sleeve_of(view.asset_classes.get(s, "unknown")) in RISKY_SLEEVES}
     signals = evaluate_alert_rules(
         var_1d=view.var_forecast,
         var_limit=limit.max_var_95,
         current_drawdown=view.current_drawdown,
         drawdown_limit=limit.max_drawdown,
-        weights=view.weights,
+        weights=risky,
         position_limit=limit.max_position,
         average_correlation=view.avg_correlation,
         correlation_limit=limit.max_avg_correlation,

@@ -88,6 +88,7 @@ class PolicyLimits:
     class_ranges: Mapping[str, tuple[float, float]]
     """``(lowest, highest)`` of single asset classes inside their sleeve (crypto, ...)."""
     max_position: float
+    """Largest weight of one risky asset (see :meth:`position_cap`)."""
     max_var_95: float
     max_drawdown: float
     derisk_exposure: float
@@ -101,6 +102,16 @@ class PolicyLimits:
 
     def sleeve_range(self, sleeve: str) -> tuple[float, float]:
         return self.sleeve_ranges[sleeve]
+
+    def position_cap(self, asset_class: str) -> float:
+        """The highest weight of one asset: ``max_position`` for a risky one (equity,
+        alternatives); a bond or money-market fund may fill its sleeve (a conservative
+        investor can hold 40 % in one Treasury fund — capping it would push them into
+        riskier assets)."""
+        from .tiers import RISKY_SLEEVES
+
+        cap = self.class_cap(asset_class)
+        return min(cap, self.max_position) if sleeve_of(asset_class) in RISKY_SLEEVES else cap
 
     def class_cap(self, asset_class: str) -> float:
         """The highest weight an asset class may have (its own range within its sleeve's)."""

@@ -8,7 +8,8 @@ pass by construction and nothing is vetoed for being a little over a cap.
 relative squared distance ``sum_i (w_i - v_i)^2 / d_i`` with ``d_i = v_i + 1e-6`` — so a
 sleeve that must shrink shrinks *proportionally* (the strategy's mix inside it is kept)
 and a sleeve the strategy left empty but the tier requires is filled equally — subject
-to ``lb_i <= w_i <= ub_i`` (the position cap; 0 for excluded symbols or symbols outside
+to ``lb_i <= w_i <= ub_i`` (the position cap of a risky asset, the sleeve's ceiling for a
+bond or money-market fund; 0 for excluded symbols or symbols outside
 the universe; ``lb = ub =`` today's weight for a *frozen* holding whose price is stale)
 and to a range on the total of each node of a tree (a laminar family):
 
@@ -254,7 +255,7 @@ def _bounds(symbols, classes, limits: PolicyLimits, frozen: Mapping[str, float])
         if s in frozen:
             lb[i] = ub[i] = max(0.0, float(frozen[s]))
         elif s not in excluded:
-            ub[i] = min(limits.max_position, limits.class_cap(classes.get(s, "unknown")))
+            ub[i] = limits.position_cap(classes.get(s, "unknown"))
     return lb, ub
 
 
@@ -333,6 +334,7 @@ def _changes(raw, weights, symbols, classes, limits, universe, excluded, frozen,
         s for s in symbols
         if raw.get(s, 0.0) > weights.get(s, 0.0) + 1e-6
         and abs(weights.get(s, 0.0) - limits.max_position) <= 1e-6
+        and abs(limits.position_cap(classes.get(s, "unknown")) - limits.max_position) <= 1e-12
     )
     if capped:
         notes.append(f"{', '.join(capped)} held at the {limits.max_position:.0%} cap on a single position")

@@ -228,12 +228,13 @@ def targets_check_limits(*, portfolio: Portfolio, targets: Sequence[TargetInput]
         asset_class = assets[t.symbol].asset_class if t.symbol else (t.asset_class or "")
         sleeve = sleeve_of(asset_class)
         sleeves[sleeve] = sleeves.get(sleeve, Decimal(0)) + t.weight
-        if t.symbol and float(t.weight) > limits.max_position + 1e-9:
+        cap = limits.position_cap(asset_class)
+        if t.symbol and float(t.weight) > cap + 1e-9:
             raise Unprocessable(
-                f"{t.symbol} at {float(t.weight):.1%} is above the {limits.max_position:.0%} cap on a single "
+                f"{t.symbol} at {float(t.weight):.1%} is above the {cap:.0%} cap on a single "
                 f"position of your {limits.tier} limits",
                 code="above_position_cap", field=f"targets.{i}.weight",
-                extra={"cap": "max_position", "limit": limits.max_position},
+                extra={"cap": "max_position", "limit": cap},
             )
         if t.symbol and t.symbol in limits.excluded_symbols:
             raise Unprocessable(f"{t.symbol} is excluded by your ESG settings", code="excluded_symbol",

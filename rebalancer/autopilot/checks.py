@@ -30,10 +30,10 @@ HOLDING_TOLERANCE = 1e-9
 
 
 def engine_limits(limits: PolicyLimits) -> EngineLimits:
-    """The position cap, exclusions and exposure as the risk engine's limits (VaR apart)."""
+    """Exclusions and exposure as the risk engine's limits (positions and VaR are checked here)."""
     return EngineLimits(
         max_var=None,
-        max_position=limits.max_position,
+        max_position=None,
         max_turnover=None,
         max_gross_exposure=1.0 + 1e-6,
         excluded_symbols=frozenset(limits.excluded_symbols),
@@ -73,6 +73,7 @@ def checks_run(
                     current_weights=proposed, proposed_weights=proposed, returns=returns,
                     limits=engine_limits(limits), asset_classes=asset_classes,
                 ).checks,
+                *_position_check(proposed, limits, asset_classes),
                 *_sleeve_checks(proposed, limits, asset_classes),
                 *_holdings_check(proposed, limits.max_holdings),
             )
@@ -92,6 +93,23 @@ def checks_run(
             + ("within limit" if passed else "exceeds limit"),
         ))
     return tuple(out)
+
+
+def _position_check(
+    proposed: Mapping[str, float], limits: PolicyLimits, asset_classes: Mapping[str, str]
+) -> tuple[Check, ...]:
+    """The largest position against its cap (``PolicyLimits.position_cap``: risky assets
+    at ``max_position``, bond and money-market funds at their sleeve's ceiling)."""
+    worst, worst_symbol, worst_cap = -1.0, "-", limits.max_position
+    for s, w in proposed.items():
+        cap = limits.position_cap(asset_classes.get(s, "unknown"))
+        if float(w) - cap > worst:
+            worst, worst_symbol, worst_cap = float(w) - cap, s, cap
+    weight = float(proposed.get(worst_symbol, 0.0))
+    passed = worst <= HOLDING_TOLERANCE
+    return (CheckResult("position", passed, weight, worst_cap,
+                        f"largest position against its cap {worst_symbol} {weight:.2%} vs limit {worst_cap:.2%}: "
+                        + ("within limit" if passed else "exceeds limit")),)
 
 
 def _sleeve_checks(

@@ -237,7 +237,7 @@ def optimizer_constraints(limits: PolicyLimits, symbols: tuple[str, ...], classe
     sleeve_of_symbol = {s: sleeve_of(classes.get(s, "unknown")) for s in symbols}
     present = set(sleeve_of_symbol.values())
     return Constraints(
-        max_position=limits.max_position,
+        bounds={s: (0.0, limits.position_cap(classes.get(s, "unknown"))) for s in symbols},
         max_holdings=limits.max_holdings if limits.max_holdings and limits.max_holdings < len(symbols) else None,
         asset_classes=sleeve_of_symbol,
         asset_class_min={s: lo for s, (lo, _) in sleeves.items() if s in present and lo > 0},

@@ -31,7 +31,7 @@ def test_feasible_targets_pass_every_check():
                         limits=LIMITS, asset_classes=CLASSES, var_forecast=0.009)
     assert all(c.passed for c in checks), [c.message for c in checks if not c.passed]
     assert list(_by_name(checks)) == [
-        "position", "excluded", "gross_exposure", "sleeve:equity", "sleeve_min:equity", "sleeve:bonds",
+        "excluded", "gross_exposure", "position", "sleeve:equity", "sleeve_min:equity", "sleeve:bonds",
         "sleeve_min:bonds", "sleeve:alternatives", "asset_class:crypto", "holdings", "turnover", "var",
     ]
 
@@ -60,7 +60,7 @@ def test_the_target_checks_of_a_shared_target_are_computed_once(monkeypatch):
     real = checks_module.pre_trade_check
 
     def counting(**kwargs):
-        calls.append(kwargs["limits"].max_position)
+        calls.append(kwargs["limits"].max_turnover)
         return real(**kwargs)
 
     monkeypatch.setattr(checks_module, "pre_trade_check", counting)
@@ -70,8 +70,8 @@ def test_the_target_checks_of_a_shared_target_are_computed_once(monkeypatch):
         checks_run(current={"AAA": q / 20}, proposed=dict(proposed), returns=returns, limits=LIMITS,
                    asset_classes=CLASSES, cache=cache)
     # the target's checks once; the turnover (the move) once per portfolio
-    assert calls.count(LIMITS.max_position) == 1
-    assert calls.count(None) == 10
+    assert calls.count(None) == 1
+    assert calls.count(LIMITS.max_turnover) == 10
 
 
 def test_unusable_weights_are_one_failed_check_with_or_without_cache():

@@ -27,7 +27,7 @@ def reference(raw, limits, classes, symbols, frozen) -> np.ndarray:
         elif s in limits.excluded_symbols:
             cons.append(x[i] == 0)
         else:
-            cons.append(x[i] <= min(limits.max_position, limits.class_cap(classes[s])))
+            cons.append(x[i] <= limits.position_cap(classes[s]))
     noncash = [i for i, s in enumerate(symbols) if sleeve_of(classes[s]) != "cash"]
     lo, hi = limits.sleeve_ranges["cash"]
     if noncash:
@@ -82,7 +82,8 @@ def _satisfies(weights, limits, classes, universe) -> list[str]:
     if sum(weights.values()) > 1 - limits.cash_buffer + 1e-9:
         bad.append("buffer")
     for s, w in weights.items():
-        if w < -1e-12 or w > limits.max_position + 1e-9 or s not in universe or s in limits.excluded_symbols:
+        if w < -1e-12 or w > limits.position_cap(classes[s]) + 1e-9 or s not in universe \
+                or s in limits.excluded_symbols:
             bad.append(s)
     ranges = {s: (0.0, 0.0) for s in ("equity", "bonds", "alternatives")}
     for s, w in weights.items():
