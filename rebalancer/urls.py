@@ -1,10 +1,12 @@
-"""Root URLs: the admin, and the versioned API under ``/api/v1/`` (one include per app)."""
+"""Root URLs: the admin, the versioned API under ``/api/v1/`` (one include per app), the
+operator's console under ``/ops/`` and Prometheus' ``/metrics``."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from rebalancer.health import HealthApi
+from rebalancer.ops.views import metrics
 
 api_v1 = [
     path("health/", HealthApi.as_view(), name="health"),
@@ -23,6 +25,8 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("ops/", include("rebalancer.ops.urls")),
+    path("metrics", metrics, name="metrics"),
 ]
 
 admin.site.site_header = "Autopilot rebalancer — operations"

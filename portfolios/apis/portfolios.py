@@ -56,7 +56,9 @@ class PortfolioListApi(APIView):
     @extend_schema(
         operation_id="portfolios_create",
         request=PortfolioCreateInputSerializer,
-        responses={201: PortfolioOutputSerializer},
+        responses={201: PortfolioOutputSerializer, **error_responses(409, 422)},
+        description="Create a portfolio. `broker: alpaca` needs `broker_account` keys, or the server's own "
+        "Alpaca keys while no other portfolio uses them (409 if one does, 422 without any).",
     )
     def post(self, request: Request) -> Response:
         data = PortfolioCreateInputSerializer(data=request.data)
@@ -87,14 +89,17 @@ class PortfolioDetailApi(APIView):
 
     @extend_schema(
         operation_id="portfolios_update", parameters=[PORTFOLIO_ID],
-        request=PortfolioInputSerializer, responses={200: PortfolioOutputSerializer},
+        request=PortfolioInputSerializer, responses={200: PortfolioOutputSerializer, **error_responses(409, 422)},
+        description="Changing `broker` while orders are open is a 409; see create for the broker account.",
     )
     def put(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=False)
 
     @extend_schema(
         operation_id="portfolios_partial_update", parameters=[PORTFOLIO_ID],
-        request=PortfolioInputSerializer(partial=True), responses={200: PortfolioOutputSerializer},
+        request=PortfolioInputSerializer(partial=True),
+        responses={200: PortfolioOutputSerializer, **error_responses(409, 422)},
+        description="Changing `broker` while orders are open is a 409; see create for the broker account.",
     )
     def patch(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=True)

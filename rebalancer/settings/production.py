@@ -31,3 +31,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# /metrics is closed without METRICS_TOKEN in production (rebalancer.settings.integrations.ops).
+METRICS_OPEN_WITHOUT_TOKEN = env.bool("METRICS_OPEN_WITHOUT_TOKEN", default=False)
+# Broker credentials are encrypted with keys of their own, never derived from SECRET_KEY here.
+if not env.list("BROKER_CREDENTIALS_KEYS", default=[]):
+    raise ImproperlyConfigured("BROKER_CREDENTIALS_KEYS must be set in production (Fernet keys, comma-separated).")
