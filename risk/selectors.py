@@ -332,24 +332,39 @@ def portfolio_risk_view_get(*, portfolio: Portfolio, as_of: dt.date | None = Non
     return _with_signals(view, limit)
 
 
-def _with_signals(view: RiskView, limit: PolicyLimits, note: str = "") -> RiskView:
+def alert_signals(
+    *,
+    weights: Mapping[str, float],
+    asset_classes: Mapping[str, str],
+    limits: PolicyLimits,
+    var_forecast: float | None,
+    current_drawdown: float | None,
+    average_correlation: float | None,
+) -> list[AlertSignal]:
     """The alert rules against the portfolio's own limits, the ones the autopilot trades to:
     the position cap of its projection (risky assets; a bond or money-market fund is
     bounded by its sleeve), the VaR forecast of its overlay, the drawdown at which the
-    overlay de-risks. A holding the autopilot bought is within them."""
+    overlay de-risks. A holding the autopilot bought is within them. The nightly risk
+    view and the intraday monitor both call this one function."""
     from portfolios.policy.tiers import RISKY_SLEEVES, sleeve_of
 
-    risky = {s: w for s, w in view.weights.items() if sleeve_of(view.asset_classes.get(s, "unknown")) in RISKY_SLEEVES}
-    signals = evaluate_alert_rules(
-        var_1d=view.var_forecast,
-        var_limit=limit.max_var_95,
-        current_drawdown=view.current_drawdown,
-        drawdown_limit=limit.max_drawdown,
+    risky = {s: w for s, w in weights.items() if sleeve_of(asset_classes.get(s, "unknown")) in RISKY_SLEEVES}
+    return evaluate_alert_rules(
+        var_1d=var_forecast,
+        var_limit=limits.max_var_95,
+        current_drawdown=current_drawdown,
+        drawdown_limit=limits.max_drawdown,
         weights=risky,
-        position_limit=limit.max_position,
-        average_correlation=view.avg_correlation,
-        correlation_limit=limit.max_avg_correlation,
+        position_limit=limits.max_position,
+        average_correlation=average_correlation,
+        correlation_limit=limits.max_avg_correlation,
     )
+
+
+def _with_signals(view: RiskView, limit: PolicyLimits, note: str = "") -> RiskView:
+    signals = alert_signals(weights=view.weights, asset_classes=view.asset_classes, limits=limit,
+                            var_forecast=view.var_forecast, current_drawdown=view.current_drawdown,
+                            average_correlation=view.avg_correlation)
     return RiskView(**{**view.__dict__, "signals": signals, "note": note or view.note})
 
 

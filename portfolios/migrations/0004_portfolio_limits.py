@@ -52,7 +52,7 @@ def copy_limits(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portfolios', '0002_fk_indexes_covered_by_composites'),
+        ('portfolios', '0003_broker_orders'),
         ('risk', '0001_initial'),
     ]
 
