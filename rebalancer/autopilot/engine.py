@@ -22,7 +22,8 @@ adviser works:
 4. **risk overlay** (:mod:`rebalancer.autopilot.overlay`) — exposure control toward the
    tier's volatility target, a once-per-episode de-risk on a drawdown breach with
    hysteresis, a VaR cap; the pre-trade checks then pass by construction and the
-   defensive allocation is kept for the kill switch and true breaches;
+   defensive allocation is kept for the kill switch and true breaches; idle cash beyond
+   the buffer goes into the universe's money-market funds, if it has any;
 5. **triggers and trades** (:mod:`rebalancer.autopilot.bands`) — only assets outside
    their no-trade band trade, into the band, cash first, and only when the benefit
    beats the costs and avoidable taxes; then trade generation
@@ -260,8 +261,18 @@ def strategy_targets(
     regime: RegimeState | None,
     cache: TargetsCache | None,
 ) -> StrategyResult:
-    """The raw targets of strategy ``name``, computed once per shared key within a cycle."""
+    """The raw targets of strategy ``name``, computed once per shared key within a cycle.
+
+    Money-market funds are left out of the strategy's universe: they are the cash
+    sleeve's instrument, not a risk asset to optimise over (risk parity would otherwise
+    give a near-riskless fund most of the portfolio); idle cash is swept into them after
+    the overlay (:func:`sweep_idle_cash`).
+    """
+    from portfolios.policy.tiers import sleeve_of
+
     strategy = strategy_get(name)
+    investable = tuple(s for s in symbols if sleeve_of(market.asset_classes.get(s, "unknown")) != "cash")
+    symbols = investable or symbols
     classes = {s: market.asset_classes.get(s, "unknown") for s in symbols}
     ctx = StrategyContext(
         as_of=market.as_of,
@@ -297,6 +308,28 @@ def _project(raw: Mapping[str, float], config: AutonomyConfig, view: PortfolioVi
 
 
 # --- step 4 and 5 helpers -------------------------------------------------------------------------
+
+
+SWEEP_MIN = 0.005
+"""Idle cash below this share of the portfolio stays uninvested."""
+
+
+def sweep_idle_cash(
+    targets: dict[str, float], view: PortfolioView, market: MarketView, config: AutonomyConfig
+) -> dict[str, float]:
+    """Cash beyond the buffer into the universe's money-market funds, equally (the cash
+    sleeve keeps its size: uninvested cash and money-market funds both count as cash)."""
+    from portfolios.policy.tiers import sleeve_of
+
+    funds = [s for s in view.universe if sleeve_of(market.asset_classes.get(s, "unknown")) == "cash"
+             and s not in config.limits.excluded_symbols]
+    idle = 1.0 - sum(targets.values()) - config.limits.cash_buffer
+    if not funds or idle < SWEEP_MIN:
+        return targets
+    out = dict(targets)
+    for s in funds:
+        out[s] = out.get(s, 0.0) + idle / len(funds)
+    return out
 
 
 def _defensive(*, view: PortfolioView, stats: WindowStats, market, config, regime, cache) -> tuple[dict[str, float], str]:
@@ -454,7 +487,7 @@ def cycle_decide(
         asset_classes=market.asset_classes, limits=config.limits, settings=config.overlay,
         state=tracked, as_of=as_of,
     )
-    targets = dict(overlaid.weights)
+    targets = sweep_idle_cash(dict(overlaid.weights), view, market, config)
     new_policy = PolicyState(
         targets=projection.weights,
         reviewed_on=as_of if (review is not None and result is not None) else policy.reviewed_on,

@@ -125,6 +125,7 @@ def _overlay_dict(decision: CycleDecision) -> dict[str, Any] | None:
         "derisked": record.derisked,
         "drawdown": round(record.drawdown, 6),
         "var_forecast": round(record.var_forecast, 6),
+        "final_volatility": round(record.final_volatility, 6),
         "events": list(record.events),
         "notes": list(record.notes),
     }

@@ -210,6 +210,7 @@ def overlay_apply(
         multiplier=multiplier, exposure=vol_part, forecast_volatility=forecast,
         target_volatility=limits.volatility_target, derisked=derisked, drawdown=drawdown,
         var_forecast=var_now, events=tuple(events), notes=tuple(notes),
+        final_volatility=var_now / Z_95 * math.sqrt(TRADING_DAYS),
     )
     new_state = replace(
         state, exposure=multiplier, derisked=derisked, entered_on=entered_on if derisked else None,

@@ -315,6 +315,8 @@ class OverlayRecord:
     drawdown: float
     var_forecast: float
     """One-day 95 % VaR forecast of the final targets."""
+    final_volatility: float = 0.0
+    """Annualised forecast volatility of the final targets (after the multiplier)."""
     events: tuple[str, ...] = ()
     """``derisk``, ``reenter``, ``exposure`` (a targeting move), ``var_cap``, ``episode_end``."""
     notes: tuple[str, ...] = ()

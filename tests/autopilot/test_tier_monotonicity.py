@@ -1,10 +1,10 @@
 """Risk tiers mean what they say: for every strategy, more risk tolerance never means less risk.
 
 A property test over random markets (hypothesis): for each strategy the autopilot offers
-(agents aside: they have their own tests), a fresh portfolio's ex-ante volatility and
-equity share after the projection and the risk overlay never fall from one tier to the
-next; and a replay through a synthetic year shows the same order for the volatility the
-portfolios realise.
+(agents aside: they have their own tests), a fresh portfolio's ex-ante volatility (the
+risk overlay's forecast of its final targets) and equity share never fall from one tier
+to the next; and a replay through a synthetic year shows the same order for the
+volatility the portfolios realise.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def test_ex_ante_volatility_and_equity_share_rise_with_the_tier_for_every_strate
         for tier in TIER_NAMES:
             decision = decide(strategy, tier, returns, state)
             assert decision.action == "rebalance", (strategy, tier, decision.skipped_reason)
-            vols.append(decision.after.volatility)
+            vols.append(decision.overlay.final_volatility)
             equities.append(equity_share(decision.target_weights))
         assert all(b >= a - 1e-4 for a, b in zip(vols, vols[1:], strict=False)), (strategy, vols)
         assert all(b >= a - 1e-6 for a, b in zip(equities, equities[1:], strict=False)), (strategy, equities)
