@@ -3,7 +3,7 @@ operator's console under ``/ops/`` and Prometheus' ``/metrics``."""
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from rebalancer.health import HealthApi
 from rebalancer.ops.views import metrics
@@ -11,7 +11,8 @@ from rebalancer.ops.views import metrics
 api_v1 = [
     path("health/", HealthApi.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Split view: the page's script is served from docs/?script (CSP script-src 'self').
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("", include("users.urls")),
     path("", include("marketdata.urls")),
     path("", include("portfolios.urls")),

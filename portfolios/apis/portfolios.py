@@ -164,9 +164,10 @@ class CashApi(APIView):
         v = data.validated_data
         move = services.cash_deposit if v["operation"] == "deposit" else services.cash_withdraw
         movement = move(portfolio=portfolio, amount=v["amount"], note=v["note"])
-        portfolio.refresh_from_db(fields=["cash"])
+        # The balance the service wrote (its locked row), not a read after the commit: a
+        # database that fails now must not turn a committed deposit into an error response.
         body = {"id": movement.pk, "kind": movement.kind, "amount": movement.amount, "at": movement.at,
-                "note": movement.note, "cash": portfolio.cash}
+                "note": movement.note, "cash": movement.portfolio.cash}
         return Response(CashOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 

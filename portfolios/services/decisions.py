@@ -232,6 +232,7 @@ def _approve(*, decision: Decision | int, user: Any, portfolio: Portfolio | None
                 field="proposal",
             ) from exc
         raise
+    locked.refresh_from_db()  # what execution wrote (executed_at...), read before the commit
     return locked
 
 

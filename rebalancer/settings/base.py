@@ -176,4 +176,6 @@ from rebalancer.settings.integrations.celery import *  # noqa: E402,F403
 from rebalancer.settings.integrations.drf import *  # noqa: E402,F403
 from rebalancer.settings.integrations.jwt import *  # noqa: E402,F403
 from rebalancer.settings.integrations.ops import *  # noqa: E402,F403
+from rebalancer.settings.integrations.queues import *  # noqa: E402,F403
+from rebalancer.settings.integrations.security import *  # noqa: E402,F403
 from rebalancer.settings.integrations.spectacular import *  # noqa: E402,F403
