@@ -114,8 +114,10 @@ def evidence_write(
     elapsed_s: float | None = None,
     goal: Sequence[str] = (),
 ) -> None:
-    """Write the markdown report and its pictures (next to it, in ``evidence/``)."""
-    plots = _plots(runs, summary, path.parent / "evidence", tiers, example)
+    """Write the markdown report and its pictures (next to it, in ``evidence/`` for
+    EVIDENCE.md, in ``<name>_pictures/`` for any other report)."""
+    folder = "evidence" if path.name == "EVIDENCE.md" else f"{path.stem}_pictures"
+    plots = _plots(runs, summary, path.parent / folder, tiers, example)
     windows = runs.drop_duplicates("window_start")
     lines = [
         "# Evidence: the investment policy on real prices",
@@ -155,7 +157,7 @@ def evidence_write(
     if "sixty_forty" not in set(baselines.baseline):
         lines += ["No 60/40 baseline: the universe has no bond asset.", ""]
     if plots:
-        lines += ["## Pictures", ""] + [f"![{p}](evidence/{p})" for p in plots] + [""]
+        lines += ["## Pictures", ""] + [f"![{p}]({folder}/{p})" for p in plots] + [""]
     lines += [
         "## How to read it",
         "",

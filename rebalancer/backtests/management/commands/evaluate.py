@@ -14,6 +14,7 @@ regime-adaptive strategy needs it; without it that strategy is left out).
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import time
@@ -31,11 +32,61 @@ from rebalancer.backtests.evaluation import (
     EvaluationSpec,
     baseline_table,
     evaluation_run,
+    monotone_by_tier,
     regimes_walk_forward,
     summary_table,
     windows_make,
 )
 from rebalancer.backtests.evidence import evidence_write
+
+NOTES = (
+    "**How the defaults were chosen.** On the tuning windows only, with `bench/evaluation_tuning.py` "
+    "(the grid and its results: [evidence/tuning.md](evidence/tuning.md)): the band's relative width "
+    "(25 % / 50 % / 100 % of the target), the volatility forecast's halflife (20 / 40 / 80 days), the "
+    "exposure band, the drawdown rule and volatility targeting on or off, the cost gate, trading to "
+    "target or into the band, monthly or quarterly reviews, the regime policy, and the default "
+    "strategy. The confirmation windows were run once, with the defaults so chosen.",
+    "",
+    "**What the confirmation windows are.** Windows ending in 2013 or later; those starting before "
+    "2013 share years with tuning windows (5-year windows overlap), so they are not a clean hold-out. "
+    "The strict hold-out — windows lying wholly after the cut-off — is reported in "
+    "[evidence/holdout.md](evidence/holdout.md) (2-year windows, the only length that fits in "
+    "2013-2018).",
+)
+
+
+def goal_lines(summary: pd.DataFrame, tiers) -> list[str]:
+    """The issue's goal, checked on the confirmation windows (one line each, pass or not)."""
+    from portfolios.models import AutonomySettings
+
+    part = summary[summary.set == "confirmation"]
+    if part.empty:
+        return []
+    lines = []
+    default = part[(part.strategy == AutonomySettings.DEFAULT_STRATEGY) & (part.tier == "balanced")]
+    if not default.empty:
+        r = default.iloc[0]
+        ok = r.delta_sharpe_median >= 0 and r.delta_max_drawdown <= -0.05
+        lines.append(
+            f"- Balanced tier, default strategy ({r.strategy}): Sharpe after tax minus monthly equal weight "
+            f"{r.delta_sharpe_median:+.2f} (90 % CI {r.delta_sharpe_ci_lo:+.2f} to {r.delta_sharpe_ci_hi:+.2f}; "
+            f"at least equal weight's in {r.beats_baseline:.0%} of windows), max drawdown "
+            f"{r.delta_max_drawdown * 100:+.1f} points: {'met' if ok else 'NOT met'} (goal: Δ Sharpe ≥ 0 "
+            "and at least 5 points less drawdown)."
+        )
+    mono = monotone_by_tier(part, "volatility", tiers)
+    bad = sorted(s for (_, s), v in mono.items() if not v)
+    lines.append("- Realised volatility monotone across tiers for every strategy: "
+                 + ("met." if not bad else f"NOT met for {', '.join(bad)}."))
+    worst = part.sort_values("max_rebalances_per_month").iloc[-1]
+    lines.append(
+        f"- Rebalances: the busiest strategy averages {part.rebalances_per_month.max():.2f} a month over "
+        f"its windows and at most {worst.max_rebalances_per_month:.2f} in one window ({worst.strategy}, "
+        f"{worst.tier}): {'met' if part.max_rebalances_per_month.max() <= 2 else 'NOT met'} (goal ≤ 2)."
+    )
+    sat = int(part.windows_sat_out.sum())
+    lines.append(f"- Windows sat out in cash: {sat}: {'met' if sat == 0 else 'NOT met'}.")
+    return lines
 
 
 def _csv_wide(path: str) -> pd.DataFrame:
@@ -61,7 +112,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--only", choices=["all", "tuning", "confirmation"], default="all")
         parser.add_argument("--out", default="docs/EVIDENCE.md")
-        parser.add_argument("--runs-csv", default=None, help="Also write every run as a CSV")
+        parser.add_argument("--runs-csv", default=None, help="Also write every run as a CSV (and PATH.json)")
+        parser.add_argument("--from-runs", default=None,
+                            help="Re-render the report from a --runs-csv file instead of evaluating again")
 
     def handle(self, *args, **opts) -> None:
         from rebalancer.backtests.evaluation import strategies_register_pure
@@ -85,25 +138,37 @@ class Command(BaseCommand):
             windows = [w for w in windows if w.set == opts["only"]]
         if not windows:
             raise CommandError("no window fits the data; lower --window-years or move --first-start")
-        self.stdout.write(f"{len(windows)} windows x {len(spec.strategies)} strategies x {len(spec.tiers)} tiers")
-        started = time.monotonic()
-        bar = tqdm(total=len(windows), unit="window", file=sys.stderr)
+        command = "python manage.py evaluate " + " ".join(
+            shlex.quote(a) for a in sys.argv[2:] if not a.startswith("--from-runs")
+        )
+        if opts["from_runs"]:
+            runs = pd.read_csv(opts["from_runs"], parse_dates=["window_start", "window_end"])
+            for column in ("window_start", "window_end"):
+                runs[column] = runs[column].dt.date
+            meta = json.loads(Path(opts["from_runs"] + ".json").read_text())
+            command, elapsed = meta["command"], meta["elapsed_s"]
+        else:
+            self.stdout.write(f"{len(windows)} windows x {len(spec.strategies)} strategies x {len(spec.tiers)} tiers")
+            started = time.monotonic()
+            bar = tqdm(total=len(windows), unit="window", file=sys.stderr)
 
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
+            def progress(done: int, total: int) -> None:
+                bar.update(done - bar.n)
 
-        runs = evaluation_run(prices, spec, asset_classes=classes, regimes=regimes, workers=opts["workers"],
-                              progress=progress, windows=windows)
-        bar.close()
-        elapsed = time.monotonic() - started
+            runs = evaluation_run(prices, spec, asset_classes=classes, regimes=regimes, workers=opts["workers"],
+                                  progress=progress, windows=windows)
+            bar.close()
+            elapsed = time.monotonic() - started
+            if opts["runs_csv"]:
+                runs.to_csv(opts["runs_csv"], index=False)
+                Path(opts["runs_csv"] + ".json").write_text(json.dumps({"command": command, "elapsed_s": elapsed}))
         summary = summary_table(runs)
         out = Path(opts["out"])
-        if opts["runs_csv"]:
-            runs.to_csv(opts["runs_csv"], index=False)
-        command = "python manage.py evaluate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
         evidence_write(runs=runs, summary=summary, baselines=baseline_table(runs), path=out, command=command,
-                       tiers=spec.tiers, elapsed_s=elapsed, example=self._example(prices, spec, classes, regimes,
-                                                                                   windows))
+                       tiers=spec.tiers, elapsed_s=elapsed, goal=goal_lines(summary, spec.tiers),
+                       notes=NOTES if out.name == "EVIDENCE.md" else (
+                           "A companion report of docs/EVIDENCE.md (how the defaults were chosen is there).",),
+                       example=self._example(prices, spec, classes, regimes, windows))
         self.stdout.write(self.style.SUCCESS(f"wrote {out} ({elapsed / 60:.1f} min)"))
 
     @staticmethod
