@@ -181,7 +181,7 @@ def prices_upsert(*, frame: pd.DataFrame, provider: str, progress: Progress | No
     assets = dict(Asset.objects.filter(symbol__in=symbols).values_list("symbol", "id"))
     unknown = [s for s in symbols if s not in assets]
     if unknown:
-        raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbols", field="symbols")
+        raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbol", field="symbols")
 
     # Rows as exact six-decimal strings: what the database stores, compared as text, and
     # written without a Decimal or a model instance per bar.
@@ -363,7 +363,7 @@ def prices_pull(
         found = {a.symbol: a for a in Asset.objects.filter(symbol__in=list(symbols))}
         unknown = [s for s in symbols if s not in found]
         if unknown:
-            raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbols", field="symbols")
+            raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbol", field="symbols")
         assets = [found[s] for s in symbols]
     end = end or timezone.now().date()
     start = _pull_window([a.pk for a in assets], start, end)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from common.errors import NotFound, ValidationFailed
 from portfolios.filters import TransactionFilter
@@ -265,9 +266,16 @@ def holdings_get(*, portfolio: Portfolio, as_of: date | None = None) -> list[Hol
 
 @dataclass(frozen=True)
 class Transaction:
-    """One ledger line: a cash movement or a trade, in one list for the app."""
+    """One ledger line: a cash movement or a trade, in one list for the app.
 
-    id: str
+    ``id`` is an integer unique among the portfolio's transactions and stable for ever:
+    ``2 * pk`` of a cash movement, ``2 * pk + 1`` of a trade (the two tables number their
+    rows independently). ``source`` and ``source_id`` name the record itself.
+    """
+
+    id: int
+    source: str  # cash_movement|trade
+    source_id: int
     kind: str  # deposit|withdrawal|dividend|fee|interest|buy|sell
     at: object
     amount: Decimal
@@ -278,6 +286,11 @@ class Transaction:
     realized_gain: Decimal | None = None
     reason: str = ""
     decision_id: int | None = None
+
+
+def transaction_id(*, source: str, pk: int) -> int:
+    """The app's integer id of a ledger line (see :class:`Transaction`)."""
+    return 2 * pk + (1 if source == "trade" else 0)
 
 
 def transactions_list(*, portfolio: Portfolio, params: Mapping[str, Any] | None = None) -> list[Transaction]:
@@ -296,10 +309,16 @@ def transactions_list(*, portfolio: Portfolio, params: Mapping[str, Any] | None 
         raise ValidationFailed(" ".join(messages), code="invalid", field=None if field == "__all__" else field)
     movements, trades = movements_filter.qs, trades_filter.qs
     rows = [
-        Transaction(id=f"cash-{m.pk}", kind=m.kind, at=m.at, amount=m.amount, reason=m.note) for m in movements
+        Transaction(
+            id=transaction_id(source="cash_movement", pk=m.pk), source="cash_movement", source_id=m.pk,
+            kind=m.kind, at=m.at, amount=m.amount, reason=m.note,
+        )
+        for m in movements
     ] + [
         Transaction(
-            id=f"trade-{t.pk}",
+            id=transaction_id(source="trade", pk=t.pk),
+            source="trade",
+            source_id=t.pk,
             kind=t.side,
             at=t.executed_at,
             amount=t.cash_flow,
@@ -325,14 +344,59 @@ class Performance:
     net_deposits: Decimal
 
 
-def performance_get(*, portfolio: Portfolio, start: date | None = None, end: date | None = None) -> Performance:
-    """TWR series from the daily snapshots (flows: each snapshot's deposits - withdrawals)."""
+def _external_flows_by_day(portfolio: Portfolio) -> dict[date, Decimal]:
+    flows: dict[date, Decimal] = defaultdict(lambda: ZERO)
+    for at, amount in CashMovement.objects.filter(portfolio=portfolio, kind__in=CashMovement.EXTERNAL).values_list(
+        "at", "amount"
+    ):
+        flows[timezone.localdate(at)] += amount
+    return flows
+
+
+def _value_now(portfolio: Portfolio, today: date) -> Decimal:
+    state = portfolio_states_get(portfolio_ids=[portfolio.pk], as_of=today, with_lots=False)[portfolio.pk]
+    return state.total_value
+
+
+def _performance_rows(
+    portfolio: Portfolio, start: date | None, end: date | None, today: date
+) -> list[tuple[date, Decimal, Decimal]]:
+    """(date, value, external flow since the point before) from the first deposit to now.
+
+    The daily snapshots are the backbone. Before the first one exists (a new investor's
+    first day) the series starts at the first deposit, valued at what was deposited, and a
+    point for today values the portfolio at the latest closes, so the chart is never empty
+    once money is in. Flows between two points are the deposits minus withdrawals dated
+    after the first and up to the second.
+    """
     snaps = PortfolioSnapshot.objects.filter(portfolio=portfolio).order_by("date")
-    if start:
-        snaps = snaps.filter(date__gte=start)
     if end:
         snaps = snaps.filter(date__lte=end)
-    rows = list(snaps.values_list("date", "value", "net_flows"))
+    rows = [tuple(r) for r in snaps.values_list("date", "value", "net_flows")]
+    flows = _external_flows_by_day(portfolio)
+    deposit_days = sorted(day for day, amount in flows.items() if amount > 0)
+    if deposit_days and (not rows or deposit_days[0] < rows[0][0]) and (end is None or deposit_days[0] <= end):
+        first = deposit_days[0]
+        if rows:  # the first snapshot's flow must cover everything since the deposit day
+            day, value, _ = rows[0]
+            rows[0] = (day, value, sum((a for d, a in flows.items() if first < d <= day), ZERO))
+        rows.insert(0, (first, flows[first], flows[first]))
+    if rows and rows[-1][0] <= today and (end is None or end >= today):
+        last, value_now = rows[-1][0], _value_now(portfolio, today)
+        if last < today:
+            rows.append((today, value_now, sum((a for d, a in flows.items() if last < d <= today), ZERO)))
+        elif len(rows) == 1 and deposit_days and last == deposit_days[0]:  # day one: the deposit, as invested
+            rows[0] = (today, value_now, rows[0][2])
+    if start:
+        rows = [r for r in rows if r[0] >= start]
+    return rows
+
+
+def performance_get(
+    *, portfolio: Portfolio, start: date | None = None, end: date | None = None, today: date | None = None
+) -> Performance:
+    """TWR series from the first deposit to now (see :func:`_performance_rows`) and its metrics."""
+    rows = _performance_rows(portfolio, start, end, today or timezone.localdate())
     series = twr_series(
         dates=[r[0] for r in rows], values=[r[1] for r in rows], flows=[r[2] for r in rows]
     )

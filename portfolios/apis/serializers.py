@@ -110,7 +110,12 @@ TRANSACTION_KINDS = ["deposit", "withdrawal", "dividend", "fee", "interest", "bu
 
 
 class TransactionSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text='"cash-<id>" or "trade-<id>".')
+    id = serializers.IntegerField(
+        help_text="Unique among the portfolio's transactions and stable: twice the cash movement's id, "
+        "or twice the trade's id plus one."
+    )
+    source = serializers.ChoiceField(choices=["cash_movement", "trade"], help_text="The ledger record's table.")
+    source_id = serializers.IntegerField(help_text="The ledger record's own id in that table.")
     kind = serializers.ChoiceField(choices=TRANSACTION_KINDS)
     at = serializers.DateTimeField()
     amount = serializers.DecimalField(max_digits=20, decimal_places=4, help_text="Signed effect on cash.")

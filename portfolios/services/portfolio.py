@@ -273,8 +273,8 @@ def targets_set(*, portfolio: Portfolio, targets: Sequence[TargetInput]) -> list
     """Replace the portfolio's target allocation; weights must sum to at most 1 (rest is cash)."""
     portfolio = portfolio_lock(portfolio=portfolio)
     total = sum((t.weight for t in targets), Decimal(0))
-    if total > 1:
-        raise Unprocessable(
+    if total > 1:  # the request alone contradicts the rule: 400, as in rebalance/predict
+        raise ValidationFailed(
             f"target weights sum to {total}; they must sum to at most 1 (the rest is cash)",
             code="weights_exceed_one",
             field="targets",

@@ -46,6 +46,7 @@ from rebalancer.autopilot import selectors
 from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, Notification
+from rebalancer.autopilot.push import push_enqueue
 from rebalancer.autopilot.types import CycleDecision, policy_state_to_dict
 
 logger = logging.getLogger(__name__)
@@ -270,6 +271,7 @@ def _chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_poin
                 trades_count=trades_count, summary=decision.summary,
             ))
         rows_update(CycleRun, CYCLE_RUN_COLUMNS, changed)
-        rows_insert(Notification, NOTIFICATION_COLUMNS, notifications)
+        push_enqueue(notification_ids=rows_insert(Notification, NOTIFICATION_COLUMNS, notifications,
+                                                  returning_ids=True))
     order = {pid: i for i, pid in enumerate(portfolio_ids)}
     return sorted(results, key=lambda r: order.get(r.portfolio_id, len(order)))

@@ -47,6 +47,7 @@ from rebalancer.autopilot.bulk import cycle_chunk_run
 from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, KillSwitch, Notification
+from rebalancer.autopilot.notifications import notification_create
 from rebalancer.autopilot.types import CycleDecision, MarketView, TargetsCache, policy_state_to_dict
 
 logger = logging.getLogger(__name__)
@@ -274,9 +275,9 @@ def _notify(*, decision: CycleDecision, row: Decision | None, portfolio: Portfol
     if decision.override is not None:
         kind = Notification.Kind.RISK
         title = f"{portfolio.name} moved to a defensive allocation"
-    Notification.objects.create(
-        user_id=portfolio.owner_id, portfolio=portfolio, decision=row, kind=kind,
-        title=title[:200], body=decision.summary,
+    notification_create(  # the one notification service: it queues the push too
+        user_id=portfolio.owner_id, portfolio_id=portfolio.pk, decision_id=row.pk, kind=kind,
+        title=title, body=decision.summary,
     )
 
 

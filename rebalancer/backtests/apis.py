@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import ErrorResponseSerializer, Pagination
+from common.api import ErrorResponseSerializer, Pagination, error_responses
 from common.errors import NotFound
 from rebalancer.backtests import charts, selectors, services
 from rebalancer.backtests.engine.schedule import FREQUENCIES
@@ -199,7 +199,7 @@ class BacktestListCreateApi(generics.ListAPIView):
     @extend_schema(
         operation_id="backtests_create",
         request=BacktestInputSerializer,
-        responses={202: ACCEPTED},
+        responses={202: ACCEPTED, **error_responses(422)},
         examples=[
             OpenApiExample(
                 "Two strategies against SPY",

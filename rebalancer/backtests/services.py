@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.errors import ApplicationError, ValidationFailed
+from common.tasks import runs_in_background, task_enqueue_on_commit
 from marketdata.models import Asset
 from marketdata.selectors import price_panel_get
 from portfolios.policy import LimitOverrides, PolicyLimits, policy_limits
@@ -198,7 +199,12 @@ def backtest_create(
     _active_cap_check(owner)
     backtest = Backtest.objects.create(owner=owner, name=name, config=_jsonable(data))
     if enqueue:
-        transaction.on_commit(lambda: _enqueue(backtest.pk))
+        if runs_in_background():  # no broker: after the response, on the process's thread
+            from rebalancer.backtests.tasks import backtest_run_task
+
+            task_enqueue_on_commit(backtest_run_task, backtest_id=backtest.pk)
+        else:
+            transaction.on_commit(lambda: _enqueue(backtest.pk))
     return backtest
 
 

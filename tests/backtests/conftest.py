@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rebalancer.autopilot.strategies import strategies_register
 from portfolios.policy import policy_limits_unconstrained
+from rebalancer.autopilot.strategies import strategies_register
 from rebalancer.autopilot.types import BandSettings, OverlaySettings, TradeConfig
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stock_prices.csv"
