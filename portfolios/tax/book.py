@@ -150,10 +150,13 @@ class WashMatch:
 
 @dataclass(frozen=True, slots=True)
 class LotPiece:
-    """``piece`` was split off lot ``parent`` (an existing or a new lot)."""
+    """``piece`` was split off lot ``parent``: ``quantity`` shares with ``basis`` of its basis
+    (before the piece absorbed a disallowed loss)."""
 
     parent: BookLot
     piece: BookLot
+    quantity: Decimal
+    basis: Decimal
 
 
 @dataclass
@@ -346,7 +349,7 @@ class LotBook:
         if new:
             self.opened.append(piece)
         else:
-            self.pieces.append(LotPiece(lot, piece))
+            self.pieces.append(LotPiece(lot, piece, quantity, basis))
             self._touch(lot)
         return piece
 
@@ -356,7 +359,7 @@ class LotBook:
             disallowed = loss - closing.wash_disallowed  # the last shares take the remainder
         else:
             disallowed = _money(loss * quantity / closing.quantity)
-        held = (closing.closed_on - closing.lot_holding_start).days
+        held = max(0, (closing.closed_on - closing.lot_holding_start).days)  # 0 for a back-dated sale
         closing.washed_quantity += quantity
         closing.wash_disallowed += disallowed
         lot.basis += disallowed
