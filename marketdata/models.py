@@ -125,6 +125,10 @@ class CorporateAction(models.Model):
         null=True, blank=True, help_text="Dividend: qualified (True), ordinary (False), unknown (empty)."
     )
     note = models.TextField(blank=True)
+    ledger_checked_through = models.BigIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="The ledger applied this action to every portfolio entitled by its trades up to this trade id.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

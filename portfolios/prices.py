@@ -43,9 +43,15 @@ def latest_closes(*, symbols: Iterable[str], as_of: date | None = None) -> dict[
 
 
 def trading_days_between(*, symbols: Iterable[str], after: date, through: date) -> list[date]:
-    """Distinct bar dates of ``symbols`` in (after, through], ascending."""
-    return sorted(
+    """Distinct bar dates of ``symbols`` in (after, through], ascending.
+
+    ``order_by()`` clears PriceBar's default ordering (asset, date): ordered by asset,
+    ``SELECT DISTINCT`` would include the asset column and return each date once per
+    symbol, so a proposal over six symbols looked six trading days old the next day.
+    """
+    return list(
         PriceBar.objects.filter(asset__symbol__in=list(symbols), date__gt=after, date__lte=through)
+        .order_by("date")
         .values_list("date", flat=True)
         .distinct()
     )

@@ -15,10 +15,18 @@ from portfolios.services.decisions import (
     decision_trades,
 )
 from portfolios.services.execution import cost_model_get, paper_broker_get, trades_execute
+from portfolios.services.corporate_actions import (
+    ActionsApplied,
+    corporate_actions_apply,
+    corporate_actions_import,
+    dividend_pay,
+)
 from portfolios.services.ledger import (
     cash_deposit,
     cash_movement_record,
     cash_withdraw,
+    ledger_as_of_check,
+    ledger_last_dates,
     snapshot_take,
     snapshots_backfill,
     snapshots_take,
@@ -36,6 +44,12 @@ from portfolios.services.portfolio import (
 
 __all__ = [
     "PRICE_MOVE_TOLERANCE",
+    "ActionsApplied",
+    "corporate_actions_apply",
+    "corporate_actions_import",
+    "dividend_pay",
+    "ledger_as_of_check",
+    "ledger_last_dates",
     "LedgerViolation",
     "TargetInput",
     "approval_check_register",

@@ -198,3 +198,46 @@ def snapshots_backfill(*, portfolio: Portfolio, start: date, end: date) -> int:
         update_fields=["value", "cash", "invested", "net_flows"],
     )
     return len(rows)
+
+
+def ledger_last_dates(*, portfolio_ids: Sequence[int]) -> dict[int, date]:
+    """The date of each portfolio's latest ledger event that fixes its history: its last
+    trade, or the ex-date of its last applied split or dividend (two queries)."""
+    from django.db.models import Max
+
+    from portfolios.models import CorporateActionApplication, Trade
+
+    ids = list(portfolio_ids)
+    out: dict[int, date] = dict(
+        Trade.objects.filter(portfolio_id__in=ids).values("portfolio_id").annotate(last=Max("trade_date"))
+        .values_list("portfolio_id", "last")
+    )
+    applied = (
+        CorporateActionApplication.objects.filter(portfolio_id__in=ids)
+        .exclude(status=CorporateActionApplication.Status.NEEDS_REVIEW)
+        .values("portfolio_id").annotate(last=Max("ex_date")).values_list("portfolio_id", "last")
+    )
+    for pid, day in applied:
+        out[pid] = max(out.get(pid, day), day)
+    return out
+
+
+def ledger_as_of_check(*, as_of: date, portfolio_ids: Sequence[int]) -> None:
+    """Refuse to trade ``portfolio_ids`` at ``as_of`` when a ledger is already past it.
+
+    A cycle for a date earlier than a portfolio's last trade (or last applied corporate
+    action) would execute at an old close after newer trades, and entitlements to
+    splits and dividends already applied would no longer match. Raises
+    :class:`~common.errors.ValidationFailed` on ``as_of`` naming the portfolios and dates.
+    """
+    late = {pid: day for pid, day in ledger_last_dates(portfolio_ids=portfolio_ids).items() if day > as_of}
+    if late:
+        listed = ", ".join(f"#{pid} ({day.isoformat()})" for pid, day in sorted(late.items())[:10])
+        more = f" and {len(late) - 10} more" if len(late) > 10 else ""
+        raise ValidationFailed(
+            f"as-of {as_of.isoformat()} is earlier than the last trade of portfolio {listed}{more}; "
+            f"a cycle can only run on or after a portfolio's last trade",
+            code="as_of_before_last_trade",
+            field="as_of",
+            extra={"portfolios": {str(pid): day.isoformat() for pid, day in sorted(late.items())}},
+        )

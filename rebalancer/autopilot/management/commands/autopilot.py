@@ -35,9 +35,13 @@ class Command(BaseCommand):
             if options["force"] and portfolios:
                 from rebalancer.autopilot.services import latest_market_date
 
+                from portfolios.services import corporate_actions_apply, ledger_as_of_check
+
                 day = as_of or latest_market_date()
                 if day is None:
                     raise CommandError("there are no prices yet; pull market data first")
+                ledger_as_of_check(as_of=day, portfolio_ids=portfolios)
+                corporate_actions_apply(as_of=day)
                 results = cycle_run_many(portfolio_ids=portfolios, as_of=day, force=True)
                 self._print(day, results)
                 return
