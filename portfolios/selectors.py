@@ -81,6 +81,24 @@ class PortfolioState:
     recent_buys: tuple[tuple[str, date], ...] = ()
     recent_loss_sales: tuple[tuple[str, date], ...] = ()
     missing_prices: tuple[str, ...] = field(default=())
+    accrued_dividends: Decimal = ZERO
+    """Dividends past their ex-date not paid yet (in ``total_value``: the close already dropped)."""
+
+
+def accrued_dividends_get(*, portfolio_ids: Sequence[int], as_of: date) -> dict[int, Decimal]:
+    """Cash dividends each portfolio is owed at ``as_of``: ex-date passed, pay date not yet."""
+    from django.db.models import Q
+
+    from portfolios.models import CorporateActionApplication
+
+    out: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    rows = CorporateActionApplication.objects.filter(
+        portfolio_id__in=list(portfolio_ids), kind="dividend", ex_date__lte=as_of, amount__isnull=False,
+        status__in=["accrued", "paid"],
+    ).filter(Q(pay_date__gt=as_of)).values_list("portfolio_id", "amount")
+    for pid, amount in rows:
+        out[pid] += amount
+    return dict(out)
 
 
 def portfolio_states_get(
@@ -98,6 +116,7 @@ def portfolio_states_get(
         holdings[pid][symbol] = qty
         classes[symbol] = asset_class
     closes = latest_closes(symbols=sorted(classes), as_of=as_of)
+    accrued = accrued_dividends_get(portfolio_ids=ids, as_of=as_of)
     lots: dict[int, list[Lot]] = defaultdict(list)
     buys: dict[int, list[tuple[str, date]]] = defaultdict(list)
     losses: dict[int, list[tuple[str, date]]] = defaultdict(list)
@@ -125,7 +144,8 @@ def portfolio_states_get(
         quantities = holdings.get(pid, {})
         prices = {s: closes[s][0] for s in quantities if s in closes}
         missing = tuple(sorted(s for s in quantities if s not in closes))
-        total = cash + sum((q * prices[s] for s, q in quantities.items() if s in prices), ZERO)
+        owed = accrued.get(pid, ZERO)
+        total = cash + owed + sum((q * prices[s] for s, q in quantities.items() if s in prices), ZERO)
         weights = {s: float(q * prices[s] / total) if total > 0 else 0.0 for s, q in quantities.items() if s in prices}
         states[pid] = PortfolioState(
             portfolio_id=pid,
@@ -142,6 +162,7 @@ def portfolio_states_get(
             recent_buys=tuple(buys.get(pid, ())),
             recent_loss_sales=tuple(losses.get(pid, ())),
             missing_prices=missing,
+            accrued_dividends=owed,
         )
     return states
 

@@ -112,13 +112,17 @@ class PortfolioDetailApi(APIView):
 class HoldingsApi(APIView):
     @extend_schema(
         operation_id="portfolios_holdings", parameters=[PORTFOLIO_ID], responses={200: HoldingsOutputSerializer},
-        description="Positions valued at their latest closes: quantity, price, market value, weight, unrealized P&L.",
+        description="Positions valued at their latest closes (splits applied: share counts follow the close): "
+        "quantity, price, market value, weight, cost basis, unrealized P&L; `value` adds cash and dividends "
+        "past their ex-date that are not paid yet.",
     )
     def get(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
         holdings = selectors.holdings_get(portfolio=portfolio)
-        value = portfolio.cash + sum((h.market_value or 0 for h in holdings), 0)
-        body = {"cash": portfolio.cash, "value": value, "holdings": HoldingSerializer(holdings, many=True).data}
+        accrued = selectors.accrued_dividends_get(portfolio_ids=[portfolio.pk], as_of=date.today()).get(portfolio.pk, 0)
+        value = portfolio.cash + accrued + sum((h.market_value or 0 for h in holdings), 0)
+        body = {"cash": portfolio.cash, "accrued_dividends": accrued, "value": value,
+                "holdings": HoldingSerializer(holdings, many=True).data}
         return Response(HoldingsOutputSerializer(body).data)
 
 

@@ -69,6 +69,9 @@ class HoldingSerializer(serializers.Serializer):
 
 class HoldingsOutputSerializer(serializers.Serializer):
     cash = serializers.DecimalField(max_digits=20, decimal_places=4)
+    accrued_dividends = serializers.DecimalField(
+        max_digits=20, decimal_places=4, help_text="Dividends past their ex-date, paid on their pay date."
+    )
     value = serializers.DecimalField(max_digits=24, decimal_places=4)
     holdings = HoldingSerializer(many=True)
 

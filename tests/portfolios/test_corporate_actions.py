@@ -190,3 +190,24 @@ def test_an_action_waits_for_a_bar_on_its_ex_date(holder):
     result = corporate_actions_apply(as_of=date(2024, 1, 5))
     # then
     assert result.total == 0 and Position.objects.get(portfolio=holder, asset__symbol="AAA").quantity == D(10)
+
+
+def test_backfilled_snapshots_value_a_split_and_an_accrued_dividend_without_a_jump(holder):
+    from marketdata.models import PriceBar
+    from portfolios.models import PortfolioSnapshot
+    from portfolios.services import snapshot_take, snapshots_backfill
+
+    # given AAA splits 2-for-1 on DAY3 (its close halves: 90 → 45); BBB pays 1.00, ex DAY2, paid DAY3
+    PriceBar.objects.filter(asset__symbol="AAA", date=DAY3).update(close=D(45))
+    action("AAA", DAY3, "split", ratio=D(2), numerator=D(2), denominator=D(1))
+    action("BBB", DAY2, "dividend", ratio=D(1), pay_date=DAY3)
+    corporate_actions_apply(as_of=DAY3)
+    CashMovement.objects.filter(kind="deposit").update(at=datetime(2024, 1, 1, tzinfo=UTC))  # funded before DAY1
+    # when
+    snapshots_backfill(portfolio=holder, start=DAY1, end=DAY3)
+    # then cash after the buys 8,746.749; DAY2 owes the 5.00 dividend (in the value, not in cash);
+    # DAY3 holds 20 AAA at 45 (= 10 at 90) and the dividend in cash
+    values = dict(PortfolioSnapshot.objects.filter(portfolio=holder).values_list("date", "value"))
+    assert values[DAY2] == D("8746.7490") + 10 * D(101) + 5 * D(49) + D(5)
+    assert values[DAY3] == D("8751.7490") + 20 * D(45) + 5 * D("49.5")
+    assert snapshot_take(portfolio=holder, as_of=DAY3).value == values[DAY3]
