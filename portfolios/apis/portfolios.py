@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import Pagination, error_responses
+from common.idempotency import idempotent
 from portfolios import selectors, services
 from portfolios.apis.serializers import (
     TRANSACTION_KINDS,
@@ -149,12 +150,14 @@ class TransactionsApi(APIView):
 
 
 class CashApi(APIView):
+    @idempotent
     @extend_schema(
         operation_id="portfolios_cash",
         parameters=[PORTFOLIO_ID],
         request=CashInputSerializer,
         responses={201: CashOutputSerializer, **error_responses(422)},
-        description="Deposit or withdraw cash. Withdrawing more than the cash held is a 422 naming `amount`.",
+        description="Deposit or withdraw cash. Withdrawing more than the cash held is a 422 naming `amount`. "
+        "Send an `Idempotency-Key` to retry safely: the same key and body return the first response.",
     )
     def post(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
@@ -162,8 +165,9 @@ class CashApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         move = services.cash_deposit if v["operation"] == "deposit" else services.cash_withdraw
+        # The service moves portfolio.cash on this object; no read after the write (a commit
+        # must not be followed by work that can fail before the response).
         movement = move(portfolio=portfolio, amount=v["amount"], note=v["note"])
-        portfolio.refresh_from_db(fields=["cash"])
         body = {"id": movement.pk, "kind": movement.kind, "amount": movement.amount, "at": movement.at,
                 "note": movement.note, "cash": portfolio.cash}
         return Response(CashOutputSerializer(body).data, status=status.HTTP_201_CREATED)

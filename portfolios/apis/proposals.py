@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import Pagination, error_responses
+from common.idempotency import idempotent
 from portfolios import selectors, services
 from portfolios.apis.serializers import (
     PerformanceOutputSerializer,
@@ -52,6 +53,7 @@ class ProposalListApi(APIView):
 
 
 class ProposalApproveApi(APIView):
+    @idempotent
     @extend_schema(
         operation_id="portfolios_proposals_approve",
         parameters=[PORTFOLIO_ID, PROPOSAL_ID],
@@ -64,11 +66,11 @@ class ProposalApproveApi(APIView):
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
         decision = selectors.decision_get(portfolio=portfolio, decision_id=pid)
         decision = services.decision_approve(decision=decision, user=request.user, portfolio=portfolio)
-        decision.refresh_from_db()
-        return Response(ProposalSerializer(decision).data)
+        return Response(ProposalSerializer(decision).data)  # the approved row as written: no read after the commit
 
 
 class ProposalRejectApi(APIView):
+    @idempotent
     @extend_schema(
         operation_id="portfolios_proposals_reject",
         parameters=[PORTFOLIO_ID, PROPOSAL_ID],

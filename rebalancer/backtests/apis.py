@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import ErrorResponseSerializer, Pagination
+from common.idempotency import idempotent
 from common.errors import NotFound
 from rebalancer.backtests import charts, selectors, services
 from rebalancer.backtests.engine.schedule import FREQUENCIES
@@ -201,6 +202,7 @@ class BacktestListCreateApi(generics.ListAPIView):
             return Backtest.objects.none()
         return selectors.backtest_list(owner=self.request.user)
 
+    @idempotent
     @extend_schema(
         operation_id="backtests_create",
         request=BacktestInputSerializer,
