@@ -148,6 +148,9 @@ class CorporateAction(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.asset} {self.kind} {self.date}"
+
     @property
     def split_terms(self) -> tuple[Decimal, Decimal] | None:
         """(numerator, denominator) of a split (from ``ratio`` when the terms are not stored)."""
@@ -156,9 +159,6 @@ class CorporateAction(models.Model):
         if self.numerator is not None and self.denominator is not None:
             return self.numerator, self.denominator
         return (self.ratio, Decimal(1)) if self.ratio else None
-
-    def __str__(self) -> str:
-        return f"{self.asset} {self.kind} {self.date}"
 
 
 class DataPull(models.Model):

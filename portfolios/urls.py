@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from portfolios.apis import optimize, portfolio_optimize, portfolios, proposals
+from portfolios.apis import optimize, portfolio_optimize, portfolios, proposals, statements
 
 
 class SignedIntConverter:
@@ -42,5 +42,7 @@ urlpatterns: list = [
     ),
     path("portfolios/<id:pk>/performance", proposals.PerformanceApi.as_view(), name="portfolio-performance"),
     path("portfolios/<id:pk>/performance.png", proposals.PerformanceChartApi.as_view(), name="portfolio-performance-png"),
+    path("portfolios/<id:pk>/tax-report", statements.TaxReportApi.as_view(), name="portfolio-tax-report"),
+    path("portfolios/<id:pk>/statement", statements.StatementApi.as_view(), name="portfolio-statement"),
     path("portfolios/<id:pk>/optimize", portfolio_optimize.PortfolioOptimizeApi.as_view(), name="portfolio-optimize"),
 ]

@@ -4,6 +4,12 @@ Keyword-only, typed, atomic; each ledger write locks the portfolio row first.
 """
 
 from portfolios.services.audit import LedgerViolation, ledger_audit
+from portfolios.services.corporate_actions import (
+    ActionsApplied,
+    corporate_actions_apply,
+    corporate_actions_import,
+    dividend_pay,
+)
 from portfolios.services.decisions import (
     PRICE_MOVE_TOLERANCE,
     approval_check_register,
@@ -15,12 +21,6 @@ from portfolios.services.decisions import (
     decision_trades,
 )
 from portfolios.services.execution import cost_model_get, paper_broker_get, trades_execute
-from portfolios.services.corporate_actions import (
-    ActionsApplied,
-    corporate_actions_apply,
-    corporate_actions_import,
-    dividend_pay,
-)
 from portfolios.services.ledger import (
     cash_deposit,
     cash_movement_record,

@@ -13,7 +13,14 @@ Checks, per portfolio:
 * ``trade_realized_mismatch`` — a sell's realized gain != the sum of its closings' gains;
 * ``wash_sale_mismatch`` — a closing's disallowed loss or washed shares != its wash-sale
   matches, or a replacement lot's wash adjustment != the losses moved into it;
-* ``dividend_mismatch`` — a paid dividend without its cash movement of the same amount.
+* ``dividend_mismatch`` — a paid dividend without its cash movement of the same amount;
+* ``tax_report_mismatch`` — a year's tax report (per term: net gain, proceeds, lines;
+  dividends) differs from the aggregates of the ledger's closings and movements;
+* ``statement_mismatch`` — the statement from the first ledger day to today does not
+  reconcile, or its closing cash and shares differ from the portfolio's.
+
+The statement checks read each portfolio's statement and yearly tax reports (a few
+queries per portfolio and year); ``statements=False`` skips them.
 
 A constant number of queries for the whole database (or one portfolio).
 """
@@ -61,7 +68,7 @@ def _sums(qs: QuerySet, keys: tuple[str, ...], value: str, quantum: Decimal = MO
     return {tuple(row[:-1]): Decimal(row[-1] or 0).quantize(quantum) for row in rows}
 
 
-def ledger_audit(*, portfolio: Portfolio | None = None) -> list[LedgerViolation]:
+def ledger_audit(*, portfolio: Portfolio | None = None, statements: bool = True) -> list[LedgerViolation]:
     """Every violation of the ledger's invariants (empty list: the ledger is consistent)."""
     violations: list[LedgerViolation] = []
     portfolios = list(_scope(Portfolio.objects.all(), portfolio, "pk").values_list("pk", "cash", "allow_negative_cash"))
@@ -138,7 +145,74 @@ def ledger_audit(*, portfolio: Portfolio | None = None) -> list[LedgerViolation]
             )
     violations += _wash_sale_violations(portfolio)
     violations += _dividend_violations(portfolio)
+    if statements:
+        violations += _statement_violations(portfolio)
     return violations
+
+
+def _statement_violations(portfolio: Portfolio | None) -> list[LedgerViolation]:
+    from datetime import date
+
+    from django.db.models import Count
+    from django.db.models.functions import ExtractYear
+
+    from portfolios.statements import statement_get, tax_report_get
+
+    out: list[LedgerViolation] = []
+    closings = _scope(LotClosing.objects.all(), portfolio, "lot__portfolio").annotate(year=ExtractYear("closed_on"))
+    net = _sums(closings, ("lot__portfolio_id", "year", "holding_period"), "realized_gain")
+    disallowed = _sums(closings, ("lot__portfolio_id", "year", "holding_period"), "wash_disallowed")
+    proceeds = _sums(closings, ("lot__portfolio_id", "year", "holding_period"), "proceeds")
+    counts = {
+        (row["lot__portfolio_id"], row["year"], row["holding_period"]): row["n"]
+        for row in closings.values("lot__portfolio_id", "year", "holding_period").annotate(n=Count("id"))
+    }
+    dividends = _sums(
+        _scope(CashMovement.objects.filter(kind=CashMovement.Kind.DIVIDEND), portfolio).annotate(year=ExtractYear("at")),
+        ("portfolio_id", "year"), "amount",
+    )
+    years: dict[int, set[int]] = {}
+    for pid, year, _ in counts:
+        years.setdefault(pid, set()).add(year)
+    for pid, year in dividends:
+        years.setdefault(pid, set()).add(year)
+    rows = {p.pk: p for p in _scope(Portfolio.objects.all(), portfolio, "pk")}
+    for pid, own in sorted(years.items()):
+        for year in sorted(own):
+            report = tax_report_get(portfolio=rows[pid], year=year)
+            for term, totals in (("short", report.short_term), ("long", report.long_term)):
+                key = (pid, year, term)
+                expected = (
+                    net.get(key, ZERO) + disallowed.get(key, ZERO), proceeds.get(key, ZERO), counts.get(key, 0)
+                )
+                actual = (totals.net, totals.proceeds, totals.lines)
+                if expected != actual:
+                    out.append(LedgerViolation(
+                        pid, "tax_report_mismatch", f"{year} {term}-term totals of the tax report differ from the closings",
+                        str(expected), str(actual),
+                    ))
+            if report.dividend_totals.total != dividends.get((pid, year), ZERO):
+                out.append(LedgerViolation(
+                    pid, "tax_report_mismatch", f"{year} dividends of the tax report differ from the movements",
+                    str(dividends.get((pid, year), ZERO)), str(report.dividend_totals.total),
+                ))
+    positions = {
+        (pid, symbol): qty
+        for pid, symbol, qty in _scope(Position.objects.filter(quantity__gt=0), portfolio).values_list(
+            "portfolio_id", "asset__symbol", "quantity"
+        )
+    }
+    for pid, row in sorted(rows.items()):
+        statement = statement_get(portfolio=row, start=date(1900, 1, 1), end=date(2200, 12, 31))
+        held = {(pid, p.symbol): p.quantity for p in statement.closing.positions}
+        mine = {k: v for k, v in positions.items() if k[0] == pid}
+        if not statement.reconciled or statement.closing.cash != row.cash or held != mine:
+            out.append(LedgerViolation(
+                pid, "statement_mismatch", "the statement does not reconcile with the portfolio's cash and positions",
+                f"cash {row.cash}, {sorted(mine.items())}",
+                f"cash {statement.closing.cash}, {sorted(held.items())}, reconciled={statement.reconciled}",
+            ))
+    return out
 
 
 def _wash_sale_violations(portfolio: Portfolio | None) -> list[LedgerViolation]:

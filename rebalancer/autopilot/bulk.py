@@ -41,7 +41,13 @@ from common.errors import ApplicationError
 from portfolios.brokers import BrokerError, Order, PaperBroker
 from portfolios.models import Decision, Portfolio, Position, TaxLot
 from portfolios.prices import closes_on
-from portfolios.services.execution import Ledger, OpenLot, PositionState, ledgers_flush, loss_closings_load
+from portfolios.services.execution import (
+    Ledger,
+    OpenLot,
+    PositionState,
+    ledgers_flush,
+    loss_closings_load,
+)
 from portfolios.trading import BUY, SELL, CostModel
 from rebalancer.autopilot import selectors
 from rebalancer.autopilot.engine import cycle_decide

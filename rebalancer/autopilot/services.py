@@ -39,9 +39,9 @@ from marketdata.models import Asset, PriceBar
 from portfolios.models import AutonomySettings, Decision, Portfolio
 from portfolios.services._locks import portfolio_lock
 from portfolios.services.corporate_actions import corporate_actions_apply
-from portfolios.services.ledger import ledger_as_of_check, ledger_last_dates
 from portfolios.services.decisions import decision_create
 from portfolios.services.execution import trades_execute
+from portfolios.services.ledger import ledger_as_of_check, ledger_last_dates
 from portfolios.services.portfolio import autonomy_pause
 from rebalancer.autopilot import selectors
 from rebalancer.autopilot.bulk import cycle_chunk_run

@@ -18,8 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import ErrorResponseSerializer, Pagination
-from common.idempotency import idempotent
 from common.errors import NotFound
+from common.idempotency import idempotent
 from rebalancer.backtests import charts, selectors, services
 from rebalancer.backtests.engine.schedule import FREQUENCIES
 from rebalancer.backtests.models import Backtest, BacktestStatus

@@ -11,6 +11,7 @@ import pytest
 from rebalancer.autopilot.strategies import strategies_register
 from rebalancer.autopilot.types import RiskLimits, TradeConfig
 
+
 def _shared_data() -> Path:
     """../shared/data beside the checkout (a worktree in /work/wt/<name> finds /work/shared)."""
     root = Path(__file__).resolve().parents[2]

@@ -16,7 +16,13 @@ from marketdata.providers.yahoo import YahooChartProvider
 from marketdata.selectors import asset_health_get
 from marketdata.services import prices_pull
 from portfolios.models import CashMovement, CorporateActionApplication, Position, TaxLot
-from portfolios.services import cash_deposit, corporate_actions_apply, ledger_audit, portfolio_create, trades_execute
+from portfolios.services import (
+    cash_deposit,
+    corporate_actions_apply,
+    ledger_audit,
+    portfolio_create,
+    trades_execute,
+)
 from portfolios.trading import ProposedTrade
 
 FIXTURES = Path(__file__).resolve().parents[1] / "marketdata" / "fixtures"

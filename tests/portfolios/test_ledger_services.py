@@ -193,7 +193,7 @@ def test_audit_reports_each_broken_invariant(portfolio):
     # when
     codes = sorted(v.code for v in ledger_audit())
     # then
-    assert codes == ["cash_mismatch", "position_lot_mismatch", "position_trade_mismatch"]
+    assert codes == ["cash_mismatch", "position_lot_mismatch", "position_trade_mismatch", "statement_mismatch"]
 
 
 def test_audit_ledger_command_exits_nonzero_on_violations(portfolio):

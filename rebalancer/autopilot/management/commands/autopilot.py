@@ -33,9 +33,8 @@ class Command(BaseCommand):
         portfolios = options["portfolios"]
         try:
             if options["force"] and portfolios:
-                from rebalancer.autopilot.services import latest_market_date
-
                 from portfolios.services import corporate_actions_apply, ledger_as_of_check
+                from rebalancer.autopilot.services import latest_market_date
 
                 day = as_of or latest_market_date()
                 if day is None:
