@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.db.models import Sum
+
 from portfolios.models import (
     CashMovement,
     CorporateActionApplication,
@@ -39,6 +41,8 @@ from portfolios.prices import latest_closes
 from portfolios.trading.costs import money
 
 ZERO = Decimal(0)
+SHARES = Decimal("0.00000001")
+CENTS4 = Decimal("0.0001")
 HARVEST_TAG = "tax_loss_harvest"
 
 
@@ -328,31 +332,32 @@ def _accrued(rows: Iterable[tuple], as_of: date) -> Decimal:
 def statement_get(*, portfolio: Portfolio, start: date, end: date) -> Statement:
     """The account statement of ``portfolio`` for the days ``start`` to ``end`` (see the module)."""
     begin, stop = _start_of(start), _start_of(end + timedelta(days=1))
-    trades = Trade.objects.filter(portfolio=portfolio, trade_date__lte=end)
+    trades = Trade.objects.filter(portfolio=portfolio)
+    # Before the period: aggregates (rounded to the columns' scale: SQLite sums decimals as floats).
     shares_before: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    cash_before = ZERO
+    for symbol, side, total in trades.filter(trade_date__lt=start).values("asset__symbol", "side").annotate(
+        total=Sum("quantity")
+    ).values_list("asset__symbol", "side", "total"):
+        total = Decimal(total).quantize(SHARES)
+        shares_before[symbol] += total if side == Trade.Side.BUY else -total
+    cash_before = Decimal(trades.filter(trade_date__lt=start).aggregate(s=Sum("cash_flow"))["s"] or 0).quantize(CENTS4)
+    movements_before = Decimal(
+        CashMovement.objects.filter(portfolio=portfolio, at__lt=begin).aggregate(s=Sum("amount"))["s"] or 0
+    ).quantize(CENTS4)
     activity: list[ActivityLine] = []
     bought: dict[str, Decimal] = defaultdict(lambda: ZERO)
     sold: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for pk, day, at, symbol, side, qty, price, commission, cash_flow, gain, reason in trades.order_by(
-        "trade_date", "executed_at", "id"
-    ).values_list(
+    for pk, day, at, symbol, side, qty, price, commission, cash_flow, gain, reason in trades.filter(
+        trade_date__gte=start, trade_date__lte=end
+    ).order_by("trade_date", "executed_at", "id").values_list(
         "pk", "trade_date", "executed_at", "asset__symbol", "side", "quantity", "price", "commission", "cash_flow",
         "realized_gain", "reason",
     ):
-        if day < start:
-            shares_before[symbol] += qty if side == Trade.Side.BUY else -qty
-            cash_before += cash_flow
-            continue
         (bought if side == Trade.Side.BUY else sold)[symbol] += qty
         activity.append(ActivityLine(day, at, side, f"trade-{pk}", symbol, qty, price, cash_flow, commission, gain, reason))
-    movements_before = ZERO
-    for pk, kind, amount, at, note in CashMovement.objects.filter(portfolio=portfolio, at__lt=stop).order_by(
+    for pk, kind, amount, at, note in CashMovement.objects.filter(portfolio=portfolio, at__gte=begin, at__lt=stop).order_by(
         "at", "id"
     ).values_list("pk", "kind", "amount", "at", "note"):
-        if at < begin:
-            movements_before += amount
-            continue
         activity.append(ActivityLine(at.date(), at, kind, f"cash-{pk}", amount=amount, description=note))
     split_before: dict[str, Decimal] = defaultdict(lambda: ZERO)
     split_during: dict[str, Decimal] = defaultdict(lambda: ZERO)

@@ -357,6 +357,7 @@ class Ledger:
         if loss_closings is not None:
             self._losses_add(loss_closings)
         self._trade_of: dict[int, int] = {}  # id(book lot or closing) → trade index
+        self._opened_as: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
         self._ids = 0
 
     def _new_id(self, kind: str) -> tuple[str, int]:
@@ -400,6 +401,8 @@ class Ledger:
             cost = -fill.cash_flow  # gross + commission: the lot's tax basis
             for lot in self.book.buy(symbol=trade.symbol, quantity=fill.quantity, basis=cost, on=as_of):
                 self._trade_of[id(lot)] = index
+                # what the lot was when opened: later fills of this ledger may sell or split it
+                self._opened_as[id(lot)] = (lot.quantity, lot.basis, lot.wash_adjustment)
             position.quantity += fill.quantity
         else:
             record.realized_gain = self._close_lots(index, trade, fill, as_of)
@@ -438,11 +441,18 @@ class Ledger:
     @property
     def new_lots(self) -> list[LotRecord]:
         pid = self.portfolio.pk
+        carved: dict[int, tuple[Decimal, Decimal]] = {}
+        for piece in self.book.pieces:
+            q, b = carved.get(id(piece.parent), (Decimal(0), Decimal(0)))
+            carved[id(piece.parent)] = (q + piece.quantity, b + piece.basis)
         out = []
         for lot in self.book.opened:
+            quantity, basis, adjustment = self._opened_as.get(id(lot), (lot.quantity, lot.basis, lot.wash_adjustment))
+            q_carved, b_carved = carved.get(id(lot), (Decimal(0), Decimal(0)))
             out.append(LotRecord(
-                self._trade_of[id(lot)], pid, self.assets[lot.symbol].pk, lot.acquired_on, lot.quantity,
-                lot.basis, holding_from=lot.holding_from, wash_adjustment=lot.wash_adjustment,
+                self._trade_of[id(lot)], pid, self.assets[lot.symbol].pk, lot.acquired_on, quantity - q_carved,
+                basis - b_carved + lot.wash_adjustment - adjustment, quantity_open=lot.quantity,
+                cost_basis_open=lot.basis, holding_from=lot.holding_from, wash_adjustment=lot.wash_adjustment,
                 wash_replacement=lot.wash_replacement,
             ))
         for piece in self.book.pieces:

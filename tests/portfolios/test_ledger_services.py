@@ -1,6 +1,6 @@
 """Cash movements, trade execution and the ledger audit."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -232,4 +232,26 @@ def test_bulk_callers_save_queries_with_assets_and_a_prepared_broker(portfolio):
     assert len(plain) - len(prepared) == 3
     first, second = Trade.objects.order_by("id")[:2], Trade.objects.order_by("id")[2:4]
     assert [t.cash_flow for t in first] == [t.cash_flow for t in second]
+    assert ledger_audit() == []
+
+
+def test_one_ledger_can_book_a_lot_and_its_sale_on_later_days_before_one_flush(portfolio):
+    from marketdata.models import Asset
+    from portfolios.brokers import Fill
+    from portfolios.services.execution import Ledger
+
+    # given a buy of 10 AAA on DAY1 and a sale of 6 on DAY3, applied to one ledger
+    locked = Portfolio.objects.get(pk=portfolio.pk)
+    ledger = Ledger(locked, {"AAA": Asset.objects.get(symbol="AAA")}, [], {}, broker_name="paper", loss_closings={})
+    for day, side, qty, cash in ((DAY1, "buy", 10, "-1000"), (DAY3, "sell", 6, "720")):
+        fill = Fill("AAA", side, D(qty), D(100) if side == "buy" else D(120), D(100), D(0), D(0), D(cash),
+                    datetime(2024, 1, 2, 21, tzinfo=UTC), f"r-{side}")
+        ledger.apply(order("AAA", side, qty), fill, decision=None, as_of=day)
+    # when
+    ledger.flush()
+    # then the lot keeps its original 10 shares and 1,000 basis, 4 open; its closing points at it
+    lot = TaxLot.objects.get(portfolio=portfolio)
+    assert (lot.quantity_original, lot.quantity_open, lot.cost_basis, lot.cost_basis_open) == (D(10), D(4), D(1000), D(400))
+    closing = LotClosing.objects.get()
+    assert (closing.lot_id, closing.quantity, closing.realized_gain) == (lot.pk, D(6), D(120))
     assert ledger_audit() == []

@@ -9,7 +9,12 @@ import pytest
 
 from marketdata.models import Asset, CorporateAction
 from portfolios.models import CashMovement, LotClosing
-from portfolios.services import cash_movement_record, corporate_actions_apply, ledger_audit, trades_execute
+from portfolios.services import (
+    cash_movement_record,
+    corporate_actions_apply,
+    ledger_audit,
+    trades_execute,
+)
 from portfolios.statements import statement_get, tax_report_get
 from portfolios.trading import ProposedTrade
 
@@ -136,3 +141,19 @@ def test_the_apis_serve_json_and_csv_and_refuse_bad_input(year_2024, owner, stra
     assert (inverted.status_code, inverted.json()["errors"][0]["attr"]) == (400, "end")
     other = client_for(stranger).get(f"{url}/statement", {"format": "csv"})
     assert (other.status_code, other["Content-Type"]) == (404, "application/json")
+
+
+def test_the_fast_json_is_what_the_serializers_give(year_2024):
+    from portfolios.apis.statements import (
+        StatementActivitySerializer,
+        StatementSerializer,
+        TaxRealizedLineSerializer,
+        TaxReportSerializer,
+        _body,
+    )
+    from portfolios.statements import as_dict
+
+    statement = statement_get(portfolio=year_2024, start=DAY1, end=DAY3)
+    report = tax_report_get(portfolio=year_2024, year=2024)
+    assert _body(StatementSerializer, statement, {"activity": StatementActivitySerializer}) == StatementSerializer(as_dict(statement)).data
+    assert _body(TaxReportSerializer, report, {"realized": TaxRealizedLineSerializer}) == TaxReportSerializer(as_dict(report)).data
