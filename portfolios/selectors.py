@@ -307,3 +307,36 @@ def decision_get(*, portfolio: Portfolio, decision_id: int) -> Decision:
     if decision is None:
         raise NotFound(f"proposal {decision_id} does not exist", field="proposal")
     return decision
+
+
+def tax_positions_get(
+    *, portfolio_ids: Sequence[int], as_of: date, loss_deduction_limit: float = 3000.0
+) -> dict[int, tuple[float, float]]:
+    """Per portfolio: (net gains recognized since 1 January of ``as_of``'s year, capital loss
+    carried into that year) — what a harvested loss can offset. One aggregate query."""
+    from django.db.models import Sum
+    from django.db.models.functions import ExtractYear
+
+    from portfolios.tax import TaxRates, tax_years_net
+
+    realized: dict[int, dict[int, list[Decimal]]] = defaultdict(dict)
+    rows = (
+        LotClosing.objects.filter(lot__portfolio_id__in=list(portfolio_ids), closed_on__lte=as_of)
+        .annotate(year=ExtractYear("closed_on"))
+        .values("lot__portfolio_id", "year", "holding_period")
+        .annotate(gain=Sum("realized_gain"), disallowed=Sum("wash_disallowed"))
+        .values_list("lot__portfolio_id", "year", "holding_period", "gain", "disallowed")
+    )
+    for pid, year, period, gain, disallowed in rows:
+        pair = realized[pid].setdefault(year, [ZERO, ZERO])
+        pair[1 if period == "long" else 0] += (Decimal(gain or 0) + Decimal(disallowed or 0)).quantize(Decimal("0.0001"))
+    out = {}
+    rates = TaxRates(loss_deduction_limit=loss_deduction_limit)
+    for pid in portfolio_ids:
+        years = realized.get(pid, {})
+        this = years.get(as_of.year, [ZERO, ZERO])
+        prior = {y: (st, lt) for y, (st, lt) in years.items() if y < as_of.year}
+        netted = tax_years_net(prior, rates, last_year=as_of.year - 1) if prior else []
+        carry = netted[-1].carryover_short_term + netted[-1].carryover_long_term if netted else ZERO
+        out[pid] = (float(this[0] + this[1]), float(carry))
+    return out

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from portfolios.tax import LONG, TAX_MIN, BookClosing, BookLot, LotBook
+from portfolios.tax import LONG, TAX_MIN, BookClosing, BookLot, LotBook, TaxRates, tax_years_net
 from portfolios.trading.costs import BUY, SELL, ZERO, CostModel, money
 
 ROUNDING = Decimal("0.00005")
@@ -98,6 +98,25 @@ class PaperLedger:
         self.cash = self.initial_cash
         ids = itertools.count(1)
         self.book = LotBook(new_id=lambda _kind: next(ids))
+        self._by_year: dict[int, list[BookClosing]] = {}
+        self._carryover: tuple[int, float] | None = None
+
+    def tax_position(self, as_of: date, *, loss_deduction_limit: float = 3000.0) -> tuple[float, float]:
+        """(net gains recognized since 1 January of ``as_of``'s year, loss carried into that year)."""
+        year = as_of.year
+        this_year = float(sum((c.recognized_gain for c in self._by_year.get(year, ())), ZERO))
+        # Earlier years change only when a January buy washes a December loss: recompute in January.
+        if self._carryover is None or self._carryover[0] != year or as_of.month == 1:
+            prior = {}
+            for y, closings in self._by_year.items():
+                if y < year:
+                    st = sum((c.recognized_gain for c in closings if c.holding_period != LONG), ZERO)
+                    lt = sum((c.recognized_gain for c in closings if c.holding_period == LONG), ZERO)
+                    prior[y] = (st, lt)
+            netted = tax_years_net(prior, TaxRates(loss_deduction_limit=loss_deduction_limit), last_year=year - 1)
+            carry = float(netted[-1].carryover_short_term + netted[-1].carryover_long_term) if netted else 0.0
+            self._carryover = (year, carry)
+        return this_year, self._carryover[1]
 
     @property
     def lots(self) -> list[BookLot]:
@@ -180,6 +199,8 @@ class PaperLedger:
             method=self.lot_method, lot_ids=lot_ids, harvest=harvest,
         )
         self.closings.extend(closings)
+        for closing in closings:
+            self._by_year.setdefault(closing.closed_on.year, []).append(closing)
         self.book.events_clear()
         gain = sum((c.gain for c in closings), ZERO)
         long_gain = sum((c.gain for c in closings if c.holding_period == LONG), ZERO)

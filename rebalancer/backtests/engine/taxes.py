@@ -20,7 +20,8 @@ Harvesting is reported per year and in total:
   walk-forward evaluation does) measures both effects;
 * ``wash_sale_disallowed`` — losses the wash-sale rule disallowed (moved into the
   basis of the replacement shares);
-* ``wash_sale_blocks`` — harvests and purchases the cycle skipped to avoid a wash sale.
+* ``wash_sale_blocks`` — harvests and purchases the cycle skipped to avoid a wash sale
+  (a symbol blocked on consecutive cycles counts once per 30 days).
 
 Taxes are reported, not deducted from the equity curve (the live ledger does not pay
 taxes either); after-tax value = final value - estimated tax.
@@ -110,7 +111,12 @@ def taxes_estimate(
     """
     closings: Sequence[BookClosing] = ledger.closings if ledger is not None else _closings_from_fills(fills)
     blocks: dict[int, int] = defaultdict(int)
-    for day, _, _ in (ledger.wash_sale_blocks if ledger is not None else ()):
+    counted: dict[str, date] = {}
+    for day, symbol, _ in (ledger.wash_sale_blocks if ledger is not None else ()):
+        # a symbol stays blocked for the whole window: count it once per 30 days, not every cycle
+        if symbol in counted and (day - counted[symbol]).days <= 30:
+            continue
+        counted[symbol] = day
         blocks[day.year] += 1
     kept = [c for c in closings if not c.harvest]
     first = min((c.closed_on.year for c in closings), default=None)

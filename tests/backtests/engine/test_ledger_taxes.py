@@ -64,6 +64,7 @@ def test_harvested_losses_gains_offset_and_tax_saved_per_year():
     book.execute(as_of=date(2020, 6, 1), symbol="A", side="sell", quantity=D(10), price=D(200))
     book.execute(as_of=date(2020, 6, 1), symbol="B", side="sell", quantity=D(10), price=D(70), harvest=True)
     book.wash_sale_blocks.append((date(2020, 7, 1), "C", "C was bought in the last 30 days"))
+    book.wash_sale_blocks.append((date(2020, 7, 2), "C", "still blocked the next day: the same block"))
     # when
     taxes = taxes_estimate(book.fills, RATES, ledger=book, through=date(2021, 12, 31))
     # then
