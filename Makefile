@@ -36,6 +36,7 @@ test: venv system-packages
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	DJANGO_ENV=production DJANGO_SECRET_KEY=ci-only-$$(head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
 	  DJANGO_ALLOWED_HOSTS=example.com DATABASE_URL=sqlite:////tmp/deploy-check.sqlite3 \
+	  BROKER_CREDENTIALS_KEYS=$$($(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())") \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_FLAGS)
 	$(PY) -m pytest -p tests.integration.services -m integration tests/integration $(PYTEST_FLAGS)

@@ -23,6 +23,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 
 from common.errors import ApplicationError
+from common.faults import DependencyUnavailable, dependency_down
 
 
 class _ApplicationAPIException(exceptions.APIException):
@@ -38,6 +39,8 @@ class Handler(ExceptionHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         if isinstance(exc, ApplicationError):
             return _ApplicationAPIException(exc)
+        if (dependency := dependency_down(exc)) is not None:  # database or Redis down: 503
+            return DependencyUnavailable(dependency)
         if isinstance(exc, DjangoValidationError):
             detail: Any = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
             return exceptions.ValidationError(detail=detail)
@@ -81,8 +84,10 @@ _DESCRIPTIONS = {
     404: "Not found (or not yours).",
     409: "Conflicts with the current state (e.g. already executed or stale).",
     422: "Valid input that cannot be satisfied (e.g. infeasible constraints, insufficient cash).",
+    413: "The request body is larger than the API accepts.",
+    414: "The URL is longer than the API accepts.",
     429: "Too many requests; see the `Retry-After` header.",
-    503: "A dependency (database, broker) is unavailable.",
+    503: "A dependency (database, cache or broker) is unavailable; retry after `Retry-After` seconds.",
 }
 
 

@@ -6,8 +6,12 @@ as a URL that matches no route (``/api/v1/portfolios/abc``) or a crash in middle
 
 from __future__ import annotations
 
+import sys
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+
+from common.faults import dependency_down, retry_after_s
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -26,6 +30,10 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Called while Django handles the exception: a dependency down is a 503, not a bug.
+    exc = sys.exc_info()[1]
+    if exc is not None and dependency_down(exc) is not None:
+        return unavailable(request)
     if _is_api(request):
         return _error(500, "error", "A server error occurred.", "server_error")
     return defaults.server_error(request)
@@ -35,3 +43,14 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if _is_api(request):
         return _error(400, "bad_request", "Bad request.", "client_error")
     return defaults.bad_request(request, exception)
+
+
+def unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with ``Retry-After``: JSON error shape under /api/, plain text elsewhere (the admin)."""
+    detail = "A dependency is temporarily unavailable; retry after a few seconds."
+    if _is_api(request):
+        response: HttpResponse = _error(503, "service_unavailable", detail, "server_error")
+    else:
+        response = HttpResponse(detail, status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(retry_after_s())
+    return response

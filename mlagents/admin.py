@@ -13,8 +13,8 @@ class AgentModelAdmin(admin.ModelAdmin):
     )
     list_filter = ("algorithm", "status")
     search_fields = ("promotion_reason", "universe")
-    readonly_fields = (
-        "algorithm", "version", "universe", "asset_classes", "hyperparameters", "env_config", "seed",
+    readonly_fields = (  # status too: it changes only through the promotion gate
+        "status", "algorithm", "version", "universe", "asset_classes", "hyperparameters", "env_config", "seed",
         "train_start", "train_end", "test_start", "test_end", "evaluation", "sharpe_ratio",
         "promotion_reason", "artifact", "progress", "training_seconds", "created_at",
         "activated_at", "retired_at",

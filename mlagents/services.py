@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from common.errors import Unprocessable, ValidationFailed
+from common.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from mlagents.models import AgentHistory, AgentModel, AgentStatus, Algorithm
 from mlagents.rl.dqn import DQNAgent, DQNConfig
 from mlagents.rl.env import EnvConfig, VecPortfolioEnv
@@ -471,3 +471,104 @@ def _regime_row(agent: AgentModel, as_of: dt.date) -> np.ndarray | None:
     if row is None:
         raise ValueError(f"no regime call on {as_of}")
     return np.array([float(row.get(k, 0.0)) for k in labels])
+
+
+# --- operator promotion and roll-back, through the same gate as training ---------------
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What the promotion gate decided for an operator's request, and the models it moved."""
+
+    agent: AgentModel
+    promoted: bool
+    reason: str
+    retired: AgentModel | None = None
+
+
+def _gate_incumbent_metrics(candidate: AgentModel, incumbent: AgentModel | None) -> dict | None:
+    """The incumbent's metrics on the candidate's held-out window when the data and its
+    artifact allow it (as at training time); otherwise its own stored held-out metrics."""
+    if incumbent is None:
+        return None
+    try:
+        panel = training_panel_get(
+            symbols=list(candidate.universe), start=candidate.train_start, end=candidate.train_end,
+            test_end=candidate.test_end, env_config=EnvConfig.from_dict(candidate.env_config or {}),
+        )
+    except (Unprocessable, ValidationFailed, NotFound, KeyError, TypeError):
+        return (incumbent.evaluation or {}).get("agent")
+    return _incumbent_metrics(incumbent, panel, list(panel.returns.columns))
+
+
+def agent_promote(*, agent: AgentModel | int) -> GateOutcome:
+    """Promote a candidate only if the promotion gate passes it now: its held-out Sharpe
+    at least every baseline's and above the active model's. Refused → 409 with the gate's
+    reason (nothing changes). The reason is stored on the candidate either way."""
+    pk = agent if isinstance(agent, int) else agent.pk
+    with transaction.atomic():
+        model = AgentModel.objects.select_for_update().filter(pk=pk).first()
+        if model is None:
+            raise NotFound(f"agent {pk} does not exist", field="agent")
+        if model.status != AgentStatus.CANDIDATE:
+            raise Conflict(f"agent {model} is {model.status}; only candidates can be promoted",
+                           code="agent_not_candidate", field="agent")
+        evaluation = model.evaluation or {}
+        if not model.artifact or "agent" not in evaluation:
+            raise Conflict(f"agent {model} has no trained artifact and held-out evaluation",
+                           code="agent_not_evaluated", field="agent")
+        incumbent = (
+            AgentModel.objects.select_for_update()
+            .filter(algorithm=model.algorithm, status=AgentStatus.ACTIVE).first()
+        )
+        decision = promotion_decision(
+            evaluation["agent"], evaluation.get("baselines") or {}, _gate_incumbent_metrics(model, incumbent)
+        )
+        if not decision.promote:
+            AgentModel.objects.filter(pk=model.pk).update(promotion_reason=decision.reason)
+        else:
+            now = timezone.now()
+            if incumbent is not None:
+                incumbent.status, incumbent.retired_at = AgentStatus.RETIRED, now
+                incumbent.save(update_fields=["status", "retired_at"])
+            model.status, model.activated_at, model.promotion_reason = AgentStatus.ACTIVE, now, decision.reason
+            model.save(update_fields=["status", "activated_at", "promotion_reason"])
+    if not decision.promote:
+        raise Conflict(f"the promotion gate refused {model}: {decision.reason}",
+                       code="promotion_refused", field="agent")
+    return GateOutcome(model, True, decision.reason, incumbent)
+
+
+def agent_rollback(*, algorithm: str) -> GateOutcome:
+    """Retire the active ``algorithm`` model and reactivate the one it replaced, only if
+    that one still passes the gate against its baselines. Refused → 409 (nothing changes)."""
+    if algorithm not in ALGORITHMS:
+        raise ValidationFailed(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}",
+                               field="algorithm")
+    with transaction.atomic():
+        active = AgentModel.objects.select_for_update().filter(
+            algorithm=algorithm, status=AgentStatus.ACTIVE).first()
+        if active is None:
+            raise Conflict(f"no active {algorithm} model to roll back", code="no_active_agent", field="algorithm")
+        previous = (
+            AgentModel.objects.select_for_update()
+            .filter(algorithm=algorithm, status=AgentStatus.RETIRED, activated_at__isnull=False,
+                    activated_at__lt=active.activated_at or timezone.now())
+            .order_by("-activated_at", "-id").first()
+        )
+        if previous is None:
+            raise Conflict(f"{active} replaced no earlier model; retire it instead",
+                           code="no_previous_agent", field="algorithm")
+        evaluation = previous.evaluation or {}
+        decision = promotion_decision(evaluation.get("agent") or {}, evaluation.get("baselines") or {})
+        if decision.promote:
+            now = timezone.now()
+            active.status, active.retired_at = AgentStatus.RETIRED, now
+            active.save(update_fields=["status", "retired_at"])
+            previous.status, previous.activated_at, previous.retired_at = AgentStatus.ACTIVE, now, None
+            previous.promotion_reason = f"rolled back to: {decision.reason}"
+            previous.save(update_fields=["status", "activated_at", "retired_at", "promotion_reason"])
+    if not decision.promote:
+        raise Conflict(f"the promotion gate refused rolling back to {previous}: {decision.reason}",
+                       code="promotion_refused", field="algorithm")
+    return GateOutcome(previous, True, decision.reason, active)

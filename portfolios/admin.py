@@ -74,11 +74,12 @@ class AutonomyInline(admin.StackedInline):
 
 @admin.register(Portfolio)
 class PortfolioAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "owner", "cash", "mode", "autonomy_enabled", "ledger_version", "created_at")
-    list_filter = ("autonomy__mode", "autonomy__enabled", "autonomy__risk_tolerance", "base_currency")
+    list_display = ("id", "name", "owner", "cash", "mode", "autonomy_enabled", "broker", "ledger_version", "created_at")
+    list_filter = ("autonomy__mode", "autonomy__enabled", "autonomy__risk_tolerance", "base_currency", "broker")
     search_fields = ("name", "owner__email")
     list_select_related = ("owner", "autonomy")
-    readonly_fields = ("cash", "ledger_version", "created_at", "updated_at")
+    # broker changes go through the broker account (credentials, open-order checks): read-only here
+    readonly_fields = ("cash", "ledger_version", "broker", "created_at", "updated_at")
     raw_id_fields = ("owner",)
     inlines = [AutonomyInline, TargetInline, PositionInline]
 
@@ -117,6 +118,9 @@ class DecisionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # decisions are the audit record of what the autopilot did
 
     @admin.display(description="trades")
     def trades_count(self, obj: Decision) -> int:
@@ -279,3 +283,6 @@ class PortfolioOptimizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("objective", "status")
     search_fields = ("portfolio__name", "user__email")
     list_select_related = ("portfolio", "user")
+
+
+from portfolios import broker_admin  # noqa: E402,F401 - registers the real-broker models

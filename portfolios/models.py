@@ -53,6 +53,11 @@ class Portfolio(models.Model):
     ledger_version = models.PositiveBigIntegerField(
         default=0, help_text="Incremented by every ledger change; proposals made on an older version are stale."
     )
+    broker = models.CharField(
+        max_length=12, choices=[("paper", "paper (fills at the close)"), ("alpaca", "Alpaca")], default="paper",
+        db_default="paper",  # bulk writers (COPY) that do not name the column get the paper broker too
+        help_text="Where trades execute; a real broker needs a broker account (portfolios.BrokerAccount).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -133,6 +138,7 @@ class Decision(models.Model):
         APPROVED = "approved"
         REJECTED = "rejected"
         EXECUTED = "executed"
+        SUBMITTED = "submitted"  # orders at a real broker, not all final yet
         SKIPPED = "skipped"
         FAILED = "failed"
         EXPIRED = "expired"
@@ -557,3 +563,7 @@ class PortfolioOptimization(models.Model):
 
     def __str__(self) -> str:
         return f"{self.objective} for portfolio #{self.portfolio_id}: {self.status}"
+
+
+# Real-broker records (accounts, orders, fills, reconciliations) live in their own module.
+from portfolios.broker_models import BrokerAccount, Order, OrderFill, Reconciliation  # noqa: E402,F401

@@ -33,14 +33,16 @@ RECENT_DAYS = 30
 
 def portfolio_get(*, owner, portfolio_id: int) -> Portfolio:
     """The owner's portfolio; anyone else's (or a missing one) is a 404."""
-    portfolio = Portfolio.objects.filter(pk=portfolio_id, owner=owner).select_related("autonomy").first()
+    portfolio = (
+        Portfolio.objects.filter(pk=portfolio_id, owner=owner).select_related("autonomy", "broker_account").first()
+    )
     if portfolio is None:
         raise NotFound(f"portfolio {portfolio_id} does not exist", field="portfolio")
     return portfolio
 
 
 def portfolio_list(*, owner) -> QuerySet[Portfolio]:
-    return Portfolio.objects.filter(owner=owner).select_related("autonomy").order_by("id")
+    return Portfolio.objects.filter(owner=owner).select_related("autonomy", "broker_account").order_by("id")
 
 
 @dataclass(frozen=True)

@@ -36,3 +36,47 @@ def corporate_actions_apply_task(as_of: str | None = None) -> int:
     from portfolios.services.corporate_actions import corporate_actions_apply
 
     return corporate_actions_apply(as_of=date.fromisoformat(as_of) if as_of else None).total
+
+
+# --- real brokers (portfolios.services.orders / reconciliation) -------------------------
+
+
+@shared_task(name="portfolios.orders_submit_task", acks_late=True)
+def orders_submit_task(decision_id: int) -> dict:
+    """Send a decision's due orders (enqueued after the commit that placed them).
+
+    Safe to redeliver: an order already at the broker is found by its client_order_id.
+    A broker that cannot be reached leaves the orders pending for ``orders_sync_task``.
+    """
+    from portfolios.brokers import BrokerError
+    from portfolios.services.orders import orders_submit
+
+    try:
+        summary = orders_submit(decision_id=decision_id)
+    except BrokerError as exc:
+        return {"decision_id": decision_id, "error": str(exc)}
+    return {"decision_id": decision_id, "submitted": summary.submitted, "held": summary.held,
+            "waiting": summary.waiting, "refused": summary.refused}
+
+
+@shared_task(name="portfolios.orders_sync_task", acks_late=True)
+def orders_sync_task(portfolio_ids: list[int] | None = None) -> dict:
+    """Poll the open orders, record new fills, send orders held for the open (beat: every minute)."""
+    from portfolios.services.orders import orders_sync
+
+    summary = orders_sync(portfolio_ids=portfolio_ids)
+    return {"accounts": summary.accounts, "polled": summary.polled, "fills": summary.fills,
+            "submitted": summary.submitted, "held": summary.held, "errors": summary.errors}
+
+
+@shared_task(name="portfolios.reconciliations_run_task", acks_late=True)
+def reconciliations_run_task(portfolio_id: int | None = None, trigger: str = "daily") -> dict:
+    """Reconcile one portfolio (on demand) or every broker portfolio (daily); returns statuses."""
+    from portfolios.models import Portfolio
+    from portfolios.services.reconciliation import reconciliation_run, reconciliations_run_all
+
+    if portfolio_id is not None:
+        rows = [reconciliation_run(portfolio=Portfolio.objects.get(pk=portfolio_id), trigger=trigger)]
+    else:
+        rows = reconciliations_run_all(trigger=trigger)
+    return {str(r.portfolio_id): r.status for r in rows}

@@ -53,6 +53,7 @@ def broker_check() -> dict:
 class HealthApi(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
+    throttle_classes: list = []  # load balancers and probes poll it; it must never be 429
 
     @extend_schema(
         operation_id="health_retrieve",

@@ -1,15 +1,18 @@
-"""Root URLs: the admin, and the versioned API under ``/api/v1/`` (one include per app)."""
+"""Root URLs: the admin, the versioned API under ``/api/v1/`` (one include per app), the
+operator's console under ``/ops/`` and Prometheus' ``/metrics``."""
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from rebalancer.health import HealthApi
+from rebalancer.ops.views import metrics
 
 api_v1 = [
     path("health/", HealthApi.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Split view: the page's script is served from docs/?script (CSP script-src 'self').
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("", include("users.urls")),
     path("", include("marketdata.urls")),
     path("", include("portfolios.urls")),
@@ -23,6 +26,8 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("ops/", include("rebalancer.ops.urls")),
+    path("metrics", metrics, name="metrics"),
 ]
 
 admin.site.site_header = "Autopilot rebalancer — operations"

@@ -45,6 +45,9 @@ class RiskAlertAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # alerts are the record of every breach
+
     @admin.action(description="Acknowledge the selected alerts")
     def acknowledge(self, request, queryset):
         from common.errors import ApplicationError

@@ -120,6 +120,8 @@ class VarResponseSerializer(serializers.Serializer):
 
 
 class VarApi(APIView):
+    throttle_scope = "compute"  # heavier than a read: its own per-user rate
+
     @extend_schema(
         operation_id="risk_var_create",
         request=VarRequestSerializer,
@@ -241,6 +243,8 @@ def _scenario_row(result: ScenarioResult, value: Decimal | None) -> dict:
 
 
 class StressTestApi(APIView):
+    throttle_scope = "compute"  # heavier than a read: its own per-user rate
+
     @extend_schema(
         operation_id="risk_stress_test_create",
         request=StressRequestSerializer,
@@ -418,6 +422,8 @@ def _portfolio_risk_payload(risk: PortfolioRisk) -> dict:
 
 
 class PortfolioRiskApi(APIView):
+    throttle_scope = "compute"  # heavier than a read: its own per-user rate
+
     @extend_schema(operation_id="portfolios_risk_retrieve",
                    parameters=[OpenApiParameter("pk", int, OpenApiParameter.PATH, description="Portfolio id.")],
                    responses={200: PortfolioRiskSerializer, **error_responses(404)})

@@ -67,6 +67,12 @@ def risk_snapshot_take(*, portfolio: Portfolio, as_of: dt.date | None = None) ->
     return snapshot
 
 
+def _alert_fields(signal: AlertSignal, snapshot: RiskSnapshot | None, now) -> dict:
+    """The fields an alert takes from a signal (one builder for both writers below)."""
+    return {"severity": signal.severity, "action": signal.action, "value": signal.value,
+            "limit": signal.limit, "message": signal.message, "snapshot": snapshot, "last_seen_at": now}
+
+
 @transaction.atomic
 def risk_alerts_sync(
     *, portfolio: Portfolio, signals: list[AlertSignal], snapshot: RiskSnapshot | None = None
@@ -84,8 +90,7 @@ def risk_alerts_sync(
     kept = []
     for signal in signals:
         alert = current.pop((signal.rule, signal.symbol), None)
-        fields = {"severity": signal.severity, "action": signal.action, "value": signal.value,
-                  "limit": signal.limit, "message": signal.message, "snapshot": snapshot, "last_seen_at": now}
+        fields = _alert_fields(signal, snapshot, now)
         if alert is None:
             alert = RiskAlert.objects.create(portfolio=portfolio, rule=signal.rule, symbol=signal.symbol, **fields)
         else:
@@ -97,6 +102,49 @@ def risk_alerts_sync(
         alert.status = RiskAlert.Status.RESOLVED
         alert.resolved_at = now
         alert.save(update_fields=["status", "resolved_at", "updated_at"])
+    return kept
+
+
+_SYNC_FIELDS = ["severity", "action", "value", "limit", "message", "snapshot", "last_seen_at", "updated_at"]
+
+
+@transaction.atomic
+def risk_alerts_sync_many(
+    *, signals: dict[int, list[AlertSignal]], snapshots: dict[int, RiskSnapshot | None] | None = None
+) -> dict[int, list[RiskAlert]]:
+    """:func:`risk_alerts_sync` for many portfolios (by id) at once, with a constant number
+    of queries: one lock of their unresolved alerts, one insert, one bulk update of the
+    refreshed ones and one update of the resolved ones per 500 (the
+    intraday monitor's path, where a market-wide move changes thousands together)."""
+    now = timezone.now()
+    snapshots = snapshots or {}
+    current: dict[int, dict[tuple[str, str], RiskAlert]] = {pid: {} for pid in signals}
+    for alert in (RiskAlert.objects.select_for_update().filter(portfolio_id__in=list(signals))
+                  .exclude(status=RiskAlert.Status.RESOLVED).order_by("pk")):
+        current[alert.portfolio_id][(alert.rule, alert.symbol)] = alert
+    kept: dict[int, list[RiskAlert]] = {pid: [] for pid in signals}
+    new, refreshed, resolved = [], [], []
+    for pid, portfolio_signals in signals.items():
+        for signal in portfolio_signals:
+            alert = current[pid].pop((signal.rule, signal.symbol), None)
+            fields = _alert_fields(signal, snapshots.get(pid), now)
+            if alert is None:
+                alert = RiskAlert(portfolio_id=pid, rule=signal.rule, symbol=signal.symbol, **fields)
+                new.append(alert)
+            else:
+                for name, value in fields.items():
+                    setattr(alert, name, value)
+                alert.updated_at = now
+                refreshed.append(alert)
+            kept[pid].append(alert)
+        for alert in current[pid].values():
+            alert.status, alert.resolved_at, alert.updated_at = RiskAlert.Status.RESOLVED, now, now
+            resolved.append(alert)
+    RiskAlert.objects.bulk_create(new, batch_size=500)
+    RiskAlert.objects.bulk_update(refreshed, _SYNC_FIELDS, batch_size=500)
+    for start in range(0, len(resolved), 500):  # same values for all: one UPDATE, not CASE per row
+        RiskAlert.objects.filter(pk__in=[a.pk for a in resolved[start : start + 500]]).update(
+            status=RiskAlert.Status.RESOLVED, resolved_at=now, updated_at=now)
     return kept
 
 

@@ -6,15 +6,18 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializ
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from common.throttling import auth_throttles, email_in_body, refresh_token_user
 from users import risk_profile
 from users.models import InvestorProfile, User
 from users.services import refresh_token_revoke, user_register, user_update
-from users.tokens import RotatingRefreshResponseSerializer, RotatingRefreshSerializer
+from users.tokens import (
+    RotatingRefreshResponseSerializer,
+    RotatingRefreshSerializer,
+    SessionTokenObtainSerializer,
+)
 
 
 class ProfileInputSerializer(serializers.Serializer):
@@ -59,8 +62,7 @@ class RegisterInputSerializer(serializers.Serializer):
 class RegisterApi(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
-    throttle_scope = "auth_register"
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = auth_throttles("auth_register", email_in_body)
 
     @extend_schema(
         operation_id="auth_register",
@@ -93,9 +95,8 @@ class RegisterApi(APIView):
 class LoginApi(TokenObtainPairView):
     """Exchange email and password for an access token and a refresh token."""
 
-    throttle_scope = "auth_login"
-    throttle_classes = [ScopedRateThrottle]
-    serializer_class = TokenObtainPairSerializer
+    throttle_classes = auth_throttles("auth_login", email_in_body)
+    serializer_class = SessionTokenObtainSerializer
 
     @extend_schema(
         operation_id="auth_token",
@@ -111,8 +112,7 @@ class LoginApi(TokenObtainPairView):
 class RefreshApi(TokenRefreshView):
     """Rotate a refresh token: returns a new pair and blacklists the one sent."""
 
-    throttle_scope = "auth_refresh"
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = auth_throttles("auth_refresh", refresh_token_user)
     serializer_class = RotatingRefreshSerializer
 
     @extend_schema(operation_id="auth_token_refresh", responses={200: RotatingRefreshResponseSerializer}, tags=["auth"])
@@ -129,7 +129,8 @@ class LogoutApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = LogoutInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        refresh_token_revoke(user=request.user, refresh=serializer.validated_data["refresh"])
+        access = getattr(request.auth, "payload", None)
+        refresh_token_revoke(user=request.user, refresh=serializer.validated_data["refresh"], access_payload=access)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

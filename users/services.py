@@ -86,15 +86,21 @@ def user_update(*, user: User, data: dict[str, Any]) -> User:
     return user
 
 
-def refresh_token_revoke(*, user: User, refresh: str) -> None:
-    """Blacklist ``refresh`` (logout). It must be a valid refresh token of ``user``."""
+def refresh_token_revoke(*, user: User, refresh: str, access_payload: dict[str, Any] | None = None) -> None:
+    """Logout: blacklist ``refresh`` and deny the session's access tokens (``users.tokens``).
+
+    ``refresh`` must be a valid refresh token of ``user``; ``access_payload`` is the claims
+    of the access token the request came with (denied at once, not in 15 minutes).
+    """
+    from users.tokens import session_end
+
     try:
         token = RefreshToken(refresh)
     except TokenError as exc:
         raise ValidationFailed(str(exc), field="refresh", code="token_not_valid") from exc
     if str(token.payload.get("user_id")) != str(user.pk):
         raise ValidationFailed("The refresh token belongs to another user.", field="refresh", code="token_not_valid")
-    token.blacklist()
+    session_end(user=user, refresh=token, access_payload=access_payload)
 
 
 def tokens_flush_expired() -> int:

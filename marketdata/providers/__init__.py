@@ -3,8 +3,10 @@ regime-switching simulator in ``synthetic``, CSV files in ``csvfile``, and Yahoo
 chart API in ``yahoo``."""
 
 from marketdata.providers.base import (
+    INTRADAY_COLUMNS,
     PRICE_COLUMNS,
     TIDY_COLUMNS,
+    IntradayProvider,
     PriceProvider,
     ProviderError,
     UnknownSymbolsError,
@@ -12,6 +14,8 @@ from marketdata.providers.base import (
 )
 
 __all__ = [
+    "INTRADAY_COLUMNS",
+    "IntradayProvider",
     "PRICE_COLUMNS",
     "TIDY_COLUMNS",
     "PriceProvider",

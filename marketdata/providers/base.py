@@ -50,6 +50,36 @@ class PriceProvider(Protocol):
     def fetch(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame: ...
 
 
+INTRADAY_COLUMNS: tuple[str, ...] = ("timestamp", "symbol", "price", "volume")
+"""Intraday quotes: ``timestamp`` tz-aware UTC (when the price was made: a bar's end),
+``price`` float64, ``volume`` int64 traded in the interval ending then."""
+
+
+@runtime_checkable
+class IntradayProvider(Protocol):
+    """A source of intraday quotes for one trading session.
+
+    ``intraday`` returns the frame of :data:`INTRADAY_COLUMNS` for ``symbols`` on
+    ``day`` every ``interval_minutes``, sorted by (timestamp, symbol); an empty frame
+    for a day without a session. Same errors as :class:`PriceProvider`.
+    """
+
+    name: str
+
+    def intraday(self, symbols: Sequence[str], day: dt.date, *, interval_minutes: int = 5) -> pd.DataFrame: ...
+
+
+def intraday_frame_empty() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "timestamp": pd.Series([], dtype="datetime64[ns, UTC]"),
+            "symbol": pd.Series([], dtype=object),
+            "price": pd.Series([], dtype="float64"),
+            "volume": pd.Series([], dtype="int64"),
+        }
+    )
+
+
 def tidy_frame_empty() -> pd.DataFrame:
     """An empty tidy frame with the right dtypes."""
     frame = pd.DataFrame(

@@ -35,13 +35,19 @@ import numpy as np
 import pandas as pd
 
 from marketdata.providers.base import (
+    INTRADAY_COLUMNS,
     TIDY_COLUMNS,
     UnknownSymbolsError,
+    intraday_frame_empty,
     tidy_frame_empty,
     window_mask,
 )
 
 REGIMES: tuple[str, ...] = ("bull", "bear", "sideways")
+SESSION_OPEN = dt.time(9, 30)
+SESSION_CLOSE = dt.time(16, 0)
+SESSION_TZ = "America/New_York"
+"""The simulated session: New York hours, so intraday quotes line up with real markets'."""
 TRADING_DAYS = 252
 MAX_T_SCALE = 3.0
 
@@ -382,3 +388,63 @@ class SyntheticProvider:
         ohlcv = self.market(end).ohlcv
         mask = window_mask(ohlcv["date"], start, end) & ohlcv["symbol"].isin(list(symbols)).to_numpy()
         return ohlcv.loc[mask].reset_index(drop=True)
+
+    def intraday(self, symbols: Sequence[str], day: dt.date, *, interval_minutes: int = 5) -> pd.DataFrame:
+        """Quotes every ``interval_minutes`` of ``day``'s session (09:30-16:00 New York), from
+        the day's open to its close within its high and low (:func:`intraday_path`).
+
+        Deterministic per (seed, day, symbol) and consistent with :meth:`fetch`: the 16:00
+        quote is the daily close, the 09:30 one the open. A weekend or a day before the
+        epoch has no session (empty frame).
+        """
+        unknown = sorted(set(symbols) - set(self._by_symbol))
+        if unknown:
+            raise UnknownSymbolsError(f"synthetic market has no symbols {unknown}", symbols=unknown)
+        minutes = (SESSION_CLOSE.hour * 60 + SESSION_CLOSE.minute) - (SESSION_OPEN.hour * 60 + SESSION_OPEN.minute)
+        if interval_minutes < 1 or minutes % interval_minutes:
+            raise ValueError(f"interval_minutes must divide the {minutes}-minute session")
+        if day < self.epoch or day.weekday() >= 5 or not symbols:
+            return intraday_frame_empty()
+        bars = self.fetch(list(symbols), day, day).set_index("symbol")
+        steps = minutes // interval_minutes
+        start = pd.Timestamp(dt.datetime.combine(day, SESSION_OPEN), tz=SESSION_TZ)
+        stamps = (start + pd.to_timedelta(np.arange(steps + 1) * interval_minutes, unit="min")).tz_convert("UTC")
+        order = {a.symbol: i for i, a in enumerate(self.universe)}
+        frames = []
+        for symbol in sorted(set(symbols)):
+            if symbol not in bars.index:
+                continue
+            bar = bars.loc[symbol]
+            rng = np.random.default_rng([self.seed, day.toordinal(), order[symbol]])
+            prices = np.round(intraday_path(open_=float(bar["open"]), high=float(bar["high"]), low=float(bar["low"]),
+                                            close=float(bar["close"]), steps=steps, rng=rng), 6)
+            volume = np.full(steps + 1, int(bar["volume"]) // steps, dtype=np.int64)
+            volume[0] = 0  # nothing traded before the open
+            frames.append(pd.DataFrame({"timestamp": stamps, "symbol": symbol, "price": prices, "volume": volume}))
+        if not frames:
+            return intraday_frame_empty()
+        out = pd.concat(frames, ignore_index=True).loc[:, list(INTRADAY_COLUMNS)]
+        return out.sort_values(["timestamp", "symbol"], kind="stable").reset_index(drop=True)
+
+
+def intraday_path(
+    *, open_: float, high: float, low: float, close: float, steps: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``steps + 1`` prices from ``open_`` to ``close`` that touch ``high`` and ``low`` and never
+    leave them: a Brownian bridge in log price whose upward and downward excursions around
+    the straight open-to-close line are scaled separately onto the day's high and low.
+
+    The first price is the open and the last the close exactly, so a day's intraday path
+    is consistent with its daily bar.
+    """
+    t = np.linspace(0.0, 1.0, steps + 1)
+    walk = np.concatenate([[0.0], np.cumsum(rng.standard_normal(steps))])
+    bridge = walk - t * walk[-1]  # zero at both ends
+    line = np.log(open_) + t * (np.log(close) - np.log(open_))
+    up, down = np.clip(bridge, 0.0, None), np.clip(bridge, None, 0.0)
+    room_up, room_down = np.log(high) - line, np.log(low) - line  # >= 0 and <= 0
+    scale_up = min((room_up[up > 0] / up[up > 0]).min(initial=np.inf), 1e6) if (up > 0).any() else 0.0
+    scale_down = min((room_down[down < 0] / down[down < 0]).min(initial=np.inf), 1e6) if (down < 0).any() else 0.0
+    path = np.exp(line + max(scale_up, 0.0) * up + max(scale_down, 0.0) * down)
+    path[0], path[-1] = open_, close
+    return np.clip(path, low, high)

@@ -36,9 +36,11 @@ import pandas as pd
 import requests
 
 from marketdata.providers.base import (
+    INTRADAY_COLUMNS,
     TIDY_COLUMNS,
     ProviderError,
     UnknownSymbolsError,
+    intraday_frame_empty,
     tidy_frame_empty,
     tidy_frame_normalize,
 )
@@ -47,6 +49,8 @@ CHART_URL = "https://query2.finance.yahoo.com/v8/finance/chart/{symbol}"
 ACTION_COLUMNS = ("date", "symbol", "kind", "ratio", "numerator", "denominator")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "Mozilla/5.0 (compatible; rebalancer-marketdata/1.0)"
+INTRADAY_INTERVALS = (1, 2, 5, 15, 30, 60, 90)
+"""Minutes Yahoo's chart API accepts as an intraday ``interval`` ("1m" ... "90m")."""
 
 
 class HttpResponse(Protocol):
@@ -124,6 +128,31 @@ class YahooChartProvider:
         self._last_actions = actions.loc[in_window].reset_index(drop=True)
         dates = frame["date"]
         return frame.loc[(dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))].reset_index(drop=True)
+
+    def intraday(self, symbols: Sequence[str], day: dt.date, *, interval_minutes: int = 5) -> pd.DataFrame:
+        """Intraday quotes of ``day``'s regular session, one GET per symbol with
+        ``interval={n}m`` (same retries as daily bars); unknown symbols raise
+        :class:`UnknownSymbolsError` naming them after the others were fetched."""
+        if interval_minutes not in INTRADAY_INTERVALS:
+            raise ValueError(f"Yahoo's intraday intervals are {INTRADAY_INTERVALS} minutes")
+        period1 = int(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp())
+        period2 = int(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC).timestamp())
+        params = {"period1": period1, "period2": period2, "interval": f"{interval_minutes}m",
+                  "includePrePost": "false"}
+        frames, unknown = [], []
+        for symbol in symbols:
+            try:
+                payload = self._get_json(symbol, params)
+                frames.append(chart_intraday_parse(symbol, payload, interval_minutes=interval_minutes))
+            except UnknownSymbolsError:
+                unknown.append(symbol)
+        if unknown:
+            raise UnknownSymbolsError(f"Yahoo does not know {unknown}", symbols=unknown)
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            return intraday_frame_empty()
+        out = pd.concat(frames, ignore_index=True)
+        return out.sort_values(["timestamp", "symbol"], kind="stable").reset_index(drop=True)
 
     def _get_json(self, symbol: str, params: dict[str, Any]) -> Any:
         url = self.url.format(symbol=symbol)
@@ -236,3 +265,35 @@ def chart_events_parse(symbol: str, payload: Any) -> pd.DataFrame:
         {"date": local.tz_localize(None).normalize(), "symbol": symbol, "kind": list(kinds), "ratio": list(ratios),
          "numerator": list(numerators), "denominator": list(denominators)}
     ).sort_values(["date", "kind"], ignore_index=True)
+
+
+def chart_intraday_parse(symbol: str, payload: Any, *, interval_minutes: int) -> pd.DataFrame:
+    """One intraday chart payload as the intraday frame: each bar's close, stamped at the
+    bar's end in UTC (the time the price was made); bars without a close are dropped."""
+    try:
+        chart = payload["chart"]
+        error = chart.get("error")
+        if error:
+            if error.get("code") == "Not Found":
+                raise UnknownSymbolsError(f"Yahoo does not know {symbol!r}", symbols=[symbol])
+            raise ProviderError(f"Yahoo error for {symbol!r}: {error.get('description') or error}", symbols=[symbol])
+        result = chart["result"][0]
+        timestamps = result.get("timestamp") or []
+        if not timestamps:
+            return intraday_frame_empty()
+        quote = result["indicators"]["quote"][0]
+        closes, volumes = quote["close"], quote.get("volume") or [0] * len(timestamps)
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise ProviderError(f"unexpected Yahoo payload for {symbol!r}: {exc!r}", symbols=[symbol]) from exc
+    if len(closes) != len(timestamps) or len(volumes) != len(timestamps):
+        raise ProviderError(f"Yahoo arrays of unequal length for {symbol!r}", symbols=[symbol])
+    stamps = pd.to_datetime(np.asarray(timestamps, dtype="int64") + 60 * interval_minutes, unit="s", utc=True)
+    frame = pd.DataFrame({
+        "timestamp": stamps,
+        "symbol": symbol,
+        "price": pd.to_numeric(pd.Series(closes, dtype=object), errors="coerce").astype("float64"),
+        "volume": pd.to_numeric(pd.Series(volumes, dtype=object), errors="coerce").fillna(0).astype("int64"),
+    })
+    frame = frame.loc[frame["price"].notna() & (frame["price"] > 0)]
+    frame = frame.drop_duplicates(subset=["timestamp"], keep="last")
+    return frame.loc[:, list(INTRADAY_COLUMNS)].reset_index(drop=True)

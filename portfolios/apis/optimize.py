@@ -457,6 +457,7 @@ def outcome_data(outcome: OptimizationOutcome, *, risk_free_rate: float) -> dict
 
 class OptimizeApi(APIView):
     """Optimize a universe on stored prices; optionally with its efficient frontier."""
+    throttle_scope = "compute"  # heavier than a read: its own per-user rate
 
     @extend_schema(
         operation_id="optimize_create",

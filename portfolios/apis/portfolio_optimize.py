@@ -27,6 +27,8 @@ class PortfolioOptimizeOutputSerializer(OptimizeOutputSerializer):
 
 
 class PortfolioOptimizeApi(APIView):
+    throttle_scope = "compute"  # heavier than a read: its own per-user rate
+
     @extend_schema(
         operation_id="portfolios_optimize",
         parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Portfolio id.")],

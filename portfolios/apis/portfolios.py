@@ -57,7 +57,9 @@ class PortfolioListApi(APIView):
     @extend_schema(
         operation_id="portfolios_create",
         request=PortfolioCreateInputSerializer,
-        responses={201: PortfolioOutputSerializer},
+        responses={201: PortfolioOutputSerializer, **error_responses(409, 422)},
+        description="Create a portfolio. `broker: alpaca` needs `broker_account` keys, or the server's own "
+        "Alpaca keys while no other portfolio uses them (409 if one does, 422 without any).",
     )
     def post(self, request: Request) -> Response:
         data = PortfolioCreateInputSerializer(data=request.data)
@@ -88,14 +90,17 @@ class PortfolioDetailApi(APIView):
 
     @extend_schema(
         operation_id="portfolios_update", parameters=[PORTFOLIO_ID],
-        request=PortfolioInputSerializer, responses={200: PortfolioOutputSerializer},
+        request=PortfolioInputSerializer, responses={200: PortfolioOutputSerializer, **error_responses(409, 422)},
+        description="Changing `broker` while orders are open is a 409; see create for the broker account.",
     )
     def put(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=False)
 
     @extend_schema(
         operation_id="portfolios_partial_update", parameters=[PORTFOLIO_ID],
-        request=PortfolioInputSerializer(partial=True), responses={200: PortfolioOutputSerializer},
+        request=PortfolioInputSerializer(partial=True),
+        responses={200: PortfolioOutputSerializer, **error_responses(409, 422)},
+        description="Changing `broker` while orders are open is a 409; see create for the broker account.",
     )
     def patch(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=True)
@@ -165,11 +170,11 @@ class CashApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         move = services.cash_deposit if v["operation"] == "deposit" else services.cash_withdraw
-        # The service moves portfolio.cash on this object; no read after the write (a commit
-        # must not be followed by work that can fail before the response).
         movement = move(portfolio=portfolio, amount=v["amount"], note=v["note"])
+        # The balance the service wrote (its locked row), not a read after the commit: a
+        # database that fails now must not turn a committed deposit into an error response.
         body = {"id": movement.pk, "kind": movement.kind, "amount": movement.amount, "at": movement.at,
-                "note": movement.note, "cash": portfolio.cash}
+                "note": movement.note, "cash": movement.portfolio.cash}
         return Response(CashOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 

@@ -65,6 +65,8 @@ class ProposalApproveApi(APIView):
     def post(self, request: Request, pk: int, pid: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
         decision = selectors.decision_get(portfolio=portfolio, decision_id=pid)
+        # The service returns the row as committed: no read after the commit, which a failing
+        # database could turn into an error response for an executed approval.
         decision = services.decision_approve(decision=decision, user=request.user, portfolio=portfolio)
         return Response(ProposalSerializer(decision).data)  # the approved row as written: no read after the commit
 
@@ -133,6 +135,7 @@ class PNGRenderer(BaseRenderer):
 
 
 class PerformanceChartApi(APIView):
+    throttle_scope = "compute"  # heavier than a read: its own per-user rate
     renderer_classes = [PNGRenderer, JSONRenderer]
 
     @extend_schema(
@@ -164,7 +167,8 @@ def _equity_png(title: str, perf) -> bytes:
         ax.plot([p.date for p in perf.series], [100 * (1 + p.cumulative_return) for p in perf.series], color="#1f77b4")
     else:
         ax.text(0.5, 0.5, "no snapshots yet", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title(f"{title}: time-weighted growth of 100")
+    # parse_math=False: a name such as "My $$ pot" is text, not matplotlib mathtext (a 500)
+    ax.set_title(f"{title}: time-weighted growth of 100", parse_math=False)
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     buffer = io.BytesIO()

@@ -7,9 +7,39 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from portfolios import strategies
-from portfolios.models import AutonomySettings, Decision, Portfolio
+from portfolios.models import AutonomySettings, BrokerAccount, Decision, Portfolio
 
 MONEY_FIELD = {"max_digits": 20, "decimal_places": 4}
+
+
+class BrokerAccountOutputSerializer(serializers.ModelSerializer):
+    """A portfolio's broker account as the API shows it: never the keys, only the key id's end."""
+
+    class Meta:
+        model = BrokerAccount
+        fields = [
+            "kind", "environment", "uses_environment_keys", "key_hint", "account_number", "order_type",
+            "limit_offset_bps", "open_orders_policy", "last_synced_at", "last_error",
+        ]
+        read_only_fields = fields
+
+
+class BrokerAccountInputSerializer(serializers.Serializer):
+    """Credentials (write-only, stored encrypted) and options of a portfolio's broker account."""
+
+    api_key = serializers.CharField(max_length=128, required=False, write_only=True, trim_whitespace=True,
+                                    help_text="Alpaca API key id (give with secret_key).")
+    secret_key = serializers.CharField(max_length=256, required=False, write_only=True, trim_whitespace=True,
+                                       help_text="Alpaca secret key; stored encrypted, never returned.")
+    environment = serializers.ChoiceField(choices=BrokerAccount.Environment.choices, required=False,
+                                          help_text="paper (default) or live (only where the server enables it).")
+    order_type = serializers.ChoiceField(choices=BrokerAccount.OrderType.choices, required=False)
+    limit_offset_bps = serializers.DecimalField(max_digits=8, decimal_places=3, min_value=Decimal("0"),
+                                                max_value=Decimal("1000"), required=False)
+    open_orders_policy = serializers.ChoiceField(
+        choices=BrokerAccount.OpenOrdersPolicy.choices, required=False,
+        help_text="What a cycle does with orders still open from an earlier day: cancel or wait.",
+    )
 
 
 class PortfolioOutputSerializer(serializers.ModelSerializer):
@@ -19,12 +49,14 @@ class PortfolioOutputSerializer(serializers.ModelSerializer):
     )
     mode = serializers.SerializerMethodField(help_text="Autonomy mode: advise or autopilot.")
     autonomy_enabled = serializers.SerializerMethodField()
+    broker_account = BrokerAccountOutputSerializer(read_only=True, allow_null=True,
+                                                   help_text="Null on the paper broker.")
 
     class Meta:
         model = Portfolio
         fields = [
             "id", "name", "base_currency", "benchmark_symbol", "lot_method", "reinvest_dividends", "cash", "value",
-            "mode", "autonomy_enabled", "created_at", "updated_at",
+            "mode", "autonomy_enabled", "broker", "broker_account", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
@@ -47,6 +79,13 @@ class PortfolioInputSerializer(serializers.Serializer):
     )
     reinvest_dividends = serializers.BooleanField(
         default=False, help_text="Reinvest cash dividends in the paying asset on their pay date."
+    )
+    broker = serializers.ChoiceField(
+        choices=Portfolio._meta.get_field("broker").choices, required=False,
+        help_text="Where trades execute: paper (default) or alpaca. Left out: unchanged.",
+    )
+    broker_account = BrokerAccountInputSerializer(
+        required=False, help_text="Alpaca credentials and options (broker alpaca only).",
     )
 
 

@@ -8,8 +8,9 @@ combinations that can be refuted by arithmetic alone; each refutation becomes on
 sentence of :class:`~.exceptions.InfeasibleConstraints`.
 
 The nonlinear constraints (minimum position when held, maximum number of holdings,
-turnover cap) and proportional transaction costs are applied by the solvers
-(:mod:`.optimizer`); they are checked here only where a sum already refutes them.
+turnover cap) and proportional transaction costs are applied by the objectives
+(:mod:`.objectives`, :mod:`.problem`); they are checked here only where a sum already
+refutes them.
 """
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ class Constraints:
     cash_buffer: float = 0.0
     """Weights sum to 1 - cash_buffer; the rest stays in cash."""
     transaction_cost: float = 0.0
-    """Proportional cost per unit of weight traded, charged against expected return."""
+    """Proportional cost ``k`` per unit of weight traded from the current weights.
+
+    Return-seeking objectives charge ``k ||w - current||_1`` against expected return (a target
+    return is met net of it); risk-minimising ones (``min_volatility``, ``min_cvar``,
+    ``efficient_return``) add it to the risk they minimise, as PyPortfolioOpt's
+    ``objective_functions.transaction_cost`` does. ``risk_parity`` and ``hrp`` refuse it."""
 
     @property
     def needs_mixed_integer(self) -> bool:

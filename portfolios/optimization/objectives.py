@@ -5,10 +5,16 @@ iteration on a mixed-integer SOCP under cardinality / minimum positions);
 ``efficient_return``; ``efficient_risk``; ``max_utility``; ``kelly`` (fractional);
 ``min_cvar`` (Rockafellar-Uryasev); ``multi_objective`` (documented weights in
 ``MULTI_OBJECTIVE_DEFAULTS``); ``black_litterman``; ``risk_parity`` and ``hrp``.
+
+Transaction costs (``Constraints.transaction_cost``): the risk-minimising objectives
+(``min_volatility``, ``efficient_return``, ``min_cvar``) minimise risk plus the cost, as
+PyPortfolioOpt's ``objective_functions.transaction_cost``; the others charge it against
+expected return; ``risk_parity`` and ``hrp`` refuse it (:class:`UnsupportedOptions`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import cvxpy as cp
@@ -24,14 +30,24 @@ from .problem import (
     linear_constraints,
     net_return,
     nonlinear_constraints,
+    plus_transaction_cost,
     require_scenarios,
     result_from_weights,
+    transaction_cost,
     variance,
     verifier,
     violations,
 )
 from .results import OptimizationResult
 from .solvers import ProblemInfeasible, solve
+
+# Defaults of the objectives' options (optimize() treats an option at its default as not set).
+KELLY_FRACTION = 0.5  # kelly: half Kelly
+CVAR_BETA = 0.95  # min_cvar, multi_objective: CVaR level of the daily losses
+DRAWDOWN_HORIZON = 21  # multi_objective: days of the cumulative losses of the drawdown proxy
+TAU = 0.05  # black_litterman: uncertainty of the prior, a fraction of the covariance
+# black_litterman: what it optimizes the posterior for (the first is the default)
+BL_OBJECTIVES = ("max_sharpe", "max_utility")
 
 # Documented defaults of the multi-objective weights (options of the same names).
 MULTI_OBJECTIVE_DEFAULTS: dict[str, float] = {
@@ -68,7 +84,7 @@ def _solve_for(
 def min_volatility(inp: Inputs, **_: Any) -> OptimizationResult:
     w = cp.Variable(inp.n)
     problem = cp.Problem(
-        cp.Minimize(variance(w, inp)),
+        cp.Minimize(plus_transaction_cost(variance(w, inp), w, inp)),
         linear_constraints(w, inp.form) + nonlinear_constraints(w, inp),
     )
     weights, solver, status = _solve_for(inp, w, problem, "min_volatility")
@@ -84,7 +100,9 @@ def efficient_return(inp: Inputs, *, target_return: float | None, **_: Any) -> O
         + nonlinear_constraints(w, inp)
         + [net_return(w, inp, inp.mu) >= target_return]
     )
-    problem = cp.Problem(cp.Minimize(variance(w, inp)), cons)
+    # The target is net of costs, and the costs are also minimised with the variance: with a
+    # target that does not bind this is min_volatility, which trades only when it pays.
+    problem = cp.Problem(cp.Minimize(plus_transaction_cost(variance(w, inp), w, inp)), cons)
     weights, solver, status = _solve_for(
         inp, w, problem, "efficient_return", diagnose_with={"target_return": target_return}
     )
@@ -119,7 +137,7 @@ def max_utility(inp: Inputs, *, risk_aversion: float, **_: Any) -> OptimizationR
     )
 
 
-def kelly(inp: Inputs, *, kelly_fraction: float = 0.5, **_: Any) -> OptimizationResult:
+def kelly(inp: Inputs, *, kelly_fraction: float = KELLY_FRACTION, **_: Any) -> OptimizationResult:
     """Fractional Kelly: maximise ``(mu - rf)'w - w'Sigma w / (2 f)``, uninvested weight in cash.
 
     With ``f = 1`` this is the growth-optimal (full Kelly) allocation of the continuous-time
@@ -145,7 +163,7 @@ def kelly(inp: Inputs, *, kelly_fraction: float = 0.5, **_: Any) -> Optimization
 
 
 def min_cvar(
-    inp: Inputs, *, target_return: float | None = None, cvar_beta: float = 0.95, **_: Any
+    inp: Inputs, *, target_return: float | None = None, cvar_beta: float = CVAR_BETA, **_: Any
 ) -> OptimizationResult:
     scenarios = require_scenarios(inp, "min_cvar")
     if not 0.5 <= cvar_beta < 1:
@@ -159,7 +177,7 @@ def min_cvar(
                 "a target_return needs expected returns", field="expected_returns"
             )
         cons.append(net_return(w, inp, inp.mu) >= target_return)
-    problem = cp.Problem(cp.Minimize(cvar), cons)
+    problem = cp.Problem(cp.Minimize(plus_transaction_cost(cvar, w, inp)), cons)
     weights, solver, status = _solve_for(
         inp, w, problem, "min_cvar", diagnose_with={"target_return": target_return}
     )
@@ -185,8 +203,8 @@ def multi_objective(
     inp: Inputs,
     *,
     risk_aversion: float,
-    cvar_beta: float = 0.95,
-    drawdown_horizon: int = 21,
+    cvar_beta: float = CVAR_BETA,
+    drawdown_horizon: int = DRAWDOWN_HORIZON,
     **options: Any,
 ) -> OptimizationResult:
     """Maximise a documented weighted sum (see ``MULTI_OBJECTIVE_DEFAULTS``) net of costs."""
@@ -195,6 +213,17 @@ def multi_objective(
         weights_of["variance_weight"] = risk_aversion / 2
     if any(v < 0 for v in weights_of.values()):
         raise OptimizationError("multi-objective weights must be >= 0", field="options")
+    uses_cvar = bool(weights_of["cvar_weight"] or weights_of["drawdown_weight"])
+    if cvar_beta != CVAR_BETA and not uses_cvar:
+        raise UnsupportedOptions(
+            "cvar_beta is not used by multi_objective without a cvar_weight or drawdown_weight",
+            field="cvar_beta",
+        )
+    if drawdown_horizon != DRAWDOWN_HORIZON and not weights_of["drawdown_weight"]:
+        raise UnsupportedOptions(
+            "drawdown_horizon is not used by multi_objective without a drawdown_weight",
+            field="drawdown_horizon",
+        )
     w = cp.Variable(inp.n)
     cons = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
     score = weights_of["return_weight"] * net_return(w, inp, inp.mu)
@@ -209,6 +238,12 @@ def multi_objective(
         cons += extra
     if weights_of["drawdown_weight"]:
         daily = require_scenarios(inp, "multi_objective (drawdown_weight)")
+        if not 1 <= drawdown_horizon <= len(daily) - 19:
+            raise OptimizationError(
+                f"drawdown_horizon must be between 1 and {len(daily) - 19} days for "
+                f"{len(daily)} days of returns (at least 20 windows)",
+                field="drawdown_horizon",
+            )
         windows = np.lib.stride_tricks.sliding_window_view(
             np.log1p(daily), drawdown_horizon, axis=0
         ).sum(axis=2)
@@ -268,10 +303,7 @@ def _max_sharpe_dinkelbach(
     for _ in range(30):
         candidate, solver, status = _solve_for(inp, w, problem, objective_name)
         vol = float(np.sqrt(candidate @ inp.sigma @ candidate))
-        net = float(
-            excess @ candidate
-            - inp.constraints.transaction_cost * np.abs(candidate - inp.current).sum()
-        )
+        net = float(excess @ candidate) - transaction_cost(candidate, inp)
         new_sharpe = net / vol if vol > 0 else -np.inf
         if weights is not None and new_sharpe <= sharpe + 1e-10:
             break
@@ -290,25 +322,22 @@ def black_litterman(
     from .black_litterman import black_litterman_posterior
 
     market_weights = options.get("market_weights")
+    bl_objective = options.get("bl_objective") or BL_OBJECTIVES[0]
+    if bl_objective not in BL_OBJECTIVES:
+        raise OptimizationError(
+            f"unknown bl_objective {bl_objective!r}; use one of {', '.join(BL_OBJECTIVES)}",
+            field="bl_objective",
+        )
     posterior_mu, posterior_cov = black_litterman_posterior(
         cov=pd.DataFrame(inp.sigma, index=inp.symbols, columns=inp.symbols),
         views=views or [],
         market_weights=market_weights,
         risk_aversion=risk_aversion,
         risk_free_rate=inp.risk_free_rate,
-        tau=float(options.get("tau", 0.05)),
+        tau=float(options.get("tau", TAU)),
     )
-    posterior = Inputs(
-        inp.symbols,
-        posterior_mu.to_numpy(),
-        posterior_cov.to_numpy(),
-        inp.scenarios,
-        inp.constraints,
-        inp.form,
-        inp.current,
-        inp.risk_free_rate,
-    )
-    if options.get("bl_objective", "max_sharpe") == "max_utility":
+    posterior = replace(inp, mu=posterior_mu.to_numpy(), sigma=posterior_cov.to_numpy())
+    if bl_objective == "max_utility":
         result = max_utility(posterior, risk_aversion=risk_aversion)
     else:
         result = max_sharpe(posterior, objective_name="black_litterman")
@@ -326,12 +355,20 @@ def black_litterman(
 
 
 def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
-    from .risk_parity import hrp_weights, risk_budget_weights
+    from .risk_parity import hrp_allocation, pairwise_correlation, risk_budget_weights
 
     c = inp.constraints
     if not c.long_only:
         raise UnsupportedOptions(
             f"{objective} builds long-only portfolios; set long_only", field="constraints.long_only"
+        )
+    if c.transaction_cost:
+        # A heuristic with no objective has nothing to charge a cost to, and scaling its
+        # answer toward the current weights would no longer be risk parity / HRP.
+        raise UnsupportedOptions(
+            f"transaction_cost is not supported by {objective}, which sets weights from risk "
+            "alone; use min_volatility, min_cvar or max_utility, which charge it",
+            field="constraints.transaction_cost",
         )
     if c.needs_mixed_integer or c.max_turnover is not None:
         raise UnsupportedOptions(
@@ -345,6 +382,12 @@ def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
     details: dict[str, Any] = {}
     if objective == "risk_parity":
         budgets = options.get("risk_budgets")
+        unknown = sorted(set(budgets.keys() if budgets is not None else ()) - set(inp.symbols))
+        if unknown:
+            raise OptimizationError(
+                f"risk_budgets name symbols outside the universe: {', '.join(unknown[:5])}",
+                field="risk_budgets",
+            )
         b = (
             np.ones(len(names))
             if budgets is None
@@ -358,7 +401,13 @@ def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
         sub_weights = risk_budget_weights(sub, b / b.sum())
         solver = "newton"
     else:
-        sub_weights = hrp_weights(pd.DataFrame(sub, index=names, columns=names)).to_numpy()
+        # Cluster on the correlation of the returns given (pairwise-complete, like
+        # PyPortfolioOpt's HRPOpt), else on the covariance's own.
+        corr = None if inp.returns is None else pairwise_correlation(inp.returns[names])
+        allocation, details["cluster_order"] = hrp_allocation(
+            pd.DataFrame(sub, index=names, columns=names), corr
+        )
+        sub_weights = allocation.to_numpy()
         solver = "hrp"
     weights[eligible] = sub_weights * inp.form.budget
     broken = violations(weights, inp)

@@ -36,6 +36,8 @@ class Inputs:
     form: LinearForm
     current: np.ndarray
     risk_free_rate: float
+    returns: pd.DataFrame | None = None
+    """The caller's periodic returns over ``symbols``, missing cells kept (HRP's correlation)."""
 
     @property
     def n(self) -> int:
@@ -91,11 +93,12 @@ def align_inputs(
             raise OptimizationError(
                 f"returns are missing for {', '.join(missing[:5])}", field="returns"
             )
-        scenarios = returns[list(symbols)].dropna(how="any").to_numpy(dtype=float)
+        returns = returns[list(symbols)]
+        scenarios = returns.dropna(how="any").to_numpy(dtype=float)
     c = constraints or Constraints()
     current = weights_vector(current_weights, symbols)
     form = compile_constraints(c, symbols, current_weights=current)
-    return Inputs(symbols, mu, sigma, scenarios, c, form, current, float(risk_free_rate))
+    return Inputs(symbols, mu, sigma, scenarios, c, form, current, float(risk_free_rate), returns)
 
 
 def linear_constraints(
@@ -130,11 +133,35 @@ def nonlinear_constraints(w: cp.Variable, inp: Inputs, scale: Any = 1.0) -> list
     return cons
 
 
+def transaction_cost(w: cp.Variable | np.ndarray, inp: Inputs, scale: Any = 1.0) -> Any:
+    """``k * ||w - current||_1``, PyPortfolioOpt's ``objective_functions.transaction_cost``.
+
+    ``k`` is ``Constraints.transaction_cost``; a cvxpy expression for a variable, a float for
+    an array (one definition both optimizes and evaluates). ``scale`` homogenises it (max Sharpe).
+    """
+    k = inp.constraints.transaction_cost
+    if isinstance(w, np.ndarray):
+        return float(k * np.abs(w - inp.current * scale).sum())
+    return k * cp.norm1(w - inp.current * scale)
+
+
 def net_return(w: cp.Variable, inp: Inputs, mu: np.ndarray, scale: Any = 1.0) -> cp.Expression:
-    expr = mu @ w
-    if inp.constraints.transaction_cost:
-        expr = expr - inp.constraints.transaction_cost * cp.norm1(w - inp.current * scale)
-    return expr
+    """Expected return net of the transaction cost of trading there from the current weights."""
+    if not inp.constraints.transaction_cost:
+        return mu @ w
+    return mu @ w - transaction_cost(w, inp, scale)
+
+
+def plus_transaction_cost(risk: cp.Expression, w: cp.Variable, inp: Inputs) -> cp.Expression:
+    """``risk + k ||w - current||_1``: what a risk-minimising objective minimises under costs.
+
+    The same objective PyPortfolioOpt builds with ``add_objective(transaction_cost, w_prev=...)``
+    on ``min_volatility`` / ``min_cvar``: ``k`` weighs turnover against the risk measure in the
+    measure's own units (annualised variance, or daily CVaR).
+    """
+    if not inp.constraints.transaction_cost:
+        return risk
+    return risk + transaction_cost(w, inp)
 
 
 def variance(w: cp.Variable, inp: Inputs) -> cp.Expression:

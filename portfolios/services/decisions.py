@@ -29,6 +29,7 @@ from portfolios.models import Decision, Portfolio
 from portfolios.prices import latest_closes, trading_days_between
 from portfolios.services._locks import portfolio_lock
 from portfolios.services.execution import trades_execute
+from portfolios.services.orders import orders_place
 from portfolios.trading import ProposedTrade
 
 PRICE_MOVE_TOLERANCE = Decimal("0.02")
@@ -222,6 +223,9 @@ def _approve(*, decision: Decision | int, user: Any, portfolio: Portfolio | None
     locked.decided_at = timezone.now()
     locked.decided_by = user if getattr(user, "pk", None) else None
     locked.save(update_fields=["status", "decided_at", "decided_by"])
+    if locked_portfolio.broker != "paper":  # a real broker: orders now, fills as they arrive
+        orders_place(portfolio=locked_portfolio, decision=locked, trades=decision_trades(locked))
+        return locked
     try:
         trades_execute(
             portfolio=locked_portfolio,
@@ -238,6 +242,7 @@ def _approve(*, decision: Decision | int, user: Any, portfolio: Portfolio | None
                 field="proposal",
             ) from exc
         raise
+    locked.refresh_from_db()  # what execution wrote (executed_at...), read before the commit
     return locked
 
 
@@ -278,6 +283,11 @@ def decision_execute(
             code="decision_not_executable",
             field="decision",
         )
+    if locked_portfolio.broker != "paper":
+        orders_place(portfolio=locked_portfolio, decision=locked, trades=decision_trades(locked))
+        if isinstance(decision, Decision):
+            decision.status, decision.executed_at = locked.status, locked.executed_at
+        return locked
     trades_execute(
         portfolio=locked_portfolio,
         trades=decision_trades(locked),

@@ -21,6 +21,7 @@ from portfolios.models import (
     Trade,
 )
 from portfolios.services._locks import portfolio_lock
+from portfolios.services.broker_accounts import portfolio_broker_set
 
 # Risk tiers of users.InvestorProfile map onto the autonomy's risk tolerance one to one.
 _PORTFOLIO_FIELDS = ("name", "base_currency", "benchmark_symbol", "lot_method", "reinvest_dividends")
@@ -43,8 +44,13 @@ def portfolio_create(
     reinvest_dividends: bool = False,
     mode: str = AutonomySettings.Mode.ADVISE,
     strategy: str | None = None,
+    broker: str = "paper",
+    broker_account: Mapping[str, Any] | None = None,
 ) -> Portfolio:
-    """Create a portfolio with zero cash and its autonomy settings (tier from the owner's profile)."""
+    """Create a portfolio with zero cash and its autonomy settings (tier from the owner's profile).
+
+    ``broker``/``broker_account``: see :func:`~portfolios.services.broker_accounts.portfolio_broker_set`.
+    """
     portfolio = Portfolio.objects.create(
         owner=owner,
         name=name,
@@ -59,6 +65,8 @@ def portfolio_create(
         strategy=strategy or AutonomySettings.DEFAULT_STRATEGY,
         risk_tolerance=_default_risk_tolerance(owner),
     )
+    if broker != "paper" or broker_account:
+        portfolio_broker_set(portfolio=portfolio, broker=broker, account=broker_account)
     return portfolio
 
 
@@ -74,6 +82,8 @@ def portfolio_update(*, portfolio: Portfolio, data: Mapping[str, Any]) -> Portfo
             changed.append(field)
     if changed:
         portfolio.save(update_fields=[*changed, "updated_at"])
+    if "broker" in data or "broker_account" in data:
+        portfolio_broker_set(portfolio=portfolio, broker=data.get("broker"), account=data.get("broker_account"))
     return portfolio
 
 

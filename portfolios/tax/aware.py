@@ -32,7 +32,17 @@ from decimal import Decimal
 from typing import Any
 
 from portfolios.tax.harvest import _correlation
-from portfolios.tax.lots import DEFAULT_RATES, SHORT, TAX_MIN, LotLike, TaxRates, _d, holding_period, holding_start, lots_order
+from portfolios.tax.lots import (
+    DEFAULT_RATES,
+    SHORT,
+    TAX_MIN,
+    LotLike,
+    TaxRates,
+    _d,
+    holding_period,
+    holding_start,
+    lots_order,
+)
 
 DUST = 1e-9
 

@@ -60,6 +60,9 @@ class CycleRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # the record of what each cycle did (exactly once)
+
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):

@@ -161,6 +161,7 @@ class PredictOutputSerializer(serializers.Serializer):
 
 class RebalancePredictApi(APIView):
     """What the autopilot would do with these holdings today (nothing is stored)."""
+    throttle_scope = "compute"  # heavier than a read: its own per-user rate
 
     @extend_schema(
         operation_id="rebalance_predict",

@@ -46,3 +46,27 @@ def notification_mark_read(*, user, notification_id: int) -> Notification:
 def notifications_mark_all_read(*, user) -> int:
     """Mark every unread notification of the user read; returns how many changed."""
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def notification_create(
+    *, user_id: int, kind: str, title: str, body: str, portfolio_id: int | None = None,
+    decision_id: int | None = None,
+) -> Notification:
+    """Tell the investor something (the one entry point for messages outside the cycle's
+    bulk path; push delivery hooks in here, in :func:`notifications_create`)."""
+    return notifications_create(items=[{"user_id": user_id, "kind": kind, "title": title, "body": body,
+                                        "portfolio_id": portfolio_id, "decision_id": decision_id}])[0]
+
+
+def notifications_create(*, items: list[dict]) -> list[Notification]:
+    """Many messages at once (``user_id``, ``kind``, ``title``, ``body``, optional
+    ``portfolio_id``, ``decision_id``), one insert: e.g. a market-wide risk alert."""
+    rows = []
+    for item in items:
+        if item["kind"] not in Notification.Kind.values:
+            raise ValueError(f"unknown notification kind {item['kind']!r}")
+        rows.append(Notification(
+            user_id=item["user_id"], portfolio_id=item.get("portfolio_id"), decision_id=item.get("decision_id"),
+            kind=item["kind"], title=item["title"][:200], body=item["body"],
+        ))
+    return Notification.objects.bulk_create(rows, batch_size=500)

@@ -42,6 +42,7 @@ from portfolios.services.corporate_actions import corporate_actions_apply
 from portfolios.services.decisions import decision_create
 from portfolios.services.execution import trades_execute
 from portfolios.services.ledger import ledger_as_of_check, ledger_last_dates
+from portfolios.services.orders import open_orders_resolve, orders_place
 from portfolios.services.portfolio import autonomy_pause
 from rebalancer.autopilot import selectors
 from rebalancer.autopilot.bulk import cycle_chunk_run
@@ -257,7 +258,10 @@ def _decision_record(
         ledger_version=portfolio.ledger_version,
     )
     if mode == "autopilot" and decision.action == "rebalance":
-        trades_execute(portfolio=portfolio, trades=orders, as_of=decision.as_of, decision=row)
+        if portfolio.broker == "paper":
+            trades_execute(portfolio=portfolio, trades=orders, as_of=decision.as_of, decision=row)
+        else:  # a real broker: orders recorded now, sent after commit, filled over time
+            orders_place(portfolio=portfolio, decision=row, trades=orders)
         _fault_point("after_execute")
     return row
 
@@ -329,6 +333,19 @@ def _cycle_one(
     )
 
 
+def _run_skip(portfolio_id: int, as_of: date, reason: str) -> CycleRunResult:
+    """Close the day's run of a broker portfolio whose earlier orders are still open (no decision)."""
+    with transaction.atomic():
+        run = CycleRun.objects.select_for_update().get(portfolio_id=portfolio_id, as_of=as_of)
+        if run.status == CycleRun.Status.DONE:
+            return CycleRunResult(portfolio_id, as_of, status="already_done", action=run.action,
+                                  decision_id=run.decision_id, trades_count=run.trades_count, summary=run.reason)
+        run.status, run.action, run.reason, run.error = CycleRun.Status.DONE, "skipped", reason, ""
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "action", "reason", "error", "finished_at"])
+    return CycleRunResult(portfolio_id, as_of, status="done", action="skipped", summary=reason)
+
+
 def _record_failure(portfolio_id: int, as_of: date, exc: Exception) -> CycleRunResult:
     message = f"{type(exc).__name__}: {exc}"
     logger.exception("autopilot cycle of portfolio %s on %s failed", portfolio_id, as_of)
@@ -374,13 +391,26 @@ def cycle_run_many(
     if not ids:
         return results
     _runs_ensure(ids, as_of)
-    if len(ids) > 1:
+    # Real-broker portfolios go one by one (their execution talks to the broker), after
+    # the orders still open from an earlier decision are handled; the chunk path is paper's.
+    broker_ids = set(Portfolio.objects.filter(pk__in=ids).exclude(broker="paper").values_list("pk", flat=True))
+    undone = set(CycleRun.objects.filter(portfolio_id__in=broker_ids, as_of=as_of).exclude(
+        status=CycleRun.Status.DONE).values_list("portfolio_id", flat=True)) if broker_ids else set()
+    if undone:
+        waiting = open_orders_resolve(portfolio_ids=sorted(undone))
+        results += [_run_skip(pid, as_of, reason) for pid, reason in sorted(waiting.items())]
+        ids = [pid for pid in ids if pid not in waiting]
+    paper_ids = [pid for pid in ids if pid not in broker_ids]
+    if len(paper_ids) > 1:
         try:
-            return results + cycle_chunk_run(
-                portfolio_ids=ids, context=context, force=force, fault_point=_fault_point
+            results += cycle_chunk_run(
+                portfolio_ids=paper_ids, context=context, force=force, fault_point=_fault_point
             )
+            ids = [pid for pid in ids if pid in broker_ids]
         except Exception:  # noqa: BLE001 — a bulk write failed: redo the chunk one by one
-            logger.exception("autopilot chunk of %s portfolios failed; retrying one by one", len(ids))
+            logger.exception("autopilot chunk of %s portfolios failed; retrying one by one", len(paper_ids))
+    if not ids:
+        return results
     inputs = selectors.cycle_inputs_load(portfolio_ids=ids, as_of=as_of, assets=context.assets, force=force)
     for pid in ids:
         try:

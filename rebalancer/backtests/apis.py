@@ -196,6 +196,8 @@ class BacktestListCreateApi(generics.ListAPIView):
 
     serializer_class = BacktestSummarySerializer
     pagination_class = Pagination
+    throttle_scope = "backtests"  # starting one is heavy work: its own per-user rate
+    throttle_scope_methods = ("POST",)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
@@ -296,6 +298,7 @@ PNG_RESPONSES = {
 
 
 class _ChartApi(APIView):
+    throttle_scope = "compute"  # heavier than a read: its own per-user rate
     renderer_classes = [PNGRenderer, JSONRenderer]  # JSON for the error responses
 
     def _png(self, body: bytes) -> HttpResponse:

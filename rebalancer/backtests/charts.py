@@ -20,6 +20,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+def _plain(text: str) -> str:
+    """A label as text: matplotlib reads ``$...$`` as mathtext (and fails on ``$$``)."""
+    return str(text).replace("$", r"\$")
+
+
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
@@ -33,9 +38,9 @@ def equity_chart_png(curves: dict[str, pd.Series], *, title: str = "") -> bytes:
         2, 1, figsize=(10, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
     for name, curve in curves.items():
-        top.plot(curve.index, curve.to_numpy(), label=name, linewidth=1.2)
+        top.plot(curve.index, curve.to_numpy(), label=_plain(name), linewidth=1.2)
     top.set_ylabel("value")
-    top.set_title(title or "Equity curve")
+    top.set_title(title or "Equity curve", parse_math=False)  # "$" is text, not mathtext
     top.grid(alpha=0.3)
     top.legend(loc="upper left", fontsize=8)
     if curves:
@@ -44,7 +49,7 @@ def equity_chart_png(curves: dict[str, pd.Series], *, title: str = "") -> bytes:
         peak = np.maximum.accumulate(values)
         dd = np.where(peak > 0, values / peak - 1.0, 0.0)
         bottom.fill_between(first.index, dd * 100, 0, color="tab:red", alpha=0.4)
-        bottom.set_ylabel(f"drawdown %\n({first_name})", fontsize=8)
+        bottom.set_ylabel(f"drawdown %\n({_plain(first_name)})", fontsize=8)
     bottom.grid(alpha=0.3)
     bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     return _png(fig)
@@ -56,11 +61,11 @@ def allocation_chart_png(weights: pd.DataFrame, *, title: str = "") -> bytes:
     w = weights.clip(lower=0.0).fillna(0.0)
     cash = (1.0 - w.sum(axis=1)).clip(lower=0.0)
     stacks = [w[c].to_numpy() for c in w.columns] + [cash.to_numpy()]
-    labels = [str(c) for c in w.columns] + ["cash"]
+    labels = [_plain(c) for c in w.columns] + ["cash"]
     ax.stackplot(w.index, *stacks, labels=labels)
     ax.set_ylim(0, 1)
     ax.set_ylabel("weight")
-    ax.set_title(title or "Allocation over time")
+    ax.set_title(title or "Allocation over time", parse_math=False)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     return _png(fig)

@@ -19,7 +19,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from common.errors import ValidationFailed
+from common.errors import ApplicationError, ValidationFailed
 from marketdata.models import Asset
 from marketdata.selectors import price_panel_get
 from portfolios.strategies import strategy_names
@@ -188,12 +188,55 @@ def backtest_create(
     config = backtest_config_from(data)
     _validate(config)
     _prices_load(config)  # unknown symbols and empty windows fail now, not in the worker
+    _active_cap_check(owner)
     backtest = Backtest.objects.create(owner=owner, name=name, config=_jsonable(data))
     if enqueue:
-        from rebalancer.backtests.tasks import backtest_run_task
-
-        transaction.on_commit(lambda: backtest_run_task.delay(backtest_id=backtest.pk))
+        transaction.on_commit(lambda: _enqueue(backtest.pk))
     return backtest
+
+
+def _active_cap_check(owner) -> None:
+    """At most ``BACKTESTS_MAX_ACTIVE_PER_USER`` queued or running backtests per user (429).
+
+    The owner's row is locked so two concurrent starts cannot both pass. Rows older than
+    the task time limit no longer count (a purged or orphaned one must not block the user).
+    """
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    cap = int(getattr(settings, "BACKTESTS_MAX_ACTIVE_PER_USER", 3))
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    since = timezone.now() - timedelta(seconds=RUNNING_STALE_AFTER_S)
+    active = Backtest.objects.filter(
+        owner=owner, status__in=(BacktestStatus.QUEUED, BacktestStatus.RUNNING), created_at__gte=since
+    ).count()
+    if active >= cap:
+        raise ApplicationError(
+            f"{active} of your backtests are still queued or running (at most {cap}); "
+            "wait for one to finish.",
+            code="too_many_active_backtests",
+            status_code=429,
+            extra={"active": active, "limit": cap},
+        )
+
+
+def _enqueue(backtest_id: int) -> None:
+    """Queue the run after the commit; if the broker is down, the backtest is marked failed
+    (nothing will run it) and the error propagates (503): the client's retry starts anew."""
+    from common.faults import dependency_down
+    from rebalancer.backtests.tasks import backtest_run_task
+
+    try:
+        backtest_run_task.delay(backtest_id=backtest_id)
+    except Exception as exc:
+        if dependency_down(exc) is None:
+            raise
+        Backtest.objects.filter(pk=backtest_id, status=BacktestStatus.QUEUED).update(
+            status=BacktestStatus.FAILED,
+            error="The task queue was unavailable, so the backtest never started; start it again.",
+            finished_at=timezone.now(),
+        )
+        raise
 
 
 # --- run -----------------------------------------------------------------------------

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "django_filters",
     "django_celery_beat",
+    "django_prometheus",
     # ours, base layer first (lower layers never import higher ones)
     "common",
     "users",
@@ -48,9 +49,12 @@ INSTALLED_APPS = [
     "mlagents.regime",
     "rebalancer.autopilot",
     "rebalancer.backtests",
+    "rebalancer.ops",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "rebalancer.ops.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -59,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "rebalancer.urls"
@@ -166,7 +171,11 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+from rebalancer.settings.integrations.alpaca import *  # noqa: E402,F403
 from rebalancer.settings.integrations.celery import *  # noqa: E402,F403
 from rebalancer.settings.integrations.drf import *  # noqa: E402,F403
 from rebalancer.settings.integrations.jwt import *  # noqa: E402,F403
+from rebalancer.settings.integrations.ops import *  # noqa: E402,F403
+from rebalancer.settings.integrations.queues import *  # noqa: E402,F403
+from rebalancer.settings.integrations.security import *  # noqa: E402,F403
 from rebalancer.settings.integrations.spectacular import *  # noqa: E402,F403

@@ -24,3 +24,8 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# No test reaches the internet: Alpaca endpoints default to a closed loopback port (the
+# fake server of tests/portfolios/brokers/fake_alpaca.py replaces them where needed).
+ALPACA_BASE_URL = env("ALPACA_BASE_URL", default="http://127.0.0.1:9")
+ALPACA_LIVE_URL = env("ALPACA_LIVE_URL", default="http://127.0.0.1:9")
+ALPACA_TIMEOUT_S = 5.0

@@ -45,7 +45,8 @@ def test_run_cycle_action_executes_for_selected_portfolios(admin_client, portfol
     p = portfolio_make()
     # when the operator runs a cycle for it from the changelist
     response = admin_client.post(
-        "/admin/portfolios/portfolio/", {"action": "run_cycle_now", "_selected_action": [p.pk]}
+        "/admin/portfolios/portfolio/",
+        {"action": "run_cycle_now", "_selected_action": [p.pk], "confirm": "1", "reason": "check it trades"},
     )
     # then the cycle ran and traded
     assert response.status_code == 302
@@ -57,7 +58,8 @@ def test_pause_action_switches_autonomy_off(admin_client, portfolio_make):
     # given two portfolios
     p, other = portfolio_make(), portfolio_make()
     # when one is paused
-    admin_client.post("/admin/portfolios/portfolio/", {"action": "pause_autonomy", "_selected_action": [p.pk]})
+    admin_client.post("/admin/portfolios/portfolio/", {"action": "pause_autonomy", "_selected_action": [p.pk],
+                                                       "confirm": "1", "reason": "investor asked"})
     # then only that one is off
     assert AutonomySettings.objects.get(portfolio=p).enabled is False
     assert AutonomySettings.objects.get(portfolio=other).enabled is True

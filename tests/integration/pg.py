@@ -38,10 +38,42 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return cmd
 
 
+def _pg_options(port: int, directory: str, durable: bool = False) -> str:
+    # fsync off is safe against a killed server (the OS keeps its page cache); asynchronous
+    # commit is not: a crash loses the last commits already answered. ``durable`` keeps
+    # PostgreSQL's default (synchronous_commit=on), as production must.
+    commit = "" if durable else "-c synchronous_commit=off "
+    return (
+        f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off {commit}"
+        "-c full_page_writes=off -c max_connections=200"
+    )
+
+
 @dataclass
 class PostgresCluster:
     directory: str
     port: int
+    durable: bool = False
+
+    def url_of(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def halt(self, mode: str = "immediate") -> None:
+        """Stop the server (``immediate``: as a crash would) but keep its data for ``start``."""
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", f"{self.directory}/data", "-m", mode, "-w", "stop"]),
+            capture_output=True,
+            check=True,
+        )
+
+    def start(self) -> None:
+        """Start the server again on the same port and data (after ``halt``)."""
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", f"{self.directory}/data", "-o", _pg_options(self.port, self.directory, self.durable),
+                          "-l", f"{self.directory}/log", "-w", "start"]),
+            check=True,
+            capture_output=True,
+        )
 
     @property
     def url(self) -> str:
@@ -56,7 +88,7 @@ class PostgresCluster:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def postgres_start() -> PostgresCluster:
+def postgres_start(durable: bool = False) -> PostgresCluster:
     directory = tempfile.mkdtemp(prefix="rebalancer-pg-")
     if os.geteuid() == 0:
         user = pwd.getpwnam("postgres")
@@ -68,7 +100,7 @@ def postgres_start() -> PostgresCluster:
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    options = _pg_options(port, directory, durable)
     subprocess.run(
         _as_postgres([_pg_bin("pg_ctl"), "-D", data, "-o", options, "-l", f"{directory}/log", "-w", "start"]),
         check=True,
@@ -79,7 +111,7 @@ def postgres_start() -> PostgresCluster:
         check=True,
         capture_output=True,
     )
-    return PostgresCluster(directory=directory, port=port)
+    return PostgresCluster(directory=directory, port=port, durable=durable)
 
 
 @dataclass
@@ -99,13 +131,17 @@ class RedisServer:
             self.process.kill()
 
 
-def redis_start() -> RedisServer:
+def redis_start(port: int | None = None, directory: str | None = None) -> RedisServer:
+    """A Redis server on a free port (or ``port``: a restart). With ``directory`` it keeps
+    an append-only file there, as a broker in production should, so queued messages
+    survive a restart."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server not found: install Debian's redis-server (make test does)")
-    port = free_port()
+    port = port or free_port()
+    persistence = ["--dir", directory, "--appendonly", "yes", "--appendfsync", "always"] if directory else ["--appendonly", "no"]
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from tests.integration.pg import postgres_start, redis_start
+from tests.integration.pg import free_port, postgres_start, redis_start
 
 _running: list = []
 
@@ -28,6 +28,12 @@ def pytest_load_initial_conftests(early_config, parser, args) -> None:
     os.environ["CELERY_RESULT_BACKEND"] = redis.url
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
     os.environ["REBALANCER_INTEGRATION"] = "1"
+    # The fake Alpaca of tests/integration/test_broker_alpaca.py listens on this port; the
+    # Celery worker (started later, with this environment) trades against it.
+    port = free_port()
+    os.environ["ALPACA_FAKE_PORT"] = str(port)
+    os.environ["ALPACA_BASE_URL"] = f"http://127.0.0.1:{port}"
+    os.environ["ALPACA_API_KEY"], os.environ["ALPACA_SECRET_KEY"] = "test-key", "test-secret"
 
 
 def pytest_unconfigure(config) -> None:

@@ -249,12 +249,55 @@ def test_black_litterman_views_and_risk_parity(investor_client, market):
             400,
             "constraints",
         ),
+        (
+            {"universe": SYMBOLS, "constraints": {"transaction_cost": 0.001}, "objective": "hrp"},
+            400,
+            "constraints.transaction_cost",
+        ),
+        (
+            {"universe": SYMBOLS, "objective": "max_sharpe", "target_return": 0.1},
+            400,
+            "target_return",
+        ),
+        (
+            {
+                "universe": SYMBOLS,
+                "objective": "min_volatility",
+                "views": [{"symbol": "AAPL", "value": 0.1}],
+            },
+            400,
+            "views",
+        ),
     ],
 )
 def test_bad_requests_name_the_field(investor_client, market, payload, status, attr):
     response = investor_client.post(URL, payload, format="json")
     assert response.status_code == status, response.json()
     assert response.json()["errors"][0]["attr"] == attr
+
+
+def test_an_option_the_objective_cannot_honour_is_refused_not_ignored(investor_client, market):
+    # when
+    response = investor_client.post(
+        URL,
+        {
+            "universe": SYMBOLS,
+            "objective": "risk_parity",
+            "constraints": {"transaction_cost": 0.001},
+            "current_weights": dict.fromkeys(SYMBOLS, 1 / 6),
+        },
+        format="json",
+    )
+    # then
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "code": "unsupported",
+            "detail": "transaction_cost is not supported by risk_parity, which sets weights from "
+            "risk alone; use min_volatility, min_cvar or max_utility, which charge it",
+            "attr": "constraints.transaction_cost",
+        }
+    ]
 
 
 def test_requires_authentication(api_client, market):

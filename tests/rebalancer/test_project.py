@@ -93,6 +93,7 @@ def test_production_passes_check_deploy_without_warnings(tmp_path):
         "DJANGO_SECRET_KEY": "k" * 20 + "Zq8#vX2!mN4$pL6&rT9*wY1@bC3%dF5^",
         "DJANGO_ALLOWED_HOSTS": "example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        "BROKER_CREDENTIALS_KEYS": "8Wx6xqO9sLJ0j8m1S7vCqf3yD7WbJxvL3a1Qm0pZ2kA=",
     })
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout

@@ -11,7 +11,8 @@ from __future__ import annotations
 from importlib import import_module
 
 from django.apps import apps
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from marketdata.services import demo_market_load
@@ -33,6 +34,34 @@ def demo_steps() -> list[tuple[str, object]]:
     return steps
 
 
+PUBLISHED_DEMO_PASSWORDS = {"demo-investor-pass-2026", "demo-operator-pass-2026"}
+"""The defaults in ``rebalancer/settings/base.py`` and the README: anyone can log in with them."""
+
+
+def demo_production_guard(*, allow_production: bool) -> None:
+    """Refuse to load demo accounts into a production database.
+
+    Under production settings (``IS_PRODUCTION``) the command needs ``--allow-production``
+    and demo passwords that are set and not the published defaults; otherwise it stops
+    before writing anything.
+    """
+    if not getattr(settings, "IS_PRODUCTION", False):
+        return
+    if not allow_production:
+        raise CommandError(
+            "demo refuses to run with production settings (DJANGO_ENV=production): it creates "
+            "accounts, one of them a superuser. Use a development database, or pass "
+            "--allow-production for a staging copy with DEMO_INVESTOR_PASSWORD and "
+            "DEMO_OPERATOR_PASSWORD set."
+        )
+    passwords = {settings.DEMO_INVESTOR_PASSWORD, settings.DEMO_OPERATOR_PASSWORD}
+    if passwords & PUBLISHED_DEMO_PASSWORDS or any(len(p) < 12 for p in passwords):
+        raise CommandError(
+            "demo --allow-production needs DEMO_INVESTOR_PASSWORD and DEMO_OPERATOR_PASSWORD set to "
+            "passwords of 12+ characters, not the published defaults."
+        )
+
+
 class Command(BaseCommand):
     help = "Load the demo world (synthetic market, then each app's demo step). Idempotent."
 
@@ -40,8 +69,15 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7, help="Seed of the synthetic market.")
         parser.add_argument("--years", type=int, default=12, help="Years of daily history to load.")
         parser.add_argument("--market-only", action="store_true", help="Load only the market data.")
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="Run under DJANGO_ENV=production anyway (a staging copy); needs DEMO_INVESTOR_PASSWORD "
+            "and DEMO_OPERATOR_PASSWORD set to non-default values.",
+        )
 
-    def handle(self, *args, seed: int, years: int, market_only: bool, **options):
+    def handle(self, *args, seed: int, years: int, market_only: bool, allow_production: bool = False, **options):
+        demo_production_guard(allow_production=allow_production)
         self.stdout.write(f"[marketdata] synthetic market (seed {seed}, {years} years)...")
         bar = None
 

@@ -30,6 +30,7 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "MarketRegimeEnum": "mlagents.regime.models.Regime.choices",
         "BacktestStatusEnum": "rebalancer.backtests.models.BacktestStatus.choices",
+        "OrderStatusEnum": "portfolios.broker_models.OrderStatus.choices",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",

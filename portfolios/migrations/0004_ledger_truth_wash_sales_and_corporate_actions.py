@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('marketdata', '0002_corporate_action_terms_and_price_basis'),
-        ('portfolios', '0002_fk_indexes_covered_by_composites'),
+        ('portfolios', '0003_broker_orders'),
     ]
 
     operations = [
