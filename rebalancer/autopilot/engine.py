@@ -473,15 +473,23 @@ def cycle_decide(
 
     harvest_notes: list[str] = []
     candidates: tuple = ()
-    if config.tax.enabled:
+    wash_blocks: tuple[str, ...] = ()
+    if config.tax.enabled:  # tax-aware trading and loss harvesting (rebalancer.autopilot.harvest)
         targets, harvest_notes = harvest.wash_sale_guard(
             targets=targets, current=current, state=state, market=market, config=config,
             frame=stats.frame,
         )
+        targets, trim_notes = harvest.tax_aware_trim(
+            targets=targets, current=current, prices=prices, total_value=total, state=state,
+            market=market, config=config, frame=stats.frame,
+        )
+        wash_blocks = harvest.wash_sale_blocks(harvest_notes, ())
+        harvest_notes += trim_notes
         targets, candidates, blocked = harvest.harvest_plan(
             targets=targets, current=current, prices=prices, total_value=total, state=state,
             market=market, config=config, frame=stats.frame,
         )
+        wash_blocks = tuple(sorted({*wash_blocks, *harvest.wash_sale_blocks([], blocked)}))
         harvest_notes += [why for _, why in blocked]
     try:
         proposed = trades_generate(
@@ -508,5 +516,5 @@ def cycle_decide(
         triggers=tuple(fired), strategy=result.strategy, strategy_result=result,
         target_weights=targets, checks=checks, override=override, trades=intents,
         after=after, confidence=confidence, harvested_loss=harvested_loss,
-        notes=tuple(harvest_notes), **common,
+        notes=tuple(harvest_notes), wash_sale_blocks=wash_blocks, **common,
     )

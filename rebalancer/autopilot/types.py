@@ -74,10 +74,16 @@ class HoldingsState:
     portfolio_id: int | None = None
     recent_buys: tuple[tuple[str, date], ...] = ()
     recent_loss_sales: tuple[tuple[str, date], ...] = ()
-    """Sales at a loss (symbol, date) in the last 30 days: those symbols may not be
-    bought back yet (wash-sale rule)."""
+    """Sales at a loss (symbol, date) in the last 30 days (wash-sale rule)."""
+    recent_harvests: tuple[tuple[str, date], ...] = ()
+    """Tax-loss harvesting sales (symbol, date) in the last 30 days: those symbols are not
+    bought back yet (that would wash the loss the harvest was for)."""
     value_history: pd.Series | None = None
     last_rebalanced_on: date | None = None
+    realized_this_year: float = 0.0
+    """Net gains realized (recognized) since 1 January: what a harvested loss can offset."""
+    loss_carryover: float = 0.0
+    """Capital loss carried into this year (a positive number)."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,15 @@ class TaxConfig:
     loss_threshold: float = 0.05
     """Harvest a lot whose unrealised loss exceeds this fraction of its cost."""
     wash_sale_days: int = 30
-
+    tracking_penalty: float = 2.0
+    """A harvest must save in tax its trading costs plus this many standard deviations of
+    the return difference with its replacement over the wash-sale window."""
+    short_term_rate: float = 0.35
+    long_term_rate: float = 0.15
+    """Rates that value harvested losses and the short-term gains a trim would realize."""
+    loss_deduction_limit: float = 3000.0
+    """Net loss deductible from ordinary income per year: with the year's realized gains, how
+    much harvested loss is usable this year (harvests beyond it are not made)."""
 
 @dataclass(frozen=True)
 class AutonomyConfig:
@@ -266,6 +280,8 @@ class CycleDecision:
     harvested_loss: float = 0.0
     notes: tuple[str, ...] = ()
     """Other facts worth recording (wash-sale substitutions, harvests not taken)."""
+    wash_sale_blocks: tuple[str, ...] = ()
+    """Symbols whose harvest or purchase the wash-sale rule stopped this cycle."""
 
     @property
     def trades_count(self) -> int:

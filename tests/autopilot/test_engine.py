@@ -284,16 +284,17 @@ def test_tax_loss_harvest_swaps_to_correlated_peer_and_tags_the_lots():
     from rebalancer.autopilot.types import Lot, TaxConfig
 
     lots = (Lot(symbol="AAA", quantity=245.0, cost_per_share=125.0, acquired_on=date(2023, 1, 3), lot_id=11),)
-    state = HoldingsState(as_of=AS_OF, cash=2000.0, quantities=BALANCED, lots=lots)
+    # (gains of 10,000 realized this year: the loss is usable now)
+    state = HoldingsState(as_of=AS_OF, cash=2000.0, quantities=BALANCED, lots=lots, realized_this_year=10_000.0)
     view = market()
     view = MarketView(
         as_of=view.as_of, returns=view.returns, prices=view.prices, asset_classes=view.asset_classes,
         correlated={"AAA": ("BBB",)},
     )
-    # when a calendar review runs with tax optimization on
+    # when a calendar review runs with tax optimization on (the tracking risk of the swap not charged)
     decision = cycle_decide(
         state=state, market=view,
-        config=config(tax=TaxConfig(enabled=True, loss_threshold=0.05), force=True),
+        config=config(tax=TaxConfig(enabled=True, loss_threshold=0.05, tracking_penalty=0.0), force=True),
     )
     # then AAA is sold from lot 11 and BBB bought with the proceeds
     sell = [t for t in decision.trades if t.side == "sell"][0]
@@ -303,8 +304,25 @@ def test_tax_loss_harvest_swaps_to_correlated_peer_and_tags_the_lots():
     assert decision.harvested_loss == pytest.approx(245 * 25.0)
 
 
-def test_wash_sale_blocks_buying_back_a_symbol_sold_at_a_loss():
-    # given AAA sold at a loss 10 days ago and now absent from the portfolio
+def test_a_harvest_that_saves_less_than_its_costs_and_tracking_risk_is_not_made():
+    # given the same 6,125 long-term loss (worth 918.75 at 15 %) and the default tracking penalty
+    from rebalancer.autopilot.types import Lot, TaxConfig
+
+    lots = (Lot(symbol="AAA", quantity=245.0, cost_per_share=125.0, acquired_on=date(2023, 1, 3), lot_id=11),)
+    state = HoldingsState(as_of=AS_OF, cash=2000.0, quantities=BALANCED, lots=lots, realized_this_year=10_000.0)
+    view = market()
+    view = MarketView(as_of=view.as_of, returns=view.returns, prices=view.prices, asset_classes=view.asset_classes,
+                      correlated={"AAA": ("BBB",)})
+    # when
+    decision = cycle_decide(state=state, market=view, config=config(tax=TaxConfig(enabled=True), force=True))
+    # then one standard deviation of AAA - BBB over 30 days costs more than the loss saves
+    assert not any(t.harvest for t in decision.trades) and decision.harvested_loss == 0
+    (why,) = [n for n in decision.notes if "does not pay" in n]
+    assert "saves about 918.75 in tax against 98.00 of trading costs" in why
+
+
+def test_an_ordinary_loss_sale_is_bought_back_and_the_ledger_books_the_wash_sale():
+    # given AAA sold at a loss by a rebalance (not a harvest) 10 days ago
     from datetime import timedelta
 
     from rebalancer.autopilot.types import TaxConfig
@@ -312,6 +330,25 @@ def test_wash_sale_blocks_buying_back_a_symbol_sold_at_a_loss():
     state = HoldingsState(
         as_of=AS_OF, cash=2000.0 + 24500.0, quantities={"BBB": 490.0, "CCC": 245.0, "DDD": 245.0},
         recent_loss_sales=(("AAA", AS_OF - timedelta(days=10)),),
+    )
+    view = market()
+    # when the targets want AAA back
+    decision = cycle_decide(state=state, market=view, config=config(tax=TaxConfig(enabled=True), force=True))
+    # then it is bought (a wash sale defers that loss; holding something else for a month costs more)
+    assert "AAA" in {t.symbol for t in decision.trades if t.side == "buy"}
+    assert decision.wash_sale_blocks == ()
+
+
+def test_wash_sale_blocks_buying_back_a_symbol_sold_at_a_loss():
+    # given AAA harvested 10 days ago and now absent from the portfolio
+    from datetime import timedelta
+
+    from rebalancer.autopilot.types import TaxConfig
+
+    state = HoldingsState(
+        as_of=AS_OF, cash=2000.0 + 24500.0, quantities={"BBB": 490.0, "CCC": 245.0, "DDD": 245.0},
+        recent_loss_sales=(("AAA", AS_OF - timedelta(days=10)),),
+        recent_harvests=(("AAA", AS_OF - timedelta(days=10)),),
     )
     view = market()
     view = MarketView(
@@ -325,6 +362,7 @@ def test_wash_sale_blocks_buying_back_a_symbol_sold_at_a_loss():
     # then no AAA is bought and the reason is recorded
     assert "AAA" not in {t.symbol for t in decision.trades if t.side == "buy"}
     assert any("wash-sale" in n for n in decision.notes)
+    assert decision.wash_sale_blocks == ("AAA",)
 
 
 def test_a_portfolio_already_defensive_holds_while_the_breach_lasts():
@@ -346,3 +384,19 @@ def test_a_portfolio_already_defensive_holds_while_the_breach_lasts():
     assert second.notes == ("the portfolio already holds the defensive allocation",)
     assert "already holds the defensive allocation" in second.summary
     assert "nothing was traded" in second.summary
+
+
+def test_a_loss_no_gain_of_the_year_can_use_is_not_harvested():
+    # given no gain realized this year and a 2,000 carryover: only 1,000 of loss is usable (3,000 deduction)
+    from rebalancer.autopilot.types import Lot, TaxConfig
+
+    lots = (Lot(symbol="AAA", quantity=245.0, cost_per_share=125.0, acquired_on=date(2023, 1, 3), lot_id=11),)
+    state = HoldingsState(as_of=AS_OF, cash=2000.0, quantities=BALANCED, lots=lots, loss_carryover=2000.0)
+    view = market()
+    view = MarketView(as_of=view.as_of, returns=view.returns, prices=view.prices, asset_classes=view.asset_classes,
+                      correlated={"AAA": ("BBB",)})
+    decision = cycle_decide(
+        state=state, market=view, config=config(tax=TaxConfig(enabled=True, tracking_penalty=0.0), force=True)
+    )
+    assert not any(t.harvest for t in decision.trades)
+    assert any("leave no room to use a loss on AAA" in n for n in decision.notes)

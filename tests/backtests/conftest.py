@@ -11,7 +11,17 @@ import pytest
 from rebalancer.autopilot.strategies import strategies_register
 from rebalancer.autopilot.types import RiskLimits, TradeConfig
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stock_prices.csv"
+
+def _shared_data() -> Path:
+    """../shared/data beside the checkout (a worktree in /work/wt/<name> finds /work/shared)."""
+    root = Path(__file__).resolve().parents[2]
+    for base in (root.parent, root.parent.parent):
+        if (base / "shared" / "data").is_dir():
+            return base / "shared" / "data"
+    return root.parent / "shared" / "data"
+
+
+DATA = _shared_data() / "stock_prices.csv"
 NO_LIMITS = RiskLimits(  # also used by the tests through the ``settings`` fixture
     max_position=None, max_asset_class=None, max_var_95=None, max_drawdown=None, max_turnover=None
 )
@@ -48,7 +58,7 @@ def quiet() -> dict:
     return {"limits": NO_LIMITS, "frictionless": FRICTIONLESS, "costed": COSTED, "initial": INITIAL}
 
 
-SPY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "spy_prices.csv"
+SPY = _shared_data() / "spy_prices.csv"
 STORED = ["AAPL", "XOM", "JPM", "PFE"]
 
 

@@ -189,6 +189,9 @@ def replay(
             trading_days=trading_days,
         )
         state = _holdings_state(ledger, as_of, equity[:k], days[first : first + k], last_rebalanced)
+        if autonomy.tax.enabled:  # what a harvested loss can offset this year (rebalancer.autopilot.harvest)
+            realized, carryover = ledger.tax_position(as_of, loss_deduction_limit=autonomy.tax.loss_deduction_limit)
+            state = replace(state, realized_this_year=realized, loss_carryover=carryover)
         decision = cycle_decide(
             state=state,
             market=market,
@@ -198,6 +201,7 @@ def replay(
             targets_cache={},
         )
         executed = 0
+        ledger.wash_sale_blocks.extend((as_of, s, "wash-sale rule") for s in decision.wash_sale_blocks)
         if decision.action == "rebalance" and autonomy.mode == "autopilot":
             for intent in decision.trades:
                 fill = ledger.execute(
@@ -334,6 +338,7 @@ def _holdings_state(
 ) -> HoldingsState:
     recent: list[tuple[str, date]] = []
     loss_sales: list[tuple[str, date]] = []
+    harvests: list[tuple[str, date]] = []
     for f in reversed(ledger.fills):  # chronological, so stop at the first old one
         if (as_of - f.as_of).days > WASH_SALE_LOOKBACK_DAYS:
             break
@@ -341,6 +346,8 @@ def _holdings_state(
             recent.append((f.symbol, f.as_of))
         elif f.realized_gain < 0:
             loss_sales.append((f.symbol, f.as_of))
+            if f.harvest:
+                harvests.append((f.symbol, f.as_of))
     history = pd.Series(equity_so_far, index=pd.Index(dates_so_far)) if len(dates_so_far) else None
     return HoldingsState(
         as_of=as_of,
@@ -358,6 +365,7 @@ def _holdings_state(
         ),
         recent_buys=tuple(reversed(recent)),
         recent_loss_sales=tuple(reversed(loss_sales)),
+        recent_harvests=tuple(reversed(harvests)),
         value_history=history,
         last_rebalanced_on=last_rebalanced,
     )
