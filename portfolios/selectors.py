@@ -152,6 +152,24 @@ class PortfolioState:
     recent_buys: tuple[tuple[str, date], ...] = ()
     recent_loss_sales: tuple[tuple[str, date], ...] = ()
     missing_prices: tuple[str, ...] = field(default=())
+    accrued_dividends: Decimal = ZERO
+    """Dividends past their ex-date not paid yet (in ``total_value``: the close already dropped)."""
+
+
+def accrued_dividends_get(*, portfolio_ids: Sequence[int], as_of: date) -> dict[int, Decimal]:
+    """Cash dividends each portfolio is owed at ``as_of``: ex-date passed, pay date not yet."""
+    from django.db.models import Q
+
+    from portfolios.models import CorporateActionApplication
+
+    out: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    rows = CorporateActionApplication.objects.filter(
+        portfolio_id__in=list(portfolio_ids), kind="dividend", ex_date__lte=as_of, amount__isnull=False,
+        status__in=["accrued", "paid"],
+    ).filter(Q(pay_date__gt=as_of)).values_list("portfolio_id", "amount")
+    for pid, amount in rows:
+        out[pid] += amount
+    return dict(out)
 
 
 def portfolio_states_get(
@@ -169,6 +187,7 @@ def portfolio_states_get(
         holdings[pid][symbol] = qty
         classes[symbol] = asset_class
     closes = latest_closes(symbols=sorted(classes), as_of=as_of)
+    accrued = accrued_dividends_get(portfolio_ids=ids, as_of=as_of)
     lots: dict[int, list[Lot]] = defaultdict(list)
     buys: dict[int, list[tuple[str, date]]] = defaultdict(list)
     losses: dict[int, list[tuple[str, date]]] = defaultdict(list)
@@ -196,7 +215,8 @@ def portfolio_states_get(
         quantities = holdings.get(pid, {})
         prices = {s: closes[s][0] for s in quantities if s in closes}
         missing = tuple(sorted(s for s in quantities if s not in closes))
-        total = cash + sum((q * prices[s] for s, q in quantities.items() if s in prices), ZERO)
+        owed = accrued.get(pid, ZERO)
+        total = cash + owed + sum((q * prices[s] for s, q in quantities.items() if s in prices), ZERO)
         weights = {s: float(q * prices[s] / total) if total > 0 else 0.0 for s, q in quantities.items() if s in prices}
         states[pid] = PortfolioState(
             portfolio_id=pid,
@@ -213,6 +233,7 @@ def portfolio_states_get(
             recent_buys=tuple(buys.get(pid, ())),
             recent_loss_sales=tuple(losses.get(pid, ())),
             missing_prices=missing,
+            accrued_dividends=owed,
         )
     return states
 
@@ -420,3 +441,36 @@ def decision_get(*, portfolio: Portfolio, decision_id: int) -> Decision:
     if decision is None:
         raise NotFound(f"proposal {decision_id} does not exist", field="proposal")
     return decision
+
+
+def tax_positions_get(
+    *, portfolio_ids: Sequence[int], as_of: date, loss_deduction_limit: float = 3000.0
+) -> dict[int, tuple[float, float]]:
+    """Per portfolio: (net gains recognized since 1 January of ``as_of``'s year, capital loss
+    carried into that year) — what a harvested loss can offset. One aggregate query."""
+    from django.db.models import Sum
+    from django.db.models.functions import ExtractYear
+
+    from portfolios.tax import TaxRates, tax_years_net
+
+    realized: dict[int, dict[int, list[Decimal]]] = defaultdict(dict)
+    rows = (
+        LotClosing.objects.filter(lot__portfolio_id__in=list(portfolio_ids), closed_on__lte=as_of)
+        .annotate(year=ExtractYear("closed_on"))
+        .values("lot__portfolio_id", "year", "holding_period")
+        .annotate(gain=Sum("realized_gain"), disallowed=Sum("wash_disallowed"))
+        .values_list("lot__portfolio_id", "year", "holding_period", "gain", "disallowed")
+    )
+    for pid, year, period, gain, disallowed in rows:
+        pair = realized[pid].setdefault(year, [ZERO, ZERO])
+        pair[1 if period == "long" else 0] += (Decimal(gain or 0) + Decimal(disallowed or 0)).quantize(Decimal("0.0001"))
+    out = {}
+    rates = TaxRates(loss_deduction_limit=loss_deduction_limit)
+    for pid in portfolio_ids:
+        years = realized.get(pid, {})
+        this = years.get(as_of.year, [ZERO, ZERO])
+        prior = {y: (st, lt) for y, (st, lt) in years.items() if y < as_of.year}
+        netted = tax_years_net(prior, rates, last_year=as_of.year - 1) if prior else []
+        carry = netted[-1].carryover_short_term + netted[-1].carryover_long_term if netted else ZERO
+        out[pid] = (float(this[0] + this[1]), float(carry))
+    return out
