@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib import admin
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from marketdata.admin import CorporateActionAdmin as MarketdataCorporateActionAdmin
 from marketdata.models import CorporateAction
@@ -25,6 +26,7 @@ from portfolios.models import (
     Decision,
     LotClosing,
     Portfolio,
+    PortfolioLimits,
     PortfolioOptimization,
     PortfolioSnapshot,
     Position,
@@ -72,6 +74,70 @@ class AutonomyInline(admin.StackedInline):
     extra = 0
 
 
+class LimitsForm(forms.ModelForm):
+    """Overrides validated the way the API validates them (the limits must hold together)."""
+
+    class Meta:
+        model = PortfolioLimits
+        fields = (
+            "portfolio", "max_position", "max_asset_class", "max_holdings", "asset_class_bounds", "max_var_95",
+            "max_drawdown", "max_turnover", "volatility_target", "max_avg_correlation",
+        )
+
+    def clean(self):
+        from portfolios.policy import policy_limits
+        from portfolios.policy.limits import LimitsError
+        from portfolios.selectors import limit_overrides_of
+
+        data = super().clean()
+        row = PortfolioLimits(**{k: v for k, v in data.items() if k in {f.name for f in PortfolioLimits._meta.fields}})
+        autonomy = AutonomySettings.objects.filter(portfolio=self.instance.portfolio_id).first()
+        try:
+            policy_limits(tier=autonomy.risk_tolerance if autonomy else "balanced",
+                          horizon_years=autonomy.investment_horizon if autonomy else None,
+                          overrides=limit_overrides_of(row))
+        except LimitsError as exc:
+            field = exc.field.split(".")[0]
+            raise forms.ValidationError({field if field in self.fields else "__all__": exc.message}) from exc
+        return data
+
+
+class LimitsInline(admin.StackedInline):
+    """The portfolio's limit overrides, with the limits in force (tier, horizon, overrides resolved)."""
+
+    model = PortfolioLimits
+    form = LimitsForm
+    can_delete = True
+    extra = 0
+    max_num = 1
+    readonly_fields = ("limits_in_force", "updated_at")
+
+    @admin.display(description="limits in force")
+    def limits_in_force(self, obj: PortfolioLimits):
+        from portfolios.selectors import policy_limits_get
+
+        if not obj or not obj.portfolio_id:
+            return "-"
+        return limits_table(policy_limits_get(portfolio=obj.portfolio))
+
+
+def limits_table(limits) -> str:
+    """The resolved limits as an HTML table (admin)."""
+    rows = [
+        ("tier", limits.tier),
+        ("horizon", f"{limits.horizon_years:g} years (risk budget x {limits.horizon_factor:.2f})"),
+        ("volatility target", f"{limits.volatility_target:.1%}"),
+        *((f"{sleeve}", f"{lo:.0%} - {hi:.0%}") for sleeve, (lo, hi) in limits.sleeve_ranges.items()),
+        *((f"{cls} (class)", f"{lo:.0%} - {hi:.0%}") for cls, (lo, hi) in limits.class_ranges.items()),
+        ("largest position", f"{limits.max_position:.0%}"),
+        ("one-day VaR 95 % forecast", f"{limits.max_var_95:.2%}"),
+        ("drawdown that de-risks once", f"{limits.max_drawdown:.0%}"),
+        ("max holdings", limits.max_holdings or "-"),
+        ("excluded", ", ".join(limits.excluded_symbols) or "-"),
+    ]
+    return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+
+
 @admin.register(Portfolio)
 class PortfolioAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "owner", "cash", "mode", "autonomy_enabled", "broker", "ledger_version", "created_at")
@@ -81,7 +147,7 @@ class PortfolioAdmin(admin.ModelAdmin):
     # broker changes go through the broker account (credentials, open-order checks): read-only here
     readonly_fields = ("cash", "ledger_version", "broker", "created_at", "updated_at")
     raw_id_fields = ("owner",)
-    inlines = [AutonomyInline, TargetInline, PositionInline]
+    inlines = [AutonomyInline, LimitsInline, TargetInline, PositionInline]
 
     @admin.display(description="mode", ordering="autonomy__mode")
     def mode(self, obj: Portfolio) -> str:

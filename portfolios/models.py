@@ -457,7 +457,8 @@ class AutonomySettings(models.Model):
         GROWTH = "growth"
         AGGRESSIVE = "aggressive"
 
-    DEFAULT_STRATEGY = "optimizer:max_sharpe"
+    DEFAULT_STRATEGY = "optimizer:risk_parity"
+    """Chosen by the walk-forward evaluation on its tuning windows (docs/EVIDENCE.md)."""
 
     portfolio = models.OneToOneField(Portfolio, on_delete=models.CASCADE, related_name="autonomy")
     enabled = models.BooleanField(default=True, help_text="Off: the autopilot leaves this portfolio alone.")
@@ -471,22 +472,27 @@ class AutonomySettings(models.Model):
     rebalance_threshold = models.DecimalField(
         max_digits=6, decimal_places=4, default=Decimal("0.05"),
         validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("0.5"))],
-        help_text="Drift (max |weight - target|) beyond which the autopilot rebalances.",
+        help_text="The no-trade band: an asset trades when it is more than min(this, half its target) "
+        "away from its target.",
     )
-    calendar = models.CharField(max_length=10, choices=Calendar.choices, default=Calendar.QUARTERLY)
+    calendar = models.CharField(
+        max_length=10, choices=Calendar.choices, default=Calendar.MONTHLY,
+        help_text="How often the strategy's targets are reviewed (trades only follow the no-trade bands).",
+    )
     tax_optimization = models.BooleanField(default=False, help_text="Harvest tax losses (wash-sale aware).")
     tax_loss_threshold = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.05"))
     esg_constraints = models.JSONField(
         default=dict, blank=True,
         help_text='{"excluded_flags": ["tobacco", ...], "min_score": 40} — assets failing them are not bought.',
     )
-    constraints = models.JSONField(
-        default=dict, blank=True,
-        help_text='{"max_position": 0.3, "max_holdings": 15, "asset_class_bounds": {"equity": [0, 0.8]}}',
+    hybrid_agent = models.CharField(
+        max_length=32, blank=True,
+        help_text="The hybrid strategy's agent (agent:ppo, agent:primal_dual, agent:dqn); empty: any promoted one.",
     )
-    limits = models.JSONField(
-        default=dict, blank=True,
-        help_text='{"max_var_95": 0.04, "max_drawdown": 0.25, "max_turnover": 1.0}',
+    hybrid_alpha = models.DecimalField(
+        max_digits=4, decimal_places=3, default=Decimal("0.5"),
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="The hybrid strategy's weight on technical signals (the agent gets the rest).",
     )
     min_trade_value = models.DecimalField(**MONEY, default=Decimal("50"))
     fractional_shares = models.BooleanField(default=True)
@@ -512,6 +518,67 @@ class AutonomySettings(models.Model):
 
     def __str__(self) -> str:
         return f"autonomy of portfolio #{self.portfolio_id}: {self.mode}"
+
+    @property
+    def limit_overrides(self) -> PortfolioLimits:
+        """The portfolio's limit overrides (an unsaved empty row when it has none)."""
+        try:
+            return self.portfolio.limit_overrides
+        except PortfolioLimits.DoesNotExist:
+            return PortfolioLimits(portfolio=self.portfolio)
+
+    # The autonomy API shows the overrides as two groups, ``constraints`` and ``limits``.
+    constraints_overrides = limit_overrides
+    limits_overrides = limit_overrides
+
+
+class PortfolioLimits(models.Model):
+    """Overrides of the limits a portfolio's risk tier sets; an empty field keeps the tier's.
+
+    The one model of limits (``portfolios.policy`` resolves tier, horizon and these):
+    the autopilot, predict, backtests, risk alerts and the risk page all read them
+    through ``portfolios.selectors.policy_limits_get``.
+    """
+
+    portfolio = models.OneToOneField(Portfolio, on_delete=models.CASCADE, related_name="limit_overrides")
+    max_position = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.01), MaxValueValidator(1)],
+        help_text="Largest weight of one asset.",
+    )
+    max_asset_class = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.01), MaxValueValidator(1)],
+        help_text="Largest weight of any sleeve or asset class.",
+    )
+    max_holdings = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    asset_class_bounds = models.JSONField(
+        default=dict, blank=True,
+        help_text='Lowest and highest weight per asset class or sleeve, e.g. {"equity": [0.2, 0.8]}.',
+    )
+    max_var_95 = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.001), MaxValueValidator(1)],
+        help_text="One-day 95 % VaR forecast, fraction of value.",
+    )
+    max_drawdown = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.01), MaxValueValidator(1)],
+        help_text="A fall this far below the peak de-risks the portfolio once.",
+    )
+    max_turnover = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.01), MaxValueValidator(2)])
+    volatility_target = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.01), MaxValueValidator(1)],
+        help_text="Annualised volatility the risk overlay scales toward.",
+    )
+    max_avg_correlation = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Average pairwise correlation of the holdings above which the risk alerts warn.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "limit overrides"
+        verbose_name_plural = "limit overrides"
+
+    def __str__(self) -> str:
+        return f"limit overrides of portfolio #{self.portfolio_id}"
 
 
 class PortfolioSnapshot(models.Model):

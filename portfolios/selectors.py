@@ -15,16 +15,20 @@ from django.utils import timezone
 from common.errors import NotFound, ValidationFailed
 from portfolios.filters import TransactionFilter
 from portfolios.models import (
+    AutonomySettings,
     CashMovement,
     Decision,
     LotClosing,
     Portfolio,
+    PortfolioLimits,
     PortfolioSnapshot,
     Position,
     TaxLot,
     Trade,
 )
 from portfolios.performance import PerformanceMetrics, TwrPoint, metrics_from_twr, twr_series
+from portfolios.policy import LimitOverrides, PolicyLimits, policy_limits
+from portfolios.policy.limits import LimitsError
 from portfolios.prices import latest_closes
 from portfolios.tax import Lot
 
@@ -40,6 +44,70 @@ def portfolio_get(*, owner, portfolio_id: int) -> Portfolio:
     if portfolio is None:
         raise NotFound(f"portfolio {portfolio_id} does not exist", field="portfolio")
     return portfolio
+
+
+# --- limits: the one selector -------------------------------------------------------------
+
+
+def esg_excluded(esg: Mapping[str, Any] | None, assets: Sequence[Any]) -> tuple[str, ...]:
+    """Symbols failing the portfolio's ESG constraints (flags to exclude, minimum score)."""
+    flags = set((esg or {}).get("excluded_flags") or ())
+    min_score = (esg or {}).get("min_score")
+    out = []
+    for asset in assets:
+        asset_flags = set(asset.esg_flags or ())
+        low_score = min_score is not None and asset.esg_score is not None and asset.esg_score < float(min_score)
+        if flags & asset_flags or low_score:
+            out.append(asset.symbol)
+    return tuple(sorted(out))
+
+
+def limit_overrides_of(row: PortfolioLimits | None) -> LimitOverrides:
+    """The overrides of a ``PortfolioLimits`` row (none for ``None``)."""
+    if row is None:
+        return LimitOverrides()
+    bounds = {
+        str(k): (float(v[0]), float(v[1]))
+        for k, v in (row.asset_class_bounds or {}).items()
+        if isinstance(v, list | tuple) and len(v) == 2
+    }
+    return LimitOverrides(
+        max_position=row.max_position, max_asset_class=row.max_asset_class, max_holdings=row.max_holdings,
+        asset_class_bounds=bounds, max_var_95=row.max_var_95, max_drawdown=row.max_drawdown,
+        max_turnover=row.max_turnover, volatility_target=row.volatility_target,
+        max_avg_correlation=row.max_avg_correlation,
+    )
+
+
+def policy_limits_for(
+    *, autonomy: AutonomySettings | None, overrides: PortfolioLimits | None, assets: Sequence[Any] = ()
+) -> PolicyLimits:
+    """A portfolio's limits from rows already loaded (the bulk path of the cycle).
+
+    An override an operator made inconsistent in the admin is dropped field by field
+    (the tier's value stands) rather than stopping the portfolio.
+    """
+    tier = autonomy.risk_tolerance if autonomy is not None else AutonomySettings.RiskTolerance.BALANCED
+    horizon = autonomy.investment_horizon if autonomy is not None else None
+    buffer = float(autonomy.cash_buffer) if autonomy is not None else 0.02
+    excluded = esg_excluded(autonomy.esg_constraints if autonomy else None, assets)
+    o = limit_overrides_of(overrides)
+    try:
+        return policy_limits(tier=tier, horizon_years=horizon, overrides=o, cash_buffer=buffer,
+                             excluded_symbols=excluded)
+    except LimitsError:
+        return policy_limits(tier=tier, horizon_years=horizon, cash_buffer=buffer, excluded_symbols=excluded)
+
+
+def policy_limits_get(*, portfolio: Portfolio, assets: Sequence[Any] | None = None) -> PolicyLimits:
+    """The one way to read a portfolio's limits: its tier, horizon and overrides resolved."""
+    from marketdata.models import Asset
+
+    autonomy = AutonomySettings.objects.filter(portfolio=portfolio).first()
+    overrides = PortfolioLimits.objects.filter(portfolio=portfolio).first()
+    if assets is None:
+        assets = list(Asset.objects.filter(is_active=True)) if autonomy and autonomy.esg_constraints else []
+    return policy_limits_for(autonomy=autonomy, overrides=overrides, assets=assets)
 
 
 def portfolio_list(*, owner) -> QuerySet[Portfolio]:

@@ -54,7 +54,7 @@ from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, Notification
 from rebalancer.autopilot.push import push_enqueue
-from rebalancer.autopilot.types import CycleDecision
+from rebalancer.autopilot.types import CycleDecision, policy_state_to_dict
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,9 @@ def _ledger_for(
     return ledger
 
 
-CYCLE_RUN_COLUMNS = ("status", "action", "decision_id", "reason", "trades_count", "error", "finished_at")
+CYCLE_RUN_COLUMNS = (
+    "status", "action", "decision_id", "reason", "trades_count", "error", "finished_at", "policy_state",
+)
 NOTIFICATION_COLUMNS = ("user_id", "portfolio_id", "decision_id", "kind", "title", "body", "created_at", "read_at")
 
 
@@ -269,7 +271,7 @@ def _chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_poin
                 continue
             if pid in failed:
                 changed.append((run.pk, CycleRun.Status.FAILED.value, run.action, run.decision_id, run.reason,
-                                run.trades_count, failed[pid][:2000], now))
+                                run.trades_count, failed[pid][:2000], now, run.policy_state or {}))
                 results.append(CycleRunResult(pid, as_of, status="failed", error=failed[pid]))
                 continue
             mode = inputs[pid].config.mode
@@ -277,7 +279,7 @@ def _chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_poin
             trades_count = len(decision.trades) if action == "rebalance" else 0
             decision_id = decision_ids.get(pid)
             changed.append((run.pk, CycleRun.Status.DONE.value, action, decision_id, decision.summary,
-                            trades_count, "", now))
+                            trades_count, "", now, policy_state_to_dict(decision.policy_state)))
             if decision_id is not None and decision.action == "rebalance":
                 notifications.append(_notification(decision, decision_id, locked[pid], mode, now))
             results.append(CycleRunResult(

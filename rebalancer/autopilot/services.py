@@ -50,7 +50,7 @@ from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, KillSwitch, Notification
 from rebalancer.autopilot.notifications import notification_create
-from rebalancer.autopilot.types import CycleDecision, MarketView, TargetsCache
+from rebalancer.autopilot.types import CycleDecision, MarketView, TargetsCache, policy_state_to_dict
 
 logger = logging.getLogger(__name__)
 
@@ -327,7 +327,9 @@ def _cycle_one(
         run.status, run.action, run.decision = CycleRun.Status.DONE, action, row
         run.reason, run.trades_count, run.error = decision.summary, trades_count, ""
         run.finished_at = timezone.now()
-        run.save(update_fields=["status", "action", "decision", "reason", "trades_count", "error", "finished_at"])
+        run.policy_state = policy_state_to_dict(decision.policy_state)
+        run.save(update_fields=["status", "action", "decision", "reason", "trades_count", "error", "finished_at",
+                                "policy_state"])
     return CycleRunResult(
         portfolio_id, as_of, status="done", action=action,
         decision_id=row.pk if row else None, trades_count=trades_count, summary=decision.summary,

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from portfolios.policy import policy_limits_unconstrained
 from rebalancer.autopilot.strategies import strategies_register
-from rebalancer.autopilot.types import RiskLimits, TradeConfig
+from rebalancer.autopilot.types import BandSettings, OverlaySettings, TradeConfig
 
 
 def _shared_data() -> Path:
@@ -22,9 +23,10 @@ def _shared_data() -> Path:
 
 
 DATA = _shared_data() / "stock_prices.csv"
-NO_LIMITS = RiskLimits(  # also used by the tests through the ``settings`` fixture
-    max_position=None, max_asset_class=None, max_var_95=None, max_drawdown=None, max_turnover=None
-)
+NO_LIMITS = policy_limits_unconstrained()  # also used by the tests through the ``quiet`` fixture
+NO_OVERLAY = OverlaySettings(volatility_targeting=False, drawdown_rule=False)
+FULL_REVIEWS = BandSettings(relative=100.0, on_review="full", cost_gate=False)
+"""Drift off (threshold 1 and no relative band): a review rebalances every asset to target."""
 # Zero costs, nothing kept in cash; a one-cent minimum so that rounding leftovers of a
 # few hundredths of a cent do not fire the cash trigger every day.
 FRICTIONLESS = TradeConfig(
@@ -55,7 +57,8 @@ def prices_5y() -> pd.DataFrame:
 @pytest.fixture
 def quiet() -> dict:
     """Trigger and cost settings with only the calendar (and initial cash) trigger."""
-    return {"limits": NO_LIMITS, "frictionless": FRICTIONLESS, "costed": COSTED, "initial": INITIAL}
+    return {"limits": NO_LIMITS, "overlay": NO_OVERLAY, "band": FULL_REVIEWS, "frictionless": FRICTIONLESS,
+            "costed": COSTED, "initial": INITIAL}
 
 
 SPY = _shared_data() / "spy_prices.csv"
