@@ -17,7 +17,10 @@ Implements, for a one-dimensional series of daily portfolio returns ``r_0 .. r_{
 - :func:`garch_variance` — the same recursion with given parameters (the filter that
   turns fitted parameters into forecasts for later days, identical to arch's
   ``conditional_volatility`` when started from arch's backcast — a test checks it);
-- :func:`standardized_t_ppf` — quantiles of the unit-variance Student-t.
+- :func:`standardized_t_ppf` — quantiles of the unit-variance Student-t;
+- :func:`ewma_weights`, :func:`ewma_volatility` — one window's EWMA volatility by
+  halflife (``lam = 0.5 ** (1 / halflife)``), renormalised for the finite window: the
+  autopilot's exposure overlay and ``risk/selectors`` use them (from main, issue 14);
 
 Conventions:
 
@@ -252,3 +255,36 @@ def moment_dof(sample: np.ndarray, *, low: float = 2.5, high: float = 100.0) -> 
     if not math.isfinite(kurt) or kurt <= 6.0 / (high - 4.0):
         return high
     return float(min(max(4.0 + 6.0 / kurt, low), high))
+
+
+# --- one window, by halflife (main, issue 14) ---
+
+
+def ewma_lambda(halflife: float) -> float:
+    """The decay of an EWMA with the given halflife in observations."""
+    if not halflife > 0:
+        raise RiskInputError("halflife must be positive", field="halflife")
+    return 0.5 ** (1.0 / float(halflife))
+
+
+def ewma_weights(n: int, halflife: float) -> np.ndarray:
+    """Weights of the last ``n`` observations (oldest first), summing to one."""
+    lam = ewma_lambda(halflife)
+    w = lam ** np.arange(n - 1, -1, -1, dtype=float)
+    return w / w.sum()
+
+
+def ewma_volatility(
+    returns: np.ndarray, *, halflife: float = 40.0, periods_per_year: int | None = None
+) -> float:
+    """One-step-ahead EWMA volatility of ``returns`` (see the module docstring).
+
+    Raises :class:`RiskInputError` for fewer than two returns or non-finite values.
+    """
+    r = np.asarray(returns, dtype=float).ravel()
+    if r.size < 2:
+        raise RiskInputError("need at least two returns for a volatility forecast", field="returns")
+    if not np.all(np.isfinite(r)):
+        raise RiskInputError("returns must be finite", field="returns")
+    sigma = math.sqrt(float(ewma_weights(r.size, halflife) @ (r * r)))
+    return sigma * math.sqrt(periods_per_year) if periods_per_year else sigma

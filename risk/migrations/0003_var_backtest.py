@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('portfolios', '0002_fk_indexes_covered_by_composites'),
-        ('risk', '0001_initial'),
+        ('risk', '0002_limits_move_to_portfolios'),
     ]
 
     operations = [
