@@ -215,6 +215,14 @@ class RiskLimitsSerializer(serializers.Serializer):
     max_turnover = serializers.FloatField(min_value=0.01, max_value=2, required=False, allow_null=True)
 
 
+class _HybridAgentField(serializers.ChoiceField):
+    """A nullable agent choice: the model stores "any promoted agent" as blank, the API says null
+    (a blank outside the enum would break generated clients' enum types)."""
+
+    def to_representation(self, value):
+        return value or None
+
+
 class AutonomySerializer(serializers.ModelSerializer):
     """The autonomy settings; PUT replaces the given fields (others keep their values)."""
 
@@ -231,9 +239,9 @@ class AutonomySerializer(serializers.ModelSerializer):
         required=False, source="limits_overrides",
         help_text="Overrides of the risk tier's VaR, drawdown and turnover limits (null: the tier's).",
     )
-    hybrid_agent = serializers.ChoiceField(
-        choices=["", "agent:ppo", "agent:primal_dual", "agent:dqn"], required=False, allow_blank=True,
-        help_text="The hybrid strategy's RL agent; empty: any promoted one.",
+    hybrid_agent = _HybridAgentField(
+        choices=["agent:ppo", "agent:primal_dual", "agent:dqn"], required=False, allow_blank=True, allow_null=True,
+        help_text="The hybrid strategy's RL agent; null: any promoted one.",
     )
     hybrid_alpha = serializers.DecimalField(
         max_digits=4, decimal_places=3, min_value=Decimal("0"), max_value=Decimal("1"), required=False,
@@ -272,6 +280,9 @@ class AutonomySerializer(serializers.ModelSerializer):
             "cash_buffer", "commission_rate", "commission_min", "slippage_bps", "updated_at",
         ]
         read_only_fields = ["updated_at"]
+
+    def validate_hybrid_agent(self, value: str | None) -> str:
+        return value or ""  # stored blank; null and "" both mean "any promoted agent"
 
     def validate_strategy(self, value: str) -> str:
         known = strategies.strategy_names()

@@ -129,6 +129,27 @@ def test_targets_above_a_cap_are_422_naming_the_cap_and_change_nothing(investor_
     assert investor_client.get(f"{BASE}/{funded.pk}/targets").json()["targets"] == before
 
 
+def test_the_hybrid_agent_is_null_for_any_promoted_agent_and_round_trips_a_named_one(investor_client, funded):
+    from portfolios.models import AutonomySettings
+
+    url = f"{BASE}/{funded.pk}/autonomy"
+    # given the default (stored blank), the API says null, inside the schema's nullable enum
+    assert investor_client.get(url).json()["hybrid_agent"] is None
+    # when a named agent is chosen, then it is stored and returned
+    named = investor_client.put(url, {"hybrid_agent": "agent:ppo"}, format="json")
+    assert named.json()["hybrid_agent"] == "agent:ppo"
+    assert AutonomySettings.objects.get(portfolio=funded).hybrid_agent == "agent:ppo"
+    # when null or "" comes back, then "any promoted agent" is stored again
+    for cleared in (None, ""):
+        investor_client.put(url, {"hybrid_agent": "agent:ppo"}, format="json")
+        body = investor_client.put(url, {"hybrid_agent": cleared}, format="json").json()
+        assert body["hybrid_agent"] is None
+        assert AutonomySettings.objects.get(portfolio=funded).hybrid_agent == ""
+    # and an unknown agent is a 400 naming the field
+    bad = investor_client.put(url, {"hybrid_agent": "agent:nope"}, format="json")
+    assert (bad.status_code, bad.json()["errors"][0]["attr"]) == (400, "hybrid_agent")
+
+
 def test_autonomy_put_validates_the_strategy_against_the_registry(investor_client, funded, monkeypatch):
     from portfolios import strategies
 
