@@ -1,4 +1,5 @@
-"""Enqueueing a Celery task after commit, without making the request wait in the demo.
+"""Celery tasks of the infrastructure app, and enqueueing a task after commit without making
+the request wait in the demo.
 
 With a broker, ``task.delay`` after commit hands the work to a worker. Without one (the
 demo, ``CELERY_TASK_ALWAYS_EAGER``), ``delay`` runs the task right there, inside the
@@ -16,6 +17,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from celery import shared_task
 from django.conf import settings
 from django.db import connections, transaction
 
@@ -56,3 +58,11 @@ def task_enqueue_on_commit(task: Any, **kwargs: Any) -> None:
         transaction.on_commit(lambda: background_pool().submit(_run, task, kwargs).add_done_callback(_log_failure))
     else:
         transaction.on_commit(lambda: task.delay(**kwargs))
+
+
+@shared_task(name="common.idempotency_keys_purge_task", acks_late=True)
+def idempotency_keys_purge_task() -> int:
+    """Delete Idempotency-Keys older than 24 hours; returns how many. Safe to rerun."""
+    from common.idempotency import idempotency_keys_purge
+
+    return idempotency_keys_purge()

@@ -5,8 +5,12 @@ constraints below where SQL can express them, and checked by ``audit_ledger``):
 
 * ``Portfolio.cash`` == sum of ``CashMovement.amount`` + sum of ``Trade.cash_flow``;
 * cash is never negative unless ``allow_negative_cash``; quantities never negative;
-* ``Position.quantity`` == sum of the open ``TaxLot.quantity_open`` of that asset;
-* a lot's ``quantity_original - quantity_open`` == the shares its ``LotClosing`` rows closed.
+* ``Position.quantity`` == sum of the open ``TaxLot.quantity_open`` of that asset
+  == shares bought - shares sold + the shares splits added (``CorporateActionApplication``);
+* a lot's ``quantity_original - quantity_open`` == the shares its ``LotClosing`` rows closed;
+* a closing's ``wash_disallowed`` == the sum of its ``WashSale`` rows, each added to the
+  basis of its replacement lot;
+* every paid dividend application has its ``CashMovement`` of the same amount.
 
 Money: 4 decimal places; prices 6; share quantities 8 (fractional shares).
 """
@@ -38,9 +42,13 @@ class Portfolio(models.Model):
     )
     lot_method = models.CharField(
         max_length=8,
-        choices=[("fifo", "FIFO"), ("lifo", "LIFO"), ("hifo", "HIFO")],
-        default="fifo",
-        help_text="Which tax lots a sale closes when the trade does not name them.",
+        choices=[("tax_min", "Tax-minimizing"), ("fifo", "FIFO"), ("lifo", "LIFO"), ("hifo", "HIFO")],
+        default="tax_min",
+        help_text="Which tax lots a sale closes when the trade does not name them; tax-minimizing "
+        "sells the lots whose sale costs the least tax first (losses, then long-term gains).",
+    )
+    reinvest_dividends = models.BooleanField(
+        default=False, db_default=False, help_text="Buy more of the asset with each cash dividend on its pay date."
     )
     ledger_version = models.PositiveBigIntegerField(
         default=0, help_text="Incremented by every ledger change; proposals made on an older version are stale."
@@ -237,8 +245,25 @@ class TaxLot(models.Model):
     acquired_on = models.DateField()
     quantity_original = models.DecimalField(**QUANTITY)
     quantity_open = models.DecimalField(**QUANTITY)
-    cost_basis = models.DecimalField(**MONEY, help_text="Total cost of the original shares, commission included.")
+    cost_basis = models.DecimalField(
+        **MONEY, help_text="Total cost of the original shares, commission and wash-sale adjustment included."
+    )
     cost_basis_open = models.DecimalField(**MONEY, help_text="Cost basis of the shares still open.")
+    holding_from = models.DateField(
+        null=True, blank=True,
+        help_text="Start of the holding period when a wash sale added the sold shares' (else acquired_on).",
+    )
+    wash_adjustment = models.DecimalField(
+        **MONEY, default=Decimal("0"), db_default=Decimal("0"),
+        help_text="Disallowed loss of a wash sale added to the basis.",
+    )
+    wash_replacement = models.BooleanField(
+        default=False, db_default=False, help_text="These shares replaced shares sold at a loss (they wash one loss only)."
+    )
+    split_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The lot these shares were split off (a partial wash sale or a split of a partly sold lot).",
+    )
 
     class Meta:
         ordering = ["acquired_on", "id"]
@@ -250,6 +275,7 @@ class TaxLot(models.Model):
                 condition=Q(quantity_open__lte=F("quantity_original")), name="lot_open_within_original"
             ),
             models.CheckConstraint(condition=Q(cost_basis_open__gte=0), name="lot_basis_non_negative"),
+            models.CheckConstraint(condition=Q(wash_adjustment__gte=0), name="lot_wash_adjustment_non_negative"),
         ]
 
     def __str__(self) -> str:
@@ -272,18 +298,113 @@ class LotClosing(models.Model):
     quantity = models.DecimalField(**QUANTITY)
     proceeds = models.DecimalField(**MONEY, help_text="Net of the sell's commission, pro rata.")
     cost_basis = models.DecimalField(**MONEY)
-    realized_gain = models.DecimalField(**MONEY)
+    realized_gain = models.DecimalField(**MONEY, help_text="Economic gain: proceeds - cost basis.")
     holding_period = models.CharField(max_length=5, choices=HoldingPeriod.choices)
     closed_on = models.DateField()
+    washed_quantity = models.DecimalField(
+        **QUANTITY, default=Decimal("0"), db_default=Decimal("0"), help_text="Loss shares matched with replacement shares (wash sale)."
+    )
+    wash_disallowed = models.DecimalField(
+        **MONEY, default=Decimal("0"), db_default=Decimal("0"),
+        help_text="Part of the loss the wash-sale rule disallows (moved to the replacements' basis).",
+    )
 
     class Meta:
         ordering = ["closed_on", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="lot_closing_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(washed_quantity__gte=0, washed_quantity__lte=F("quantity"), wash_disallowed__gte=0),
+                name="lot_closing_wash_within_quantity",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.quantity} of lot #{self.lot_id}: {self.realized_gain} ({self.holding_period})"
+
+    @property
+    def recognized_gain(self) -> Decimal:
+        """The gain or loss reported for tax (the economic gain less the disallowed loss)."""
+        return self.realized_gain + self.wash_disallowed
+
+
+class WashSale(models.Model):
+    """Loss shares of a closing washed by replacement shares bought within 30 days."""
+
+    closing = models.ForeignKey(LotClosing, on_delete=models.CASCADE, related_name="wash_sales")
+    replacement_lot = models.ForeignKey(TaxLot, on_delete=models.CASCADE, related_name="wash_sales")
+    quantity = models.DecimalField(**QUANTITY)
+    disallowed_loss = models.DecimalField(**MONEY, help_text="Added to the replacement lot's basis.")
+    holding_days = models.PositiveIntegerField(help_text="Days of the sold shares' holding period added.")
+    matched_on = models.DateField(help_text="The sale or purchase that made the match.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["matched_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0, disallowed_loss__gte=0), name="wash_sale_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"wash sale: {self.disallowed_loss} of closing #{self.closing_id} into lot #{self.replacement_lot_id}"
+
+
+class CorporateActionApplication(models.Model):
+    """What one recorded corporate action did to one portfolio — once (unique per pair).
+
+    Splits: every open lot of the asset multiplied (total basis and dates unchanged)
+    and the position with them, at the ex-date. Cash dividends: the shares held at the
+    close before the ex-date are entitled (``accrued``); the cash is credited on the pay
+    date as a ``dividend`` movement (``paid``) and reinvested when the portfolio does so.
+    """
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied (split)"
+        ACCRUED = "accrued", "Accrued (dividend due on the pay date)"
+        PAID = "paid", "Paid (dividend credited)"
+        NOT_APPLICABLE = "not_applicable", "Not applicable (already in the asset's adjusted closes)"
+        NEEDS_REVIEW = "needs_review", "Needs review (the ledger traded the asset since the ex-date)"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="action_applications")
+    action = models.ForeignKey(
+        "marketdata.CorporateAction", on_delete=models.PROTECT, related_name="applications"
+    )
+    asset = models.ForeignKey("marketdata.Asset", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    ex_date = models.DateField()
+    pay_date = models.DateField(null=True, blank=True)
+    shares = models.DecimalField(
+        **QUANTITY, help_text="Split: shares held before it; dividend: shares entitled (held before the ex-date)."
+    )
+    quantity_delta = models.DecimalField(
+        **QUANTITY, default=Decimal("0"), help_text="Shares the split added (negative for a reverse split)."
+    )
+    amount = models.DecimalField(**MONEY, null=True, blank=True, help_text="Dividend: gross cash due.")
+    qualified_amount = models.DecimalField(
+        **MONEY, default=Decimal("0"), help_text="Dividend: the part designated qualified by the issuer."
+    )
+    cash_movement = models.OneToOneField(
+        CashMovement, null=True, blank=True, on_delete=models.PROTECT, related_name="action_application"
+    )
+    reinvestment = models.ForeignKey(
+        Trade, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The buy that reinvested the dividend.",
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["ex_date", "id"]
+        indexes = [models.Index(fields=["portfolio", "status", "ex_date"])]
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "action"], name="action_applied_once_per_portfolio"),
+            models.CheckConstraint(condition=Q(shares__gte=0), name="action_application_shares_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.asset_id} on {self.ex_date} for portfolio #{self.portfolio_id}: {self.status}"
 
 
 class TargetAllocation(models.Model):
@@ -336,7 +457,8 @@ class AutonomySettings(models.Model):
         GROWTH = "growth"
         AGGRESSIVE = "aggressive"
 
-    DEFAULT_STRATEGY = "optimizer:max_sharpe"
+    DEFAULT_STRATEGY = "optimizer:risk_parity"
+    """Chosen by the walk-forward evaluation on its tuning windows (docs/EVIDENCE.md)."""
 
     portfolio = models.OneToOneField(Portfolio, on_delete=models.CASCADE, related_name="autonomy")
     enabled = models.BooleanField(default=True, help_text="Off: the autopilot leaves this portfolio alone.")
@@ -350,22 +472,27 @@ class AutonomySettings(models.Model):
     rebalance_threshold = models.DecimalField(
         max_digits=6, decimal_places=4, default=Decimal("0.05"),
         validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("0.5"))],
-        help_text="Drift (max |weight - target|) beyond which the autopilot rebalances.",
+        help_text="The no-trade band: an asset trades when it is more than min(this, half its target) "
+        "away from its target.",
     )
-    calendar = models.CharField(max_length=10, choices=Calendar.choices, default=Calendar.QUARTERLY)
+    calendar = models.CharField(
+        max_length=10, choices=Calendar.choices, default=Calendar.MONTHLY,
+        help_text="How often the strategy's targets are reviewed (trades only follow the no-trade bands).",
+    )
     tax_optimization = models.BooleanField(default=False, help_text="Harvest tax losses (wash-sale aware).")
     tax_loss_threshold = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.05"))
     esg_constraints = models.JSONField(
         default=dict, blank=True,
         help_text='{"excluded_flags": ["tobacco", ...], "min_score": 40} — assets failing them are not bought.',
     )
-    constraints = models.JSONField(
-        default=dict, blank=True,
-        help_text='{"max_position": 0.3, "max_holdings": 15, "asset_class_bounds": {"equity": [0, 0.8]}}',
+    hybrid_agent = models.CharField(
+        max_length=32, blank=True,
+        help_text="The hybrid strategy's agent (agent:ppo, agent:primal_dual, agent:dqn); empty: any promoted one.",
     )
-    limits = models.JSONField(
-        default=dict, blank=True,
-        help_text='{"max_var_95": 0.04, "max_drawdown": 0.25, "max_turnover": 1.0}',
+    hybrid_alpha = models.DecimalField(
+        max_digits=4, decimal_places=3, default=Decimal("0.5"),
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="The hybrid strategy's weight on technical signals (the agent gets the rest).",
     )
     min_trade_value = models.DecimalField(**MONEY, default=Decimal("50"))
     fractional_shares = models.BooleanField(default=True)
@@ -391,6 +518,67 @@ class AutonomySettings(models.Model):
 
     def __str__(self) -> str:
         return f"autonomy of portfolio #{self.portfolio_id}: {self.mode}"
+
+    @property
+    def limit_overrides(self) -> PortfolioLimits:
+        """The portfolio's limit overrides (an unsaved empty row when it has none)."""
+        try:
+            return self.portfolio.limit_overrides
+        except PortfolioLimits.DoesNotExist:
+            return PortfolioLimits(portfolio=self.portfolio)
+
+    # The autonomy API shows the overrides as two groups, ``constraints`` and ``limits``.
+    constraints_overrides = limit_overrides
+    limits_overrides = limit_overrides
+
+
+class PortfolioLimits(models.Model):
+    """Overrides of the limits a portfolio's risk tier sets; an empty field keeps the tier's.
+
+    The one model of limits (``portfolios.policy`` resolves tier, horizon and these):
+    the autopilot, predict, backtests, risk alerts and the risk page all read them
+    through ``portfolios.selectors.policy_limits_get``.
+    """
+
+    portfolio = models.OneToOneField(Portfolio, on_delete=models.CASCADE, related_name="limit_overrides")
+    max_position = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.01), MaxValueValidator(1)],
+        help_text="Largest weight of one asset.",
+    )
+    max_asset_class = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.01), MaxValueValidator(1)],
+        help_text="Largest weight of any sleeve or asset class.",
+    )
+    max_holdings = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    asset_class_bounds = models.JSONField(
+        default=dict, blank=True,
+        help_text='Lowest and highest weight per asset class or sleeve, e.g. {"equity": [0.2, 0.8]}.',
+    )
+    max_var_95 = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.001), MaxValueValidator(1)],
+        help_text="One-day 95 % VaR forecast, fraction of value.",
+    )
+    max_drawdown = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.01), MaxValueValidator(1)],
+        help_text="A fall this far below the peak de-risks the portfolio once.",
+    )
+    max_turnover = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.01), MaxValueValidator(2)])
+    volatility_target = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.01), MaxValueValidator(1)],
+        help_text="Annualised volatility the risk overlay scales toward.",
+    )
+    max_avg_correlation = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Average pairwise correlation of the holdings above which the risk alerts warn.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "limit overrides"
+        verbose_name_plural = "limit overrides"
+
+    def __str__(self) -> str:
+        return f"limit overrides of portfolio #{self.portfolio_id}"
 
 
 class PortfolioSnapshot(models.Model):

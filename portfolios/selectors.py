@@ -15,16 +15,20 @@ from django.utils import timezone
 from common.errors import NotFound, ValidationFailed
 from portfolios.filters import TransactionFilter
 from portfolios.models import (
+    AutonomySettings,
     CashMovement,
     Decision,
     LotClosing,
     Portfolio,
+    PortfolioLimits,
     PortfolioSnapshot,
     Position,
     TaxLot,
     Trade,
 )
 from portfolios.performance import PerformanceMetrics, TwrPoint, metrics_from_twr, twr_series
+from portfolios.policy import LimitOverrides, PolicyLimits, policy_limits
+from portfolios.policy.limits import LimitsError
 from portfolios.prices import latest_closes
 from portfolios.tax import Lot
 
@@ -40,6 +44,70 @@ def portfolio_get(*, owner, portfolio_id: int) -> Portfolio:
     if portfolio is None:
         raise NotFound(f"portfolio {portfolio_id} does not exist", field="portfolio")
     return portfolio
+
+
+# --- limits: the one selector -------------------------------------------------------------
+
+
+def esg_excluded(esg: Mapping[str, Any] | None, assets: Sequence[Any]) -> tuple[str, ...]:
+    """Symbols failing the portfolio's ESG constraints (flags to exclude, minimum score)."""
+    flags = set((esg or {}).get("excluded_flags") or ())
+    min_score = (esg or {}).get("min_score")
+    out = []
+    for asset in assets:
+        asset_flags = set(asset.esg_flags or ())
+        low_score = min_score is not None and asset.esg_score is not None and asset.esg_score < float(min_score)
+        if flags & asset_flags or low_score:
+            out.append(asset.symbol)
+    return tuple(sorted(out))
+
+
+def limit_overrides_of(row: PortfolioLimits | None) -> LimitOverrides:
+    """The overrides of a ``PortfolioLimits`` row (none for ``None``)."""
+    if row is None:
+        return LimitOverrides()
+    bounds = {
+        str(k): (float(v[0]), float(v[1]))
+        for k, v in (row.asset_class_bounds or {}).items()
+        if isinstance(v, list | tuple) and len(v) == 2
+    }
+    return LimitOverrides(
+        max_position=row.max_position, max_asset_class=row.max_asset_class, max_holdings=row.max_holdings,
+        asset_class_bounds=bounds, max_var_95=row.max_var_95, max_drawdown=row.max_drawdown,
+        max_turnover=row.max_turnover, volatility_target=row.volatility_target,
+        max_avg_correlation=row.max_avg_correlation,
+    )
+
+
+def policy_limits_for(
+    *, autonomy: AutonomySettings | None, overrides: PortfolioLimits | None, assets: Sequence[Any] = ()
+) -> PolicyLimits:
+    """A portfolio's limits from rows already loaded (the bulk path of the cycle).
+
+    An override an operator made inconsistent in the admin is dropped field by field
+    (the tier's value stands) rather than stopping the portfolio.
+    """
+    tier = autonomy.risk_tolerance if autonomy is not None else AutonomySettings.RiskTolerance.BALANCED
+    horizon = autonomy.investment_horizon if autonomy is not None else None
+    buffer = float(autonomy.cash_buffer) if autonomy is not None else 0.02
+    excluded = esg_excluded(autonomy.esg_constraints if autonomy else None, assets)
+    o = limit_overrides_of(overrides)
+    try:
+        return policy_limits(tier=tier, horizon_years=horizon, overrides=o, cash_buffer=buffer,
+                             excluded_symbols=excluded)
+    except LimitsError:
+        return policy_limits(tier=tier, horizon_years=horizon, cash_buffer=buffer, excluded_symbols=excluded)
+
+
+def policy_limits_get(*, portfolio: Portfolio, assets: Sequence[Any] | None = None) -> PolicyLimits:
+    """The one way to read a portfolio's limits: its tier, horizon and overrides resolved."""
+    from marketdata.models import Asset
+
+    autonomy = AutonomySettings.objects.filter(portfolio=portfolio).first()
+    overrides = PortfolioLimits.objects.filter(portfolio=portfolio).first()
+    if assets is None:
+        assets = list(Asset.objects.filter(is_active=True)) if autonomy and autonomy.esg_constraints else []
+    return policy_limits_for(autonomy=autonomy, overrides=overrides, assets=assets)
 
 
 def portfolio_list(*, owner) -> QuerySet[Portfolio]:
@@ -84,6 +152,24 @@ class PortfolioState:
     recent_buys: tuple[tuple[str, date], ...] = ()
     recent_loss_sales: tuple[tuple[str, date], ...] = ()
     missing_prices: tuple[str, ...] = field(default=())
+    accrued_dividends: Decimal = ZERO
+    """Dividends past their ex-date not paid yet (in ``total_value``: the close already dropped)."""
+
+
+def accrued_dividends_get(*, portfolio_ids: Sequence[int], as_of: date) -> dict[int, Decimal]:
+    """Cash dividends each portfolio is owed at ``as_of``: ex-date passed, pay date not yet."""
+    from django.db.models import Q
+
+    from portfolios.models import CorporateActionApplication
+
+    out: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    rows = CorporateActionApplication.objects.filter(
+        portfolio_id__in=list(portfolio_ids), kind="dividend", ex_date__lte=as_of, amount__isnull=False,
+        status__in=["accrued", "paid"],
+    ).filter(Q(pay_date__gt=as_of)).values_list("portfolio_id", "amount")
+    for pid, amount in rows:
+        out[pid] += amount
+    return dict(out)
 
 
 def portfolio_states_get(
@@ -101,6 +187,7 @@ def portfolio_states_get(
         holdings[pid][symbol] = qty
         classes[symbol] = asset_class
     closes = latest_closes(symbols=sorted(classes), as_of=as_of)
+    accrued = accrued_dividends_get(portfolio_ids=ids, as_of=as_of)
     lots: dict[int, list[Lot]] = defaultdict(list)
     buys: dict[int, list[tuple[str, date]]] = defaultdict(list)
     losses: dict[int, list[tuple[str, date]]] = defaultdict(list)
@@ -128,7 +215,8 @@ def portfolio_states_get(
         quantities = holdings.get(pid, {})
         prices = {s: closes[s][0] for s in quantities if s in closes}
         missing = tuple(sorted(s for s in quantities if s not in closes))
-        total = cash + sum((q * prices[s] for s, q in quantities.items() if s in prices), ZERO)
+        owed = accrued.get(pid, ZERO)
+        total = cash + owed + sum((q * prices[s] for s, q in quantities.items() if s in prices), ZERO)
         weights = {s: float(q * prices[s] / total) if total > 0 else 0.0 for s, q in quantities.items() if s in prices}
         states[pid] = PortfolioState(
             portfolio_id=pid,
@@ -145,6 +233,7 @@ def portfolio_states_get(
             recent_buys=tuple(buys.get(pid, ())),
             recent_loss_sales=tuple(losses.get(pid, ())),
             missing_prices=missing,
+            accrued_dividends=owed,
         )
     return states
 
@@ -352,3 +441,36 @@ def decision_get(*, portfolio: Portfolio, decision_id: int) -> Decision:
     if decision is None:
         raise NotFound(f"proposal {decision_id} does not exist", field="proposal")
     return decision
+
+
+def tax_positions_get(
+    *, portfolio_ids: Sequence[int], as_of: date, loss_deduction_limit: float = 3000.0
+) -> dict[int, tuple[float, float]]:
+    """Per portfolio: (net gains recognized since 1 January of ``as_of``'s year, capital loss
+    carried into that year) — what a harvested loss can offset. One aggregate query."""
+    from django.db.models import Sum
+    from django.db.models.functions import ExtractYear
+
+    from portfolios.tax import TaxRates, tax_years_net
+
+    realized: dict[int, dict[int, list[Decimal]]] = defaultdict(dict)
+    rows = (
+        LotClosing.objects.filter(lot__portfolio_id__in=list(portfolio_ids), closed_on__lte=as_of)
+        .annotate(year=ExtractYear("closed_on"))
+        .values("lot__portfolio_id", "year", "holding_period")
+        .annotate(gain=Sum("realized_gain"), disallowed=Sum("wash_disallowed"))
+        .values_list("lot__portfolio_id", "year", "holding_period", "gain", "disallowed")
+    )
+    for pid, year, period, gain, disallowed in rows:
+        pair = realized[pid].setdefault(year, [ZERO, ZERO])
+        pair[1 if period == "long" else 0] += (Decimal(gain or 0) + Decimal(disallowed or 0)).quantize(Decimal("0.0001"))
+    out = {}
+    rates = TaxRates(loss_deduction_limit=loss_deduction_limit)
+    for pid in portfolio_ids:
+        years = realized.get(pid, {})
+        this = years.get(as_of.year, [ZERO, ZERO])
+        prior = {y: (st, lt) for y, (st, lt) in years.items() if y < as_of.year}
+        netted = tax_years_net(prior, rates, last_year=as_of.year - 1) if prior else []
+        carry = netted[-1].carryover_short_term + netted[-1].carryover_long_term if netted else ZERO
+        out[pid] = (float(this[0] + this[1]), float(carry))
+    return out

@@ -1,17 +1,8 @@
-"""Operators' view of risk: limits, snapshots, and alerts (acknowledge from the list)."""
+"""Operators' view of risk: snapshots and alerts (acknowledge from the list); limits are in portfolios."""
 
 from django.contrib import admin, messages
 
-from risk.models import RiskAlert, RiskLimit, RiskSnapshot
-
-
-@admin.register(RiskLimit)
-class RiskLimitAdmin(admin.ModelAdmin):
-    list_display = ["portfolio", "max_var", "var_confidence", "max_drawdown", "max_position",
-                    "max_avg_correlation", "updated_at"]
-    search_fields = ["portfolio__name", "portfolio__owner__email"]
-    raw_id_fields = ["portfolio"]
-    readonly_fields = ["updated_at"]
+from risk.models import RiskAlert, RiskSnapshot
 
 
 @admin.register(RiskSnapshot)

@@ -1,4 +1,4 @@
-"""Risk records: per-portfolio limits, nightly risk snapshots, and alerts.
+"""Risk records: nightly risk snapshots and alerts (limits live in ``portfolios.PortfolioLimits``).
 
 Risk figures are floats (ratios of portfolio value, not money); the money amounts
 derived from them are Decimal.
@@ -9,36 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-
-
-def _fraction(default: float, help_text: str, *, null: bool = False) -> models.FloatField:
-    return models.FloatField(
-        default=None if null else default,
-        null=null,
-        blank=null,
-        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text=help_text,
-    )
-
-
-class RiskLimit(models.Model):
-    """The limits one portfolio's alerts are raised against (defaults: brief 001)."""
-
-    portfolio = models.OneToOneField("portfolios.Portfolio", on_delete=models.CASCADE, related_name="risk_limit")
-    max_var = _fraction(0.03, "Largest 1-day VaR at var_confidence, as a positive loss fraction.")
-    var_confidence = models.FloatField(
-        default=0.95, validators=[MinValueValidator(0.5), MaxValueValidator(0.9999)]
-    )
-    max_drawdown = _fraction(0.20, "Drawdown beyond this triggers the risk override (critical).")
-    max_position = _fraction(0.10, "A single position above this weight raises a warning.")
-    max_avg_correlation = _fraction(0.80, "Average pairwise correlation above this raises a warning.")
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"limits of portfolio {self.portfolio_id}"
 
 
 class RiskSnapshot(models.Model):

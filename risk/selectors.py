@@ -19,7 +19,8 @@ from marketdata.models import Asset, PriceBar
 from marketdata.selectors import return_panel_get
 from portfolios.models import Portfolio, PortfolioSnapshot
 from portfolios.performance import twr_series
-from portfolios.selectors import portfolio_get, portfolio_states_get
+from portfolios.policy import PolicyLimits
+from portfolios.selectors import policy_limits_get, portfolio_get, portfolio_states_get
 from risk.measures import RiskInputError, VaRResult, performance_metrics, value_at_risk
 from risk.measures.alerts import AlertSignal, evaluate_alert_rules
 from risk.measures.attribution import FactorRisk, RiskAttribution, factor_risk, risk_attribution
@@ -33,7 +34,8 @@ from risk.measures.stress import (
     stress_recommendations,
     stress_test,
 )
-from risk.models import RiskAlert, RiskLimit, RiskSnapshot
+from risk.measures.volatility import ewma_volatility
+from risk.models import RiskAlert, RiskSnapshot
 
 LOOKBACK = dt.timedelta(days=730)
 """Default return window: two years of daily returns before the end date."""
@@ -242,9 +244,22 @@ def stress_test_run(
     return StressOutcome(report, stress_recommendations(report), value)
 
 
-def risk_limit_get(*, portfolio: Portfolio) -> RiskLimit:
-    """The portfolio's limits, or the defaults (unsaved) when none were set."""
-    return RiskLimit.objects.filter(portfolio=portfolio).first() or RiskLimit(portfolio=portfolio)
+def risk_limits_get(*, portfolio: Portfolio) -> PolicyLimits:
+    """The portfolio's limits: the one selector the autopilot reads too (its tier and overrides)."""
+    return policy_limits_get(portfolio=portfolio)
+
+
+ALERT_VAR_HALFLIFE = 20.0
+"""Halflife of the EWMA volatility behind the VaR the alerts compare with the limit: the
+risk overlay's forecast (``rebalancer.autopilot.types.OverlaySettings.halflife_days``, a
+higher layer this module may not import; a test pins the two together)."""
+Z_95 = 1.6448536269514722
+
+
+def var_forecast(panel: pd.DataFrame, weights: Mapping[str, float]) -> float:
+    """One-day 95 % VaR forecast of the weights: normal, EWMA volatility (the overlay's)."""
+    r = panel.to_numpy() @ [weights[c] for c in panel.columns]
+    return Z_95 * ewma_volatility(r, halflife=ALERT_VAR_HALFLIFE)
 
 
 @dataclass(frozen=True)
@@ -264,6 +279,8 @@ class RiskView:
     stress: StressReport | None
     signals: list[AlertSignal] = field(default_factory=list)
     n_observations: int = 0
+    var_forecast: float | None = None
+    """One-day 95 % VaR forecast (the autopilot's measure), compared with the limit."""
     factor: FactorRisk | None = None
     note: str = ""
 
@@ -277,7 +294,7 @@ def portfolio_risk_view_get(*, portfolio: Portfolio, as_of: dt.date | None = Non
     of it on the dates where every holding has a return.
     """
     exposure = portfolio_exposure_get(portfolio=portfolio, as_of=as_of)
-    limit = risk_limit_get(portfolio=portfolio)
+    limit = risk_limits_get(portfolio=portfolio)
     weights, classes = exposure.weights, exposure.asset_classes
     drawdown = _actual_drawdown(portfolio)
     empty = RiskView(exposure.as_of, exposure.value, weights, classes, None, None, None, drawdown,
@@ -295,7 +312,7 @@ def portfolio_risk_view_get(*, portfolio: Portfolio, as_of: dt.date | None = Non
         return _with_signals(empty, limit, note=(
             f"only {panel.shape[0]} days in the last two years where every holding has a price; "
             f"need {MIN_OBSERVATIONS}"))
-    level = limit.var_confidence
+    level = 0.95
     var_1d = value_at_risk(panel, weights, method="historical", confidence_level=level)
     var_5d = value_at_risk(panel, weights, method="historical", confidence_level=level, horizon_days=5)
     series = pd.Series(panel.to_numpy() @ [weights[c] for c in panel.columns], index=panel.index)
@@ -320,21 +337,44 @@ def portfolio_risk_view_get(*, portfolio: Portfolio, as_of: dt.date | None = Non
             factor = None
     stress = stress_test(weights, None, asset_classes=classes, returns=history[held])
     view = RiskView(exposure.as_of, exposure.value, weights, classes, var_1d, var_5d, metrics, drawdown,
-                    corr, attribution, stress, n_observations=int(panel.shape[0]), factor=factor)
+                    corr, attribution, stress, n_observations=int(panel.shape[0]), factor=factor,
+                    var_forecast=var_forecast(panel, weights))
     return _with_signals(view, limit)
 
 
-def _with_signals(view: RiskView, limit: RiskLimit, note: str = "") -> RiskView:
-    signals = evaluate_alert_rules(
-        var_1d=view.var_1d.var if view.var_1d else None,
-        var_limit=limit.max_var,
-        current_drawdown=view.current_drawdown,
-        drawdown_limit=limit.max_drawdown,
-        weights=view.weights,
-        position_limit=limit.max_position,
-        average_correlation=view.avg_correlation,
-        correlation_limit=limit.max_avg_correlation,
+def alert_signals(
+    *,
+    weights: Mapping[str, float],
+    asset_classes: Mapping[str, str],
+    limits: PolicyLimits,
+    var_forecast: float | None,
+    current_drawdown: float | None,
+    average_correlation: float | None,
+) -> list[AlertSignal]:
+    """The alert rules against the portfolio's own limits, the ones the autopilot trades to:
+    the position cap of its projection (risky assets; a bond or money-market fund is
+    bounded by its sleeve), the VaR forecast of its overlay, the drawdown at which the
+    overlay de-risks. A holding the autopilot bought is within them. The nightly risk
+    view and the intraday monitor both call this one function."""
+    from portfolios.policy.tiers import RISKY_SLEEVES, sleeve_of
+
+    risky = {s: w for s, w in weights.items() if sleeve_of(asset_classes.get(s, "unknown")) in RISKY_SLEEVES}
+    return evaluate_alert_rules(
+        var_1d=var_forecast,
+        var_limit=limits.max_var_95,
+        current_drawdown=current_drawdown,
+        drawdown_limit=limits.max_drawdown,
+        weights=risky,
+        position_limit=limits.max_position,
+        average_correlation=average_correlation,
+        correlation_limit=limits.max_avg_correlation,
     )
+
+
+def _with_signals(view: RiskView, limit: PolicyLimits, note: str = "") -> RiskView:
+    signals = alert_signals(weights=view.weights, asset_classes=view.asset_classes, limits=limit,
+                            var_forecast=view.var_forecast, current_drawdown=view.current_drawdown,
+                            average_correlation=view.avg_correlation)
     return RiskView(**{**view.__dict__, "signals": signals, "note": note or view.note})
 
 

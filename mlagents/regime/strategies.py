@@ -14,7 +14,8 @@ from mlagents.regime.engine.hybrid import HybridStrategy
 from mlagents.regime.engine.policy import AdaptiveStrategy
 from portfolios.strategies import StrategyContext, StrategyError, register, strategy_get
 
-DEFAULT_HYBRID_AGENT = "agent:ppo"
+HYBRID_AGENTS = ("agent:primal_dual", "agent:ppo", "agent:dqn")
+"""Agents the hybrid tries, in this order, when the settings name none (the first promoted one wins)."""
 
 
 def _policy_rules():
@@ -29,22 +30,26 @@ def _regime_at(as_of: dt.date):
     return regime_state_get(market="default", as_of=as_of)
 
 
-def registered_agent(ctx: StrategyContext) -> Mapping[str, float]:
-    """The target weights of the agent named by ``ctx.options["hybrid_agent"]`` (default
-    ``agent:ppo``); StrategyError when no such agent is registered yet."""
-    name = str(ctx.options.get("hybrid_agent", DEFAULT_HYBRID_AGENT))
-    if not name.startswith("agent:"):
-        raise StrategyError(f"the hybrid strategy blends an RL agent (agent:*), not {name!r}")
-    try:
-        agent = strategy_get(name)
-    except StrategyError as exc:
-        raise StrategyError(
-            f"the hybrid strategy needs the agent {name!r}, which is not registered yet "
-            f"(train one with `manage.py train_agent`): {exc}"
-        ) from None
-    return agent.target_weights(ctx).weights
+def registered_agent(ctx: StrategyContext) -> tuple[Mapping[str, float], str]:
+    """The target weights of the hybrid's agent and its name.
+
+    ``ctx.options["hybrid_agent"]`` names one (``agent:*``); without it the first agent of
+    :data:`HYBRID_AGENTS` with a promoted model is used. StrategyError (with why) when none
+    can decide.
+    """
+    wanted = ctx.options.get("hybrid_agent")
+    names = (str(wanted),) if wanted else HYBRID_AGENTS
+    reasons = []
+    for name in names:
+        if not name.startswith("agent:"):
+            raise StrategyError(f"the hybrid strategy blends an RL agent (agent:*), not {name!r}")
+        try:
+            return strategy_get(name).target_weights(ctx).weights, name
+        except StrategyError as exc:
+            reasons.append(f"{name}: {exc}")
+    raise StrategyError("no promoted agent can decide (" + "; ".join(reasons) + ")")
 
 
 def strategies_register() -> None:
     register("regime_adaptive", lambda: AdaptiveStrategy(rules=_policy_rules, regime_at=_regime_at))
-    register("hybrid", lambda: HybridStrategy(registered_agent, agent_name=DEFAULT_HYBRID_AGENT))
+    register("hybrid", lambda: HybridStrategy(registered_agent))

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from common.api import Pagination, error_responses
 from common.conditional import ETAG_EXTENSION, IF_MATCH, etag_of, if_match_check, with_etag
+from common.idempotency import idempotent
 from portfolios import selectors, services
 from portfolios.apis.serializers import (
     TRANSACTION_KINDS,
@@ -153,13 +154,17 @@ class PortfolioDetailApi(APIView):
 class HoldingsApi(APIView):
     @extend_schema(
         operation_id="portfolios_holdings", parameters=[PORTFOLIO_ID], responses={200: HoldingsOutputSerializer},
-        description="Positions valued at their latest closes: quantity, price, market value, weight, unrealized P&L.",
+        description="Positions valued at their latest closes (splits applied: share counts follow the close): "
+        "quantity, price, market value, weight, cost basis, unrealized P&L; `value` adds cash and dividends "
+        "past their ex-date that are not paid yet.",
     )
     def get(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
         holdings = selectors.holdings_get(portfolio=portfolio)
-        value = portfolio.cash + sum((h.market_value or 0 for h in holdings), 0)
-        body = {"cash": portfolio.cash, "value": value, "holdings": HoldingSerializer(holdings, many=True).data}
+        accrued = selectors.accrued_dividends_get(portfolio_ids=[portfolio.pk], as_of=date.today()).get(portfolio.pk, 0)
+        value = portfolio.cash + accrued + sum((h.market_value or 0 for h in holdings), 0)
+        body = {"cash": portfolio.cash, "accrued_dividends": accrued, "value": value,
+                "holdings": HoldingSerializer(holdings, many=True).data}
         return Response(HoldingsOutputSerializer(body).data)
 
 
@@ -186,12 +191,14 @@ class TransactionsApi(APIView):
 
 
 class CashApi(APIView):
+    @idempotent
     @extend_schema(
         operation_id="portfolios_cash",
         parameters=[PORTFOLIO_ID],
         request=CashInputSerializer,
         responses={201: CashOutputSerializer, **error_responses(422)},
-        description="Deposit or withdraw cash. Withdrawing more than the cash held is a 422 naming `amount`.",
+        description="Deposit or withdraw cash. Withdrawing more than the cash held is a 422 naming `amount`. "
+        "Send an `Idempotency-Key` to retry safely: the same key and body return the first response.",
     )
     def post(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)

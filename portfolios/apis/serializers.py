@@ -55,7 +55,7 @@ class PortfolioOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Portfolio
         fields = [
-            "id", "name", "base_currency", "benchmark_symbol", "lot_method", "cash", "value",
+            "id", "name", "base_currency", "benchmark_symbol", "lot_method", "reinvest_dividends", "cash", "value",
             "mode", "autonomy_enabled", "broker", "broker_account", "created_at", "updated_at",
         ]
         read_only_fields = fields
@@ -73,7 +73,13 @@ class PortfolioInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120, trim_whitespace=True)
     base_currency = serializers.RegexField(r"^[A-Za-z]{3}$", max_length=3, default="USD", help_text="ISO 4217 code.")
     benchmark_symbol = serializers.CharField(max_length=20, default="SPY", allow_blank=True)
-    lot_method = serializers.ChoiceField(choices=Portfolio._meta.get_field("lot_method").choices, default="fifo")
+    lot_method = serializers.ChoiceField(
+        choices=Portfolio._meta.get_field("lot_method").choices, default="tax_min",
+        help_text="Which lots a sale closes: tax_min (default: losses, then long-term gains first), fifo, lifo, hifo.",
+    )
+    reinvest_dividends = serializers.BooleanField(
+        default=False, help_text="Reinvest cash dividends in the paying asset on their pay date."
+    )
     broker = serializers.ChoiceField(
         choices=Portfolio._meta.get_field("broker").choices, required=False,
         help_text="Where trades execute: paper (default) or alpaca. Left out: unchanged.",
@@ -102,6 +108,9 @@ class HoldingSerializer(serializers.Serializer):
 
 class HoldingsOutputSerializer(serializers.Serializer):
     cash = serializers.DecimalField(max_digits=20, decimal_places=4)
+    accrued_dividends = serializers.DecimalField(
+        max_digits=20, decimal_places=4, help_text="Dividends past their ex-date, paid on their pay date."
+    )
     value = serializers.DecimalField(max_digits=24, decimal_places=4)
     holdings = HoldingSerializer(many=True)
 
@@ -175,17 +184,19 @@ class AutonomyConstraintsSerializer(serializers.Serializer):
             child=serializers.FloatField(min_value=0, max_value=1), min_length=2, max_length=2
         ),
         required=False,
-        help_text='Lowest and highest share of value per asset class, e.g. {"equity": [0.2, 0.8], '
-        '"bond": [0.1, 0.5]}; the optimizers solve with them and the pre-trade checks enforce them.',
+        help_text='Lowest and highest share of value per asset class or sleeve (equity, bond/bonds, '
+        'alternatives, cash, commodity, real_estate, crypto), e.g. {"equity": [0.2, 0.8], "bond": [0.1, 0.5]}; '
+        "they replace the risk tier's range; every strategy's targets are projected onto them.",
     )
 
     def validate_asset_class_bounds(self, value: dict) -> dict:
         from marketdata.models import AssetClass
 
-        unknown = sorted(set(value) - set(AssetClass.values))
+        known = set(AssetClass.values) | {"bonds", "alternatives"}
+        unknown = sorted(set(value) - known)
         if unknown:
             raise serializers.ValidationError(
-                f"unknown asset class {', '.join(unknown)}; use {', '.join(AssetClass.values)}"
+                f"unknown asset class {', '.join(unknown)}; use {', '.join(sorted(known))}"
             )
         for asset_class, (lowest, highest) in value.items():
             if lowest > highest:
@@ -197,7 +208,8 @@ class AutonomyConstraintsSerializer(serializers.Serializer):
 
 class RiskLimitsSerializer(serializers.Serializer):
     max_var_95 = serializers.FloatField(
-        min_value=0.001, max_value=1, required=False, allow_null=True, help_text="One-day 95 % VaR, fraction of value."
+        min_value=0.001, max_value=1, required=False, allow_null=True,
+        help_text="One-day 95 % VaR forecast, fraction of value.",
     )
     max_drawdown = serializers.FloatField(min_value=0.01, max_value=1, required=False, allow_null=True)
     max_turnover = serializers.FloatField(min_value=0.01, max_value=2, required=False, allow_null=True)
@@ -211,8 +223,22 @@ class AutonomySerializer(serializers.ModelSerializer):
         help_text="A registered strategy, e.g. optimizer:max_sharpe, optimizer:min_volatility, agent:ppo.",
     )
     esg_constraints = EsgConstraintsSerializer(required=False)
-    constraints = AutonomyConstraintsSerializer(required=False)
-    limits = RiskLimitsSerializer(required=False)
+    constraints = AutonomyConstraintsSerializer(
+        required=False, source="constraints_overrides",
+        help_text="Overrides of the risk tier's position, holdings and asset-class limits (null: the tier's).",
+    )
+    limits = RiskLimitsSerializer(
+        required=False, source="limits_overrides",
+        help_text="Overrides of the risk tier's VaR, drawdown and turnover limits (null: the tier's).",
+    )
+    hybrid_agent = serializers.ChoiceField(
+        choices=["", "agent:ppo", "agent:primal_dual", "agent:dqn"], required=False, allow_blank=True,
+        help_text="The hybrid strategy's RL agent; empty: any promoted one.",
+    )
+    hybrid_alpha = serializers.DecimalField(
+        max_digits=4, decimal_places=3, min_value=Decimal("0"), max_value=Decimal("1"), required=False,
+        help_text="The hybrid strategy's weight on technical signals (the agent gets the rest).",
+    )
     rebalance_threshold = serializers.DecimalField(
         max_digits=6, decimal_places=4, min_value=Decimal("0.001"), max_value=Decimal("0.5"), required=False
     )
@@ -242,8 +268,8 @@ class AutonomySerializer(serializers.ModelSerializer):
         fields = [
             "enabled", "paused_reason", "mode", "strategy", "risk_tolerance", "investment_horizon",
             "rebalance_threshold", "calendar", "tax_optimization", "tax_loss_threshold", "esg_constraints",
-            "constraints", "limits", "min_trade_value", "fractional_shares", "cash_buffer",
-            "commission_rate", "commission_min", "slippage_bps", "updated_at",
+            "constraints", "limits", "hybrid_agent", "hybrid_alpha", "min_trade_value", "fractional_shares",
+            "cash_buffer", "commission_rate", "commission_min", "slippage_bps", "updated_at",
         ]
         read_only_fields = ["updated_at"]
 

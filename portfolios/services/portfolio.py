@@ -16,6 +16,7 @@ from portfolios.models import (
     AutonomySettings,
     LotClosing,
     Portfolio,
+    PortfolioLimits,
     TargetAllocation,
     TaxLot,
     Trade,
@@ -24,7 +25,7 @@ from portfolios.services._locks import portfolio_lock
 from portfolios.services.broker_accounts import portfolio_broker_set
 
 # Risk tiers of users.InvestorProfile map onto the autonomy's risk tolerance one to one.
-_PORTFOLIO_FIELDS = ("name", "base_currency", "benchmark_symbol", "lot_method")
+_PORTFOLIO_FIELDS = ("name", "base_currency", "benchmark_symbol", "lot_method", "reinvest_dividends")
 
 
 def _default_risk_tolerance(owner: Any) -> str:
@@ -40,7 +41,8 @@ def portfolio_create(
     name: str,
     base_currency: str = "USD",
     benchmark_symbol: str = "SPY",
-    lot_method: str = "fifo",
+    lot_method: str = "tax_min",
+    reinvest_dividends: bool = False,
     mode: str = AutonomySettings.Mode.ADVISE,
     strategy: str | None = None,
     broker: str = "paper",
@@ -56,6 +58,7 @@ def portfolio_create(
         base_currency=base_currency.upper(),
         benchmark_symbol=benchmark_symbol,
         lot_method=lot_method,
+        reinvest_dividends=reinvest_dividends,
     )
     AutonomySettings.objects.create(
         portfolio=portfolio,
@@ -126,8 +129,8 @@ _AUTONOMY_FIELDS = (
     "tax_optimization",
     "tax_loss_threshold",
     "esg_constraints",
-    "constraints",
-    "limits",
+    "hybrid_agent",
+    "hybrid_alpha",
     "min_trade_value",
     "fractional_shares",
     "cash_buffer",
@@ -149,7 +152,61 @@ def autonomy_update(*, portfolio: Portfolio, data: Mapping[str, Any]) -> Autonom
         setattr(settings, field, data[field])
     if changed:
         settings.save()
+    # The API's serializer names the groups after their source ("..._overrides").
+    groups = {
+        name: data[key]
+        for name in ("constraints", "limits")
+        for key in (name, f"{name}_overrides")
+        if key in data
+    }
+    if groups:
+        limit_overrides_set(portfolio=portfolio, **groups)
     return settings
+
+
+LIMIT_GROUPS = {
+    "constraints": ("max_position", "max_asset_class", "max_holdings", "asset_class_bounds"),
+    "limits": ("max_var_95", "max_drawdown", "max_turnover"),
+}
+
+
+@transaction.atomic
+def limit_overrides_set(
+    *, portfolio: Portfolio, constraints: Mapping[str, Any] | None = None, limits: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> PortfolioLimits:
+    """Replace groups of the portfolio's limit overrides (a group given replaces all its keys;
+    a key left out of it goes back to the tier's value). ``fields`` sets single fields.
+
+    Raises :class:`Unprocessable` naming the field when the result cannot hold together
+    (e.g. sleeve minimums above 100 %).
+    """
+    from portfolios.policy import policy_limits
+    from portfolios.policy.limits import LimitsError
+    from portfolios.selectors import limit_overrides_of
+
+    row = PortfolioLimits.objects.select_for_update().filter(portfolio=portfolio).first()
+    row = row or PortfolioLimits(portfolio=portfolio)
+    for group, values in (("constraints", constraints), ("limits", limits)):
+        if values is None:
+            continue
+        for key in LIMIT_GROUPS[group]:
+            default = {} if key == "asset_class_bounds" else None
+            setattr(row, key, values.get(key, default) if values.get(key) is not None else default)
+    for key, value in fields.items():
+        setattr(row, key, value)
+    autonomy = AutonomySettings.objects.filter(portfolio=portfolio).first()
+    try:
+        policy_limits(
+            tier=autonomy.risk_tolerance if autonomy else "balanced",
+            horizon_years=autonomy.investment_horizon if autonomy else None,
+            overrides=limit_overrides_of(row),
+            cash_buffer=float(autonomy.cash_buffer) if autonomy else 0.02,
+        )
+    except LimitsError as exc:
+        raise Unprocessable(exc.message, code="inconsistent_limits", field=exc.field) from exc
+    row.save()
+    return row
 
 
 @transaction.atomic
@@ -165,6 +222,52 @@ class TargetInput:
     weight: Decimal
     symbol: str | None = None
     asset_class: str | None = None
+
+
+def targets_check_limits(*, portfolio: Portfolio, targets: Sequence[TargetInput], assets: Mapping[str, Asset]) -> None:
+    """Refuse targets above a cap of the portfolio's limits (422 naming the cap and the target).
+
+    The same limits the autopilot projects every strategy onto: the cap on one position,
+    the highest weight of each sleeve and asset class, and the ESG exclusions. (Floors
+    are not refused: the projection fills them and the explanation says so.)
+    """
+    from portfolios.policy.tiers import sleeve_of
+    from portfolios.selectors import policy_limits_get
+
+    limits = policy_limits_get(portfolio=portfolio, assets=list(assets.values()))
+    sleeves: dict[str, Decimal] = {}
+    for i, t in enumerate(targets):
+        asset_class = assets[t.symbol].asset_class if t.symbol else (t.asset_class or "")
+        sleeve = sleeve_of(asset_class)
+        sleeves[sleeve] = sleeves.get(sleeve, Decimal(0)) + t.weight
+        cap = limits.position_cap(asset_class)
+        if t.symbol and float(t.weight) > cap + 1e-9:
+            raise Unprocessable(
+                f"{t.symbol} at {float(t.weight):.1%} is above the {cap:.0%} cap on a single "
+                f"position of your {limits.tier} limits",
+                code="above_position_cap", field=f"targets.{i}.weight",
+                extra={"cap": "max_position", "limit": cap},
+            )
+        if t.symbol and t.symbol in limits.excluded_symbols:
+            raise Unprocessable(f"{t.symbol} is excluded by your ESG settings", code="excluded_symbol",
+                                field=f"targets.{i}.symbol")
+        class_cap = limits.class_cap(asset_class)
+        if not t.symbol and float(t.weight) > class_cap + 1e-9:
+            raise Unprocessable(
+                f"{asset_class} at {float(t.weight):.1%} is above its {class_cap:.0%} cap in your {limits.tier} limits",
+                code="above_class_cap", field=f"targets.{i}.weight",
+                extra={"cap": f"asset_class:{asset_class}", "limit": class_cap},
+            )
+    for sleeve, total in sorted(sleeves.items()):
+        if sleeve == "cash":
+            continue
+        highest = limits.sleeve_ranges[sleeve][1]
+        if float(total) > highest + 1e-9:
+            raise Unprocessable(
+                f"the {sleeve} targets add up to {float(total):.1%}, above the {highest:.0%} your {limits.tier} "
+                "limits allow",
+                code="above_sleeve_cap", field="targets", extra={"cap": f"sleeve:{sleeve}", "limit": highest},
+            )
 
 
 @transaction.atomic
@@ -188,6 +291,7 @@ def targets_set(*, portfolio: Portfolio, targets: Sequence[TargetInput]) -> list
     unknown = sorted(set(symbols) - set(assets))
     if unknown:
         raise Unprocessable(f"unknown symbols: {', '.join(unknown)}", code="unknown_symbol", field="targets")
+    targets_check_limits(portfolio=portfolio, targets=targets, assets=assets)
     TargetAllocation.objects.filter(portfolio=portfolio).delete()
     rows = [
         TargetAllocation(

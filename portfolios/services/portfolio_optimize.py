@@ -19,13 +19,20 @@ def _universe(portfolio: Portfolio) -> list[str]:
     return sorted(set(held) | set(targeted))
 
 
-def _constraints(settings: AutonomySettings | None, given: Mapping[str, Any] | None) -> dict[str, Any]:
+def _constraints(
+    settings: AutonomySettings | None, given: Mapping[str, Any] | None, n_assets: int
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if settings is not None:
-        spec = settings.constraints or {}
-        for key in ("max_position", "max_holdings"):
-            if spec.get(key) is not None:
-                out[key] = spec[key]
+        from portfolios.selectors import policy_limits_get
+
+        limits = policy_limits_get(portfolio=settings.portfolio, assets=[])  # the autopilot's limits
+        # The optimizer invests everything but the buffer: a cap a small universe cannot
+        # meet is loosened to an equal share (the autopilot's projection keeps the rest in cash).
+        invested = 1.0 - float(settings.cash_buffer)
+        out["max_position"] = max(limits.max_position, invested / max(n_assets, 1))
+        if limits.max_holdings is not None:
+            out["max_holdings"] = limits.max_holdings
         esg = settings.esg_constraints or {}
         if esg.get("excluded_flags"):
             out["exclude_esg_flags"] = list(esg["excluded_flags"])
@@ -58,7 +65,7 @@ def portfolio_optimize(
             field="universe",
         )
     state = portfolio_state_get(portfolio=portfolio, as_of=params.get("end") or date.today())
-    constraints = _constraints(settings, params.get("constraints"))
+    constraints = _constraints(settings, params.get("constraints"), len(universe))
     v = dict(params)
     options = {
         "kelly_fraction": v.get("kelly_fraction", 0.5),

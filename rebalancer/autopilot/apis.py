@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import MONEY_QUANTUM, error_responses, money_field
+from portfolios.models import AutonomySettings
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.predict import PredictInput, rebalance_predict
 
@@ -36,7 +37,7 @@ class LimitsSerializer(serializers.Serializer):
     max_asset_class = serializers.FloatField(required=False, allow_null=True, min_value=0.01, max_value=1.0)
     max_var_95 = serializers.FloatField(
         required=False, allow_null=True, min_value=0.0001, max_value=1.0,
-        help_text="Largest one-day 95% VaR (loss fraction); breaching it moves to the defensive allocation.",
+        help_text="Largest one-day 95% VaR forecast (loss fraction); the risk overlay scales exposure below it.",
     )
     max_drawdown = serializers.FloatField(required=False, allow_null=True, min_value=0.01, max_value=1.0)
     max_turnover = serializers.FloatField(required=False, allow_null=True, min_value=0.01, max_value=1.0)
@@ -60,7 +61,7 @@ class PredictInputSerializer(serializers.Serializer):
         max_value=Decimal(MAX_MONEY), help_text="Notional value (with `weights`). Decimal string, 4 places.",
     )
     strategy = serializers.CharField(
-        max_length=80, default="optimizer:max_sharpe",
+        max_length=80, default=AutonomySettings.DEFAULT_STRATEGY,
         help_text="A registered strategy, e.g. optimizer:max_sharpe, optimizer:min_volatility, "
         "optimizer:risk_parity, optimizer:hrp, optimizer:min_cvar, optimizer:max_utility, "
         "optimizer:multi_objective, equal_weight, target_allocation.",
@@ -73,6 +74,10 @@ class PredictInputSerializer(serializers.Serializer):
         serializers.FloatField(min_value=0, max_value=1), "Targets for the target_allocation strategy."
     )
     risk_tolerance = serializers.ChoiceField(choices=RISK_TIERS, default="balanced")
+    investment_horizon = serializers.IntegerField(
+        default=10, min_value=1, max_value=60,
+        help_text="Years; scales the tier's risk budget (README: the horizon rule).",
+    )
     rebalance_threshold = serializers.FloatField(default=0.05, min_value=0.001, max_value=0.5)
     limits = LimitsSerializer(required=False, default=dict)
     excluded_symbols = serializers.ListField(

@@ -1,41 +1,40 @@
-"""Pre-trade risk checks of the cycle: the product's limits on top of ``risk.measures``.
+"""Pre-trade risk checks of the cycle: the portfolio's limits on top of ``risk.measures``.
 
-:func:`checks_run` turns the autopilot's :class:`~rebalancer.autopilot.types.RiskLimits`
-into the risk engine's limits and evaluates the move ``current -> proposed`` with
-:func:`risk.measures.pretrade.pre_trade_check`; each outcome becomes a
-:class:`~rebalancer.autopilot.types.Check` carrying its number and limit for the
-decision record. The drawdown limit is not re-checked here: the autopilot watches the
-portfolio's *realised* drawdown as a trigger (see :mod:`rebalancer.autopilot.triggers`).
+:func:`checks_run` evaluates the move ``current -> proposed`` against the portfolio's
+:class:`~portfolios.policy.PolicyLimits` — the position cap, exclusions and exposure with
+:func:`risk.measures.pretrade.pre_trade_check`, the sleeves' and asset classes' ranges,
+the number of holdings, the turnover cap, and the one-day 95 % VaR *forecast* of the
+risk overlay (the same EWMA volatility it scaled the targets with, so the check agrees
+with it and does not keep a crash in a historical window for a year). Each outcome
+becomes a :class:`~rebalancer.autopilot.types.Check` with its number and limit. After
+the projection and the overlay every check passes on an ordinary day; a failure is a
+true breach. A sleeve below its floor is reported, not failed: only the overlay's VaR
+cap puts it there, on purpose. The drawdown limit belongs to the overlay.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 import pandas as pd
 
-from rebalancer.autopilot.types import Check, RiskLimits
+from portfolios.policy import PolicyLimits
+from portfolios.policy.tiers import sleeve_of
+from rebalancer.autopilot.types import Check
 from risk.measures.errors import RiskInputError
+from risk.measures.pretrade import CheckResult, pre_trade_check
 from risk.measures.pretrade import RiskLimits as EngineLimits
-from risk.measures.pretrade import pre_trade_check
 
 HOLDING_TOLERANCE = 1e-9
 """A weight at or below this counts as no position (the risk engine's tolerance)."""
 
 
-def engine_limits(limits: RiskLimits, asset_classes: Mapping[str, str]) -> EngineLimits:
-    classes = sorted(set(asset_classes.values()))
-    class_max = {cls: limits.max_asset_class for cls in classes} if limits.max_asset_class is not None else {}
-    for cls, _, highest in limits.asset_class_bounds:
-        class_max[cls] = min(class_max.get(cls, 1.0), highest)
+def engine_limits(limits: PolicyLimits) -> EngineLimits:
+    """Exclusions and exposure as the risk engine's limits (positions and VaR are checked here)."""
     return EngineLimits(
-        max_var=limits.max_var_95,
-        var_confidence=0.95,
-        var_method="historical",
-        max_position=limits.max_position,
-        max_asset_class=class_max,
-        max_turnover=limits.max_turnover,
+        max_var=None,
+        max_position=None,
+        max_turnover=None,
         max_gross_exposure=1.0 + 1e-6,
         excluded_symbols=frozenset(limits.excluded_symbols),
     )
@@ -46,53 +45,105 @@ def checks_run(
     current: Mapping[str, float],
     proposed: Mapping[str, float],
     returns: pd.DataFrame,
-    limits: RiskLimits,
+    limits: PolicyLimits,
     asset_classes: Mapping[str, str],
     cache: dict | None = None,
+    var_forecast: float | None = None,
 ) -> tuple[Check, ...]:
     """Every applicable check's outcome; an unusable input is itself a failed check.
 
-    Only the turnover check depends on ``current``; the others (position, asset
-    classes, exclusions, exposure and the VaR of the proposed weights, the costly one)
-    depend on the proposed weights alone. With ``cache`` (the cycle's targets cache)
-    they are computed once per distinct ``proposed`` (same items in the same order,
-    same return window, limits and classes) and shared by every portfolio moving to
-    the same targets: the inputs are identical, so the numbers are too.
+    Only the turnover check depends on ``current``; the others depend on the proposed
+    weights alone and, with ``cache`` (the cycle's targets cache), are computed once per
+    distinct ``proposed``. ``var_forecast``: the overlay's one-day 95 % VaR of
+    ``proposed`` (``None``: not checked, e.g. the kill switch's defensive allocation).
     """
     try:
-        # Validates both weight maps first, as the single call did, then the move itself.
         turnover = pre_trade_check(
-            current_weights=current,
-            proposed_weights=proposed,
-            returns=returns,
+            current_weights=current, proposed_weights=proposed, returns=returns,
             limits=EngineLimits(max_var=None, max_position=None, max_turnover=limits.max_turnover,
                                 max_gross_exposure=None),
         ).checks
-        key = ("__checks__", id(returns), tuple(proposed.items()), replace(limits, max_turnover=None),
-               id(asset_classes))
+        key = ("__checks__", tuple(proposed.items()), repr(limits), id(asset_classes))
         hit = cache.get(key) if cache is not None else None
-        if hit is not None and hit[0] is returns and hit[1] is asset_classes:
-            target_checks = hit[2]
+        if hit is not None and hit[0] is asset_classes:
+            target_checks = hit[1]
         else:
             target_checks = (
                 *pre_trade_check(
-                    current_weights=proposed,
-                    proposed_weights=proposed,
-                    returns=returns,
-                    limits=engine_limits(replace(limits, max_turnover=None), asset_classes),
-                    asset_classes=asset_classes,
+                    current_weights=proposed, proposed_weights=proposed, returns=returns,
+                    limits=engine_limits(limits), asset_classes=asset_classes,
                 ).checks,
+                *_position_check(proposed, limits, asset_classes),
+                *_sleeve_checks(proposed, limits, asset_classes),
                 *_holdings_check(proposed, limits.max_holdings),
-                *_class_floor_checks(proposed, limits, asset_classes),
             )
             if cache is not None:
-                cache[key] = (returns, asset_classes, target_checks)
+                cache[key] = (asset_classes, target_checks)
     except RiskInputError as exc:
         return (Check(name="inputs", passed=False, value=None, limit=None, message=str(exc)),)
-    return tuple(
+    out = [
         Check(name=c.name, passed=c.passed, value=c.value, limit=c.limit, message=c.message)
         for c in (*target_checks, *turnover)
-    )
+    ]
+    if var_forecast is not None:
+        passed = var_forecast <= limits.max_var_95 + 1e-9
+        out.append(Check(
+            name="var", passed=passed, value=var_forecast, limit=limits.max_var_95,
+            message=f"1-day 95% VaR forecast {var_forecast:.2%} vs limit {limits.max_var_95:.2%}: "
+            + ("within limit" if passed else "exceeds limit"),
+        ))
+    return tuple(out)
+
+
+def _position_check(
+    proposed: Mapping[str, float], limits: PolicyLimits, asset_classes: Mapping[str, str]
+) -> tuple[Check, ...]:
+    """The largest position against its cap (``PolicyLimits.position_cap``: risky assets
+    at ``max_position``, bond and money-market funds at their sleeve's ceiling)."""
+    worst, worst_symbol, worst_cap = -1.0, "-", limits.max_position
+    for s, w in proposed.items():
+        cap = limits.position_cap(asset_classes.get(s, "unknown"))
+        if float(w) - cap > worst:
+            worst, worst_symbol, worst_cap = float(w) - cap, s, cap
+    weight = float(proposed.get(worst_symbol, 0.0))
+    passed = worst <= HOLDING_TOLERANCE
+    return (CheckResult("position", passed, weight, worst_cap,
+                        f"largest position against its cap {worst_symbol} {weight:.2%} vs limit {worst_cap:.2%}: "
+                        + ("within limit" if passed else "exceeds limit")),)
+
+
+def _sleeve_checks(
+    proposed: Mapping[str, float], limits: PolicyLimits, asset_classes: Mapping[str, str]
+) -> tuple[Check, ...]:
+    """Each sleeve's weight against its range, each capped asset class against its cap."""
+    sleeves: dict[str, float] = {}
+    classes: dict[str, float] = {}
+    for s, w in proposed.items():
+        cls = asset_classes.get(s, "unknown")
+        sleeves[sleeve_of(cls)] = sleeves.get(sleeve_of(cls), 0.0) + float(w)
+        classes[cls] = classes.get(cls, 0.0) + float(w)
+    out = []
+    for sleeve in ("equity", "bonds", "alternatives"):
+        weight = sleeves.get(sleeve, 0.0)
+        lo, hi = limits.sleeve_ranges[sleeve]
+        passed = weight <= hi + HOLDING_TOLERANCE
+        out.append(CheckResult(f"sleeve:{sleeve}", passed, weight, hi,
+                               f"{sleeve} {weight:.2%} vs highest {hi:.2%}: "
+                               + ("within limit" if passed else "exceeds limit")))
+        if lo > 0 and sleeve in sleeves:
+            below = weight < lo - HOLDING_TOLERANCE
+            out.append(CheckResult(
+                f"sleeve_min:{sleeve}", True, weight, lo,
+                f"{sleeve} {weight:.2%} vs lowest {lo:.2%}: "
+                + ("below it on purpose (the risk overlay cut exposure)" if below else "within limit"),
+            ))
+    for cls, (_, hi) in sorted(limits.class_ranges.items()):
+        weight = classes.get(cls, 0.0)
+        passed = weight <= hi + HOLDING_TOLERANCE
+        out.append(CheckResult(f"asset_class:{cls}", passed, weight, hi,
+                               f"{cls} {weight:.2%} vs highest {hi:.2%}: "
+                               + ("within limit" if passed else "exceeds limit")))
+    return tuple(out)
 
 
 def _holdings_check(proposed: Mapping[str, float], max_holdings: int | None) -> tuple[Check, ...]:
@@ -103,22 +154,6 @@ def _holdings_check(proposed: Mapping[str, float], max_holdings: int | None) -> 
     verdict = "within limit" if count <= max_holdings else "exceeds limit"
     return (Check(name="holdings", passed=count <= max_holdings, value=float(count), limit=float(max_holdings),
                   message=f"{count} positions vs limit {max_holdings}: {verdict}"),)
-
-
-def _class_floor_checks(
-    proposed: Mapping[str, float], limits: RiskLimits, asset_classes: Mapping[str, str]
-) -> tuple[Check, ...]:
-    """Each asset class with a lowest weight (``asset_class_bounds``) against it."""
-    out = []
-    for cls, lowest, _ in limits.asset_class_bounds:
-        if lowest <= 0:
-            continue
-        weight = sum(float(w) for s, w in proposed.items() if asset_classes.get(s, "unknown") == cls)
-        passed = weight >= lowest - HOLDING_TOLERANCE
-        verdict = "within limit" if passed else "below the lowest weight"
-        out.append(Check(name=f"asset_class_min:{cls}", passed=passed, value=weight, limit=lowest,
-                         message=f"{cls} weight {weight:.2%} vs lowest {lowest:.2%}: {verdict}"))
-    return tuple(out)
 
 
 def turnover_of(current: Mapping[str, float], proposed: Mapping[str, float]) -> float:

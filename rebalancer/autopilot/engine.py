@@ -3,29 +3,46 @@
 :func:`cycle_decide` runs DESIGN.md's steps 1-5 and 7 for one portfolio on one as-of
 date; step 6 (execution) belongs to the DB shell (:mod:`rebalancer.autopilot.services`)
 or to the backtester's simulated broker. The same function drives production, the
-backtests and ``rebalance/predict``:
+backtests, the evaluation and ``rebalance/predict``. It reads top to bottom as a careful
+adviser works:
 
-1. **data** — refuse to decide when a held or target asset's price is stale, suspect or
-   missing (``action="skipped"`` with the reason); the kill switch in ``halt`` mode
-   also skips;
-2. **triggers** — drift, calendar, cash to invest, risk-limit breach (VaR, drawdown),
-   regime change; no trigger, no trade (``action="hold"``);
-3. **strategy** — target weights from the registry, shared through ``targets_cache``
-   by every portfolio with the same strategy, universe, risk tier and as-of date;
-4. **risk checks and override** — the kill switch in ``defensive`` mode, a VaR or
-   drawdown breach, or failed pre-trade checks replace the targets by the defensive
-   allocation; a turnover-only failure moves part of the way instead;
-5. **trades** — ``portfolios.trading.trades_generate`` (sells first, minimum value,
-   costs, cash buffer, whole or fractional shares), plus tax-loss harvesting when on;
-7. **explain** — before/after metrics, every check's numbers, a plain-language summary.
+1. **data** (:func:`portfolio_view`) — a held asset whose price is stale or suspect is
+   *held*, frozen at today's weight, and not traded; a universe asset without a reliable
+   price is left out; the rest of the portfolio still rebalances and the decision says
+   so. Only the kill switch in ``halt`` mode, an empty portfolio or a holding that
+   cannot be valued at all skips the cycle;
+2. **review** (:func:`review_due`) — the strategy's targets are refreshed on the review
+   calendar (monthly or quarterly), on the first cycle, when the strategy, universe or
+   limits change, on a regime change for a regime-dependent strategy, or on request;
+   between reviews the last reviewed targets stand (no daily re-optimisation churn);
+3. **strategy and projection** (:func:`strategic_targets`) — the strategy's raw targets
+   (shared by every portfolio with the same strategy, universe and limits through
+   ``targets_cache``) are projected onto the portfolio's limits
+   (:func:`portfolios.policy.project`): feasible targets, not vetoes;
+4. **risk overlay** (:mod:`rebalancer.autopilot.overlay`) — exposure control toward the
+   tier's volatility target, a once-per-episode de-risk on a drawdown breach with
+   hysteresis, a VaR cap; the pre-trade checks then pass by construction and the
+   defensive allocation is kept for the kill switch and true breaches; idle cash beyond
+   the buffer goes into the universe's money-market funds, if it has any;
+5. **triggers and trades** (:mod:`rebalancer.autopilot.bands`) — only assets outside
+   their no-trade band trade, into the band, cash first, and only when the benefit
+   beats the costs and avoidable taxes; then trade generation
+   (``portfolios.trading.trades_generate``) and tax-loss harvesting when on;
+7. **explain** — raw, projected and final weights, the overlay's numbers, every check,
+   a plain-language summary, and the :class:`PolicyState` the next cycle starts from.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
+import numpy as np
+
+from portfolios.policy import PolicyLimits, Projection, ProjectionError, project
+from portfolios.policy.projection import effective_ranges
 from portfolios.strategies import (
     StrategyContext,
     StrategyError,
@@ -34,25 +51,36 @@ from portfolios.strategies import (
     strategy_get,
 )
 from portfolios.trading import ProposedTrade, TradeGenerationError, TradeSettings, trades_generate
-from rebalancer.autopilot import explain, harvest, triggers
+from rebalancer.autopilot import bands, explain, harvest, triggers
 from rebalancer.autopilot.checks import checks_run, turnover_of
-from rebalancer.autopilot.metrics import WindowStats, drawdown, metrics_of, window_stats
+from rebalancer.autopilot.metrics import WindowStats, metrics_of, window_stats, window_stats_array
+from rebalancer.autopilot.overlay import overlay_apply, performance_track, shadow_track
 from rebalancer.autopilot.types import (
     AutonomyConfig,
+    BandSettings,
     Check,
     CycleDecision,
     HoldingsState,
     KillSwitchMode,
     MarketView,
     Override,
+    PolicyState,
     RegimeState,
-    RiskLimits,
     TargetsCache,
     TradeIntent,
     Trigger,
 )
 
 DUST = 1e-9
+REGIME_STRATEGIES = ("regime_adaptive",)
+"""Strategies whose targets depend on the market regime (a regime change reviews them)."""
+_ZERO_BAND = BandSettings(relative=0.0, floor=1e-6)
+REGIME_CONFIRM_DAYS = 5
+"""A new regime reviews a regime-dependent strategy once the detector has called it this
+many cycles in a row (a call that flips back and forth does not re-trade the portfolio)."""
+
+
+# --- step 1: what the portfolio holds and what can be traded today -----------------------------
 
 
 def _status(symbol: str, market: MarketView) -> tuple[str, tuple[str, ...]]:
@@ -65,72 +93,161 @@ def _status(symbol: str, market: MarketView) -> tuple[str, tuple[str, ...]]:
     return "ok", ()
 
 
-def data_problems(symbols: set[str], market: MarketView) -> list[str]:
-    """One sentence per symbol whose data is not ``ok`` (sorted, for a stable record)."""
-    problems = []
+def data_problems(symbols: set[str], market: MarketView) -> dict[str, str]:
+    """One sentence per symbol whose data is not ``ok``, by symbol."""
+    problems = {}
     for symbol in sorted(symbols):
         status, reasons = _status(symbol, market)
         if status != "ok":
             why = "; ".join(reasons) if reasons else "no detail"
-            problems.append(f"{symbol} is {status} ({why})")
+            problems[symbol] = f"{symbol} is {status} ({why})"
     return problems
 
 
 def universe_of(state: HoldingsState, config: AutonomyConfig) -> tuple[str, ...]:
-    """Symbols the strategy may hold, minus excluded ones, sorted (part of the shared key)."""
+    """Symbols the strategy may hold, sorted (held ones count when no universe is set)."""
     if config.universe:
-        symbols = set(config.universe)
-    else:
-        symbols = {s for s, q in state.quantities.items() if q > 0} | {
-            s for s, w in config.target_weights.items() if w > 0
-        }
-    return tuple(sorted(symbols - set(config.limits.excluded_symbols)))
+        return tuple(sorted(set(config.universe)))
+    symbols = {s for s, q in state.quantities.items() if q > 0} | {
+        s for s, w in config.target_weights.items() if w > 0
+    }
+    return tuple(sorted(symbols))
 
 
-def effective_limits(limits: RiskLimits, n_symbols: int, n_classes: int) -> RiskLimits:
-    """Concentration limits loosened just enough to be satisfiable by a small universe."""
-    max_position = limits.max_position
-    if max_position is not None and n_symbols > 0:
-        max_position = max(max_position, 1.0 / n_symbols)
-    max_class = limits.max_asset_class
-    if max_class is not None and n_classes > 0:
-        max_class = max(max_class, 1.0 / n_classes)
-    return replace(limits, max_position=max_position, max_asset_class=max_class)
+@dataclass(frozen=True)
+class PortfolioView:
+    """Today's valuation and the tradeable universe of one portfolio."""
+
+    prices: dict[str, float]
+    total: float
+    current: dict[str, float]
+    universe: tuple[str, ...]
+    """Tradeable symbols the strategy may hold (unreliable ones removed)."""
+    frozen: dict[str, float]
+    """Held symbols with unreliable prices: kept at today's weight."""
+    notes: tuple[str, ...]
+    net_flows: float = 0.0
+    """New money deposited (minus withdrawals) since the last cycle."""
 
 
-def _constraints(config: AutonomyConfig, limits: RiskLimits, market: MarketView, symbols):
-    if config.constraints is not None:
-        return config.constraints
-    from portfolios.optimization import Constraints
+def portfolio_view(state: HoldingsState, market: MarketView, config: AutonomyConfig) -> PortfolioView | str:
+    """The portfolio valued at today's closes, or the reason it cannot be (a string)."""
+    held = {s: float(q) for s, q in state.quantities.items() if float(q) > DUST}
+    universe = universe_of(state, config)
+    problems = data_problems(set(held) | set(universe), market)
+    unpriced = sorted(s for s in held if not (market.prices.get(s) or 0) > 0)
+    if unpriced:
+        return (
+            "Market data is not reliable today, so nothing was traded: "
+            + "; ".join(problems[s] for s in unpriced) + "."
+        )
+    prices = {s: float(market.prices[s]) for s in set(held) | set(universe) if (market.prices.get(s) or 0) > 0}
+    total = float(state.cash) + sum(q * prices[s] for s, q in held.items())
+    if total <= 0:
+        return "The portfolio is empty."
+    current = {s: q * prices[s] / total for s, q in held.items()}
+    frozen = {s: current[s] for s in held if s in problems}
+    tradeable = tuple(s for s in universe if s not in problems)
+    notes = []
+    if frozen:
+        notes.append(
+            "held and not traded today because their prices are not reliable: "
+            + "; ".join(problems[s] for s in sorted(frozen))
+        )
+    left_out = sorted(s for s in universe if s in problems and s not in held)
+    if left_out:
+        notes.append("left out of today's targets: " + "; ".join(problems[s] for s in left_out))
+    if not tradeable:
+        return "Market data is not reliable today, so nothing was traded: " + "; ".join(problems.values()) + "."
+    return PortfolioView(prices, total, current, tradeable, frozen, tuple(notes), float(state.net_flows))
 
-    classes = {s: market.asset_classes.get(s, "unknown") for s in symbols}
-    present = set(classes.values())
-    class_max = _class_caps(limits, classes)
-    class_min = {}
-    # The optimizer fills the whole portfolio; the targets keep the cash buffer out of
-    # it afterwards (_scaled), so a lowest class weight is asked of the optimizer grossed up.
-    invested = 1.0 - config.trade.cash_buffer
-    for asset_class, lowest, _ in limits.asset_class_bounds:
-        if asset_class in present and lowest > 0:
-            class_min[asset_class] = min(1.0, lowest / invested)
-    return Constraints(
-        max_position=limits.max_position,
-        max_holdings=limits.max_holdings if limits.max_holdings and limits.max_holdings < len(symbols) else None,
-        asset_classes=classes,
-        asset_class_min=class_min,
-        asset_class_max=class_max,
-        cash_buffer=0.0,
+
+# --- step 2: is a review due? -------------------------------------------------------------------
+
+
+def policy_key(config: AutonomyConfig, universe: tuple[str, ...]) -> str:
+    """Fingerprint of what the reviewed targets were made for (a change forces a review)."""
+    parts = (
+        config.strategy, universe, repr(config.limits), sorted(config.target_weights.items()),
+        sorted(config.strategy_options.items()), config.lookback_days,
     )
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
+
+
+def regime_track(policy: PolicyState, regime: RegimeState | None) -> tuple[str | None, int]:
+    """The regime the detector has called in a row, and for how many cycles (with today's call)."""
+    if regime is None:
+        return policy.regime_candidate, policy.regime_days
+    if regime.regime == policy.regime_candidate:
+        return regime.regime, policy.regime_days + 1
+    return regime.regime, 1
+
+
+def review_due(
+    *, policy: PolicyState, config: AutonomyConfig, market: MarketView, regime: RegimeState | None, key: str,
+    regime_days: int = 0,
+) -> Trigger | None:
+    """Why the strategy's targets are refreshed today (``None``: keep the reviewed ones)."""
+    as_of = market.as_of
+    if not policy.targets:
+        return Trigger(kind="review", message="this is the portfolio's first review")
+    if config.force:
+        return Trigger(kind="manual", message="a review was requested")
+    if policy.key != key:
+        return Trigger(kind="review", message="the strategy, universe or limits changed since the last review")
+    calendar = triggers.calendar_trigger(as_of, config.calendar, market.trading_days)
+    if calendar is not None:
+        return calendar
+    if config.calendar == "none" and policy.reviewed_on != as_of:
+        return Trigger(kind="review", message="targets are reviewed every day (no review calendar)")
+    if (config.strategy in REGIME_STRATEGIES and regime is not None and regime.regime != policy.regime
+            and regime_days >= REGIME_CONFIRM_DAYS):
+        trigger = triggers.regime_trigger(replace(regime, changed=True))
+        return replace(trigger, message=f"{trigger.message}, called {regime_days} days in a row")
+    return None
+
+
+# --- step 3: strategy and projection ------------------------------------------------------------
 
 
 def _stats(market: MarketView, symbols: tuple[str, ...], lookback: int, cache: TargetsCache | None) -> WindowStats:
     key = ("__window__", market.as_of, symbols, lookback, id(market.returns))
     if cache is not None and key in cache:
         return cache[key]  # type: ignore[return-value]
-    stats = window_stats(market.returns, symbols, lookback)
+    if market.returns_array is not None and market.returns_columns is not None and all(
+        s in market.returns_columns for s in symbols
+    ):
+        stats = window_stats_array(market.returns_array, market.returns_dates, market.returns_columns, symbols, lookback)
+    else:
+        stats = window_stats(market.returns, symbols, lookback)
     if cache is not None:
         cache[key] = stats  # type: ignore[assignment]
     return stats
+
+
+def optimizer_constraints(limits: PolicyLimits, symbols: tuple[str, ...], classes: Mapping[str, str]):
+    """The limits as optimizer constraints, relaxed to what the universe can hold.
+
+    Sleeves are passed as the optimizer's asset classes and asset classes as its
+    sectors, so one solve honours both levels of the tier.
+    """
+    from portfolios.optimization import Constraints
+    from portfolios.policy.tiers import sleeve_of
+
+    sleeves, class_ranges, _ = effective_ranges(limits, symbols, classes)
+    sleeve_of_symbol = {s: sleeve_of(classes.get(s, "unknown")) for s in symbols}
+    present = set(sleeve_of_symbol.values())
+    return Constraints(
+        bounds={s: (0.0, limits.position_cap(classes.get(s, "unknown"))) for s in symbols},
+        max_holdings=limits.max_holdings if limits.max_holdings and limits.max_holdings < len(symbols) else None,
+        asset_classes=sleeve_of_symbol,
+        asset_class_min={s: lo for s, (lo, _) in sleeves.items() if s in present and lo > 0},
+        asset_class_max={s: hi for s, (_, hi) in sleeves.items() if s in present and hi < 1},
+        sectors={s: classes.get(s, "unknown") for s in symbols},
+        sector_max={c: hi for c, (_, hi) in class_ranges.items() if hi < 1},
+        excluded=tuple(s for s in limits.excluded_symbols if s in symbols),
+        cash_buffer=limits.cash_buffer,
+    )
 
 
 def strategy_targets(
@@ -140,34 +257,38 @@ def strategy_targets(
     stats: WindowStats,
     market: MarketView,
     config: AutonomyConfig,
-    limits: RiskLimits,
     current: Mapping[str, float],
     regime: RegimeState | None,
     cache: TargetsCache | None,
 ) -> StrategyResult:
-    """Targets of strategy ``name``, computed once per shared key within a cycle."""
+    """The raw targets of strategy ``name``, computed once per shared key within a cycle.
+
+    Money-market funds are left out of the strategy's universe: they are the cash
+    sleeve's instrument, not a risk asset to optimise over (risk parity would otherwise
+    give a near-riskless fund most of the portfolio); idle cash is swept into them after
+    the overlay (:func:`sweep_idle_cash`).
+    """
+    from portfolios.policy.tiers import sleeve_of
+
     strategy = strategy_get(name)
+    investable = tuple(s for s in symbols if sleeve_of(market.asset_classes.get(s, "unknown")) != "cash")
+    symbols = investable or symbols
+    classes = {s: market.asset_classes.get(s, "unknown") for s in symbols}
     ctx = StrategyContext(
         as_of=market.as_of,
         symbols=symbols,
         returns=stats.frame,
         current_weights=dict(current),
         risk_tier=config.risk_tier,
-        constraints=_constraints(config, limits, market, symbols),
+        constraints=optimizer_constraints(config.limits, symbols, classes),
         regime=regime,
-        asset_classes={s: market.asset_classes.get(s, "unknown") for s in symbols},
-        options={"target_weights": dict(config.target_weights)},
+        asset_classes=classes,
+        options={"target_weights": dict(config.target_weights), **dict(config.strategy_options)},
     )
     per_portfolio = bool(getattr(strategy, "per_portfolio", False))
     key = shared_target_key(ctx, name) + (
-        config.lookback_days,
-        repr(config.constraints),
-        limits.max_position,
-        limits.max_asset_class,
-        limits.max_holdings,
-        limits.asset_class_bounds,
-        config.trade.cash_buffer if limits.asset_class_bounds else None,
-        regime.regime if regime else None,
+        config.lookback_days, repr(config.limits), regime.regime if regime else None,
+        tuple(sorted(config.strategy_options.items())),
     )
     if cache is not None and not per_portfolio and key in cache:
         return cache[key]
@@ -177,97 +298,55 @@ def strategy_targets(
     return result
 
 
-DEFENSIVE_TOLERANCE = 0.05
-"""Largest weight deviation (cash included) at which a portfolio counts as defensive."""
-
-
-def _within(current: Mapping[str, float], targets: Mapping[str, float], tolerance: float) -> bool:
-    """Every weight, and the cash weight, within ``tolerance`` of the targets."""
-    symbols = set(current) | set(targets)
-    cash_gap = abs(sum(current.values()) - sum(targets.values()))
-    return cash_gap <= tolerance and all(
-        abs(current.get(s, 0.0) - targets.get(s, 0.0)) <= tolerance for s in symbols
+def _project(raw: Mapping[str, float], config: AutonomyConfig, view: PortfolioView, market: MarketView) -> Projection:
+    symbols = set(view.universe) | set(view.frozen) | set(raw)
+    return project(
+        raw, limits=config.limits,
+        asset_classes={s: market.asset_classes.get(s, "unknown") for s in symbols},
+        universe=view.universe, frozen=view.frozen,
     )
 
 
-def _scaled(weights: Mapping[str, float], invested: float) -> dict[str, float]:
-    """Weights scaled so that they sum to at most ``invested`` (the rest is cash)."""
-    total = sum(w for w in weights.values() if w > 0)
-    factor = invested / total if total > invested and total > 0 else 1.0
-    return {s: w * factor for s, w in weights.items() if w * factor > DUST}
+# --- step 4 and 5 helpers -------------------------------------------------------------------------
 
 
-def holdings_capped(
-    weights: Mapping[str, float],
-    max_holdings: int | None,
-    max_position: float | None,
-    *,
-    classes: Mapping[str, str] | None = None,
-    class_max: Mapping[str, float] | None = None,
+SWEEP_MIN = 0.005
+"""Idle cash below this share of the portfolio stays uninvested."""
+
+
+def sweep_idle_cash(
+    targets: dict[str, float], view: PortfolioView, market: MarketView, config: AutonomyConfig
 ) -> dict[str, float]:
-    """At most ``max_holdings`` positions, for strategies that do not take the limit themselves.
+    """Cash beyond the buffer into the universe's money-market funds, equally (the cash
+    sleeve keeps its size: uninvested cash and money-market funds both count as cash)."""
+    from portfolios.policy.tiers import sleeve_of
 
-    Keeps the largest weights and scales them up to the same invested total, none above
-    ``max_position``; equal weights are taken round-robin across asset classes (the
-    first of each class, then the second...; then symbol order), so that a tie such as
-    equal weight does not fill the portfolio with one class. An asset class that then
-    holds more than its ``class_max`` is scaled down to it. What cannot be placed stays
-    in cash. Weights already within the limit come back unchanged (optimizers solve
-    with it).
-    """
-    held = {s: w for s, w in weights.items() if w > DUST}
-    if max_holdings is None or len(held) <= max_holdings:
-        return dict(weights)
-    classes = classes or {}
-    rank: dict[str, int] = {}
-    seen: dict[str, int] = {}
-    for symbol, _ in sorted(held.items(), key=lambda item: (-item[1], item[0])):
-        asset_class = classes.get(symbol, "unknown")
-        rank[symbol] = seen.get(asset_class, 0)
-        seen[asset_class] = rank[symbol] + 1
-    kept = sorted(held.items(), key=lambda item: (-item[1], rank[item[0]], item[0]))[:max_holdings]
-    factor = sum(held.values()) / sum(w for _, w in kept)
-    cap = 1.0 if max_position is None else max_position
-    out = {s: min(w * factor, cap) for s, w in kept}
-    for asset_class, limit in (class_max or {}).items():
-        members = [s for s in out if classes.get(s, "unknown") == asset_class]
-        total = sum(out[s] for s in members)
-        if limit > 0 and total > limit:
-            for s in members:
-                out[s] *= limit / total
+    funds = [s for s in view.universe if sleeve_of(market.asset_classes.get(s, "unknown")) == "cash"
+             and s not in config.limits.excluded_symbols]
+    idle = 1.0 - sum(targets.values()) - config.limits.cash_buffer
+    if not funds or idle < SWEEP_MIN:
+        return targets
+    out = dict(targets)
+    for s in funds:
+        out[s] = out.get(s, 0.0) + idle / len(funds)
     return out
 
 
-def _class_caps(limits: RiskLimits, classes: Mapping[str, str]) -> dict[str, float]:
-    """The highest weight of each present asset class (``max_asset_class`` and the bounds)."""
-    present = set(classes.values())
-    caps = {c: limits.max_asset_class for c in present} if limits.max_asset_class is not None else {}
-    for asset_class, _, highest in limits.asset_class_bounds:
-        if asset_class in present:
-            caps[asset_class] = min(caps.get(asset_class, 1.0), highest)
-    return caps
-
-
-def _defensive(
-    *, kill_switch: KillSwitchMode, symbols, stats, market, config, limits, current, regime, cache
-) -> tuple[dict[str, float], str]:
-    """The defensive allocation: min volatility on (1 - defensive_cash), the rest cash."""
+def _defensive(*, view: PortfolioView, stats: WindowStats, market, config, regime, cache) -> tuple[dict[str, float], str]:
+    """The kill switch's defensive allocation: min volatility on (1 - defensive_cash), rest cash."""
     invested = 1.0 - config.defensive_cash
     try:
         result = strategy_targets(
-            name=config.defensive_strategy, symbols=symbols, stats=stats, market=market,
-            config=replace(config, constraints=None), limits=limits, current=current,
-            regime=regime, cache=cache,
+            name=config.defensive_strategy, symbols=view.universe, stats=stats, market=market,
+            config=config, current=view.current, regime=regime, cache=cache,
         )
-    except StrategyError:
-        return {}, "all cash (the defensive strategy could not run on this history)"
-    label = f"{config.defensive_strategy} with {config.defensive_cash:.0%} in cash"
-    classes = {s: market.asset_classes.get(s, "unknown") for s in symbols}
-    capped = holdings_capped(
-        _scaled(result.weights, invested), limits.max_holdings, limits.max_position,
-        classes=classes, class_max=_class_caps(limits, classes),
-    )
-    return capped, label
+        projected = _project(result.weights, config, view, market).weights
+    except (StrategyError, ProjectionError):
+        return dict(view.frozen), "all cash (the defensive strategy could not run on this history)"
+    total = sum(projected.values())
+    factor = invested / total if total > invested else 1.0
+    weights = {s: w * (1.0 if s in view.frozen else factor) for s, w in projected.items()}
+    return weights, f"{config.defensive_strategy} with {config.defensive_cash:.0%} in cash"
 
 
 def _to_intent(trade: ProposedTrade) -> TradeIntent:
@@ -290,7 +369,7 @@ def trade_settings(config: AutonomyConfig) -> TradeSettings:
     return TradeSettings(
         min_trade_value=Decimal(str(t.min_trade_value)),
         fractional_shares=t.fractional,
-        cash_buffer=Decimal(str(t.cash_buffer)),
+        cash_buffer=Decimal(str(config.limits.cash_buffer)),
         commission_rate=Decimal(str(t.commission_rate)),
         commission_min=Decimal(str(t.commission_min)),
         slippage_bps=Decimal(str(t.slippage_bps)),
@@ -328,6 +407,17 @@ def _decision(**fields) -> CycleDecision:
     return replace(decision, summary=explain.summary_of(decision))
 
 
+def _limit_breaches(current: Mapping[str, float], config: AutonomyConfig, market: MarketView, frozen) -> list[str]:
+    """Holdings that break a limit today (these trades are never gated by costs)."""
+    limits = config.limits
+    out = [s for s, w in current.items() if s not in frozen and w > limits.max_position + 1e-6]
+    out += [s for s in current if s in limits.excluded_symbols and s not in frozen]
+    return out
+
+
+# --- the cycle ----------------------------------------------------------------------------------
+
+
 def cycle_decide(
     *,
     state: HoldingsState,
@@ -339,174 +429,258 @@ def cycle_decide(
 ) -> CycleDecision:
     """Decide one portfolio's cycle on ``market.as_of``; see the module docstring.
 
-    Never raises for bad market data or a failing strategy: those become a
-    ``skipped`` decision carrying the reason. Raises ``KeyError``-free; unusable
-    holdings (negative quantities) raise :class:`TradeGenerationError`.
+    Never raises for bad market data or a failing strategy: those become a ``skipped``
+    decision carrying the reason (the policy state is kept). Unusable holdings (negative
+    quantities) raise :class:`TradeGenerationError`.
     """
     as_of = market.as_of
-    held = {s: float(q) for s, q in state.quantities.items() if float(q) > DUST}
+    policy = state.policy or PolicyState()
     if kill_switch == "halt":
         return _decision(
-            as_of=as_of, action="skipped",
+            as_of=as_of, action="skipped", policy_state=policy,
             triggers=(Trigger(kind="kill_switch", message="the operator halted autonomous trading"),),
             skipped_reason="Autonomous trading is halted by the operator (kill switch); nothing was traded.",
         )
-    symbols = universe_of(state, config)
-    problems = data_problems(set(held) | set(symbols), market)
-    if problems:
-        return _decision(
-            as_of=as_of, action="skipped",
-            skipped_reason="Market data is not reliable today, so nothing was traded: "
-            + "; ".join(problems) + ".",
-        )
-    prices = {s: float(market.prices[s]) for s in set(held) | set(symbols)}
-    total = float(state.cash) + sum(q * prices[s] for s, q in held.items())
-    if total <= 0:
-        return _decision(as_of=as_of, action="skipped", skipped_reason="The portfolio is empty.")
-    current = {s: q * prices[s] / total for s, q in held.items()}
-    stat_symbols = tuple(sorted(set(held) | set(symbols)))
-    stats = _stats(market, stat_symbols, config.lookback_days, targets_cache)
-    class_of = {s: market.asset_classes.get(s, "unknown") for s in symbols}
-    limits = effective_limits(config.limits, len(symbols), len(set(class_of.values())))
-    before = metrics_of(current, stats)
-    common = dict(as_of=as_of, before=before, current_weights=current, total_value=total)
+    view = portfolio_view(state, market, config)
+    if isinstance(view, str):
+        return _decision(as_of=as_of, action="skipped", skipped_reason=view, policy_state=policy)
+    stats = _stats(market, tuple(sorted(set(view.current) | set(view.universe))), config.lookback_days, targets_cache)
+    common = dict(as_of=as_of, current_weights=view.current, total_value=view.total)
 
-    # Step 3 comes before the drift trigger: drift is measured against today's targets.
+    # Step 2-3: the strategic targets (reviewed today or kept from the last review).
+    tracked = performance_track(policy.overlay, total_value=view.total, net_flows=state.net_flows)
+    tracked = shadow_track(tracked, *_since_last(policy, stats))
+    key = policy_key(config, view.universe)
+    candidate, regime_days = regime_track(policy, regime)
+    review = review_due(policy=policy, config=config, market=market, regime=regime, key=key,
+                        regime_days=regime_days)
+    result: StrategyResult | None = None
+    raw: Mapping[str, float] = policy.targets
+    if review is not None:
+        try:
+            result = strategy_targets(
+                name=config.strategy, symbols=view.universe, stats=stats, market=market, config=config,
+                current=view.current, regime=regime, cache=targets_cache,
+            )
+        except StrategyError as exc:
+            if not policy.targets:
+                return _decision(
+                    action="skipped", strategy=config.strategy, policy_state=policy,
+                    skipped_reason=f"The strategy {config.strategy} could not propose targets: {exc}", **common,
+                )
+            review = replace(review, message=f"{review.message}; the strategy could not run ({exc}), "
+                             "so the last reviewed targets stand")
+        else:
+            raw = result.weights
     try:
-        result = strategy_targets(
-            name=config.strategy, symbols=symbols, stats=stats, market=market, config=config,
-            limits=limits, current=current, regime=regime, cache=targets_cache,
-        )
-    except StrategyError as exc:
-        return _decision(
-            action="skipped", strategy=config.strategy,
-            skipped_reason=f"The strategy {config.strategy} could not propose targets: {exc}",
-            **common,
-        )
-    invested = 1.0 - config.trade.cash_buffer
-    targets = holdings_capped(
-        _scaled(result.weights, invested), limits.max_holdings, limits.max_position,
-        classes=class_of, class_max=_class_caps(limits, class_of),
+        if review is None and not view.frozen and policy.targets and set(policy.targets) <= set(view.universe):
+            projection = Projection(weights=dict(policy.targets), raw=dict(policy.targets))  # already feasible
+        else:
+            projection = _project(raw, config, view, market)
+    except ProjectionError as exc:
+        return _decision(action="skipped", strategy=config.strategy, policy_state=policy,
+                         skipped_reason=f"No feasible targets: {exc}", **common)
+
+    # Step 4: the risk overlay.
+    overlaid = overlay_apply(
+        targets=projection.weights, returns=stats.returns, symbols=stats.symbols,
+        asset_classes=market.asset_classes, limits=config.limits, settings=config.overlay,
+        state=tracked, as_of=as_of,
+    )
+    targets = sweep_idle_cash(dict(overlaid.weights), view, market, config)
+    new_policy = PolicyState(
+        targets=projection.weights,
+        reviewed_on=as_of if (review is not None and result is not None) else policy.reviewed_on,
+        key=key if (review is not None and result is not None) else policy.key,
+        strategy=config.strategy,
+        confidence=float(result.confidence) if result is not None else policy.confidence,
+        regime=(regime.regime if regime is not None else policy.regime) if result is not None else policy.regime,
+        regime_candidate=candidate,
+        regime_days=regime_days,
+        overlay=overlaid.state,
+        last_date=as_of,
+    )
+    details = dict(
+        strategy=config.strategy, strategy_result=result, raw_weights=dict(projection.raw),
+        strategic_weights=dict(projection.weights), projection_notes=projection.changes + projection.relaxed,
+        overlay=overlaid.record, policy_state=new_policy, reviewed=result is not None,
+        confidence=float(result.confidence) if result is not None else policy.confidence,
+        notes=view.notes,
     )
 
-    risk_fired = triggers.risk_limit_triggers(
-        var_95=before.var_95, drawdown=drawdown(state.value_history), limits=config.limits
-    )
-    fired = [
-        t
-        for t in (
-            triggers.drift_trigger(current, targets, config.rebalance_threshold),
-            triggers.calendar_trigger(as_of, config.calendar, market.trading_days),
-            triggers.cash_trigger(
-                float(state.cash), total, max(0.0, 1.0 - sum(targets.values())), config.trade.min_trade_value
-            ),
-            *risk_fired,
-            triggers.regime_trigger(regime),
-        )
-        if t is not None
-    ]
-    if kill_switch == "defensive":
-        fired.insert(0, Trigger(kind="kill_switch", message="the operator switched every portfolio to the defensive allocation"))
-    if config.force and not fired:
-        fired.append(Trigger(kind="manual", message="a rebalance was requested"))
+    # Step 5: what fires, and what it is worth trading.
+    fired, exempt = _triggers(view=view, targets=targets, overlaid=overlaid, config=config,
+                              kill_switch=kill_switch, market=market)
+    full_review = review is not None and config.band.on_review == "full"
+    if full_review and not fired and bands.out_of_band(view.current, targets, 0.0, _ZERO_BAND):
+        fired.append(review)
+        exempt = True
+    unchanged = policy.targets and _same(projection.weights, policy.targets)
+    # A review that leaves the targets as they were has nothing to tell.
+    informational = [review] if review is not None and review not in fired and not unchanged else []
     if not fired:
-        return _decision(
-            action="hold", strategy=result.strategy, strategy_result=result,
-            target_weights=targets, confidence=result.confidence, **common,
-        )
+        before = metrics_of(view.current, stats) if informational else None
+        return _decision(action="hold", target_weights=targets, triggers=tuple(informational), before=before,
+                         **details, **common)
+    common["before"] = metrics_of(view.current, stats)
 
     override = None
-    if kill_switch == "defensive" or risk_fired:
-        source = "kill_switch" if kill_switch == "defensive" else risk_fired[0].kind
-        reason = fired[0].message if kill_switch == "defensive" else risk_fired[0].message
-        targets, label = _defensive(
-            kill_switch=kill_switch, symbols=symbols, stats=stats, market=market, config=config,
-            limits=limits, current=current, regime=regime, cache=targets_cache,
+    if kill_switch == "defensive":
+        targets, label = _defensive(view=view, stats=stats, market=market, config=config, regime=regime,
+                                    cache=targets_cache)
+        override = Override(reason="the operator switched every portfolio to the defensive allocation",
+                            source="kill_switch", allocation=label)
+    all_triggers = tuple(informational + fired)
+    if override is None and not exempt and not full_review and config.band.cost_gate:
+        move = bands.band_move(view.current, targets, threshold=config.rebalance_threshold, settings=config.band)
+        gate = bands.cost_gate(
+            current=view.current, proposed=move.weights, targets=targets, symbols=stats.symbols, cov=stats.cov,
+            total_value=view.total, prices=view.prices, lots=state.lots, as_of=as_of, trade=config.trade,
+            tax=config.tax, risk_aversion=config.limits.risk_aversion, settings=config.band,
         )
-        override = Override(reason=reason, source=source, allocation=label)
-        if _within(current, targets, min(config.rebalance_threshold, DEFENSIVE_TOLERANCE)):
-            # A breach (a drawdown) can last for weeks; once the portfolio sits on the
-            # defensive allocation, re-applying it daily only trades noise and costs.
-            return _decision(
-                action="hold", triggers=tuple(fired), strategy=result.strategy,
-                strategy_result=result, target_weights=targets, override=override,
-                confidence=1.0,
-                notes=("the portfolio already holds the defensive allocation",), **common,
-            )
-    checks = checks_run(
-        current=current, proposed=targets, returns=stats.frame, limits=limits,
-        asset_classes=market.asset_classes, cache=targets_cache,
-    )
+        if not gate.passed:
+            # Not worth trading: a quiet hold (a review day still records its review).
+            return _decision(action="hold", target_weights=targets, triggers=tuple(informational),
+                             **{**details, "notes": view.notes + (f"Drift left alone: {gate.message}.",)},
+                             **common)
+    checks = checks_run(current=view.current, proposed=targets, returns=stats.frame, limits=config.limits,
+                        asset_classes=market.asset_classes, cache=targets_cache,
+                        var_forecast=overlaid.record.var_forecast if override is None else None)
     failed = [c for c in checks if not c.passed]
     if failed and override is None:
-        if all(c.name == "turnover" for c in failed) and limits.max_turnover:
-            # Moving part of the way keeps the direction and respects the cap.
-            step = limits.max_turnover / max(turnover_of(current, targets), DUST) * 0.999
-            targets = {
-                s: current.get(s, 0.0) + step * (targets.get(s, 0.0) - current.get(s, 0.0))
-                for s in set(current) | set(targets)
-            }
-            targets = {s: w for s, w in targets.items() if w > DUST}
-            checks = checks + (
-                Check(
-                    name="turnover_partial", passed=True, value=step, limit=1.0,
-                    message=f"moved {step:.0%} of the way to the targets to respect the turnover cap",
-                ),
-            )
+        if all(c.name == "turnover" for c in failed) and config.limits.max_turnover:
+            targets, checks = _partial_move(view.current, targets, config, checks)
         else:
             names = ", ".join(c.name for c in failed)
-            targets, label = _defensive(
-                kill_switch=kill_switch, symbols=symbols, stats=stats, market=market,
-                config=config, limits=limits, current=current, regime=regime, cache=targets_cache,
-            )
-            override = Override(
-                reason=f"the strategy's targets failed the pre-trade checks ({names})",
-                source="pre_trade", allocation=label,
-            )
-            checks = checks + tuple(
-                replace(c, name=f"defensive:{c.name}")
-                for c in checks_run(
-                    current=current, proposed=targets, returns=stats.frame, limits=limits,
-                    asset_classes=market.asset_classes, cache=targets_cache,
-                )
-            )
+            targets, label = _defensive(view=view, stats=stats, market=market, config=config, regime=regime,
+                                        cache=targets_cache)
+            override = Override(reason=f"the targets failed the pre-trade checks ({names}) after the projection "
+                                "and the risk overlay", source="pre_trade", allocation=label)
+    move = bands.band_move(view.current, targets, threshold=config.rebalance_threshold, settings=config.band,
+                           full=override is not None or full_review)
+    return _trade(state=state, view=view, market=market, config=config, stats=stats, weights=move.weights,
+                  targets=targets, checks=checks, override=override, triggers=all_triggers, details=details,
+                  common=common)
 
+
+def _same(a: Mapping[str, float], b: Mapping[str, float], tolerance: float = 1e-6) -> bool:
+    return all(abs(a.get(s, 0.0) - b.get(s, 0.0)) <= tolerance for s in set(a) | set(b))
+
+
+def _since_last(policy: PolicyState, stats: WindowStats) -> tuple[np.ndarray, np.ndarray]:
+    """Returns since the previous cycle over the previous targets (for the shadow index)."""
+    if policy.last_date is None or not policy.targets or stats.returns.shape[0] == 0:
+        return np.zeros((0, 0)), np.zeros(0)
+    mask = np.asarray(stats.dates, dtype="datetime64[ns]") > np.datetime64(policy.last_date, "ns")
+    rows = stats.returns[mask]
+    return rows, stats.vector(policy.targets)
+
+
+def _triggers(*, view, targets, overlaid, config, kill_switch, market) -> tuple[list[Trigger], bool]:
+    """The triggers that can cause a trade today, and whether the trade skips the cost gate."""
+    fired: list[Trigger] = []
+    exempt = False
+    if kill_switch == "defensive":
+        fired.append(Trigger(kind="kill_switch", message="the operator switched every portfolio to the defensive allocation"))
+        exempt = True
+    moving = [e for e in overlaid.record.events if e in ("derisk", "reenter", "exposure", "var_cap")]
+    if moving:
+        message = "; ".join(overlaid.record.notes) or "the risk overlay changed the exposure"
+        fired.append(Trigger(kind="risk_overlay", message=message, value=overlaid.record.multiplier))
+        exempt = True
+    target_cash = max(0.0, 1.0 - sum(targets.values()))
+    cash = 1.0 - sum(view.current.values())
+    band = bands.band_of(target_cash, config.rebalance_threshold, config.band)
+    deposited = state_flows if (state_flows := view.net_flows) > config.trade.min_trade_value else 0.0
+    if cash - target_cash > band or deposited:
+        cash_fired = triggers.cash_trigger(cash * view.total, view.total, target_cash, config.trade.min_trade_value)
+        if cash_fired is not None:
+            fired.append(cash_fired)
+            exempt = True
+    outside = bands.out_of_band(view.current, targets, config.rebalance_threshold, config.band)
+    outside = [row for row in outside if row[0] not in view.frozen]
+    if outside:
+        symbol, drift, band = outside[0]
+        fired.append(Trigger(
+            kind="drift",
+            message=(f"{symbol} is {view.current.get(symbol, 0.0):.1%} of the portfolio against a target of "
+                     f"{targets.get(symbol, 0.0):.1%}, outside its ±{band:.1%} band"
+                     + (f" ({len(outside)} assets outside their bands)" if len(outside) > 1 else "")),
+            value=abs(drift), threshold=band,
+        ))
+        if _limit_breaches(view.current, config, market, view.frozen) or any(
+            targets.get(s, 0.0) <= DUST for s, _, _ in outside
+        ):
+            exempt = True
+    if config.force and not fired:
+        fired.append(Trigger(kind="manual", message="a rebalance was requested"))
+        exempt = True
+    return fired, exempt
+
+
+def _partial_move(current, targets, config, checks) -> tuple[dict[str, float], tuple[Check, ...]]:
+    """Move part of the way to the targets so that the turnover cap holds."""
+    step = config.limits.max_turnover / max(turnover_of(current, targets), DUST) * 0.999
+    moved = {
+        s: current.get(s, 0.0) + step * (targets.get(s, 0.0) - current.get(s, 0.0))
+        for s in set(current) | set(targets)
+    }
+    note = Check(name="turnover_partial", passed=True, value=step, limit=1.0,
+                 message=f"moved {step:.0%} of the way to the targets to respect the turnover cap")
+    return {s: w for s, w in moved.items() if w > DUST}, checks + (note,)
+
+
+def _trade(*, state, view, market, config, stats, weights, targets, checks, override, triggers, details, common):
     harvest_notes: list[str] = []
     candidates: tuple = ()
-    if config.tax.enabled:
-        targets, harvest_notes = harvest.wash_sale_guard(
-            targets=targets, current=current, state=state, market=market, config=config,
-            frame=stats.frame,
+    wash_blocks: tuple[str, ...] = ()
+    weights = {s: w for s, w in weights.items() if s not in view.frozen}
+    if config.tax.enabled:  # tax-aware trading and loss harvesting (rebalancer.autopilot.harvest)
+        weights, harvest_notes = harvest.wash_sale_guard(
+            targets=weights, current=view.current, state=state, market=market, config=config, frame=stats.frame,
         )
-        targets, candidates, blocked = harvest.harvest_plan(
-            targets=targets, current=current, prices=prices, total_value=total, state=state,
+        weights, trim_notes = harvest.tax_aware_trim(
+            targets=weights, current=view.current, prices=view.prices, total_value=view.total, state=state,
             market=market, config=config, frame=stats.frame,
         )
+        wash_blocks = harvest.wash_sale_blocks(harvest_notes, ())
+        harvest_notes += trim_notes
+        weights, candidates, blocked = harvest.harvest_plan(
+            targets=weights, current=view.current, prices=view.prices, total_value=view.total, state=state,
+            market=market, config=config, frame=stats.frame,
+        )
+        wash_blocks = tuple(sorted({*wash_blocks, *harvest.wash_sale_blocks([], blocked)}))
         harvest_notes += [why for _, why in blocked]
+    held = {s: float(q) for s, q in state.quantities.items() if float(q) > DUST and s not in view.frozen}
     try:
         proposed = trades_generate(
             quantities={s: Decimal(str(q)) for s, q in held.items()},
-            prices={s: Decimal(str(p)) for s, p in prices.items()},
+            prices={s: Decimal(str(p)) for s, p in view.prices.items() if s not in view.frozen},
             cash=Decimal(str(state.cash)),
-            target_weights=targets,
+            target_weights=_rescaled(weights, view),
             settings=trade_settings(config),
         )
     except TradeGenerationError as exc:
-        return _decision(
-            action="skipped", strategy=result.strategy, strategy_result=result,
-            target_weights=targets, checks=checks, override=override, triggers=tuple(fired),
-            skipped_reason=f"Trades could not be generated: {exc}", **common,
-        )
+        return _decision(action="skipped", target_weights=targets, checks=checks, override=override,
+                         triggers=triggers, skipped_reason=f"Trades could not be generated: {exc}",
+                         **details, **common)
     harvested_loss = 0.0
     if candidates:
         proposed, harvested_loss = harvest.harvest_tag(proposed, candidates)
     intents = tuple(_to_intent(t) for t in proposed)
-    after = metrics_of(weights_after(state, prices, intents), stats)
-    confidence = 1.0 if override else float(result.confidence)
+    after = metrics_of(weights_after(state, view.prices, intents), stats)
+    confidence = 1.0 if override else details["confidence"]
     return _decision(
-        action="rebalance" if intents else "hold",
-        triggers=tuple(fired), strategy=result.strategy, strategy_result=result,
-        target_weights=targets, checks=checks, override=override, trades=intents,
-        after=after, confidence=confidence, harvested_loss=harvested_loss,
-        notes=tuple(harvest_notes), **common,
+        action="rebalance" if intents else "hold", triggers=triggers, target_weights=targets, checks=checks,
+        override=override, trades=intents, after=after, harvested_loss=harvested_loss, wash_sale_blocks=wash_blocks,
+        **{**details, "confidence": confidence, "notes": view.notes + tuple(harvest_notes)}, **common,
     )
+
+
+def _rescaled(weights: Mapping[str, float], view: PortfolioView) -> dict[str, float]:
+    """Weights of the tradeable part, as fractions of the tradeable value (frozen holdings excluded)."""
+    frozen = sum(view.frozen.values())
+    if frozen <= DUST:
+        return dict(weights)
+    scale = 1.0 / (1.0 - frozen)
+    return {s: w * scale for s, w in weights.items()}

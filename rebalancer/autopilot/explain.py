@@ -29,35 +29,49 @@ def _metrics_sentence(before: Metrics, after: Metrics) -> str:
     )
 
 
+def _overlay_sentence(decision: CycleDecision) -> str | None:
+    record = decision.overlay
+    if record is None or not (record.events or record.multiplier < 0.999):
+        return None
+    if record.notes:
+        return " ".join(n[0].upper() + n[1:] + "." for n in record.notes)
+    return (
+        f"The risk overlay holds {record.multiplier:.0%} of the strategy's risky assets "
+        f"(forecast volatility {record.forecast_volatility:.1%} a year against a target of "
+        f"{record.target_volatility:.0%})."
+    )
+
+
 def summary_of(decision: CycleDecision) -> str:
     """A short paragraph in plain words; deterministic for a given decision."""
     if decision.action == "skipped":
         return decision.skipped_reason or "The cycle was skipped."
-    if decision.action == "hold" and not decision.triggers:
-        return (
-            "No change was needed today: your portfolio is within its drift threshold of the "
-            "targets, no scheduled review is due, there is no new cash to invest and no risk "
-            "limit is breached."
-        )
-    sentences = []
     reasons = _join([t.message for t in decision.triggers])
-    if decision.override is not None and decision.action == "hold" and not decision.trades:
-        sentences.append(
-            f"We reviewed your portfolio because {reasons}. It already holds the defensive "
-            f"allocation ({decision.override.allocation}) chosen because "
-            f"{decision.override.reason}, so nothing was traded."
-        )
+    if decision.action == "hold" and not decision.trades:
+        if not decision.triggers:
+            return (
+                "No change was needed today: every holding is within its band around the targets, "
+                "no review is due, there is no new cash to invest and the risk overlay did not move."
+            )
+        sentences = [f"We reviewed your portfolio because {reasons}."]
+        if decision.reviewed and decision.strategy_result is not None:
+            sentences.append(decision.strategy_result.explanation)
+        gate = [n for n in decision.notes if n.startswith("Drift left alone")]
+        sentences.append(gate[0] if gate else "Every holding is within its band around the targets, so nothing was traded.")
         return " ".join(sentences)
+    sentences = [f"We reviewed your portfolio because {reasons}."]
     if decision.override is not None:
         sentences.append(
-            f"We reviewed your portfolio because {reasons}. To protect it, we moved to a "
-            f"defensive allocation ({decision.override.allocation}) because "
+            f"To protect it, we moved to a defensive allocation ({decision.override.allocation}) because "
             f"{decision.override.reason}."
         )
-    else:
-        sentences.append(f"We reviewed your portfolio because {reasons}.")
-        if decision.strategy_result is not None:
-            sentences.append(decision.strategy_result.explanation)
+    elif decision.reviewed and decision.strategy_result is not None:
+        sentences.append(decision.strategy_result.explanation)
+    if decision.projection_notes and decision.override is None:
+        sentences.append("To keep within your limits: " + "; ".join(decision.projection_notes) + ".")
+    overlay = _overlay_sentence(decision) if decision.override is None else None
+    if overlay:
+        sentences.append(overlay)
     if decision.trades:
         sells = [t for t in decision.trades if t.side == "sell"]
         buys = [t for t in decision.trades if t.side == "buy"]
@@ -80,8 +94,8 @@ def summary_of(decision: CycleDecision) -> str:
     if decision.checks:
         if failed:
             sentences.append(
-                f"{len(failed)} of {len(decision.checks)} risk checks did not pass for the "
-                "strategy's first proposal (details below)."
+                f"{len(failed)} of {len(decision.checks)} risk checks did not pass for the targets "
+                "(details below)."
             )
         else:
             sentences.append(f"All {len(decision.checks)} risk checks passed.")
@@ -96,6 +110,24 @@ def _metrics_dict(m: Metrics | None) -> dict[str, float] | None:
         "volatility": round(m.volatility, 6),
         "var_95": round(m.var_95, 6),
         "cash_weight": round(m.cash_weight, 6),
+    }
+
+
+def _overlay_dict(decision: CycleDecision) -> dict[str, Any] | None:
+    record = decision.overlay
+    if record is None:
+        return None
+    return {
+        "multiplier": round(record.multiplier, 6),
+        "exposure": round(record.exposure, 6),
+        "forecast_volatility": round(record.forecast_volatility, 6),
+        "target_volatility": round(record.target_volatility, 6),
+        "derisked": record.derisked,
+        "drawdown": round(record.drawdown, 6),
+        "var_forecast": round(record.var_forecast, 6),
+        "final_volatility": round(record.final_volatility, 6),
+        "events": list(record.events),
+        "notes": list(record.notes),
     }
 
 
@@ -154,6 +186,11 @@ def decision_explanation(decision: CycleDecision) -> dict[str, Any]:
             }
             for t in decision.trades
         ],
+        "raw_weights": {s: round(w, 6) for s, w in sorted(decision.raw_weights.items())},
+        "strategic_weights": {s: round(w, 6) for s, w in sorted(decision.strategic_weights.items())},
+        "projection": list(decision.projection_notes),
+        "overlay": _overlay_dict(decision),
+        "reviewed": decision.reviewed,
         "total_value": round(decision.total_value, 4),
         "harvested_loss": round(decision.harvested_loss, 4),
         "notes": list(decision.notes),

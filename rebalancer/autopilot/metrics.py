@@ -10,7 +10,7 @@ loss, a positive fraction of portfolio value.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,14 +22,42 @@ VAR_LEVEL = 0.95
 
 @dataclass(frozen=True)
 class WindowStats:
-    """Arrays of one return window in the column order of ``symbols``."""
+    """Arrays of one return window in the column order of ``symbols``.
+
+    ``mean``, ``cov`` and ``frame`` are computed on first use (a quiet day needs none).
+    """
 
     symbols: tuple[str, ...]
     index: dict[str, int]
     returns: np.ndarray  # (T, N) simple daily returns, no NaN
-    mean: np.ndarray  # (N,) daily
-    cov: np.ndarray  # (N, N) daily
-    frame: pd.DataFrame  # the same window as a frame (for strategies and risk checks)
+    dates: np.ndarray  # (T,) datetime64 of the rows
+    _lazy: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def mean(self) -> np.ndarray:
+        """(N,) daily mean returns."""
+        if "mean" not in self._lazy:
+            r = self.returns
+            self._lazy["mean"] = r.mean(axis=0) if r.shape[0] >= 2 else np.zeros(len(self.symbols))
+        return self._lazy["mean"]
+
+    @property
+    def cov(self) -> np.ndarray:
+        """(N, N) daily sample covariance."""
+        if "cov" not in self._lazy:
+            r = self.returns
+            n = len(self.symbols)
+            self._lazy["cov"] = np.atleast_2d(np.cov(r, rowvar=False)) if r.shape[0] >= 2 else np.zeros((n, n))
+        return self._lazy["cov"]
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The same window as a frame (for strategies and risk checks)."""
+        if "frame" not in self._lazy:
+            self._lazy["frame"] = pd.DataFrame(
+                self.returns, index=pd.DatetimeIndex(self.dates), columns=list(self.symbols)
+            )
+        return self._lazy["frame"]
 
     def vector(self, weights: Mapping[str, float]) -> np.ndarray:
         w = np.zeros(len(self.symbols))
@@ -40,6 +68,13 @@ class WindowStats:
         return w
 
 
+def _stats_of(cols: tuple[str, ...], values: np.ndarray, dates: np.ndarray, frame=None) -> WindowStats:
+    return WindowStats(
+        symbols=cols, index={s: i for i, s in enumerate(cols)}, returns=values, dates=dates,
+        _lazy={"frame": frame} if frame is not None else {},
+    )
+
+
 def window_stats(returns: pd.DataFrame, symbols: Sequence[str], lookback: int) -> WindowStats:
     """The last ``lookback`` rows of ``returns`` over ``symbols`` with no missing value.
 
@@ -48,21 +83,16 @@ def window_stats(returns: pd.DataFrame, symbols: Sequence[str], lookback: int) -
     """
     cols = tuple(symbols)
     frame = returns.reindex(columns=list(cols)).dropna(how="any").tail(lookback)
-    values = frame.to_numpy(dtype=float)
-    if values.shape[0] >= 2:
-        mean = values.mean(axis=0)
-        cov = np.atleast_2d(np.cov(values, rowvar=False))
-    else:
-        mean = np.zeros(len(cols))
-        cov = np.zeros((len(cols), len(cols)))
-    return WindowStats(
-        symbols=cols,
-        index={s: i for i, s in enumerate(cols)},
-        returns=values,
-        mean=mean,
-        cov=cov,
-        frame=frame,
-    )
+    return _stats_of(cols, frame.to_numpy(dtype=float), frame.index.to_numpy(), frame)
+
+
+def window_stats_array(
+    values: np.ndarray, dates: np.ndarray, columns: Mapping[str, int], symbols: Sequence[str], lookback: int
+) -> WindowStats:
+    """:func:`window_stats` on a complete array (no NaN): the same rows, without pandas."""
+    cols = tuple(symbols)
+    idx = [columns[s] for s in cols]
+    return _stats_of(cols, values[-lookback:, idx], dates[-lookback:])
 
 
 def historical_var(portfolio_returns: np.ndarray, level: float = VAR_LEVEL) -> float:

@@ -41,6 +41,10 @@ class CycleRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    policy_state = models.JSONField(
+        default=dict, blank=True,
+        help_text="What the next cycle starts from: the reviewed targets and the risk overlay's state.",
+    )
 
     class Meta:
         ordering = ["-as_of", "portfolio_id"]

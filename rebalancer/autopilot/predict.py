@@ -23,6 +23,8 @@ from typing import Any
 
 from common.errors import ValidationFailed
 from marketdata.models import Asset
+from portfolios.policy import LimitOverrides, policy_limits
+from portfolios.policy.limits import LimitsError
 from portfolios.strategies import strategy_names
 from rebalancer.autopilot import selectors
 from rebalancer.autopilot.engine import cycle_decide
@@ -31,11 +33,11 @@ from rebalancer.autopilot.types import (
     CycleDecision,
     HoldingsState,
     MarketView,
-    RiskLimits,
     TradeConfig,
 )
 
 DEFAULT_PORTFOLIO_VALUE = 100_000.0
+PREDICT_LIMIT_KEYS = ("max_position", "max_asset_class", "max_var_95", "max_drawdown", "max_turnover")
 _CACHE_SIZE = 32
 _lock = threading.Lock()
 _markets: OrderedDict[tuple, MarketView] = OrderedDict()
@@ -54,6 +56,7 @@ class PredictInput:
     universe: Sequence[str] = ()
     target_weights: Mapping[str, float] = field(default_factory=dict)
     risk_tolerance: str = "balanced"
+    investment_horizon: int = 10
     rebalance_threshold: float = 0.05
     limits: Mapping[str, Any] = field(default_factory=dict)
     excluded_symbols: Sequence[str] = ()
@@ -140,8 +143,14 @@ def rebalance_predict(*, data: PredictInput) -> CycleDecision:
     market = _market(sorted(held | set(universe)), as_of, assets, revision)
     if market.returns.empty:
         raise ValidationFailed(f"no price history up to {as_of.isoformat()}", field="as_of")
-    limits = selectors.TIER_LIMITS.get(data.risk_tolerance, selectors.TIER_LIMITS["balanced"])
-    limits = {**limits, **{k: v for k, v in data.limits.items() if k in selectors.LIMIT_KEYS}}
+    overrides = LimitOverrides(**{k: v for k, v in data.limits.items() if k in PREDICT_LIMIT_KEYS})
+    try:
+        limits = policy_limits(
+            tier=data.risk_tolerance, horizon_years=data.investment_horizon, overrides=overrides,
+            cash_buffer=data.cash_buffer, excluded_symbols=data.excluded_symbols,
+        )
+    except LimitsError as exc:
+        raise ValidationFailed(exc.message, field=f"limits.{exc.field}") from exc
     config = AutonomyConfig(
         mode="advise",
         strategy=data.strategy,
@@ -150,7 +159,7 @@ def rebalance_predict(*, data: PredictInput) -> CycleDecision:
         rebalance_threshold=data.rebalance_threshold,
         calendar="none",
         target_weights=dict(data.target_weights),
-        limits=RiskLimits(**limits, excluded_symbols=tuple(sorted(data.excluded_symbols))),
+        limits=limits,
         trade=TradeConfig(
             cash_buffer=data.cash_buffer, min_trade_value=data.min_trade_value,
             fractional=data.fractional_shares,

@@ -13,23 +13,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from marketdata.models import Asset
 from portfolios.models import (
     AutonomySettings,
+    CashMovement,
     Portfolio,
+    PortfolioLimits,
     PortfolioSnapshot,
     Position,
     TargetAllocation,
     TaxLot,
     Trade,
 )
+from portfolios.selectors import policy_limits_for
 from rebalancer.autopilot.models import CycleRun, KillSwitch
 from rebalancer.autopilot.types import (
     AssetStatus,
@@ -37,25 +40,15 @@ from rebalancer.autopilot.types import (
     HoldingsState,
     Lot,
     MarketView,
-    RiskLimits,
+    PolicyState,
     TaxConfig,
     TradeConfig,
+    policy_state_from_dict,
 )
 
 LOOKBACK_DAYS = 252
 WASH_SALE_DAYS = 30
 HISTORY_DAYS = 400  # calendar days of snapshots for the drawdown trigger
-
-# Tighter risk limits for more cautious investors (one-day VaR 95 %, drawdown, position).
-TIER_LIMITS = {
-    "conservative": {"max_var_95": 0.015, "max_drawdown": 0.15, "max_position": 0.25},
-    "moderate": {"max_var_95": 0.02, "max_drawdown": 0.20, "max_position": 0.30},
-    "balanced": {"max_var_95": 0.03, "max_drawdown": 0.25, "max_position": 0.35},
-    "growth": {"max_var_95": 0.04, "max_drawdown": 0.30, "max_position": 0.40},
-    "aggressive": {"max_var_95": 0.05, "max_drawdown": 0.40, "max_position": 0.50},
-}
-LIMIT_KEYS = ("max_position", "max_asset_class", "max_var_95", "max_drawdown", "max_turnover", "max_holdings")
-
 
 @dataclass(frozen=True)
 class PortfolioInputs:
@@ -77,55 +70,6 @@ def active_assets_get() -> dict[str, Asset]:
     return {a.symbol: a for a in Asset.objects.filter(is_active=True)}
 
 
-def esg_excluded(esg: dict, assets: Iterable[Asset]) -> tuple[str, ...]:
-    """Symbols failing the portfolio's ESG constraints (flags to exclude, minimum score)."""
-    flags = set((esg or {}).get("excluded_flags") or ())
-    min_score = (esg or {}).get("min_score")
-    out = []
-    for asset in assets:
-        asset_flags = set(asset.esg_flags or ())
-        low_score = (
-            min_score is not None and asset.esg_score is not None and asset.esg_score < float(min_score)
-        )
-        if flags & asset_flags or low_score:
-            out.append(asset.symbol)
-    return tuple(sorted(out))
-
-
-def limits_from(autonomy: AutonomySettings) -> RiskLimits:
-    values: dict = dict(TIER_LIMITS.get(autonomy.risk_tolerance, TIER_LIMITS["balanced"]))
-    for key in LIMIT_KEYS:
-        for source in (autonomy.constraints or {}, autonomy.limits or {}):
-            if key in source and (source[key] is None or isinstance(source[key], int | float)):
-                values[key] = source[key]
-    holdings = values.get("max_holdings")
-    if holdings is not None and (isinstance(holdings, bool) or int(holdings) != holdings or holdings < 1):
-        values["max_holdings"] = None  # not a count the API would accept: ignored, as unknown keys are
-    elif holdings is not None:
-        values["max_holdings"] = int(holdings)
-    return RiskLimits(**values, asset_class_bounds=asset_class_bounds_from(autonomy.constraints or {}))
-
-
-def asset_class_bounds_from(constraints: dict) -> tuple[tuple[str, float, float], ...]:
-    """``constraints["asset_class_bounds"]`` (``{"equity": [0, 0.8]}``) as sorted triples.
-
-    An entry that is not two numbers with ``0 <= lowest <= highest <= 1`` is ignored, as
-    unknown keys are (the settings' JSON can be edited in the admin).
-    """
-    raw = constraints.get("asset_class_bounds")
-    if not isinstance(raw, dict):
-        return ()
-    out = []
-    for asset_class, pair in sorted(raw.items()):
-        if (
-            isinstance(pair, list | tuple) and len(pair) == 2
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
-            and 0 <= pair[0] <= pair[1] <= 1
-        ):
-            out.append((str(asset_class), float(pair[0]), float(pair[1])))
-    return tuple(out)
-
-
 def targets_expand(
     rows: Sequence[TargetAllocation], assets: dict[str, Asset], symbol_of: dict[int, str]
 ) -> dict[str, float]:
@@ -141,20 +85,23 @@ def targets_expand(
     return dict(weights)
 
 
+def strategy_options_of(autonomy: AutonomySettings) -> dict:
+    """The autonomy settings a strategy reads from ``ctx.options`` (the hybrid's agent and blend)."""
+    options: dict = {"hybrid_alpha": float(autonomy.hybrid_alpha)}
+    if autonomy.hybrid_agent:
+        options["hybrid_agent"] = autonomy.hybrid_agent
+    return options
+
+
 def config_from(
     autonomy: AutonomySettings,
     *,
     targets: dict[str, float],
     assets: dict[str, Asset],
+    overrides: PortfolioLimits | None = None,
     force: bool = False,
 ) -> AutonomyConfig:
-    excluded = esg_excluded(autonomy.esg_constraints, assets.values())
-    limits = limits_from(autonomy)
-    limits = RiskLimits(
-        **{k: getattr(limits, k) for k in LIMIT_KEYS},
-        excluded_symbols=tuple(sorted(set(limits.excluded_symbols) | set(excluded))),
-        asset_class_bounds=limits.asset_class_bounds,
-    )
+    limits = policy_limits_for(autonomy=autonomy, overrides=overrides, assets=list(assets.values()))
     universe = tuple(sorted(targets)) if targets else tuple(sorted(assets))
     return AutonomyConfig(
         mode=autonomy.mode,
@@ -180,7 +127,18 @@ def config_from(
         ),
         lookback_days=LOOKBACK_DAYS,
         force=force,
+        strategy_options=strategy_options_of(autonomy),
     )
+
+
+def policy_states_get(*, portfolio_ids: Sequence[int], before: dt.date) -> dict[int, tuple[PolicyState | None, dt.date | None]]:
+    """Each portfolio's policy state from its latest finished cycle run before ``before`` (one query)."""
+    latest = CycleRun.objects.filter(portfolio=OuterRef("portfolio"), as_of__lt=before, status=CycleRun.Status.DONE)
+    rows = CycleRun.objects.filter(
+        portfolio_id__in=list(portfolio_ids),
+        pk=Subquery(latest.order_by("-as_of").values("pk")[:1]),
+    ).values_list("portfolio_id", "as_of", "policy_state")
+    return {pid: (policy_state_from_dict(state), day) for pid, day, state in rows}
 
 
 def cycle_inputs_load(
@@ -192,7 +150,8 @@ def cycle_inputs_load(
 ) -> dict[int, PortfolioInputs]:
     """Inputs of every portfolio in ``portfolio_ids`` that has autonomy settings.
 
-    Seven queries whatever the number of portfolios (assets are passed in by a cycle).
+    Ten queries whatever the number of portfolios (assets are passed in by a cycle), and
+    one more for the year's realized gains when some of them harvest tax losses.
     """
     assets = assets if assets is not None else active_assets_get()
     symbol_of = {a.pk: s for s, a in assets.items()}
@@ -224,18 +183,31 @@ def cycle_inputs_load(
     since = as_of - dt.timedelta(days=WASH_SALE_DAYS)
     buys: dict[int, list] = defaultdict(list)
     loss_sales: dict[int, list] = defaultdict(list)
-    for pid, symbol, side, day in Trade.objects.filter(
+    harvests: dict[int, list] = defaultdict(list)
+    for pid, symbol, side, day, tags in Trade.objects.filter(
         portfolio_id__in=ids, trade_date__gte=since, trade_date__lte=as_of
     ).filter(Q(side=Trade.Side.BUY) | Q(realized_gain__lt=0)).values_list(
-        "portfolio_id", "asset__symbol", "side", "trade_date"
+        "portfolio_id", "asset__symbol", "side", "trade_date", "tags"
     ):
         (buys if side == Trade.Side.BUY else loss_sales)[pid].append((symbol, day))
+        if side == Trade.Side.SELL and "tax_loss_harvest" in (tags or ()):
+            harvests[pid].append((symbol, day))
+    overrides = {row.portfolio_id: row for row in PortfolioLimits.objects.filter(portfolio_id__in=ids)}
+    policies = policy_states_get(portfolio_ids=ids, before=as_of)
+    earliest = min((day for _, day in policies.values() if day is not None), default=as_of)
+    flows: dict[int, list] = defaultdict(list)
+    for pid, at, amount in CashMovement.objects.filter(
+        portfolio_id__in=ids, kind__in=list(CashMovement.EXTERNAL), at__date__gt=earliest, at__date__lte=as_of
+    ).values_list("portfolio_id", "at", "amount"):
+        flows[pid].append((at.date(), float(amount)))
     history: dict[int, list] = defaultdict(list)
     for pid, day, value in PortfolioSnapshot.objects.filter(
         portfolio_id__in=ids, date__gte=as_of - dt.timedelta(days=HISTORY_DAYS), date__lte=as_of
     ).order_by("date").values_list("portfolio_id", "date", "value"):
         history[pid].append((day, float(value)))
 
+    taxed = [pid for pid in ids if portfolios[pid].autonomy.tax_optimization]
+    tax_positions = _tax_positions(taxed, as_of) if taxed else {}
     out: dict[int, PortfolioInputs] = {}
     for pid in ids:
         portfolio = portfolios[pid]
@@ -246,6 +218,7 @@ def cycle_inputs_load(
             if history[pid]
             else None
         )
+        policy, last_day = policies.get(pid, (None, None))
         state = HoldingsState(
             as_of=as_of,
             cash=float(portfolio.cash),
@@ -254,16 +227,34 @@ def cycle_inputs_load(
             portfolio_id=pid,
             recent_buys=tuple(buys[pid]),
             recent_loss_sales=tuple(loss_sales[pid]),
+            recent_harvests=tuple(harvests[pid]),
             value_history=series,
+            policy=policy,
+            net_flows=sum(amount for day, amount in flows[pid] if last_day is None or day > last_day),
+            realized_this_year=tax_positions.get(pid, (0.0, 0.0))[0],
+            loss_carryover=tax_positions.get(pid, (0.0, 0.0))[1],
         )
         out[pid] = PortfolioInputs(
             portfolio=portfolio,
             autonomy=autonomy,
             state=state,
-            config=config_from(autonomy, targets=target_weights, assets=assets, force=force),
+            config=config_from(autonomy, targets=target_weights, assets=assets, overrides=overrides.get(pid),
+                               force=force),
             ledger_version=portfolio.ledger_version,
         )
     return out
+
+
+def _tax_positions(portfolio_ids: list[int], as_of: dt.date) -> dict[int, tuple[float, float]]:
+    from portfolios.selectors import tax_positions_get
+
+    return tax_positions_get(portfolio_ids=portfolio_ids, as_of=as_of)
+
+
+@dataclass(frozen=True)
+class _NoBar:
+    status: str
+    reasons: list
 
 
 def market_view_get(
@@ -274,7 +265,7 @@ def market_view_get(
     Symbols unknown to market data are left out (the core then reports them missing).
     """
     from marketdata.selectors import asset_health_get, return_panel_get
-    from portfolios.prices import closes_on
+    from portfolios.prices import closes_on, latest_closes
 
     known = sorted(s for s in set(symbols) if s in assets)
     start = as_of - dt.timedelta(days=int(lookback * 7 / 5) + 30)
@@ -282,6 +273,15 @@ def market_view_get(
         returns = return_panel_get(symbols=known, start=start, end=as_of, how="outer")
         health = asset_health_get(symbols=known, as_of=as_of)
         closes = closes_on(symbols=known, on=as_of)
+        missing = [s for s in known if s not in closes]
+        if missing:
+            # Valued at their last close, held and not traded today (the core freezes them).
+            for symbol, (close, day) in latest_closes(symbols=missing, as_of=as_of).items():
+                closes[symbol] = close
+                if health.get(symbol) is None or health[symbol].status == "ok":
+                    health[symbol] = _NoBar(status="missing", reasons=[
+                        f"no close on {as_of.isoformat()}; valued at the last close, of {day.isoformat()}"
+                    ])
     else:
         returns, health, closes = pd.DataFrame(), {}, {}
     trading_days = tuple(d.date() if hasattr(d, "date") else d for d in returns.index)

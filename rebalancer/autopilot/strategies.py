@@ -51,6 +51,9 @@ def _clean(weights: Mapping[str, float], symbols: tuple[str, ...]) -> dict[str, 
     return {s: w for s, w in out.items() if w > 1e-6}
 
 
+BUDGETED_OBJECTIVES = ("risk_parity", "hrp")
+
+
 @dataclass
 class OptimizerStrategy:
     """An objective of ``portfolios.optimization.optimize`` as a strategy."""
@@ -61,12 +64,28 @@ class OptimizerStrategy:
     def __post_init__(self) -> None:
         self.name = self.name or f"optimizer:{self.objective}"
 
+    def _solve(self, returns, constraints, extra):
+        from portfolios.optimization import optimize
+        from portfolios.optimization.estimators import mean_historical_return, sample_cov
+
+        return optimize(
+            objective=self.objective,
+            expected_returns=mean_historical_return(returns),
+            cov=sample_cov(returns),
+            returns=returns,
+            constraints=constraints,
+            **extra,
+        )
+
     def target_weights(self, ctx: StrategyContext) -> StrategyResult:
         # Imported here: the optimization engine is heavy (cvxpy) and registration must
         # stay cheap at app start.
-        from portfolios.optimization import optimize
-        from portfolios.optimization.estimators import mean_historical_return, sample_cov
-        from portfolios.optimization.exceptions import OptimizationError
+        from portfolios.optimization import Constraints
+        from portfolios.optimization.exceptions import (
+            InfeasibleConstraints,
+            OptimizationError,
+            UnsupportedOptions,
+        )
 
         returns = ctx.returns.reindex(columns=list(ctx.symbols)).dropna(how="any")
         if returns.shape[0] < 20:
@@ -76,15 +95,22 @@ class OptimizerStrategy:
             )
         # The engine maps the tier to a risk aversion (max_utility, multi_objective).
         extra = {"risk_tier": ctx.risk_tier}
+        constraints = ctx.constraints
+        if constraints is not None and self.objective in BUDGETED_OBJECTIVES:
+            # Risk parity and HRP take exclusions and the cash buffer only; the projection
+            # onto the tier's limits makes their weights feasible afterwards.
+            constraints = Constraints(excluded=constraints.excluded, cash_buffer=constraints.cash_buffer)
+        note = ""
         try:
-            result = optimize(
-                objective=self.objective,
-                expected_returns=mean_historical_return(returns),
-                cov=sample_cov(returns),
-                returns=returns,
-                constraints=ctx.constraints,
-                **extra,
-            )
+            result = self._solve(returns, constraints, extra)
+        except (InfeasibleConstraints, UnsupportedOptions) as exc:
+            if constraints is None:
+                raise StrategyError(f"{self.name}: {exc.message}") from exc
+            note = " The optimizer could not meet every limit directly; the projection onto them did."
+            try:
+                result = self._solve(returns, None, extra)
+            except OptimizationError as again:
+                raise StrategyError(f"{self.name}: {again.message}") from again
         except OptimizationError as exc:
             raise StrategyError(f"{self.name}: {exc.message}") from exc
         weights = _clean(dict(result.weights), ctx.symbols)
@@ -94,6 +120,7 @@ class OptimizerStrategy:
             f"over {len(ctx.symbols)} assets using {returns.shape[0]} days of history "
             + (f"(expected return {expected:.1%} a year, " if expected is not None else "(")
             + f"volatility {result.volatility:.1%})."
+            + note
         )
         return StrategyResult(
             weights=weights,

@@ -3,13 +3,15 @@
 Each function returns a :class:`Trigger` when it fires and ``None`` otherwise:
 
 * :func:`drift_trigger` — the largest absolute deviation of a current weight from its
-  target is beyond the portfolio's ``rebalance_threshold``;
+  target is beyond a threshold (``rebalance/predict``'s summary; the cycle itself uses
+  the per-asset no-trade bands of :mod:`rebalancer.autopilot.bands`);
 * :func:`calendar_trigger` — ``as_of`` is the first trading day of the month
-  (``monthly``) or of a quarter (``quarterly``);
-* :func:`cash_trigger` — cash above the cash buffer exceeds the minimum trade value;
-* :func:`risk_limit_triggers` — the current one-day VaR 95 % or the drawdown from the
-  portfolio's peak value is beyond its limit (these also cause the risk override);
+  (``monthly``) or of a quarter (``quarterly``): the strategy's targets are reviewed;
+* :func:`cash_trigger` — cash beyond what the targets keep exceeds the minimum trade value;
 * :func:`regime_trigger` — the regime detector reports a change on ``as_of``.
+
+Risk limits are not triggers any more: the risk overlay (:mod:`rebalancer.autopilot.overlay`)
+watches the drawdown and the VaR forecast and moves exposure itself.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
 from portfolios.strategies import RegimeState
-from rebalancer.autopilot.types import Calendar, RiskLimits, Trigger
+from rebalancer.autopilot.types import Calendar, Trigger
 
 QUARTER_START_MONTHS = (1, 4, 7, 10)
 
@@ -116,34 +118,6 @@ def cash_trigger(
         value=investable,
         threshold=max(min_trade_value, CASH_TRIGGER_MIN_WEIGHT * total_value),
     )
-
-
-def risk_limit_triggers(*, var_95: float, drawdown: float, limits: RiskLimits) -> list[Trigger]:
-    fired: list[Trigger] = []
-    if limits.max_var_95 is not None and var_95 > limits.max_var_95:
-        fired.append(
-            Trigger(
-                kind="risk_limit",
-                message=(
-                    f"one-day 95% VaR of {var_95:.2%} is above the {limits.max_var_95:.2%} limit"
-                ),
-                value=var_95,
-                threshold=limits.max_var_95,
-            )
-        )
-    if limits.max_drawdown is not None and drawdown > limits.max_drawdown:
-        fired.append(
-            Trigger(
-                kind="risk_limit",
-                message=(
-                    f"the portfolio is {drawdown:.1%} below its peak value, beyond the "
-                    f"{limits.max_drawdown:.1%} drawdown limit"
-                ),
-                value=drawdown,
-                threshold=limits.max_drawdown,
-            )
-        )
-    return fired
 
 
 def regime_trigger(regime: RegimeState | None) -> Trigger | None:

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from portfolios.policy import PolicyLimits, policy_limits
 from portfolios.strategies import RegimeState, StrategyResult
 
 TRADING_DAYS = 252
@@ -40,7 +41,9 @@ cycle (decisions are recorded as skipped with the reason). ``defensive``: every 
 that runs moves its portfolio to the defensive allocation (see
 :attr:`AutonomyConfig.defensive_strategy`), whatever its triggers."""
 
-TriggerKind = Literal["drift", "calendar", "cash", "risk_limit", "regime_change", "kill_switch", "manual"]
+TriggerKind = Literal[
+    "drift", "calendar", "cash", "risk_overlay", "regime_change", "kill_switch", "manual", "review"
+]
 Action = Literal["rebalance", "hold", "skipped"]
 """``rebalance``: trades were decided; ``hold``: the cycle ran but nothing needed to
 trade (no trigger, or every trade fell under the minimum); ``skipped``: the cycle
@@ -74,10 +77,21 @@ class HoldingsState:
     portfolio_id: int | None = None
     recent_buys: tuple[tuple[str, date], ...] = ()
     recent_loss_sales: tuple[tuple[str, date], ...] = ()
-    """Sales at a loss (symbol, date) in the last 30 days: those symbols may not be
-    bought back yet (wash-sale rule)."""
+    """Sales at a loss (symbol, date) in the last 30 days (wash-sale rule)."""
+    recent_harvests: tuple[tuple[str, date], ...] = ()
+    """Tax-loss harvesting sales (symbol, date) in the last 30 days: those symbols are not
+    bought back yet (that would wash the loss the harvest was for)."""
     value_history: pd.Series | None = None
     last_rebalanced_on: date | None = None
+    policy: PolicyState | None = None
+    """What the previous cycle decided and must remember (targets, the overlay's state);
+    ``None`` for a portfolio's first cycle."""
+    net_flows: float = 0.0
+    """External deposits minus withdrawals since the previous cycle (not performance)."""
+    realized_this_year: float = 0.0
+    """Net gains realized (recognized) since 1 January: what a harvested loss can offset."""
+    loss_carryover: float = 0.0
+    """Capital loss carried into this year (a positive number)."""
 
 
 @dataclass(frozen=True)
@@ -108,26 +122,12 @@ class MarketView:
     trading_days: tuple[date, ...] = ()
     """Known trading days around ``as_of`` (for the calendar trigger); when empty,
     weekdays are used."""
-
-
-@dataclass(frozen=True)
-class RiskLimits:
-    """Limits the pre-trade checks enforce and the risk-limit trigger watches.
-
-    ``None`` switches a limit off. Fractions of portfolio value; VaR is one-day 95 %.
-    """
-
-    max_position: float | None = 0.35
-    max_asset_class: float | None = 0.80
-    max_var_95: float | None = 0.04
-    max_drawdown: float | None = 0.25
-    max_turnover: float | None = 1.0
-    excluded_symbols: tuple[str, ...] = ()
-    """ESG (or operator) exclusions: no buys, and targets must not hold them."""
-    max_holdings: int | None = None
-    """Most positions the targets may hold (the autonomy settings' ``constraints.max_holdings``)."""
-    asset_class_bounds: tuple[tuple[str, float, float], ...] = ()
-    """``(asset class, lowest, highest weight)`` from ``constraints.asset_class_bounds``, sorted by class."""
+    returns_array: Any = None
+    """Optional: ``returns`` as a complete (no NaN) ``(T, N)`` array, so the core slices it
+    without pandas (the backtest replay's fast path); ``returns_dates`` and
+    ``returns_columns`` (symbol -> column) go with it."""
+    returns_dates: Any = None
+    returns_columns: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,100 @@ class TaxConfig:
     loss_threshold: float = 0.05
     """Harvest a lot whose unrealised loss exceeds this fraction of its cost."""
     wash_sale_days: int = 30
+    taxable: bool = True
+    """Gains are taxed (the cost gate counts the avoidable tax of a sale)."""
+    tracking_penalty: float = 2.0
+    """A harvest must save in tax its trading costs plus this many standard deviations of
+    the return difference with its replacement over the wash-sale window."""
+    short_term_rate: float = 0.35
+    """Estimated tax rate on short-term gains (the cost gate's tax estimate)."""
+    long_term_rate: float = 0.15
+    loss_deduction_limit: float = 3000.0
+    """Net loss deductible from ordinary income per year: with the year's realized gains, how
+    much harvested loss is usable this year (harvests beyond it are not made)."""
+
+
+@dataclass(frozen=True)
+class OverlaySettings:
+    """How the risk overlay controls exposure (defaults chosen on the evaluation's tuning
+    windows: docs/EVIDENCE.md has the grid that was tried)."""
+
+    volatility_targeting: bool = True
+    """Scale the risky sleeve down toward the tier's volatility target."""
+    halflife_days: float = 20.0
+    """Halflife of the EWMA volatility forecast, in trading days."""
+    exposure_band: float = 0.10
+    """The targeting multiplier changes only when the new one is this far from the old."""
+    drawdown_rule: bool = True
+    """De-risk once per episode when the drawdown passes the tier's limit."""
+    min_stay_days: int = 21
+    """Trading days a de-risked portfolio stays de-risked at least."""
+    recovery_rise: float = 0.10
+    """Re-risk when the strategy's own sleeve has risen this much from its trough since the breach."""
+    episode_end_drawdown: float = 0.02
+    """A breach episode ends when the portfolio is back within this of its peak."""
+
+
+@dataclass(frozen=True)
+class BandSettings:
+    """The no-trade band and the cost gate (defaults chosen on the evaluation's tuning windows)."""
+
+    relative: float = 0.5
+    """Band half-width as a fraction of the target: min(5 points, 50 % of the target)."""
+    floor: float = 0.005
+    """Smallest band half-width (tiny targets)."""
+    inner: float = 0.5
+    """An asset out of its band trades to ``target ± inner * band`` (0: all the way)."""
+    cost_gate: bool = True
+    """Trade only when the risk reduction is worth the costs and the avoidable taxes."""
+    horizon_years: float = 1.0
+    """How long an uncorrected drift is assumed to last (the benefit's horizon)."""
+    deferral_value: float = 0.2
+    """Share of a long-term gain's tax counted as a cost (the value of deferring it)."""
+    on_review: str = "band"
+    """``band``: a review trades only what is outside its band (like any day); ``full``: a
+    review trades every asset to its target (a scheduled full rebalance)."""
+
+
+@dataclass(frozen=True)
+class OverlayState:
+    """The overlay's memory between cycles (JSON-able through :func:`policy_state_to_dict`)."""
+
+    exposure: float = 1.0
+    """The multiplier on the risky sleeve in force (targeting, drawdown cut and VaR cap)."""
+    derisked: bool = False
+    entered_on: date | None = None
+    episode: bool = False
+    """A drawdown episode is under way (its one de-risk used)."""
+    index: float = 1.0
+    """The portfolio's performance index (external flows removed)."""
+    peak: float = 1.0
+    last_value: float | None = None
+    shadow: float = 1.0
+    """Index of the strategy's own targets (what the portfolio would do without the overlay)."""
+    trough: float | None = None
+    """Lowest ``shadow`` since the de-risk."""
+    days_derisked: int = 0
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    """What a cycle remembers for the next one: the reviewed targets and the overlay."""
+
+    targets: Mapping[str, float] = field(default_factory=dict)
+    """The strategic targets of the last review (projected, before the overlay)."""
+    reviewed_on: date | None = None
+    key: str = ""
+    """Fingerprint of the strategy, universe and limits the targets were made for."""
+    strategy: str = ""
+    confidence: float = 0.0
+    regime: str | None = None
+    """The regime the targets were reviewed in."""
+    regime_candidate: str | None = None
+    """The regime the detector has called on the last ``regime_days`` cycles in a row."""
+    regime_days: int = 0
+    overlay: OverlayState = field(default_factory=OverlayState)
+    last_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -163,12 +257,15 @@ class AutonomyConfig:
     universe: tuple[str, ...] = ()
     """Symbols the strategy may hold; empty = held symbols plus ``target_weights``."""
     rebalance_threshold: float = 0.05
-    """Drift trigger: max |current - target| weight beyond which the cycle trades."""
+    """The no-trade band's absolute half-width: an asset trades when it is more than
+    ``min(rebalance_threshold, band.relative * target)`` away from its target."""
     calendar: Calendar = "quarterly"
+    """How often the strategy's targets are reviewed (refreshed)."""
     target_weights: Mapping[str, float] = field(default_factory=dict)
     """The portfolio's own TargetAllocation (used by the ``target_allocation`` strategy
     and as the drift reference when set)."""
-    limits: RiskLimits = field(default_factory=RiskLimits)
+    limits: PolicyLimits = field(default_factory=lambda: policy_limits(tier="balanced"))
+    """The portfolio's resolved limits (tier, horizon, overrides): ``portfolios.policy``."""
     trade: TradeConfig = field(default_factory=TradeConfig)
     tax: TaxConfig = field(default_factory=TaxConfig)
     defensive_strategy: str = "optimizer:min_volatility"
@@ -179,6 +276,10 @@ class AutonomyConfig:
     lookback_days: int = 252
     force: bool = False
     """Run the strategy even without a trigger (operator's "run now" / API predict)."""
+    overlay: OverlaySettings = field(default_factory=lambda: OverlaySettings())
+    band: BandSettings = field(default_factory=lambda: BandSettings())
+    strategy_options: Mapping[str, Any] = field(default_factory=dict)
+    """Options the strategy reads from ``ctx.options`` (e.g. ``hybrid_agent``, ``hybrid_alpha``)."""
 
 
 @dataclass(frozen=True)
@@ -207,8 +308,30 @@ class Override:
     """The risk override: why the cycle replaced the strategy's targets."""
 
     reason: str
-    source: str  # "kill_switch" | "drawdown" | "var" | "pre_trade"
+    source: str  # "kill_switch" | "pre_trade"
     allocation: str  # e.g. "optimizer:min_volatility + 50% cash" or "all cash"
+
+
+@dataclass(frozen=True)
+class OverlayRecord:
+    """What the risk overlay did today and why."""
+
+    multiplier: float
+    """Fraction of the strategic risky sleeve held (1 = untouched)."""
+    exposure: float
+    """The volatility-targeting part of the multiplier."""
+    forecast_volatility: float
+    """Annualised forecast volatility of the strategic targets."""
+    target_volatility: float
+    derisked: bool
+    drawdown: float
+    var_forecast: float
+    """One-day 95 % VaR forecast of the final targets."""
+    final_volatility: float = 0.0
+    """Annualised forecast volatility of the final targets (after the multiplier)."""
+    events: tuple[str, ...] = ()
+    """``derisk``, ``reenter``, ``exposure`` (a targeting move), ``var_cap``, ``episode_end``."""
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -266,10 +389,78 @@ class CycleDecision:
     harvested_loss: float = 0.0
     notes: tuple[str, ...] = ()
     """Other facts worth recording (wash-sale substitutions, harvests not taken)."""
+    raw_weights: Mapping[str, float] = field(default_factory=dict)
+    """The strategy's own targets before the projection onto the limits."""
+    strategic_weights: Mapping[str, float] = field(default_factory=dict)
+    """The projected targets before the overlay."""
+    projection_notes: tuple[str, ...] = ()
+    overlay: OverlayRecord | None = None
+    policy_state: PolicyState | None = None
+    """The state the next cycle starts from (persist it with the cycle run)."""
+    reviewed: bool = False
+    """The strategy's targets were refreshed today."""
+    wash_sale_blocks: tuple[str, ...] = ()
+    """Symbols whose harvest or purchase the wash-sale rule stopped this cycle."""
 
     @property
     def trades_count(self) -> int:
         return len(self.trades)
+
+
+def policy_state_to_dict(state: PolicyState | None) -> dict[str, Any]:
+    """JSON-able form of a :class:`PolicyState` (stored on the cycle run)."""
+    if state is None:
+        return {}
+    o = state.overlay
+    return {
+        "targets": {s: round(float(w), 8) for s, w in sorted(state.targets.items())},
+        "reviewed_on": state.reviewed_on.isoformat() if state.reviewed_on else None,
+        "key": state.key,
+        "strategy": state.strategy,
+        "confidence": round(float(state.confidence), 6),
+        "regime": state.regime,
+        "regime_candidate": state.regime_candidate,
+        "regime_days": state.regime_days,
+        "last_date": state.last_date.isoformat() if state.last_date else None,
+        "overlay": {
+            "exposure": round(o.exposure, 8), "derisked": o.derisked,
+            "entered_on": o.entered_on.isoformat() if o.entered_on else None,
+            "episode": o.episode, "index": o.index, "peak": o.peak, "last_value": o.last_value,
+            "shadow": o.shadow, "trough": o.trough, "days_derisked": o.days_derisked,
+        },
+    }
+
+
+def _date_or_none(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def policy_state_from_dict(data: Mapping[str, Any] | None) -> PolicyState | None:
+    """The :class:`PolicyState` of :func:`policy_state_to_dict`'s output (``None`` when empty)."""
+    if not data:
+        return None
+    o = dict(data.get("overlay") or {})
+    overlay = OverlayState(
+        exposure=float(o.get("exposure", 1.0)), derisked=bool(o.get("derisked", False)),
+        entered_on=_date_or_none(o.get("entered_on")), episode=bool(o.get("episode", False)),
+        index=float(o.get("index", 1.0)), peak=float(o.get("peak", 1.0)),
+        last_value=None if o.get("last_value") is None else float(o["last_value"]),
+        shadow=float(o.get("shadow", 1.0)),
+        trough=None if o.get("trough") is None else float(o["trough"]),
+        days_derisked=int(o.get("days_derisked", 0)),
+    )
+    return PolicyState(
+        targets={str(s): float(w) for s, w in (data.get("targets") or {}).items()},
+        reviewed_on=_date_or_none(data.get("reviewed_on")),
+        key=str(data.get("key") or ""),
+        strategy=str(data.get("strategy") or ""),
+        confidence=float(data.get("confidence") or 0.0),
+        regime=data.get("regime"),
+        regime_candidate=data.get("regime_candidate"),
+        regime_days=int(data.get("regime_days") or 0),
+        overlay=overlay,
+        last_date=_date_or_none(data.get("last_date")),
+    )
 
 
 TargetsCache = dict[tuple, StrategyResult]
@@ -282,6 +473,7 @@ __all__ = [
     "Action",
     "AssetStatus",
     "AutonomyConfig",
+    "BandSettings",
     "Calendar",
     "Check",
     "CycleDecision",
@@ -291,13 +483,19 @@ __all__ = [
     "MarketView",
     "Metrics",
     "Mode",
+    "OverlayRecord",
+    "OverlaySettings",
+    "OverlayState",
     "Override",
+    "PolicyLimits",
+    "PolicyState",
     "RegimeState",
-    "RiskLimits",
     "TargetsCache",
     "TaxConfig",
     "TradeConfig",
     "TradeIntent",
     "Trigger",
     "TriggerKind",
+    "policy_state_from_dict",
+    "policy_state_to_dict",
 ]

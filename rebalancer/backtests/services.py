@@ -23,16 +23,19 @@ from common.errors import ApplicationError, ValidationFailed
 from common.tasks import runs_in_background, task_enqueue_on_commit
 from marketdata.models import Asset
 from marketdata.selectors import price_panel_get
+from portfolios.policy import LimitOverrides, PolicyLimits, policy_limits
+from portfolios.policy.limits import LimitsError
 from portfolios.strategies import strategy_names
-from rebalancer.autopilot.selectors import LIMIT_KEYS, LOOKBACK_DAYS, TIER_LIMITS
-from rebalancer.autopilot.types import RiskLimits, TaxConfig, TradeConfig
+from rebalancer.autopilot.selectors import LOOKBACK_DAYS
+from rebalancer.autopilot.types import TaxConfig, TradeConfig
 from rebalancer.backtests.engine.config import BacktestConfig, TaxRates
 from rebalancer.backtests.engine.report import BacktestReport, backtest_report
+from rebalancer.backtests.engine.taxes import TaxSummary
 from rebalancer.backtests.models import Backtest, BacktestStatus
 
 logger = logging.getLogger(__name__)
 
-TIER_DEFAULT_LIMITS = {key: getattr(RiskLimits(), key) for key in LIMIT_KEYS}
+LIMIT_OVERRIDE_KEYS = ("max_position", "max_asset_class", "max_var_95", "max_drawdown", "max_turnover", "max_holdings")
 MAX_YEARS = 30
 MAX_SYMBOLS = 100
 MAX_STRATEGIES = 5
@@ -51,12 +54,7 @@ HISTORY_CALENDAR_FACTOR = 1.5  # calendar days of look-back history per trading 
 def backtest_config_from(data: Mapping[str, Any]) -> BacktestConfig:
     """The engine's configuration from a validated request (the API serializer's data)."""
     tier = data.get("risk_tier", "balanced")
-    # The live pipeline's limits: the tier's defaults (autopilot selectors), then overrides.
-    limits = {
-        **TIER_DEFAULT_LIMITS,
-        **TIER_LIMITS.get(tier, TIER_LIMITS["balanced"]),
-        **(data.get("limits") or {}),
-    }
+    cash_buffer = float(data.get("cash_buffer", 0.02))
     return BacktestConfig(
         symbols=tuple(data["symbols"]),
         start=_as_date(data["start"]),
@@ -83,11 +81,24 @@ def backtest_config_from(data: Mapping[str, Any]) -> BacktestConfig:
         tax_rates=TaxRates(
             short_term=float(data.get("short_term_tax_rate", 0.35)),
             long_term=float(data.get("long_term_tax_rate", 0.15)),
+            loss_deduction_limit=float(data.get("capital_loss_deduction", 3000.0)),
         ),
-        limits=RiskLimits(**{key: limits[key] for key in LIMIT_KEYS}),
+        limits=backtest_limits(data, tier=tier, cash_buffer=cash_buffer),
         retrain_every=data.get("retrain_every", "never"),
         check_invariants=bool(data.get("check_invariants", False)),
     )
+
+
+def backtest_limits(data: Mapping[str, Any], *, tier: str, cash_buffer: float) -> PolicyLimits:
+    """The live pipeline's limits for a backtest: the tier (and horizon), then the request's overrides."""
+    given = {k: v for k, v in (data.get("limits") or {}).items() if k in LIMIT_OVERRIDE_KEYS and v is not None}
+    try:
+        return policy_limits(
+            tier=tier, horizon_years=data.get("investment_horizon"), overrides=LimitOverrides(**given),
+            cash_buffer=cash_buffer,
+        )
+    except LimitsError as exc:
+        raise ValidationFailed(exc.message, field=f"limits.{exc.field}") from exc
 
 
 def _as_date(value: Any) -> date:
@@ -342,6 +353,27 @@ def _downsample_index(n: int, points: int) -> np.ndarray:
     return idx
 
 
+TAX_FIELDS = (
+    "realized_short_term", "realized_long_term", "harvested_losses", "gains_offset", "tax_saved",
+    "wash_sale_disallowed", "wash_sale_blocks", "estimated_tax",
+)
+TAX_YEAR_FIELDS = (*TAX_FIELDS, "loss_deduction", "carryover")
+
+
+def taxes_serialize(taxes: TaxSummary) -> dict[str, Any]:
+    """A backtest's taxes as JSON: totals, ``by_year`` (estimated tax) and ``years`` (every
+    figure per calendar year); money rounded to cents."""
+    def figures(source: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+        return {k: (getattr(source, k) if isinstance(getattr(source, k), int) else round(getattr(source, k), 2))
+                for k in fields}
+
+    return {
+        **figures(taxes, TAX_FIELDS),
+        "by_year": {str(y): round(t, 2) for y, t in taxes.by_year.items()},
+        "years": {str(y): figures(s, TAX_YEAR_FIELDS) for y, s in taxes.years.items()},
+    }
+
+
 def report_serialize(report: BacktestReport) -> tuple[dict, dict, dict]:
     """(results for the API, full daily series, trades) as JSON-able dicts."""
     dates = [d.date().isoformat() for d in report.dates]
@@ -370,13 +402,7 @@ def report_serialize(report: BacktestReport) -> tuple[dict, dict, dict]:
                 str(s): round(float(v), 6) for s, v in last.items() if v > 1e-9
             }
         if outcome.taxes is not None:
-            entry["taxes"] = {
-                "realized_short_term": outcome.taxes.realized_short_term,
-                "realized_long_term": outcome.taxes.realized_long_term,
-                "harvested_losses": outcome.taxes.harvested_losses,
-                "estimated_tax": outcome.taxes.estimated_tax,
-                "by_year": {str(y): t for y, t in outcome.taxes.by_year.items()},
-            }
+            entry["taxes"] = taxes_serialize(outcome.taxes)
         if outcome.replay is not None:
             entry["decisions"] = [
                 {

@@ -2,12 +2,14 @@
 
 | rule | fires when (strictly greater) | severity | action |
 | --- | --- | --- | --- |
-| ``var_breach`` | 1-day VaR > the VaR limit | critical | reduce_risk |
+| ``var_breach`` | 1-day VaR forecast > the VaR limit | critical | reduce_risk |
 | ``drawdown`` | current drawdown > the drawdown limit | critical | risk_override |
-| ``concentration`` | a single position's weight > the position limit (10 %) | warning | rebalance |
-| ``correlation_spike`` | average pairwise correlation of holdings > 0.8 | warning | diversify |
+| ``concentration`` | a single position's weight > the position limit | warning | rebalance |
+| ``correlation_spike`` | average pairwise correlation of holdings > its limit (0.8) | warning | diversify |
 
 One ``concentration`` signal per offending symbol. A limit of None disables its rule.
+The limits are the portfolio's own (its risk tier and overrides, ``portfolios.policy``),
+the same the autopilot trades to; the risk overlay acts on the drawdown and VaR ones.
 """
 
 from __future__ import annotations
@@ -44,12 +46,12 @@ def evaluate_alert_rules(
     if var_1d is not None and var_limit is not None and var_1d > var_limit:
         signals.append(AlertSignal(
             "var_breach", "critical", "reduce_risk", var_1d, var_limit,
-            f"1-day VaR {var_1d:.2%} exceeds the limit {var_limit:.2%}: reduce risk exposure",
+            f"1-day VaR forecast {var_1d:.2%} exceeds the limit {var_limit:.2%}: the risk overlay reduces exposure",
         ))
     if current_drawdown is not None and drawdown_limit is not None and current_drawdown > drawdown_limit:
         signals.append(AlertSignal(
             "drawdown", "critical", "risk_override", current_drawdown, drawdown_limit,
-            f"drawdown {current_drawdown:.2%} is beyond the limit {drawdown_limit:.2%}: risk override",
+            f"drawdown {current_drawdown:.2%} is beyond the limit {drawdown_limit:.2%}: the risk overlay de-risks once",
         ))
     if position_limit is not None:
         for symbol, w in sorted(weights.items()):

@@ -61,6 +61,6 @@ def test_register_to_executed_explained_rebalance(api_client, market_history):
     assert decision["id"] == result.decision_id
     assert decision["strategy"] == "optimizer:min_volatility"
     assert "We reviewed your portfolio because" in decision["summary"]
-    assert {t["kind"] for t in decision["triggers"]} == {"drift", "cash"}
+    assert {t["kind"] for t in decision["triggers"]} == {"review", "drift", "cash"}
     assert decision["after"]["volatility"] > 0
     assert all("passed" in c for c in decision["checks"])

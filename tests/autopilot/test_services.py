@@ -29,7 +29,7 @@ def test_autopilot_cycle_executes_explained_trades_once(portfolio_make):
     assert (result.status, result.action, result.trades_count) == ("done", "rebalance", 4)
     decision = Decision.objects.get(pk=result.decision_id)
     assert decision.status == Decision.Status.EXECUTED
-    assert [t["kind"] for t in decision.triggers] == ["drift", "cash"]
+    assert [t["kind"] for t in decision.triggers] == ["review", "cash", "drift"]
     assert decision.strategy == "equal_weight"
     assert {c["name"] for c in decision.checks} >= {"position", "var"}
     assert decision.before["cash_weight"] == pytest.approx(1.0)
@@ -145,17 +145,17 @@ def test_kill_switch_defensive_moves_to_half_cash(portfolio_make, market_history
     assert Notification.objects.get(decision=decision).kind == "risk"
 
 
-def test_stale_prices_skip_without_trading(portfolio_make, market_history):
-    # given BND has no bar for the last five trading days
+def test_a_stale_asset_is_left_out_and_the_rest_is_invested(portfolio_make, market_history):
+    # given BND has no bar for the last five trading days (one stale asset of the universe)
     p = portfolio_make()
     PriceBar.objects.filter(asset__symbol="BND", date__gt=market_history[-6]).delete()
     # when
     result = cycle_run(portfolio_id=p.pk, as_of=AS_OF)
-    # then
-    assert result.action == "skipped"
-    reason = Decision.objects.get(pk=result.decision_id).status_reason
-    assert "BND is stale" in reason
-    assert Trade.objects.count() == 0
+    # then the other three are bought, BND is not, and the decision says why
+    assert result.action == "rebalance"
+    decision = Decision.objects.get(pk=result.decision_id)
+    assert set(Trade.objects.values_list("asset__symbol", flat=True)) == {"AAA", "BBB", "TIP"}
+    assert any("BND is stale" in note for note in decision.explanation["notes"])
 
 
 def test_one_failing_portfolio_does_not_stop_the_others_and_a_rerun_finishes(portfolio_make, monkeypatch):

@@ -8,13 +8,25 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from portfolios.policy import policy_limits_unconstrained
 from rebalancer.autopilot.strategies import strategies_register
-from rebalancer.autopilot.types import RiskLimits, TradeConfig
+from rebalancer.autopilot.types import BandSettings, OverlaySettings, TradeConfig
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stock_prices.csv"
-NO_LIMITS = RiskLimits(  # also used by the tests through the ``settings`` fixture
-    max_position=None, max_asset_class=None, max_var_95=None, max_drawdown=None, max_turnover=None
-)
+
+def _shared_data() -> Path:
+    """../shared/data beside the checkout (a worktree in /work/wt/<name> finds /work/shared)."""
+    root = Path(__file__).resolve().parents[2]
+    for base in (root.parent, root.parent.parent):
+        if (base / "shared" / "data").is_dir():
+            return base / "shared" / "data"
+    return root.parent / "shared" / "data"
+
+
+DATA = _shared_data() / "stock_prices.csv"
+NO_LIMITS = policy_limits_unconstrained()  # also used by the tests through the ``quiet`` fixture
+NO_OVERLAY = OverlaySettings(volatility_targeting=False, drawdown_rule=False)
+FULL_REVIEWS = BandSettings(relative=100.0, on_review="full", cost_gate=False)
+"""Drift off (threshold 1 and no relative band): a review rebalances every asset to target."""
 # Zero costs, nothing kept in cash; a one-cent minimum so that rounding leftovers of a
 # few hundredths of a cent do not fire the cash trigger every day.
 FRICTIONLESS = TradeConfig(
@@ -45,10 +57,11 @@ def prices_5y() -> pd.DataFrame:
 @pytest.fixture
 def quiet() -> dict:
     """Trigger and cost settings with only the calendar (and initial cash) trigger."""
-    return {"limits": NO_LIMITS, "frictionless": FRICTIONLESS, "costed": COSTED, "initial": INITIAL}
+    return {"limits": NO_LIMITS, "overlay": NO_OVERLAY, "band": FULL_REVIEWS, "frictionless": FRICTIONLESS,
+            "costed": COSTED, "initial": INITIAL}
 
 
-SPY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "spy_prices.csv"
+SPY = _shared_data() / "spy_prices.csv"
 STORED = ["AAPL", "XOM", "JPM", "PFE"]
 
 

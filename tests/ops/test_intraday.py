@@ -12,13 +12,13 @@ import pytest
 from django.utils import timezone
 
 from marketdata.models import Asset, PriceBar
-from portfolios.models import PortfolioSnapshot
+from portfolios.models import PortfolioLimits, PortfolioSnapshot
 from portfolios.prices import latest_closes
 from rebalancer.autopilot.models import CycleRun, Notification
 from rebalancer.ops.models import AlertResponse, IntradayPrice
 from rebalancer.ops.services.intraday import Quote, intraday_quotes_ingest, intraday_risk_evaluate
 from rebalancer.ops.services.responses import alert_responses_dispatch
-from risk.models import RiskAlert, RiskLimit
+from risk.models import RiskAlert
 from tests.ops.conftest import AS_OF
 
 pytestmark = pytest.mark.django_db
@@ -33,8 +33,8 @@ def _value(portfolio) -> Decimal:
 @pytest.fixture
 def watched(invested):
     """The invested portfolio with loose limits but a 10 % drawdown limit, and its value history."""
-    RiskLimit.objects.create(portfolio=invested, max_var=0.5, max_drawdown=0.10, max_position=0.6,
-                             max_avg_correlation=0.99)
+    PortfolioLimits.objects.create(portfolio=invested, max_var_95=0.5, max_drawdown=0.10, max_position=0.6,
+                                   max_avg_correlation=0.99)
     value = _value(invested)
     for day in (AS_OF - dt.timedelta(days=1), AS_OF):
         PortfolioSnapshot.objects.create(portfolio=invested, date=day, value=value, cash=invested.cash,
@@ -157,24 +157,29 @@ def test_a_concentration_alert_proposes_and_a_correlation_alert_only_notifies(in
 
     assert RESPONSES == {"correlation_spike": "notify", "concentration": "propose", "var_breach": "de-risk",
                          "drawdown": "de-risk"}
-    # default limits (10 % position cap): the four ~25 % holdings are concentration alerts
+    # a 10 % position cap: the two ~25 % equity holdings are concentration alerts (a bond fund
+    # is bounded by its sleeve, not by the cap on one risky position)
+    PortfolioLimits.objects.create(portfolio=invested, max_position=0.10, max_avg_correlation=0.99)
     intraday_quotes_ingest(quotes=_quotes({"AAA": 1.01}), provider="test")
     assert sorted(RiskAlert.objects.values_list("rule", "symbol")) == [
-        ("concentration", s) for s in ("AAA", "BBB", "BND", "TIP")]
+        ("concentration", s) for s in ("AAA", "BBB")]
     assert set(AlertResponse.objects.values_list("response", flat=True)) == {"propose"}
 
 
 def test_intraday_signals_agree_with_the_nightly_view_at_the_same_prices(invested):
-    # given the same prices as the nightly view (no intraday quote newer than the closes)
+    # given the same prices as the nightly view (no intraday quote newer than the closes), and
+    # limits tight enough to breach: a 10 % cap on one risky position and a 0.1 % VaR limit
     from risk.selectors import portfolio_risk_view_get
 
+    PortfolioLimits.objects.create(portfolio=invested, max_position=0.10, max_var_95=0.001)
     nightly = portfolio_risk_view_get(portfolio=invested)
     # when the monitor evaluates the portfolio
     intraday_risk_evaluate()
     # then it raises exactly the nightly view's signals (rules, symbols, values)
     got = sorted((a.rule, a.symbol, round(a.value, 9)) for a in RiskAlert.objects.all())
     want = sorted((s.rule, s.symbol, round(s.value, 9)) for s in nightly.signals)
-    assert got == want and len(want) == 4
+    assert got == want
+    assert [rule for rule, _, _ in want] == ["concentration", "concentration", "var_breach"]
 
 
 def test_unknown_symbols_and_bad_prices_are_refused(watched):

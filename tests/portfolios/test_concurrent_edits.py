@@ -17,7 +17,7 @@ def mine(investor_client, market):
     return Portfolio.objects.get(pk=response.json()["id"])
 
 
-def _targets(weight: str) -> dict:
+def _targets(weight: str) -> dict:  # within the default tier's 25 % position cap
     return {"targets": [{"symbol": "AAA", "weight": weight}]}
 
 
@@ -28,8 +28,8 @@ def test_a_stale_if_match_on_targets_is_412_and_the_first_edit_stays(investor_cl
     etag = read["ETag"]
     assert etag.startswith('"') and etag.endswith('"')
     # when the first edits, then the second edits with the tag it read
-    first = investor_client.put(url, _targets("0.5"), format="json", HTTP_IF_MATCH=etag)
-    second = investor_client.put(url, _targets("0.9"), format="json", HTTP_IF_MATCH=etag)
+    first = investor_client.put(url, _targets("0.2"), format="json", HTTP_IF_MATCH=etag)
+    second = investor_client.put(url, _targets("0.15"), format="json", HTTP_IF_MATCH=etag)
     # then the first applied and returned the new tag, the second is a 412 and changed nothing
     assert first.status_code == 200 and first["ETag"] != etag
     assert second.status_code == 412
@@ -38,9 +38,9 @@ def test_a_stale_if_match_on_targets_is_412_and_the_first_edit_stays(investor_cl
         "detail": "this was changed since you read it; read it again and redo your edit",
         "attr": "If-Match",
     }]
-    assert [str(t.weight) for t in TargetAllocation.objects.filter(portfolio=mine)] == ["0.500000"]
+    assert [str(t.weight) for t in TargetAllocation.objects.filter(portfolio=mine)] == ["0.200000"]
     # and the tag of the new state lets the second phone edit
-    retry = investor_client.put(url, _targets("0.9"), format="json", HTTP_IF_MATCH=first["ETag"])
+    retry = investor_client.put(url, _targets("0.15"), format="json", HTTP_IF_MATCH=first["ETag"])
     assert retry.status_code == 200
     assert investor_client.get(url)["ETag"] == retry["ETag"]
 
@@ -70,13 +70,13 @@ def test_a_stale_if_match_on_the_portfolio_is_412_for_put_and_patch(investor_cli
 
 def test_without_if_match_the_edit_applies_and_star_matches_anything(investor_client, mine):
     url = f"{BASE}/{mine.pk}/targets"
-    assert investor_client.put(url, _targets("0.4"), format="json").status_code == 200
-    assert investor_client.put(url, _targets("0.3"), format="json", HTTP_IF_MATCH="*").status_code == 200
+    assert investor_client.put(url, _targets("0.2"), format="json").status_code == 200
+    assert investor_client.put(url, _targets("0.1"), format="json", HTTP_IF_MATCH="*").status_code == 200
 
 
 @override_settings(API_REQUIRE_IF_MATCH=True)
 def test_when_required_a_missing_if_match_is_428(investor_client, mine):
-    response = investor_client.put(f"{BASE}/{mine.pk}/targets", _targets("0.4"), format="json")
+    response = investor_client.put(f"{BASE}/{mine.pk}/targets", _targets("0.2"), format="json")
     assert (response.status_code, response.json()["errors"][0]["code"]) == (428, "precondition_required")
     assert not TargetAllocation.objects.filter(portfolio=mine).exists()
 

@@ -93,17 +93,40 @@ def test_transactions_are_paginated_and_filterable(investor_client, funded):
 
 
 def test_targets_round_trip_and_weights_over_one_are_400(investor_client, funded):
-    body = {"targets": [{"symbol": "AAA", "weight": "0.6"}, {"asset_class": "bond", "weight": "0.3"}]}
+    body = {"targets": [{"symbol": "AAA", "weight": "0.25"}, {"asset_class": "bond", "weight": "0.3"}]}
     assert investor_client.put(f"{BASE}/{funded.pk}/targets", body, format="json").status_code == 200
     got = investor_client.get(f"{BASE}/{funded.pk}/targets").json()["targets"]
     assert got == [
-        {"symbol": "AAA", "asset_class": None, "weight": "0.600000"},
+        {"symbol": "AAA", "asset_class": None, "weight": "0.250000"},
         {"symbol": None, "asset_class": "bond", "weight": "0.300000"},
     ]
     over = {"targets": [{"symbol": "AAA", "weight": "0.8"}, {"symbol": "BBB", "weight": "0.3"}]}
     response = investor_client.put(f"{BASE}/{funded.pk}/targets", over, format="json")
     assert (response.status_code, response.json()["errors"][0]["code"]) == (400, "weights_exceed_one")
     assert len(investor_client.get(f"{BASE}/{funded.pk}/targets").json()["targets"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("targets", "attr", "code"),
+    [
+        ([{"symbol": "AAA", "weight": "0.4"}], "targets.0.weight", "above_position_cap"),
+        ([{"asset_class": "bond", "weight": "0.6"}], "targets.0.weight", "above_class_cap"),
+        ([{"symbol": "AAA", "weight": "0.25"}, {"asset_class": "equity", "weight": "0.5"}], "targets",
+         "above_sleeve_cap"),
+    ],
+)
+def test_targets_above_a_cap_are_422_naming_the_cap_and_change_nothing(investor_client, funded, targets, attr,
+                                                                         code):
+    # given the portfolio's current targets
+    before = investor_client.get(f"{BASE}/{funded.pk}/targets").json()["targets"]
+    # when targets above the balanced tier's caps are put
+    response = investor_client.put(f"{BASE}/{funded.pk}/targets", {"targets": targets}, format="json")
+    # then 422 names the field and the cap, and the stored targets are unchanged
+    assert response.status_code == 422, response.json()
+    error = response.json()["errors"][0]
+    assert (error["attr"], error["code"]) == (attr, code)
+    assert "cap" in error["detail"] or "allow" in error["detail"]
+    assert investor_client.get(f"{BASE}/{funded.pk}/targets").json()["targets"] == before
 
 
 def test_autonomy_put_validates_the_strategy_against_the_registry(investor_client, funded, monkeypatch):
@@ -172,19 +195,21 @@ def test_delete_refuses_a_funded_portfolio_and_deletes_an_empty_one(investor_cli
 
 
 def test_autonomy_put_accepts_asset_class_bounds_and_rejects_bad_ones(investor_client, funded):
-    # given: bounds the cycle reads (rebalancer.autopilot.selectors.asset_class_bounds_from)
-    from rebalancer.autopilot.selectors import asset_class_bounds_from
+    # given: bounds the cycle reads through the one limits selector
+    from portfolios.selectors import policy_limits_get
 
     url = f"{BASE}/{funded.pk}/autonomy"
     body = {"constraints": {"max_holdings": 10, "asset_class_bounds": {"equity": [0.2, 0.8], "bond": [0, 0.5]}}}
     # when
     ok = investor_client.put(url, body, format="json")
-    # then: stored as given and read by the cycle as sorted triples
+    # then: stored as given, and the limits in force replace the tier's ranges
     assert ok.status_code == 200, ok.json()
     stored = ok.json()["constraints"]
     assert stored["asset_class_bounds"] == {"bond": [0.0, 0.5], "equity": [0.2, 0.8]}
-    funded.autonomy.refresh_from_db()
-    assert asset_class_bounds_from(funded.autonomy.constraints) == (("bond", 0.0, 0.5), ("equity", 0.2, 0.8))
+    assert stored["max_holdings"] == 10 and stored["max_position"] is None
+    limits = policy_limits_get(portfolio=funded)
+    assert (limits.sleeve_ranges["equity"], limits.sleeve_ranges["bonds"]) == ((0.2, 0.8), (0.0, 0.5))
+    assert limits.max_holdings == 10
     # bad input: 400 naming the field, nothing changed
     for bad in (
         {"gold": [0, 1]},  # not an asset class

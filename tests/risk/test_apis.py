@@ -151,8 +151,10 @@ def test_portfolio_risk_shows_var_attribution_stress_alerts_and_advice(investor_
     assert components == pytest.approx(body["risk_attribution"]["var"], rel=1e-9)
     assert body["latest_snapshot"]["var_1d"] == pytest.approx(var["var_1d"])
     assert body["stress_test_results"]["scenarios_tested"] == len(SCENARIOS)
-    # every position is above 10 % of the portfolio: three concentration warnings
-    assert sorted(a["symbol"] for a in body["alerts"] if a["rule"] == "concentration") == ["AAA", "BBB", "BND"]
+    # AAA and BBB are above the balanced tier's 25 % cap on one position (BND is not): the
+    # concentration warnings use the limits the autopilot projects its targets onto
+    assert sorted(a["symbol"] for a in body["alerts"] if a["rule"] == "concentration") == ["AAA", "BBB"]
+    assert {a["limit"] for a in body["alerts"] if a["rule"] == "concentration"} == {0.25}
     assert any("rebalance" in r for r in body["recommendations"])
     assert np.isfinite(body["risk_metrics"]["annual_volatility"])
     assert body["risk_metrics"]["beta"] is not None  # SPY is in the market

@@ -3,8 +3,9 @@ import datetime as dt
 import pytest
 
 from common.errors import Conflict
+from portfolios.models import PortfolioLimits
 from risk.measures.alerts import AlertSignal
-from risk.models import RiskAlert, RiskLimit, RiskSnapshot
+from risk.models import RiskAlert, RiskSnapshot
 from risk.services import risk_alert_acknowledge, risk_alerts_sync, risk_snapshot_take
 from tests.risk.conftest import make_portfolio
 
@@ -31,16 +32,17 @@ def test_snapshot_stores_brief_001_metrics_once_per_day(portfolio, market):
 
 
 def test_snapshot_raises_alerts_and_resolves_them_when_the_breach_ends(portfolio, market):
-    # given a VaR limit far below the portfolio's VaR
-    RiskLimit.objects.create(portfolio=portfolio, max_var=0.0001, max_position=0.5)
+    # given the portfolio's VaR limit overridden far below its VaR forecast
+    PortfolioLimits.objects.create(portfolio=portfolio, max_var_95=0.001, max_position=0.9)
     # when
-    snapshot = risk_snapshot_take(portfolio=portfolio)
-    # then
+    risk_snapshot_take(portfolio=portfolio)
+    # then the alert compares the autopilot's measure (the overlay's EWMA forecast) with the limit
     open_alerts = RiskAlert.objects.filter(portfolio=portfolio, status="open")
     assert [(a.rule, a.severity, a.action) for a in open_alerts] == [("var_breach", "critical", "reduce_risk")]
-    assert open_alerts[0].value == pytest.approx(snapshot.var_1d)
+    assert open_alerts[0].limit == pytest.approx(0.001)
+    assert open_alerts[0].value > 0.001
     # when the limit is relaxed, the next snapshot resolves the alert
-    RiskLimit.objects.filter(portfolio=portfolio).update(max_var=0.5)
+    PortfolioLimits.objects.filter(portfolio=portfolio).update(max_var_95=0.5)
     risk_snapshot_take(portfolio=portfolio)
     alert = RiskAlert.objects.get(portfolio=portfolio)
     assert alert.status == "resolved" and alert.resolved_at is not None

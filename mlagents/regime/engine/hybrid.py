@@ -15,6 +15,12 @@ Per asset ``i`` (brief 000, "hybrid ASMBTR + RL"):
   (the agent's cash choice is kept);
 - confidence: the mean agreement ``1 - |s_i - a_i| / 2`` (1 when they agree on
   every asset, 0 when they are opposite and extreme).
+
+Without an agent (none promoted yet, or it cannot decide on this universe) the hybrid
+**falls back** to the technical signals alone on a fully invested equal-weight base
+(``alpha = 1``), says so in its explanation and records the reason in
+``details["fallback"]``; its confidence is then halved. The blend weight ``alpha`` and
+the agent come from the autonomy settings (``hybrid_alpha``, ``hybrid_agent``).
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import pandas as pd
 
 from portfolios.strategies import StrategyContext, StrategyError, StrategyResult
 
-AgentPolicy = Callable[[StrategyContext], Mapping[str, float]]
+AgentPolicy = Callable[[StrategyContext], "Mapping[str, float] | tuple[Mapping[str, float], str]"]
+"""The agent's target weights for a context (optionally with the agent's name); raises
+StrategyError when no agent can decide (the hybrid then falls back)."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +122,9 @@ class HybridStrategy:
     """
 
     name = "hybrid"
+    per_portfolio = True  # the agent reads current weights: targets differ per portfolio
 
-    def __init__(self, agent: AgentPolicy, *, alpha: float = 0.5, agent_name: str = "agent",
+    def __init__(self, agent: AgentPolicy, *, alpha: float = 0.5, agent_name: str = "the agent",
                  signals: SignalConfig | None = None) -> None:
         self._agent = agent
         self.alpha = alpha
@@ -128,17 +137,32 @@ class HybridStrategy:
         if not symbols:
             raise StrategyError("the hybrid strategy needs at least one symbol")
         tech = technical_signals(ctx.returns.loc[:, list(symbols)], self._signals)
-        agent_weights = self._agent(ctx)
+        fallback = None
+        try:
+            answer = self._agent(ctx)
+        except StrategyError as exc:
+            answer, fallback = {s: 1.0 / len(symbols) for s in symbols}, str(exc)
+        agent_weights, agent_name = answer if isinstance(answer, tuple) else (answer, self.agent_name)
+        if fallback is not None:
+            alpha, agent_name = 1.0, "no agent"
         invested = min(max(sum(max(float(v), 0.0) for v in agent_weights.values()), 0.0), 1.0)
         adjustment = agent_adjustment(agent_weights, symbols)
         weights, blend, confidence = hybrid_blend(tech["signal"], adjustment, alpha, invested)
+        if fallback is not None:
+            confidence *= 0.5
         top = blend.sort_values(ascending=False)
-        explanation = (
-            f"Hybrid of technical signals (momentum, RSI, MACD; weight {alpha:.0%}) and the "
-            f"{ctx.options.get('hybrid_agent', self.agent_name)} agent's adjustment (weight {1 - alpha:.0%}); they agree "
-            f"{confidence:.0%} on average. Most favoured: {top.index[0]} ({top.iloc[0]:+.2f}); "
-            f"least: {top.index[-1]} ({top.iloc[-1]:+.2f})."
-        )
+        if fallback is not None:
+            explanation = (
+                "Hybrid without an agent (none can decide yet: " + fallback + "), so technical signals "
+                f"(momentum, RSI, MACD) alone tilt an equal-weight mix. Most favoured: {top.index[0]} "
+                f"({top.iloc[0]:+.2f}); least: {top.index[-1]} ({top.iloc[-1]:+.2f})."
+            )
+        else:
+            explanation = (
+                f"Hybrid of technical signals (momentum, RSI, MACD; weight {alpha:.0%}) and {agent_name}'s "
+                f"adjustment (weight {1 - alpha:.0%}); they agree {confidence:.0%} on average. Most favoured: "
+                f"{top.index[0]} ({top.iloc[0]:+.2f}); least: {top.index[-1]} ({top.iloc[-1]:+.2f})."
+            )
         return StrategyResult(
             weights={s: float(weights[s]) for s in symbols},
             confidence=confidence,
@@ -146,7 +170,8 @@ class HybridStrategy:
             strategy=self.name,
             details={
                 "alpha": alpha,
-                "agent": ctx.options.get("hybrid_agent", self.agent_name),
+                "agent": agent_name,
+                "fallback": fallback,
                 "signals": {s: {k: float(tech.loc[s, k]) for k in tech.columns} for s in symbols},
                 "adjustment": {s: float(adjustment[s]) for s in symbols},
                 "blend": {s: float(blend[s]) for s in symbols},

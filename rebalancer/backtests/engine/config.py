@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
-from rebalancer.autopilot.types import AutonomyConfig, RiskLimits, TaxConfig, TradeConfig
-
-
-@dataclass(frozen=True)
-class TaxRates:
-    """Rates for the estimated tax on realised gains (losses carry forward)."""
-
-    short_term: float = 0.35
-    long_term: float = 0.15
+from portfolios.policy import PolicyLimits, policy_limits
+from portfolios.tax import TaxRates  # one definition: rates, and the yearly loss deduction
+from rebalancer.autopilot.types import (
+    AutonomyConfig,
+    BandSettings,
+    OverlaySettings,
+    TaxConfig,
+    TradeConfig,
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,11 @@ class BacktestConfig:
     trade: TradeConfig = field(default_factory=TradeConfig)
     tax: TaxConfig = field(default_factory=TaxConfig)
     tax_rates: TaxRates = field(default_factory=TaxRates)
-    limits: RiskLimits = field(default_factory=RiskLimits)
+    limits: PolicyLimits | None = None
+    """The portfolio's limits; ``None``: the tier's (``policy_limits(tier=risk_tier)``)."""
+    overlay: OverlaySettings = field(default_factory=OverlaySettings)
+    band: BandSettings = field(default_factory=BandSettings)
+    strategy_options: tuple[tuple[str, object], ...] = ()
     retrain_every: str = "never"
     check_invariants: bool = False
     baselines: bool = True
@@ -54,8 +58,17 @@ class BacktestConfig:
             universe=tuple(self.symbols),
             rebalance_threshold=self.rebalance_threshold,
             calendar=self.calendar,  # type: ignore[arg-type]
-            limits=self.limits,
+            limits=self.resolved_limits(),
             trade=self.trade,
-            tax=self.tax,
+            tax=replace(self.tax, short_term_rate=self.tax_rates.short_term,
+                        long_term_rate=self.tax_rates.long_term),
             lookback_days=self.lookback_days,
+            overlay=self.overlay,
+            band=self.band,
+            strategy_options=dict(self.strategy_options),
         )
+
+    def resolved_limits(self) -> PolicyLimits:
+        if self.limits is not None:
+            return self.limits
+        return policy_limits(tier=self.risk_tier, cash_buffer=self.trade.cash_buffer)

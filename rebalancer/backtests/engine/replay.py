@@ -6,7 +6,14 @@ and a :class:`MarketView` of the prices and returns known at that close — call
 :func:`rebalancer.autopilot.engine.cycle_decide`, and books the decided trades in a
 :class:`~rebalancer.backtests.engine.ledger.PaperLedger` through the same cost model
 the paper broker uses. Nothing is written to the database per day; the same day and
-inputs give the live pipeline's decision (a test checks it).
+inputs give the live pipeline's decision (a test checks it). The decision's
+:class:`~rebalancer.autopilot.types.PolicyState` (reviewed targets, the risk overlay's
+memory) is carried to the next day, as the live shell stores it on the cycle run.
+
+Speed: the engine gets the return window as a numpy array when the panel has no gap
+(``MarketView.returns_array``), strategy targets are shared across days, tiers and
+replays through ``strategy_cache`` (the evaluation replays the same dates many times),
+and quiet days cost a few hundred microseconds.
 
 Walk-forward retraining: ``retrain`` is called at the first trading day of each
 ``retrain_every`` period with the returns known at that close (no look-ahead); it may
@@ -25,9 +32,7 @@ import pandas as pd
 
 from portfolios.strategies import RegimeState
 from portfolios.trading.costs import BUY, CostModel
-from rebalancer.autopilot import triggers
-from rebalancer.autopilot.engine import DUST, cycle_decide, universe_of
-from rebalancer.autopilot.metrics import drawdown, historical_var, metrics_of, window_stats
+from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.types import AutonomyConfig, HoldingsState, Lot, MarketView
 from rebalancer.backtests.engine.ledger import Fill, PaperLedger
 from rebalancer.backtests.engine.schedule import period_starts
@@ -54,8 +59,6 @@ class ReplaySpec:
     """``monthly``, ``quarterly``, ``annually`` or ``never``: walk-forward cadence."""
     check_invariants: bool = False
     """Run the ledger invariants and cost accounting after every day (the harness)."""
-    screen: bool = True
-    """Skip the core on days no trigger can fire (see :func:`_quiet_day`); same results."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class DecisionRecord:
     trades: int
     summary: str
     override: str | None = None
+    overlay_events: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class ReplayResult:
     slippage: Decimal
     traded_notional: np.ndarray  # (T,) reference notional traded each day
     ledger: PaperLedger
+    exposure: np.ndarray | None = None  # (T,) the risk overlay's multiplier on the risky sleeve
 
     @property
     def rebalances(self) -> int:
@@ -98,17 +103,44 @@ def _decimal_price(value: float) -> Decimal:
     return Decimal(repr(float(value))).quantize(Decimal("0.000001"))
 
 
+class _DayCache:
+    """The engine's cache for one replayed day: window statistics and checks live for the
+    day; strategy targets go to the shared ``strategy_cache`` (their keys carry the date)."""
+
+    def __init__(self, shared: dict) -> None:
+        self.daily: dict = {}
+        self.shared = shared
+
+    def _store(self, key) -> dict:
+        daily = isinstance(key, tuple) and bool(key) and key[0] in ("__window__", "__checks__")
+        return self.daily if daily else self.shared
+
+    def __contains__(self, key) -> bool:
+        return key in self._store(key)
+
+    def __getitem__(self, key):
+        return self._store(key)[key]
+
+    def __setitem__(self, key, value) -> None:
+        self._store(key)[key] = value
+
+    def get(self, key, default=None):
+        return self._store(key).get(key, default)
+
+
 def replay(
     prices: pd.DataFrame,
     spec: ReplaySpec,
     *,
     start: date | None = None,
     progress: ProgressFn | None = None,
+    strategy_cache: dict | None = None,
 ) -> ReplayResult:
     """Replay ``spec`` over ``prices`` (dates x symbols, adjusted close, no NaN from ``start``).
 
     Rows before ``start`` are history only (the strategy's look-back window); trading
     starts at the first row on or after ``start`` (the first row when ``None``).
+    ``strategy_cache``: a dict shared by replays of the same prices (strategy targets).
     """
     symbols = tuple(str(s) for s in prices.columns)
     index = pd.DatetimeIndex(prices.index)
@@ -119,7 +151,8 @@ def replay(
     days = [ts.date() for ts in index]
     values = prices.to_numpy(dtype=float)
     returns_np = returns_all.to_numpy(dtype=float)
-    complete = not np.isnan(returns_np).any()
+    return_dates = returns_all.index.to_numpy()
+    gaps = np.concatenate(([0], np.cumsum(np.isnan(returns_np).any(axis=1)))) if len(returns_np) else np.zeros(1)
     dec_prices = [[_decimal_price(v) for v in row] for row in values[first:]]
 
     ledger = PaperLedger(initial_cash=Decimal(spec.initial_cash), costs=_cost_model(spec.autonomy))
@@ -129,14 +162,16 @@ def replay(
     cash = np.zeros(n_days)
     weights = np.zeros((n_days, len(symbols)))
     notional = np.zeros(n_days)
+    exposure = np.ones(n_days)
     decisions: list[DecisionRecord] = []
     retrain_days = period_starts(index[first:], spec.retrain_every) if spec.retrain else None
     last_rebalanced: date | None = None
     col = {s: i for i, s in enumerate(symbols)}
     lookback = autonomy.lookback_days
     report_every = max(1, n_days // 100)
-
-    screen = spec.screen and _screenable(spec)
+    shared = strategy_cache if strategy_cache is not None else {}
+    policy = None
+    lots_cache: list = [-1, ()]  # (number of fills when built, lots): rebuilt only after a trade
 
     def _record_close(k: int) -> None:
         as_of, price_map = days[first + k], dict(zip(symbols, dec_prices[k], strict=True))
@@ -154,8 +189,7 @@ def replay(
     for k in range(n_days):
         t = first + k
         as_of = days[t]
-        row_dec = dec_prices[k]
-        price_map = dict(zip(symbols, row_dec, strict=True))
+        price_map = dict(zip(symbols, dec_prices[k], strict=True))
         # Returns known at this close: rows up to and including as_of (returns_all is
         # shifted by one row against prices).
         lo = max(0, t - lookback - 5)
@@ -163,41 +197,37 @@ def replay(
             name = spec.retrain(as_of, returns_all.iloc[:t])
             if name:
                 autonomy = replace(autonomy, strategy=name)
-        float_prices = {s: float(p) for s, p in price_map.items()}
-        trading_days = tuple(days[max(0, t - TRADING_DAYS_WINDOW) : t + 1])
-        regime = spec.regimes.get(as_of) if spec.regimes else None
-        if screen and _quiet_day(
-            as_of=as_of,
-            cash=float(ledger.cash),
-            quantities={s: float(q) for s, q in ledger.quantities.items()},
-            prices=float_prices,
-            value_history=equity[:k],
-            window=lambda lo=lo, t=t: returns_all.iloc[lo:t],
-            window_array=(lambda t=t: returns_np[max(0, t - lookback) : t]) if complete else None,
-            columns=col,
-            trading_days=trading_days,
-            config=autonomy,
-            regime=regime,
-        ):
-            _record_close(k)  # provably a hold: the core would trade nothing today
-            continue
+        complete = t > lo and gaps[t] == gaps[lo]
         market = MarketView(
             as_of=as_of,
             returns=returns_all.iloc[lo:t],
-            prices=float_prices,
+            prices={s: float(p) for s, p in price_map.items()},
             asset_classes=spec.asset_classes,
-            trading_days=trading_days,
+            trading_days=tuple(days[max(0, t - TRADING_DAYS_WINDOW) : t + 1]),
+            returns_array=returns_np[lo:t] if complete else None,
+            returns_dates=return_dates[lo:t] if complete else None,
+            returns_columns=col if complete else None,
         )
-        state = _holdings_state(ledger, as_of, equity[:k], days[first : first + k], last_rebalanced)
+        if lots_cache[0] != len(ledger.fills):
+            lots_cache[:] = [len(ledger.fills), _lots_of(ledger)]
+        state = _holdings_state(ledger, as_of, equity[:k], days[first : first + k], last_rebalanced, policy,
+                                lots_cache[1])
+        if autonomy.tax.enabled:  # what a harvested loss can offset this year (rebalancer.autopilot.harvest)
+            realized, carryover = ledger.tax_position(as_of, loss_deduction_limit=autonomy.tax.loss_deduction_limit)
+            state = replace(state, realized_this_year=realized, loss_carryover=carryover)
         decision = cycle_decide(
             state=state,
             market=market,
             config=autonomy,
             kill_switch=spec.kill_switch,
-            regime=regime,
-            targets_cache={},
+            regime=spec.regimes.get(as_of) if spec.regimes else None,
+            targets_cache=_DayCache(shared),
         )
+        policy = decision.policy_state or policy
+        if decision.overlay is not None:
+            exposure[k] = decision.overlay.multiplier
         executed = 0
+        ledger.wash_sale_blocks.extend((as_of, s, "wash-sale rule") for s in decision.wash_sale_blocks)
         if decision.action == "rebalance" and autonomy.mode == "autopilot":
             for intent in decision.trades:
                 fill = ledger.execute(
@@ -214,7 +244,7 @@ def replay(
                 executed += 1
             if executed:
                 last_rebalanced = as_of
-        if decision.action != "hold" or executed:
+        if decision.action != "hold" or executed or decision.triggers:
             decisions.append(
                 DecisionRecord(
                     as_of=as_of,
@@ -224,6 +254,7 @@ def replay(
                     trades=executed,
                     summary=decision.summary,
                     override=decision.override.reason if decision.override else None,
+                    overlay_events=decision.overlay.events if decision.overlay else (),
                 )
             )
         _record_close(k)
@@ -242,78 +273,8 @@ def replay(
         slippage=ledger.slippage_total,
         traded_notional=notional,
         ledger=ledger,
+        exposure=exposure,
     )
-
-
-def _screenable(spec: ReplaySpec) -> bool:
-    """Whether days can be screened: every trigger but the strategy-dependent drift
-    trigger can be evaluated without the strategy, so the drift trigger must be off.
-
-    Drift is the largest |current - target| weight, at most 1, and fires only when it
-    is *beyond* the threshold: a threshold of 1 or more switches it off.
-    """
-    a = spec.autonomy
-    return spec.kill_switch == "off" and not a.force and a.rebalance_threshold >= 1.0
-
-
-def _quiet_day(
-    *,
-    as_of: date,
-    cash: float,
-    quantities: Mapping[str, float],
-    prices: Mapping[str, float],
-    value_history: np.ndarray,
-    window: Callable[[], pd.DataFrame],
-    window_array: Callable[[], np.ndarray] | None = None,
-    columns: Mapping[str, int] | None = None,
-    trading_days: tuple[date, ...],
-    config: AutonomyConfig,
-    regime: RegimeState | None,
-) -> bool:
-    """True when none of the core's triggers fires today (drift is off, see
-    :func:`_screenable`), so :func:`cycle_decide` would return a ``hold`` with no trade.
-
-    Uses the core's own trigger and metric functions on the same inputs.
-    """
-    if triggers.calendar_trigger(as_of, config.calendar, trading_days):
-        return False
-    if triggers.regime_trigger(regime) is not None:
-        return False
-    held = {s: q for s, q in quantities.items() if q > DUST}
-    total = cash + sum(q * float(prices[s]) for s, q in held.items())
-    if total <= 0:
-        return True  # the core skips an empty portfolio
-    # Targets keep at least the buffer in cash, so measuring against the buffer alone can
-    # only fire more often than the core does: a day screened as quiet is quiet there too.
-    if triggers.cash_trigger(cash, total, config.trade.cash_buffer, config.trade.min_trade_value):
-        return False
-    limits = config.limits
-    if limits.max_drawdown is not None and drawdown(value_history) > limits.max_drawdown:
-        return False
-    if limits.max_var_95 is not None:
-        current = {s: q * float(prices[s]) / total for s, q in held.items()}
-        symbols = tuple(sorted(set(held) | set(_universe(quantities, config))))
-        if window_array is not None and columns is not None and all(s in columns for s in symbols):
-            # The panel has no gap, so the core's window (dropna, then the last
-            # ``lookback`` rows) is exactly these rows; computed in numpy it can differ
-            # from the core's pandas path in the last bits only, so a day within a hair
-            # of the limit is left to the core.
-            rows = window_array()
-            if rows.shape[0] >= 2:
-                w = np.array([current.get(s, 0.0) for s in symbols])
-                var = historical_var(rows[:, [columns[s] for s in symbols]] @ w)
-                if var > limits.max_var_95 * (1.0 - 1e-9):
-                    return False
-        else:
-            stats = window_stats(window(), symbols, config.lookback_days)
-            if metrics_of(current, stats).var_95 > limits.max_var_95:
-                return False
-    return True
-
-
-def _universe(quantities: Mapping[str, float], config: AutonomyConfig) -> tuple[str, ...]:
-    # The core's universe_of reads only the quantities of the state.
-    return universe_of(HoldingsState(as_of=date.min, cash=0.0, quantities=quantities), config)
 
 
 def _cost_model(autonomy: AutonomyConfig) -> CostModel:
@@ -325,15 +286,31 @@ def _cost_model(autonomy: AutonomyConfig) -> CostModel:
     )
 
 
+def _lots_of(ledger: PaperLedger) -> tuple[Lot, ...]:
+    return tuple(
+        Lot(
+            symbol=lot.symbol,
+            quantity=float(lot.quantity),
+            cost_per_share=float(lot.cost_per_share),
+            acquired_on=lot.acquired_on,
+            lot_id=lot.lot_id,
+        )
+        for lot in ledger.lots
+    )
+
+
 def _holdings_state(
     ledger: PaperLedger,
     as_of: date,
     equity_so_far: np.ndarray,
     dates_so_far: list[date],
     last_rebalanced: date | None,
+    policy=None,
+    lots: tuple[Lot, ...] | None = None,
 ) -> HoldingsState:
     recent: list[tuple[str, date]] = []
     loss_sales: list[tuple[str, date]] = []
+    harvests: list[tuple[str, date]] = []
     for f in reversed(ledger.fills):  # chronological, so stop at the first old one
         if (as_of - f.as_of).days > WASH_SALE_LOOKBACK_DAYS:
             break
@@ -341,23 +318,16 @@ def _holdings_state(
             recent.append((f.symbol, f.as_of))
         elif f.realized_gain < 0:
             loss_sales.append((f.symbol, f.as_of))
-    history = pd.Series(equity_so_far, index=pd.Index(dates_so_far)) if len(dates_so_far) else None
+            if f.harvest:
+                harvests.append((f.symbol, f.as_of))
     return HoldingsState(
         as_of=as_of,
         cash=float(ledger.cash),
         quantities={s: float(q) for s, q in ledger.quantities.items()},
-        lots=tuple(
-            Lot(
-                symbol=lot.symbol,
-                quantity=float(lot.quantity),
-                cost_per_share=float(lot.cost_per_share),
-                acquired_on=lot.acquired_on,
-                lot_id=lot.lot_id,
-            )
-            for lot in ledger.lots
-        ),
+        lots=lots if lots is not None else _lots_of(ledger),
         recent_buys=tuple(reversed(recent)),
         recent_loss_sales=tuple(reversed(loss_sales)),
-        value_history=history,
+        recent_harvests=tuple(reversed(harvests)),
         last_rebalanced_on=last_rebalanced,
+        policy=policy,
     )

@@ -52,12 +52,11 @@ from portfolios.models import Portfolio, PortfolioSnapshot, Position
 from portfolios.performance import twr_series
 from portfolios.prices import latest_closes
 from rebalancer.ops.models import IntradayPrice
-from risk.measures import value_at_risk
-from risk.measures.alerts import AlertSignal, evaluate_alert_rules
+from risk.measures.alerts import AlertSignal
 from risk.measures.correlation import average_pairwise_correlation
 from risk.measures.performance import current_drawdown
 from risk.models import RiskAlert, RiskSnapshot
-from risk.selectors import LOOKBACK, MIN_OBSERVATIONS, risk_limit_get
+from risk.selectors import LOOKBACK, MIN_OBSERVATIONS, alert_signals, risk_limits_get, var_forecast
 
 logger = logging.getLogger(__name__)
 SESSION_TZ = ZoneInfo("America/New_York")
@@ -70,13 +69,13 @@ _limits_cache: dict[int, tuple[float, object]] = {}
 
 
 def limits_get(*, portfolio: Portfolio):
-    """The portfolio's risk limits: the ONE place the monitor reads them (issue 14 replaces
-    ``risk_limit_get`` with the risk-tier selector; switch it here)."""
+    """The portfolio's limits: the ONE place the monitor reads them (the risk-tier selector
+    every other consumer reads, ``portfolios.selectors.policy_limits_get``)."""
     now = time.monotonic()
     cached = _limits_cache.get(portfolio.pk)
     if cached is not None and cached[0] > now:
         return cached[1]
-    limit = risk_limit_get(portfolio=portfolio)
+    limit = risk_limits_get(portfolio=portfolio)
     _limits_cache[portfolio.pk] = (now + LIMITS_TTL_SECONDS, limit)
     return limit
 
@@ -244,7 +243,7 @@ def _drawdown(rows: list[tuple], value_now: float, today: dt.date, replay: pd.Se
 
 def portfolio_signals_intraday(
     *, portfolio: Portfolio, holdings: _Holdings, prices: dict[str, float], daily: dict[str, float],
-    windows: _Windows, snapshots: list[tuple], today: dt.date,
+    windows: _Windows, snapshots: list[tuple], today: dt.date, asset_classes: dict[str, str] | None = None,
 ) -> list[AlertSignal]:
     """The alert signals of one portfolio at intraday prices (rules of the nightly view)."""
     limit = limits_get(portfolio=portfolio)
@@ -260,15 +259,14 @@ def portfolio_signals_intraday(
     var_1d = corr = None
     replay = None
     if panel.shape[0] >= MIN_OBSERVATIONS:
-        var_1d = value_at_risk(panel, weights, method="historical", confidence_level=limit.var_confidence).var
+        var_1d = var_forecast(panel, weights)
         corr = windows.correlation(weights, weights)
         replay = pd.Series(panel.to_numpy() @ np.array([weights[c] for c in panel.columns]), index=panel.index)
     drawdown = _drawdown(snapshots, total, today, replay, move_today)
-    return evaluate_alert_rules(
-        var_1d=var_1d, var_limit=limit.max_var, current_drawdown=drawdown, drawdown_limit=limit.max_drawdown,
-        weights=weights, position_limit=limit.max_position, average_correlation=corr,
-        correlation_limit=limit.max_avg_correlation,
-    )
+    if asset_classes is None:
+        asset_classes = dict(Asset.objects.filter(symbol__in=list(weights)).values_list("symbol", "asset_class"))
+    return alert_signals(weights=weights, asset_classes=asset_classes, limits=limit, var_forecast=var_1d,
+                         current_drawdown=drawdown, average_correlation=corr)
 
 
 def intraday_risk_evaluate(
@@ -304,11 +302,12 @@ def intraday_risk_evaluate(
         .values_list("portfolio_id", "pk")
     )
     changed: dict[int, list[AlertSignal]] = {}
+    classes = dict(Asset.objects.filter(symbol__in=held).values_list("symbol", "asset_class"))
     for pid in ids:
         result.portfolios += 1
         signals = portfolio_signals_intraday(
             portfolio=portfolios[pid], holdings=holdings[pid], prices=prices, daily=daily, windows=windows,
-            snapshots=snapshots.get(pid, []), today=today,
+            snapshots=snapshots.get(pid, []), today=today, asset_classes=classes,
         )
         if {(s.rule, s.symbol) for s in signals} != current.get(pid, set()):
             changed[pid] = signals

@@ -77,6 +77,8 @@ def test_fast_path_matches_the_pipeline_replay_for_equal_weight(quiet, prices_5y
             rebalance_threshold=1.0,
             calendar="monthly",
             limits=quiet["limits"],
+            overlay=quiet["overlay"],
+            band=quiet["band"],
             trade=quiet["frictionless"],
         ),
     )

@@ -23,6 +23,8 @@ def autonomy(quiet: dict, *, universe, trade="frictionless", **overrides) -> Aut
         rebalance_threshold=1.0,  # drift off: calendar and cash triggers only
         calendar="monthly",
         limits=quiet["limits"],
+        overlay=quiet["overlay"],
+        band=quiet["band"],
         trade=quiet[trade],
     )
     base.update(overrides)
@@ -108,27 +110,6 @@ def test_costs_lower_the_final_value_by_exactly_what_was_charged(quiet, prices_5
     # and the costs cost money against the zero-cost run of the same configuration
     free = replay(prices_5y, replace(spec, autonomy=autonomy(quiet, universe=prices_5y.columns)))
     assert free.final_value > result.final_value
-
-
-def test_screening_quiet_days_does_not_change_results(quiet, prices_5y):
-    # given a window short enough to call the core on every day, with costs and VaR limits on
-    prices = prices_5y.iloc[230:400]  # 2007-11 to 2008-07: the override fires
-    config = autonomy(
-        quiet,
-        universe=prices.columns,
-        trade="costed",
-        lookback_days=60,
-        limits=replace(quiet["limits"], max_var_95=0.02, max_drawdown=0.10),
-    )
-    screened = ReplaySpec(initial_cash=quiet["initial"], autonomy=config)
-    # when
-    fast = replay(prices, screened, start=prices.index[70].date())
-    every_day = replay(prices, replace(screened, screen=False), start=prices.index[70].date())
-    # then
-    assert fast.fills == every_day.fills
-    assert len(fast.fills) > 6
-    np.testing.assert_array_equal(fast.equity, every_day.equity)
-    assert any(d.override for d in fast.decisions)  # the risk override did fire
 
 
 def test_the_harness_checks_1000_trades_day_by_day(quiet, prices_5y):

@@ -35,7 +35,7 @@ def test_policy_edit_rejects_an_unknown_strategy(admin_client):
     assert response.status_code == 200
     assert "Unknown strategy" in response.content.decode()
     rule.refresh_from_db()
-    assert rule.strategy == "optimizer:max_sharpe"
+    assert rule.strategy == "equal_weight"
     # and a valid edit is saved
     form["strategy"] = "optimizer:risk_parity"
     assert admin_client.post(f"/admin/regime/regimepolicy/{rule.pk}/change/", form).status_code == 302

@@ -105,7 +105,7 @@ def test_hybrid_strategy_with_a_stand_in_policy(returns):
     adjustment = pd.Series(result.details["adjustment"])
     assert result.confidence == pytest.approx(float((1 - (signal - adjustment).abs() / 2).mean()))
     assert result.explanation.startswith(
-        "Hybrid of technical signals (momentum, RSI, MACD; weight 40%) and the stand-in agent's adjustment"
+        "Hybrid of technical signals (momentum, RSI, MACD; weight 40%) and stand-in's adjustment"
     )
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
 from mlagents.regime.engine.policy import (
     DEFAULT_POLICY,
+    LEGACY_POLICY,
     AdaptiveStrategy,
     PolicyRule,
     policy_choose,
@@ -35,6 +37,7 @@ class FixedStrategy:
 def optimizers():
     return {
         "optimizer:max_sharpe": FixedStrategy("optimizer:max_sharpe", {"AAA": 0.8, "BBB": 0.2}),
+        "equal_weight": FixedStrategy("equal_weight", {"AAA": 0.5, "BBB": 0.5}),
         "optimizer:risk_parity": FixedStrategy("optimizer:risk_parity", {"AAA": 0.5, "BBB": 0.5}),
         "optimizer:min_volatility": FixedStrategy("optimizer:min_volatility", {"AAA": 0.1, "BBB": 0.9}),
     }
@@ -48,8 +51,19 @@ def _ctx(regime: RegimeState | None, tier: str = "balanced") -> StrategyContext:
     )
 
 
-def _adaptive(optimizers, rules=DEFAULT_POLICY, regime_at=lambda d: None):
+def _adaptive(optimizers, rules=LEGACY_POLICY, regime_at=lambda d: None):
     return AdaptiveStrategy(rules=lambda: list(rules), regime_at=regime_at, lookup=optimizers.__getitem__)
+
+
+@pytest.mark.parametrize("tier", ["conservative", "balanced", "aggressive"])
+@pytest.mark.parametrize(
+    ("regime", "strategy"),
+    [("bull", "equal_weight"), ("sideways", "optimizer:risk_parity"), ("bear", "optimizer:min_volatility")],
+)
+def test_default_policy_per_regime_and_tier(regime, tier, strategy):
+    # the default is diversified in every regime and holds no extra cash (the overlay does that)
+    choice = policy_choose(DEFAULT_POLICY, RegimeState(regime, 0.9), tier)
+    assert (choice.strategy, choice.cash_buffer, choice.confident) == (strategy, 0.0, True)
 
 
 @pytest.mark.parametrize(
@@ -57,14 +71,13 @@ def _adaptive(optimizers, rules=DEFAULT_POLICY, regime_at=lambda d: None):
     [
         ("bull", "balanced", "optimizer:max_sharpe", 0.0),
         ("bull", "conservative", "optimizer:risk_parity", 0.0),
-        ("sideways", "aggressive", "optimizer:risk_parity", 0.0),
         ("bear", "balanced", "optimizer:min_volatility", 0.20),
         ("bear", "conservative", "optimizer:min_volatility", 0.30),
         ("bear", "aggressive", "optimizer:min_volatility", 0.10),
     ],
 )
-def test_default_policy_per_regime_and_tier(regime, tier, strategy, buffer):
-    choice = policy_choose(DEFAULT_POLICY, RegimeState(regime, 0.9), tier)
+def test_tier_rows_win_over_the_star_row(regime, tier, strategy, buffer):
+    choice = policy_choose(LEGACY_POLICY, RegimeState(regime, 0.9), tier)
     assert (choice.strategy, choice.cash_buffer, choice.confident) == (strategy, buffer, True)
 
 
@@ -125,7 +138,17 @@ def test_adaptive_reads_the_stored_regime_when_the_context_has_none(optimizers):
     assert result.details["chosen_strategy"] == "optimizer:risk_parity"
 
 
-def test_adaptive_without_any_regime_refuses(optimizers):
-    with pytest.raises(StrategyError, match="no market regime detected on or before 2024-01-05"):
-        _adaptive(optimizers).target_weights(_ctx(None))
-    assert all(o.calls == 0 for o in optimizers.values())
+def test_adaptive_without_any_regime_call_acts_as_on_an_uncertain_one(optimizers):
+    # given no call in the context and none stored: it still trades, with the cautious strategy
+    result = _adaptive(optimizers).target_weights(_ctx(None))
+    assert result.details["chosen_strategy"] == "optimizer:risk_parity"
+    assert result.details["confident"] is False and result.details["regime_confidence"] == 0.0
+    assert result.weights
+
+
+@pytest.mark.parametrize("tier", ["conservative", "moderate", "balanced", "growth", "aggressive"])
+@pytest.mark.parametrize("regime", ["bull", "bear", "sideways"])
+def test_adaptive_has_targets_in_every_regime_for_every_tier(optimizers, regime, tier):
+    ctx = replace(_ctx(RegimeState(regime, 0.9)), risk_tier=tier)
+    result = _adaptive(optimizers).target_weights(ctx)
+    assert sum(result.weights.values()) > 0.5

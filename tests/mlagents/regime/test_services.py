@@ -23,10 +23,11 @@ pytestmark = pytest.mark.django_db
 def test_fresh_database_has_the_default_market_and_policy():
     assert ReferenceMarket.objects.get(name="default").benchmark_symbol == "SPY"
     rows = {(r.regime, r.risk_tier): (r.strategy, r.cash_buffer) for r in RegimePolicy.objects.all()}
-    assert rows[("bull", "*")] == ("optimizer:max_sharpe", Decimal("0"))
-    assert rows[("sideways", "*")] == ("optimizer:risk_parity", Decimal("0"))
-    assert rows[("bear", "*")] == ("optimizer:min_volatility", Decimal("0.2"))
-    assert len(rows) == 8
+    assert rows == {
+        ("bull", "*"): ("equal_weight", Decimal("0")),
+        ("sideways", "*"): ("optimizer:risk_parity", Decimal("0")),
+        ("bear", "*"): ("optimizer:min_volatility", Decimal("0")),
+    }
 
 
 def test_edited_policy_rows_are_what_the_strategy_reads():
