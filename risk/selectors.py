@@ -433,12 +433,9 @@ def _risk_view_cache_key(portfolio: Portfolio) -> str:
     (``updated_at``), the bars (the market-data revision, bumped by every price write),
     the portfolio's risk limits and today's date. A new version of any is a new key, so a
     trade or a new price is never answered from the old computation."""
-    from django.forms.models import model_to_dict
-
     from marketdata.selectors import price_revision_get
 
-    limit = risk_limit_get(portfolio=portfolio)
-    limits = hashlib.sha256(repr(sorted(model_to_dict(limit).items())).encode()).hexdigest()[:16]
+    limits = hashlib.sha256(repr(risk_limits_get(portfolio=portfolio)).encode()).hexdigest()[:16]
     updated = portfolio.updated_at.timestamp() if portfolio.updated_at else 0
     return (f"risk:view:v1:p{portfolio.pk}:l{portfolio.ledger_version}:u{updated}:"
             f"r{price_revision_get()}:d{dt.date.today()}:{limits}")
