@@ -4,6 +4,7 @@ risk view, limits and alerts. Nothing here writes; the engine does the arithmeti
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -423,8 +424,40 @@ class PortfolioRisk:
     recommendations: list[str]
 
 
+RISK_VIEW_CACHE_SECONDS = 24 * 3600
+
+
+def _risk_view_cache_key(portfolio: Portfolio) -> str:
+    """What the risk view is a function of: the ledger (``ledger_version``, bumped by every
+    trade and cash movement in the services that write), the portfolio's own columns
+    (``updated_at``), the bars (the market-data revision, bumped by every price write),
+    the portfolio's risk limits and today's date. A new version of any is a new key, so a
+    trade or a new price is never answered from the old computation."""
+    from marketdata.selectors import price_revision_get
+
+    limits = hashlib.sha256(repr(risk_limits_get(portfolio=portfolio)).encode()).hexdigest()[:16]
+    updated = portfolio.updated_at.timestamp() if portfolio.updated_at else 0
+    return (f"risk:view:v1:p{portfolio.pk}:l{portfolio.ledger_version}:u{updated}:"
+            f"r{price_revision_get()}:d{dt.date.today()}:{limits}")
+
+
+def portfolio_risk_view_cached(*, portfolio: Portfolio) -> RiskView:
+    """``portfolio_risk_view_get`` computed once per (portfolio, ledger version, price revision,
+    limits, day) and shared by every later request until one of them changes."""
+    from django.core.cache import cache
+
+    key = _risk_view_cache_key(portfolio)
+    view = cache.get(key)
+    if view is None:
+        view = portfolio_risk_view_get(portfolio=portfolio)
+        cache.set(key, view, RISK_VIEW_CACHE_SECONDS)
+    return view
+
+
 def portfolio_risk_get(*, owner, portfolio_id: int) -> PortfolioRisk:
+    # the owner-filtered lookup comes first: the cache key names the portfolio, never
+    # another user's
     portfolio = portfolio_get(owner=owner, portfolio_id=portfolio_id)
-    view = portfolio_risk_view_get(portfolio=portfolio)
+    view = portfolio_risk_view_cached(portfolio=portfolio)
     return PortfolioRisk(portfolio, latest_snapshot_get(portfolio=portfolio), view,
                          open_alerts_list(portfolio=portfolio), risk_recommendations(view))
