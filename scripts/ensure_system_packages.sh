@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install Debian's PostgreSQL and Redis servers when this machine lacks them
 # (the integration tests start throwaway instances of both), and Chromium with its
-# driver (the operator dashboard's browser test drives it headless through Selenium).
+# driver (the operator dashboard's browser test drives it headless through Selenium), and
+# GNU gettext (makemessages/compilemessages build the translation catalogues in locale/).
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v msgfmt >/dev/null 2>&1 || need+=(gettext)
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -425,7 +425,8 @@ def _adjustments(raw, weights, classes, limits, universe, excluded, frozen, k) -
     cash_lo = limits.sleeve_ranges["cash"][0]
     invested_raw = sum(x for s, x in raw.items() if sleeve[s] != "cash")
     invested = sum(x for s, x in weights.items() if sleeve[s] != "cash")
-    if invested_raw > 1.0 - cash_lo + MOVED and invested < invested_raw - MOVED and cash_lo > 0:
+    if (invested_raw > 1.0 - cash_lo + MOVED and abs(invested - (1.0 - cash_lo)) <= MOVED
+            and invested < invested_raw - MOVED and cash_lo > 0):
         pairs = tuple(
             (s, raw[s], weights.get(s, 0.0)) for s in sorted(raw)
             if sleeve[s] != "cash" and s not in capped and s in weights and raw[s] > weights[s] + MOVED

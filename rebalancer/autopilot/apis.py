@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from common.api import error_responses
 from portfolios.models import AutonomySettings
 from rebalancer.autopilot.explain import decision_explanation
+from rebalancer.autopilot.wording import investor_text
 from rebalancer.autopilot.predict import PredictInput, rebalance_predict
 
 MAX_SYMBOLS = 100
@@ -76,6 +77,10 @@ class PredictInputSerializer(serializers.Serializer):
         help_text="ESG or personal exclusions: never bought, sold if held.",
     )
     cash_buffer = serializers.FloatField(default=0.02, min_value=0, max_value=0.5)
+    currency = serializers.RegexField(
+        r"^[A-Z]{3}$", max_length=3, default="USD",
+        help_text="ISO 4217 code the amounts of `explanation_text` are written in.",
+    )
     min_trade_value = serializers.FloatField(default=50.0, min_value=0, max_value=MAX_MONEY)
     fractional_shares = serializers.BooleanField(default=True)
     as_of = serializers.DateField(required=False, allow_null=True, default=None,
@@ -101,6 +106,7 @@ class TriggerSerializer(serializers.Serializer):
     message = serializers.CharField()
     value = serializers.FloatField(allow_null=True)
     threshold = serializers.FloatField(allow_null=True)
+    symbol = serializers.CharField(allow_null=True, required=False, help_text="The asset it is about, if one.")
 
 
 class CheckSerializer(serializers.Serializer):
@@ -154,6 +160,15 @@ class ExplanationSerializer(serializers.Serializer):
     total_value = serializers.FloatField()
     harvested_loss = serializers.FloatField()
     notes = serializers.ListField(child=serializers.CharField())
+    skip_kind = serializers.ChoiceField(
+        choices=["halted", "data", "strategy", "infeasible", "trades"], allow_null=True, required=False,
+        help_text="Why a skipped decision skipped.",
+    )
+    facts = serializers.DictField(
+        allow_null=True, required=False,
+        help_text="What the limits did to the strategy's wish, in numbers (limits in force, adjustments, "
+        "cash swept, cost gate).",
+    )
 
 
 class PredictOutputSerializer(serializers.Serializer):
@@ -162,6 +177,9 @@ class PredictOutputSerializer(serializers.Serializer):
     target_weights = serializers.DictField(child=serializers.FloatField())
     trades = TradeSerializer(many=True)
     explanation = ExplanationSerializer()
+    explanation_text = serializers.CharField(
+        help_text="The decision in plain words, in the request's language (Accept-Language), amounts in `currency`."
+    )
 
 
 class RebalancePredictApi(APIView):
@@ -186,6 +204,7 @@ class RebalancePredictApi(APIView):
         serializer.is_valid(raise_exception=True)
         attrs = dict(serializer.validated_data)
         attrs["limits"] = {k: v for k, v in dict(attrs.get("limits") or {}).items()}
+        currency = attrs.pop("currency")
         decision = rebalance_predict(data=PredictInput(**attrs))
         explanation = decision_explanation(decision)
         payload = {
@@ -194,6 +213,7 @@ class RebalancePredictApi(APIView):
             "target_weights": explanation["target_weights"],
             "trades": explanation["trades"],
             "explanation": explanation,
+            "explanation_text": investor_text(explanation, currency=currency),
         }
         # The explanation is already plain JSON of the documented shape; re-walking it
         # through nested serializers would cost a third of the request.

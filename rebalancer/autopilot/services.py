@@ -47,6 +47,7 @@ from rebalancer.autopilot.bulk import cycle_chunk_run
 from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, KillSwitch, Notification
+from rebalancer.autopilot.notifications import decision_notification_texts
 from rebalancer.autopilot.types import CycleDecision, MarketView, TargetsCache, policy_state_to_dict
 
 logger = logging.getLogger(__name__)
@@ -267,16 +268,12 @@ def _decision_record(
 def _notify(*, decision: CycleDecision, row: Decision | None, portfolio: Portfolio, mode: str) -> None:
     if row is None or decision.action != "rebalance":
         return
-    if mode == "autopilot":
-        kind, title = Notification.Kind.REBALANCED, f"{portfolio.name} was rebalanced"
-    else:
-        kind, title = Notification.Kind.PROPOSAL, f"A rebalance of {portfolio.name} awaits your approval"
-    if decision.override is not None:
-        kind = Notification.Kind.RISK
-        title = f"{portfolio.name} moved to a defensive allocation"
+    kind, title, body = decision_notification_texts(
+        explanation=row.explanation, portfolio_name=portfolio.name, currency=portfolio.base_currency,
+        mode=mode, defensive=decision.override is not None,
+    )
     Notification.objects.create(
-        user_id=portfolio.owner_id, portfolio=portfolio, decision=row, kind=kind,
-        title=title[:200], body=decision.summary,
+        user_id=portfolio.owner_id, portfolio=portfolio, decision=row, kind=kind, title=title, body=body,
     )
 
 
