@@ -13,7 +13,17 @@ import json
 from importlib import import_module
 from typing import Any
 
+from celery.schedules import crontab
 from django.apps import apps
+
+BEAT_SCHEDULE = {
+    "common: purge expired idempotency keys": {
+        "task": "common.idempotency_keys_purge_task",
+        "schedule": crontab(minute=17),  # hourly
+        "kwargs": {},
+        "description": "Delete Idempotency-Keys older than 24 hours (their responses are no longer replayed).",
+    },
+}
 
 
 def default_schedule() -> dict[str, dict[str, Any]]:

@@ -66,3 +66,17 @@ class Unprocessable(ApplicationError):
 
     status_code = 422
     default_code = "unprocessable"
+
+
+class PreconditionFailed(ApplicationError):
+    """``If-Match`` names a version that is no longer current: someone changed it first (412)."""
+
+    status_code = 412
+    default_code = "precondition_failed"
+
+
+class PreconditionRequired(ApplicationError):
+    """The server requires ``If-Match`` on this edit and it is missing (428)."""
+
+    status_code = 428
+    default_code = "precondition_required"

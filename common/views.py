@@ -9,7 +9,9 @@ from __future__ import annotations
 import sys
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 
 from common.faults import dependency_down, retry_after_s
 
@@ -54,3 +56,22 @@ def unavailable(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(detail, status=503, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(retry_after_s())
     return response
+
+
+@csrf_exempt  # a JSON 404 for any method, not Django's HTML 403 for an unsafe one
+def api_route_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """The last route under ``/api/``: the JSON 404 whatever ``DEBUG`` says.
+
+    Django's handler404 only serves when ``DEBUG`` is off; the demo runs with it on and
+    answered an HTML page to ``/api/v1/portfolios/``. A path that differs from a route
+    only by its trailing slash says which one was meant.
+    """
+    detail = "Not found."
+    alternative = request.path[:-1] if request.path.endswith("/") else f"{request.path}/"
+    try:
+        match = resolve(alternative)
+    except Resolver404:
+        match = None
+    if match is not None and match.func is not api_route_not_found:
+        detail = f"Not found. Did you mean {alternative}?"
+    return _error(404, "not_found", detail)

@@ -3,6 +3,9 @@ and the log of data pulls."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
@@ -11,8 +14,8 @@ from marketdata.models import Asset, CorporateAction, DataPull, PriceBar
 
 @admin.register(Asset)
 class AssetAdmin(admin.ModelAdmin):
-    list_display = ("symbol", "name", "asset_class", "sector", "currency", "esg_score", "is_active")
-    list_filter = ("asset_class", "is_active", "sector", "currency")
+    list_display = ("symbol", "name", "asset_class", "sector", "currency", "esg_score", "price_basis", "is_active")
+    list_filter = ("asset_class", "is_active", "price_basis", "sector", "currency")
     search_fields = ("symbol", "name")
     readonly_fields = ("created_at", "updated_at")
     actions = ("health_check",)
@@ -50,13 +53,50 @@ class PriceBarAdmin(admin.ModelAdmin):
         return False
 
 
+class CorporateActionForm(forms.ModelForm):
+    """A split needs its terms (numerator for denominator); a dividend its cash per share."""
+
+    class Meta:
+        model = CorporateAction
+        fields = ("asset", "date", "kind", "numerator", "denominator", "ratio", "pay_date", "qualified", "note")
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == CorporateAction.Kind.SPLIT:
+            numerator, denominator = data.get("numerator"), data.get("denominator")
+            if not numerator or not denominator or numerator <= 0 or denominator <= 0:
+                raise forms.ValidationError({"numerator": "A split needs a positive numerator and denominator (2 for 1)."})
+            data["ratio"] = (numerator / denominator).quantize(Decimal("0.00000001"))
+            if data.get("pay_date") or data.get("qualified") is not None:
+                raise forms.ValidationError({"pay_date": "Only dividends have a pay date or a qualification."})
+        elif kind == CorporateAction.Kind.DIVIDEND:
+            ratio = data.get("ratio")
+            if ratio is None or ratio <= 0:
+                raise forms.ValidationError({"ratio": "A dividend needs its positive cash amount per share."})
+            if data.get("numerator") or data.get("denominator"):
+                raise forms.ValidationError({"numerator": "Only splits have a numerator and denominator."})
+            pay_date = data.get("pay_date")
+            if pay_date and data.get("date") and pay_date < data["date"]:
+                raise forms.ValidationError({"pay_date": "The pay date is before the ex-date."})
+        return data
+
+    def clean_ratio(self):
+        return self.cleaned_data.get("ratio")
+
+
 @admin.register(CorporateAction)
 class CorporateActionAdmin(admin.ModelAdmin):
-    list_display = ("asset", "date", "kind", "ratio", "note")
-    list_filter = ("kind",)
+    """Splits (numerator for denominator) and dividends (ratio = cash per share, paid on the
+    pay date); ``date`` is the ex-date. The portfolios app applies them to ledgers."""
+
+    form = CorporateActionForm
+    list_display = ("asset", "date", "kind", "ratio", "numerator", "denominator", "pay_date", "qualified", "note")
+    list_filter = ("kind", "qualified")
     search_fields = ("asset__symbol", "note")
     autocomplete_fields = ("asset",)
     date_hierarchy = "date"
+    readonly_fields = ("ledger_checked_through", "created_at")
 
 
 @admin.register(DataPull)

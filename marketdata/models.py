@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import F, Q
 
@@ -32,6 +34,14 @@ class Asset(models.Model):
         help_text='Exclusion flags, e.g. ["tobacco", "weapons", "fossil_fuels"].',
     )
     is_active = models.BooleanField(default=True, help_text="Inactive assets are not pulled or traded.")
+    price_basis = models.CharField(
+        max_length=8,
+        choices=[("raw", "Raw: close as traded, adj_close adjusted"), ("adjusted", "Adjusted: close = adjusted close")],
+        default="raw",
+        db_default="raw",
+        help_text="What the bars' close is. Raw closes drop on a split or ex-dividend date, so the ledger "
+        "applies the corporate action; adjusted closes (a wide CSV import) already contain it, so it does not.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -83,7 +93,14 @@ class PriceBar(models.Model):
 
 
 class CorporateAction(models.Model):
-    """A recorded corporate action. A large move on its date is explained, not suspect."""
+    """A recorded corporate action. A large move on its date is explained, not suspect.
+
+    ``date`` is the ex-date. Splits: ``numerator`` new shares for every ``denominator``
+    held (2:1 → 2/1, a 1-for-10 reverse split → 1/10), ``ratio`` = numerator /
+    denominator. Cash dividends: ``ratio`` = cash per share, paid on ``pay_date`` (the
+    ex-date when unknown); ``qualified`` as the issuer designates it (None: unknown).
+    The portfolios app applies splits and dividends to every holder's ledger once.
+    """
 
     class Kind(models.TextChoices):
         SPLIT = "split", "Split"
@@ -92,22 +109,56 @@ class CorporateAction(models.Model):
         VERIFIED_MOVE = "verified_move", "Verified move (operator confirmed the price is real)"
 
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="corporate_actions")
-    date = models.DateField()
+    date = models.DateField(help_text="The ex-date.")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     ratio = models.DecimalField(
         max_digits=18, decimal_places=8, null=True, blank=True, help_text="Split ratio or dividend per share."
     )
+    numerator = models.DecimalField(
+        max_digits=18, decimal_places=8, null=True, blank=True, help_text="Split: new shares..."
+    )
+    denominator = models.DecimalField(
+        max_digits=18, decimal_places=8, null=True, blank=True, help_text="...for this many held."
+    )
+    pay_date = models.DateField(null=True, blank=True, help_text="Dividend: the date the cash is paid.")
+    qualified = models.BooleanField(
+        null=True, blank=True, help_text="Dividend: qualified (True), ordinary (False), unknown (empty)."
+    )
     note = models.TextField(blank=True)
+    ledger_checked_through = models.BigIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="The ledger applied this action to every portfolio entitled by its trades up to this trade id.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["asset_id", "date"]
         constraints = [
-            models.UniqueConstraint(fields=["asset", "date", "kind"], name="md_action_asset_date_kind_unique")
+            models.UniqueConstraint(fields=["asset", "date", "kind"], name="md_action_asset_date_kind_unique"),
+            models.CheckConstraint(
+                condition=Q(ratio__isnull=True) | Q(ratio__gt=0), name="md_action_ratio_positive"
+            ),
+            models.CheckConstraint(
+                condition=(Q(numerator__isnull=True) & Q(denominator__isnull=True))
+                | (Q(numerator__gt=0) & Q(denominator__gt=0)),
+                name="md_action_split_terms_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(pay_date__isnull=True) | Q(pay_date__gte=F("date")), name="md_action_paid_after_ex_date"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.asset} {self.kind} {self.date}"
+
+    @property
+    def split_terms(self) -> tuple[Decimal, Decimal] | None:
+        """(numerator, denominator) of a split (from ``ratio`` when the terms are not stored)."""
+        if self.kind != self.Kind.SPLIT:
+            return None
+        if self.numerator is not None and self.denominator is not None:
+            return self.numerator, self.denominator
+        return (self.ratio, Decimal(1)) if self.ratio else None
 
 
 class DataPull(models.Model):

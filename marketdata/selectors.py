@@ -102,7 +102,7 @@ def _assets_resolve(symbols: Sequence[str], *, field: str) -> dict[str, Asset]:
     if unknown:
         raise NotFound(
             f"Unknown symbols: {', '.join(unknown)}.",
-            code="unknown_symbols",
+            code="unknown_symbol",
             field=field,
             extra={"symbols": unknown},
         )

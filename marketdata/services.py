@@ -41,7 +41,7 @@ from marketdata.providers.base import (
     UnknownSymbolsError,
     provider_get,
 )
-from marketdata.providers.csvfile import CsvRowError, prices_csv_parse
+from marketdata.providers.csvfile import ActionRow, CsvRowError, prices_csv_parse
 from marketdata.providers.synthetic import SyntheticAsset, SyntheticProvider
 
 logger = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def prices_upsert(*, frame: pd.DataFrame, provider: str, progress: Progress | No
     assets = dict(Asset.objects.filter(symbol__in=symbols).values_list("symbol", "id"))
     unknown = [s for s in symbols if s not in assets]
     if unknown:
-        raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbols", field="symbols")
+        raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbol", field="symbols")
 
     # Rows as exact six-decimal strings: what the database stores, compared as text, and
     # written without a Decimal or a model instance per bar.
@@ -294,7 +294,11 @@ def prices_import_csv(*, path: str | os.PathLike[str], fmt: str = "wide", progre
     symbols = sorted(frame["symbol"].unique())
     existing = set(Asset.objects.filter(symbol__in=symbols).values_list("symbol", flat=True))
     created = [s for s in symbols if s not in existing]
-    Asset.objects.bulk_create([Asset(symbol=s, name=s, asset_class=AssetClass.EQUITY) for s in created])
+    # A wide file holds adjusted closes only: splits and dividends are already in them, so
+    # the ledger must not apply them again (see Asset.price_basis).
+    basis = "adjusted" if fmt == "wide" else "raw"
+    Asset.objects.bulk_create([Asset(symbol=s, name=s, asset_class=AssetClass.EQUITY, price_basis=basis) for s in created])
+    Asset.objects.filter(symbol__in=existing).exclude(price_basis=basis).update(price_basis=basis)
     result = prices_upsert(frame=frame, provider="csv", progress=progress)
     now = timezone.now()
     pull = DataPull.objects.create(
@@ -363,7 +367,7 @@ def prices_pull(
         found = {a.symbol: a for a in Asset.objects.filter(symbol__in=list(symbols))}
         unknown = [s for s in symbols if s not in found]
         if unknown:
-            raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbols", field="symbols")
+            raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbol", field="symbols")
         assets = [found[s] for s in symbols]
     end = end or timezone.now().date()
     start = _pull_window([a.pk for a in assets], start, end)
@@ -380,6 +384,8 @@ def prices_pull(
             known = [s for s in wanted if s not in set(exc.symbols)]
             frame = source.fetch(known, start, end) if known else None
         result = prices_upsert(frame=frame, provider=source.name) if frame is not None else UpsertResult(0, 0)
+        if frame is not None and len(frame) and getattr(source, "price_basis", "raw") == "raw":
+            Asset.objects.filter(symbol__in=set(frame["symbol"])).exclude(price_basis="raw").update(price_basis="raw")
         corporate_actions_record(actions=getattr(source, "actions", None))
     except (ProviderError, ValidationFailed, NotFound) as exc:
         logger.warning("prices_pull %s failed: %s", source.name, exc)
@@ -396,23 +402,86 @@ def prices_pull(
 
 def corporate_actions_record(*, actions: pd.DataFrame | None) -> int:
     """Record the corporate actions a provider reported (columns date, symbol, kind,
-    ratio); existing ones are kept. Returns how many were new. Recorded actions explain
-    large moves on their dates in the data-health checks."""
+    ratio, and for splits optionally numerator, denominator); existing ones are kept.
+    Returns how many were new. Recorded actions explain large moves on their dates in the
+    data-health checks, and the portfolios app applies splits and dividends to holders."""
     if actions is None or actions.empty:
         return 0
     assets = dict(Asset.objects.filter(symbol__in=set(actions["symbol"])).values_list("symbol", "id"))
     created = 0
+    columns = set(actions.columns)
     for row in actions.itertuples(index=False):
         if row.symbol not in assets:
             continue
+        defaults = {"ratio": Decimal(f"{row.ratio:.8f}"), "note": "reported by the price provider"}
+        if row.kind == CorporateAction.Kind.SPLIT:
+            if {"numerator", "denominator"} <= columns and row.numerator and row.denominator:
+                defaults["numerator"] = Decimal(f"{row.numerator:.8f}")
+                defaults["denominator"] = Decimal(f"{row.denominator:.8f}")
+            else:
+                defaults["numerator"], defaults["denominator"] = defaults["ratio"], Decimal(1)
         _, was_created = CorporateAction.objects.get_or_create(
             asset_id=assets[row.symbol],
             date=pd.Timestamp(row.date).date(),
             kind=row.kind,
-            defaults={"ratio": Decimal(f"{row.ratio:.8f}"), "note": "reported by the price provider"},
+            defaults=defaults,
         )
         created += was_created
     return created
+
+
+@dataclass(frozen=True)
+class ActionsUpsertResult:
+    created: int
+    updated: int
+    unchanged: int
+    actions: list[CorporateAction]
+    """The recorded action of every row, in row order."""
+
+
+def _action_fields(row: ActionRow) -> dict[str, Any]:
+    if row.kind == CorporateAction.Kind.SPLIT:
+        return {"ratio": (row.numerator / row.denominator).quantize(Decimal("0.00000001")),
+                "numerator": row.numerator, "denominator": row.denominator, "pay_date": None, "qualified": None}
+    return {"ratio": row.amount, "numerator": None, "denominator": None, "pay_date": row.pay_date,
+            "qualified": row.qualified}
+
+
+@transaction.atomic
+def corporate_actions_upsert(*, rows: Sequence[ActionRow], source: str) -> ActionsUpsertResult:
+    """Record parsed action rows (:func:`~marketdata.providers.csvfile.actions_csv_parse`),
+    all or nothing: unknown symbols raise NotFound naming the first row's line; an action
+    already recorded with the same terms is unchanged, with other terms updated."""
+    symbols = sorted({r.symbol for r in rows})
+    assets = {a.symbol: a for a in Asset.objects.filter(symbol__in=symbols)}
+    for row in rows:
+        if row.symbol not in assets:
+            raise NotFound(
+                f"line {row.line}, column 'symbol': unknown symbol {row.symbol!r}; import its prices first.",
+                code="unknown_symbol", field="symbol", extra={"line": row.line, "column": "symbol"},
+            )
+    existing = {
+        (a.asset_id, a.date, a.kind): a
+        for a in CorporateAction.objects.filter(asset__in=assets.values(), kind__in=["split", "dividend"])
+    }
+    created = updated = unchanged = 0
+    out = []
+    for row in rows:
+        asset = assets[row.symbol]
+        fields = {**_action_fields(row), "note": row.note or f"imported from {source}"}
+        action = existing.get((asset.pk, row.date, row.kind))
+        if action is None:
+            action = CorporateAction.objects.create(asset=asset, date=row.date, kind=row.kind, **fields)
+            created += 1
+        elif any(getattr(action, k) != v for k, v in fields.items() if k != "note"):
+            for k, v in fields.items():
+                setattr(action, k, v)
+            action.save()
+            updated += 1
+        else:
+            unchanged += 1
+        out.append(action)
+    return ActionsUpsertResult(created, updated, unchanged, out)
 
 
 # --- demo ---------------------------------------------------------------------------------

@@ -6,9 +6,13 @@ An asset's status, from worst to best:
 * ``stale`` — the last bar is more than ``stale_after_days`` business days before the
   as-of date (holidays count as business days, hence a small tolerance);
 * ``suspect`` — within the last ``lookback_days`` bars: a daily move of the adjusted
-  close beyond the asset class's bound on a date without a recorded corporate action,
-  a gap of more than ``max_gap_days`` business days between consecutive bars, or a bar
-  whose high is below its low or whose close lies outside [low, high];
+  close beyond the asset class's bound on a date without a recorded corporate action;
+  a day on which the close and the adjusted close moved apart by more than
+  ``max_unexplained_adjustment`` without a recorded action (the data shows a split or
+  a dividend — a halved close with a continuous adjusted close — that nobody recorded,
+  so the ledger's share counts would not match the close); a gap of more than
+  ``max_gap_days`` business days between consecutive bars; or a bar whose high is
+  below its low or whose close lies outside [low, high];
 * ``ok`` — none of the above.
 
 Every reason is reported; nothing is "fixed". The autopilot refuses to trade an asset
@@ -44,6 +48,9 @@ class HealthRules:
     """Longest run of missing business days between two bars that is not suspect."""
     lookback_days: int = 252
     """How many of the latest bars are checked for moves, gaps and inconsistent bars."""
+    max_unexplained_adjustment: float = 0.05
+    """Largest one-day gap between the close's and the adjusted close's move without a
+    recorded action: ordinary dividends stay under it, a 21-for-20 split does not."""
 
     def move_bound(self, asset_class: str) -> float:
         return self.max_daily_move_by_class.get(asset_class, self.max_daily_move)
@@ -118,6 +125,16 @@ def series_health(
                 f"and {recent_dates[k + 1].isoformat()}"
             )
     high, low, close = (recent[c].to_numpy(dtype=float) for c in ("high", "low", "close"))
+    if len(close) > 1:
+        raw_moves = close[1:] / close[:-1] - 1.0
+        gap = (close[1:] / close[:-1]) / (adj[1:] / adj[:-1]) - 1.0
+        for k in np.flatnonzero(np.abs(gap) > rules.max_unexplained_adjustment):
+            day = recent_dates[k + 1]
+            if day not in explained:
+                reasons.append(
+                    f"unrecorded corporate action on {day.isoformat()}: the close moved {raw_moves[k]:+.1%} and the "
+                    f"adjusted close {moves[k]:+.1%} (record the split or dividend)"
+                )
     inconsistent = (high < low) | (close > high) | (close < low)
     for k in np.flatnonzero(inconsistent):
         reasons.append(

@@ -1,5 +1,8 @@
 """Admin of the ledger and decisions: operators read; money moves only through services.
 
+Corporate actions (market data's model) are re-registered here with their applications
+and an "apply now" action, since applying them is the ledger's job.
+
 Ledger rows (trades, lots, closings, cash movements, snapshots) are read-only here:
 editing them by hand would break the invariants ``audit_ledger`` checks. Decisions show
 their full explanation. The autopilot's admin adds "run a cycle now" and "pause
@@ -14,9 +17,12 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
+from marketdata.admin import CorporateActionAdmin as MarketdataCorporateActionAdmin
+from marketdata.models import CorporateAction
 from portfolios.models import (
     AutonomySettings,
     CashMovement,
+    CorporateActionApplication,
     Decision,
     LotClosing,
     Portfolio,
@@ -27,6 +33,7 @@ from portfolios.models import (
     TargetAllocation,
     TaxLot,
     Trade,
+    WashSale,
 )
 
 
@@ -224,18 +231,99 @@ class TradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 class LotClosingInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = LotClosing
-    fields = ("trade", "quantity", "proceeds", "cost_basis", "realized_gain", "holding_period", "closed_on")
+    fields = (
+        "trade", "quantity", "proceeds", "cost_basis", "realized_gain", "wash_disallowed", "washed_quantity",
+        "holding_period", "closed_on",
+    )
+    readonly_fields = fields
+    extra = 0
+
+
+class ReplacementInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = WashSale
+    fk_name = "replacement_lot"
+    verbose_name_plural = "losses washed into this lot"
+    fields = ("closing", "quantity", "disallowed_loss", "holding_days", "matched_on")
     readonly_fields = fields
     extra = 0
 
 
 @admin.register(TaxLot)
 class TaxLotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "portfolio", "asset", "acquired_on", "quantity_original", "quantity_open", "cost_basis", "cost_basis_open")
-    list_filter = ("acquired_on",)
+    list_display = (
+        "id", "portfolio", "asset", "acquired_on", "holding_from", "quantity_original", "quantity_open",
+        "cost_basis", "cost_basis_open", "wash_adjustment", "split_from",
+    )
+    list_filter = ("acquired_on", "wash_replacement")
     search_fields = ("portfolio__name", "asset__symbol")
     list_select_related = ("portfolio", "asset")
-    inlines = [LotClosingInline]
+    inlines = [LotClosingInline, ReplacementInline]
+
+
+@admin.register(WashSale)
+class WashSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every wash-sale match: the loss closing, the replacement lot, what moved between them."""
+
+    list_display = ("id", "portfolio", "symbol", "closing", "replacement_lot", "quantity", "disallowed_loss",
+                    "holding_days", "matched_on")
+    list_filter = ("matched_on",)
+    search_fields = ("closing__lot__portfolio__name", "closing__lot__asset__symbol")
+    list_select_related = ("closing__lot__portfolio", "closing__lot__asset")
+    date_hierarchy = "matched_on"
+
+    @admin.display(description="portfolio")
+    def portfolio(self, obj: WashSale):
+        return obj.closing.lot.portfolio
+
+    @admin.display(description="symbol")
+    def symbol(self, obj: WashSale) -> str:
+        return obj.closing.lot.asset.symbol
+
+
+@admin.register(CorporateActionApplication)
+class CorporateActionApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What each split or dividend did to each portfolio (written once by the ledger)."""
+
+    list_display = ("id", "portfolio", "asset", "kind", "ex_date", "pay_date", "status", "shares", "quantity_delta",
+                    "amount", "qualified_amount")
+    list_filter = ("status", "kind", "ex_date")
+    search_fields = ("portfolio__name", "asset__symbol", "note")
+    list_select_related = ("portfolio", "asset")
+    date_hierarchy = "ex_date"
+
+
+class ApplicationInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CorporateActionApplication
+    fields = ("portfolio", "status", "shares", "quantity_delta", "amount", "pay_date", "cash_movement", "note")
+    readonly_fields = fields
+    extra = 0
+
+
+admin.site.unregister(CorporateAction)
+
+
+@admin.register(CorporateAction)
+class CorporateActionAdmin(MarketdataCorporateActionAdmin):
+    """Market data's corporate actions, with what the ledger did about each and a way to apply
+    due ones now (the beat and the cycle do it too)."""
+
+    inlines = [ApplicationInline]
+    actions = ("apply_to_ledgers",)
+
+    @admin.action(description="Apply due splits and dividends to holders' ledgers now")
+    def apply_to_ledgers(self, request, queryset):
+        from django.contrib import messages
+
+        from portfolios.services.corporate_actions import corporate_actions_apply
+
+        result = corporate_actions_apply(action_ids=list(queryset.values_list("pk", flat=True)))
+        level = messages.WARNING if result.needs_review else messages.SUCCESS
+        self.message_user(
+            request,
+            f"{result.applied} split(s) applied, {result.accrued} dividend(s) accrued, {result.paid} paid, "
+            f"{result.not_applicable} not applicable, {result.needs_review} need review.",
+            level,
+        )
 
 
 @admin.register(CashMovement)

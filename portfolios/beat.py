@@ -3,6 +3,14 @@
 from celery.schedules import crontab
 
 BEAT_SCHEDULE = {
+    "portfolios: apply corporate actions": {
+        "task": "portfolios.corporate_actions_apply_task",
+        # 22:45 UTC Mon-Fri: after the data pull (22:30) recorded the day's splits and
+        # dividends, before the autopilot cycle (23:30, which applies them again first).
+        "schedule": crontab(minute=45, hour=22, day_of_week="mon-fri"),
+        "kwargs": {},
+        "description": "Apply due splits and cash dividends to holders' ledgers (once each) and pay accrued dividends.",
+    },
     "portfolios: daily value snapshots": {
         "task": "portfolios.snapshots_take_task",
         # 23:50 UTC Mon-Fri: after the data pull (22:30) and the autopilot cycle (23:30),

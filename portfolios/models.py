@@ -5,8 +5,12 @@ constraints below where SQL can express them, and checked by ``audit_ledger``):
 
 * ``Portfolio.cash`` == sum of ``CashMovement.amount`` + sum of ``Trade.cash_flow``;
 * cash is never negative unless ``allow_negative_cash``; quantities never negative;
-* ``Position.quantity`` == sum of the open ``TaxLot.quantity_open`` of that asset;
-* a lot's ``quantity_original - quantity_open`` == the shares its ``LotClosing`` rows closed.
+* ``Position.quantity`` == sum of the open ``TaxLot.quantity_open`` of that asset
+  == shares bought - shares sold + the shares splits added (``CorporateActionApplication``);
+* a lot's ``quantity_original - quantity_open`` == the shares its ``LotClosing`` rows closed;
+* a closing's ``wash_disallowed`` == the sum of its ``WashSale`` rows, each added to the
+  basis of its replacement lot;
+* every paid dividend application has its ``CashMovement`` of the same amount.
 
 Money: 4 decimal places; prices 6; share quantities 8 (fractional shares).
 """
@@ -38,9 +42,13 @@ class Portfolio(models.Model):
     )
     lot_method = models.CharField(
         max_length=8,
-        choices=[("fifo", "FIFO"), ("lifo", "LIFO"), ("hifo", "HIFO")],
-        default="fifo",
-        help_text="Which tax lots a sale closes when the trade does not name them.",
+        choices=[("tax_min", "Tax-minimizing"), ("fifo", "FIFO"), ("lifo", "LIFO"), ("hifo", "HIFO")],
+        default="tax_min",
+        help_text="Which tax lots a sale closes when the trade does not name them; tax-minimizing "
+        "sells the lots whose sale costs the least tax first (losses, then long-term gains).",
+    )
+    reinvest_dividends = models.BooleanField(
+        default=False, db_default=False, help_text="Buy more of the asset with each cash dividend on its pay date."
     )
     ledger_version = models.PositiveBigIntegerField(
         default=0, help_text="Incremented by every ledger change; proposals made on an older version are stale."
@@ -237,8 +245,25 @@ class TaxLot(models.Model):
     acquired_on = models.DateField()
     quantity_original = models.DecimalField(**QUANTITY)
     quantity_open = models.DecimalField(**QUANTITY)
-    cost_basis = models.DecimalField(**MONEY, help_text="Total cost of the original shares, commission included.")
+    cost_basis = models.DecimalField(
+        **MONEY, help_text="Total cost of the original shares, commission and wash-sale adjustment included."
+    )
     cost_basis_open = models.DecimalField(**MONEY, help_text="Cost basis of the shares still open.")
+    holding_from = models.DateField(
+        null=True, blank=True,
+        help_text="Start of the holding period when a wash sale added the sold shares' (else acquired_on).",
+    )
+    wash_adjustment = models.DecimalField(
+        **MONEY, default=Decimal("0"), db_default=Decimal("0"),
+        help_text="Disallowed loss of a wash sale added to the basis.",
+    )
+    wash_replacement = models.BooleanField(
+        default=False, db_default=False, help_text="These shares replaced shares sold at a loss (they wash one loss only)."
+    )
+    split_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The lot these shares were split off (a partial wash sale or a split of a partly sold lot).",
+    )
 
     class Meta:
         ordering = ["acquired_on", "id"]
@@ -250,6 +275,7 @@ class TaxLot(models.Model):
                 condition=Q(quantity_open__lte=F("quantity_original")), name="lot_open_within_original"
             ),
             models.CheckConstraint(condition=Q(cost_basis_open__gte=0), name="lot_basis_non_negative"),
+            models.CheckConstraint(condition=Q(wash_adjustment__gte=0), name="lot_wash_adjustment_non_negative"),
         ]
 
     def __str__(self) -> str:
@@ -272,18 +298,113 @@ class LotClosing(models.Model):
     quantity = models.DecimalField(**QUANTITY)
     proceeds = models.DecimalField(**MONEY, help_text="Net of the sell's commission, pro rata.")
     cost_basis = models.DecimalField(**MONEY)
-    realized_gain = models.DecimalField(**MONEY)
+    realized_gain = models.DecimalField(**MONEY, help_text="Economic gain: proceeds - cost basis.")
     holding_period = models.CharField(max_length=5, choices=HoldingPeriod.choices)
     closed_on = models.DateField()
+    washed_quantity = models.DecimalField(
+        **QUANTITY, default=Decimal("0"), db_default=Decimal("0"), help_text="Loss shares matched with replacement shares (wash sale)."
+    )
+    wash_disallowed = models.DecimalField(
+        **MONEY, default=Decimal("0"), db_default=Decimal("0"),
+        help_text="Part of the loss the wash-sale rule disallows (moved to the replacements' basis).",
+    )
 
     class Meta:
         ordering = ["closed_on", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="lot_closing_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(washed_quantity__gte=0, washed_quantity__lte=F("quantity"), wash_disallowed__gte=0),
+                name="lot_closing_wash_within_quantity",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.quantity} of lot #{self.lot_id}: {self.realized_gain} ({self.holding_period})"
+
+    @property
+    def recognized_gain(self) -> Decimal:
+        """The gain or loss reported for tax (the economic gain less the disallowed loss)."""
+        return self.realized_gain + self.wash_disallowed
+
+
+class WashSale(models.Model):
+    """Loss shares of a closing washed by replacement shares bought within 30 days."""
+
+    closing = models.ForeignKey(LotClosing, on_delete=models.CASCADE, related_name="wash_sales")
+    replacement_lot = models.ForeignKey(TaxLot, on_delete=models.CASCADE, related_name="wash_sales")
+    quantity = models.DecimalField(**QUANTITY)
+    disallowed_loss = models.DecimalField(**MONEY, help_text="Added to the replacement lot's basis.")
+    holding_days = models.PositiveIntegerField(help_text="Days of the sold shares' holding period added.")
+    matched_on = models.DateField(help_text="The sale or purchase that made the match.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["matched_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0, disallowed_loss__gte=0), name="wash_sale_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"wash sale: {self.disallowed_loss} of closing #{self.closing_id} into lot #{self.replacement_lot_id}"
+
+
+class CorporateActionApplication(models.Model):
+    """What one recorded corporate action did to one portfolio — once (unique per pair).
+
+    Splits: every open lot of the asset multiplied (total basis and dates unchanged)
+    and the position with them, at the ex-date. Cash dividends: the shares held at the
+    close before the ex-date are entitled (``accrued``); the cash is credited on the pay
+    date as a ``dividend`` movement (``paid``) and reinvested when the portfolio does so.
+    """
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied (split)"
+        ACCRUED = "accrued", "Accrued (dividend due on the pay date)"
+        PAID = "paid", "Paid (dividend credited)"
+        NOT_APPLICABLE = "not_applicable", "Not applicable (already in the asset's adjusted closes)"
+        NEEDS_REVIEW = "needs_review", "Needs review (the ledger traded the asset since the ex-date)"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="action_applications")
+    action = models.ForeignKey(
+        "marketdata.CorporateAction", on_delete=models.PROTECT, related_name="applications"
+    )
+    asset = models.ForeignKey("marketdata.Asset", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    ex_date = models.DateField()
+    pay_date = models.DateField(null=True, blank=True)
+    shares = models.DecimalField(
+        **QUANTITY, help_text="Split: shares held before it; dividend: shares entitled (held before the ex-date)."
+    )
+    quantity_delta = models.DecimalField(
+        **QUANTITY, default=Decimal("0"), help_text="Shares the split added (negative for a reverse split)."
+    )
+    amount = models.DecimalField(**MONEY, null=True, blank=True, help_text="Dividend: gross cash due.")
+    qualified_amount = models.DecimalField(
+        **MONEY, default=Decimal("0"), help_text="Dividend: the part designated qualified by the issuer."
+    )
+    cash_movement = models.OneToOneField(
+        CashMovement, null=True, blank=True, on_delete=models.PROTECT, related_name="action_application"
+    )
+    reinvestment = models.ForeignKey(
+        Trade, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The buy that reinvested the dividend.",
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["ex_date", "id"]
+        indexes = [models.Index(fields=["portfolio", "status", "ex_date"])]
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "action"], name="action_applied_once_per_portfolio"),
+            models.CheckConstraint(condition=Q(shares__gte=0), name="action_application_shares_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.asset_id} on {self.ex_date} for portfolio #{self.portfolio_id}: {self.status}"
 
 
 class TargetAllocation(models.Model):

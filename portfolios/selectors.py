@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from common.errors import NotFound, ValidationFailed
 from portfolios.filters import TransactionFilter
@@ -151,6 +152,24 @@ class PortfolioState:
     recent_buys: tuple[tuple[str, date], ...] = ()
     recent_loss_sales: tuple[tuple[str, date], ...] = ()
     missing_prices: tuple[str, ...] = field(default=())
+    accrued_dividends: Decimal = ZERO
+    """Dividends past their ex-date not paid yet (in ``total_value``: the close already dropped)."""
+
+
+def accrued_dividends_get(*, portfolio_ids: Sequence[int], as_of: date) -> dict[int, Decimal]:
+    """Cash dividends each portfolio is owed at ``as_of``: ex-date passed, pay date not yet."""
+    from django.db.models import Q
+
+    from portfolios.models import CorporateActionApplication
+
+    out: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    rows = CorporateActionApplication.objects.filter(
+        portfolio_id__in=list(portfolio_ids), kind="dividend", ex_date__lte=as_of, amount__isnull=False,
+        status__in=["accrued", "paid"],
+    ).filter(Q(pay_date__gt=as_of)).values_list("portfolio_id", "amount")
+    for pid, amount in rows:
+        out[pid] += amount
+    return dict(out)
 
 
 def portfolio_states_get(
@@ -168,6 +187,7 @@ def portfolio_states_get(
         holdings[pid][symbol] = qty
         classes[symbol] = asset_class
     closes = latest_closes(symbols=sorted(classes), as_of=as_of)
+    accrued = accrued_dividends_get(portfolio_ids=ids, as_of=as_of)
     lots: dict[int, list[Lot]] = defaultdict(list)
     buys: dict[int, list[tuple[str, date]]] = defaultdict(list)
     losses: dict[int, list[tuple[str, date]]] = defaultdict(list)
@@ -195,7 +215,8 @@ def portfolio_states_get(
         quantities = holdings.get(pid, {})
         prices = {s: closes[s][0] for s in quantities if s in closes}
         missing = tuple(sorted(s for s in quantities if s not in closes))
-        total = cash + sum((q * prices[s] for s, q in quantities.items() if s in prices), ZERO)
+        owed = accrued.get(pid, ZERO)
+        total = cash + owed + sum((q * prices[s] for s, q in quantities.items() if s in prices), ZERO)
         weights = {s: float(q * prices[s] / total) if total > 0 else 0.0 for s, q in quantities.items() if s in prices}
         states[pid] = PortfolioState(
             portfolio_id=pid,
@@ -212,6 +233,7 @@ def portfolio_states_get(
             recent_buys=tuple(buys.get(pid, ())),
             recent_loss_sales=tuple(losses.get(pid, ())),
             missing_prices=missing,
+            accrued_dividends=owed,
         )
     return states
 
@@ -265,9 +287,16 @@ def holdings_get(*, portfolio: Portfolio, as_of: date | None = None) -> list[Hol
 
 @dataclass(frozen=True)
 class Transaction:
-    """One ledger line: a cash movement or a trade, in one list for the app."""
+    """One ledger line: a cash movement or a trade, in one list for the app.
 
-    id: str
+    ``id`` is an integer unique among the portfolio's transactions and stable for ever:
+    ``2 * pk`` of a cash movement, ``2 * pk + 1`` of a trade (the two tables number their
+    rows independently). ``source`` and ``source_id`` name the record itself.
+    """
+
+    id: int
+    source: str  # cash_movement|trade
+    source_id: int
     kind: str  # deposit|withdrawal|dividend|fee|interest|buy|sell
     at: object
     amount: Decimal
@@ -278,6 +307,11 @@ class Transaction:
     realized_gain: Decimal | None = None
     reason: str = ""
     decision_id: int | None = None
+
+
+def transaction_id(*, source: str, pk: int) -> int:
+    """The app's integer id of a ledger line (see :class:`Transaction`)."""
+    return 2 * pk + (1 if source == "trade" else 0)
 
 
 def transactions_list(*, portfolio: Portfolio, params: Mapping[str, Any] | None = None) -> list[Transaction]:
@@ -296,10 +330,16 @@ def transactions_list(*, portfolio: Portfolio, params: Mapping[str, Any] | None 
         raise ValidationFailed(" ".join(messages), code="invalid", field=None if field == "__all__" else field)
     movements, trades = movements_filter.qs, trades_filter.qs
     rows = [
-        Transaction(id=f"cash-{m.pk}", kind=m.kind, at=m.at, amount=m.amount, reason=m.note) for m in movements
+        Transaction(
+            id=transaction_id(source="cash_movement", pk=m.pk), source="cash_movement", source_id=m.pk,
+            kind=m.kind, at=m.at, amount=m.amount, reason=m.note,
+        )
+        for m in movements
     ] + [
         Transaction(
-            id=f"trade-{t.pk}",
+            id=transaction_id(source="trade", pk=t.pk),
+            source="trade",
+            source_id=t.pk,
             kind=t.side,
             at=t.executed_at,
             amount=t.cash_flow,
@@ -325,14 +365,59 @@ class Performance:
     net_deposits: Decimal
 
 
-def performance_get(*, portfolio: Portfolio, start: date | None = None, end: date | None = None) -> Performance:
-    """TWR series from the daily snapshots (flows: each snapshot's deposits - withdrawals)."""
+def _external_flows_by_day(portfolio: Portfolio) -> dict[date, Decimal]:
+    flows: dict[date, Decimal] = defaultdict(lambda: ZERO)
+    for at, amount in CashMovement.objects.filter(portfolio=portfolio, kind__in=CashMovement.EXTERNAL).values_list(
+        "at", "amount"
+    ):
+        flows[timezone.localdate(at)] += amount
+    return flows
+
+
+def _value_now(portfolio: Portfolio, today: date) -> Decimal:
+    state = portfolio_states_get(portfolio_ids=[portfolio.pk], as_of=today, with_lots=False)[portfolio.pk]
+    return state.total_value
+
+
+def _performance_rows(
+    portfolio: Portfolio, start: date | None, end: date | None, today: date
+) -> list[tuple[date, Decimal, Decimal]]:
+    """(date, value, external flow since the point before) from the first deposit to now.
+
+    The daily snapshots are the backbone. Before the first one exists (a new investor's
+    first day) the series starts at the first deposit, valued at what was deposited, and a
+    point for today values the portfolio at the latest closes, so the chart is never empty
+    once money is in. Flows between two points are the deposits minus withdrawals dated
+    after the first and up to the second.
+    """
     snaps = PortfolioSnapshot.objects.filter(portfolio=portfolio).order_by("date")
-    if start:
-        snaps = snaps.filter(date__gte=start)
     if end:
         snaps = snaps.filter(date__lte=end)
-    rows = list(snaps.values_list("date", "value", "net_flows"))
+    rows = [tuple(r) for r in snaps.values_list("date", "value", "net_flows")]
+    flows = _external_flows_by_day(portfolio)
+    deposit_days = sorted(day for day, amount in flows.items() if amount > 0)
+    if deposit_days and (not rows or deposit_days[0] < rows[0][0]) and (end is None or deposit_days[0] <= end):
+        first = deposit_days[0]
+        if rows:  # the first snapshot's flow must cover everything since the deposit day
+            day, value, _ = rows[0]
+            rows[0] = (day, value, sum((a for d, a in flows.items() if first < d <= day), ZERO))
+        rows.insert(0, (first, flows[first], flows[first]))
+    if rows and rows[-1][0] <= today and (end is None or end >= today):
+        last, value_now = rows[-1][0], _value_now(portfolio, today)
+        if last < today:
+            rows.append((today, value_now, sum((a for d, a in flows.items() if last < d <= today), ZERO)))
+        elif len(rows) == 1 and deposit_days and last == deposit_days[0]:  # day one: the deposit, as invested
+            rows[0] = (today, value_now, rows[0][2])
+    if start:
+        rows = [r for r in rows if r[0] >= start]
+    return rows
+
+
+def performance_get(
+    *, portfolio: Portfolio, start: date | None = None, end: date | None = None, today: date | None = None
+) -> Performance:
+    """TWR series from the first deposit to now (see :func:`_performance_rows`) and its metrics."""
+    rows = _performance_rows(portfolio, start, end, today or timezone.localdate())
     series = twr_series(
         dates=[r[0] for r in rows], values=[r[1] for r in rows], flows=[r[2] for r in rows]
     )
@@ -374,3 +459,36 @@ def decision_get(*, portfolio: Portfolio, decision_id: int) -> Decision:
     if decision is None:
         raise NotFound(f"proposal {decision_id} does not exist", field="proposal")
     return decision
+
+
+def tax_positions_get(
+    *, portfolio_ids: Sequence[int], as_of: date, loss_deduction_limit: float = 3000.0
+) -> dict[int, tuple[float, float]]:
+    """Per portfolio: (net gains recognized since 1 January of ``as_of``'s year, capital loss
+    carried into that year) — what a harvested loss can offset. One aggregate query."""
+    from django.db.models import Sum
+    from django.db.models.functions import ExtractYear
+
+    from portfolios.tax import TaxRates, tax_years_net
+
+    realized: dict[int, dict[int, list[Decimal]]] = defaultdict(dict)
+    rows = (
+        LotClosing.objects.filter(lot__portfolio_id__in=list(portfolio_ids), closed_on__lte=as_of)
+        .annotate(year=ExtractYear("closed_on"))
+        .values("lot__portfolio_id", "year", "holding_period")
+        .annotate(gain=Sum("realized_gain"), disallowed=Sum("wash_disallowed"))
+        .values_list("lot__portfolio_id", "year", "holding_period", "gain", "disallowed")
+    )
+    for pid, year, period, gain, disallowed in rows:
+        pair = realized[pid].setdefault(year, [ZERO, ZERO])
+        pair[1 if period == "long" else 0] += (Decimal(gain or 0) + Decimal(disallowed or 0)).quantize(Decimal("0.0001"))
+    out = {}
+    rates = TaxRates(loss_deduction_limit=loss_deduction_limit)
+    for pid in portfolio_ids:
+        years = realized.get(pid, {})
+        this = years.get(as_of.year, [ZERO, ZERO])
+        prior = {y: (st, lt) for y, (st, lt) in years.items() if y < as_of.year}
+        netted = tax_years_net(prior, rates, last_year=as_of.year - 1) if prior else []
+        carry = netted[-1].carryover_short_term + netted[-1].carryover_long_term if netted else ZERO
+        out[pid] = (float(this[0] + this[1]), float(carry))
+    return out

@@ -24,6 +24,20 @@ def snapshots_take_task(as_of: str | None = None) -> int:
     return len(snapshots_take(as_of=day))
 
 
+@shared_task(name="portfolios.corporate_actions_apply_task", acks_late=True)
+def corporate_actions_apply_task(as_of: str | None = None) -> int:
+    """Apply due splits and dividends to every holder's ledger and pay accrued dividends
+    (``as_of`` ISO date; default today); returns how many applications it recorded.
+
+    Safe to retry and to run twice: each (portfolio, action) is applied once.
+    """
+    from datetime import date
+
+    from portfolios.services.corporate_actions import corporate_actions_apply
+
+    return corporate_actions_apply(as_of=date.fromisoformat(as_of) if as_of else None).total
+
+
 # --- real brokers (portfolios.services.orders / reconciliation) -------------------------
 
 

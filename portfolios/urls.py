@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from portfolios.apis import optimize, orders, portfolio_optimize, portfolios, proposals
+from portfolios.apis import optimize, orders, portfolio_optimize, portfolios, proposals, statements
 
 
 class SignedIntConverter:
@@ -42,6 +42,8 @@ urlpatterns: list = [
     ),
     path("portfolios/<id:pk>/performance", proposals.PerformanceApi.as_view(), name="portfolio-performance"),
     path("portfolios/<id:pk>/performance.png", proposals.PerformanceChartApi.as_view(), name="portfolio-performance-png"),
+    path("portfolios/<id:pk>/tax-report", statements.TaxReportApi.as_view(), name="portfolio-tax-report"),
+    path("portfolios/<id:pk>/statement", statements.StatementApi.as_view(), name="portfolio-statement"),
     path("portfolios/<id:pk>/optimize", portfolio_optimize.PortfolioOptimizeApi.as_view(), name="portfolio-optimize"),
     path("portfolios/<id:pk>/orders", orders.OrdersApi.as_view(), name="portfolio-orders"),
     path("portfolios/<id:pk>/execution", orders.ExecutionApi.as_view(), name="portfolio-execution"),

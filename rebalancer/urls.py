@@ -2,9 +2,10 @@
 operator's console under ``/ops/`` and Prometheus' ``/metrics``."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from common.views import api_route_not_found
 from rebalancer.health import HealthApi
 from rebalancer.ops.views import metrics
 
@@ -28,6 +29,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("ops/", include("rebalancer.ops.urls")),
     path("metrics", metrics, name="metrics"),
+    # Anything else under /api/ (a typo, a trailing slash) is the API's JSON 404, DEBUG or not.
+    re_path(r"^api/(?P<path>.*)$", api_route_not_found, name="api-not-found"),
 ]
 
 admin.site.site_header = "Autopilot rebalancer — operations"

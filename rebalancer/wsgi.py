@@ -11,3 +11,9 @@ os.environ.setdefault(
     else "rebalancer.settings.dev",
 )
 application = get_wsgi_application()
+
+# Import every view now rather than in the first request (about 4 s of cvxpy, torch...), so
+# the first phone to call after a deploy does not hit its HTTP timeout.
+from django.urls import get_resolver  # noqa: E402
+
+get_resolver().url_patterns  # noqa: B018

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import error_responses
+from common.api import error_responses, money_field, money_quantize
 from common.errors import NotFound
 from risk.measures.stress import ASSET_CLASSES, ScenarioResult
 from risk.measures.var import MC_DISTRIBUTIONS, VAR_METHODS
@@ -105,9 +105,8 @@ class VarResponseSerializer(serializers.Serializer):
     var = serializers.FloatField(help_text="Value at risk: loss as a positive fraction of portfolio value.")
     expected_shortfall = serializers.FloatField(
         help_text="Mean loss beyond the VaR, as a positive fraction of portfolio value.")
-    var_amount = serializers.DecimalField(max_digits=24, decimal_places=2, allow_null=True,
-                                          help_text="The VaR in money (portfolio requests only).")
-    expected_shortfall_amount = serializers.DecimalField(max_digits=24, decimal_places=2, allow_null=True)
+    var_amount = money_field(allow_null=True, help_text="The VaR in money (portfolio requests only).")
+    expected_shortfall_amount = money_field(allow_null=True, help_text="The ES in money (portfolio requests only).")
     portfolio_value = serializers.DecimalField(max_digits=24, decimal_places=4, allow_null=True)
     confidence_level = serializers.FloatField()
     horizon_days = serializers.IntegerField()
@@ -214,7 +213,7 @@ class ScenarioResultSerializer(serializers.Serializer):
     kind = serializers.CharField()
     pnl = serializers.FloatField(help_text="Portfolio P&L as a fraction of value (negative = loss).")
     loss = serializers.FloatField(help_text="The loss as a positive fraction (0 for a gain).")
-    pnl_amount = serializers.DecimalField(max_digits=24, decimal_places=2, allow_null=True)
+    pnl_amount = money_field(allow_null=True, help_text="The P&L in money (portfolio requests only).")
     contributions = AssetShockSerializer(many=True)
     replayed_symbols = serializers.ListField(child=serializers.CharField())
 
@@ -229,7 +228,7 @@ class StressResponseSerializer(serializers.Serializer):
 def _money(value: Decimal | None, fraction: float) -> Decimal | None:
     if value is None:
         return None
-    return (value * Decimal(repr(fraction))).quantize(Decimal("0.01"))
+    return money_quantize(value * Decimal(repr(fraction)))
 
 
 def _scenario_row(result: ScenarioResult, value: Decimal | None) -> dict:
@@ -277,9 +276,9 @@ class VarMetricsSerializer(serializers.Serializer):
     var_1d = serializers.FloatField(help_text="1-day VaR, positive loss fraction.")
     var_5d = serializers.FloatField(help_text="5-day VaR, positive loss fraction.")
     expected_shortfall_1d = serializers.FloatField(help_text="1-day ES, positive loss fraction.")
-    var_1d_amount = serializers.DecimalField(max_digits=24, decimal_places=2)
-    var_5d_amount = serializers.DecimalField(max_digits=24, decimal_places=2)
-    expected_shortfall_1d_amount = serializers.DecimalField(max_digits=24, decimal_places=2)
+    var_1d_amount = money_field()
+    var_5d_amount = money_field()
+    expected_shortfall_1d_amount = money_field()
     n_observations = serializers.IntegerField()
 
 
@@ -326,7 +325,7 @@ class ScenarioSummarySerializer(serializers.Serializer):
     kind = serializers.CharField()
     pnl = serializers.FloatField(help_text="Portfolio P&L as a fraction of value (negative = loss).")
     loss = serializers.FloatField(help_text="The loss as a positive fraction (0 for a gain).")
-    pnl_amount = serializers.DecimalField(max_digits=24, decimal_places=2, allow_null=True)
+    pnl_amount = money_field(allow_null=True, help_text="The P&L in money (portfolio requests only).")
 
 
 class StressSummarySerializer(serializers.Serializer):
@@ -425,7 +424,7 @@ class PortfolioRiskApi(APIView):
     throttle_scope = "compute"  # heavier than a read: its own per-user rate
 
     @extend_schema(operation_id="portfolios_risk_retrieve",
-                   parameters=[OpenApiParameter("pk", int, OpenApiParameter.PATH, description="Portfolio id.")],
+                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Portfolio id.")],
                    responses={200: PortfolioRiskSerializer, **error_responses(404)})
     def get(self, request: Request, pk: str) -> Response:
         portfolio_id = int(pk)

@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 from django.db.models import Max
@@ -41,6 +42,14 @@ MIN_OBSERVATIONS = 30
 MAX_SYMBOLS = 500
 
 
+def _body_portfolio_get(*, owner: Any, portfolio_id: int):
+    """A portfolio named in a request body: not found (or not yours) names ``portfolio_id``."""
+    try:
+        return portfolio_get(owner=owner, portfolio_id=portfolio_id)
+    except NotFound as exc:
+        raise NotFound(exc.message, code=exc.code, field="portfolio_id") from None
+
+
 def engine_error(exc: RiskInputError, *, default_field: str | None = None) -> Unprocessable:
     """The engine's input error as the API's 422, naming the field."""
     return Unprocessable(exc.message, code="risk_input", field=exc.field or default_field, extra=exc.extra)
@@ -51,7 +60,7 @@ def asset_classes_get(*, symbols: Sequence[str], error_field: str = "weights") -
     found = dict(Asset.objects.filter(symbol__in=list(symbols)).values_list("symbol", "asset_class"))
     unknown = sorted(set(symbols) - set(found))
     if unknown:
-        raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbols", field=error_field,
+        raise NotFound(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbol", field=error_field,
                        extra={"symbols": unknown})
     return found
 
@@ -134,7 +143,7 @@ class VarComputation:
     def amount(self, fraction: float) -> Decimal | None:
         if self.portfolio_value is None:
             return None
-        return (self.portfolio_value * Decimal(str(fraction))).quantize(Decimal("0.01"))
+        return (self.portfolio_value * Decimal(str(fraction))).quantize(Decimal("0.0001"))  # the API's money places
 
 
 def var_compute(
@@ -155,7 +164,7 @@ def var_compute(
     """VaR/ES of explicit weights or of the owner's portfolio (another owner's: 404)."""
     value = None
     if portfolio_id is not None:
-        exposure = portfolio_exposure_get(portfolio=portfolio_get(owner=owner, portfolio_id=portfolio_id))
+        exposure = portfolio_exposure_get(portfolio=_body_portfolio_get(owner=owner, portfolio_id=portfolio_id))
         if not exposure.weights:
             raise Unprocessable("The portfolio holds no priced positions.", code="empty_portfolio",
                                 field="portfolio_id")
@@ -223,7 +232,7 @@ def stress_test_run(
 ) -> StressOutcome:
     value = None
     if portfolio_id is not None:
-        exposure = portfolio_exposure_get(portfolio=portfolio_get(owner=owner, portfolio_id=portfolio_id))
+        exposure = portfolio_exposure_get(portfolio=_body_portfolio_get(owner=owner, portfolio_id=portfolio_id))
         weights, value, classes = exposure.weights, exposure.value, exposure.asset_classes
     else:
         weights = weights_check(weights or {})

@@ -18,12 +18,14 @@ Every endpoint a later issue adds is fuzzed from its first day:
 
 from __future__ import annotations
 
+import functools
 import os
 
 import pytest
 import schemathesis
 from django.core.cache import cache
 from hypothesis import HealthCheck, settings
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -117,12 +119,20 @@ class Workflow(schema.as_state_machine()):  # type: ignore[misc]
 
 
 def test_stateful_sequences_conform_and_never_fail(fuzz_users):
-    Workflow.run(
+    run = functools.partial(
+        Workflow.run,
         settings=settings(
             max_examples=STATEFUL_EXAMPLES,
             stateful_step_count=6,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             derandomize=True,
-        )
+        ),
     )
+    try:
+        run()
+    except FlakyStrategyDefinition:
+        # schemathesis's own generator, not our API: a link's value drawn from an earlier response can
+        # change type between Hypothesis's replays (schemathesis/schemathesis#4132). A second run
+        # starts from the state the first left; any failure it finds is reported as usual.
+        run()

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from django.db import transaction
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from common.api import error_responses
+from common.schema import DeleteWithBodySchema
 from common.throttling import auth_throttles, email_in_body, refresh_token_user
 from users import risk_profile
+from users.account import email_change_request, registration_submit, user_close
 from users.models import InvestorProfile, User
-from users.services import refresh_token_revoke, user_register, user_update
+from users.services import refresh_token_revoke, user_update
 from users.tokens import (
     RotatingRefreshResponseSerializer,
     RotatingRefreshSerializer,
@@ -44,11 +54,20 @@ class ProfileOutputSerializer(serializers.ModelSerializer):
 
 class UserOutputSerializer(serializers.ModelSerializer):
     profile = ProfileOutputSerializer(read_only=True)
+    pending_email = serializers.SerializerMethodField(
+        help_text="A new address awaiting confirmation by its emailed link, or null."
+    )
 
     class Meta:
         model = User
-        fields = ["id", "email", "first_name", "last_name", "email_verified", "date_joined", "profile"]
+        fields = [
+            "id", "email", "first_name", "last_name", "email_verified", "pending_email", "date_joined", "profile",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.EmailField(allow_null=True))
+    def get_pending_email(self, obj: User) -> str | None:
+        return obj.pending_email or None
 
 
 class RegisterInputSerializer(serializers.Serializer):
@@ -59,7 +78,19 @@ class RegisterInputSerializer(serializers.Serializer):
     profile = ProfileInputSerializer()
 
 
+class AcceptedSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What happens next, for people.")
+
+
+REGISTER_ACCEPTED = (
+    "Check your inbox: we sent a link to confirm your email address. Then log in with POST auth/token."
+)
+
+
 class RegisterApi(APIView):
+    """Create an account. The answer is the same whether or not the email already has one
+    (its owner gets an email instead), so it never reveals who is a customer."""
+
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
     throttle_classes = auth_throttles("auth_register", email_in_body)
@@ -67,7 +98,7 @@ class RegisterApi(APIView):
     @extend_schema(
         operation_id="auth_register",
         request=RegisterInputSerializer,
-        responses={201: UserOutputSerializer},
+        responses={202: AcceptedSerializer},
         examples=[
             OpenApiExample(
                 "New investor",
@@ -88,8 +119,11 @@ class RegisterApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = RegisterInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = user_register(**serializer.validated_data)
-        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+        registration_submit(**serializer.validated_data)
+        return Response({"detail": REGISTER_ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+TOKEN_PAIR = inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()})
 
 
 class LoginApi(TokenObtainPairView):
@@ -100,9 +134,7 @@ class LoginApi(TokenObtainPairView):
 
     @extend_schema(
         operation_id="auth_token",
-        responses={
-            200: inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()})
-        },
+        responses={200: TOKEN_PAIR, **error_responses(401)},
         tags=["auth"],
     )
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
@@ -115,7 +147,11 @@ class RefreshApi(TokenRefreshView):
     throttle_classes = auth_throttles("auth_refresh", refresh_token_user)
     serializer_class = RotatingRefreshSerializer
 
-    @extend_schema(operation_id="auth_token_refresh", responses={200: RotatingRefreshResponseSerializer}, tags=["auth"])
+    @extend_schema(
+        operation_id="auth_token_refresh",
+        responses={200: RotatingRefreshResponseSerializer, **error_responses(401)},
+        tags=["auth"],
+    )
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
         return super().post(request, *args, **kwargs)
 
@@ -140,9 +176,36 @@ class MePatchSerializer(serializers.Serializer):
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     profile = ProfileInputSerializer(required=False, partial=True)
+    email = serializers.EmailField(
+        max_length=254, required=False,
+        help_text="A new address: it becomes `pending_email` and replaces `email` once confirmed by the "
+        "link emailed to it. Needs `password`.",
+    )
+    password = serializers.CharField(
+        max_length=128, required=False, write_only=True, trim_whitespace=False,
+        help_text="Your current password (only to change `email`).",
+    )
+
+    def validate(self, attrs):
+        if "email" in attrs and not attrs.get("password"):
+            raise serializers.ValidationError(
+                {"password": [ErrorDetail("Give your current password to change the email.", code="required")]}
+            )
+        return attrs
+
+
+class MeDeleteSerializer(serializers.Serializer):
+    password = serializers.CharField(max_length=128, trim_whitespace=False, help_text="Your current password.")
+    liquidate = serializers.BooleanField(
+        default=False,
+        help_text="Sell every position at its latest close with the paper broker and pay the cash out, "
+        "so that each portfolio can close. Without it, a portfolio that is not flat is a 409.",
+    )
 
 
 class MeApi(APIView):
+    schema = DeleteWithBodySchema()
+
     @extend_schema(operation_id="users_me_retrieve", responses={200: UserOutputSerializer}, tags=["users"])
     def get(self, request: Request) -> Response:
         return Response(UserOutputSerializer(request.user).data)
@@ -156,5 +219,27 @@ class MeApi(APIView):
     def patch(self, request: Request) -> Response:
         serializer = MePatchSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        user = user_update(user=request.user, data=serializer.validated_data)
+        data = dict(serializer.validated_data)
+        email, password = data.pop("email", None), data.pop("password", None)
+        with transaction.atomic():
+            user = user_update(user=request.user, data=data)
+            if email is not None:
+                user = email_change_request(user=user, new_email=email, password=password)
         return Response(UserOutputSerializer(user).data)
+
+    @extend_schema(
+        operation_id="users_me_destroy",
+        request=MeDeleteSerializer,
+        responses={204: None, **error_responses(409)},
+        description="Close the account. Each portfolio closes if it is flat, or after the paper broker "
+        "sells everything and the cash is paid out (`liquidate`); otherwise 409 naming `liquidate`, and "
+        "nothing changes. The ledger (cash movements, trades, lots, decisions) is kept, as the law "
+        "requires, under an anonymous account; name, email, questionnaire, devices, notifications and "
+        "backtests are deleted and every token stops working.",
+        tags=["users"],
+    )
+    def delete(self, request: Request) -> Response:
+        serializer = MeDeleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user_close(user=request.user, **serializer.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -6,6 +6,7 @@ from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from users import risk_profile
@@ -13,6 +14,10 @@ from users import risk_profile
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        """Log in by email whatever its case (registration stores it lower-cased)."""
+        return self.get(email__iexact=username)
 
     def _create_user(self, email: str, password: str | None, **extra: object) -> User:
         if not email:
@@ -40,8 +45,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can log into the admin (operators).")
     email_verified = models.BooleanField(default=False)
+    pending_email = models.EmailField(
+        blank=True, help_text="A new address awaiting verification (PATCH users/me); email stays until then."
+    )
     date_joined = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Account closed (DELETE users/me): personal data removed, ledger kept."
+    )
 
     objects = UserManager()
 
@@ -51,6 +62,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # Emails are one account whatever their case (login, reset and registration ignore it).
+            models.UniqueConstraint(Lower("email"), name="users_email_case_insensitive_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -110,3 +125,35 @@ class InvestorProfile(models.Model):
 
     def answers(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in risk_profile.CHOICES}
+
+
+class Device(models.Model):
+    """A phone that receives the investor's push notifications (FCM or APNs token)."""
+
+    class Provider(models.TextChoices):
+        FCM = "fcm", "Firebase Cloud Messaging"
+        APNS = "apns", "Apple Push Notification service"
+
+    class Platform(models.TextChoices):
+        ANDROID = "android"
+        IOS = "ios"
+        WEB = "web"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="devices")
+    provider = models.CharField(max_length=8, choices=Provider.choices)
+    token = models.CharField(max_length=512, help_text="The registration token the app got from FCM or APNs.")
+    platform = models.CharField(max_length=8, choices=Platform.choices)
+    app_version = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=100, blank=True, help_text='e.g. "Ada\'s Pixel".')
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            # A token identifies one app install: registering it again moves it to its new owner.
+            models.UniqueConstraint(fields=["provider", "token"], name="device_provider_token_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform} {self.provider} device of user #{self.user_id}"

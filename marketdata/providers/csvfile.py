@@ -17,6 +17,9 @@ non-numeric, zero or negative price, negative volume, a duplicate date for a sym
 raises :class:`CsvRowError` naming the file line (the header is line 1) and the column,
 and no rows are returned.
 
+Corporate-action files (``date,symbol,type,value``) are parsed by
+:func:`actions_csv_parse` with the same all-or-nothing rule.
+
 Pure module: pandas only.
 """
 
@@ -24,8 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import IO, Literal
 
 import numpy as np
@@ -241,6 +246,11 @@ class CsvProvider:
         self.fmt = fmt
         self._frame: pd.DataFrame | None = None
 
+    @property
+    def price_basis(self) -> str:
+        """``adjusted`` for a wide file (its closes are adjusted closes), ``raw`` for a long one."""
+        return "adjusted" if self.fmt == "wide" else "raw"
+
     def frame(self) -> pd.DataFrame:
         if self._frame is None:
             self._frame = prices_csv_parse(self.path, fmt=self.fmt)
@@ -253,3 +263,129 @@ class CsvProvider:
             raise UnknownSymbolsError(f"{os.fspath(self.path)} has no symbols {unknown}", symbols=unknown)
         mask = window_mask(frame["date"], start, end) & frame["symbol"].isin(list(symbols)).to_numpy()
         return frame.loc[mask].reset_index(drop=True)
+
+
+# --- corporate actions ------------------------------------------------------------------
+
+ACTION_REQUIRED: tuple[str, ...] = ("date", "symbol", "type", "value")
+ACTION_OPTIONAL: tuple[str, ...] = ("pay_date", "qualified", "note")
+ACTION_TYPES = ("split", "dividend")
+_TRUE = {"true", "yes", "1", "qualified"}
+_FALSE = {"false", "no", "0", "ordinary"}
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    """One corporate action of a file: ``kind`` split (``numerator`` for ``denominator``) or
+    dividend (``amount`` per share, paid on ``pay_date``, ``qualified`` if known)."""
+
+    line: int
+    date: dt.date
+    symbol: str
+    kind: str
+    numerator: Decimal | None = None
+    denominator: Decimal | None = None
+    amount: Decimal | None = None
+    pay_date: dt.date | None = None
+    qualified: bool | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> Decimal:
+        """Split: new shares per share held; dividend: cash per share."""
+        if self.kind == "split":
+            assert self.numerator is not None and self.denominator is not None
+            return self.numerator / self.denominator
+        assert self.amount is not None
+        return self.amount
+
+
+_SPLIT_TERMS = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?::|/|-for-|\s+for\s+)\s*([0-9]*\.?[0-9]+)\s*$", re.IGNORECASE)
+
+
+def _positive_decimal(text: str, *, line: int, column: str, places: int = 8) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise CsvRowError(line=line, column=column, message="not a number", value=text) from None
+    if not value.is_finite() or value <= 0:
+        raise CsvRowError(line=line, column=column, message="must be a positive number", value=text)
+    if value != value.quantize(Decimal(1).scaleb(-places)):
+        raise CsvRowError(line=line, column=column, message=f"more than {places} decimal places", value=text)
+    return value
+
+
+def _split_terms(text: str, *, line: int) -> tuple[Decimal, Decimal]:
+    """``2``, ``2:1``, ``3/2``, ``1-for-10`` → (numerator, denominator)."""
+    match = _SPLIT_TERMS.match(text)
+    if match:
+        numerator = _positive_decimal(match.group(1), line=line, column="value")
+        denominator = _positive_decimal(match.group(2), line=line, column="value")
+    else:
+        numerator, denominator = _positive_decimal(text, line=line, column="value"), Decimal(1)
+    if numerator == denominator:
+        raise CsvRowError(line=line, column="value", message="a split ratio of 1 changes nothing", value=text)
+    return numerator, denominator
+
+
+def _iso_date(text: str, *, line: int, column: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        message = f"missing {column}" if text == "" else "unparseable date; use YYYY-MM-DD"
+        raise CsvRowError(line=line, column=column, message=message, value=text) from None
+
+
+def actions_csv_parse(source: str | os.PathLike[str] | IO[str]) -> list[ActionRow]:
+    """Read a whole corporate-action file, or raise :class:`CsvRowError` at the first bad cell.
+
+    Columns ``date,symbol,type,value`` (``type`` split or dividend; ``value`` the split
+    ratio — ``2``, ``2:1``, ``3/2``, ``1-for-10`` — or the cash dividend per share),
+    optional ``pay_date`` (dividends; default: the ex-date), ``qualified``
+    (true/false; empty: unknown) and ``note``. ``date`` is the ex-date. A (symbol, date,
+    type) twice is an error. Nothing is returned unless every row is valid.
+    """
+    raw = _read_strings(source)
+    missing = [c for c in ACTION_REQUIRED if c not in raw.columns]
+    if missing:
+        raise CsvRowError(line=HEADER_LINE, column=missing[0], message=f"an action file needs columns {list(ACTION_REQUIRED)}")
+    unknown = [c for c in raw.columns if c not in (*ACTION_REQUIRED, *ACTION_OPTIONAL)]
+    if unknown:
+        raise CsvRowError(line=HEADER_LINE, column=unknown[0], message=f"unknown column; known: {[*ACTION_REQUIRED, *ACTION_OPTIONAL]}")
+    rows: list[ActionRow] = []
+    seen: dict[tuple[str, dt.date, str], int] = {}
+    for k, record in enumerate(raw.to_dict("records")):
+        line = k + HEADER_LINE + 1
+        if not any(str(v) for v in record.values()):
+            continue  # a blank line
+        day = _iso_date(record["date"], line=line, column="date")
+        symbol = record["symbol"]
+        if not symbol:
+            raise CsvRowError(line=line, column="symbol", message="missing symbol", value="")
+        kind = record["type"].lower()
+        if kind not in ACTION_TYPES:
+            raise CsvRowError(line=line, column="type", message=f"type must be one of {list(ACTION_TYPES)}", value=record["type"])
+        key = (symbol, day, kind)
+        if key in seen:
+            raise CsvRowError(line=line, column="date", message=f"duplicate {kind} of {symbol} on this date (line {seen[key]})")
+        seen[key] = line
+        pay_text = record.get("pay_date", "") or ""
+        qualified_text = (record.get("qualified", "") or "").lower()
+        if kind == "split":
+            if pay_text or qualified_text:
+                column = "pay_date" if pay_text else "qualified"
+                raise CsvRowError(line=line, column=column, message="only dividends have a pay date or a qualification")
+            numerator, denominator = _split_terms(record["value"], line=line)
+            rows.append(ActionRow(line, day, symbol, kind, numerator=numerator, denominator=denominator,
+                                  note=record.get("note", "") or ""))
+            continue
+        amount = _positive_decimal(record["value"], line=line, column="value")
+        pay_date = _iso_date(pay_text, line=line, column="pay_date") if pay_text else None
+        if pay_date is not None and pay_date < day:
+            raise CsvRowError(line=line, column="pay_date", message="the pay date is before the ex-date", value=pay_text)
+        if qualified_text and qualified_text not in _TRUE | _FALSE:
+            raise CsvRowError(line=line, column="qualified", message="use true or false (or leave it empty)", value=qualified_text)
+        qualified = True if qualified_text in _TRUE else False if qualified_text in _FALSE else None
+        rows.append(ActionRow(line, day, symbol, kind, amount=amount, pay_date=pay_date, qualified=qualified,
+                              note=record.get("note", "") or ""))
+    return rows

@@ -46,7 +46,7 @@ from marketdata.providers.base import (
 )
 
 CHART_URL = "https://query2.finance.yahoo.com/v8/finance/chart/{symbol}"
-ACTION_COLUMNS = ("date", "symbol", "kind", "ratio")
+ACTION_COLUMNS = ("date", "symbol", "kind", "ratio", "numerator", "denominator")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "Mozilla/5.0 (compatible; rebalancer-marketdata/1.0)"
 INTRADAY_INTERVALS = (1, 2, 5, 15, 30, 60, 90)
@@ -68,6 +68,8 @@ class YahooChartProvider:
     """Yahoo's chart API behind the provider interface, with retries and backoff."""
 
     name = "yahoo"
+    price_basis = "raw"
+    """``close`` is the close as traded; ``adj_close`` is split- and dividend-adjusted."""
 
     def __init__(
         self,
@@ -237,26 +239,31 @@ def chart_payload_parse(symbol: str, payload: Any) -> pd.DataFrame:
 
 
 def chart_events_parse(symbol: str, payload: Any) -> pd.DataFrame:
-    """Dividends (ratio = amount per share) and splits (ratio = numerator / denominator)
-    of one chart payload, as a frame with columns date, symbol, kind, ratio."""
+    """Dividends (ratio = amount per share) and splits (ratio = numerator / denominator,
+    e.g. 4 for 1 → 4.0, a 1-for-10 reverse split → 0.1) of one chart payload, as a frame
+    with columns date (the ex-date), symbol, kind, ratio, numerator, denominator (NaN for
+    dividends). Yahoo gives no pay date or tax character."""
     try:
         result = payload["chart"]["result"][0]
         tz = result["meta"].get("exchangeTimezoneName") or "America/New_York"
         events = result.get("events") or {}
         rows = [
-            (item["date"], "dividend", float(item["amount"])) for item in (events.get("dividends") or {}).values()
+            (item["date"], "dividend", float(item["amount"]), np.nan, np.nan)
+            for item in (events.get("dividends") or {}).values()
         ] + [
-            (item["date"], "split", float(item["numerator"]) / float(item["denominator"]))
+            (item["date"], "split", float(item["numerator"]) / float(item["denominator"]),
+             float(item["numerator"]), float(item["denominator"]))
             for item in (events.get("splits") or {}).values()
         ]
     except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as exc:
         raise ProviderError(f"unexpected Yahoo events for {symbol!r}: {exc!r}", symbols=[symbol]) from exc
     if not rows:
         return pd.DataFrame(columns=list(ACTION_COLUMNS))
-    stamps, kinds, ratios = zip(*rows, strict=True)
+    stamps, kinds, ratios, numerators, denominators = zip(*rows, strict=True)
     local = pd.to_datetime(np.asarray(stamps, dtype="int64"), unit="s", utc=True).tz_convert(tz)
     return pd.DataFrame(
-        {"date": local.tz_localize(None).normalize(), "symbol": symbol, "kind": list(kinds), "ratio": list(ratios)}
+        {"date": local.tz_localize(None).normalize(), "symbol": symbol, "kind": list(kinds), "ratio": list(ratios),
+         "numerator": list(numerators), "denominator": list(denominators)}
     ).sort_values(["date", "kind"], ignore_index=True)
 
 

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import Pagination, error_responses
+from common.api import MAX_PAGE_SIZE, Pagination, error_responses
 from mlagents.regime.models import Regime
 from mlagents.regime.selectors import reference_market_get, regime_current_get, regime_history_list
 
@@ -65,10 +65,16 @@ class RegimeApi(APIView):
             OpenApiParameter("market", OpenApiTypes.STR, description='Reference market (default "default").'),
             OpenApiParameter("start", OpenApiTypes.DATE, description="History from this day (inclusive)."),
             OpenApiParameter("end", OpenApiTypes.DATE, description="History up to this day (inclusive)."),
-            OpenApiParameter("page", OpenApiTypes.INT, description="Page of the history."),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="History rows per page (max 500)."),
+            OpenApiParameter(
+                "page", {"type": "integer", "minimum": 1},
+                description="Page of the history (from 1); past the last page is a 400.",
+            ),
+            OpenApiParameter(
+                "page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                description=f"History rows per page (1 to {MAX_PAGE_SIZE}).",
+            ),
         ],
-        responses={200: OutputSerializer, **error_responses(404)},
+        responses={200: OutputSerializer, **error_responses(422)},
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import base64
 import math
+from contextlib import contextmanager
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import error_responses
+from common.errors import ApplicationError
 from portfolios.optimization import (
     EXPECTED_RETURN_ESTIMATORS,
     MAX_FRONTIER_POINTS,
@@ -33,104 +35,72 @@ def _symbol() -> serializers.CharField:
     return serializers.CharField(max_length=32)
 
 
-WEIGHT_MAP_SCHEMA = {
-    "type": "object",
-    "additionalProperties": {"type": "number", "format": "double"},
-}
-
-
 def _finite(value: float, field: str) -> float:
     if not math.isfinite(value):
         raise serializers.ValidationError(f"{field} must be a finite number")
     return value
 
 
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "string", "enum": list(EXPECTED_RETURN_ESTIMATORS)},
-            {
-                **WEIGHT_MAP_SCHEMA,
-                "description": "symbol -> annualised expected return",
-                "maxProperties": MAX_UNIVERSE,
-            },
-        ],
-        "description": "An estimator name (geometric mean of history, exponentially weighted, CAPM) "
-        "or an explicit symbol -> annual expected return map.",
-    }
-)
-class ExpectedReturnsField(serializers.Field):
+def _number(key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise serializers.ValidationError(f"{key}: a finite number is required")
+    return float(value)
+
+
+class ExpectedReturnsValuesField(serializers.DictField):
+    """symbol -> annualised expected return (an explicit alternative to the estimators)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.FloatField(), **kwargs)
+
     def to_internal_value(self, data):
-        if isinstance(data, str):
-            if data not in EXPECTED_RETURN_ESTIMATORS:
-                raise serializers.ValidationError(
-                    f"use one of {', '.join(EXPECTED_RETURN_ESTIMATORS)} or a map"
-                )
-            return data
         if not isinstance(data, dict) or len(data) > MAX_UNIVERSE:
-            raise serializers.ValidationError("an estimator name or a symbol -> number map")
+            raise serializers.ValidationError(f"a symbol -> number map of at most {MAX_UNIVERSE} symbols")
         out = {}
         for key, value in data.items():
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-            ):
-                raise serializers.ValidationError(f"{key}: a finite number is required")
-            if abs(value) > 100:
+            number = _number(str(key), value)
+            if abs(number) > 100:
                 raise serializers.ValidationError(
                     f"{key}: an annual return beyond +-100 (10,000%) is not plausible"
                 )
-            out[str(key)] = float(value)
+            out[str(key)] = number
         return out
 
-    def to_representation(self, value):
-        return value
 
+class CovarianceField(serializers.DictField):
+    """symbol -> symbol -> annualised covariance (an explicit alternative to the risk models)."""
 
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "string", "enum": list(RISK_MODELS)},
-            {
-                "type": "object",
-                "additionalProperties": WEIGHT_MAP_SCHEMA,
-                "description": "symbol -> symbol -> annualised covariance",
-                "maxProperties": MAX_UNIVERSE,
-            },
-        ],
-        "description": "A risk model name or an explicit annualised covariance matrix.",
-    }
-)
-class RiskModelField(serializers.Field):
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.DictField(child=serializers.FloatField()), **kwargs)
+
     def to_internal_value(self, data):
-        if isinstance(data, str):
-            if data not in RISK_MODELS:
-                raise serializers.ValidationError(
-                    f"use one of {', '.join(RISK_MODELS)} or a matrix"
-                )
-            return data
         if not isinstance(data, dict) or len(data) > MAX_UNIVERSE:
             raise serializers.ValidationError(
-                "a risk model name or a symbol -> symbol -> number map"
+                f"a symbol -> symbol -> number map of at most {MAX_UNIVERSE} symbols"
             )
         out = {}
         for row, values in data.items():
             if not isinstance(values, dict):
                 raise serializers.ValidationError(f"{row}: a symbol -> number map is required")
-            out[str(row)] = {}
-            for col, value in values.items():
-                if (
-                    isinstance(value, bool)
-                    or not isinstance(value, int | float)
-                    or not math.isfinite(value)
-                ):
-                    raise serializers.ValidationError(f"{row}/{col}: a finite number is required")
-                out[str(row)][str(col)] = float(value)
+            out[str(row)] = {str(col): _number(f"{row}/{col}", value) for col, value in values.items()}
         return out
 
-    def to_representation(self, value):
-        return value
+
+# The service names the field it could not use `expected_returns` / `risk_model` whatever
+# form was given; the explicit maps have their own fields.
+_MAP_FIELDS = {"expected_returns": "expected_returns_values", "risk_model": "covariance"}
+
+
+@contextmanager
+def map_field_names(attrs: dict):
+    """Name ``expected_returns_values`` / ``covariance`` in errors when the maps were given."""
+    try:
+        yield
+    except ApplicationError as exc:
+        renamed = _MAP_FIELDS.get(exc.field or "")
+        if renamed and attrs.get(f"_{renamed}_given"):
+            exc.field = renamed
+        raise
 
 
 class BoundSerializer(serializers.Serializer):
@@ -272,8 +242,21 @@ class OptimizeInputSerializer(serializers.Serializer):
     universe = serializers.ListField(child=_symbol(), min_length=1, max_length=MAX_UNIVERSE)
     start = serializers.DateField(required=False, allow_null=True)
     end = serializers.DateField(required=False, allow_null=True)
-    expected_returns = ExpectedReturnsField(default="mean_historical")
-    risk_model = RiskModelField(default="sample_cov")
+    expected_returns = serializers.ChoiceField(
+        choices=list(EXPECTED_RETURN_ESTIMATORS), default="mean_historical",
+        help_text="Estimator of expected returns from history: geometric mean, exponentially "
+        "weighted, CAPM. Ignored when `expected_returns_values` is given.",
+    )
+    expected_returns_values = ExpectedReturnsValuesField(
+        required=False, help_text="symbol -> annualised expected return, instead of an estimator."
+    )
+    risk_model = serializers.ChoiceField(
+        choices=list(RISK_MODELS), default="sample_cov",
+        help_text="Estimator of the covariance matrix. Ignored when `covariance` is given.",
+    )
+    covariance = CovarianceField(
+        required=False, help_text="symbol -> symbol -> annualised covariance, instead of a risk model."
+    )
     benchmark = serializers.CharField(
         max_length=32,
         required=False,
@@ -337,6 +320,13 @@ class OptimizeInputSerializer(serializers.Serializer):
         start, end = attrs.get("start"), attrs.get("end")
         if start and end and end < start:
             raise serializers.ValidationError({"end": "end is before start"})
+        # The services take an estimator name or a map in one argument.
+        if "expected_returns_values" in attrs:
+            attrs["expected_returns"] = attrs.pop("expected_returns_values")
+            attrs["_expected_returns_values_given"] = True
+        if "covariance" in attrs:
+            attrs["risk_model"] = attrs.pop("covariance")
+            attrs["_covariance_given"] = True
         if attrs.get("frontier_plot") and not attrs.get("frontier_points"):
             raise serializers.ValidationError({"frontier_plot": "a plot needs frontier_points"})
         objective = attrs["objective"]
@@ -507,26 +497,27 @@ class OptimizeApi(APIView):
             **({"market_weights": v["market_weights"]} if v.get("market_weights") else {}),
             **dict(v.get("objective_weights") or {}),
         }
-        outcome = optimization_run(
-            symbols=v["universe"],
-            start=v.get("start"),
-            end=v.get("end"),
-            expected_returns=v["expected_returns"],
-            risk_model=v["risk_model"],
-            objective=v["objective"],
-            constraints=v.get("constraints"),
-            risk_free_rate=v["risk_free_rate"],
-            target_return=v.get("target_return"),
-            target_volatility=v.get("target_volatility"),
-            views=v.get("views"),
-            frontier_points=v.get("frontier_points"),
-            current_weights=v.get("current_weights"),
-            risk_tier=v.get("risk_tier"),
-            risk_aversion=v.get("risk_aversion"),
-            frontier_plot=v["frontier_plot"],
-            options=options,
-            benchmark=v.get("benchmark"),
-        )
+        with map_field_names(v):
+            outcome = optimization_run(
+                symbols=v["universe"],
+                start=v.get("start"),
+                end=v.get("end"),
+                expected_returns=v["expected_returns"],
+                risk_model=v["risk_model"],
+                objective=v["objective"],
+                constraints=v.get("constraints"),
+                risk_free_rate=v["risk_free_rate"],
+                target_return=v.get("target_return"),
+                target_volatility=v.get("target_volatility"),
+                views=v.get("views"),
+                frontier_points=v.get("frontier_points"),
+                current_weights=v.get("current_weights"),
+                risk_tier=v.get("risk_tier"),
+                risk_aversion=v.get("risk_aversion"),
+                frontier_plot=v["frontier_plot"],
+                options=options,
+                benchmark=v.get("benchmark"),
+            )
         body = OptimizeOutputSerializer(
             outcome_data(outcome, risk_free_rate=v["risk_free_rate"])
         ).data

@@ -11,7 +11,12 @@ from rest_framework.views import APIView
 
 from common.api import error_responses
 from portfolios import selectors
-from portfolios.apis.optimize import OptimizeInputSerializer, OptimizeOutputSerializer, _symbol
+from portfolios.apis.optimize import (
+    OptimizeInputSerializer,
+    OptimizeOutputSerializer,
+    _symbol,
+    map_field_names,
+)
 from portfolios.services.portfolio_optimize import portfolio_optimize
 
 
@@ -42,5 +47,6 @@ class PortfolioOptimizeApi(APIView):
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
         data = PortfolioOptimizeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        record, body = portfolio_optimize(portfolio=portfolio, user=request.user, params=data.validated_data)
+        with map_field_names(data.validated_data):
+            record, body = portfolio_optimize(portfolio=portfolio, user=request.user, params=data.validated_data)
         return Response(PortfolioOptimizeOutputSerializer({**body, "optimization_id": record.pk}).data)

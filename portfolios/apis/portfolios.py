@@ -6,8 +6,12 @@ Views validate input, call one service or selector, and serialize the result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import date
+from typing import Any
 
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -16,6 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import Pagination, error_responses
+from common.conditional import ETAG_EXTENSION, IF_MATCH, etag_of, if_match_check, with_etag
+from common.idempotency import idempotent
 from portfolios import selectors, services
 from portfolios.apis.serializers import (
     TRANSACTION_KINDS,
@@ -31,6 +37,7 @@ from portfolios.apis.serializers import (
     TransactionSerializer,
 )
 from portfolios.models import AutonomySettings, Portfolio, TargetAllocation
+from portfolios.services._locks import portfolio_lock
 
 PORTFOLIO_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Portfolio id.")
 
@@ -44,6 +51,26 @@ def _with_values(portfolios: list[Portfolio]) -> list[Portfolio]:
         state = states.get(p.pk)
         p.value = state.total_value if state else None  # type: ignore[attr-defined]
     return portfolios
+
+
+@contextmanager
+def _unchanged_since_read(request: Request, portfolio: Portfolio, state: Callable[[Portfolio], Any]):
+    """Lock the portfolio and apply ``If-Match`` to ``state(portfolio)`` before an edit.
+
+    The lock is the one the edit's service takes (same transaction), so two writers that
+    read the same ETag cannot both pass the check.
+    """
+    with transaction.atomic():
+        locked = portfolio_lock(portfolio=portfolio)
+        if_match_check(request, etag_of(state(locked)))
+        yield locked
+
+
+def _portfolio_state(portfolio: Portfolio) -> dict:
+    """What PUT/PATCH portfolios/{id} replaces (not its value, which moves with prices)."""
+    # the model's own columns among the editable fields (not the broker's credentials)
+    columns = {f.name for f in Portfolio._meta.concrete_fields}
+    return {"id": portfolio.pk, **{f: getattr(portfolio, f) for f in PortfolioInputSerializer().fields if f in columns}}
 
 
 class PortfolioListApi(APIView):
@@ -76,29 +103,39 @@ class PortfolioDetailApi(APIView):
     def _get(self, request: Request, pk: int) -> Portfolio:
         return selectors.portfolio_get(owner=request.user, portfolio_id=pk)
 
-    @extend_schema(operation_id="portfolios_retrieve", parameters=[PORTFOLIO_ID], responses={200: PortfolioOutputSerializer})
+    def _reply(self, request: Request, pk: int) -> Response:
+        portfolio = self._get(request, pk)
+        return with_etag(Response(PortfolioOutputSerializer(_with_values([portfolio])[0]).data), _portfolio_state(portfolio))
+
+    @extend_schema(
+        operation_id="portfolios_retrieve", parameters=[PORTFOLIO_ID], responses={200: PortfolioOutputSerializer},
+        extensions=ETAG_EXTENSION,
+    )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(PortfolioOutputSerializer(_with_values([self._get(request, pk)])[0]).data)
+        return self._reply(request, pk)
 
     def _update(self, request: Request, pk: int, *, partial: bool) -> Response:
         portfolio = self._get(request, pk)
         data = PortfolioInputSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
-        services.portfolio_update(portfolio=portfolio, data=data.validated_data)
-        return Response(PortfolioOutputSerializer(_with_values([self._get(request, pk)])[0]).data)
+        with _unchanged_since_read(request, portfolio, _portfolio_state) as locked:
+            services.portfolio_update(portfolio=locked, data=data.validated_data)
+        return self._reply(request, pk)
 
     @extend_schema(
-        operation_id="portfolios_update", parameters=[PORTFOLIO_ID],
-        request=PortfolioInputSerializer, responses={200: PortfolioOutputSerializer, **error_responses(409, 422)},
+        operation_id="portfolios_update", parameters=[PORTFOLIO_ID, IF_MATCH],
+        request=PortfolioInputSerializer, responses={200: PortfolioOutputSerializer, **error_responses(409, 412, 422, 428)},
+        extensions=ETAG_EXTENSION,
         description="Changing `broker` while orders are open is a 409; see create for the broker account.",
     )
     def put(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=False)
 
     @extend_schema(
-        operation_id="portfolios_partial_update", parameters=[PORTFOLIO_ID],
+        operation_id="portfolios_partial_update", parameters=[PORTFOLIO_ID, IF_MATCH],
         request=PortfolioInputSerializer(partial=True),
-        responses={200: PortfolioOutputSerializer, **error_responses(409, 422)},
+        responses={200: PortfolioOutputSerializer, **error_responses(409, 412, 422, 428)},
+        extensions=ETAG_EXTENSION,
         description="Changing `broker` while orders are open is a 409; see create for the broker account.",
     )
     def patch(self, request: Request, pk: int) -> Response:
@@ -117,13 +154,17 @@ class PortfolioDetailApi(APIView):
 class HoldingsApi(APIView):
     @extend_schema(
         operation_id="portfolios_holdings", parameters=[PORTFOLIO_ID], responses={200: HoldingsOutputSerializer},
-        description="Positions valued at their latest closes: quantity, price, market value, weight, unrealized P&L.",
+        description="Positions valued at their latest closes (splits applied: share counts follow the close): "
+        "quantity, price, market value, weight, cost basis, unrealized P&L; `value` adds cash and dividends "
+        "past their ex-date that are not paid yet.",
     )
     def get(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
         holdings = selectors.holdings_get(portfolio=portfolio)
-        value = portfolio.cash + sum((h.market_value or 0 for h in holdings), 0)
-        body = {"cash": portfolio.cash, "value": value, "holdings": HoldingSerializer(holdings, many=True).data}
+        accrued = selectors.accrued_dividends_get(portfolio_ids=[portfolio.pk], as_of=date.today()).get(portfolio.pk, 0)
+        value = portfolio.cash + accrued + sum((h.market_value or 0 for h in holdings), 0)
+        body = {"cash": portfolio.cash, "accrued_dividends": accrued, "value": value,
+                "holdings": HoldingSerializer(holdings, many=True).data}
         return Response(HoldingsOutputSerializer(body).data)
 
 
@@ -150,12 +191,14 @@ class TransactionsApi(APIView):
 
 
 class CashApi(APIView):
+    @idempotent
     @extend_schema(
         operation_id="portfolios_cash",
         parameters=[PORTFOLIO_ID],
         request=CashInputSerializer,
         responses={201: CashOutputSerializer, **error_responses(422)},
-        description="Deposit or withdraw cash. Withdrawing more than the cash held is a 422 naming `amount`.",
+        description="Deposit or withdraw cash. Withdrawing more than the cash held is a 422 naming `amount`. "
+        "Send an `Idempotency-Key` to retry safely: the same key and body return the first response.",
     )
     def post(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
@@ -181,31 +224,47 @@ def _targets_body(portfolio: Portfolio) -> dict:
     }
 
 
+def _targets_state(portfolio: Portfolio) -> dict:
+    return TargetsSerializer(_targets_body(portfolio)).data
+
+
+def _targets_reply(portfolio: Portfolio) -> Response:
+    state = _targets_state(portfolio)
+    return with_etag(Response(state), state)
+
+
 class TargetsApi(APIView):
-    @extend_schema(operation_id="portfolios_targets_retrieve", parameters=[PORTFOLIO_ID], responses={200: TargetsSerializer})
+    @extend_schema(
+        operation_id="portfolios_targets_retrieve", parameters=[PORTFOLIO_ID], responses={200: TargetsSerializer},
+        extensions=ETAG_EXTENSION,
+    )
     def get(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
-        return Response(TargetsSerializer(_targets_body(portfolio)).data)
+        return _targets_reply(portfolio)
 
     @extend_schema(
         operation_id="portfolios_targets_update",
-        parameters=[PORTFOLIO_ID],
+        parameters=[PORTFOLIO_ID, IF_MATCH],
         request=TargetsSerializer,
-        responses={200: TargetsSerializer, **error_responses(422)},
+        responses={200: TargetsSerializer, **error_responses(412, 422, 428)},
+        extensions=ETAG_EXTENSION,
         description="Replace the target allocation (by symbol or asset class); weights sum to at most 1, the rest is cash.",
     )
     def put(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
         data = TargetsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.targets_set(
-            portfolio=portfolio,
-            targets=[
-                services.TargetInput(weight=t["weight"], symbol=t.get("symbol") or None, asset_class=t.get("asset_class") or None)
-                for t in data.validated_data["targets"]
-            ],
-        )
-        return Response(TargetsSerializer(_targets_body(portfolio)).data)
+        with _unchanged_since_read(request, portfolio, _targets_state) as locked:
+            services.targets_set(
+                portfolio=locked,
+                targets=[
+                    services.TargetInput(
+                        weight=t["weight"], symbol=t.get("symbol") or None, asset_class=t.get("asset_class") or None
+                    )
+                    for t in data.validated_data["targets"]
+                ],
+            )
+        return _targets_reply(portfolio)
 
 
 class AutonomyApi(APIView):
@@ -213,16 +272,24 @@ class AutonomyApi(APIView):
         settings, _ = AutonomySettings.objects.get_or_create(portfolio=portfolio)
         return settings
 
-    @extend_schema(operation_id="portfolios_autonomy_retrieve", parameters=[PORTFOLIO_ID], responses={200: AutonomySerializer})
+    def _state(self, portfolio: Portfolio) -> dict:
+        return AutonomySerializer(self._settings(portfolio)).data
+
+    @extend_schema(
+        operation_id="portfolios_autonomy_retrieve", parameters=[PORTFOLIO_ID], responses={200: AutonomySerializer},
+        extensions=ETAG_EXTENSION,
+    )
     def get(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
-        return Response(AutonomySerializer(self._settings(portfolio)).data)
+        state = self._state(portfolio)
+        return with_etag(Response(state), state)
 
     @extend_schema(
         operation_id="portfolios_autonomy_update",
-        parameters=[PORTFOLIO_ID],
+        parameters=[PORTFOLIO_ID, IF_MATCH],
         request=AutonomySerializer,
-        responses={200: AutonomySerializer},
+        responses={200: AutonomySerializer, **error_responses(412, 428)},
+        extensions=ETAG_EXTENSION,
         description="Update the autonomy settings; fields left out keep their values. "
         "`strategy` must be a registered strategy (400 otherwise).",
     )
@@ -230,5 +297,7 @@ class AutonomyApi(APIView):
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
         data = AutonomySerializer(self._settings(portfolio), data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        settings = services.autonomy_update(portfolio=portfolio, data=data.validated_data)
-        return Response(AutonomySerializer(settings).data)
+        with _unchanged_since_read(request, portfolio, self._state) as locked:
+            services.autonomy_update(portfolio=locked, data=data.validated_data)
+        state = self._state(portfolio)
+        return with_etag(Response(state), state)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import Pagination, error_responses
+from common.idempotency import idempotent
 from portfolios import selectors, services
 from portfolios.apis.serializers import (
     PerformanceOutputSerializer,
@@ -52,6 +53,7 @@ class ProposalListApi(APIView):
 
 
 class ProposalApproveApi(APIView):
+    @idempotent
     @extend_schema(
         operation_id="portfolios_proposals_approve",
         parameters=[PORTFOLIO_ID, PROPOSAL_ID],
@@ -66,10 +68,11 @@ class ProposalApproveApi(APIView):
         # The service returns the row as committed: no read after the commit, which a failing
         # database could turn into an error response for an executed approval.
         decision = services.decision_approve(decision=decision, user=request.user, portfolio=portfolio)
-        return Response(ProposalSerializer(decision).data)
+        return Response(ProposalSerializer(decision).data)  # the approved row as written: no read after the commit
 
 
 class ProposalRejectApi(APIView):
+    @idempotent
     @extend_schema(
         operation_id="portfolios_proposals_reject",
         parameters=[PORTFOLIO_ID, PROPOSAL_ID],

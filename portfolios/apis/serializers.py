@@ -55,7 +55,7 @@ class PortfolioOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Portfolio
         fields = [
-            "id", "name", "base_currency", "benchmark_symbol", "lot_method", "cash", "value",
+            "id", "name", "base_currency", "benchmark_symbol", "lot_method", "reinvest_dividends", "cash", "value",
             "mode", "autonomy_enabled", "broker", "broker_account", "created_at", "updated_at",
         ]
         read_only_fields = fields
@@ -73,7 +73,13 @@ class PortfolioInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120, trim_whitespace=True)
     base_currency = serializers.RegexField(r"^[A-Za-z]{3}$", max_length=3, default="USD", help_text="ISO 4217 code.")
     benchmark_symbol = serializers.CharField(max_length=20, default="SPY", allow_blank=True)
-    lot_method = serializers.ChoiceField(choices=Portfolio._meta.get_field("lot_method").choices, default="fifo")
+    lot_method = serializers.ChoiceField(
+        choices=Portfolio._meta.get_field("lot_method").choices, default="tax_min",
+        help_text="Which lots a sale closes: tax_min (default: losses, then long-term gains first), fifo, lifo, hifo.",
+    )
+    reinvest_dividends = serializers.BooleanField(
+        default=False, help_text="Reinvest cash dividends in the paying asset on their pay date."
+    )
     broker = serializers.ChoiceField(
         choices=Portfolio._meta.get_field("broker").choices, required=False,
         help_text="Where trades execute: paper (default) or alpaca. Left out: unchanged.",
@@ -102,6 +108,9 @@ class HoldingSerializer(serializers.Serializer):
 
 class HoldingsOutputSerializer(serializers.Serializer):
     cash = serializers.DecimalField(max_digits=20, decimal_places=4)
+    accrued_dividends = serializers.DecimalField(
+        max_digits=20, decimal_places=4, help_text="Dividends past their ex-date, paid on their pay date."
+    )
     value = serializers.DecimalField(max_digits=24, decimal_places=4)
     holdings = HoldingSerializer(many=True)
 
@@ -110,7 +119,12 @@ TRANSACTION_KINDS = ["deposit", "withdrawal", "dividend", "fee", "interest", "bu
 
 
 class TransactionSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text='"cash-<id>" or "trade-<id>".')
+    id = serializers.IntegerField(
+        help_text="Unique among the portfolio's transactions and stable: twice the cash movement's id, "
+        "or twice the trade's id plus one."
+    )
+    source = serializers.ChoiceField(choices=["cash_movement", "trade"], help_text="The ledger record's table.")
+    source_id = serializers.IntegerField(help_text="The ledger record's own id in that table.")
     kind = serializers.ChoiceField(choices=TRANSACTION_KINDS)
     at = serializers.DateTimeField()
     amount = serializers.DecimalField(max_digits=20, decimal_places=4, help_text="Signed effect on cash.")

@@ -4,6 +4,12 @@ Keyword-only, typed, atomic; each ledger write locks the portfolio row first.
 """
 
 from portfolios.services.audit import LedgerViolation, ledger_audit
+from portfolios.services.corporate_actions import (
+    ActionsApplied,
+    corporate_actions_apply,
+    corporate_actions_import,
+    dividend_pay,
+)
 from portfolios.services.decisions import (
     PRICE_MOVE_TOLERANCE,
     approval_check_register,
@@ -19,6 +25,8 @@ from portfolios.services.ledger import (
     cash_deposit,
     cash_movement_record,
     cash_withdraw,
+    ledger_as_of_check,
+    ledger_last_dates,
     snapshot_take,
     snapshots_backfill,
     snapshots_take,
@@ -36,6 +44,12 @@ from portfolios.services.portfolio import (
 
 __all__ = [
     "PRICE_MOVE_TOLERANCE",
+    "ActionsApplied",
+    "corporate_actions_apply",
+    "corporate_actions_import",
+    "dividend_pay",
+    "ledger_as_of_check",
+    "ledger_last_dates",
     "LedgerViolation",
     "TargetInput",
     "approval_check_register",

@@ -5,10 +5,22 @@ Checks, per portfolio:
 * ``cash_mismatch`` — cash != sum of cash movements + sum of trade cash flows;
 * ``negative_cash`` — cash < 0 while negative cash is not allowed;
 * ``position_lot_mismatch`` — a position's quantity != the shares open in its lots;
-* ``position_trade_mismatch`` — a position's quantity != shares bought - shares sold;
+* ``position_trade_mismatch`` — a position's quantity != shares bought - shares sold +
+  shares added by splits;
 * ``negative_quantity`` — a position or lot below zero;
 * ``lot_closing_mismatch`` — a lot's closed shares != the shares its closings record;
-* ``trade_cash_flow`` — a trade's cash flow != ∓(quantity x price) - commission.
+* ``trade_cash_flow`` — a trade's cash flow != ∓(quantity x price) - commission;
+* ``trade_realized_mismatch`` — a sell's realized gain != the sum of its closings' gains;
+* ``wash_sale_mismatch`` — a closing's disallowed loss or washed shares != its wash-sale
+  matches, or a replacement lot's wash adjustment != the losses moved into it;
+* ``dividend_mismatch`` — a paid dividend without its cash movement of the same amount;
+* ``tax_report_mismatch`` — a year's tax report (per term: net gain, proceeds, lines;
+  dividends) differs from the aggregates of the ledger's closings and movements;
+* ``statement_mismatch`` — the statement from the first ledger day to today does not
+  reconcile, or its closing cash and shares differ from the portfolio's.
+
+The statement checks read each portfolio's statement and yearly tax reports (a few
+queries per portfolio and year); ``statements=False`` skips them.
 
 A constant number of queries for the whole database (or one portfolio).
 """
@@ -20,7 +32,16 @@ from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
 
-from portfolios.models import CashMovement, LotClosing, Portfolio, Position, TaxLot, Trade
+from portfolios.models import (
+    CashMovement,
+    CorporateActionApplication,
+    LotClosing,
+    Portfolio,
+    Position,
+    TaxLot,
+    Trade,
+    WashSale,
+)
 from portfolios.trading.costs import MONEY, QUANTITY, money
 
 ZERO = Decimal(0)
@@ -47,7 +68,7 @@ def _sums(qs: QuerySet, keys: tuple[str, ...], value: str, quantum: Decimal = MO
     return {tuple(row[:-1]): Decimal(row[-1] or 0).quantize(quantum) for row in rows}
 
 
-def ledger_audit(*, portfolio: Portfolio | None = None) -> list[LedgerViolation]:
+def ledger_audit(*, portfolio: Portfolio | None = None, statements: bool = True) -> list[LedgerViolation]:
     """Every violation of the ledger's invariants (empty list: the ledger is consistent)."""
     violations: list[LedgerViolation] = []
     portfolios = list(_scope(Portfolio.objects.all(), portfolio, "pk").values_list("pk", "cash", "allow_negative_cash"))
@@ -66,15 +87,19 @@ def ledger_audit(*, portfolio: Portfolio | None = None) -> list[LedgerViolation]
     trades = _scope(Trade.objects.all(), portfolio)
     bought = _sums(trades.filter(side=Trade.Side.BUY), ("portfolio_id", "asset_id"), "quantity", QUANTITY)
     sold = _sums(trades.filter(side=Trade.Side.SELL), ("portfolio_id", "asset_id"), "quantity", QUANTITY)
+    split = _sums(
+        _scope(CorporateActionApplication.objects.filter(status=CorporateActionApplication.Status.APPLIED), portfolio),
+        ("portfolio_id", "asset_id"), "quantity_delta", QUANTITY,
+    )
     positions = {
         (pid, aid): qty
         for pid, aid, qty in _scope(Position.objects.all(), portfolio).values_list("portfolio_id", "asset_id", "quantity")
     }
-    for key in sorted(set(positions) | set(open_lots) | set(bought) | set(sold)):
+    for key in sorted(set(positions) | set(open_lots) | set(bought) | set(sold) | set(split)):
         pid, aid = key
         held = positions.get(key, ZERO)
         in_lots = open_lots.get(key, ZERO)
-        traded = bought.get(key, ZERO) - sold.get(key, ZERO)
+        traded = bought.get(key, ZERO) - sold.get(key, ZERO) + split.get(key, ZERO)
         if held < 0:
             violations.append(LedgerViolation(pid, "negative_quantity", f"position in asset {aid} is negative", "0", str(held)))
         if held != in_lots:
@@ -83,7 +108,10 @@ def ledger_audit(*, portfolio: Portfolio | None = None) -> list[LedgerViolation]
             )
         if held != traded:
             violations.append(
-                LedgerViolation(pid, "position_trade_mismatch", f"position in asset {aid} differs from buys - sells", str(traded), str(held))
+                LedgerViolation(
+                    pid, "position_trade_mismatch", f"position in asset {aid} differs from buys - sells + splits",
+                    str(traded), str(held),
+                )
             )
 
     closed = _sums(_scope(LotClosing.objects.all(), portfolio, "lot__portfolio"), ("lot_id",), "quantity", QUANTITY)
@@ -99,15 +127,135 @@ def ledger_audit(*, portfolio: Portfolio | None = None) -> list[LedgerViolation]
                 )
             )
 
-    rows = trades.values_list("pk", "portfolio_id", "side", "quantity", "price", "commission", "cash_flow")
-    for trade_id, pid, side, qty, price, commission, cash_flow in rows:
+    closed_gain = _sums(_scope(LotClosing.objects.all(), portfolio, "lot__portfolio"), ("trade_id",), "realized_gain")
+    rows = trades.values_list("pk", "portfolio_id", "side", "quantity", "price", "commission", "cash_flow", "realized_gain")
+    for trade_id, pid, side, qty, price, commission, cash_flow, realized in rows:
         gross = money(qty * price)
         expected = (-gross if side == Trade.Side.BUY else gross) - commission
         if cash_flow != expected:
             violations.append(
                 LedgerViolation(pid, "trade_cash_flow", f"trade {trade_id}'s cash flow is inconsistent", str(expected), str(cash_flow))
             )
+        if side == Trade.Side.SELL and realized != closed_gain.get((trade_id,), ZERO):
+            violations.append(
+                LedgerViolation(
+                    pid, "trade_realized_mismatch", f"trade {trade_id}'s realized gain differs from its lot closings",
+                    str(closed_gain.get((trade_id,), ZERO)), str(realized),
+                )
+            )
+    violations += _wash_sale_violations(portfolio)
+    violations += _dividend_violations(portfolio)
+    if statements:
+        violations += _statement_violations(portfolio)
     return violations
+
+
+def _statement_violations(portfolio: Portfolio | None) -> list[LedgerViolation]:
+    from datetime import date
+
+    from django.db.models import Count
+    from django.db.models.functions import ExtractYear
+
+    from portfolios.statements import statement_get, tax_report_get
+
+    out: list[LedgerViolation] = []
+    closings = _scope(LotClosing.objects.all(), portfolio, "lot__portfolio").annotate(year=ExtractYear("closed_on"))
+    net = _sums(closings, ("lot__portfolio_id", "year", "holding_period"), "realized_gain")
+    disallowed = _sums(closings, ("lot__portfolio_id", "year", "holding_period"), "wash_disallowed")
+    proceeds = _sums(closings, ("lot__portfolio_id", "year", "holding_period"), "proceeds")
+    counts = {
+        (row["lot__portfolio_id"], row["year"], row["holding_period"]): row["n"]
+        for row in closings.values("lot__portfolio_id", "year", "holding_period").annotate(n=Count("id"))
+    }
+    dividends = _sums(
+        _scope(CashMovement.objects.filter(kind=CashMovement.Kind.DIVIDEND), portfolio).annotate(year=ExtractYear("at")),
+        ("portfolio_id", "year"), "amount",
+    )
+    years: dict[int, set[int]] = {}
+    for pid, year, _ in counts:
+        years.setdefault(pid, set()).add(year)
+    for pid, year in dividends:
+        years.setdefault(pid, set()).add(year)
+    rows = {p.pk: p for p in _scope(Portfolio.objects.all(), portfolio, "pk")}
+    for pid, own in sorted(years.items()):
+        for year in sorted(own):
+            report = tax_report_get(portfolio=rows[pid], year=year)
+            for term, totals in (("short", report.short_term), ("long", report.long_term)):
+                key = (pid, year, term)
+                expected = (
+                    net.get(key, ZERO) + disallowed.get(key, ZERO), proceeds.get(key, ZERO), counts.get(key, 0)
+                )
+                actual = (totals.net, totals.proceeds, totals.lines)
+                if expected != actual:
+                    out.append(LedgerViolation(
+                        pid, "tax_report_mismatch", f"{year} {term}-term totals of the tax report differ from the closings",
+                        str(expected), str(actual),
+                    ))
+            if report.dividend_totals.total != dividends.get((pid, year), ZERO):
+                out.append(LedgerViolation(
+                    pid, "tax_report_mismatch", f"{year} dividends of the tax report differ from the movements",
+                    str(dividends.get((pid, year), ZERO)), str(report.dividend_totals.total),
+                ))
+    positions = {
+        (pid, symbol): qty
+        for pid, symbol, qty in _scope(Position.objects.filter(quantity__gt=0), portfolio).values_list(
+            "portfolio_id", "asset__symbol", "quantity"
+        )
+    }
+    for pid, row in sorted(rows.items()):
+        statement = statement_get(portfolio=row, start=date(1900, 1, 1), end=date(2200, 12, 31))
+        held = {(pid, p.symbol): p.quantity for p in statement.closing.positions}
+        mine = {k: v for k, v in positions.items() if k[0] == pid}
+        if not statement.reconciled or statement.closing.cash != row.cash or held != mine:
+            out.append(LedgerViolation(
+                pid, "statement_mismatch", "the statement does not reconcile with the portfolio's cash and positions",
+                f"cash {row.cash}, {sorted(mine.items())}",
+                f"cash {statement.closing.cash}, {sorted(held.items())}, reconciled={statement.reconciled}",
+            ))
+    return out
+
+
+def _wash_sale_violations(portfolio: Portfolio | None) -> list[LedgerViolation]:
+    out: list[LedgerViolation] = []
+    washes = _scope(WashSale.objects.all(), portfolio, "closing__lot__portfolio")
+    by_closing = _sums(washes, ("closing_id",), "disallowed_loss")
+    shares = _sums(washes, ("closing_id",), "quantity", QUANTITY)
+    by_lot = _sums(washes, ("replacement_lot_id",), "disallowed_loss")
+    closings = _scope(LotClosing.objects.filter(wash_disallowed__gt=0), portfolio, "lot__portfolio").values_list(
+        "pk", "lot__portfolio_id", "wash_disallowed", "washed_quantity"
+    )
+    seen = set()
+    for pk, pid, disallowed, washed in closings:
+        seen.add(pk)
+        if disallowed != by_closing.get((pk,), ZERO) or washed != shares.get((pk,), ZERO):
+            out.append(LedgerViolation(
+                pid, "wash_sale_mismatch", f"closing {pk}'s wash-sale fields differ from its matches",
+                f"{by_closing.get((pk,), ZERO)} on {shares.get((pk,), ZERO)} shares", f"{disallowed} on {washed} shares",
+            ))
+    for (pk,), total in by_closing.items():
+        if pk not in seen and total:
+            out.append(LedgerViolation(0, "wash_sale_mismatch", f"closing {pk} has matches but no disallowed loss", str(total), "0"))
+    lots = _scope(TaxLot.objects.filter(wash_replacement=True), portfolio).values_list("pk", "portfolio_id", "wash_adjustment")
+    for pk, pid, adjustment in lots:
+        if adjustment != by_lot.get((pk,), ZERO):
+            out.append(LedgerViolation(
+                pid, "wash_sale_mismatch", f"replacement lot {pk}'s wash adjustment differs from the losses moved into it",
+                str(by_lot.get((pk,), ZERO)), str(adjustment),
+            ))
+    return out
+
+
+def _dividend_violations(portfolio: Portfolio | None) -> list[LedgerViolation]:
+    out: list[LedgerViolation] = []
+    paid = _scope(
+        CorporateActionApplication.objects.filter(status=CorporateActionApplication.Status.PAID), portfolio
+    ).values_list("pk", "portfolio_id", "amount", "cash_movement__amount", "cash_movement__kind")
+    for pk, pid, amount, moved, kind in paid:
+        if moved is None or moved != amount or kind != CashMovement.Kind.DIVIDEND:
+            out.append(LedgerViolation(
+                pid, "dividend_mismatch", f"paid dividend {pk} differs from its cash movement", str(amount), str(moved),
+            ))
+    return out
 
 
 __all__ = ["LedgerViolation", "ledger_audit"]

@@ -182,8 +182,18 @@ def decision_approve(
     """Approve a proposal and execute its trades once; stale or not pending → 409.
 
     A stale proposal is marked ``expired`` (committed) before the 409 is raised. When
-    execution fails (422, e.g. cash no longer covers the buys) nothing changes.
+    execution fails (422, e.g. cash no longer covers the buys) nothing changes. Due
+    corporate actions are applied to the portfolio first: a split since the proposal
+    makes it stale (its quantities are pre-split).
     """
+    from portfolios.services.corporate_actions import corporate_actions_apply
+
+    portfolio_id = portfolio.pk if portfolio is not None else (
+        Decision.objects.filter(pk=decision if isinstance(decision, int) else decision.pk)
+        .values_list("portfolio_id", flat=True).first()
+    )
+    if portfolio_id is not None:
+        corporate_actions_apply(portfolio_ids=[portfolio_id])
     outcome = _approve(decision=decision, user=user, portfolio=portfolio, broker=broker)
     if isinstance(outcome, str):
         raise Conflict(f"this proposal is stale: {outcome}", code="proposal_stale", field="proposal")

@@ -113,7 +113,7 @@ def snapshots_take(*, as_of: date, portfolios: Sequence[Portfolio] | None = None
             date=as_of,
             value=money(state.total_value),
             cash=state.cash,
-            invested=money(state.total_value - state.cash),
+            invested=money(state.total_value - state.cash - state.accrued_dividends),
             net_flows=flows.get(pid, Decimal(0)),
         )
         for pid, state in states.items()
@@ -137,11 +137,13 @@ def snapshots_backfill(*, portfolio: Portfolio, start: date, end: date) -> int:
     """Rebuild daily snapshots of ``portfolio`` for every trading day in [start, end].
 
     Holdings and cash on each day are replayed from the ledger (trades by trade date,
-    cash movements by date); positions are valued at each symbol's last close on or
-    before the day. Existing snapshots of those days are replaced. Returns how many.
+    cash movements by date, splits by ex-date); positions are valued at each symbol's
+    last close on or before the day, plus dividends past their ex-date and not paid yet
+    (the close has dropped by them), as the live valuation does. Existing snapshots of
+    those days are replaced. Returns how many.
     """
     from marketdata.models import PriceBar
-    from portfolios.models import Trade
+    from portfolios.models import CorporateActionApplication, Trade
 
     trades = list(
         Trade.objects.filter(portfolio=portfolio, trade_date__lte=end)
@@ -153,6 +155,15 @@ def snapshots_backfill(*, portfolio: Portfolio, start: date, end: date) -> int:
         .order_by("at")
         .values_list("at", "kind", "amount")
     )
+    applications = CorporateActionApplication.objects.filter(portfolio=portfolio, ex_date__lte=end)
+    splits = list(
+        applications.filter(status=CorporateActionApplication.Status.APPLIED)
+        .order_by("ex_date", "id").values_list("ex_date", "asset__symbol", "quantity_delta")
+    )
+    dividends = list(
+        applications.filter(kind="dividend", amount__isnull=False, status__in=["accrued", "paid"])
+        .values_list("ex_date", "pay_date", "amount")
+    )
     symbols = sorted({t[1] for t in trades})
     bars = PriceBar.objects.filter(asset__symbol__in=symbols, date__lte=end).order_by("date")
     days = sorted(
@@ -162,7 +173,7 @@ def snapshots_backfill(*, portfolio: Portfolio, start: date, end: date) -> int:
     bar_rows = list(bars.values_list("date", "asset__symbol", "close"))
     quantities: dict[str, Decimal] = {}
     cash = Decimal(0)
-    ti = mi = bi = 0
+    ti = mi = bi = si = 0
     rows = []
     for day in days:
         flows = Decimal(0)
@@ -172,6 +183,10 @@ def snapshots_backfill(*, portfolio: Portfolio, start: date, end: date) -> int:
             if kind in CashMovement.EXTERNAL and at.date() == day:
                 flows += amount
             mi += 1
+        while si < len(splits) and splits[si][0] <= day:
+            _, symbol, delta = splits[si]
+            quantities[symbol] = quantities.get(symbol, Decimal(0)) + delta
+            si += 1
         while ti < len(trades) and trades[ti][0] <= day:
             _, symbol, side, qty, cash_flow = trades[ti]
             quantities[symbol] = quantities.get(symbol, Decimal(0)) + (qty if side == "buy" else -qty)
@@ -181,11 +196,12 @@ def snapshots_backfill(*, portfolio: Portfolio, start: date, end: date) -> int:
             closes[bar_rows[bi][1]] = bar_rows[bi][2]
             bi += 1
         invested = sum((q * closes.get(s, Decimal(0)) for s, q in quantities.items() if q), Decimal(0))
+        owed = sum((amount for ex, pay, amount in dividends if ex <= day < (pay or ex)), Decimal(0))
         rows.append(
             PortfolioSnapshot(
                 portfolio=portfolio,
                 date=day,
-                value=money(cash + invested),
+                value=money(cash + invested + owed),
                 cash=cash,
                 invested=money(invested),
                 net_flows=flows,
@@ -198,3 +214,46 @@ def snapshots_backfill(*, portfolio: Portfolio, start: date, end: date) -> int:
         update_fields=["value", "cash", "invested", "net_flows"],
     )
     return len(rows)
+
+
+def ledger_last_dates(*, portfolio_ids: Sequence[int]) -> dict[int, date]:
+    """The date of each portfolio's latest ledger event that fixes its history: its last
+    trade, or the ex-date of its last applied split or dividend (two queries)."""
+    from django.db.models import Max
+
+    from portfolios.models import CorporateActionApplication, Trade
+
+    ids = list(portfolio_ids)
+    out: dict[int, date] = dict(
+        Trade.objects.filter(portfolio_id__in=ids).values("portfolio_id").annotate(last=Max("trade_date"))
+        .values_list("portfolio_id", "last")
+    )
+    applied = (
+        CorporateActionApplication.objects.filter(portfolio_id__in=ids)
+        .exclude(status=CorporateActionApplication.Status.NEEDS_REVIEW)
+        .values("portfolio_id").annotate(last=Max("ex_date")).values_list("portfolio_id", "last")
+    )
+    for pid, day in applied:
+        out[pid] = max(out.get(pid, day), day)
+    return out
+
+
+def ledger_as_of_check(*, as_of: date, portfolio_ids: Sequence[int]) -> None:
+    """Refuse to trade ``portfolio_ids`` at ``as_of`` when a ledger is already past it.
+
+    A cycle for a date earlier than a portfolio's last trade (or last applied corporate
+    action) would execute at an old close after newer trades, and entitlements to
+    splits and dividends already applied would no longer match. Raises
+    :class:`~common.errors.ValidationFailed` on ``as_of`` naming the portfolios and dates.
+    """
+    late = {pid: day for pid, day in ledger_last_dates(portfolio_ids=portfolio_ids).items() if day > as_of}
+    if late:
+        listed = ", ".join(f"#{pid} ({day.isoformat()})" for pid, day in sorted(late.items())[:10])
+        more = f" and {len(late) - 10} more" if len(late) > 10 else ""
+        raise ValidationFailed(
+            f"as-of {as_of.isoformat()} is earlier than the last trade of portfolio {listed}{more}; "
+            f"a cycle can only run on or after a portfolio's last trade",
+            code="as_of_before_last_trade",
+            field="as_of",
+            extra={"portfolios": {str(pid): day.isoformat() for pid, day in sorted(late.items())}},
+        )

@@ -25,7 +25,7 @@ from portfolios.services._locks import portfolio_lock
 from portfolios.services.broker_accounts import portfolio_broker_set
 
 # Risk tiers of users.InvestorProfile map onto the autonomy's risk tolerance one to one.
-_PORTFOLIO_FIELDS = ("name", "base_currency", "benchmark_symbol", "lot_method")
+_PORTFOLIO_FIELDS = ("name", "base_currency", "benchmark_symbol", "lot_method", "reinvest_dividends")
 
 
 def _default_risk_tolerance(owner: Any) -> str:
@@ -41,7 +41,8 @@ def portfolio_create(
     name: str,
     base_currency: str = "USD",
     benchmark_symbol: str = "SPY",
-    lot_method: str = "fifo",
+    lot_method: str = "tax_min",
+    reinvest_dividends: bool = False,
     mode: str = AutonomySettings.Mode.ADVISE,
     strategy: str | None = None,
     broker: str = "paper",
@@ -57,6 +58,7 @@ def portfolio_create(
         base_currency=base_currency.upper(),
         benchmark_symbol=benchmark_symbol,
         lot_method=lot_method,
+        reinvest_dividends=reinvest_dividends,
     )
     AutonomySettings.objects.create(
         portfolio=portfolio,
@@ -273,8 +275,8 @@ def targets_set(*, portfolio: Portfolio, targets: Sequence[TargetInput]) -> list
     """Replace the portfolio's target allocation; weights must sum to at most 1 (rest is cash)."""
     portfolio = portfolio_lock(portfolio=portfolio)
     total = sum((t.weight for t in targets), Decimal(0))
-    if total > 1:
-        raise Unprocessable(
+    if total > 1:  # the request alone contradicts the rule: 400, as in rebalance/predict
+        raise ValidationFailed(
             f"target weights sum to {total}; they must sum to at most 1 (the rest is cash)",
             code="weights_exceed_one",
             field="targets",

@@ -1,5 +1,7 @@
-"""Pure tax logic (no Django): lot selection, realized gains, loss harvesting, wash sales."""
+"""Pure tax logic (no Django): lot selection, the lot book (closings, splits, wash sales),
+yearly netting, loss harvesting."""
 
+from portfolios.tax.book import BookClosing, BookLot, LotBook, LotPiece, WashMatch
 from portfolios.tax.harvest import (
     WASH_SALE_DAYS,
     HarvestCandidate,
@@ -12,6 +14,7 @@ from portfolios.tax.harvest import (
     wash_sale_window,
 )
 from portfolios.tax.lots import (
+    DEFAULT_RATES,
     FIFO,
     HIFO,
     LIFO,
@@ -19,17 +22,23 @@ from portfolios.tax.lots import (
     LOT_METHODS,
     SHORT,
     SPECIFIC,
+    TAX_MIN,
     Lot,
     LotPick,
     LotSelectionError,
     Realization,
+    TaxRates,
+    anniversary,
     holding_period,
+    holding_start,
     lots_order,
     lots_select,
     realized_gains,
 )
+from portfolios.tax.netting import TaxYear, tax_years_net
 
 __all__ = [
+    "DEFAULT_RATES",
     "FIFO",
     "HIFO",
     "LIFO",
@@ -37,21 +46,32 @@ __all__ = [
     "LOT_METHODS",
     "SHORT",
     "SPECIFIC",
+    "TAX_MIN",
     "WASH_SALE_DAYS",
+    "BookClosing",
+    "BookLot",
     "HarvestCandidate",
     "HarvestReport",
     "HarvestSettings",
     "Lot",
+    "LotBook",
     "LotPick",
+    "LotPiece",
     "LotSelectionError",
     "Realization",
+    "TaxRates",
+    "TaxYear",
+    "WashMatch",
+    "anniversary",
     "harvest_candidates",
     "harvest_targets_adjust",
     "holding_period",
+    "holding_start",
     "lots_order",
     "lots_select",
     "realized_gains",
     "replacement_choose",
+    "tax_years_net",
     "wash_sale_blocked_symbols",
     "wash_sale_window",
 ]

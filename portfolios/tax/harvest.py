@@ -15,6 +15,15 @@ sale, so:
 
 The rule is applied conservatively: any purchase in the window blocks a harvest, even
 one that the harvest itself would sell.
+
+**Harvest only when it pays.** A harvest realizes a loss now (worth the loss times the
+rate of its holding period — short-term at the ordinary rate) but costs four trades
+(sell, buy the replacement, and later the swap back) and holds a different security for
+at least the wash-sale window, whose return differs from the one sold. A candidate is
+kept only when ``expected tax saving > trading costs + tracking_penalty x (one standard
+deviation of the return difference of the pair over the window) x value``; otherwise it
+is reported as not worth it. The tracking term is why harvesting a concentrated
+optimizer portfolio rarely pays: its positions are large and their replacements differ.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from portfolios.tax.lots import LotLike, _d
+from portfolios.tax.lots import DEFAULT_RATES, LotLike, TaxRates, _d, holding_period, holding_start
 
 WASH_SALE_DAYS = 30
 
@@ -42,6 +51,14 @@ class HarvestSettings:
     """Days before and after a loss sale in which buying the same security washes it."""
     min_correlation: float = 0.5
     """A replacement must correlate at least this much with the harvested symbol."""
+    trade_cost_rate: float = 0.0
+    """Cost of one trade as a fraction of its value (commission rate + slippage); a harvest
+    is four trades."""
+    tracking_penalty: float = 1.0
+    """Standard deviations of the pair's return difference over the wash-sale window a
+    harvest must save in tax on top of its trading costs (0: costs only)."""
+    rates: TaxRates = DEFAULT_RATES
+    """Rates that value a harvested loss (short-term losses at the short-term rate)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,8 @@ class HarvestReport:
 
     candidates: tuple[HarvestCandidate, ...]
     blocked: tuple[tuple[str, str], ...]
+    wash_blocked: tuple[str, ...] = ()
+    """Symbols whose harvest the wash-sale rule stopped (a buy in the window, or pending)."""
 
     @property
     def total_loss(self) -> Decimal:
@@ -152,6 +171,8 @@ def harvest_candidates(
     recent_loss_sales: Iterable[tuple[str, date]] = (),
     excluded: Iterable[str] = (),
     settings: HarvestSettings | None = None,
+    pair_volatility: Any = None,
+    budget: Decimal | None = None,
 ) -> HarvestReport:
     """Lots worth harvesting on ``as_of`` with their replacements, largest loss first.
 
@@ -160,6 +181,11 @@ def harvest_candidates(
     ``recent_loss_sales`` (symbol, date) earlier loss sales; ``excluded`` symbols may
     not be bought (ESG). Replacements come from ``ranked_replacements[symbol]`` when
     given, else from ``correlations`` over ``universe`` (plus the lots' symbols).
+    ``pair_volatility(a, b)`` is the annualised volatility of the daily return difference
+    of ``a`` and ``b`` (None when unknown: no tracking term), for the benefit test.
+    ``budget`` caps the total loss harvested (the gains of the year it can offset plus the
+    yearly deduction): losses nobody can use soon only lower the replacement's basis, so
+    they raise later gains more than they save. Lots beyond it are left (largest first).
     """
     settings = settings or HarvestSettings()
     days = settings.wash_sale_days
@@ -189,13 +215,16 @@ def harvest_candidates(
 
     candidates: list[HarvestCandidate] = []
     blocked: list[tuple[str, str]] = []
+    wash_blocked: list[str] = []
     used = set(excluded) | loss_sold | set(losing)  # never swap into another harvested symbol
     for symbol in sorted(losing, key=lambda s: (-symbol_loss(s), s)):
         if symbol in bought:
             blocked.append((symbol, f"{symbol} was bought in the last {days} days (wash-sale rule)"))
+            wash_blocked.append(symbol)
             continue
         if symbol in pending:
             blocked.append((symbol, f"this plan buys {symbol}; selling it at a loss would be a wash sale"))
+            wash_blocked.append(symbol)
             continue
         choice = replacement_choose(
             symbol=symbol,
@@ -210,12 +239,31 @@ def harvest_candidates(
             blocked.append((symbol, f"no allowed correlated replacement for {symbol} in its asset class"))
             continue
         replacement, corr = choice
-        used.add(replacement)
         chosen = sorted(losing[symbol], key=lambda lot: (_d(lot.cost_per_share), lot.acquired_on), reverse=True)
+        if budget is not None:
+            left = budget - sum((c.loss for c in candidates), Decimal(0))
+            fitting = []
+            for lot in chosen:
+                lot_loss = _d(lot.quantity) * (_d(lot.cost_per_share) - _d(prices[symbol]))
+                if lot_loss <= left:
+                    fitting.append(lot)
+                    left -= lot_loss
+            if not fitting:
+                blocked.append((symbol, f"the year's gains and deduction leave no room to use a loss on {symbol}"))
+                continue
+            chosen = fitting
         qty = sum((_d(lot.quantity) for lot in chosen), Decimal(0))
         cost = sum((_d(lot.quantity) * _d(lot.cost_per_share) for lot in chosen), Decimal(0))
         value = qty * _d(prices[symbol])
         loss = cost - value
+        worth, why = harvest_worth(
+            lots=chosen, price=_d(prices[symbol]), as_of=as_of, settings=settings,
+            pair_volatility=pair_volatility(symbol, replacement) if pair_volatility is not None else None,
+        )
+        if not worth:
+            blocked.append((symbol, f"harvesting {symbol} does not pay: {why}"))
+            continue
+        used.add(replacement)
         corr_text = f" (correlation {corr:.2f})" if corr is not None else ""
         candidates.append(
             HarvestCandidate(
@@ -233,7 +281,28 @@ def harvest_candidates(
                 ),
             )
         )
-    return HarvestReport(candidates=tuple(candidates), blocked=tuple(blocked))
+    return HarvestReport(candidates=tuple(candidates), blocked=tuple(blocked), wash_blocked=tuple(wash_blocked))
+
+
+def harvest_worth(
+    *, lots: Sequence[LotLike], price: Decimal, as_of: date, settings: HarvestSettings, pair_volatility: float | None
+) -> tuple[bool, str]:
+    """Whether harvesting ``lots`` at ``price`` pays (see the module docstring), and the numbers."""
+    saving = 0.0
+    value = 0.0
+    for lot in lots:
+        qty = float(_d(lot.quantity))
+        loss = qty * (float(_d(lot.cost_per_share)) - float(price))
+        saving += max(0.0, loss) * settings.rates.rate(holding_period(holding_start(lot), as_of))
+        value += qty * float(price)
+    costs = 4 * settings.trade_cost_rate * value
+    tracking = (
+        settings.tracking_penalty * pair_volatility * (settings.wash_sale_days / 365.0) ** 0.5 * value
+        if pair_volatility is not None
+        else 0.0
+    )
+    why = f"saves about {saving:,.2f} in tax against {costs:,.2f} of trading costs and {tracking:,.2f} of tracking risk"
+    return saving > costs + tracking, why
 
 
 def harvest_targets_adjust(

@@ -1,10 +1,29 @@
-"""Tax lots: which lots a sale closes (FIFO, LIFO, HIFO, specific) and what it realizes.
+"""Tax lots: which lots a sale closes (FIFO, LIFO, HIFO, tax-minimizing, specific) and what
+it realizes.
 
 Pure Python on ``Decimal`` (no Django). A lot is anything with ``lot_id``, ``symbol``,
-``quantity`` (open shares), ``cost_per_share`` and ``acquired_on`` — the ledger's rows
-converted by ``portfolios.selectors``, the autopilot's ``Lot`` or :class:`Lot` here.
-Holding period: **long** when the lot was held more than one year (sold after the
-anniversary of its acquisition), otherwise **short**.
+``quantity`` (open shares), ``cost_per_share`` and ``acquired_on`` (and optionally
+``holding_from``, the start of its holding period when a wash sale tacked an older
+lot's holding period onto it) — the ledger's rows, the autopilot's ``Lot``, the
+backtester's lots or :class:`Lot` here. The live ledger
+(``portfolios.services.execution``) and the backtester
+(``rebalancer.backtests.engine.ledger``) both close lots through
+:class:`portfolios.tax.book.LotBook`, which calls these functions: one arithmetic.
+
+**Holding period** (IRC §1222, IRS Publication 544 "Holding Period"): the holding
+period starts the day *after* the acquisition and includes the day of the sale; a
+lot is **long-term** when held *more than one year*, i.e. sold after the anniversary
+of its acquisition: bought 2020-01-10 and sold 2021-01-10 is short-term, sold
+2021-01-11 long-term. A lot bought on 29 February is long-term from 1 March of the
+next year (its one-year period, 1 March to 28 February, ends on the 28th).
+
+**Tax-minimizing selection** (``tax_min``, the default for taxable accounts): the lots
+whose sale costs the least tax per share go first — the tax per share is the gain per
+share (sale price minus cost per share) times the rate of its holding period
+(:class:`TaxRates`: short-term at the ordinary rate, long-term at the lower rate), so
+short-term losses go first, then long-term losses, then long-term gains, and
+short-term gains last (larger losses and smaller gains first within each). Ties:
+oldest first.
 """
 
 from __future__ import annotations
@@ -18,10 +37,32 @@ from typing import Any, Protocol
 FIFO = "fifo"
 LIFO = "lifo"
 HIFO = "hifo"
+TAX_MIN = "tax_min"
 SPECIFIC = "specific"
-LOT_METHODS = (FIFO, LIFO, HIFO, SPECIFIC)
+LOT_METHODS = (FIFO, LIFO, HIFO, TAX_MIN, SPECIFIC)
 SHORT = "short"
 LONG = "long"
+
+
+@dataclass(frozen=True)
+class TaxRates:
+    """Marginal rates for estimated tax and the tax-minimizing lot choice (fractions).
+
+    ``short_term`` is the ordinary-income rate (short-term gains and the yearly
+    deduction of net losses against ordinary income); ``long_term`` the rate on
+    long-term gains; ``loss_deduction_limit`` the net capital loss deductible against
+    ordinary income per year (US: 3,000; 0 switches it off).
+    """
+
+    short_term: float = 0.35
+    long_term: float = 0.15
+    loss_deduction_limit: float = 3000.0
+
+    def rate(self, holding: str) -> float:
+        return self.long_term if holding == LONG else self.short_term
+
+
+DEFAULT_RATES = TaxRates()
 
 
 class LotSelectionError(ValueError):
@@ -51,6 +92,8 @@ class Lot:
     quantity: Decimal
     cost_per_share: Decimal
     acquired_on: date
+    holding_from: date | None = None
+    """Start of the holding period when a wash sale moved it (None: ``acquired_on``)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +104,7 @@ class LotPick:
     quantity: Decimal
     cost_per_share: Decimal
     acquired_on: date
+    holding_from: date | None = None
 
 
 @dataclass(frozen=True)
@@ -79,17 +123,36 @@ def _d(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def holding_period(acquired_on: date, sold_on: date) -> str:
-    """``"long"`` if held more than one year (sold after the first anniversary)."""
+def anniversary(acquired_on: date) -> date:
+    """The last day of the one-year holding period of a lot bought on ``acquired_on``."""
     try:
-        anniversary = acquired_on.replace(year=acquired_on.year + 1)
-    except ValueError:  # bought on 29 February
-        anniversary = date(acquired_on.year + 1, 3, 1)
-    return LONG if sold_on > anniversary else SHORT
+        return acquired_on.replace(year=acquired_on.year + 1)
+    except ValueError:  # bought on 29 February: the period 1 March - 28 February
+        return date(acquired_on.year + 1, 2, 28)
 
 
-def lots_order(lots: Iterable[LotLike], method: str) -> list[LotLike]:
-    """Lots in the order a sale consumes them under ``method`` (ties: oldest, then id)."""
+def holding_period(acquired_on: date, sold_on: date) -> str:
+    """``"long"`` if held more than one year (sold after the anniversary), else ``"short"``."""
+    return LONG if sold_on > anniversary(acquired_on) else SHORT
+
+
+def holding_start(lot: Any) -> date:
+    """The date a lot's holding period counts from (``holding_from`` if a wash sale set it)."""
+    return getattr(lot, "holding_from", None) or lot.acquired_on
+
+
+def lots_order(
+    lots: Iterable[LotLike],
+    method: str,
+    *,
+    price: Decimal | None = None,
+    sold_on: date | None = None,
+    rates: TaxRates = DEFAULT_RATES,
+) -> list[LotLike]:
+    """Lots in the order a sale consumes them under ``method`` (ties: oldest, then id).
+
+    ``tax_min`` needs the sale ``price`` (per share, net) and date ``sold_on``.
+    """
     def key_fifo(lot: LotLike) -> tuple:
         return (lot.acquired_on, str(lot.lot_id))
 
@@ -100,6 +163,16 @@ def lots_order(lots: Iterable[LotLike], method: str) -> list[LotLike]:
         return sorted(items, key=key_fifo, reverse=True)
     if method == HIFO:
         return sorted(items, key=lambda lot: (-_d(lot.cost_per_share), *key_fifo(lot)))
+    if method == TAX_MIN:
+        if price is None or sold_on is None:
+            raise ValueError("the tax_min lot method needs the sale price and date")
+        sale = _d(price)
+
+        def tax_per_share(lot: LotLike) -> Decimal:
+            rate = rates.rate(holding_period(holding_start(lot), sold_on))
+            return (sale - _d(lot.cost_per_share)) * Decimal(str(rate))
+
+        return sorted(items, key=lambda lot: (tax_per_share(lot), *key_fifo(lot)))
     raise ValueError(f"unknown lot method {method!r}; use one of {', '.join(LOT_METHODS)}")
 
 
@@ -110,12 +183,16 @@ def lots_select(
     quantity: Decimal,
     method: str = FIFO,
     lot_ids: Sequence[Any] = (),
+    price: Decimal | None = None,
+    sold_on: date | None = None,
+    rates: TaxRates = DEFAULT_RATES,
 ) -> list[LotPick]:
     """The lots (and shares of each) a sale of ``quantity`` ``symbol`` closes.
 
-    ``method`` is ``fifo``/``lifo``/``hifo``; with ``lot_ids`` (or ``method="specific"``)
-    the named lots are consumed first in the given order, then the rest by FIFO.
-    Raises :class:`LotSelectionError` when the open lots hold fewer shares.
+    ``method`` is ``fifo``/``lifo``/``hifo``/``tax_min`` (which needs ``price`` and
+    ``sold_on``); with ``lot_ids`` (or ``method="specific"``) the named lots are
+    consumed first in the given order, then the rest by FIFO. Raises
+    :class:`LotSelectionError` when the open lots hold fewer shares.
     """
     quantity = _d(quantity)
     own = [lot for lot in lots if lot.symbol == symbol and _d(lot.quantity) > 0]
@@ -140,14 +217,16 @@ def lots_select(
         named = [by_id[i] for i in lot_ids]
         ordered = named + [lot for lot in lots_order(own, FIFO) if lot.lot_id not in set(lot_ids)]
     else:
-        ordered = lots_order(own, method)
+        ordered = lots_order(own, method, price=price, sold_on=sold_on, rates=rates)
     picks = []
     remaining = quantity
     for lot in ordered:
         if remaining <= 0:
             break
         take = min(_d(lot.quantity), remaining)
-        picks.append(LotPick(lot.lot_id, take, _d(lot.cost_per_share), lot.acquired_on))
+        picks.append(
+            LotPick(lot.lot_id, take, _d(lot.cost_per_share), lot.acquired_on, getattr(lot, "holding_from", None))
+        )
         remaining -= take
     return picks
 
@@ -174,7 +253,7 @@ def realized_gains(
                 proceeds=share,
                 cost=cost,
                 gain=share - cost,
-                holding_period=holding_period(pick.acquired_on, sold_on),
+                holding_period=holding_period(pick.holding_from or pick.acquired_on, sold_on),
             )
         )
     return out

@@ -12,7 +12,13 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from portfolios.models import Portfolio
-from rebalancer.autopilot.models import CycleRun, KillSwitch, Notification
+from rebalancer.autopilot.models import (
+    CycleRun,
+    KillSwitch,
+    Notification,
+    NotificationPreference,
+    PushDelivery,
+)
 from rebalancer.autopilot.services import (
     autonomy_pause_many,
     cycle_run_many,
@@ -110,3 +116,23 @@ def _portfolio_admin_extend() -> None:
 
 
 _portfolio_admin_extend()
+
+
+@admin.register(PushDelivery)
+class PushDeliveryAdmin(admin.ModelAdmin):
+    """The push outbox: what was sent to which device, what is waiting for a retry, what failed."""
+
+    list_display = ("id", "notification", "device", "provider", "status", "attempts", "next_attempt_at", "sent_at")
+    list_filter = ("status", "provider")
+    search_fields = ("notification__user__email", "notification__title")
+    readonly_fields = ("notification", "device", "provider", "attempts", "sent_at", "created_at", "last_error")
+    list_select_related = ("notification",)
+    raw_id_fields = ("notification", "device")
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("user", "kind", "push", "updated_at")
+    list_filter = ("kind", "push")
+    search_fields = ("user__email",)
+    raw_id_fields = ("user",)

@@ -8,17 +8,20 @@ that a request cannot make the server work unboundedly.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import error_responses
+from common.api import MONEY_QUANTUM, error_responses, money_field
 from portfolios.models import AutonomySettings
 from rebalancer.autopilot.explain import decision_explanation
-from rebalancer.autopilot.wording import investor_text
 from rebalancer.autopilot.predict import PredictInput, rebalance_predict
+from rebalancer.autopilot.wording import investor_text
 
 MAX_SYMBOLS = 100
 MAX_QUANTITY = 1e12
@@ -46,12 +49,18 @@ class PredictInputSerializer(serializers.Serializer):
         serializers.FloatField(min_value=0, max_value=MAX_QUANTITY),
         "Shares held per symbol (with `cash`). Give either holdings or weights.",
     )
-    cash = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=MAX_MONEY)
+    cash = serializers.DecimalField(
+        max_digits=24, decimal_places=4, required=False, default=Decimal(0), min_value=Decimal(0),
+        max_value=Decimal(MAX_MONEY), help_text="Cash held (with `holdings`). Decimal string, 4 places.",
+    )
     weights = _symbol_map(
         serializers.FloatField(min_value=0, max_value=1),
         "Current weight per symbol (fractions of value; the rest is cash), with `portfolio_value`.",
     )
-    portfolio_value = serializers.FloatField(required=False, default=100_000.0, min_value=1, max_value=MAX_MONEY)
+    portfolio_value = serializers.DecimalField(
+        max_digits=24, decimal_places=4, required=False, default=Decimal(100_000), min_value=Decimal(1),
+        max_value=Decimal(MAX_MONEY), help_text="Notional value (with `weights`). Decimal string, 4 places.",
+    )
     strategy = serializers.CharField(
         max_length=80, default=AutonomySettings.DEFAULT_STRATEGY,
         help_text="A registered strategy, e.g. optimizer:max_sharpe, optimizer:min_volatility, "
@@ -81,7 +90,10 @@ class PredictInputSerializer(serializers.Serializer):
         r"^[A-Z]{3}$", max_length=3, default="USD",
         help_text="ISO 4217 code the amounts of `explanation_text` are written in.",
     )
-    min_trade_value = serializers.FloatField(default=50.0, min_value=0, max_value=MAX_MONEY)
+    min_trade_value = serializers.DecimalField(
+        max_digits=24, decimal_places=4, default=Decimal(50), min_value=Decimal(0), max_value=Decimal(MAX_MONEY),
+        help_text="Smallest trade worth making. Decimal string, 4 places.",
+    )
     fractional_shares = serializers.BooleanField(default=True)
     as_of = serializers.DateField(required=False, allow_null=True, default=None,
                                   help_text="Closes to decide at (default: the latest).")
@@ -97,7 +109,9 @@ class PredictInputSerializer(serializers.Serializer):
                 raise serializers.ValidationError({name: f"at most {MAX_SYMBOLS} symbols"})
         for name in ("weights", "target_weights"):
             if sum(attrs[name].values()) > 1 + 1e-6:
-                raise serializers.ValidationError({name: "weights must sum to at most 1 (the rest is cash)"})
+                raise serializers.ValidationError(
+                    {name: [ErrorDetail("weights must sum to at most 1 (the rest is cash)", code="weights_exceed_one")]}
+                )
         return attrs
 
 
@@ -133,10 +147,12 @@ class OverrideSerializer(serializers.Serializer):
 class TradeSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     side = serializers.ChoiceField(choices=["buy", "sell"])
-    quantity = serializers.FloatField()
-    price = serializers.FloatField(help_text="The close the trade is sized at.")
-    value = serializers.FloatField()
-    est_cost = serializers.FloatField(help_text="Commission + slippage estimate.")
+    quantity = serializers.DecimalField(max_digits=24, decimal_places=8, help_text="Shares. Decimal string, 8 places.")
+    price = serializers.DecimalField(
+        max_digits=20, decimal_places=6, help_text="The close the trade is sized at. Decimal string, 6 places."
+    )
+    value = money_field()
+    est_cost = money_field(help_text="Commission + slippage estimate.")
     reason = serializers.CharField()
     harvest = serializers.BooleanField(help_text="A tax-loss harvesting sale.")
 
@@ -157,8 +173,8 @@ class ExplanationSerializer(serializers.Serializer):
     after = MetricsSerializer(allow_null=True)
     checks = CheckSerializer(many=True)
     trades = TradeSerializer(many=True)
-    total_value = serializers.FloatField()
-    harvested_loss = serializers.FloatField()
+    total_value = money_field()
+    harvested_loss = money_field()
     notes = serializers.ListField(child=serializers.CharField())
     skip_kind = serializers.ChoiceField(
         choices=["halted", "data", "strategy", "infeasible", "trades"], allow_null=True, required=False,
@@ -180,6 +196,25 @@ class PredictOutputSerializer(serializers.Serializer):
     explanation_text = serializers.CharField(
         help_text="The decision in plain words, in the request's language (Accept-Language), amounts in `currency`."
     )
+
+
+_PLACES = {"quantity": Decimal("1e-8"), "price": Decimal("1e-6"), "value": MONEY_QUANTUM, "est_cost": MONEY_QUANTUM}
+
+
+def _decimal(value: object, quantum: Decimal) -> str | object:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return value
+    return str(Decimal(repr(value) if isinstance(value, float) else value).quantize(quantum))
+
+
+def _with_decimal_amounts(explanation: dict) -> dict:
+    """The engine's floats as the API's decimal strings: money 4 places, prices 6, shares 8."""
+    trades = [
+        {k: _decimal(v, _PLACES[k]) if k in _PLACES else v for k, v in trade.items()}
+        for trade in explanation.get("trades", [])
+    ]
+    money = {k: _decimal(explanation[k], MONEY_QUANTUM) for k in ("total_value", "harvested_loss") if k in explanation}
+    return {**explanation, **money, "trades": trades}
 
 
 class RebalancePredictApi(APIView):
@@ -205,8 +240,10 @@ class RebalancePredictApi(APIView):
         attrs = dict(serializer.validated_data)
         attrs["limits"] = {k: v for k, v in dict(attrs.get("limits") or {}).items()}
         currency = attrs.pop("currency")
+        for name in ("cash", "portfolio_value", "min_trade_value"):  # the engine works in floats
+            attrs[name] = float(attrs[name])
         decision = rebalance_predict(data=PredictInput(**attrs))
-        explanation = decision_explanation(decision)
+        explanation = _with_decimal_amounts(decision_explanation(decision))
         payload = {
             "as_of": decision.as_of,
             "action": decision.action,

@@ -101,3 +101,45 @@ class NotificationReadAllApi(APIView):
     def post(self, request: Request) -> Response:
         marked = notifications.notifications_mark_all_read(user=request.user)
         return Response({"marked": marked})
+
+
+class NotificationPreferencesSerializer(serializers.Serializer):
+    """Push on or off per kind of notification; a PUT may give only the kinds it changes."""
+
+    rebalanced = serializers.BooleanField(required=False, help_text="The autopilot rebalanced a portfolio.")
+    proposal = serializers.BooleanField(required=False, help_text="A rebalance awaits your approval.")
+    skipped = serializers.BooleanField(required=False, help_text="The autopilot skipped a portfolio.")
+    risk = serializers.BooleanField(required=False, help_text="A portfolio moved to a defensive allocation.")
+    failed = serializers.BooleanField(required=False, help_text="The autopilot could not run for a portfolio.")
+
+
+assert set(NotificationPreferencesSerializer().fields) == set(Notification.Kind.values), "one field per kind"
+
+
+class NotificationPreferencesOutputSerializer(NotificationPreferencesSerializer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = True
+
+
+class NotificationPreferencesApi(APIView):
+    @extend_schema(
+        operation_id="notifications_preferences_retrieve",
+        responses={200: NotificationPreferencesOutputSerializer},
+        description="Which kinds of notification also come as a push to your devices (all of them "
+        "until you turn some off). Every notification stays in GET notifications either way.",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(notifications.notification_preferences_get(user=request.user))
+
+    @extend_schema(
+        operation_id="notifications_preferences_update",
+        request=NotificationPreferencesSerializer,
+        responses={200: NotificationPreferencesOutputSerializer},
+        description="Turn push on or off per kind; kinds left out keep their setting.",
+    )
+    def put(self, request: Request) -> Response:
+        data = NotificationPreferencesSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(notifications.notification_preferences_set(user=request.user, push=data.validated_data))

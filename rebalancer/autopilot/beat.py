@@ -14,4 +14,11 @@ BEAT_SCHEDULE = {
         "description": "Run the autonomous rebalancing cycle for every portfolio whose "
         "autonomy is on, fanned out per chunk of portfolios.",
     },
+    "autopilot: push outbox": {
+        "task": "autopilot.push_outbox_process_task",
+        "schedule": crontab(minute="*"),
+        "kwargs": {},
+        "description": "Send due push notifications: retries of failed attempts, and any whose "
+        "task was lost (each enqueue also triggers a run).",
+    },
 }

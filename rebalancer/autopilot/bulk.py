@@ -14,7 +14,8 @@
 
 Queries per chunk, whatever its size: lock runs, lock portfolios, the inputs (seven),
 lots and positions, closes, then one bulk write per table (decisions, trades, lots,
-closings, positions, portfolios, runs, notifications) — on PostgreSQL a ``COPY`` per
+closings, positions, portfolios, runs, notifications; the loss closings a buy may wash are one
+more read) — on PostgreSQL a ``COPY`` per
 inserted table (plus one ``nextval`` query for the decision and the trade ids) and a
 ``COPY`` into a temporary table plus one ``UPDATE ... FROM`` per updated table
 (:mod:`common.bulk_write`). Rows are built as tuples, not model
@@ -40,13 +41,20 @@ from common.errors import ApplicationError
 from portfolios.brokers import BrokerError, Order, PaperBroker
 from portfolios.models import Decision, Portfolio, Position, TaxLot
 from portfolios.prices import closes_on
-from portfolios.services.execution import Ledger, OpenLot, PositionState, ledgers_flush
+from portfolios.services.execution import (
+    Ledger,
+    OpenLot,
+    PositionState,
+    ledgers_flush,
+    loss_closings_load,
+)
 from portfolios.trading import BUY, SELL, CostModel
 from rebalancer.autopilot import selectors
 from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, Notification
 from rebalancer.autopilot.notifications import decision_notification_texts
+from rebalancer.autopilot.push import push_enqueue
 from rebalancer.autopilot.types import CycleDecision, policy_state_to_dict
 
 logger = logging.getLogger(__name__)
@@ -75,7 +83,8 @@ def _decision_row(decision: CycleDecision, portfolio: Portfolio, mode: str, stat
 
 
 def _ledger_for(
-    portfolio: Portfolio, decision: CycleDecision, *, assets, lots, positions, closes, costs: CostModel
+    portfolio: Portfolio, decision: CycleDecision, *, assets, lots, positions, closes, costs: CostModel,
+    loss_closings=None,
 ) -> Ledger:
     """Apply the decision's orders to the portfolio's ledger in memory (raises on refusal)."""
     orders = [t.order for t in decision.trades]
@@ -86,7 +95,9 @@ def _ledger_for(
          for i, o in enumerate(ordered)],
         decision.as_of,
     )
-    ledger = Ledger(portfolio, assets, lots, positions, broker_name=getattr(broker, "name", "paper"))
+    ledger = Ledger(
+        portfolio, assets, lots, positions, broker_name=getattr(broker, "name", "paper"), loss_closings=loss_closings
+    )
     for order, fill in zip(ordered, fills, strict=True):
         ledger.apply(order, fill, decision=None, as_of=decision.as_of)
     return ledger
@@ -187,6 +198,7 @@ def _chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_poin
             if d.action == "rebalance" and inputs[pid].config.mode == "autopilot"
         ]
         lots: dict[int, list[OpenLot]] = defaultdict(list)
+        losses: dict[int, dict] = {}
         positions: dict[int, dict[int, PositionState]] = defaultdict(dict)
         closes: dict[str, Decimal] = {}
         asset_rows = context.assets
@@ -201,6 +213,10 @@ def _chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_poin
                 positions[pid][position[1]] = PositionState(*position)
             symbols = sorted({t.symbol for pid in executing for t in decided[pid].trades})
             closes = closes_on(symbols=symbols, on=as_of)
+            # loss closings a buy may wash (wash-sale rule): one query for the chunk
+            losses = loss_closings_load(
+                portfolio_ids=executing, asset_ids=[asset_rows[s].pk for s in symbols if s in asset_rows], as_of=as_of
+            )
         now = timezone.now()
         ledgers: dict[int, Ledger] = {}
         failed: dict[int, str] = dict(decision_errors)
@@ -216,6 +232,7 @@ def _chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_poin
                     costs=CostModel(commission_rate=autonomy.commission_rate,
                                     commission_min=autonomy.commission_min,
                                     slippage_bps=autonomy.slippage_bps),
+                    loss_closings=losses.get(pid, {}),
                 )
             except (ApplicationError, BrokerError, KeyError) as exc:
                 failed[pid] = f"{type(exc).__name__}: {exc}"
@@ -269,6 +286,7 @@ def _chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_poin
                 trades_count=trades_count, summary=decision.summary,
             ))
         rows_update(CycleRun, CYCLE_RUN_COLUMNS, changed)
-        rows_insert(Notification, NOTIFICATION_COLUMNS, notifications)
+        push_enqueue(notification_ids=rows_insert(Notification, NOTIFICATION_COLUMNS, notifications,
+                                                  returning_ids=True))
     order = {pid: i for i, pid in enumerate(portfolio_ids)}
     return sorted(results, key=lambda r: order.get(r.portfolio_id, len(order)))

@@ -664,15 +664,23 @@ def _partial_move(current, targets, config, checks) -> tuple[dict[str, float], t
 def _trade(*, state, view, market, config, stats, weights, targets, checks, override, triggers, details, common):
     harvest_notes: list[str] = []
     candidates: tuple = ()
+    wash_blocks: tuple[str, ...] = ()
     weights = {s: w for s, w in weights.items() if s not in view.frozen}
-    if config.tax.enabled:
+    if config.tax.enabled:  # tax-aware trading and loss harvesting (rebalancer.autopilot.harvest)
         weights, harvest_notes = harvest.wash_sale_guard(
             targets=weights, current=view.current, state=state, market=market, config=config, frame=stats.frame,
         )
+        weights, trim_notes = harvest.tax_aware_trim(
+            targets=weights, current=view.current, prices=view.prices, total_value=view.total, state=state,
+            market=market, config=config, frame=stats.frame,
+        )
+        wash_blocks = harvest.wash_sale_blocks(harvest_notes, ())
+        harvest_notes += trim_notes
         weights, candidates, blocked = harvest.harvest_plan(
             targets=weights, current=view.current, prices=view.prices, total_value=view.total, state=state,
             market=market, config=config, frame=stats.frame,
         )
+        wash_blocks = tuple(sorted({*wash_blocks, *harvest.wash_sale_blocks([], blocked)}))
         harvest_notes += [why for _, why in blocked]
     held = {s: float(q) for s, q in state.quantities.items() if float(q) > DUST and s not in view.frozen}
     try:
@@ -695,7 +703,7 @@ def _trade(*, state, view, market, config, stats, weights, targets, checks, over
     confidence = 1.0 if override else details["confidence"]
     return _decision(
         action="rebalance" if intents else "hold", triggers=triggers, target_weights=targets, checks=checks,
-        override=override, trades=intents, after=after, harvested_loss=harvested_loss,
+        override=override, trades=intents, after=after, harvested_loss=harvested_loss, wash_sale_blocks=wash_blocks,
         **{**details, "confidence": confidence, "notes": view.notes + tuple(harvest_notes)}, **common,
     )
 

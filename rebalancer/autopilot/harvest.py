@@ -4,12 +4,22 @@ The rules (loss threshold, correlated replacement in the same asset class, the 3
 wash-sale rule against recent and pending buys) live in the portfolios app's pure tax
 engine. Here the cycle:
 
-* :func:`wash_sale_guard` — before trading, stops buying back any symbol sold at a
-  loss in the last 30 days: its extra target weight goes to its most correlated
-  allowed peer in the same asset class (or stays in cash);
-* :func:`harvest_plan` — finds lots worth harvesting against the targets, moves their
-  weight to the replacement, and after trade generation
-  :func:`harvest_tag` marks the harvesting sells with their lots and reason.
+* :func:`wash_sale_guard` — before trading, stops buying back any symbol *harvested* in
+  the last 30 days (buying it back would wash the loss the harvest was for): its extra
+  target weight goes to its most correlated allowed peer in the same asset class (or
+  stays in cash). An ordinary rebalancing sale at a loss is not guarded: buying it back
+  makes a wash sale, which the ledger books (the loss moves into the new shares'
+  basis, a deferral), and that costs less than holding something else for a month;
+* :func:`tax_aware_trim` — keeps shares whose sale would realize a short-term gain when
+  a correlated purchase can be replaced by them, or when the trim is small
+  (:func:`portfolios.tax.aware.tax_aware_targets`);
+* :func:`harvest_plan` — finds lots worth harvesting against the targets (only where the
+  tax saved beats the trading costs and the tracking risk of the swap), moves their
+  weight to the replacement, and after trade generation :func:`harvest_tag` marks the
+  harvesting sells with their lots and reason.
+
+All of it runs only when the portfolio's tax optimization is on (``TaxConfig.enabled``):
+that is the switch of a backtest's or a walk-forward's "TLH on".
 """
 
 from __future__ import annotations
@@ -23,11 +33,13 @@ import pandas as pd
 from portfolios.tax import (
     HarvestCandidate,
     HarvestSettings,
+    TaxRates,
     harvest_candidates,
     harvest_targets_adjust,
     replacement_choose,
     wash_sale_blocked_symbols,
 )
+from portfolios.tax.aware import tax_aware_targets
 from portfolios.trading import ProposedTrade
 from rebalancer.autopilot.types import AutonomyConfig, HoldingsState, MarketView
 
@@ -47,9 +59,9 @@ def wash_sale_guard(
     config: AutonomyConfig,
     frame: pd.DataFrame,
 ) -> tuple[dict[str, float], list[str]]:
-    """Targets that never buy a symbol inside its wash-sale window, and what was moved."""
+    """Targets that never buy back a symbol harvested inside its wash-sale window, and what was moved."""
     blocked = wash_sale_blocked_symbols(
-        as_of=market.as_of, loss_sales=state.recent_loss_sales, days=config.tax.wash_sale_days
+        as_of=market.as_of, loss_sales=state.recent_harvests, days=config.tax.wash_sale_days
     )
     out = dict(targets)
     notes: list[str] = []
@@ -68,10 +80,53 @@ def wash_sale_guard(
         )
         if choice is not None:
             out[choice[0]] = out.get(choice[0], 0.0) + excess
-            notes.append(f"{symbol} was sold at a loss within 30 days; held {choice[0]} instead (wash-sale rule)")
+            notes.append(f"{symbol} was harvested within 30 days; held {choice[0]} instead (wash-sale rule)")
         else:
-            notes.append(f"{symbol} was sold at a loss within 30 days; kept its weight in cash (wash-sale rule)")
+            notes.append(f"{symbol} was harvested within 30 days; kept its weight in cash (wash-sale rule)")
     return {s: w for s, w in out.items() if w > 0}, notes
+
+
+def wash_sale_blocks(guard_notes: list[str], blocked: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """Symbols the wash-sale rule stopped this cycle: purchases :func:`wash_sale_guard` moved
+    and harvests :func:`harvest_plan` did not make because of a buy in the window."""
+    guarded = [n.split(" ", 1)[0] for n in guard_notes if "(wash-sale rule)" in n]
+    return tuple(sorted({*guarded, *(symbol for symbol, why in blocked if "wash" in why)}))
+
+
+def _rates(config: AutonomyConfig) -> TaxRates:
+    return TaxRates(short_term=config.tax.short_term_rate, long_term=config.tax.long_term_rate)
+
+
+def tax_aware_trim(
+    *,
+    targets: Mapping[str, float],
+    current: Mapping[str, float],
+    prices: Mapping[str, float],
+    total_value: float,
+    state: HoldingsState,
+    market: MarketView,
+    config: AutonomyConfig,
+    frame: pd.DataFrame,
+) -> tuple[dict[str, float], list[str]]:
+    """Targets that avoid realizing short-term gains where that costs little (see the module)."""
+    return tax_aware_targets(
+        targets=targets, current=current, lots=state.lots, prices=prices, total_value=total_value,
+        as_of=market.as_of, asset_classes=market.asset_classes, band=config.rebalance_threshold,
+        correlations=frame.corr(),
+        excluded=config.limits.excluded_symbols, rates=_rates(config),
+        free_gains=max(0.0, state.loss_carryover - state.realized_this_year),
+    )
+
+
+def _pair_volatility(frame: pd.DataFrame):
+    """Annualised volatility of the daily return difference of two symbols (None if unknown)."""
+    def volatility(a: str, b: str) -> float | None:
+        if a not in frame.columns or b not in frame.columns:
+            return None
+        diff = (frame[a] - frame[b]).dropna()
+        return float(diff.std() * 252**0.5) if len(diff) > 20 else None
+
+    return volatility
 
 
 def harvest_plan(
@@ -100,8 +155,12 @@ def harvest_plan(
         recent_loss_sales=state.recent_loss_sales,
         excluded=config.limits.excluded_symbols,
         settings=HarvestSettings(
-            loss_threshold=config.tax.loss_threshold, wash_sale_days=config.tax.wash_sale_days
+            loss_threshold=config.tax.loss_threshold, wash_sale_days=config.tax.wash_sale_days,
+            trade_cost_rate=config.trade.commission_rate + config.trade.slippage_bps / 10_000.0,
+            tracking_penalty=config.tax.tracking_penalty, rates=_rates(config),
         ),
+        pair_volatility=_pair_volatility(frame),
+        budget=Decimal(str(max(0.0, state.realized_this_year - state.loss_carryover + config.tax.loss_deduction_limit))),
     )
     if not report.candidates:
         return dict(targets), (), report.blocked

@@ -112,3 +112,53 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for user #{self.user_id}: {self.title}"
+
+
+class NotificationPreference(models.Model):
+    """Whether the investor wants a push for one kind of notification (default: yes)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12, choices=Notification.Kind.choices)
+    push = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="notification_preference_unique")]
+
+    def __str__(self) -> str:
+        return f"user #{self.user_id}: {self.kind} push {'on' if self.push else 'off'}"
+
+
+class PushDelivery(models.Model):
+    """The outbox: one notification to one device, worked off by ``push_outbox_process``.
+
+    Written in the transaction that writes the notification, so a push is never lost to a
+    crash between the two; ``next_attempt_at`` is both the retry schedule and the lease a
+    worker takes before sending (another worker skips it until then).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        DEAD_TOKEN = "dead_token", "dead token (device pruned)"
+        FAILED = "failed"
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="push_deliveries")
+    device = models.ForeignKey("users.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    provider = models.CharField(max_length=8)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "device"], name="push_delivery_once_per_device"),
+        ]
+
+    def __str__(self) -> str:
+        return f"push of notification #{self.notification_id} to device #{self.device_id}: {self.status}"

@@ -14,7 +14,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from common.errors import NotFound
-from rebalancer.autopilot.models import Notification
+from rebalancer.autopilot.models import Notification, NotificationPreference
+from rebalancer.autopilot.push import push_enqueue
 
 
 def decision_notification_texts(
@@ -91,4 +92,20 @@ def notifications_create(*, items: list[dict]) -> list[Notification]:
             user_id=item["user_id"], portfolio_id=item.get("portfolio_id"), decision_id=item.get("decision_id"),
             kind=item["kind"], title=item["title"][:200], body=item["body"],
         ))
-    return Notification.objects.bulk_create(rows, batch_size=500)
+    created = Notification.objects.bulk_create(rows, batch_size=500)
+    push_enqueue(notification_ids=[n.pk for n in created])
+    return created
+
+
+def notification_preferences_get(*, user) -> dict[str, bool]:
+    """Push on or off for every kind of notification (on unless the investor turned it off)."""
+    stored = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "push"))
+    return {kind: stored.get(kind, True) for kind in Notification.Kind.values}
+
+
+@transaction.atomic
+def notification_preferences_set(*, user, push: dict[str, bool]) -> dict[str, bool]:
+    """Set push on or off for the kinds given (the others keep their setting)."""
+    for kind, enabled in push.items():
+        NotificationPreference.objects.update_or_create(user=user, kind=kind, defaults={"push": enabled})
+    return notification_preferences_get(user=user)

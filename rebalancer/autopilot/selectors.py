@@ -150,7 +150,8 @@ def cycle_inputs_load(
 ) -> dict[int, PortfolioInputs]:
     """Inputs of every portfolio in ``portfolio_ids`` that has autonomy settings.
 
-    Ten queries whatever the number of portfolios (assets are passed in by a cycle).
+    Ten queries whatever the number of portfolios (assets are passed in by a cycle), and
+    one more for the year's realized gains when some of them harvest tax losses.
     """
     assets = assets if assets is not None else active_assets_get()
     symbol_of = {a.pk: s for s, a in assets.items()}
@@ -182,12 +183,15 @@ def cycle_inputs_load(
     since = as_of - dt.timedelta(days=WASH_SALE_DAYS)
     buys: dict[int, list] = defaultdict(list)
     loss_sales: dict[int, list] = defaultdict(list)
-    for pid, symbol, side, day in Trade.objects.filter(
+    harvests: dict[int, list] = defaultdict(list)
+    for pid, symbol, side, day, tags in Trade.objects.filter(
         portfolio_id__in=ids, trade_date__gte=since, trade_date__lte=as_of
     ).filter(Q(side=Trade.Side.BUY) | Q(realized_gain__lt=0)).values_list(
-        "portfolio_id", "asset__symbol", "side", "trade_date"
+        "portfolio_id", "asset__symbol", "side", "trade_date", "tags"
     ):
         (buys if side == Trade.Side.BUY else loss_sales)[pid].append((symbol, day))
+        if side == Trade.Side.SELL and "tax_loss_harvest" in (tags or ()):
+            harvests[pid].append((symbol, day))
     overrides = {row.portfolio_id: row for row in PortfolioLimits.objects.filter(portfolio_id__in=ids)}
     policies = policy_states_get(portfolio_ids=ids, before=as_of)
     earliest = min((day for _, day in policies.values() if day is not None), default=as_of)
@@ -202,6 +206,8 @@ def cycle_inputs_load(
     ).order_by("date").values_list("portfolio_id", "date", "value"):
         history[pid].append((day, float(value)))
 
+    taxed = [pid for pid in ids if portfolios[pid].autonomy.tax_optimization]
+    tax_positions = _tax_positions(taxed, as_of) if taxed else {}
     out: dict[int, PortfolioInputs] = {}
     for pid in ids:
         portfolio = portfolios[pid]
@@ -221,9 +227,12 @@ def cycle_inputs_load(
             portfolio_id=pid,
             recent_buys=tuple(buys[pid]),
             recent_loss_sales=tuple(loss_sales[pid]),
+            recent_harvests=tuple(harvests[pid]),
             value_history=series,
             policy=policy,
             net_flows=sum(amount for day, amount in flows[pid] if last_day is None or day > last_day),
+            realized_this_year=tax_positions.get(pid, (0.0, 0.0))[0],
+            loss_carryover=tax_positions.get(pid, (0.0, 0.0))[1],
         )
         out[pid] = PortfolioInputs(
             portfolio=portfolio,
@@ -234,6 +243,12 @@ def cycle_inputs_load(
             ledger_version=portfolio.ledger_version,
         )
     return out
+
+
+def _tax_positions(portfolio_ids: list[int], as_of: dt.date) -> dict[int, tuple[float, float]]:
+    from portfolios.selectors import tax_positions_get
+
+    return tax_positions_get(portfolio_ids=portfolio_ids, as_of=as_of)
 
 
 @dataclass(frozen=True)

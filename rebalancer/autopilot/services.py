@@ -38,8 +38,10 @@ from common.errors import Conflict, NotFound, ValidationFailed
 from marketdata.models import Asset, PriceBar
 from portfolios.models import AutonomySettings, Decision, Portfolio
 from portfolios.services._locks import portfolio_lock
+from portfolios.services.corporate_actions import corporate_actions_apply
 from portfolios.services.decisions import decision_create
 from portfolios.services.execution import trades_execute
+from portfolios.services.ledger import ledger_as_of_check, ledger_last_dates
 from portfolios.services.orders import open_orders_resolve, orders_place
 from portfolios.services.portfolio import autonomy_pause
 from rebalancer.autopilot import selectors
@@ -47,7 +49,7 @@ from rebalancer.autopilot.bulk import cycle_chunk_run
 from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, KillSwitch, Notification
-from rebalancer.autopilot.notifications import decision_notification_texts
+from rebalancer.autopilot.notifications import decision_notification_texts, notification_create
 from rebalancer.autopilot.types import CycleDecision, MarketView, TargetsCache, policy_state_to_dict
 
 logger = logging.getLogger(__name__)
@@ -272,8 +274,9 @@ def _notify(*, decision: CycleDecision, row: Decision | None, portfolio: Portfol
         explanation=row.explanation, portfolio_name=portfolio.name, currency=portfolio.base_currency,
         mode=mode, defensive=decision.override is not None,
     )
-    Notification.objects.create(
-        user_id=portfolio.owner_id, portfolio=portfolio, decision=row, kind=kind, title=title, body=body,
+    notification_create(  # the one notification service: it queues the push too
+        user_id=portfolio.owner_id, portfolio_id=portfolio.pk, decision_id=row.pk, kind=kind,
+        title=title, body=body,
     )
 
 
@@ -377,6 +380,14 @@ def cycle_run_many(
         if pid not in eligible
     ]
     ids = [pid for pid in ids if pid in eligible]
+    # A ledger already past as_of (its last trade is later) must not trade at an older close.
+    late = {pid: day for pid, day in ledger_last_dates(portfolio_ids=ids).items() if day > as_of}
+    results += [
+        CycleRunResult(pid, as_of, status="failed",
+                       error=f"as-of {as_of.isoformat()} is earlier than the portfolio's last trade ({late[pid].isoformat()})")
+        for pid in ids if pid in late
+    ]
+    ids = [pid for pid in ids if pid not in late]
     if not ids:
         return results
     _runs_ensure(ids, as_of)
@@ -443,6 +454,9 @@ def cycle_run_all(
     if chunk_size < 1:
         raise ValidationFailed("chunk_size must be positive", field="chunk_size")
     ids = eligible_portfolio_ids(portfolio_ids=portfolio_ids)
+    ledger_as_of_check(as_of=as_of, portfolio_ids=ids)
+    # Splits and dividends due by as_of reach the ledgers before any decision is made on them.
+    corporate_actions_apply(as_of=as_of)
     chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
     summary = CycleSummary(as_of=as_of, chunks=len(chunks))
     if enqueue:

@@ -49,3 +49,11 @@ def cycle_run_task(portfolio_id: int, as_of: str, force: bool = False) -> dict:
 
     result = cycle_run(portfolio_id=portfolio_id, as_of=date.fromisoformat(as_of), force=force)
     return {"portfolio_id": portfolio_id, "status": result.status, "action": result.action}
+
+
+@shared_task(name="autopilot.push_outbox_process_task")
+def push_outbox_process_task() -> dict:
+    """Send the due push deliveries of the outbox (after each enqueue, and every minute)."""
+    from rebalancer.autopilot.push import push_outbox_process
+
+    return push_outbox_process().__dict__

@@ -78,8 +78,10 @@ class HoldingsState:
     portfolio_id: int | None = None
     recent_buys: tuple[tuple[str, date], ...] = ()
     recent_loss_sales: tuple[tuple[str, date], ...] = ()
-    """Sales at a loss (symbol, date) in the last 30 days: those symbols may not be
-    bought back yet (wash-sale rule)."""
+    """Sales at a loss (symbol, date) in the last 30 days (wash-sale rule)."""
+    recent_harvests: tuple[tuple[str, date], ...] = ()
+    """Tax-loss harvesting sales (symbol, date) in the last 30 days: those symbols are not
+    bought back yet (that would wash the loss the harvest was for)."""
     value_history: pd.Series | None = None
     last_rebalanced_on: date | None = None
     policy: PolicyState | None = None
@@ -87,6 +89,10 @@ class HoldingsState:
     ``None`` for a portfolio's first cycle."""
     net_flows: float = 0.0
     """External deposits minus withdrawals since the previous cycle (not performance)."""
+    realized_this_year: float = 0.0
+    """Net gains realized (recognized) since 1 January: what a harvested loss can offset."""
+    loss_carryover: float = 0.0
+    """Capital loss carried into this year (a positive number)."""
 
 
 @dataclass(frozen=True)
@@ -148,9 +154,15 @@ class TaxConfig:
     wash_sale_days: int = 30
     taxable: bool = True
     """Gains are taxed (the cost gate counts the avoidable tax of a sale)."""
+    tracking_penalty: float = 2.0
+    """A harvest must save in tax its trading costs plus this many standard deviations of
+    the return difference with its replacement over the wash-sale window."""
     short_term_rate: float = 0.35
     """Estimated tax rate on short-term gains (the cost gate's tax estimate)."""
     long_term_rate: float = 0.15
+    loss_deduction_limit: float = 3000.0
+    """Net loss deductible from ordinary income per year: with the year's realized gains, how
+    much harvested loss is usable this year (harvests beyond it are not made)."""
 
 
 @dataclass(frozen=True)
@@ -429,6 +441,8 @@ class CycleDecision:
     """The state the next cycle starts from (persist it with the cycle run)."""
     reviewed: bool = False
     """The strategy's targets were refreshed today."""
+    wash_sale_blocks: tuple[str, ...] = ()
+    """Symbols whose harvest or purchase the wash-sale rule stopped this cycle."""
     facts: DecisionFacts | None = None
     skip_kind: str | None = None
     """Why a skipped cycle skipped: ``halted``, ``data``, ``strategy``, ``infeasible``, ``trades``."""

@@ -23,7 +23,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from babel.numbers import format_currency, format_percent
-from django.utils.translation import get_language, gettext as _, ngettext, to_locale
+from django.utils.translation import get_language, ngettext, to_locale
+from django.utils.translation import gettext as _
 
 from portfolios.policy.projection import Adjustment
 from rebalancer.autopilot.types import CostGate, DecisionFacts

@@ -17,8 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import ErrorResponseSerializer, Pagination
+from common.api import ErrorResponseSerializer, Pagination, error_responses
 from common.errors import NotFound
+from common.idempotency import idempotent
 from rebalancer.backtests import charts, selectors, services
 from rebalancer.backtests.engine.schedule import FREQUENCIES
 from rebalancer.backtests.models import Backtest, BacktestStatus
@@ -94,6 +95,11 @@ class BacktestInputSerializer(serializers.Serializer):
     harvest_loss_threshold = serializers.FloatField(min_value=0.001, max_value=0.9, default=0.05)
     short_term_tax_rate = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.35)
     long_term_tax_rate = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.15)
+    capital_loss_deduction = serializers.FloatField(
+        min_value=0.0, max_value=1_000_000.0, default=3000.0,
+        help_text="Net capital loss deductible from ordinary income per year in the estimated tax "
+        "(US: 3,000); the rest carries over.",
+    )
     limits = LimitsInputSerializer(required=False)
     walk_forward_episodes = serializers.IntegerField(
         min_value=1,
@@ -129,7 +135,9 @@ class BacktestOutputSerializer(serializers.ModelSerializer):
         "benchmark: final value, total/annual return, volatility, Sharpe, Sortino, Calmar, "
         "max drawdown, beta, tracking error, costs, taxes, turnover, rebalances, trades) and "
         "`strategies` (per name: a downsampled `equity_curve` of [date, value], "
-        "`final_weights`, `taxes`, recent `decisions`).",
+        "`final_weights`, `taxes` (realized short/long-term, harvested losses, gains offset, tax "
+        "saved, wash-sale disallowed losses and blocks, estimated tax; the same per year in "
+        "`years`), recent `decisions`).",
     )
     equity_chart = serializers.SerializerMethodField()
     allocation_chart = serializers.SerializerMethodField()
@@ -196,10 +204,11 @@ class BacktestListCreateApi(generics.ListAPIView):
             return Backtest.objects.none()
         return selectors.backtest_list(owner=self.request.user)
 
+    @idempotent
     @extend_schema(
         operation_id="backtests_create",
         request=BacktestInputSerializer,
-        responses={202: ACCEPTED},
+        responses={202: ACCEPTED, **error_responses(422)},
         examples=[
             OpenApiExample(
                 "Two strategies against SPY",

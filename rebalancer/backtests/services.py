@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.errors import ApplicationError, ValidationFailed
+from common.tasks import runs_in_background, task_enqueue_on_commit
 from marketdata.models import Asset
 from marketdata.selectors import price_panel_get
 from portfolios.policy import LimitOverrides, PolicyLimits, policy_limits
@@ -29,6 +30,7 @@ from rebalancer.autopilot.selectors import LOOKBACK_DAYS
 from rebalancer.autopilot.types import TaxConfig, TradeConfig
 from rebalancer.backtests.engine.config import BacktestConfig, TaxRates
 from rebalancer.backtests.engine.report import BacktestReport, backtest_report
+from rebalancer.backtests.engine.taxes import TaxSummary
 from rebalancer.backtests.models import Backtest, BacktestStatus
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ def backtest_config_from(data: Mapping[str, Any]) -> BacktestConfig:
         tax_rates=TaxRates(
             short_term=float(data.get("short_term_tax_rate", 0.35)),
             long_term=float(data.get("long_term_tax_rate", 0.15)),
+            loss_deduction_limit=float(data.get("capital_loss_deduction", 3000.0)),
         ),
         limits=backtest_limits(data, tier=tier, cash_buffer=cash_buffer),
         retrain_every=data.get("retrain_every", "never"),
@@ -198,7 +201,12 @@ def backtest_create(
     _active_cap_check(owner)
     backtest = Backtest.objects.create(owner=owner, name=name, config=_jsonable(data))
     if enqueue:
-        transaction.on_commit(lambda: _enqueue(backtest.pk))
+        if runs_in_background():  # no broker: after the response, on the process's thread
+            from rebalancer.backtests.tasks import backtest_run_task
+
+            task_enqueue_on_commit(backtest_run_task, backtest_id=backtest.pk)
+        else:
+            transaction.on_commit(lambda: _enqueue(backtest.pk))
     return backtest
 
 
@@ -345,6 +353,27 @@ def _downsample_index(n: int, points: int) -> np.ndarray:
     return idx
 
 
+TAX_FIELDS = (
+    "realized_short_term", "realized_long_term", "harvested_losses", "gains_offset", "tax_saved",
+    "wash_sale_disallowed", "wash_sale_blocks", "estimated_tax",
+)
+TAX_YEAR_FIELDS = (*TAX_FIELDS, "loss_deduction", "carryover")
+
+
+def taxes_serialize(taxes: TaxSummary) -> dict[str, Any]:
+    """A backtest's taxes as JSON: totals, ``by_year`` (estimated tax) and ``years`` (every
+    figure per calendar year); money rounded to cents."""
+    def figures(source: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+        return {k: (getattr(source, k) if isinstance(getattr(source, k), int) else round(getattr(source, k), 2))
+                for k in fields}
+
+    return {
+        **figures(taxes, TAX_FIELDS),
+        "by_year": {str(y): round(t, 2) for y, t in taxes.by_year.items()},
+        "years": {str(y): figures(s, TAX_YEAR_FIELDS) for y, s in taxes.years.items()},
+    }
+
+
 def report_serialize(report: BacktestReport) -> tuple[dict, dict, dict]:
     """(results for the API, full daily series, trades) as JSON-able dicts."""
     dates = [d.date().isoformat() for d in report.dates]
@@ -373,13 +402,7 @@ def report_serialize(report: BacktestReport) -> tuple[dict, dict, dict]:
                 str(s): round(float(v), 6) for s, v in last.items() if v > 1e-9
             }
         if outcome.taxes is not None:
-            entry["taxes"] = {
-                "realized_short_term": outcome.taxes.realized_short_term,
-                "realized_long_term": outcome.taxes.realized_long_term,
-                "harvested_losses": outcome.taxes.harvested_losses,
-                "estimated_tax": outcome.taxes.estimated_tax,
-                "by_year": {str(y): t for y, t in outcome.taxes.by_year.items()},
-            }
+            entry["taxes"] = taxes_serialize(outcome.taxes)
         if outcome.replay is not None:
             entry["decisions"] = [
                 {

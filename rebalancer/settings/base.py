@@ -178,8 +178,19 @@ LOGGING = {
 from rebalancer.settings.integrations.alpaca import *  # noqa: E402,F403
 from rebalancer.settings.integrations.celery import *  # noqa: E402,F403
 from rebalancer.settings.integrations.drf import *  # noqa: E402,F403
+from rebalancer.settings.integrations.email import *  # noqa: E402,F403
 from rebalancer.settings.integrations.jwt import *  # noqa: E402,F403
 from rebalancer.settings.integrations.ops import *  # noqa: E402,F403
 from rebalancer.settings.integrations.queues import *  # noqa: E402,F403
 from rebalancer.settings.integrations.security import *  # noqa: E402,F403
 from rebalancer.settings.integrations.spectacular import *  # noqa: E402,F403
+
+# What each higher app holds about an investor, exported by GET users/me/export and closed by
+# DELETE users/me (users.account): modules with account_export(*, user) and
+# account_close(*, user, liquidate).
+ACCOUNT_DATA_MODULES = [
+    "portfolios.account",
+    "rebalancer.autopilot.account",
+    "rebalancer.backtests.account",
+]
+from rebalancer.settings.integrations.push import *  # noqa: E402,F403

@@ -18,12 +18,18 @@ if not os.environ.get("DATABASE_URL"):
 if not REDIS_URL:  # noqa: F405
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+# Tasks run inline after commit so tests can assert their results (one test measures the
+# background mode the demo uses: tests/backtests/test_apis.py).
+TASKS_EAGER_IN_BACKGROUND = env.bool("TASKS_EAGER_IN_BACKGROUND", default=False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Emails are files the tests read (tests/users/conftest.py points EMAIL_FILE_PATH at a tmp dir).
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = str(VAR_DIR / "test-emails")  # noqa: F405
 # No test reaches the internet: Alpaca endpoints default to a closed loopback port (the
 # fake server of tests/portfolios/brokers/fake_alpaca.py replaces them where needed).
 ALPACA_BASE_URL = env("ALPACA_BASE_URL", default="http://127.0.0.1:9")

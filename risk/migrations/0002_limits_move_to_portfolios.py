@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('risk', '0001_initial'),
-        ('portfolios', '0004_portfolio_limits'),
+        ('portfolios', '0005_portfolio_limits'),
     ]
 
     operations = [

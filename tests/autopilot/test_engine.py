@@ -337,10 +337,13 @@ def test_tax_loss_harvest_swaps_to_correlated_peer_and_tags_the_lots():
     from rebalancer.autopilot.types import Lot, TaxConfig
 
     lots = (Lot(symbol="AAA", quantity=245.0, cost_per_share=125.0, acquired_on=date(2023, 1, 3), lot_id=11),)
-    cfg = config(tax=TaxConfig(enabled=True, loss_threshold=0.05), force=True)
-    state = replace(holdings(ON_TARGET, cfg=cfg), lots=lots)
+    # (gains of 10,000 realized this year: the loss is usable now)
+    cfg = config(tax=TaxConfig(enabled=True, loss_threshold=0.05, tracking_penalty=0.0), force=True)
+    state = replace(holdings(ON_TARGET, cfg=cfg), lots=lots, realized_this_year=10_000.0)
     view = replace(market(), correlated={"AAA": ("BBB",)})
+    # when a review runs with tax optimization on (the tracking risk of the swap not charged)
     decision = cycle_decide(state=state, market=view, config=cfg)
+    # then AAA is sold from lot 11 and BBB bought with the proceeds
     sell = [t for t in decision.trades if t.side == "sell"][0]
     assert (sell.symbol, sell.lot_ids, sell.harvest) == ("AAA", (11,), True)
     assert sell.quantity == pytest.approx(245.0)
@@ -348,12 +351,58 @@ def test_tax_loss_harvest_swaps_to_correlated_peer_and_tags_the_lots():
     assert decision.harvested_loss == pytest.approx(245 * 25.0)
 
 
-def test_wash_sale_blocks_buying_back_a_symbol_sold_at_a_loss():
+def test_a_harvest_that_saves_less_than_its_costs_and_tracking_risk_is_not_made():
+    # given the same 6,125 long-term loss (worth 918.75 at 15 %) and the default tracking penalty
+    from rebalancer.autopilot.types import Lot, TaxConfig
+
+    lots = (Lot(symbol="AAA", quantity=245.0, cost_per_share=125.0, acquired_on=date(2023, 1, 3), lot_id=11),)
+    cfg = config(tax=TaxConfig(enabled=True), force=True)
+    state = replace(holdings(ON_TARGET, cfg=cfg), lots=lots, realized_this_year=10_000.0)
+    # when
+    decision = cycle_decide(state=state, market=replace(market(), correlated={"AAA": ("BBB",)}), config=cfg)
+    # then one standard deviation of AAA - BBB over 30 days costs more than the loss saves
+    assert not any(t.harvest for t in decision.trades) and decision.harvested_loss == 0
+    (why,) = [n for n in decision.notes if "does not pay" in n]
+    assert "saves about 918.75 in tax against" in why
+
+
+def test_an_ordinary_loss_sale_is_bought_back_and_the_ledger_books_the_wash_sale():
+    # given AAA sold at a loss by a rebalance (not a harvest) 10 days ago
     from rebalancer.autopilot.types import TaxConfig
 
     cfg = config(tax=TaxConfig(enabled=True), force=True)
     state = replace(holdings({"BBB": 490.0, "CCC": 245.0, "DDD": 245.0}, cash=26500.0, cfg=cfg),
                     recent_loss_sales=(("AAA", AS_OF - timedelta(days=10)),))
+    # when the targets want AAA back
+    decision = cycle_decide(state=state, market=market(), config=cfg)
+    # then it is bought (a wash sale defers that loss; holding something else for a month costs more)
+    assert "AAA" in {t.symbol for t in decision.trades if t.side == "buy"}
+    assert decision.wash_sale_blocks == ()
+
+
+def test_wash_sale_blocks_buying_back_a_symbol_sold_at_a_loss():
+    # given AAA harvested 10 days ago and now absent from the portfolio
+    from rebalancer.autopilot.types import TaxConfig
+
+    cfg = config(tax=TaxConfig(enabled=True), force=True)
+    state = replace(holdings({"BBB": 490.0, "CCC": 245.0, "DDD": 245.0}, cash=26500.0, cfg=cfg),
+                    recent_loss_sales=(("AAA", AS_OF - timedelta(days=10)),),
+                    recent_harvests=(("AAA", AS_OF - timedelta(days=10)),))
+    # when the targets want AAA back
     decision = cycle_decide(state=state, market=replace(market(), correlated={"AAA": ("BBB",)}), config=cfg)
+    # then no AAA is bought and the reason is recorded
     assert "AAA" not in {t.symbol for t in decision.trades if t.side == "buy"}
     assert any("wash-sale" in n for n in decision.notes)
+    assert decision.wash_sale_blocks == ("AAA",)
+
+
+def test_a_loss_no_gain_of_the_year_can_use_is_not_harvested():
+    # given no gain realized this year and a 2,000 carryover: only 1,000 of loss is usable (3,000 deduction)
+    from rebalancer.autopilot.types import Lot, TaxConfig
+
+    lots = (Lot(symbol="AAA", quantity=245.0, cost_per_share=125.0, acquired_on=date(2023, 1, 3), lot_id=11),)
+    cfg = config(tax=TaxConfig(enabled=True, tracking_penalty=0.0), force=True)
+    state = replace(holdings(ON_TARGET, cfg=cfg), lots=lots, loss_carryover=2000.0)
+    decision = cycle_decide(state=state, market=replace(market(), correlated={"AAA": ("BBB",)}), config=cfg)
+    assert not any(t.harvest for t in decision.trades)
+    assert any("leave no room to use a loss on AAA" in n for n in decision.notes)

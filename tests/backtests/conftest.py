@@ -8,11 +8,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rebalancer.autopilot.strategies import strategies_register
 from portfolios.policy import policy_limits_unconstrained
+from rebalancer.autopilot.strategies import strategies_register
 from rebalancer.autopilot.types import BandSettings, OverlaySettings, TradeConfig
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stock_prices.csv"
+
+def _shared_data() -> Path:
+    """../shared/data beside the checkout (a worktree in /work/wt/<name> finds /work/shared)."""
+    root = Path(__file__).resolve().parents[2]
+    for base in (root.parent, root.parent.parent):
+        if (base / "shared" / "data").is_dir():
+            return base / "shared" / "data"
+    return root.parent / "shared" / "data"
+
+
+DATA = _shared_data() / "stock_prices.csv"
 NO_LIMITS = policy_limits_unconstrained()  # also used by the tests through the ``quiet`` fixture
 NO_OVERLAY = OverlaySettings(volatility_targeting=False, drawdown_rule=False)
 FULL_REVIEWS = BandSettings(relative=100.0, on_review="full", cost_gate=False)
@@ -51,7 +61,7 @@ def quiet() -> dict:
             "costed": COSTED, "initial": INITIAL}
 
 
-SPY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "spy_prices.csv"
+SPY = _shared_data() / "spy_prices.csv"
 STORED = ["AAPL", "XOM", "JPM", "PFE"]
 
 

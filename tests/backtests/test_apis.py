@@ -94,8 +94,8 @@ def test_another_users_backtest_is_not_found(other_client, investor):
 @pytest.mark.parametrize(
     ("change", "attr", "status"),
     [
-        ({"symbols": ["AAPL", "NOPE"]}, "symbols", 404),
-        ({"benchmark": "NOPE"}, "benchmark", 404),
+        ({"symbols": ["AAPL", "NOPE"]}, "symbols", 422),
+        ({"benchmark": "NOPE"}, "benchmark", 422),
         ({"strategies": ["no_such_strategy"]}, "strategies", 400),
         ({"end": "2015-01-01"}, "end", 400),
         ({"start": "1950-01-03", "end": "1999-12-31"}, "end", 400),
@@ -150,3 +150,93 @@ def test_a_running_backtest_is_not_run_again_by_a_racing_worker(investor, stored
     # and once it is older than the task time limit (its worker died), it is run again
     Backtest.objects.filter(pk=backtest.pk).update(started_at=started - timedelta(hours=2))
     assert backtest_run(backtest_id=backtest.pk).status == "succeeded"
+
+
+class _CapturingPool:
+    """Stands in for the background thread: keeps the job, so the test sees the state in between."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple] = []
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        self.jobs.append(args)
+        return Future()
+
+
+def test_without_a_broker_post_answers_202_at_once_and_the_status_tells_the_truth(
+    investor_client, stored_prices, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    import time
+
+    from common import tasks as common_tasks
+    from rebalancer.backtests.tasks import backtest_run_task
+
+    # given the demo's configuration: Celery eager (no broker), tasks after the response
+    settings.CELERY_TASK_ALWAYS_EAGER, settings.TASKS_EAGER_IN_BACKGROUND = True, True
+    pool = _CapturingPool()
+    monkeypatch.setattr(common_tasks, "background_pool", lambda: pool)
+    investor_client.get(URL)  # the process's first request imports every view (wsgi.py does it at start)
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        started = time.perf_counter()
+        response = investor_client.post(URL, payload(), format="json")
+        elapsed = time.perf_counter() - started
+    # then the answer came before the work, and says queued
+    assert response.status_code == 202
+    assert elapsed < 0.5, f"POST backtests took {elapsed:.3f} s"
+    backtest_id = response.json()["id"]
+    assert response.json()["status"] == "queued"
+    queued = investor_client.get(f"{URL}/{backtest_id}").json()
+    assert (queued["status"], queued["progress"], queued["results"]) == ("queued", 0.0, None)
+    [(task, kwargs)] = pool.jobs
+    assert (task, kwargs) == (backtest_run_task, {"backtest_id": backtest_id})
+    # when the background thread runs it
+    task.apply(kwargs=kwargs)
+    # then
+    done = investor_client.get(f"{URL}/{backtest_id}").json()
+    assert (done["status"], done["progress"]) == ("succeeded", 1.0)
+
+
+def test_the_background_thread_runs_the_task_off_the_request_thread(settings):
+    import threading
+
+    from celery import shared_task
+
+    from common.tasks import _run, background_pool
+
+    @shared_task(name="tests.thread_name_task")
+    def thread_name_task(*, tag: str) -> str:
+        return f"{tag}:{threading.current_thread().name}"
+
+    result = background_pool().submit(_run, thread_name_task, {"tag": "x"}).result(timeout=10)
+    assert result.startswith("x:task") and threading.current_thread().name not in result
+
+
+def test_a_retried_post_with_the_same_idempotency_key_queues_one_backtest(
+    investor_client, stored_prices, django_capture_on_commit_callbacks
+):
+    # when the app retries the same request (same key, same body)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = investor_client.post(URL, payload(), format="json", HTTP_IDEMPOTENCY_KEY="bt-1")
+        again = investor_client.post(URL, payload(), format="json", HTTP_IDEMPOTENCY_KEY="bt-1")
+        other = investor_client.post(URL, payload(end="2016-05-31"), format="json", HTTP_IDEMPOTENCY_KEY="bt-1")
+    # then one backtest, queued once; the retry gets the first answer; another body is a 422
+    assert (first.status_code, again.status_code, other.status_code) == (202, 202, 422)
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert Backtest.objects.count() == 1
+    assert len(callbacks) == 1
+
+
+def test_taxes_of_a_backtest_are_reported_per_year(investor_client, stored_prices, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = investor_client.post(
+            URL, payload(strategies=["equal_weight"], tax_loss_harvesting=True, start="2015-03-02", end="2016-12-30"),
+            format="json",
+        )
+    taxes = investor_client.get(f"{URL}/{response.json()['id']}").json()["results"]["strategies"]["equal_weight"]["taxes"]
+    assert set(taxes) >= {"harvested_losses", "gains_offset", "tax_saved", "wash_sale_disallowed", "wash_sale_blocks",
+                          "estimated_tax", "by_year", "years"}
+    assert sorted(taxes["years"]) == ["2015", "2016"]
+    assert taxes["estimated_tax"] == pytest.approx(sum(y["estimated_tax"] for y in taxes["years"].values()), abs=0.05)

@@ -101,8 +101,11 @@ def test_api_500_stays_500_when_no_dependency_failed(rf):
     assert response.status_code == 500
 
 
-def test_a_deposit_answers_201_even_if_the_database_fails_right_after_its_commit(investor_client, investor, monkeypatch):
+def test_a_deposit_answers_201_even_if_the_database_fails_right_after_its_commit(
+    transactional_db, investor_client, investor, monkeypatch
+):
     # given a portfolio, and a database that goes away as soon as the deposit has committed
+    # (a real transaction: the money POST commits its work and its response together, at the end)
     from portfolios import services
     from portfolios.models import CashMovement
 

@@ -7,6 +7,8 @@ group, ``kill`` SIGKILLs it, as the OOM killer or a lost VM would).
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import signal
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -82,14 +85,22 @@ def http_wait(url: str, process: subprocess.Popen, accept=(200,), timeout: float
 
 
 def request(method: str, url: str, body: bytes | dict | None = None, headers: dict | None = None, timeout: float = 20):
-    """(status, headers, parsed JSON or raw bytes) of one HTTP request, errors included."""
+    """(status, headers, parsed JSON or raw bytes) of one HTTP request, errors included.
+
+    A server may answer a too-large body (413) and close before reading all of it: the client's send
+    then breaks, but the answer is on the socket, so it is read rather than reported as a failure.
+    """
+    parts = urllib.parse.urlsplit(url)
     data = json.dumps(body).encode() if isinstance(body, dict) else body
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310 - loopback only
-            status, head, raw = response.status, response.headers, response.read()
-    except urllib.error.HTTPError as exc:
-        status, head, raw = exc.code, exc.headers, exc.read()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.request(method, target, data, {"Content-Type": "application/json", **(headers or {})})
+        response = connection.getresponse()
+        status, head, raw = response.status, response.headers, response.read()
+    finally:
+        connection.close()
     try:
         return status, head, json.loads(raw)
     except ValueError:

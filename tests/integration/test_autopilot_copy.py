@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from django.db import transaction
+from django.db.models import F
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +69,33 @@ def _portfolio(owner, assets, *, name, mode, strategy, holdings, cash, tax=False
         Position.objects.create(portfolio=portfolio, asset=assets[symbol], quantity=total)
     CashMovement.objects.create(portfolio=portfolio, kind="deposit", amount=deposit, at=pd.Timestamp("2023-01-02", tz="UTC"))
     return portfolio.pk
+
+
+def _gain_realized_this_year(portfolio_id: int, asset, amount: str) -> None:
+    """A sale closed earlier this year with ``amount`` of gain: what a harvested loss can offset."""
+    from datetime import UTC, datetime
+
+    from portfolios.models import CashMovement, LotClosing, TaxLot, Trade
+
+    day = AS_OF - timedelta(days=30)
+    gain = Decimal(amount)
+    trade = Trade.objects.create(
+        portfolio_id=portfolio_id, asset=asset, side="sell", quantity=Decimal(10), price=gain / 10 + 1,
+        market_price=gain / 10 + 1, cash_flow=gain + 10, realized_gain=gain, trade_date=day,
+        executed_at=datetime.combine(day, datetime.min.time(), tzinfo=UTC), broker_ref=f"gain-{portfolio_id}",
+    )
+    buy = Trade.objects.create(
+        portfolio_id=portfolio_id, asset=asset, side="buy", quantity=Decimal(10), price=Decimal(1), market_price=Decimal(1),
+        cash_flow=Decimal(-10), trade_date=day - timedelta(days=60),
+        executed_at=datetime.combine(day - timedelta(days=60), datetime.min.time(), tzinfo=UTC),
+        broker_ref=f"gain-buy-{portfolio_id}",
+    )
+    lot = TaxLot.objects.create(portfolio_id=portfolio_id, asset=asset, opening_trade=buy, acquired_on=buy.trade_date,
+                                quantity_original=Decimal(10), quantity_open=Decimal(0), cost_basis=Decimal(10),
+                                cost_basis_open=Decimal(0))
+    LotClosing.objects.create(lot=lot, trade=trade, quantity=Decimal(10), proceeds=gain + 10, cost_basis=Decimal(10),
+                              realized_gain=gain, holding_period="short", closed_on=day)
+    CashMovement.objects.filter(portfolio_id=portfolio_id).update(amount=F("amount") - gain)
 
 
 def _snapshot(ids: list[int]) -> dict:
@@ -122,6 +150,8 @@ def chunk(db, investor):
         _portfolio(investor, assets, name="Cash only", mode="autopilot", strategy="optimizer:min_volatility",
                    cash="100000", holdings={}),
     ]
+    # a 40,000 gain realized this year, so that the harvested loss is usable now (harvest budget)
+    _gain_realized_this_year(ids[1], assets["BBB"], "40000")
     return ids
 
 
@@ -145,7 +175,7 @@ def test_copy_writer_writes_the_rows_the_orm_path_writes(chunk, monkeypatch):
             orm_results = _run(chunk, monkeypatch)
         expected = _snapshot(chunk)
         raise _Rollback
-    assert _snapshot(chunk)["trades"] == []
+    assert len(_snapshot(chunk)["trades"]) == 2  # only the set-up sale and its buy
     # when the same chunk runs through COPY
     copy_results = _run(chunk, monkeypatch)
     # then every row is the same, and the cycle did trade, harvest, propose and notify

@@ -102,3 +102,28 @@ def test_stale_wins_over_suspect_and_all_reasons_are_kept():
     result = health(bars([100, 101, 161.6, 160, 161]), as_of="2024-01-31")
     assert result.status == "stale"
     assert len(result.reasons) == 2
+
+
+def test_a_split_day_with_a_halved_close_and_a_continuous_adjusted_close_is_not_ok_unrecorded():
+    # given a 2:1 split on 2024-01-04: the close halves, the adjusted close does not move (Yahoo's shape)
+    series = bars([100, 101, 50.25, 51, 50.5])
+    series["adj_close"] = [50, 50.5, 50.25, 51, 50.5]
+    # when nobody recorded the split, and when it is recorded
+    unrecorded = health(series)
+    recorded = health(series, actions=[dt.date(2024, 1, 3)])
+    # then the -50.2 % close would otherwise pass the 50 % move bound of the adjusted close unnoticed
+    assert unrecorded.status == "suspect"
+    assert unrecorded.reasons == [
+        "unrecorded corporate action on 2024-01-03: the close moved -50.2% and the adjusted close -0.5% "
+        "(record the split or dividend)"
+    ]
+    assert recorded.status == "ok"
+
+
+def test_an_ordinary_dividend_gap_stays_ok_and_adjusted_only_series_never_flag():
+    # given a 1 % dividend drop of the close that the adjusted close does not show
+    series = bars([100, 101, 99, 102, 103])
+    series["adj_close"] = [99.0, 99.99, 99.0, 102, 103]
+    assert health(series).status == "ok"
+    # and a wide import (close = adjusted close) has no gap by construction
+    assert health(bars([100, 101, 99, 102, 103])).status == "ok"

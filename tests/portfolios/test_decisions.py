@@ -115,3 +115,51 @@ def test_decision_execute_runs_an_autopilot_decision_at_its_as_of(portfolio):
     assert Trade.objects.get().trade_date == DAY1
     with pytest.raises(Conflict):
         decision_execute(decision=decision)
+
+
+SIX = ["S1", "S2", "S3", "S4", "S5", "S6"]
+WEEK = [date(2024, 2, 5), date(2024, 2, 6), date(2024, 2, 7), date(2024, 2, 8), date(2024, 2, 9)]
+
+
+def six_symbol_proposal(portfolio, as_of):
+    trades = [
+        ProposedTrade(symbol=s, side="buy", quantity=D(1), est_price=D(100), est_cost=D(0), reason="buy", price=D(100))
+        for s in SIX
+    ]
+    return decision_create(portfolio=portfolio, as_of=as_of, mode="advise", trades=trades, summary="Buy six.")
+
+
+def test_trading_days_between_counts_each_date_once_whatever_the_number_of_symbols(portfolio, bars_make):
+    from portfolios.prices import trading_days_between
+
+    for k, day in enumerate(WEEK):
+        bars_make(day, {s: str(100 + k) for s in SIX})
+    assert trading_days_between(symbols=SIX, after=WEEK[0], through=WEEK[1]) == [WEEK[1]]
+    assert trading_days_between(symbols=SIX, after=WEEK[0], through=WEEK[3]) == WEEK[1:4]
+
+
+def test_a_six_symbol_proposal_is_approved_the_next_day_on_several_days_and_expires_after_two(portfolio, owner, bars_make):
+    # given the market arrives day by day; each day's proposal is approved once the next close is in
+    bars_make(WEEK[0], {s: "100" for s in SIX})
+    for k in range(2):
+        decision = six_symbol_proposal(portfolio, WEEK[k])
+        bars_make(WEEK[k + 1], {s: "100.5" for s in SIX})
+        # when
+        approved = decision_approve(decision=decision, user=owner)
+        # then its six trades filled at the next day's close
+        assert approved.status == Decision.Status.EXECUTED
+        assert sorted(Trade.objects.filter(decision=decision).values_list("asset__symbol", "trade_date")) == [
+            (s, WEEK[k + 1]) for s in SIX
+        ]
+    # given a proposal two trading days old
+    late = six_symbol_proposal(portfolio, WEEK[2])
+    bars_make(WEEK[3], {s: "100.5" for s in SIX})
+    bars_make(WEEK[4], {s: "100.5" for s in SIX})
+    # when / then
+    with pytest.raises(Conflict) as err:
+        decision_approve(decision=late, user=owner)
+    late.refresh_from_db()
+    assert (err.value.code, late.status) == ("proposal_stale", Decision.Status.EXPIRED)
+    assert "is 2 trading days old" in late.status_reason
+    assert Trade.objects.count() == 12
+    assert ledger_audit() == []

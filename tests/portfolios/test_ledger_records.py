@@ -33,7 +33,8 @@ def ledger():
     assets = {"AAA": Asset(pk=1, symbol="AAA"), "BBB": Asset(pk=2, symbol="BBB")}
     lots = [OpenLot(11, 1, date(2023, 1, 2), D("10"), D("500")), OpenLot(12, 1, date(2024, 5, 1), D("5"), D("300"))]
     positions = {1: PositionState(21, 1, D("15"))}
-    return Ledger(portfolio, assets, lots, positions, broker_name="paper")
+    # no loss closing in the wash-sale window (given, so that the ledger needs no query)
+    return Ledger(portfolio, assets, lots, positions, broker_name="paper", loss_closings={})
 
 
 def test_sell_then_buy_moves_lots_positions_and_cash_in_records(ledger):
@@ -78,3 +79,22 @@ def test_a_buy_beyond_the_cash_is_refused(ledger):
         ledger.apply(_order("BBB", "buy", "30"), _fill("BBB", "buy", "30", "50", "1", "-1501"),
                      decision=None, as_of=DAY)
     assert (err.value.code, err.value.extra) == ("insufficient_cash", {"cash": "-501"})
+
+
+def test_a_buy_washes_a_recent_loss_closing_it_is_given():
+    # given a closing of 10 AAA at a 100 loss on 2024-05-20 (lot bought 2024-05-01), nothing washed yet
+    portfolio = Portfolio(pk=7, cash=D("1000"), lot_method="fifo", ledger_version=3)
+    assets = {"AAA": Asset(pk=1, symbol="AAA")}
+    loss = (31, 11, D("10"), D("400"), D("500"), D("-100"), "short", date(2024, 5, 20), date(2024, 5, 1), None,
+            D("0"), D("0"))
+    ledger = Ledger(portfolio, assets, [], {}, broker_name="paper", loss_closings={1: [loss]})
+    # when 4 AAA are bought back 14 days later
+    ledger.apply(_order("AAA", "buy", "4"), _fill("AAA", "buy", "4", "45", "0", "-180"), decision=None, as_of=DAY)
+    # then 4/10 of the loss moves into the new lot, and the stored closing is updated
+    (lot,) = ledger.new_lots
+    assert (lot.quantity, lot.cost_basis, lot.wash_adjustment, lot.holding_from, lot.wash_replacement) == (
+        D("4"), D("220"), D("40"), date(2024, 5, 15), True,  # 2024-06-03 less the 19 days held
+    )
+    assert ledger.rewashed_rows() == [(31, D("4"), D("40"))]
+    (wash,) = ledger.washes
+    assert (wash.closing, wash.lot, wash.quantity, wash.disallowed_loss, wash.holding_days) == (31, ("new", 0), D("4"), D("40"), 19)

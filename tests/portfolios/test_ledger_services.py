@@ -1,6 +1,6 @@
 """Cash movements, trade execution and the ledger audit."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from common.errors import Unprocessable
-from portfolios.models import CashMovement, LotClosing, Portfolio, Position, TaxLot, Trade
+from portfolios.models import CashMovement, LotClosing, Portfolio, Position, TaxLot, Trade, WashSale
 from portfolios.services import (
     cash_deposit,
     cash_movement_record,
@@ -80,22 +80,64 @@ def test_buy_then_sell_books_lots_positions_cash_and_realized_gain(portfolio):
     assert ledger_audit() == []
 
 
-def test_hifo_and_specific_lots(portfolio):
-    # given two lots of AAA bought at 100 and 101 (plus slippage)
+def test_a_named_lot_sold_at_a_loss_is_washed_by_the_lot_bought_the_day_before(portfolio):
+    # given 5 AAA bought on DAY1 (cost 501.5) and 5 on DAY2 (cost 506.505)
     trades_execute(portfolio=portfolio, trades=[order("AAA", "buy", 5)], as_of=DAY1)
     trades_execute(portfolio=portfolio, trades=[order("AAA", "buy", 5)], as_of=DAY2)
     first, second = TaxLot.objects.order_by("acquired_on")
-    # when: a sell naming the first lot
-    trades_execute(portfolio=portfolio, trades=[order("AAA", "sell", 3, lot_ids=(first.pk,))], as_of=DAY3)
-    # then
+    # when 3 shares of the first lot are sold on DAY3 at 89.91 (net 268.73): a 32.17 loss
+    (sell,) = trades_execute(portfolio=portfolio, trades=[order("AAA", "sell", 3, lot_ids=(first.pk,))], as_of=DAY3)
+    # then the named lot closed, and 3 shares of the DAY2 lot (bought within 30 days) replace:
+    # split off with the disallowed loss in their basis and 2 more days of holding period
     first.refresh_from_db()
     second.refresh_from_db()
-    assert (first.quantity_open, second.quantity_open) == (D(2), D(5))
-    # when: HIFO closes the dearer second lot
+    closing = LotClosing.objects.get()
+    assert (closing.lot_id, closing.realized_gain, closing.wash_disallowed, closing.recognized_gain) == (
+        first.pk, D("-32.1700"), D("32.1700"), D("0"),
+    )
+    assert (first.quantity_open, second.quantity_original, second.quantity_open, second.cost_basis) == (
+        D(2), D(2), D(2), D("202.6020"),
+    )
+    piece = TaxLot.objects.get(split_from=second)
+    assert (piece.quantity_open, piece.cost_basis, piece.wash_adjustment, piece.holding_from, piece.opening_trade_id) == (
+        D(3), D("336.0730"), D("32.1700"), date(2024, 1, 1), second.opening_trade_id,
+    )
+    wash = WashSale.objects.get()
+    assert (wash.closing_id, wash.replacement_lot_id, wash.quantity, wash.disallowed_loss, wash.holding_days) == (
+        closing.pk, piece.pk, D(3), D("32.1700"), 2,
+    )
+    assert sell.realized_gain == D("-32.1700")
+    assert ledger_audit() == []
+
+
+def test_hifo_closes_the_dearest_lot(portfolio, bars_make):
+    # given lots bought at 80 and 120 more than 30 days before the sale (no wash sale)
+    bars_make(date(2023, 11, 1), {"AAA": "80"})
+    bars_make(date(2023, 11, 15), {"AAA": "120"})
+    trades_execute(portfolio=portfolio, trades=[order("AAA", "buy", 5)], as_of=date(2023, 11, 1))
+    trades_execute(portfolio=portfolio, trades=[order("AAA", "buy", 5)], as_of=date(2023, 11, 15))
+    cheap, dear = TaxLot.objects.order_by("acquired_on")
     Portfolio.objects.filter(pk=portfolio.pk).update(lot_method="hifo")
+    # when
     trades_execute(portfolio=portfolio, trades=[order("AAA", "sell", 1)], as_of=DAY3)
-    second.refresh_from_db()
-    assert second.quantity_open == D(4)
+    # then
+    cheap.refresh_from_db()
+    dear.refresh_from_db()
+    assert (cheap.quantity_open, dear.quantity_open, WashSale.objects.count()) == (D(5), D(4), 0)
+    assert ledger_audit() == []
+
+
+def test_tax_min_is_the_default_and_sells_the_loss_lot_before_fifo_would(portfolio, bars_make):
+    # given lots bought at 80 (a gain at 90) and 120 (a loss), both more than 30 days ago
+    bars_make(date(2023, 11, 1), {"AAA": "80"})
+    bars_make(date(2023, 11, 15), {"AAA": "120"})
+    trades_execute(portfolio=portfolio, trades=[order("AAA", "buy", 5)], as_of=date(2023, 11, 1))
+    trades_execute(portfolio=portfolio, trades=[order("AAA", "buy", 5)], as_of=date(2023, 11, 15))
+    # when
+    (sell,) = trades_execute(portfolio=portfolio, trades=[order("AAA", "sell", 2)], as_of=DAY3)
+    # then the 120 lot (5 x 120.12 + 1 = 601.60) closed: 2 x 89.91 - 1 = 178.82 against 240.64
+    assert portfolio.lot_method == "tax_min"
+    assert sell.realized_gain == D("-61.8200")
     assert ledger_audit() == []
 
 
@@ -139,7 +181,7 @@ def test_execution_queries_do_not_grow_with_the_number_of_trades(portfolio):
         trades_execute(portfolio=portfolio, trades=large, as_of=DAY3)
     # then
     assert len(q_large) == len(q_small)
-    assert len(q_large) <= 15  # 13 statements + the savepoint pair
+    assert len(q_large) <= 16  # 13 statements, the loss closings a buy may wash, the savepoint pair
     assert ledger_audit() == []
 
 
@@ -151,7 +193,7 @@ def test_audit_reports_each_broken_invariant(portfolio):
     # when
     codes = sorted(v.code for v in ledger_audit())
     # then
-    assert codes == ["cash_mismatch", "position_lot_mismatch", "position_trade_mismatch"]
+    assert codes == ["cash_mismatch", "position_lot_mismatch", "position_trade_mismatch", "statement_mismatch"]
 
 
 def test_audit_ledger_command_exits_nonzero_on_violations(portfolio):
@@ -190,4 +232,26 @@ def test_bulk_callers_save_queries_with_assets_and_a_prepared_broker(portfolio):
     assert len(plain) - len(prepared) == 3
     first, second = Trade.objects.order_by("id")[:2], Trade.objects.order_by("id")[2:4]
     assert [t.cash_flow for t in first] == [t.cash_flow for t in second]
+    assert ledger_audit() == []
+
+
+def test_one_ledger_can_book_a_lot_and_its_sale_on_later_days_before_one_flush(portfolio):
+    from marketdata.models import Asset
+    from portfolios.brokers import Fill
+    from portfolios.services.execution import Ledger
+
+    # given a buy of 10 AAA on DAY1 and a sale of 6 on DAY3, applied to one ledger
+    locked = Portfolio.objects.get(pk=portfolio.pk)
+    ledger = Ledger(locked, {"AAA": Asset.objects.get(symbol="AAA")}, [], {}, broker_name="paper", loss_closings={})
+    for day, side, qty, cash in ((DAY1, "buy", 10, "-1000"), (DAY3, "sell", 6, "720")):
+        fill = Fill("AAA", side, D(qty), D(100) if side == "buy" else D(120), D(100), D(0), D(0), D(cash),
+                    datetime(2024, 1, 2, 21, tzinfo=UTC), f"r-{side}")
+        ledger.apply(order("AAA", side, qty), fill, decision=None, as_of=day)
+    # when
+    ledger.flush()
+    # then the lot keeps its original 10 shares and 1,000 basis, 4 open; its closing points at it
+    lot = TaxLot.objects.get(portfolio=portfolio)
+    assert (lot.quantity_original, lot.quantity_open, lot.cost_basis, lot.cost_basis_open) == (D(10), D(4), D(1000), D(400))
+    closing = LotClosing.objects.get()
+    assert (closing.lot_id, closing.quantity, closing.realized_gain) == (lot.pk, D(6), D(120))
     assert ledger_audit() == []

@@ -195,8 +195,8 @@ def test_explicit_maps_are_used_and_must_be_complete(investor_client, market):
         {
             "universe": SYMBOLS,
             "objective": "min_volatility",
-            "risk_model": cov,
-            "expected_returns": mu,
+            "covariance": cov,
+            "expected_returns_values": mu,
         },
         format="json",
     )
@@ -207,10 +207,14 @@ def test_explicit_maps_are_used_and_must_be_complete(investor_client, market):
     for s in SYMBOLS:
         assert response.json()["weights"][s] == pytest.approx(inverse[s] / total, abs=1e-7)
     missing = investor_client.post(
-        URL, {"universe": SYMBOLS, "expected_returns": {"AAPL": 0.1}}, format="json"
+        URL, {"universe": SYMBOLS, "expected_returns_values": {"AAPL": 0.1}}, format="json"
     )
     assert missing.status_code == 400
-    assert missing.json()["errors"][0]["attr"] == "expected_returns"
+    assert missing.json()["errors"][0]["attr"] == "expected_returns_values"
+    # a map where an estimator's name belongs is a 400 naming the field (the maps have their own)
+    polymorphic = investor_client.post(URL, {"universe": SYMBOLS, "expected_returns": mu}, format="json")
+    assert polymorphic.status_code == 400
+    assert polymorphic.json()["errors"][0]["attr"] == "expected_returns"
 
 
 def test_black_litterman_views_and_risk_parity(investor_client, market):
@@ -234,7 +238,7 @@ def test_black_litterman_views_and_risk_parity(investor_client, market):
 @pytest.mark.parametrize(
     ("payload", "status", "attr"),
     [
-        ({"universe": ["AAPL", "NOPE"]}, 404, "universe"),
+        ({"universe": ["AAPL", "NOPE"]}, 422, "universe"),
         ({"universe": []}, 400, "universe"),
         ({"universe": ["AAPL", "AAPL"]}, 400, "universe"),
         ({"universe": SYMBOLS, "start": "2018-01-01", "end": "2017-01-01"}, 400, "end"),
@@ -358,5 +362,5 @@ def test_capm_against_a_stored_benchmark(investor_client, market):
         assert response.json()["expected_returns"][symbol] == pytest.approx(
             expected[symbol], abs=1e-10
         )
-    assert unknown.status_code == 404
+    assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["attr"] == "benchmark"

@@ -64,7 +64,8 @@ def test_realized_gains_split_proceeds_and_classify_holding_period():
 def test_holding_period_is_long_only_after_the_first_anniversary():
     assert holding_period(date(2023, 6, 3), date(2024, 6, 3)) == "short"
     assert holding_period(date(2023, 6, 3), date(2024, 6, 4)) == "long"
-    assert holding_period(date(2024, 2, 29), date(2025, 3, 1)) == "short"
+    assert holding_period(date(2024, 2, 29), date(2025, 2, 28)) == "short"
+    assert holding_period(date(2024, 2, 29), date(2025, 3, 1)) == "long"  # period 1 March - 28 February
 
 
 CLASSES = {"A": "equity", "B": "equity", "C": "equity", "T": "bond"}

@@ -57,13 +57,15 @@ def test_var_of_own_portfolio_gives_money_amounts(investor_client, portfolio, ma
 
 
 def test_another_users_portfolio_is_not_found(other_client, portfolio):
-    assert other_client.post(VAR_URL, {"portfolio_id": portfolio.pk}, format="json").status_code == 404
+    # a portfolio named in the body is not a path object: 422, naming portfolio_id, same for "not yours"
+    var = other_client.post(VAR_URL, {"portfolio_id": portfolio.pk}, format="json")
+    assert (var.status_code, var.json()["errors"][0]["attr"]) == (422, "portfolio_id")
     assert other_client.get(f"/api/v1/portfolios/{portfolio.pk}/risk").status_code == 404
-    assert other_client.post(STRESS_URL, {"portfolio_id": portfolio.pk}, format="json").status_code == 404
+    assert other_client.post(STRESS_URL, {"portfolio_id": portfolio.pk}, format="json").status_code == 422
 
 
 @pytest.mark.parametrize(("payload", "status", "attr"), [
-    ({"weights": {"NOPE": 1.0}}, 404, "weights"),
+    ({"weights": {"NOPE": 1.0}}, 422, "weights"),
     ({"weights": {"AAA": 1.0}, "portfolio_id": 1}, 400, "weights"),
     ({}, 400, "weights"),
     ({"weights": {"AAA": 1.0}, "method": "magic"}, 400, "method"),
@@ -122,11 +124,11 @@ def test_stress_test_replays_history_of_a_portfolio(investor_client, portfolio, 
 
 
 @pytest.mark.parametrize(("payload", "status", "attr"), [
-    ({"weights": {"AAA": 1.0}, "scenarios": ["nope"]}, 404, "scenarios"),
+    ({"weights": {"AAA": 1.0}, "scenarios": ["nope"]}, 422, "scenarios"),
     ({"weights": {"AAA": 1.0}, "custom_scenarios": [{"name": "x", "shocks": {"stocks": -0.1}}]}, 400,
      "custom_scenarios.0.shocks"),
     ({"weights": {"AAA": 1.0}, "custom_scenarios": [{"name": "x"}]}, 400, "custom_scenarios.0.shocks"),
-    ({"weights": {"ZZZ": 1.0}}, 404, "weights"),
+    ({"weights": {"ZZZ": 1.0}}, 422, "weights"),
 ])
 def test_bad_stress_requests_name_the_field(investor_client, market, payload, status, attr):
     response = investor_client.post(STRESS_URL, payload, format="json")

@@ -3,8 +3,8 @@ import datetime as dt
 import pytest
 
 from common.errors import Conflict
-from risk.measures.alerts import AlertSignal
 from portfolios.models import PortfolioLimits
+from risk.measures.alerts import AlertSignal
 from risk.models import RiskAlert, RiskSnapshot
 from risk.services import risk_alert_acknowledge, risk_alerts_sync, risk_snapshot_take
 from tests.risk.conftest import make_portfolio

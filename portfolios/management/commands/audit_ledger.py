@@ -11,10 +11,17 @@ from portfolios.services import ledger_audit
 
 
 class Command(BaseCommand):
-    help = "Check the ledger: cash vs movements and trades, positions vs lots and trades, lots vs closings."
+    help = (
+        "Check the ledger: cash vs movements and trades, positions vs lots, trades and splits, lots vs closings, "
+        "wash sales, dividends, and that statements and tax reports reconcile with it."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--portfolio", type=int, help="Audit only this portfolio id.")
+        parser.add_argument(
+            "--no-statements", action="store_true",
+            help="Skip reconciling each portfolio's statement and yearly tax reports (a few queries each).",
+        )
 
     def handle(self, *args, **options) -> None:
         portfolio = None
@@ -23,7 +30,7 @@ class Command(BaseCommand):
             if portfolio is None:
                 self.stderr.write(f"portfolio {options['portfolio']} does not exist")
                 sys.exit(2)
-        violations = ledger_audit(portfolio=portfolio)
+        violations = ledger_audit(portfolio=portfolio, statements=not options.get("no_statements"))
         count = Portfolio.objects.count() if portfolio is None else 1
         if not violations:
             self.stdout.write(self.style.SUCCESS(f"ledger OK: {count} portfolio(s), no violations"))

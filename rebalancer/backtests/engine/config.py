@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from portfolios.policy import PolicyLimits, policy_limits
+from portfolios.tax import TaxRates  # one definition: rates, and the yearly loss deduction
 from rebalancer.autopilot.types import (
     AutonomyConfig,
     BandSettings,
@@ -14,14 +15,6 @@ from rebalancer.autopilot.types import (
     TaxConfig,
     TradeConfig,
 )
-
-
-@dataclass(frozen=True)
-class TaxRates:
-    """Rates for the estimated tax on realised gains (losses carry forward)."""
-
-    short_term: float = 0.35
-    long_term: float = 0.15
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,13 @@
 """An in-memory ledger for the backtester: cash, positions, tax lots, fills and costs.
 
 It books fills the way the paper broker and the portfolio ledger do (``Decimal``
-money and quantities, FIFO lots unless a sell names its lots) but in memory, so a
-replay writes nothing to the database per day. It also keeps the numbers the
+money and quantities) but in memory, so a replay writes nothing to the database per
+day. Tax lots live in a :class:`portfolios.tax.LotBook` — the same lot arithmetic as
+the live ledger: lot selection (tax-minimizing by default, as for a live taxable
+portfolio; named lots first when a sell names them), the anniversary holding-period
+rule, wash sales with the disallowed loss moved to the replacement's basis. A lot's
+basis is what the fill cost (``money(q x fill) + commission``), a sale's proceeds its
+net cash flow, exactly as the live ledger books them. It also keeps the numbers the
 validation harness checks after every day (:meth:`PaperLedger.check_invariants`):
 
 * no negative cash and no negative position;
@@ -21,14 +26,15 @@ of the fill's money amount to 4 places, at most half a unit either way).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from portfolios.tax import LONG, TAX_MIN, BookClosing, BookLot, LotBook, TaxRates, tax_years_net
 from portfolios.trading.costs import BUY, SELL, ZERO, CostModel, money
 
-LONG_TERM_DAYS = 365
 ROUNDING = Decimal("0.00005")
 """Half a money unit: the gross of a fill is rounded to 4 places, so the booked
 slippage of a zero-slippage fill is this rounding, either way."""
@@ -41,15 +47,6 @@ class LedgerInvariantError(AssertionError):
         super().__init__(f"{as_of}: {what}: {detail}")
         self.what = what
         self.as_of = as_of
-
-
-@dataclass
-class LotRecord:
-    symbol: str
-    quantity: Decimal
-    cost_per_share: Decimal
-    acquired_on: date
-    lot_id: int
 
 
 @dataclass(frozen=True)
@@ -67,6 +64,8 @@ class Fill:
     slippage: Decimal  # exact: |gross - quantity * price|
     cash_flow: Decimal  # signed: negative for buys
     realized_gain: Decimal = ZERO
+    """Economic gain of a sell (proceeds - basis) over its closings; see ``PaperLedger.closings``
+    for what the wash-sale rule disallowed."""
     long_term_gain: Decimal = ZERO
     harvest: bool = False
     reason: str = ""
@@ -78,14 +77,18 @@ class PaperLedger:
 
     initial_cash: Decimal
     costs: CostModel
+    lot_method: str = TAX_MIN
+    """How sells that name no lots choose them (``portfolios.tax.LOT_METHODS``)."""
     cash: Decimal = ZERO
     quantities: dict[str, Decimal] = field(default_factory=dict)
-    lots: list[LotRecord] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
+    closings: list[BookClosing] = field(default_factory=list)
+    """Every lot closing, in order; wash-sale fields move when a later buy washes a loss."""
+    wash_sale_blocks: list[tuple[date, str, str]] = field(default_factory=list)
+    """(date, symbol, why) of each harvest or purchase the wash-sale rule stopped."""
     commission_total: Decimal = ZERO
     slippage_total: Decimal = ZERO
     reference_flow_total: Decimal = ZERO  # sum of signed quantity * close over fills
-    _next_lot_id: int = 1
     _checked: int = 0
     _chk_flows: Decimal = ZERO
     _chk_charged: Decimal = ZERO
@@ -93,6 +96,32 @@ class PaperLedger:
 
     def __post_init__(self) -> None:
         self.cash = self.initial_cash
+        ids = itertools.count(1)
+        self.book = LotBook(new_id=lambda _kind: next(ids))
+        self._by_year: dict[int, list[BookClosing]] = {}
+        self._carryover: tuple[int, float] | None = None
+
+    def tax_position(self, as_of: date, *, loss_deduction_limit: float = 3000.0) -> tuple[float, float]:
+        """(net gains recognized since 1 January of ``as_of``'s year, loss carried into that year)."""
+        year = as_of.year
+        this_year = float(sum((c.recognized_gain for c in self._by_year.get(year, ())), ZERO))
+        # Earlier years change only when a January buy washes a December loss: recompute in January.
+        if self._carryover is None or self._carryover[0] != year or as_of.month == 1:
+            prior = {}
+            for y, closings in self._by_year.items():
+                if y < year:
+                    st = sum((c.recognized_gain for c in closings if c.holding_period != LONG), ZERO)
+                    lt = sum((c.recognized_gain for c in closings if c.holding_period == LONG), ZERO)
+                    prior[y] = (st, lt)
+            netted = tax_years_net(prior, TaxRates(loss_deduction_limit=loss_deduction_limit), last_year=year - 1)
+            carry = float(netted[-1].carryover_short_term + netted[-1].carryover_long_term) if netted else 0.0
+            self._carryover = (year, carry)
+        return this_year, self._carryover[1]
+
+    @property
+    def lots(self) -> list[BookLot]:
+        """The open lots (``symbol``, ``quantity``, ``cost_per_share``, ``acquired_on``, ``lot_id``)."""
+        return self.book.open_lots()
 
     # -- execution -------------------------------------------------------------
     def execute(
@@ -117,14 +146,13 @@ class PaperLedger:
         if side == BUY:
             cash_flow = -gross - commission
             slippage = gross - reference
-            self._open_lot(symbol, quantity, fill_price, as_of, commission)
+            self.book.buy(symbol=symbol, quantity=quantity, basis=-cash_flow, on=as_of)
+            self.book.events_clear()  # nothing is written: the book's records need not pile up
             realized = long_term = ZERO
         else:
             cash_flow = gross - commission
             slippage = reference - gross
-            realized, long_term = self._close_lots(
-                symbol, quantity, fill_price, as_of, lot_ids, commission
-            )
+            realized, long_term = self._close_lots(symbol, quantity, cash_flow, as_of, lot_ids, harvest)
         held = self.quantities.get(symbol, ZERO) + (quantity if side == BUY else -quantity)
         if held == 0:
             self.quantities.pop(symbol, None)
@@ -153,44 +181,29 @@ class PaperLedger:
         self.fills.append(fill)
         return fill
 
-    def _open_lot(
-        self, symbol: str, quantity: Decimal, fill_price: Decimal, as_of: date, commission: Decimal
-    ) -> None:
-        # The commission of a buy is part of the lot's cost basis.
-        basis = (quantity * fill_price + commission) / quantity
-        self.lots.append(LotRecord(symbol, quantity, basis, as_of, self._next_lot_id))
-        self._next_lot_id += 1
-
     def _close_lots(
         self,
         symbol: str,
         quantity: Decimal,
-        fill_price: Decimal,
+        proceeds: Decimal,
         as_of: date,
         lot_ids: tuple[int, ...],
-        commission: Decimal,
+        harvest: bool,
     ) -> tuple[Decimal, Decimal]:
-        """Close ``quantity`` from the named lots first, then FIFO; return (gain, long-term part)."""
+        """Close ``quantity`` through the lot book; return (gain, long-term part)."""
         held = self.quantities.get(symbol, ZERO)
         if quantity > held:
             raise ValueError(f"cannot sell {quantity} {symbol}: only {held} held")
-        own = [lot for lot in self.lots if lot.symbol == symbol]
-        named = [lot for lot in own if lot.lot_id in lot_ids]
-        order = named + [lot for lot in own if lot.lot_id not in lot_ids]
-        proceeds_per_share = fill_price - commission / quantity
-        remaining = quantity
-        gain = long_gain = ZERO
-        for lot in order:
-            if remaining <= 0:
-                break
-            take = min(lot.quantity, remaining)
-            piece = take * (proceeds_per_share - lot.cost_per_share)
-            gain += piece
-            if (as_of - lot.acquired_on).days > LONG_TERM_DAYS:
-                long_gain += piece
-            lot.quantity -= take
-            remaining -= take
-        self.lots = [lot for lot in self.lots if lot.quantity > 0]
+        closings = self.book.sell(
+            symbol=symbol, quantity=quantity, proceeds=proceeds, on=as_of,
+            method=self.lot_method, lot_ids=lot_ids, harvest=harvest,
+        )
+        self.closings.extend(closings)
+        for closing in closings:
+            self._by_year.setdefault(closing.closed_on.year, []).append(closing)
+        self.book.events_clear()
+        gain = sum((c.gain for c in closings), ZERO)
+        long_gain = sum((c.gain for c in closings if c.holding_period == LONG), ZERO)
         return gain, long_gain
 
     # -- views -----------------------------------------------------------------

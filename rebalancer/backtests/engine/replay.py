@@ -212,6 +212,9 @@ def replay(
             lots_cache[:] = [len(ledger.fills), _lots_of(ledger)]
         state = _holdings_state(ledger, as_of, equity[:k], days[first : first + k], last_rebalanced, policy,
                                 lots_cache[1])
+        if autonomy.tax.enabled:  # what a harvested loss can offset this year (rebalancer.autopilot.harvest)
+            realized, carryover = ledger.tax_position(as_of, loss_deduction_limit=autonomy.tax.loss_deduction_limit)
+            state = replace(state, realized_this_year=realized, loss_carryover=carryover)
         decision = cycle_decide(
             state=state,
             market=market,
@@ -224,6 +227,7 @@ def replay(
         if decision.overlay is not None:
             exposure[k] = decision.overlay.multiplier
         executed = 0
+        ledger.wash_sale_blocks.extend((as_of, s, "wash-sale rule") for s in decision.wash_sale_blocks)
         if decision.action == "rebalance" and autonomy.mode == "autopilot":
             for intent in decision.trades:
                 fill = ledger.execute(
@@ -306,6 +310,7 @@ def _holdings_state(
 ) -> HoldingsState:
     recent: list[tuple[str, date]] = []
     loss_sales: list[tuple[str, date]] = []
+    harvests: list[tuple[str, date]] = []
     for f in reversed(ledger.fills):  # chronological, so stop at the first old one
         if (as_of - f.as_of).days > WASH_SALE_LOOKBACK_DAYS:
             break
@@ -313,6 +318,8 @@ def _holdings_state(
             recent.append((f.symbol, f.as_of))
         elif f.realized_gain < 0:
             loss_sales.append((f.symbol, f.as_of))
+            if f.harvest:
+                harvests.append((f.symbol, f.as_of))
     return HoldingsState(
         as_of=as_of,
         cash=float(ledger.cash),
@@ -320,6 +327,7 @@ def _holdings_state(
         lots=lots if lots is not None else _lots_of(ledger),
         recent_buys=tuple(reversed(recent)),
         recent_loss_sales=tuple(reversed(loss_sales)),
+        recent_harvests=tuple(reversed(harvests)),
         last_rebalanced_on=last_rebalanced,
         policy=policy,
     )

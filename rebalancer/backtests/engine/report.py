@@ -174,7 +174,7 @@ def backtest_report(
                 annual_turnover=annual,
                 rebalances=result.rebalances,
                 trades=len(result.fills),
-                taxes=taxes_estimate(result.fills, config.tax_rates),
+                taxes=taxes_estimate(result.fills, config.tax_rates, ledger=result.ledger, through=config.end),
                 replay=result,
             )
         )

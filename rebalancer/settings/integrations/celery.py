@@ -20,3 +20,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Without a broker, long tasks (a backtest) enqueued through common.tasks.task_enqueue_on_commit
+# run on a background thread after the response instead of inside the request.
+TASKS_EAGER_IN_BACKGROUND = env.bool("TASKS_EAGER_IN_BACKGROUND", default=True)
+TASKS_BACKGROUND_THREADS = env.int("TASKS_BACKGROUND_THREADS", default=1)

@@ -36,3 +36,7 @@ DRF_STANDARDIZED_ERRORS = {
         for code in ["400", "401", "403", "404", "405", "406", "415", "429", "500"]
     },
 }
+
+# Edits of portfolios, targets and autonomy settings without If-Match: allowed (False) or
+# 428 (True). The ETag check itself always applies when the header is sent.
+API_REQUIRE_IF_MATCH = env.bool("API_REQUIRE_IF_MATCH", default=False)

@@ -32,8 +32,14 @@ SPECTACULAR_SETTINGS = {
         "BacktestStatusEnum": "rebalancer.backtests.models.BacktestStatus.choices",
         "OrderStatusEnum": "portfolios.broker_models.OrderStatus.choices",
     },
+    # A nullable enum is `allOf: [XEnum]` with `nullable: true`, not `oneOf: [XEnum, NullEnum]`:
+    # Dart generators turn the latter into a type they never define (issue 17).
+    "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "common.schema.postprocess_anonymous_operations",
+        "common.schema.postprocess_etag_headers",
     ],
-    "SECURITY": [{"jwtAuth": []}],
+    # No global SECURITY: each operation declares its own (jwtAuth from the authentication
+    # classes; none on the anonymous ones), so generated clients log in without a token.
 }

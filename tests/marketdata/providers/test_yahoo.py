@@ -178,10 +178,12 @@ def test_dividends_and_splits_in_the_window_are_reported_as_actions():
     yahoo.fetch(["MSFT", "VOD.L"], dt.date(2023, 11, 8), dt.date(2023, 11, 17))
 
     # then
-    assert yahoo.actions.to_dict("records") == [
+    assert yahoo.actions[["date", "symbol", "kind", "ratio"]].to_dict("records") == [
         {"date": pd.Timestamp("2023-11-15"), "symbol": "MSFT", "kind": "dividend", "ratio": 0.75},
         {"date": pd.Timestamp("2023-11-16"), "symbol": "MSFT", "kind": "split", "ratio": 4.0},
     ]
+    split = yahoo.actions.iloc[1]
+    assert (split["numerator"], split["denominator"]) == (4.0, 1.0)
 
 
 def test_actions_outside_the_window_are_left_out():

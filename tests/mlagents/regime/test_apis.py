@@ -81,9 +81,10 @@ def test_bad_parameters_are_400_naming_the_parameter(investor_client, history, p
     assert response.json()["errors"][0]["code"] == code
 
 
-def test_unknown_market_is_404(investor_client, db):
+def test_unknown_market_is_422(investor_client, db):
+    # a market named in the query is not a path object (README, one contract for errors)
     response = investor_client.get(URL, {"market": "mars"})
-    assert response.status_code == 404
+    assert response.status_code == 422
     assert response.json()["errors"] == [{"code": "unknown_market", "detail": "Unknown market 'mars'.",
                                           "attr": "market"}]
 

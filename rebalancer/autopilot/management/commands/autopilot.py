@@ -33,11 +33,14 @@ class Command(BaseCommand):
         portfolios = options["portfolios"]
         try:
             if options["force"] and portfolios:
+                from portfolios.services import corporate_actions_apply, ledger_as_of_check
                 from rebalancer.autopilot.services import latest_market_date
 
                 day = as_of or latest_market_date()
                 if day is None:
                     raise CommandError("there are no prices yet; pull market data first")
+                ledger_as_of_check(as_of=day, portfolio_ids=portfolios)
+                corporate_actions_apply(as_of=day)
                 results = cycle_run_many(portfolio_ids=portfolios, as_of=day, force=True)
                 self._print(day, results)
                 return

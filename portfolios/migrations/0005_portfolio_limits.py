@@ -52,7 +52,7 @@ def copy_limits(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portfolios', '0003_broker_orders'),
+        ('portfolios', '0004_ledger_truth_wash_sales_and_corporate_actions'),
         ('risk', '0001_initial'),
     ]
 

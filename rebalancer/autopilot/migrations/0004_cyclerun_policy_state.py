@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('autopilot', '0002_fk_indexes_covered_by_composites'),
+        ('autopilot', '0003_push_outbox_and_preferences'),
     ]
 
     operations = [
