@@ -7,7 +7,7 @@ PYTEST_FLAGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast test-integration lint system-packages venv migrate clean bench check-clients
+.PHONY: demo test test-fast test-integration lint system-packages venv migrate clean bench check-clients messages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ test-fast: venv
 
 test-integration: venv system-packages
 	$(PY) -m pytest -p tests.integration.services -m integration tests/integration $(PYTEST_FLAGS)
+
+# Translation catalogues: the template (locale/django.pot) from every gettext call, the German
+# catalogue filled from scripts/i18n_de.py, compiled to the .mo Django reads.
+messages: venv system-packages
+	$(PY) manage.py makemessages -l de --keep-pot --no-location --ignore=.venv --ignore=tests --ignore=var \
+	  --ignore=staticfiles --ignore=bench --ignore=docs
+	$(PY) scripts/i18n_de.py
+	$(PY) manage.py compilemessages -l de --ignore=.venv
 
 check-clients: venv
 	$(PY) scripts/check_api_clients.py

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -431,8 +431,26 @@ def performance_get(
     return Performance(series, metrics_from_twr(series), realized, deposits)
 
 
+ExplanationRenderer = Callable[[Decision], str]
+"""Writes a decision's record as plain words in the active language (the autopilot, which
+writes the records, registers one at app start; until then the stored summary stands)."""
+_EXPLANATION_RENDERERS: list[ExplanationRenderer] = []
+
+
+def explanation_renderer_register(renderer: ExplanationRenderer) -> None:
+    """Use ``renderer`` for :func:`decision_explanation_text` (the last registered wins)."""
+    _EXPLANATION_RENDERERS[:] = [renderer]
+
+
+def decision_explanation_text(*, decision: Decision) -> str:
+    """The decision in plain words for the investor, in the active language."""
+    if _EXPLANATION_RENDERERS:
+        return _EXPLANATION_RENDERERS[0](decision)
+    return decision.summary
+
+
 def decisions_list(*, portfolio: Portfolio, statuses: Sequence[str] = ()) -> QuerySet[Decision]:
-    qs = Decision.objects.filter(portfolio=portfolio).order_by("-as_of", "-id")
+    qs = Decision.objects.filter(portfolio=portfolio).select_related("portfolio").order_by("-as_of", "-id")
     return qs.filter(status__in=statuses) if statuses else qs
 
 

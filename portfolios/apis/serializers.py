@@ -314,15 +314,24 @@ class ProposalSerializer(serializers.ModelSerializer):
     before = serializers.DictField(read_only=True, help_text="expected_return, volatility, var_95 before.")
     after = serializers.DictField(read_only=True, help_text="The same after the trades.")
     explanation = serializers.DictField(read_only=True)
+    explanation_text = serializers.SerializerMethodField(
+        help_text="The decision in plain words, in the request's language (Accept-Language), amounts in the "
+        "portfolio's currency."
+    )
 
     class Meta:
         model = Decision
         fields = [
             "id", "as_of", "status", "mode", "strategy", "summary", "confidence", "triggers", "checks",
-            "target_weights", "current_weights", "before", "after", "trades", "explanation", "status_reason",
-            "created_at", "decided_at", "executed_at",
+            "target_weights", "current_weights", "before", "after", "trades", "explanation", "explanation_text",
+            "status_reason", "created_at", "decided_at", "executed_at",
         ]
         read_only_fields = fields
+
+    def get_explanation_text(self, obj: Decision) -> str:
+        from portfolios.selectors import decision_explanation_text
+
+        return decision_explanation_text(decision=obj)
 
 
 class RejectInputSerializer(serializers.Serializer):

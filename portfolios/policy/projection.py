@@ -55,6 +55,30 @@ class ProjectionError(ValueError):
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """One change the projection made to the raw weights, in numbers (fractions of the
+    portfolio), so an explanation can say what a limit did to the strategy's wish.
+
+    ``kind``: ``position_cap`` (``symbols`` one asset held at ``limit``, ``wanted`` -> ``got``),
+    ``sleeve_lowered`` / ``sleeve_raised`` (``sleeve``'s total; ``limit`` is the range end
+    that bound it, ``None`` when it moved only to take up what other limits removed),
+    ``cash_buffer`` (the invested total cut to keep ``limit`` in cash; ``pairs`` holds each
+    asset's ``(symbol, wanted, got)``), ``not_in_universe``, ``excluded`` (``wanted`` is what the
+    strategy gave those ``symbols``), ``frozen`` (``got``: their weight kept as held),
+    ``max_holdings`` (``limit`` the count, ``symbols`` those left out), ``relaxed_floor`` /
+    ``relaxed_ceiling`` (``sleeve`` names the node, ``limit`` its range end, ``got`` the value used).
+    """
+
+    kind: str
+    symbols: tuple[str, ...] = ()
+    sleeve: str | None = None
+    wanted: float | None = None
+    got: float | None = None
+    limit: float | None = None
+    pairs: tuple[tuple[str, float, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Projection:
     """Feasible weights with what was changed and why (for the decision record)."""
 
@@ -64,6 +88,8 @@ class Projection:
     """Plain sentences: caps that bound, sleeves raised or lowered, symbols dropped."""
     relaxed: tuple[str, ...] = ()
     """Limits the universe could not meet and the value used instead."""
+    adjustments: tuple[Adjustment, ...] = ()
+    """The same facts as :attr:`changes` and :attr:`relaxed`, in numbers (:class:`Adjustment`)."""
 
     @property
     def moved(self) -> float:
@@ -169,12 +195,14 @@ def _tree(symbols: Sequence[str], classes: Mapping[str, str], limits: PolicyLimi
     return root
 
 
-def _relax(node: _Node, lb: np.ndarray, ub: np.ndarray, notes: list[str]) -> tuple[float, float]:
+def _relax(
+    node: _Node, lb: np.ndarray, ub: np.ndarray, notes: list[str], found: list[Adjustment] | None = None
+) -> tuple[float, float]:
     """Bottom-up: the node's attainable range; bounds it cannot meet are moved to it."""
     lo_sum = float(lb[node.leaves].sum()) if node.leaves else 0.0
     hi_sum = float(ub[node.leaves].sum()) if node.leaves else 0.0
     for child in node.children:
-        c_lo, c_hi = _relax(child, lb, ub, notes)
+        c_lo, c_hi = _relax(child, lb, ub, notes, found)
         lo_sum += c_lo
         hi_sum += c_hi
     lo, hi = node.lo, node.hi
@@ -183,12 +211,16 @@ def _relax(node: _Node, lb: np.ndarray, ub: np.ndarray, notes: list[str]) -> tup
             f"the {node.name} can hold at most {hi_sum:.1%} with this universe and these caps, "
             f"below its {lo:.1%} minimum; {hi_sum:.1%} is used"
         )
+        if found is not None:
+            found.append(Adjustment(kind="relaxed_floor", sleeve=node.name, limit=lo, got=hi_sum))
         lo = hi = hi_sum
     elif hi < lo_sum - TOLERANCE:
         notes.append(
             f"the {node.name} must hold at least {lo_sum:.1%} (frozen holdings or floors), "
             f"above its {hi:.1%} maximum; {lo_sum:.1%} is used"
         )
+        if found is not None:
+            found.append(Adjustment(kind="relaxed_ceiling", sleeve=node.name, limit=hi, got=lo_sum))
         lo = hi = lo_sum
     node.lo, node.hi = max(lo, lo_sum), min(hi, hi_sum)
     node.attainable = (node.lo, node.hi)
@@ -216,11 +248,11 @@ def _solve(node: _Node, shift: float, shifts: np.ndarray) -> None:
 
 
 def _project_once(
-    v: np.ndarray, lb: np.ndarray, ub: np.ndarray, symbols, classes, limits
+    v: np.ndarray, lb: np.ndarray, ub: np.ndarray, symbols, classes, limits, found: list[Adjustment] | None = None
 ) -> tuple[np.ndarray, list[str]]:
     root = _tree(symbols, classes, limits)
     relaxed: list[str] = []
-    _relax(root, lb, ub, relaxed)
+    _relax(root, lb, ub, relaxed, found)
     d = v + SLOPE_FLOOR
     _build(root, v, d, lb, ub)
     shifts = np.zeros_like(v)
@@ -308,18 +340,22 @@ def project(
     excluded = set(limits.excluded_symbols)
     v = np.array([max(0.0, float(raw.get(s, 0.0))) for s in symbols])
     lb, ub = _bounds(symbols, asset_classes, limits, frozen)
-    w, relaxed = _project_once(v, lb, ub, symbols, asset_classes, limits)
+    found: list[Adjustment] = []
+    w, relaxed = _project_once(v, lb, ub, symbols, asset_classes, limits, found)
     k = limits.max_holdings
     if k is not None and int(np.count_nonzero(w > DUST)) > k:
         keep = _support(w, symbols, asset_classes, limits, k)
         mask = np.zeros(n, dtype=bool)
         mask[keep] = True
         mask |= lb > 0  # frozen holdings stay whatever the count
-        w, relaxed = _project_once(v, lb, np.where(mask, ub, 0.0), symbols, asset_classes, limits)
+        found = []
+        w, relaxed = _project_once(v, lb, np.where(mask, ub, 0.0), symbols, asset_classes, limits, found)
     weights = {s: float(w[i]) for i, s in enumerate(symbols) if w[i] > DUST}
     raw_clean = {str(s): float(x) for s, x in raw.items() if float(x) > DUST}
     changes = _changes(raw_clean, weights, symbols, asset_classes, limits, set(universe), excluded, frozen, k)
-    return Projection(weights=weights, raw=raw_clean, changes=tuple(changes), relaxed=tuple(relaxed))
+    adjustments = _adjustments(raw_clean, weights, asset_classes, limits, set(universe), excluded, frozen, k)
+    return Projection(weights=weights, raw=raw_clean, changes=tuple(changes), relaxed=tuple(relaxed),
+                      adjustments=tuple(adjustments + found))
 
 
 def _changes(raw, weights, symbols, classes, limits, universe, excluded, frozen, k) -> list[str]:
@@ -351,3 +387,54 @@ def _changes(raw, weights, symbols, classes, limits, universe, excluded, frozen,
     if k is not None and len(weights) > 0 and len([s for s in raw if raw[s] > 0]) > k:
         notes.append(f"at most {k} holdings kept (your max_holdings)")
     return notes
+
+
+MOVED = 1e-4
+"""A weight or total that moved less than this (one basis point) is not an adjustment."""
+
+
+def _adjustments(raw, weights, classes, limits, universe, excluded, frozen, k) -> list[Adjustment]:
+    """The projection's changes in numbers (see :class:`Adjustment`); what :func:`_changes` says in words."""
+    out: list[Adjustment] = []
+    sleeve = {s: sleeve_of(classes.get(s, "unknown")) for s in set(raw) | set(weights)}
+    dropped = tuple(sorted(s for s in raw if s not in universe and s not in frozen))
+    if dropped:
+        out.append(Adjustment(kind="not_in_universe", symbols=dropped, wanted=sum(raw[s] for s in dropped)))
+    banned = tuple(sorted(s for s in raw if s in excluded and s not in dropped))
+    if banned:
+        out.append(Adjustment(kind="excluded", symbols=banned, wanted=sum(raw[s] for s in banned)))
+    capped = set()
+    for s in sorted(raw):
+        cap = limits.position_cap(classes.get(s, "unknown"))
+        got = weights.get(s, 0.0)
+        if (s not in frozen and sleeve[s] != "cash" and raw[s] > got + MOVED and abs(got - cap) <= 1e-6
+                and abs(cap - limits.max_position) <= 1e-12):
+            capped.add(s)
+            out.append(Adjustment(kind="position_cap", symbols=(s,), wanted=raw[s], got=got, limit=cap))
+    for name in ("equity", "bonds", "alternatives"):
+        before = sum(x for s, x in raw.items() if sleeve[s] == name)
+        after = sum(x for s, x in weights.items() if sleeve[s] == name)
+        lo, hi = limits.sleeve_ranges[name]
+        if after < before - MOVED:
+            bound = hi if abs(after - hi) <= MOVED else None
+            if bound is not None or before > 0:
+                out.append(Adjustment(kind="sleeve_lowered", sleeve=name, wanted=before, got=after, limit=bound))
+        elif after > before + MOVED:
+            bound = lo if abs(after - lo) <= MOVED else None
+            out.append(Adjustment(kind="sleeve_raised", sleeve=name, wanted=before, got=after, limit=bound))
+    cash_lo = limits.sleeve_ranges["cash"][0]
+    invested_raw = sum(x for s, x in raw.items() if sleeve[s] != "cash")
+    invested = sum(x for s, x in weights.items() if sleeve[s] != "cash")
+    if (invested_raw > 1.0 - cash_lo + MOVED and abs(invested - (1.0 - cash_lo)) <= MOVED
+            and invested < invested_raw - MOVED and cash_lo > 0):
+        pairs = tuple(
+            (s, raw[s], weights.get(s, 0.0)) for s in sorted(raw)
+            if sleeve[s] != "cash" and s not in capped and s in weights and raw[s] > weights[s] + MOVED
+        )
+        out.append(Adjustment(kind="cash_buffer", wanted=invested_raw, got=invested, limit=cash_lo, pairs=pairs))
+    if frozen:
+        out.append(Adjustment(kind="frozen", symbols=tuple(sorted(frozen)), got=sum(frozen.values())))
+    if k is not None and len([s for s in raw if raw[s] > 0]) > k:
+        left = tuple(sorted(s for s in raw if s in universe and s not in excluded and weights.get(s, 0.0) <= DUST))
+        out.append(Adjustment(kind="max_holdings", symbols=left, limit=float(k)))
+    return out

@@ -21,6 +21,7 @@ from common.api import MONEY_QUANTUM, error_responses, money_field
 from portfolios.models import AutonomySettings
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.predict import PredictInput, rebalance_predict
+from rebalancer.autopilot.wording import investor_text
 
 MAX_SYMBOLS = 100
 MAX_QUANTITY = 1e12
@@ -85,6 +86,10 @@ class PredictInputSerializer(serializers.Serializer):
         help_text="ESG or personal exclusions: never bought, sold if held.",
     )
     cash_buffer = serializers.FloatField(default=0.02, min_value=0, max_value=0.5)
+    currency = serializers.RegexField(
+        r"^[A-Z]{3}$", max_length=3, default="USD",
+        help_text="ISO 4217 code the amounts of `explanation_text` are written in.",
+    )
     min_trade_value = serializers.DecimalField(
         max_digits=24, decimal_places=4, default=Decimal(50), min_value=Decimal(0), max_value=Decimal(MAX_MONEY),
         help_text="Smallest trade worth making. Decimal string, 4 places.",
@@ -115,6 +120,7 @@ class TriggerSerializer(serializers.Serializer):
     message = serializers.CharField()
     value = serializers.FloatField(allow_null=True)
     threshold = serializers.FloatField(allow_null=True)
+    symbol = serializers.CharField(allow_null=True, required=False, help_text="The asset it is about, if one.")
 
 
 class CheckSerializer(serializers.Serializer):
@@ -170,6 +176,15 @@ class ExplanationSerializer(serializers.Serializer):
     total_value = money_field()
     harvested_loss = money_field()
     notes = serializers.ListField(child=serializers.CharField())
+    skip_kind = serializers.ChoiceField(
+        choices=["halted", "data", "strategy", "infeasible", "trades"], allow_null=True, required=False,
+        help_text="Why a skipped decision skipped.",
+    )
+    facts = serializers.DictField(
+        allow_null=True, required=False,
+        help_text="What the limits did to the strategy's wish, in numbers (limits in force, adjustments, "
+        "cash swept, cost gate).",
+    )
 
 
 class PredictOutputSerializer(serializers.Serializer):
@@ -178,6 +193,9 @@ class PredictOutputSerializer(serializers.Serializer):
     target_weights = serializers.DictField(child=serializers.FloatField())
     trades = TradeSerializer(many=True)
     explanation = ExplanationSerializer()
+    explanation_text = serializers.CharField(
+        help_text="The decision in plain words, in the request's language (Accept-Language), amounts in `currency`."
+    )
 
 
 _PLACES = {"quantity": Decimal("1e-8"), "price": Decimal("1e-6"), "value": MONEY_QUANTUM, "est_cost": MONEY_QUANTUM}
@@ -221,6 +239,7 @@ class RebalancePredictApi(APIView):
         serializer.is_valid(raise_exception=True)
         attrs = dict(serializer.validated_data)
         attrs["limits"] = {k: v for k, v in dict(attrs.get("limits") or {}).items()}
+        currency = attrs.pop("currency")
         for name in ("cash", "portfolio_value", "min_trade_value"):  # the engine works in floats
             attrs[name] = float(attrs[name])
         decision = rebalance_predict(data=PredictInput(**attrs))
@@ -231,6 +250,7 @@ class RebalancePredictApi(APIView):
             "target_weights": explanation["target_weights"],
             "trades": explanation["trades"],
             "explanation": explanation,
+            "explanation_text": investor_text(explanation, currency=currency),
         }
         # The explanation is already plain JSON of the documented shape; re-walking it
         # through nested serializers would cost a third of the request.

@@ -13,20 +13,32 @@ from rest_framework.views import APIView
 from common.api import Pagination
 from rebalancer.autopilot import notifications
 from rebalancer.autopilot.models import Notification
+from rebalancer.autopilot.wording import decision_text
 
 
 class NotificationSerializer(serializers.ModelSerializer):
     portfolio = serializers.IntegerField(source="portfolio_id", allow_null=True, read_only=True)
     decision = serializers.IntegerField(source="decision_id", allow_null=True, read_only=True)
     read = serializers.SerializerMethodField()
+    explanation_text = serializers.SerializerMethodField(
+        help_text="The decision behind it in plain words, in the request's language (Accept-Language), "
+        "amounts in the portfolio's currency; empty when the notification has no decision."
+    )
 
     class Meta:
         model = Notification
-        fields = ["id", "kind", "title", "body", "portfolio", "decision", "created_at", "read_at", "read"]
+        fields = ["id", "kind", "title", "body", "explanation_text", "portfolio", "decision", "created_at",
+                  "read_at", "read"]
         read_only_fields = fields
 
     def get_read(self, obj: Notification) -> bool:
         return obj.read_at is not None
+
+    def get_explanation_text(self, obj: Notification) -> str:
+        decision = obj.decision
+        if decision is None:
+            return ""
+        return decision_text(decision)
 
 
 class NotificationsQuerySerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ class AutopilotConfig(AppConfig):
     def ready(self) -> None:
         # One registration per strategy (portfolios.strategies contract); RL agents and
         # the hybrid register from mlagents the same way.
+        from portfolios.selectors import explanation_renderer_register
         from portfolios.services.decisions import approval_check_register
         from rebalancer.autopilot.services import approval_kill_switch_check
         from rebalancer.autopilot.strategies import strategies_register
@@ -19,3 +20,7 @@ class AutopilotConfig(AppConfig):
         strategies_register()
         # A halted kill switch also blocks investors' approvals of pending proposals.
         approval_check_register(approval_kill_switch_check)
+        # Decisions' plain words for the investor, in the reader's language.
+        from rebalancer.autopilot.wording import decision_text
+
+        explanation_renderer_register(decision_text)

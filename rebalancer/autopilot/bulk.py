@@ -53,6 +53,7 @@ from rebalancer.autopilot import selectors
 from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, Notification
+from rebalancer.autopilot.notifications import decision_notification_texts
 from rebalancer.autopilot.push import push_enqueue
 from rebalancer.autopilot.types import CycleDecision, policy_state_to_dict
 
@@ -109,13 +110,11 @@ NOTIFICATION_COLUMNS = ("user_id", "portfolio_id", "decision_id", "kind", "title
 
 
 def _notification(decision: CycleDecision, decision_id: int, portfolio: Portfolio, mode: str, now) -> tuple:
-    if decision.override is not None:
-        kind, title = Notification.Kind.RISK, f"{portfolio.name} moved to a defensive allocation"
-    elif mode == "autopilot":
-        kind, title = Notification.Kind.REBALANCED, f"{portfolio.name} was rebalanced"
-    else:
-        kind, title = Notification.Kind.PROPOSAL, f"A rebalance of {portfolio.name} awaits your approval"
-    return (portfolio.owner_id, portfolio.pk, decision_id, str(kind), title[:200], decision.summary, now, None)
+    kind, title, body = decision_notification_texts(
+        explanation=decision_explanation(decision), portfolio_name=portfolio.name,
+        currency=portfolio.base_currency, mode=mode, defensive=decision.override is not None,
+    )
+    return (portfolio.owner_id, portfolio.pk, decision_id, kind, title, body, now, None)
 
 
 @contextmanager

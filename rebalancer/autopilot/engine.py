@@ -59,7 +59,9 @@ from rebalancer.autopilot.types import (
     AutonomyConfig,
     BandSettings,
     Check,
+    CostGate,
     CycleDecision,
+    DecisionFacts,
     HoldingsState,
     KillSwitchMode,
     MarketView,
@@ -440,10 +442,11 @@ def cycle_decide(
             as_of=as_of, action="skipped", policy_state=policy,
             triggers=(Trigger(kind="kill_switch", message="the operator halted autonomous trading"),),
             skipped_reason="Autonomous trading is halted by the operator (kill switch); nothing was traded.",
+            skip_kind="halted",
         )
     view = portfolio_view(state, market, config)
     if isinstance(view, str):
-        return _decision(as_of=as_of, action="skipped", skipped_reason=view, policy_state=policy)
+        return _decision(as_of=as_of, action="skipped", skipped_reason=view, policy_state=policy, skip_kind="data")
     stats = _stats(market, tuple(sorted(set(view.current) | set(view.universe))), config.lookback_days, targets_cache)
     common = dict(as_of=as_of, current_weights=view.current, total_value=view.total)
 
@@ -466,7 +469,8 @@ def cycle_decide(
             if not policy.targets:
                 return _decision(
                     action="skipped", strategy=config.strategy, policy_state=policy,
-                    skipped_reason=f"The strategy {config.strategy} could not propose targets: {exc}", **common,
+                    skipped_reason=f"The strategy {config.strategy} could not propose targets: {exc}",
+                    skip_kind="strategy", **common,
                 )
             review = replace(review, message=f"{review.message}; the strategy could not run ({exc}), "
                              "so the last reviewed targets stand")
@@ -479,7 +483,7 @@ def cycle_decide(
             projection = _project(raw, config, view, market)
     except ProjectionError as exc:
         return _decision(action="skipped", strategy=config.strategy, policy_state=policy,
-                         skipped_reason=f"No feasible targets: {exc}", **common)
+                         skipped_reason=f"No feasible targets: {exc}", skip_kind="infeasible", **common)
 
     # Step 4: the risk overlay.
     overlaid = overlay_apply(
@@ -506,6 +510,8 @@ def cycle_decide(
         overlay=overlaid.record, policy_state=new_policy, reviewed=result is not None,
         confidence=float(result.confidence) if result is not None else policy.confidence,
         notes=view.notes,
+        facts=decision_facts(config=config, market=market, projection=projection, targets=targets,
+                             overlaid=overlaid.weights, current=view.current),
     )
 
     # Step 5: what fires, and what it is worth trading.
@@ -540,8 +546,11 @@ def cycle_decide(
         )
         if not gate.passed:
             # Not worth trading: a quiet hold (a review day still records its review).
+            facts = replace(details["facts"], gate=CostGate(gate.passed, gate.benefit, gate.trading_cost,
+                                                            gate.tax_cost))
             return _decision(action="hold", target_weights=targets, triggers=tuple(informational),
-                             **{**details, "notes": view.notes + (f"Drift left alone: {gate.message}.",)},
+                             **{**details, "notes": view.notes + (f"Drift left alone: {gate.message}.",),
+                                "facts": facts},
                              **common)
     checks = checks_run(current=view.current, proposed=targets, returns=stats.frame, limits=config.limits,
                         asset_classes=market.asset_classes, cache=targets_cache,
@@ -561,6 +570,28 @@ def cycle_decide(
     return _trade(state=state, view=view, market=market, config=config, stats=stats, weights=move.weights,
                   targets=targets, checks=checks, override=override, triggers=all_triggers, details=details,
                   common=common)
+
+
+def decision_facts(*, config: AutonomyConfig, market: MarketView, projection: Projection,
+                   targets: Mapping[str, float], overlaid: Mapping[str, float],
+                   current: Mapping[str, float]) -> DecisionFacts:
+    """The limits this decision was made under and what they did (for the investor's explanation)."""
+    from portfolios.policy.tiers import sleeve_of
+
+    limits = config.limits
+    symbols = set(projection.raw) | set(projection.weights) | set(targets) | set(current)
+    sleeves = {s: sleeve_of(market.asset_classes.get(s, "unknown")) for s in sorted(symbols)}
+    swept = {s: w - overlaid.get(s, 0.0) for s, w in sorted(targets.items())
+             if sleeves.get(s) == "cash" and w > overlaid.get(s, 0.0) + DUST}
+    return DecisionFacts(
+        strategy=config.strategy, tier=limits.tier, horizon_years=limits.horizon_years,
+        horizon_factor=limits.horizon_factor, calendar=config.calendar,
+        rebalance_threshold=config.rebalance_threshold, cash_buffer=limits.cash_buffer,
+        max_position=limits.max_position, volatility_target=limits.volatility_target,
+        max_var_95=limits.max_var_95, max_drawdown=limits.max_drawdown, derisk_exposure=limits.derisk_exposure,
+        max_turnover=limits.max_turnover, sleeve_ranges=dict(limits.sleeve_ranges), sleeves=sleeves,
+        adjustments=projection.adjustments, swept=swept,
+    )
 
 
 def _same(a: Mapping[str, float], b: Mapping[str, float], tolerance: float = 1e-6) -> bool:
@@ -606,7 +637,7 @@ def _triggers(*, view, targets, overlaid, config, kill_switch, market) -> tuple[
             message=(f"{symbol} is {view.current.get(symbol, 0.0):.1%} of the portfolio against a target of "
                      f"{targets.get(symbol, 0.0):.1%}, outside its ±{band:.1%} band"
                      + (f" ({len(outside)} assets outside their bands)" if len(outside) > 1 else "")),
-            value=abs(drift), threshold=band,
+            value=abs(drift), threshold=band, symbol=symbol,
         ))
         if _limit_breaches(view.current, config, market, view.frozen) or any(
             targets.get(s, 0.0) <= DUST for s, _, _ in outside
@@ -662,7 +693,7 @@ def _trade(*, state, view, market, config, stats, weights, targets, checks, over
         )
     except TradeGenerationError as exc:
         return _decision(action="skipped", target_weights=targets, checks=checks, override=override,
-                         triggers=triggers, skipped_reason=f"Trades could not be generated: {exc}",
+                         triggers=triggers, skipped_reason=f"Trades could not be generated: {exc}", skip_kind="trades",
                          **details, **common)
     harvested_loss = 0.0
     if candidates:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rebalancer.autopilot.types import CycleDecision, Metrics
+from rebalancer.autopilot.types import CycleDecision, DecisionFacts, Metrics
 
 
 def _join(parts: list[str]) -> str:
@@ -135,6 +135,34 @@ def _num(x: float | None) -> float | None:
     return None if x is None else round(float(x), 6)
 
 
+def facts_dict(facts: DecisionFacts | None) -> dict[str, Any] | None:
+    """JSON-able form of :class:`DecisionFacts` (read back by ``wording.record_from_dict``)."""
+    if facts is None:
+        return None
+    gate = facts.gate
+    return {
+        "strategy": facts.strategy, "tier": facts.tier, "horizon_years": _num(facts.horizon_years),
+        "horizon_factor": _num(facts.horizon_factor), "calendar": facts.calendar,
+        "rebalance_threshold": _num(facts.rebalance_threshold), "cash_buffer": _num(facts.cash_buffer),
+        "max_position": _num(facts.max_position), "volatility_target": _num(facts.volatility_target),
+        "max_var_95": _num(facts.max_var_95), "max_drawdown": _num(facts.max_drawdown),
+        "derisk_exposure": _num(facts.derisk_exposure), "max_turnover": _num(facts.max_turnover),
+        "sleeve_ranges": {k: [_num(lo), _num(hi)] for k, (lo, hi) in sorted(facts.sleeve_ranges.items())},
+        "sleeves": dict(sorted(facts.sleeves.items())),
+        "adjustments": [
+            {"kind": a.kind, "symbols": list(a.symbols), "sleeve": a.sleeve, "wanted": _num(a.wanted),
+             "got": _num(a.got), "limit": _num(a.limit),
+             "pairs": [[s, _num(w), _num(g)] for s, w, g in a.pairs]}
+            for a in facts.adjustments
+        ],
+        "swept": {s: _num(w) for s, w in sorted(facts.swept.items())},
+        "gate": None if gate is None else {
+            "passed": gate.passed, "benefit": round(gate.benefit, 4), "trading_cost": round(gate.trading_cost, 4),
+            "tax_cost": round(gate.tax_cost, 4),
+        },
+    }
+
+
 def decision_explanation(decision: CycleDecision) -> dict[str, Any]:
     """The structured explanation stored with the decision (JSON-able)."""
     result = decision.strategy_result
@@ -144,7 +172,8 @@ def decision_explanation(decision: CycleDecision) -> dict[str, Any]:
         "summary": decision.summary,
         "skipped_reason": decision.skipped_reason,
         "triggers": [
-            {"kind": t.kind, "message": t.message, "value": _num(t.value), "threshold": _num(t.threshold)}
+            {"kind": t.kind, "message": t.message, "value": _num(t.value), "threshold": _num(t.threshold),
+             "symbol": t.symbol}
             for t in decision.triggers
         ],
         "strategy": decision.strategy,
@@ -194,4 +223,6 @@ def decision_explanation(decision: CycleDecision) -> dict[str, Any]:
         "total_value": round(decision.total_value, 4),
         "harvested_loss": round(decision.harvested_loss, 4),
         "notes": list(decision.notes),
+        "skip_kind": decision.skip_kind,
+        "facts": facts_dict(decision.facts),
     }

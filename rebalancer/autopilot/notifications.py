@@ -7,18 +7,40 @@ Another user's notification is invisible (404).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from common.errors import NotFound
 from rebalancer.autopilot.models import Notification, NotificationPreference
 from rebalancer.autopilot.push import push_enqueue
 
 
+def decision_notification_texts(
+    *, explanation: dict, portfolio_name: str, currency: str, mode: str, defensive: bool
+) -> tuple[str, str, str]:
+    """``(kind, title, body)`` of the notification about a cycle's trades, in the site's
+    language (the one place both the per-portfolio and the bulk path build it). The body
+    is the decision's plain-language explanation (:mod:`rebalancer.autopilot.wording`);
+    the API also renders it in the reader's language (``explanation_text``)."""
+    from rebalancer.autopilot.wording import investor_text
+
+    with translation.override(settings.LANGUAGE_CODE):
+        if defensive:
+            kind, title = Notification.Kind.RISK, _("%(name)s moved to a defensive allocation")
+        elif mode == "autopilot":
+            kind, title = Notification.Kind.REBALANCED, _("%(name)s was rebalanced")
+        else:
+            kind, title = Notification.Kind.PROPOSAL, _("A rebalance of %(name)s awaits your approval")
+        body = investor_text(explanation, currency=currency, proposal=mode == "advise")
+        return str(kind), (title % {"name": portfolio_name})[:200], body
+
+
 def notifications_list(*, user, unread: bool = False, portfolio_id: int | None = None) -> QuerySet[Notification]:
     """The user's notifications, newest first (``unread``: only those not read yet)."""
-    rows = Notification.objects.filter(user=user)
+    rows = Notification.objects.filter(user=user).select_related("decision__portfolio")
     if unread:
         rows = rows.filter(read_at__isnull=True)
     if portfolio_id is not None:

@@ -49,7 +49,7 @@ from rebalancer.autopilot.bulk import cycle_chunk_run
 from rebalancer.autopilot.engine import cycle_decide
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, KillSwitch, Notification
-from rebalancer.autopilot.notifications import notification_create
+from rebalancer.autopilot.notifications import decision_notification_texts, notification_create
 from rebalancer.autopilot.types import CycleDecision, MarketView, TargetsCache, policy_state_to_dict
 
 logger = logging.getLogger(__name__)
@@ -270,16 +270,13 @@ def _decision_record(
 def _notify(*, decision: CycleDecision, row: Decision | None, portfolio: Portfolio, mode: str) -> None:
     if row is None or decision.action != "rebalance":
         return
-    if mode == "autopilot":
-        kind, title = Notification.Kind.REBALANCED, f"{portfolio.name} was rebalanced"
-    else:
-        kind, title = Notification.Kind.PROPOSAL, f"A rebalance of {portfolio.name} awaits your approval"
-    if decision.override is not None:
-        kind = Notification.Kind.RISK
-        title = f"{portfolio.name} moved to a defensive allocation"
+    kind, title, body = decision_notification_texts(
+        explanation=row.explanation, portfolio_name=portfolio.name, currency=portfolio.base_currency,
+        mode=mode, defensive=decision.override is not None,
+    )
     notification_create(  # the one notification service: it queues the push too
         user_id=portfolio.owner_id, portfolio_id=portfolio.pk, decision_id=row.pk, kind=kind,
-        title=title, body=decision.summary,
+        title=title, body=body,
     )
 
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from portfolios.policy import PolicyLimits, policy_limits
+from portfolios.policy.projection import Adjustment
 from portfolios.strategies import RegimeState, StrategyResult
 
 TRADING_DAYS = 252
@@ -290,6 +291,8 @@ class Trigger:
     message: str
     value: float | None = None
     threshold: float | None = None
+    symbol: str | None = None
+    """The asset it is about (a drift trigger's most drifted asset)."""
 
 
 @dataclass(frozen=True)
@@ -367,6 +370,45 @@ class TradeIntent:
 
 
 @dataclass(frozen=True)
+class CostGate:
+    """The cost gate's numbers, in the portfolio's currency (a hold it decided says why)."""
+
+    passed: bool
+    benefit: float
+    trading_cost: float
+    tax_cost: float
+
+
+@dataclass(frozen=True)
+class DecisionFacts:
+    """What the investor's settings did to the strategy's wish, in numbers: the limits the
+    decision was made under and every adjustment (read by the plain-language explanation,
+    ``rebalancer.autopilot.wording``). Weights are fractions of the portfolio."""
+
+    strategy: str
+    tier: str
+    horizon_years: float
+    horizon_factor: float
+    calendar: str
+    rebalance_threshold: float
+    cash_buffer: float
+    max_position: float
+    volatility_target: float
+    max_var_95: float
+    max_drawdown: float
+    derisk_exposure: float
+    max_turnover: float | None
+    sleeve_ranges: Mapping[str, tuple[float, float]]
+    sleeves: Mapping[str, str]
+    """Symbol -> sleeve (equity, bonds, alternatives, cash) of every symbol in the decision."""
+    adjustments: tuple[Adjustment, ...] = ()
+    """The projection's adjustments (empty on a day the reviewed targets stood as they were)."""
+    swept: Mapping[str, float] = field(default_factory=dict)
+    """Money-market fund -> weight of idle cash swept into it."""
+    gate: CostGate | None = None
+
+
+@dataclass(frozen=True)
 class CycleDecision:
     """Everything one cycle decided for one portfolio and why."""
 
@@ -401,6 +443,9 @@ class CycleDecision:
     """The strategy's targets were refreshed today."""
     wash_sale_blocks: tuple[str, ...] = ()
     """Symbols whose harvest or purchase the wash-sale rule stopped this cycle."""
+    facts: DecisionFacts | None = None
+    skip_kind: str | None = None
+    """Why a skipped cycle skipped: ``halted``, ``data``, ``strategy``, ``infeasible``, ``trades``."""
 
     @property
     def trades_count(self) -> int:
@@ -473,8 +518,11 @@ __all__ = [
     "Action",
     "AssetStatus",
     "AutonomyConfig",
+    "Adjustment",
     "BandSettings",
     "Calendar",
+    "CostGate",
+    "DecisionFacts",
     "Check",
     "CycleDecision",
     "HoldingsState",
