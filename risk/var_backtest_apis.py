@@ -149,7 +149,7 @@ class PortfolioVarBacktestSerializer(serializers.Serializer):
 
 class PortfolioVarBacktestApi(APIView):
     @extend_schema(operation_id="portfolios_risk_backtest_retrieve",
-                   parameters=[OpenApiParameter("pk", int, OpenApiParameter.PATH, description="Portfolio id.")],
+                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Portfolio id.")],
                    responses={200: PortfolioVarBacktestSerializer, **error_responses(404, 422)})
     def get(self, request: Request, pk: str) -> Response:
         portfolio_id = int(pk)
