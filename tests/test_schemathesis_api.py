@@ -18,14 +18,13 @@ Every endpoint a later issue adds is fuzzed from its first day:
 
 from __future__ import annotations
 
-import functools
 import os
 
 import pytest
 import schemathesis
 from django.core.cache import cache
-from hypothesis import HealthCheck, settings
-from hypothesis.errors import FlakyStrategyDefinition
+from django.db import transaction
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -109,6 +108,14 @@ def test_every_operation_conforms_and_never_fails(case, fuzz_users):
 
 
 class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    def setup(self) -> None:
+        # Every sequence starts from the same database: replayed sequences then see the same rows and
+        # ids (SQLite rolls its id counters back with the savepoint), so Hypothesis's draws repeat.
+        self._savepoint = transaction.savepoint()
+
+    def teardown(self) -> None:
+        transaction.savepoint_rollback(self._savepoint)
+
     def before_call(self, case) -> None:
         cache.clear()
 
@@ -119,20 +126,16 @@ class Workflow(schema.as_state_machine()):  # type: ignore[misc]
 
 
 def test_stateful_sequences_conform_and_never_fail(fuzz_users):
-    run = functools.partial(
-        Workflow.run,
+    # No shrinking either: a replay whose link values differ from the first run's (ids read from
+    # responses) is reported by Hypothesis as a flaky strategy (schemathesis/schemathesis#4132).
+    # A failure is still reported, unshrunk.
+    Workflow.run(
         settings=settings(
             max_examples=STATEFUL_EXAMPLES,
             stateful_step_count=6,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             derandomize=True,
-        ),
+            phases=[Phase.explicit, Phase.generate],
+        )
     )
-    try:
-        run()
-    except FlakyStrategyDefinition:
-        # schemathesis's own generator, not our API: a link's value drawn from an earlier response can
-        # change type between Hypothesis's replays (schemathesis/schemathesis#4132). A second run
-        # starts from the state the first left; any failure it finds is reported as usual.
-        run()
