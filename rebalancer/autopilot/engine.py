@@ -319,8 +319,12 @@ SWEEP_MIN = 0.005
 def sweep_idle_cash(
     targets: dict[str, float], view: PortfolioView, market: MarketView, config: AutonomyConfig
 ) -> dict[str, float]:
-    """Cash beyond the buffer into the universe's money-market funds, equally (the cash
-    sleeve keeps its size: uninvested cash and money-market funds both count as cash)."""
+    """Cash beyond the buffer into the universe's money-market funds, equally, each up to
+    its position cap (the cash sleeve keeps its size: uninvested cash and money-market funds
+    both count as cash). What the funds cannot take stays uninvested: when the risk overlay
+    holds more cash than the tier's cash ceiling (an aggressive portfolio de-risked to 70 %),
+    a fund filled past its cap would fail the position check and send the portfolio to the
+    defensive allocation, a veto of the overlay's own decision."""
     from portfolios.policy.tiers import sleeve_of
 
     funds = [s for s in view.universe if sleeve_of(market.asset_classes.get(s, "unknown")) == "cash"
@@ -329,8 +333,15 @@ def sweep_idle_cash(
     if not funds or idle < SWEEP_MIN:
         return targets
     out = dict(targets)
-    for s in funds:
-        out[s] = out.get(s, 0.0) + idle / len(funds)
+    room = {s: max(0.0, config.limits.position_cap(market.asset_classes.get(s, "cash")) - out.get(s, 0.0))
+            for s in funds}
+    # Water-filling: equal shares, a fund that reaches its cap passes the rest to the others.
+    ordered = sorted(funds, key=lambda f: room[f])
+    for i, s in enumerate(ordered):
+        share = min(room[s], idle / (len(ordered) - i))
+        if share > 0.0:
+            out[s] = out.get(s, 0.0) + share
+            idle -= share
     return out
 
 

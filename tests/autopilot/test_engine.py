@@ -275,6 +275,28 @@ def test_an_all_equity_universe_keeps_the_tier_equity_ceiling_in_cash():
     assert decision.after.cash_weight == pytest.approx(0.65, abs=0.005)
 
 
+def test_overlay_cash_above_the_cash_ceiling_fills_the_money_market_fund_to_its_cap_not_the_defensive():
+    # given an aggressive portfolio (cash ceiling 25 %) of two equities and a money-market fund,
+    # in a market whose volatility makes the overlay hold the equities at about 60 %
+    classes = {"AAA": "equity", "BBB": "equity", "MMF": "cash"}
+    view = market(vol=0.025)
+    view = replace(view, asset_classes=classes, returns=view.returns.rename(columns={"CCC": "MMF"})[list(classes)]
+                   .assign(MMF=0.0001), prices={s: 100.0 for s in classes})
+    cfg = config(strategy="equal_weight", universe=tuple(classes), target_weights={},
+                 limits=policy_limits(tier="aggressive", overrides=LimitOverrides(max_position=0.5)),
+                 overlay=OverlaySettings(drawdown_rule=False))
+    # when
+    decision = cycle_decide(state=holdings({}, cash=100_000.0, cfg=cfg, policy=PolicyState()), market=view,
+                            config=cfg)
+    # then the overlay's decision stands: no defensive override, the fund at its 25 % cap, the rest cash
+    assert decision.override is None, decision.override
+    assert all(c.passed for c in decision.checks), [c.message for c in decision.checks if not c.passed]
+    equity = decision.target_weights["AAA"] + decision.target_weights["BBB"]
+    assert equity < 0.7  # so more than the 25 % ceiling plus the buffer is cash
+    assert decision.target_weights["MMF"] == pytest.approx(0.25)
+    assert 1.0 - sum(decision.target_weights.values()) == pytest.approx(1.0 - equity - 0.25)
+
+
 def test_turnover_cap_moves_part_of_the_way():
     # given a 20 % one-way turnover cap and a 49 % move
     cfg = config(limits=policy_limits(tier="balanced", overrides=LimitOverrides(max_turnover=0.2,

@@ -22,7 +22,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from portfolios.policy import policy_limits
@@ -77,10 +77,13 @@ def risky_share(weights) -> float:
 VOL_SLACK = 0.005
 
 
-# Derandomized so CI is deterministic. Known open defect (3 Dec): some random seeds give max_utility
-# a smaller risky share in the aggressive tier than in growth (0.40 vs 0.63); not yet explained.
+# Derandomized so CI is deterministic; seeds 0-399 in every regime were searched by hand. Seed 27
+# is the counterexample random runs once found: the overlay held an aggressive portfolio at 71 %, the
+# idle-cash sweep filled the money-market fund past the tier's 25 % cash ceiling, and the position
+# check then sent it to the defensive allocation (risky share 0.40 against growth's 0.63).
 @settings(max_examples=6, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 100_000), regime=st.sampled_from(["bull", "bear", "sideways"]))
+@example(seed=27, regime="bull")
 def test_ex_ante_volatility_and_risky_share_rise_with_the_tier_for_every_strategy(seed, regime):
     returns = random_returns(seed)
     state = RegimeState(regime=regime, confidence=0.9)
@@ -89,6 +92,7 @@ def test_ex_ante_volatility_and_risky_share_rise_with_the_tier_for_every_strateg
         for tier in TIER_NAMES:
             decision = decide(strategy, tier, returns, state)
             assert decision.action == "rebalance", (strategy, tier, decision.skipped_reason)
+            assert decision.override is None, (strategy, tier, decision.override)
             vols.append(decision.overlay.final_volatility)
             equities.append(risky_share(decision.target_weights))
         assert all(b >= a - VOL_SLACK for a, b in zip(vols, vols[1:], strict=False)), (strategy, vols)
