@@ -1,0 +1,569 @@
+"""The rebalancing frontier: from current weights, with proportional costs and a turnover cap.
+
+For current weights ``w0``, a proportional cost ``k`` per unit traded and a turnover cap ``T``,
+the frontier is ``min w'Sigma w`` s.t. ``net(w) = mu'w - k ||w - w0||_1 >= r``,
+``||w - w0||_1 <= T`` and the linear constraints (bounds, budget, group limits). It is convex,
+so each point solves the scalarised ``min 1/2 w'Sigma w - lam net(w)`` for some ``lam >= 0``,
+and the solution is again piecewise linear in ``lam``: the objective is a QP plus the
+piecewise-linear term ``lam k |w_i - w0_i|``, whose only new breakpoints are the *kinks*
+``w_i = w0_i``. So the critical line algorithm of :mod:`.frontier` extends with one more state
+per weight -- "held at its current weight" -- and the turnover cap becomes one more linear row,
+``sum_i s_i (w_i - w0_i) <= T``, whose coefficients ``s_i = sign(w_i - w0_i)`` are fixed while the
+active set is (Best & Hlouskova 2005, "An algorithm for portfolio optimization with transaction
+costs", Management Science 51(11); the same kink states, traced parametrically here).
+
+Per weight the states are: at its lower bound, at its upper bound, at its kink ``w0`` (only when
+``w0`` lies strictly inside its bounds), or free in the *piece* to the left (``s = -1``, selling) or
+the right (``s = +1``, buying) of the kink. With ``c = lam k + tau`` (``tau`` the turnover row's
+multiplier) and ``g_i`` the gradient of the Lagrangian without the weight's own terms, a free
+weight has ``g_i + c s_i = 0``; one held at its kink needs ``-c <= g_i <= c``; one at a bound
+needs the bound's multiplier ``+-(g_i + c s_i) >= 0``, ``s_i`` the sign of its adjacent piece.
+Every quantity is affine in ``lam`` between events, so each segment costs one KKT solve on the
+free weights, exactly as in :class:`.frontier.ParametricQP` (of which this is the
+generalisation; without costs and turnover it traces the same path).
+
+The frontier's returns are **net** of the one-off cost of trading there from ``w0`` (the target
+the points meet). Targets above the highest net return the turnover cap allows are not
+failures: the frontier ends at that highest return (``unreachable`` counts them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+
+from .constraints import LinearForm
+from .exceptions import InfeasibleConstraints
+from .solvers import ProblemInfeasible, solve
+
+LOWER, FREE, UPPER, KINK = -1, 0, 1, 2
+
+# The change each event makes, and the event that would undo it at the same lam (ties).
+_UNDO = {
+    "hit_lower": "release_lower",
+    "hit_upper": "release_upper",
+    "kink_from_right": "release_right",
+    "kink_from_left": "release_left",
+    "release_lower": "hit_lower",
+    "release_upper": "hit_upper",
+    "release_right": "kink_from_right",
+    "release_left": "kink_from_left",
+    "row_binds": "row_slack",
+    "row_slack": "row_binds",
+    "turnover_binds": "turnover_slack",
+    "turnover_slack": "turnover_binds",
+}
+
+
+class PathError(Exception):
+    """A degenerate case the active-set path does not resolve (the caller falls back)."""
+
+
+@dataclass
+class RebalancingSegment:
+    """``w(lam) = a + lam b`` on ``[start, end]``; net return ``net0 + lam net1`` (no offset)."""
+
+    start: float
+    end: float
+    a: np.ndarray
+    b: np.ndarray
+    net0: float
+    net1: float
+
+
+@dataclass
+class _Parts:
+    """One active set's KKT solution: weights, gradients and the kink weight ``c``, affine in lam."""
+
+    a: np.ndarray
+    b: np.ndarray
+    eta0: np.ndarray
+    eta1: np.ndarray
+    g0: np.ndarray
+    g1: np.ndarray
+    c0: float
+    c1: float
+
+
+class RebalancingQP:
+    """The path of ``min 1/2 w'Sigma w - lam (mu'w - k||w - w0||_1)`` s.t. ``||w - w0||_1 <= T``.
+
+    ``cost`` is ``k``; ``max_turnover`` is ``T`` (``None``: no cap). With neither, it is the
+    plain linear path (no kinks).
+    """
+
+    def __init__(
+        self,
+        sigma: np.ndarray,
+        mu: np.ndarray,
+        form: LinearForm,
+        current: np.ndarray,
+        *,
+        cost: float = 0.0,
+        max_turnover: float | None = None,
+    ) -> None:
+        self.sigma = sigma
+        self.mu = mu
+        self.form = form
+        self.n = len(mu)
+        self.cost = float(cost)
+        self.max_turnover = None if max_turnover is None else float(max_turnover)
+        self.w0 = np.asarray(current, dtype=float)
+        self.scale = max(1.0, float(np.abs(mu).max()), float(np.abs(np.diag(sigma)).max()))
+        self.kinked = self.cost > 0 or self.max_turnover is not None
+        lower, upper, w0 = form.lower, form.upper, self.w0
+        self.pinned = lower == upper
+        if self.kinked:
+            eps = 1e-12
+            self.inside = (lower + eps < w0) & (w0 < upper - eps) & ~self.pinned
+            # the sign of the piece next to each bound (the sign of w - w0 there)
+            self.side_lower = np.where(lower >= w0 - eps, 1, -1)
+            self.side_upper = np.where(upper <= w0 + eps, -1, 1)
+        else:
+            self.inside = np.zeros(self.n, dtype=bool)
+            self.side_lower = np.zeros(self.n, dtype=int)
+            self.side_upper = np.zeros(self.n, dtype=int)
+        # the ends of each piece: buying runs from max(lower, w0), selling up to min(upper, w0)
+        self.lo_buy = np.where(self.inside, w0, lower)
+        self.hi_sell = np.where(self.inside, w0, upper)
+
+    # -- one active set --------------------------------------------------------------------
+    def _fixed_values(self, state: np.ndarray) -> np.ndarray:
+        form = self.form
+        return np.where(state == LOWER, form.lower, np.where(state == UPPER, form.upper, self.w0))
+
+    def _sides(self, state: np.ndarray, side: np.ndarray) -> np.ndarray:
+        """``s_i``: the free weights' pieces, the bounds' adjacent pieces, 0 at a kink."""
+        return np.where(
+            state == FREE,
+            side,
+            np.where(state == LOWER, self.side_lower, np.where(state == UPPER, self.side_upper, 0)),
+        )
+
+    def _segment(self, state, side, active, turnover_on) -> _Parts:
+        form = self.form
+        free = np.flatnonzero(state == FREE)
+        fixed = np.flatnonzero(state != FREE)
+        values = self._fixed_values(state)
+        w_fixed = np.zeros(self.n)
+        w_fixed[fixed] = values[fixed]
+        s = self._sides(state, side)
+        rows = [np.ones(self.n)]
+        rhs_rows = [form.budget]
+        for r in active:
+            rows.append(form.G[r])
+            rhs_rows.append(form.h[r])
+        E = np.vstack(rows)
+        e = np.asarray(rhs_rows) - E[:, fixed] @ values[fixed]
+        if turnover_on:
+            turnover_fixed = float(np.abs(values[fixed] - self.w0[fixed]).sum())
+            t_row = np.zeros(self.n)
+            t_row[free] = s[free]
+            E = np.vstack([E, t_row])
+            e = np.append(e, self.max_turnover - turnover_fixed + s[free] @ self.w0[free])
+        nf, m = len(free), len(E)
+        K = np.zeros((nf + m, nf + m))
+        K[:nf, :nf] = self.sigma[np.ix_(free, free)]
+        EF = E[:, free]
+        K[:nf, nf:] = EF.T
+        K[nf:, :nf] = EF
+        rhs = np.zeros((nf + m, 2))
+        rhs[:nf, 0] = -(self.sigma[free] @ w_fixed)
+        rhs[nf:, 0] = e
+        rhs[:nf, 1] = self.mu[free] - self.cost * s[free]
+        try:
+            x = np.linalg.solve(K, rhs)
+        except np.linalg.LinAlgError as exc:
+            raise PathError(f"singular KKT system ({exc})") from None
+        if not np.isfinite(x).all() or np.abs(K @ x - rhs).max() > 1e-8 * (1 + np.abs(rhs).max()):
+            raise PathError("ill-conditioned KKT system")
+        a = w_fixed
+        b = np.zeros(self.n)
+        a[free], b[free] = x[:nf, 0], x[:nf, 1]
+        nu0, nu1 = x[nf:, 0], x[nf:, 1]
+        # the gradient without any weight's own kink/turnover terms: budget and group rows only
+        k_rows = 1 + len(active)
+        base = E[:k_rows]
+        g0 = self.sigma @ a + base.T @ nu0[:k_rows]
+        g1 = self.sigma @ b - self.mu + base.T @ nu1[:k_rows]
+        tau0, tau1 = (float(nu0[-1]), float(nu1[-1])) if turnover_on else (0.0, 0.0)
+        return _Parts(a, b, nu0[1:k_rows], nu1[1:k_rows], g0, g1, tau0, self.cost + tau1)
+
+    def _slacks(self, state, side, parts: _Parts):
+        """The multipliers that must stay >= 0 at fixed weights, with the move each triggers.
+
+        Returns ``(index, z0, z1, kind)`` arrays: ``z0 + lam z1 >= 0`` must hold.
+        """
+        g0, g1, c0, c1 = parts.g0, parts.g1, parts.c0, parts.c1
+        idx, z0, z1, kinds = [], [], [], []
+        movable = ~self.pinned
+        low = np.flatnonzero((state == LOWER) & movable)
+        if len(low):
+            s = self.side_lower[low]
+            idx.append(low)
+            z0.append(g0[low] + c0 * s)
+            z1.append(g1[low] + c1 * s)
+            kinds.append(np.full(len(low), 0))
+        up = np.flatnonzero((state == UPPER) & movable)
+        if len(up):
+            s = self.side_upper[up]
+            idx.append(up)
+            z0.append(-(g0[up] + c0 * s))
+            z1.append(-(g1[up] + c1 * s))
+            kinds.append(np.full(len(up), 1))
+        kink = np.flatnonzero(state == KINK)
+        if len(kink):
+            idx += [kink, kink]
+            z0 += [g0[kink] + c0, c0 - g0[kink]]
+            z1 += [g1[kink] + c1, c1 - g1[kink]]
+            kinds += [np.full(len(kink), 2), np.full(len(kink), 3)]
+        if not idx:
+            empty = np.zeros(0)
+            return empty.astype(int), empty, empty, empty.astype(int)
+        return np.concatenate(idx), np.concatenate(z0), np.concatenate(z1), np.concatenate(kinds)
+
+    _RELEASE = ("release_lower", "release_upper", "release_right", "release_left")
+
+    def _turnover_affine(self, state, side, parts: _Parts) -> tuple[float, float]:
+        s = self._sides(state, side)
+        free = state == FREE
+        fixed = ~free
+        t0 = float(s[free] @ (parts.a[free] - self.w0[free]))
+        t0 += float(np.abs(parts.a[fixed] - self.w0[fixed]).sum())
+        return t0, float(s[free] @ parts.b[free])
+
+    def _net_affine(self, state, side, parts: _Parts) -> tuple[float, float]:
+        if not self.cost:
+            return float(self.mu @ parts.a), float(self.mu @ parts.b)
+        t0, t1 = self._turnover_affine(state, side, parts)
+        return float(self.mu @ parts.a) - self.cost * t0, float(self.mu @ parts.b) - self.cost * t1
+
+    # -- applying a change -----------------------------------------------------------------
+    def _apply(self, kind, i, state, side, active, turnover_on) -> bool:
+        """Apply one change in place; returns the new ``turnover_on``."""
+        if kind == "hit_lower":
+            state[i] = LOWER
+        elif kind == "hit_upper":
+            state[i] = UPPER
+        elif kind in ("kink_from_right", "kink_from_left"):
+            state[i] = KINK
+        elif kind == "release_lower":
+            state[i], side[i] = FREE, self.side_lower[i]
+        elif kind == "release_upper":
+            state[i], side[i] = FREE, self.side_upper[i]
+        elif kind == "release_right":
+            state[i], side[i] = FREE, 1
+        elif kind == "release_left":
+            state[i], side[i] = FREE, -1
+        elif kind == "row_binds":
+            active.append(i)
+        elif kind == "row_slack":
+            active.remove(i)
+        elif kind == "turnover_binds":
+            return True
+        elif kind == "turnover_slack":
+            return False
+        return turnover_on
+
+    def _end_kind(self, i: int, side_i: int, upward: bool) -> str:
+        """What a free weight becomes at the end of its piece it runs into."""
+        if upward:
+            return "kink_from_left" if side_i < 0 and self.inside[i] else "hit_upper"
+        return "kink_from_right" if side_i > 0 and self.inside[i] else "hit_lower"
+
+    # -- KKT violations at one lam (the start) ---------------------------------------------
+    def _violations(self, state, side, active, turnover_on, lam, parts: _Parts) -> list:
+        """``(magnitude, kind, index)`` for every KKT condition broken at ``lam``."""
+        form = self.form
+        tol = 1e-9
+        w = parts.a + lam * parts.b
+        found = []
+        free = np.flatnonzero(state == FREE)
+        lo = np.where(side[free] > 0, self.lo_buy[free], form.lower[free])
+        hi = np.where(side[free] < 0, self.hi_sell[free], form.upper[free])
+        for j, i in enumerate(free):
+            if w[i] < lo[j] - tol:
+                found.append((lo[j] - w[i], self._end_kind(int(i), int(side[i]), False), int(i)))
+            elif w[i] > hi[j] + tol:
+                found.append((w[i] - hi[j], self._end_kind(int(i), int(side[i]), True), int(i)))
+        idx, z0, z1, kinds = self._slacks(state, side, parts)
+        z = z0 + lam * z1
+        for i, value, kind in zip(idx, z, kinds, strict=True):
+            if value < -tol * self.scale:
+                found.append((-value, self._RELEASE[kind], int(i)))
+        eta = parts.eta0 + lam * parts.eta1
+        for k, row in enumerate(active):
+            if eta[k] < -tol * self.scale:
+                found.append((-eta[k], "row_slack", row))
+        if len(form.h):
+            slack = form.G @ w - form.h
+            for row in np.flatnonzero(slack > tol):
+                if row not in active:
+                    found.append((slack[row], "row_binds", int(row)))
+        if self.max_turnover is not None:
+            if turnover_on:
+                tau = parts.c0 + lam * (parts.c1 - self.cost)
+                if tau < -tol * self.scale:
+                    found.append((-tau, "turnover_slack", -1))
+            else:
+                turnover = float(np.abs(w - self.w0).sum())
+                if turnover > self.max_turnover + tol:
+                    found.append((turnover - self.max_turnover, "turnover_binds", -1))
+        return found
+
+    # -- the start: the min-volatility corner ----------------------------------------------
+    def _initial_state(self) -> tuple[np.ndarray, np.ndarray]:
+        state = np.where(self.pinned, LOWER, FREE)
+        # a free weight's first piece: toward where its bounds allow, buying where w0 is inside
+        side = np.where(self.form.upper <= self.w0, -1, 1) if self.kinked else np.zeros(self.n)
+        return state, side.astype(int)
+
+    def _start(self):
+        found = self._start_primal_dual()
+        if found is not None:
+            return found
+        return self._start_interior_point()
+
+    def _start_primal_dual(self):
+        """Primal-dual active-set iteration at lam = 0 (Hintermueller, Ito & Kunisch 2002)."""
+        state, side = self._initial_state()
+        active: list[int] = []
+        turnover_on = False
+        seen = set()
+        for _ in range(60):
+            key = (state.tobytes(), side.tobytes(), tuple(sorted(active)), turnover_on)
+            if key in seen:
+                return None
+            seen.add(key)
+            try:
+                parts = self._segment(state, side, active, turnover_on)
+            except PathError:
+                return None
+            if not turnover_on:
+                # c = 0 at lam = 0 without the cap binding: the kinks cost nothing, so a free
+                # weight is simply on the side of w0 where it lies
+                if self.kinked:
+                    free = state == FREE
+                    where = np.where(parts.a >= self.w0, 1, -1)
+                    side[free] = np.where(self.inside, where, self.side_lower)[free]
+            found = self._violations(state, side, active, turnover_on, 0.0, parts)
+            if not found:
+                return state, side, active, turnover_on
+            for _, kind, i in found:
+                turnover_on = self._apply(kind, i, state, side, active, turnover_on)
+        return None
+
+    def _start_interior_point(self):
+        form = self.form
+        w = cp.Variable(self.n)
+        cons = [w >= form.lower, w <= form.upper, cp.sum(w) == form.budget]
+        if len(form.h):
+            cons.append(form.G @ w <= form.h)
+        if self.max_turnover is not None:
+            cons.append(cp.norm1(w - self.w0) <= self.max_turnover)
+        problem = cp.Problem(cp.Minimize(0.5 * cp.quad_form(w, cp.psd_wrap(self.sigma))), cons)
+        try:
+            solve(problem)
+        except ProblemInfeasible:
+            raise InfeasibleConstraints(
+                ["no portfolio satisfies the bounds, budget, group limits and turnover cap"]
+            ) from None
+        weights = np.asarray(w.value)
+        state = np.full(self.n, FREE)
+        state[self.inside & (np.abs(weights - self.w0) < 1e-7)] = KINK
+        state[(state == FREE) & (weights - form.lower < 1e-7)] = LOWER
+        state[(state == FREE) & (form.upper - weights < 1e-7)] = UPPER
+        state[self.pinned] = LOWER
+        side = np.where(weights >= self.w0, 1, -1) if self.kinked else np.zeros(self.n, dtype=int)
+        side = side.astype(int)
+        active = []
+        if len(form.h):
+            active = [int(r) for r in np.flatnonzero(form.G @ weights - form.h > -1e-7)]
+        turnover_on = self.max_turnover is not None and bool(
+            np.abs(weights - self.w0).sum() > self.max_turnover - 1e-7
+        )
+        for _ in range(4 * self.n + 10):
+            parts = self._segment(state, side, active, turnover_on)
+            found = self._violations(state, side, active, turnover_on, 0.0, parts)
+            if not found:
+                return state, side, active, turnover_on
+            _, kind, i = max(found)
+            turnover_on = self._apply(kind, i, state, side, active, turnover_on)
+        raise PathError("could not identify the min-volatility active set")
+
+    # -- the path --------------------------------------------------------------------------
+    def path(self) -> list[RebalancingSegment]:
+        return list(self.segments())
+
+    def segments(self):
+        """The path's segments in order of ``lam`` (lazily)."""
+        state, side, active, turnover_on = self._start()
+        lam = 0.0
+        recent: set = set()  # changes made at this lam: their undoing is not an event (ties)
+        for _ in range(30 * (self.n + len(self.form.h)) + 60):
+            parts = self._segment(state, side, active, turnover_on)
+            if np.abs(parts.b).max() <= 1e-12 * max(1.0, np.abs(parts.a).max()):
+                parts.b = np.zeros(self.n)
+            net0, net1 = self._net_affine(state, side, parts)
+            event = self._next_event(state, side, active, turnover_on, lam, parts, recent)
+            if event is None:
+                if parts.b.any():
+                    raise PathError("the path is unbounded, yet the feasible set is bounded")
+                yield RebalancingSegment(lam, np.inf, parts.a, parts.b, net0, net1)
+                return
+            lam_next, kind, index = event
+            yield RebalancingSegment(lam, lam_next, parts.a, parts.b, net0, net1)
+            if lam_next > lam + 1e-13 * max(1.0, abs(lam)):
+                recent = set()
+            lam = lam_next
+            recent.add((_UNDO[kind], index))
+            turnover_on = self._apply(kind, index, state, side, active, turnover_on)
+        raise PathError("too many corner portfolios (cycling)")
+
+    def _next_event(self, state, side, active, turnover_on, lam, parts: _Parts, recent):
+        """The earliest event after ``lam`` as ``(lam_event, kind, index)``, or ``None``."""
+        form = self.form
+        a, b = parts.a, parts.b
+        floor = lam + 1e-13 * max(1.0, abs(lam))
+        times, kinds, indices = [], [], []
+
+        def add(t, kind_names, idx):
+            times.append(np.asarray(t, dtype=float))
+            kinds.append(np.asarray(kind_names, dtype=object))
+            indices.append(np.asarray(idx, dtype=int))
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            free = np.flatnonzero(state == FREE)
+            if len(free):
+                bf, sf = b[free], side[free]
+                down = bf < -1e-14
+                up = bf > 1e-14
+                lo = np.where(sf > 0, self.lo_buy[free], form.lower[free])
+                hi = np.where(sf < 0, self.hi_sell[free], form.upper[free])
+                inside = self.inside[free]
+                i_down, i_up = free[down], free[up]
+                add(
+                    (lo[down] - a[i_down]) / bf[down],
+                    np.where((sf[down] > 0) & inside[down], "kink_from_right", "hit_lower"),
+                    i_down,
+                )
+                add(
+                    (hi[up] - a[i_up]) / bf[up],
+                    np.where((sf[up] < 0) & inside[up], "kink_from_left", "hit_upper"),
+                    i_up,
+                )
+            idx, z0, z1, release = self._slacks(state, side, parts)
+            falling = z1 < -1e-14
+            if falling.any():
+                names = np.asarray(self._RELEASE, dtype=object)[release[falling]]
+                add(-z0[falling] / z1[falling], names, idx[falling])
+            if len(form.h):
+                rate = form.G @ b
+                level = form.G @ a
+                inactive = np.array(
+                    [r for r in range(len(form.h)) if r not in active and rate[r] > 1e-14],
+                    dtype=int,
+                )
+                if len(inactive):
+                    add(
+                        (form.h[inactive] - level[inactive]) / rate[inactive],
+                        ["row_binds"] * len(inactive),
+                        inactive,
+                    )
+            if active:
+                rows = np.asarray(active, dtype=int)
+                falling = parts.eta1 < -1e-14
+                if falling.any():
+                    add(
+                        -parts.eta0[falling] / parts.eta1[falling],
+                        ["row_slack"] * int(falling.sum()),
+                        rows[falling],
+                    )
+            if self.max_turnover is not None:
+                if turnover_on:
+                    tau0, tau1 = parts.c0, parts.c1 - self.cost
+                    if tau1 < -1e-14:
+                        add([-tau0 / tau1], ["turnover_slack"], [-1])
+                else:
+                    t0, t1 = self._turnover_affine(state, side, parts)
+                    if t1 > 1e-14:
+                        add([(self.max_turnover - t0) / t1], ["turnover_binds"], [-1])
+        if not times:
+            return None
+        t = np.concatenate(times)
+        k = np.concatenate(kinds)
+        i = np.concatenate(indices)
+        ok = np.isfinite(t) & (t >= lam - 1e-9)
+        if recent:
+            at_lam = t < floor
+            for j in np.flatnonzero(ok & at_lam):
+                if (k[j], int(i[j])) in recent:
+                    ok[j] = False
+        if not ok.any():
+            return None
+        j = int(np.argmin(np.where(ok, t, np.inf)))
+        return max(float(t[j]), lam), str(k[j]), int(i[j])
+
+
+@dataclass
+class RebalancingPath:
+    """The traced path with its corner net returns, ready to place frontier points."""
+
+    segments: list[RebalancingSegment]
+    corner_nets: np.ndarray
+
+    @classmethod
+    def trace(cls, qp: RebalancingQP) -> RebalancingPath:
+        segments = qp.path()
+        nets = np.array([s.net0 + s.start * s.net1 for s in segments])
+        return cls(segments, nets)
+
+    @property
+    def min_net(self) -> float:
+        return float(self.corner_nets[0])
+
+    @property
+    def max_net(self) -> float:
+        last = self.segments[-1]
+        return float(last.net0 + last.start * last.net1)
+
+    def weights_at(self, targets: np.ndarray) -> np.ndarray:
+        """Weights of the frontier at net-return ``targets`` (clipped into the path's range)."""
+        targets = np.clip(np.asarray(targets, dtype=float), self.min_net, self.max_net)
+        k = np.clip(
+            np.searchsorted(self.corner_nets, targets, side="right") - 1, 0, len(self.segments) - 1
+        )
+        out = np.empty((len(targets), len(self.segments[0].a)))
+        for p, (target, j) in enumerate(zip(targets, k, strict=True)):
+            seg = self.segments[j]
+            lam = seg.start
+            if seg.net1 > 0:
+                lam = seg.start + (target - self.corner_nets[j]) / seg.net1
+                if np.isfinite(seg.end):
+                    lam = min(lam, seg.end)
+            out[p] = seg.a + lam * seg.b
+        return out
+
+    def tangency(self, sigma: np.ndarray, offset: float, rf: float) -> np.ndarray:
+        """The max-Sharpe weights on the path (net return): per segment a ratio of an affine
+        function and the root of a quadratic in lam, its stationary point in closed form."""
+        best, best_weights = -np.inf, self.segments[0].a
+        for seg in self.segments:
+            end = seg.end if np.isfinite(seg.end) else seg.start
+            e, q = seg.net0 + offset - rf, seg.net1
+            sigma_a, sigma_b = sigma @ seg.a, sigma @ seg.b
+            s0, s1, s2 = seg.a @ sigma_a, seg.a @ sigma_b, seg.b @ sigma_b
+            candidates = [seg.start, end]
+            denominator = q * s1 - e * s2
+            if abs(denominator) > 1e-300:
+                lam = (e * s1 - q * s0) / denominator
+                if seg.start < lam < end:
+                    candidates.append(lam)
+            for lam in candidates:
+                vol = np.sqrt(max(s0 + 2 * lam * s1 + lam * lam * s2, 0.0))
+                sharpe = (e + lam * q) / vol if vol > 0 else -np.inf
+                if sharpe > best:
+                    best, best_weights = sharpe, seg.a + lam * seg.b
+        return best_weights
