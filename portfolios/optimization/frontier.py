@@ -12,14 +12,17 @@ problem"). It costs one small KKT factorisation per corner (only the free weight
 after which any number of frontier points -- evenly spaced in expected return -- and the
 exact tangency (max-Sharpe) portfolio follow in closed form.
 
-Constraints that are not linear (turnover cap, cardinality, minimum positions,
-transaction costs) use :func:`_frontier_cvxpy`: one cvxpy problem with the target return
-as a parameter, re-solved per point.
+A turnover cap and proportional transaction costs from current weights keep the path
+piecewise linear with one more state per weight (held at its current weight): that path is
+:mod:`.rebalancing`. Cardinality (``max_holdings``, ``min_position``) searches supports, each
+one such path (:mod:`.cardinality`). Degenerate active sets fall back to
+:func:`.frontier_cvxpy.frontier_cvxpy`: one cvxpy problem with the target return as a
+parameter, re-solved per point.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -27,23 +30,17 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
+from .cardinality import CardinalityFrontier
 from .constraints import Constraints, LinearForm
-from .diagnosis import diagnose
-from .exceptions import InfeasibleConstraints, OptimizationError, UnsupportedOptions
-from .problem import (
-    Inputs,
-    align_inputs,
-    linear_constraints,
-    net_return,
-    nonlinear_constraints,
-    variance,
-    violations,
-)
+from .exceptions import InfeasibleConstraints, OptimizationError, PathError, UnsupportedOptions
+from .frontier_cvxpy import frontier_cvxpy
+from .problem import Inputs, align_inputs, linear_constraints, violations
+from .rebalancing import RebalancingPath, RebalancingQP, place_targets
 from .results import Frontier, FrontierPoint
 from .solvers import ProblemInfeasible, solve
 
 MAX_POINTS = 500
-MAX_MIXED_INTEGER_POINTS = 50
+METHODS = ("auto", "parametric_qp", "support_search", "cvxpy_parametric")
 
 
 @dataclass
@@ -54,10 +51,6 @@ class Segment:
     end: float
     a: np.ndarray
     b: np.ndarray
-
-
-class PathError(Exception):
-    """The active-set path met a degenerate case it does not resolve (caller falls back)."""
 
 
 class ParametricQP:
@@ -356,15 +349,15 @@ def tangency_portfolio(inp: Inputs) -> np.ndarray:
     return _tangency(qp.segments(), inp.mu, inp.sigma, offset, inp.risk_free_rate, early_stop=True)
 
 
-def _frontier_parametric(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _frontier_parametric(inp: Inputs, points: int, targets: np.ndarray | None) -> _Traced:
     qp = ParametricQP(inp.sigma, inp.mu, inp.form)
     segments = qp.path()
     offset = inp.risk_free_rate * (1 - inp.form.budget)
     corner_returns = np.array([inp.mu @ (s.a + s.start * s.b) for s in segments])
     final = segments[-1]
     r_max = float(inp.mu @ final.a)
-    targets = np.linspace(corner_returns[0], r_max, points)
-    weights = np.empty((points, inp.n))
+    targets, unreachable = place_targets(targets, float(corner_returns[0]), r_max, points)
+    weights = np.empty((len(targets), inp.n))
     for p, target in enumerate(targets):
         k = int(
             np.clip(np.searchsorted(corner_returns, target, side="right") - 1, 0, len(segments) - 1)
@@ -376,43 +369,82 @@ def _frontier_parametric(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarr
             lam = min(lam, seg.end)
         weights[p] = seg.a + lam * seg.b
     tangency = _tangency(segments, inp.mu, inp.sigma, offset, inp.risk_free_rate)
-    return weights, tangency, len(segments)
+    return _Traced(weights, tangency, "parametric_qp", len(segments), unreachable)
 
 
-def _frontier_cvxpy(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray]:
-    """One problem, the target return a parameter; the endpoints from two extra solves."""
-    if inp.constraints.needs_mixed_integer and points > MAX_MIXED_INTEGER_POINTS:
-        raise UnsupportedOptions(
-            f"a frontier under max_holdings or min_position is limited to {MAX_MIXED_INTEGER_POINTS} points",
-            field="frontier_points",
-        )
-    w = cp.Variable(inp.n)
-    base = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
-    net = net_return(w, inp, inp.mu)
-    try:
-        solve(cp.Problem(cp.Minimize(variance(w, inp)), base))
-        low = float(inp.mu @ w.value)
-        solve(cp.Problem(cp.Maximize(net), base))
-        high = float(net.value)
-    except ProblemInfeasible:
-        raise InfeasibleConstraints(diagnose(inp, "min_volatility")) from None
-    target = cp.Parameter()
-    problem = cp.Problem(cp.Minimize(variance(w, inp)), base + [net >= target])
-    weights = np.empty((points, inp.n))
-    for p, value in enumerate(np.linspace(low, high - 1e-9 * max(1.0, abs(high)), points)):
-        target.value = value
-        try:
-            solve(problem, verify=lambda: violations(np.asarray(w.value), inp))
-        except ProblemInfeasible:
-            raise OptimizationError(
-                f"frontier point {p + 1} (target return {value:.6g}) failed"
-            ) from None
-        weights[p] = np.asarray(w.value)
-    excess = inp.mu - inp.risk_free_rate
-    sharpe = (weights @ excess + inp.risk_free_rate * 0) / np.sqrt(
-        ((weights @ inp.sigma) * weights).sum(axis=1)
+def _frontier_rebalancing(inp: Inputs, points: int, targets: np.ndarray | None) -> _Traced:
+    """The exact path under a turnover cap and proportional costs (:mod:`.rebalancing`)."""
+    c = inp.constraints
+    qp = RebalancingQP(
+        inp.sigma,
+        inp.mu,
+        inp.form,
+        inp.current,
+        cost=c.transaction_cost,
+        max_turnover=c.max_turnover,
     )
-    return weights, weights[int(np.argmax(sharpe))]
+    path = RebalancingPath.trace(qp)
+    targets, unreachable = place_targets(targets, path.min_net, path.max_net, points)
+    offset = inp.risk_free_rate * (1 - inp.form.budget)
+    tangency = path.tangency(inp.sigma, offset, inp.risk_free_rate)
+    return _Traced(
+        path.weights_at(targets), tangency, "parametric_qp", len(path.segments), unreachable
+    )
+
+
+def _frontier_cardinality(inp: Inputs, points: int, targets: np.ndarray | None) -> _Traced:
+    """Support search over exact paths (:mod:`.cardinality`), seeded by the relaxed path."""
+    c = inp.constraints
+    if not c.long_only:
+        raise UnsupportedOptions(
+            "max_holdings and min_position need long-only weights", field="constraints.long_only"
+        )
+    options = {"cost": c.transaction_cost, "max_turnover": c.max_turnover}
+    relaxed = RebalancingPath.trace(
+        RebalancingQP(inp.sigma, inp.mu, inp.form, inp.current, **options)
+    )
+    search = CardinalityFrontier(
+        inp.sigma,
+        inp.mu,
+        inp.form,
+        inp.current,
+        max_holdings=c.max_holdings,
+        min_position=c.min_position,
+        **options,
+    ).search(
+        relaxed,
+        points=points,
+        targets=targets,
+        offset=inp.risk_free_rate * (1 - inp.form.budget),
+        risk_free_rate=inp.risk_free_rate,
+    )
+    return _Traced(
+        search.weights,
+        search.tangency,
+        "support_search",
+        0,
+        search.unreachable,
+        supports=search.supports_evaluated,
+        lower_bounds=search.lower_bounds,
+    )
+
+
+@dataclass
+class _Traced:
+    """What one method produced, before the shared checks and statistics."""
+
+    weights: np.ndarray
+    tangency: np.ndarray
+    method: str
+    corners: int = 0
+    unreachable: int = 0
+    supports: int = 0
+    lower_bounds: np.ndarray | None = None
+
+
+def _cvxpy(inp: Inputs, points: int, targets: np.ndarray | None) -> _Traced:
+    weights, best, unreachable = frontier_cvxpy(inp, points, targets)
+    return _Traced(weights, best, "cvxpy_parametric", 0, unreachable)
 
 
 def _batch_violations(weights: np.ndarray, inp: Inputs, tol: float) -> list[str]:
@@ -436,49 +468,78 @@ def efficient_frontier(
     risk_free_rate: float = 0.0,
     current_weights: Mapping[str, float] | pd.Series | None = None,
     method: str = "auto",
+    target_returns: Sequence[float] | None = None,
 ) -> Frontier:
     """``points`` frontier portfolios evenly spaced in expected return, min volatility to max return.
 
-    ``method``: ``auto`` (the parametric QP when the constraints are linear, else cvxpy),
-    ``parametric_qp`` or ``cvxpy_parametric``. Every point satisfies the constraints; the
-    result's ``max_sharpe`` is the exact tangency portfolio (parametric QP) or the best point.
+    Returns are net of the transaction cost of trading there from ``current_weights`` (when
+    ``constraints.transaction_cost`` is set). ``target_returns`` (optional) places the points
+    at these returns instead; those above the highest reachable return (e.g. under a turnover
+    cap) end the frontier there and are counted in ``unreachable_targets``.
+
+    ``method``: ``auto`` -- the exact parametric QP for linear constraints, turnover caps and
+    costs (``parametric_qp``), the support search under ``max_holdings`` / ``min_position``
+    (``support_search``), and cvxpy when a path meets a degenerate active set -- or one of
+    those names, or ``cvxpy_parametric`` (one cvxpy solve per point). Every point satisfies the
+    constraints; ``max_sharpe`` is the exact tangency portfolio of the path (of the best support
+    found, under cardinality) or the best point (cvxpy).
     """
-    if not 2 <= points <= MAX_POINTS:
+    if target_returns is None and not 2 <= points <= MAX_POINTS:
         raise OptimizationError(
             f"points must be between 2 and {MAX_POINTS}", field="frontier_points"
         )
+    targets = None
+    if target_returns is not None:
+        targets = np.asarray(list(target_returns), dtype=float)
+        if not 1 <= len(targets) <= MAX_POINTS or not np.isfinite(targets).all():
+            raise OptimizationError(
+                f"target_returns must hold 1 to {MAX_POINTS} finite numbers", field="target_returns"
+            )
     if expected_returns is None:
         raise OptimizationError("the frontier needs expected returns", field="expected_returns")
+    if method not in METHODS:
+        raise OptimizationError(f"unknown frontier method {method!r}", field="method")
     inp = align_inputs(
         expected_returns, cov, None, constraints, current_weights, risk_free_rate, 252
     )
-    linear = inp.constraints.is_linear
-    if method not in ("auto", "parametric_qp", "cvxpy_parametric"):
-        raise OptimizationError(f"unknown frontier method {method!r}", field="method")
-    if method == "parametric_qp" and not linear:
+    c = inp.constraints
+    exact = (
+        _frontier_cardinality
+        if c.needs_mixed_integer
+        else (_frontier_parametric if c.is_linear else _frontier_rebalancing)
+    )
+    wanted = "support_search" if c.needs_mixed_integer else "parametric_qp"
+    if method not in ("auto", "cvxpy_parametric", wanted):
         raise UnsupportedOptions(
-            "the parametric QP handles linear constraints only", field="method"
+            f"{method} does not apply to these constraints; use {wanted} or cvxpy_parametric",
+            field="method",
         )
-    used, corners = "cvxpy_parametric", 0
-    if linear and method != "cvxpy_parametric":
-        try:
-            weights, tangency, corners = _frontier_parametric(inp, points)
-            used = "parametric_qp"
-        except PathError:
-            if method == "parametric_qp":
-                raise OptimizationError("the parametric QP met a degenerate active set") from None
-            weights, tangency = _frontier_cvxpy(inp, points)
+    if method == "cvxpy_parametric":
+        traced = _cvxpy(inp, points, targets)
     else:
-        weights, tangency = _frontier_cvxpy(inp, points)
+        try:
+            traced = exact(inp, points, targets)
+        except PathError:
+            if method != "auto":
+                raise OptimizationError(f"the {method} path met a degenerate active set") from None
+            traced = _cvxpy(inp, points, targets)
+    return _frontier_result(inp, traced)
+
+
+def _frontier_result(inp: Inputs, traced: _Traced) -> Frontier:
+    weights, tangency = traced.weights, traced.tangency
     broken = _batch_violations(weights, inp, tol=1e-7)
     if broken:
         raise OptimizationError("frontier points break constraints: " + "; ".join(broken[:3]))
-    offset = risk_free_rate * (1 - inp.form.budget)
-    returns = weights @ inp.mu + offset
+    rf = inp.risk_free_rate
+    k = inp.constraints.transaction_cost
+    offset = rf * (1 - inp.form.budget)
+    turnovers = np.abs(weights - inp.current).sum(axis=1)
+    returns = weights @ inp.mu - k * turnovers + offset
     vols = np.sqrt(np.clip(((weights @ inp.sigma) * weights).sum(axis=1), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
-        sharpes = np.where(vols > 0, (returns - risk_free_rate) / vols, 0.0)
-    t_ret = float(tangency @ inp.mu + offset)
+        sharpes = np.where(vols > 0, (returns - rf) / vols, 0.0)
+    t_ret = float(tangency @ inp.mu - k * np.abs(tangency - inp.current).sum() + offset)
     t_vol = float(np.sqrt(tangency @ inp.sigma @ tangency))
     symbols = list(inp.symbols)
     return Frontier(
@@ -486,10 +547,15 @@ def efficient_frontier(
         volatilities=vols,
         sharpe_ratios=sharpes,
         weights=pd.DataFrame(weights, columns=symbols),
-        risk_free_rate=risk_free_rate,
+        risk_free_rate=rf,
         max_sharpe=FrontierPoint(
-            t_ret, t_vol, (t_ret - risk_free_rate) / t_vol, pd.Series(tangency, index=symbols)
+            t_ret, t_vol, (t_ret - rf) / t_vol, pd.Series(tangency, index=symbols)
         ),
-        method=used,
-        corners=corners,
+        method=traced.method,
+        corners=traced.corners,
+        turnovers=turnovers,
+        transaction_costs=k * turnovers,
+        unreachable_targets=traced.unreachable,
+        supports_evaluated=traced.supports,
+        gap_bounds=None if traced.lower_bounds is None else vols - traced.lower_bounds,
     )

@@ -29,13 +29,14 @@ failures: the frontier ends at that highest return (``unreachable`` counts them)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
 
 from .constraints import LinearForm
-from .exceptions import InfeasibleConstraints
+from .exceptions import InfeasibleConstraints, PathError
 from .solvers import ProblemInfeasible, solve
 
 LOWER, FREE, UPPER, KINK = -1, 0, 1, 2
@@ -57,22 +58,6 @@ _UNDO = {
 }
 
 
-class PathError(Exception):
-    """A degenerate case the active-set path does not resolve (the caller falls back)."""
-
-
-@dataclass
-class RebalancingSegment:
-    """``w(lam) = a + lam b`` on ``[start, end]``; net return ``net0 + lam net1`` (no offset)."""
-
-    start: float
-    end: float
-    a: np.ndarray
-    b: np.ndarray
-    net0: float
-    net1: float
-
-
 @dataclass
 class _Parts:
     """One active set's KKT solution: weights, gradients and the kink weight ``c``, affine in lam."""
@@ -85,6 +70,23 @@ class _Parts:
     g1: np.ndarray
     c0: float
     c1: float
+
+
+@dataclass
+class RebalancingSegment:
+    """``w(lam) = a + lam b`` on ``[start, end]``; net return ``net0 + lam net1`` (no offset).
+
+    ``parts`` keeps the gradient and kink weight of the segment's KKT solution, from which a
+    weight pinned at zero gets its reduced cost (:meth:`RebalancingQP.entry_costs`).
+    """
+
+    start: float
+    end: float
+    a: np.ndarray
+    b: np.ndarray
+    net0: float
+    net1: float
+    parts: _Parts | None = None
 
 
 class RebalancingQP:
@@ -240,6 +242,17 @@ class RebalancingQP:
         t0, t1 = self._turnover_affine(state, side, parts)
         return float(self.mu @ parts.a) - self.cost * t0, float(self.mu @ parts.b) - self.cost * t1
 
+    def entry_costs(self, seg: RebalancingSegment, lam: np.ndarray) -> np.ndarray:
+        """``(len(lam), n)``: the rate at which the objective changes as each weight rises
+        from its lower bound, at the points ``lam`` of ``seg`` (the bound's multiplier; for a
+        weight the caller pinned there, its reduced cost). Negative: raising it would help.
+        """
+        parts = seg.parts
+        lam = np.asarray(lam, dtype=float)[:, None]
+        g = parts.g0 + lam * parts.g1
+        c = parts.c0 + lam * parts.c1
+        return g + c * self.side_lower
+
     # -- applying a change -----------------------------------------------------------------
     def _apply(self, kind, i, state, side, active, turnover_on) -> bool:
         """Apply one change in place; returns the new ``turnover_on``."""
@@ -341,13 +354,12 @@ class RebalancingQP:
                 parts = self._segment(state, side, active, turnover_on)
             except PathError:
                 return None
-            if not turnover_on:
+            if self.kinked and not turnover_on:
                 # c = 0 at lam = 0 without the cap binding: the kinks cost nothing, so a free
                 # weight is simply on the side of w0 where it lies
-                if self.kinked:
-                    free = state == FREE
-                    where = np.where(parts.a >= self.w0, 1, -1)
-                    side[free] = np.where(self.inside, where, self.side_lower)[free]
+                free = state == FREE
+                where = np.where(parts.a >= self.w0, 1, -1)
+                side[free] = np.where(self.inside, where, self.side_lower)[free]
             found = self._violations(state, side, active, turnover_on, 0.0, parts)
             if not found:
                 return state, side, active, turnover_on
@@ -411,10 +423,10 @@ class RebalancingQP:
             if event is None:
                 if parts.b.any():
                     raise PathError("the path is unbounded, yet the feasible set is bounded")
-                yield RebalancingSegment(lam, np.inf, parts.a, parts.b, net0, net1)
+                yield RebalancingSegment(lam, np.inf, parts.a, parts.b, net0, net1, parts)
                 return
             lam_next, kind, index = event
-            yield RebalancingSegment(lam, lam_next, parts.a, parts.b, net0, net1)
+            yield RebalancingSegment(lam, lam_next, parts.a, parts.b, net0, net1, parts)
             if lam_next > lam + 1e-13 * max(1.0, abs(lam)):
                 recent = set()
             lam = lam_next
@@ -507,6 +519,27 @@ class RebalancingQP:
         return max(float(t[j]), lam), str(k[j]), int(i[j])
 
 
+def place_targets(
+    targets: np.ndarray | None, low: float, high: float, points: int
+) -> tuple[np.ndarray, int]:
+    """Where the frontier's points go, and how many asked-for targets lie beyond its end.
+
+    ``None``: ``points`` evenly spaced from ``low`` (the min-volatility return) to ``high`` (the
+    highest return the constraints allow). Explicit targets below ``low`` are met by the
+    min-volatility portfolio; those above ``high`` cannot be met (e.g. under a turnover cap):
+    they are dropped and the frontier ends at ``high`` -- its end, not a failure.
+    """
+    if targets is None:
+        return np.linspace(low, max(low, high), points), 0
+    targets = np.sort(np.asarray(targets, dtype=float))
+    reach = high + 1e-10 * max(1.0, abs(high))
+    beyond = targets > reach
+    placed = np.maximum(targets[~beyond], low)
+    if beyond.any() and not (len(placed) and placed[-1] >= high - 1e-12 * max(1.0, abs(high))):
+        placed = np.append(placed, high)
+    return placed, int(beyond.sum())
+
+
 @dataclass
 class RebalancingPath:
     """The traced path with its corner net returns, ready to place frontier points."""
@@ -529,22 +562,36 @@ class RebalancingPath:
         last = self.segments[-1]
         return float(last.net0 + last.start * last.net1)
 
-    def weights_at(self, targets: np.ndarray) -> np.ndarray:
-        """Weights of the frontier at net-return ``targets`` (clipped into the path's range)."""
+    def at(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(weights, segment index, lam)`` of the frontier at net-return ``targets``.
+
+        Targets below the min-volatility corner get that corner (the return constraint is
+        slack there); targets above the path's end get the end (callers flag them).
+        """
         targets = np.clip(np.asarray(targets, dtype=float), self.min_net, self.max_net)
         k = np.clip(
             np.searchsorted(self.corner_nets, targets, side="right") - 1, 0, len(self.segments) - 1
         )
-        out = np.empty((len(targets), len(self.segments[0].a)))
-        for p, (target, j) in enumerate(zip(targets, k, strict=True)):
-            seg = self.segments[j]
-            lam = seg.start
-            if seg.net1 > 0:
-                lam = seg.start + (target - self.corner_nets[j]) / seg.net1
-                if np.isfinite(seg.end):
-                    lam = min(lam, seg.end)
-            out[p] = seg.a + lam * seg.b
-        return out
+        starts, ends, slopes, A, B = self._stacked
+        starts, ends, slopes = starts[k], ends[k], slopes[k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lam = np.where(slopes > 0, starts + (targets - self.corner_nets[k]) / slopes, starts)
+        lam = np.minimum(lam, ends)
+        return A[k] + lam[:, None] * B[k], k, lam
+
+    @functools.cached_property
+    def _stacked(self):
+        segs = self.segments
+        return (
+            np.array([s.start for s in segs]),
+            np.array([s.end for s in segs]),
+            np.array([s.net1 for s in segs]),
+            np.stack([s.a for s in segs]),
+            np.stack([s.b for s in segs]),
+        )
+
+    def weights_at(self, targets: np.ndarray) -> np.ndarray:
+        return self.at(targets)[0]
 
     def tangency(self, sigma: np.ndarray, offset: float, rf: float) -> np.ndarray:
         """The max-Sharpe weights on the path (net return): per segment a ratio of an affine
