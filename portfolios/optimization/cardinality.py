@@ -39,6 +39,9 @@ from .rebalancing import RebalancingPath, RebalancingQP, place_targets
 
 MAX_SUPPORTS = 20_000
 """Evaluations after which the search stops (it reports what it has; never reached in tests)."""
+BEAM = 5
+"""Supports expanded per target: the best and the runners-up (a beam search; width 1 is plain
+local search, which a local optimum two swaps from the best stops)."""
 
 
 @dataclass
@@ -169,23 +172,46 @@ class CardinalityFrontier:
         high = max(s.path.max_net for s in supports)
         return np.linspace(lowest.path.min_net, max(high, lowest.path.min_net), points)
 
-    def _envelope(self, targets: np.ndarray) -> tuple[np.ndarray, list[_Support | None]]:
-        """The lowest volatility over the pool at each target, and which support gives it."""
+    def _table(self, targets: np.ndarray) -> tuple[list[_Support], np.ndarray]:
+        """Every feasible support of the pool and its volatility at each target (cached)."""
         key = targets.tobytes()
         if key != self._grid_key:
             self._grid_key, self._vols = key, {}
-        best = np.full(len(targets), np.inf)
-        owner: list[_Support | None] = [None] * len(targets)
-        for support in self._supports():
-            vols = self._vols.get(support.names)
-            if vols is None:
-                vols = self._vols[support.names] = self.volatilities(support, targets)
-            better = vols < best - 1e-13
-            if better.any():
-                best = np.where(better, vols, best)
-                for p in np.flatnonzero(better):
-                    owner[p] = support
-        return best, owner
+        supports = self._supports()
+        for support in supports:
+            if support.names not in self._vols:
+                self._vols[support.names] = self.volatilities(support, targets)
+        return supports, np.stack([self._vols[s.names] for s in supports])
+
+    def _envelope(self, targets: np.ndarray) -> tuple[np.ndarray, list[_Support | None]]:
+        """The lowest volatility over the pool at each target, and which support gives it."""
+        supports, vols = self._table(targets)
+        best = vols.argmin(axis=0)
+        lowest = vols[best, np.arange(len(targets))]
+        owner = [supports[j] if np.isfinite(v) else None for j, v in zip(best, lowest, strict=True)]
+        return lowest, owner
+
+    def _beam(self, targets: np.ndarray) -> dict[frozenset[int], list[float]]:
+        """The ``BEAM`` best supports at each target, each with the targets to probe it at.
+
+        Two more columns rank the frontier's ends: the lowest minimum volatility (probed at
+        the support's own min-volatility return) and the highest reach (probed at its end);
+        both may lie outside ``targets``, which start and stop at the best ones found so far.
+        """
+        supports, vols = self._table(targets)
+        min_vols = np.array([s.min_vol for s in supports])
+        reach = np.array([-s.path.max_net for s in supports])
+        width = min(BEAM, len(supports))
+        out: dict[frozenset[int], list[float]] = {}
+        for column, probe in (
+            *((vols[:, p], lambda s, t=targets[p]: t) for p in range(len(targets))),
+            (min_vols, lambda s: s.path.min_net),
+            (reach, lambda s: s.path.max_net),
+        ):
+            for j in np.argsort(column, kind="stable")[:width]:
+                if np.isfinite(column[j]):
+                    out.setdefault(supports[j].names, []).append(probe(supports[j]))
+        return out
 
     def _entering(self, support: _Support, targets: np.ndarray) -> list[int]:
         """Names outside the support worth bringing in at some of ``targets`` (see the module)."""
@@ -244,9 +270,10 @@ class CardinalityFrontier:
             self.evaluate(self._top(seg.a))
             if np.isfinite(seg.end):
                 self.evaluate(self._top(seg.a + seg.end * seg.b))
-        if not self._supports():
-            for score in (self.mu, -np.diag(self.sigma)):
-                self.evaluate(self._top(score))
+        # the names held now (the cheapest support to trade into), the highest returns, the
+        # lowest variances: seeds that still exist when no relaxed corner's top K is feasible
+        for score in (self.current, self.mu, -np.diag(self.sigma)):
+            self.evaluate(self._top(score))
         if not self._supports():
             raise InfeasibleConstraints(
                 [f"no portfolio of at most {self.k} holdings was found that meets the constraints"]
@@ -267,17 +294,14 @@ class CardinalityFrontier:
         """Local search on the targets ``grid_of()`` gives (it may widen as supports join)."""
         while len(self.pool) < MAX_SUPPORTS:
             grid = grid_of()
-            _, owner = self._envelope(grid)
-            incumbents: dict[frozenset[int], list[int]] = {}
-            for p, support in enumerate(owner):
-                if support is not None:
-                    incumbents.setdefault(support.names, []).append(p)
+            beam = self._beam(grid)
             before = len(self.pool)
-            for names in sorted(incumbents, key=sorted):
-                for neighbour in self._neighbours(self.pool[names], grid[incumbents[names]]):
+            for names in sorted(beam, key=sorted):
+                probes = np.array(beam[names])
+                for neighbour in self._neighbours(self.pool[names], probes):
                     self.evaluate(neighbour)
             if len(self.pool) == before:
-                return  # every incumbent's improving swaps were tried: a 1-swap local optimum
+                return  # every improving swap of the beam was tried: a 1-swap local optimum
 
     def _place(self, relaxed, grid, unreachable, offset, risk_free_rate) -> CardinalitySearch:
         _, owner = self._envelope(grid)

@@ -306,6 +306,16 @@ def compile_constraints(
                 f"turnover cap {_fmt(c.max_turnover)} is below {_fmt(needed)}, the turnover needed just to "
                 "meet the budget, bounds and exclusions from the current weights"
             )
+        elif c.max_holdings is not None and c.max_holdings < n:
+            # Holding at most K names sells the others outright; keeping the K largest (clipped)
+            # weights sells least: sum of the rest, plus the kept ones' gap to the budget.
+            kept = np.sort(np.abs(clipped))[::-1][: c.max_holdings].sum()
+            held_needed = to_bounds + (np.abs(clipped).sum() - kept) + abs(budget - kept)
+            if c.max_turnover < held_needed - 1e-7:
+                conflicts.append(
+                    f"turnover cap {_fmt(c.max_turnover)} is below {_fmt(held_needed)}, the turnover "
+                    f"needed to hold at most {c.max_holdings} names from the current weights"
+                )
     if conflicts:
         raise InfeasibleConstraints(conflicts)
     rows, rhs, labels = [], [], []

@@ -34,12 +34,20 @@ from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
+import scipy.linalg
 
 from .constraints import LinearForm
 from .exceptions import InfeasibleConstraints, PathError
 from .solvers import ProblemInfeasible, solve
 
 LOWER, FREE, UPPER, KINK = -1, 0, 1, 2
+
+_gesv = scipy.linalg.get_lapack_funcs("gesv", dtype=np.float64)
+
+
+def _nonzero(mask: np.ndarray) -> np.ndarray:
+    return mask.nonzero()[0]
+
 
 # The change each event makes, and the event that would undo it at the same lam (ties).
 _UNDO = {
@@ -58,6 +66,36 @@ _UNDO = {
 }
 
 
+EVENTS = (
+    "hit_lower",
+    "hit_upper",
+    "kink_from_right",
+    "kink_from_left",
+    "release_lower",
+    "release_upper",
+    "release_right",
+    "release_left",
+    "row_binds",
+    "row_slack",
+    "turnover_binds",
+    "turnover_slack",
+)
+(
+    HIT_LOWER,
+    HIT_UPPER,
+    KINK_FROM_RIGHT,
+    KINK_FROM_LEFT,
+    RELEASE_LOWER,
+    RELEASE_UPPER,
+    RELEASE_RIGHT,
+    RELEASE_LEFT,
+    ROW_BINDS,
+    ROW_SLACK,
+    TURNOVER_BINDS,
+    TURNOVER_SLACK,
+) = range(len(EVENTS))
+
+
 @dataclass
 class _Parts:
     """One active set's KKT solution: weights, gradients and the kink weight ``c``, affine in lam."""
@@ -70,6 +108,10 @@ class _Parts:
     g1: np.ndarray
     c0: float
     c1: float
+    s: np.ndarray
+    """``s_i`` of every weight (see :meth:`RebalancingQP._sides`)."""
+    free: np.ndarray
+    """Which weights are free (boolean)."""
 
 
 @dataclass
@@ -117,6 +159,7 @@ class RebalancingQP:
         self.kinked = self.cost > 0 or self.max_turnover is not None
         lower, upper, w0 = form.lower, form.upper, self.w0
         self.pinned = lower == upper
+        self.movable = ~self.pinned
         if self.kinked:
             eps = 1e-12
             self.inside = (lower + eps < w0) & (w0 < upper - eps) & ~self.pinned
@@ -146,8 +189,8 @@ class RebalancingQP:
 
     def _segment(self, state, side, active, turnover_on) -> _Parts:
         form = self.form
-        free = np.flatnonzero(state == FREE)
-        fixed = np.flatnonzero(state != FREE)
+        free = _nonzero(state == FREE)
+        fixed = _nonzero(state != FREE)
         values = self._fixed_values(state)
         w_fixed = np.zeros(self.n)
         w_fixed[fixed] = values[fixed]
@@ -167,7 +210,7 @@ class RebalancingQP:
             e = np.append(e, self.max_turnover - turnover_fixed + s[free] @ self.w0[free])
         nf, m = len(free), len(E)
         K = np.zeros((nf + m, nf + m))
-        K[:nf, :nf] = self.sigma[np.ix_(free, free)]
+        K[:nf, :nf] = self.sigma[free][:, free]
         EF = E[:, free]
         K[:nf, nf:] = EF.T
         K[nf:, :nf] = EF
@@ -175,10 +218,11 @@ class RebalancingQP:
         rhs[:nf, 0] = -(self.sigma[free] @ w_fixed)
         rhs[nf:, 0] = e
         rhs[:nf, 1] = self.mu[free] - self.cost * s[free]
-        try:
-            x = np.linalg.solve(K, rhs)
-        except np.linalg.LinAlgError as exc:
-            raise PathError(f"singular KKT system ({exc})") from None
+        # LAPACK's gesv directly: numpy's solve costs more in its wrapper than in the
+        # factorisation at these sizes, and the support search solves thousands
+        _, _, x, info = _gesv(K, rhs)
+        if info != 0:
+            raise PathError(f"singular KKT system (gesv info {info})")
         if not np.isfinite(x).all() or np.abs(K @ x - rhs).max() > 1e-8 * (1 + np.abs(rhs).max()):
             raise PathError("ill-conditioned KKT system")
         a = w_fixed
@@ -191,56 +235,42 @@ class RebalancingQP:
         g0 = self.sigma @ a + base.T @ nu0[:k_rows]
         g1 = self.sigma @ b - self.mu + base.T @ nu1[:k_rows]
         tau0, tau1 = (float(nu0[-1]), float(nu1[-1])) if turnover_on else (0.0, 0.0)
-        return _Parts(a, b, nu0[1:k_rows], nu1[1:k_rows], g0, g1, tau0, self.cost + tau1)
+        return _Parts(
+            a, b, nu0[1:k_rows], nu1[1:k_rows], g0, g1, tau0, self.cost + tau1, s, state == FREE
+        )
 
     def _slacks(self, state, side, parts: _Parts):
         """The multipliers that must stay >= 0 at fixed weights, with the move each triggers.
 
-        Returns ``(index, z0, z1, kind)`` arrays: ``z0 + lam z1 >= 0`` must hold.
+        Returns ``(index, z0, z1, event)`` arrays: ``z0 + lam z1 >= 0`` must hold, and when
+        it stops holding the weight makes ``event`` (a release, a code of :data:`EVENTS`).
         """
         g0, g1, c0, c1 = parts.g0, parts.g1, parts.c0, parts.c1
-        idx, z0, z1, kinds = [], [], [], []
-        movable = ~self.pinned
-        low = np.flatnonzero((state == LOWER) & movable)
-        if len(low):
-            s = self.side_lower[low]
-            idx.append(low)
-            z0.append(g0[low] + c0 * s)
-            z1.append(g1[low] + c1 * s)
-            kinds.append(np.full(len(low), 0))
-        up = np.flatnonzero((state == UPPER) & movable)
-        if len(up):
-            s = self.side_upper[up]
-            idx.append(up)
-            z0.append(-(g0[up] + c0 * s))
-            z1.append(-(g1[up] + c1 * s))
-            kinds.append(np.full(len(up), 1))
-        kink = np.flatnonzero(state == KINK)
-        if len(kink):
-            idx += [kink, kink]
-            z0 += [g0[kink] + c0, c0 - g0[kink]]
-            z1 += [g1[kink] + c1, c1 - g1[kink]]
-            kinds += [np.full(len(kink), 2), np.full(len(kink), 3)]
-        if not idx:
-            empty = np.zeros(0)
-            return empty.astype(int), empty, empty, empty.astype(int)
-        return np.concatenate(idx), np.concatenate(z0), np.concatenate(z1), np.concatenate(kinds)
+        low = _nonzero((state == LOWER) & self.movable)
+        up = _nonzero((state == UPPER) & self.movable)
+        kink = _nonzero(state == KINK)
+        sl, su = self.side_lower[low], self.side_upper[up]
+        idx = np.concatenate([low, up, kink, kink])
+        z0 = np.concatenate([g0[low] + c0 * sl, -(g0[up] + c0 * su), g0[kink] + c0, c0 - g0[kink]])
+        z1 = np.concatenate([g1[low] + c1 * sl, -(g1[up] + c1 * su), g1[kink] + c1, c1 - g1[kink]])
+        codes = np.repeat(
+            [RELEASE_LOWER, RELEASE_UPPER, RELEASE_RIGHT, RELEASE_LEFT],
+            [len(low), len(up), len(kink), len(kink)],
+        )
+        return idx, z0, z1, codes
 
-    _RELEASE = ("release_lower", "release_upper", "release_right", "release_left")
-
-    def _turnover_affine(self, state, side, parts: _Parts) -> tuple[float, float]:
-        s = self._sides(state, side)
-        free = state == FREE
-        fixed = ~free
-        t0 = float(s[free] @ (parts.a[free] - self.w0[free]))
-        t0 += float(np.abs(parts.a[fixed] - self.w0[fixed]).sum())
+    def _turnover_affine(self, parts: _Parts) -> tuple[float, float]:
+        free, s = parts.free, parts.s
+        moved = np.abs(parts.a - self.w0)
+        t0 = float(s[free] @ (parts.a[free] - self.w0[free]) + moved[~free].sum())
         return t0, float(s[free] @ parts.b[free])
 
-    def _net_affine(self, state, side, parts: _Parts) -> tuple[float, float]:
+    def _net_affine(self, parts: _Parts) -> tuple[float, float]:
+        net0, net1 = float(self.mu @ parts.a), float(self.mu @ parts.b)
         if not self.cost:
-            return float(self.mu @ parts.a), float(self.mu @ parts.b)
-        t0, t1 = self._turnover_affine(state, side, parts)
-        return float(self.mu @ parts.a) - self.cost * t0, float(self.mu @ parts.b) - self.cost * t1
+            return net0, net1
+        t0, t1 = self._turnover_affine(parts)
+        return net0 - self.cost * t0, net1 - self.cost * t1
 
     def entry_costs(self, seg: RebalancingSegment, lam: np.ndarray) -> np.ndarray:
         """``(len(lam), n)``: the rate at which the objective changes as each weight rises
@@ -293,7 +323,7 @@ class RebalancingQP:
         tol = 1e-9
         w = parts.a + lam * parts.b
         found = []
-        free = np.flatnonzero(state == FREE)
+        free = _nonzero(state == FREE)
         lo = np.where(side[free] > 0, self.lo_buy[free], form.lower[free])
         hi = np.where(side[free] < 0, self.hi_sell[free], form.upper[free])
         for j, i in enumerate(free):
@@ -305,14 +335,14 @@ class RebalancingQP:
         z = z0 + lam * z1
         for i, value, kind in zip(idx, z, kinds, strict=True):
             if value < -tol * self.scale:
-                found.append((-value, self._RELEASE[kind], int(i)))
+                found.append((-value, EVENTS[kind], int(i)))
         eta = parts.eta0 + lam * parts.eta1
         for k, row in enumerate(active):
             if eta[k] < -tol * self.scale:
                 found.append((-eta[k], "row_slack", row))
         if len(form.h):
             slack = form.G @ w - form.h
-            for row in np.flatnonzero(slack > tol):
+            for row in _nonzero(slack > tol):
                 if row not in active:
                     found.append((slack[row], "row_binds", int(row)))
         if self.max_turnover is not None:
@@ -392,7 +422,7 @@ class RebalancingQP:
         side = side.astype(int)
         active = []
         if len(form.h):
-            active = [int(r) for r in np.flatnonzero(form.G @ weights - form.h > -1e-7)]
+            active = [int(r) for r in _nonzero(form.G @ weights - form.h > -1e-7)]
         turnover_on = self.max_turnover is not None and bool(
             np.abs(weights - self.w0).sum() > self.max_turnover - 1e-7
         )
@@ -418,7 +448,7 @@ class RebalancingQP:
             parts = self._segment(state, side, active, turnover_on)
             if np.abs(parts.b).max() <= 1e-12 * max(1.0, np.abs(parts.a).max()):
                 parts.b = np.zeros(self.n)
-            net0, net1 = self._net_affine(state, side, parts)
+            net0, net1 = self._net_affine(parts)
             event = self._next_event(state, side, active, turnover_on, lam, parts, recent)
             if event is None:
                 if parts.b.any():
@@ -435,88 +465,73 @@ class RebalancingQP:
         raise PathError("too many corner portfolios (cycling)")
 
     def _next_event(self, state, side, active, turnover_on, lam, parts: _Parts, recent):
-        """The earliest event after ``lam`` as ``(lam_event, kind, index)``, or ``None``."""
+        """The earliest event after ``lam`` as ``(lam_event, kind, index)``, or ``None``.
+
+        Every candidate's time is a ratio whose denominator was tested away from zero.
+        """
         form = self.form
         a, b = parts.a, parts.b
-        floor = lam + 1e-13 * max(1.0, abs(lam))
-        times, kinds, indices = [], [], []
-
-        def add(t, kind_names, idx):
-            times.append(np.asarray(t, dtype=float))
-            kinds.append(np.asarray(kind_names, dtype=object))
-            indices.append(np.asarray(idx, dtype=int))
-
-        with np.errstate(divide="ignore", invalid="ignore"):
-            free = np.flatnonzero(state == FREE)
-            if len(free):
-                bf, sf = b[free], side[free]
-                down = bf < -1e-14
-                up = bf > 1e-14
-                lo = np.where(sf > 0, self.lo_buy[free], form.lower[free])
-                hi = np.where(sf < 0, self.hi_sell[free], form.upper[free])
-                inside = self.inside[free]
-                i_down, i_up = free[down], free[up]
-                add(
-                    (lo[down] - a[i_down]) / bf[down],
-                    np.where((sf[down] > 0) & inside[down], "kink_from_right", "hit_lower"),
-                    i_down,
-                )
-                add(
-                    (hi[up] - a[i_up]) / bf[up],
-                    np.where((sf[up] < 0) & inside[up], "kink_from_left", "hit_upper"),
-                    i_up,
-                )
-            idx, z0, z1, release = self._slacks(state, side, parts)
-            falling = z1 < -1e-14
-            if falling.any():
-                names = np.asarray(self._RELEASE, dtype=object)[release[falling]]
-                add(-z0[falling] / z1[falling], names, idx[falling])
-            if len(form.h):
-                rate = form.G @ b
-                level = form.G @ a
-                inactive = np.array(
-                    [r for r in range(len(form.h)) if r not in active and rate[r] > 1e-14],
-                    dtype=int,
-                )
-                if len(inactive):
-                    add(
-                        (form.h[inactive] - level[inactive]) / rate[inactive],
-                        ["row_binds"] * len(inactive),
-                        inactive,
-                    )
-            if active:
-                rows = np.asarray(active, dtype=int)
-                falling = parts.eta1 < -1e-14
-                if falling.any():
-                    add(
-                        -parts.eta0[falling] / parts.eta1[falling],
-                        ["row_slack"] * int(falling.sum()),
-                        rows[falling],
-                    )
-            if self.max_turnover is not None:
-                if turnover_on:
-                    tau0, tau1 = parts.c0, parts.c1 - self.cost
-                    if tau1 < -1e-14:
-                        add([-tau0 / tau1], ["turnover_slack"], [-1])
-                else:
-                    t0, t1 = self._turnover_affine(state, side, parts)
-                    if t1 > 1e-14:
-                        add([(self.max_turnover - t0) / t1], ["turnover_binds"], [-1])
-        if not times:
-            return None
+        times, codes, indices = [], [], []
+        free = _nonzero(parts.free)
+        if len(free):
+            bf, sf = b[free], side[free]
+            down, up = bf < -1e-14, bf > 1e-14
+            i_down, i_up = free[down], free[up]
+            lo = np.where(sf[down] > 0, self.lo_buy[i_down], form.lower[i_down])
+            hi = np.where(sf[up] < 0, self.hi_sell[i_up], form.upper[i_up])
+            times += [(lo - a[i_down]) / bf[down], (hi - a[i_up]) / bf[up]]
+            codes += [
+                np.where((sf[down] > 0) & self.inside[i_down], KINK_FROM_RIGHT, HIT_LOWER),
+                np.where((sf[up] < 0) & self.inside[i_up], KINK_FROM_LEFT, HIT_UPPER),
+            ]
+            indices += [i_down, i_up]
+        idx, z0, z1, release = self._slacks(state, side, parts)
+        falling = z1 < -1e-14
+        times.append(-z0[falling] / z1[falling])
+        codes.append(release[falling])
+        indices.append(idx[falling])
+        if len(form.h):
+            rate = form.G @ b
+            inactive = np.ones(len(form.h), dtype=bool)
+            inactive[active] = False
+            rising = _nonzero(inactive & (rate > 1e-14))
+            times.append((form.h[rising] - form.G[rising] @ a) / rate[rising])
+            codes.append(np.full(len(rising), ROW_BINDS))
+            indices.append(rising)
+        if active:
+            rows = np.asarray(active, dtype=int)
+            falling = parts.eta1 < -1e-14
+            times.append(-parts.eta0[falling] / parts.eta1[falling])
+            codes.append(np.full(int(falling.sum()), ROW_SLACK))
+            indices.append(rows[falling])
+        if self.max_turnover is not None:
+            if turnover_on:
+                tau0, tau1 = parts.c0, parts.c1 - self.cost
+                if tau1 < -1e-14:
+                    times.append(np.array([-tau0 / tau1]))
+                    codes.append(np.array([TURNOVER_SLACK]))
+                    indices.append(np.array([-1]))
+            else:
+                t0, t1 = self._turnover_affine(parts)
+                if t1 > 1e-14:
+                    times.append(np.array([(self.max_turnover - t0) / t1]))
+                    codes.append(np.array([TURNOVER_BINDS]))
+                    indices.append(np.array([-1]))
         t = np.concatenate(times)
-        k = np.concatenate(kinds)
-        i = np.concatenate(indices)
+        if not len(t):
+            return None
+        k = np.concatenate(codes).astype(int)
+        i = np.concatenate(indices).astype(int)
         ok = np.isfinite(t) & (t >= lam - 1e-9)
         if recent:
-            at_lam = t < floor
-            for j in np.flatnonzero(ok & at_lam):
-                if (k[j], int(i[j])) in recent:
+            floor = lam + 1e-13 * max(1.0, abs(lam))
+            for j in _nonzero(ok & (t < floor)):
+                if (EVENTS[k[j]], int(i[j])) in recent:
                     ok[j] = False
         if not ok.any():
             return None
         j = int(np.argmin(np.where(ok, t, np.inf)))
-        return max(float(t[j]), lam), str(k[j]), int(i[j])
+        return max(float(t[j]), lam), EVENTS[k[j]], int(i[j])
 
 
 def place_targets(
@@ -574,8 +589,9 @@ class RebalancingPath:
         )
         starts, ends, slopes, A, B = self._stacked
         starts, ends, slopes = starts[k], ends[k], slopes[k]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lam = np.where(slopes > 0, starts + (targets - self.corner_nets[k]) / slopes, starts)
+        lam = starts.copy()
+        rising = slopes > 0
+        lam[rising] += (targets[rising] - self.corner_nets[k][rising]) / slopes[rising]
         lam = np.minimum(lam, ends)
         return A[k] + lam[:, None] * B[k], k, lam
 
