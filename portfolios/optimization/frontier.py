@@ -539,7 +539,8 @@ def _frontier_result(inp: Inputs, traced: _Traced) -> Frontier:
     vols = np.sqrt(np.clip(((weights @ inp.sigma) * weights).sum(axis=1), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         sharpes = np.where(vols > 0, (returns - rf) / vols, 0.0)
-    t_ret = float(tangency @ inp.mu - k * np.abs(tangency - inp.current).sum() + offset)
+    t_turnover = float(np.abs(tangency - inp.current).sum())
+    t_ret = float(tangency @ inp.mu - k * t_turnover + offset)
     t_vol = float(np.sqrt(tangency @ inp.sigma @ tangency))
     symbols = list(inp.symbols)
     return Frontier(
@@ -549,7 +550,12 @@ def _frontier_result(inp: Inputs, traced: _Traced) -> Frontier:
         weights=pd.DataFrame(weights, columns=symbols),
         risk_free_rate=rf,
         max_sharpe=FrontierPoint(
-            t_ret, t_vol, (t_ret - rf) / t_vol, pd.Series(tangency, index=symbols)
+            t_ret,
+            t_vol,
+            (t_ret - rf) / t_vol,
+            pd.Series(tangency, index=symbols),
+            t_turnover,
+            k * t_turnover,
         ),
         method=traced.method,
         corners=traced.corners,

@@ -34,6 +34,10 @@ class FrontierPoint:
     volatility: float
     sharpe_ratio: float
     weights: pd.Series
+    turnover: float | None = None
+    """``||w - current||_1``: the share of the portfolio traded to get there."""
+    transaction_cost: float | None = None
+    """What trading there costs, as a fraction of value (already out of ``expected_return``)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class Frontier:
                 float(self.volatilities[i]),
                 float(self.sharpe_ratios[i]),
                 self.weights.iloc[i],
+                None if self.turnovers is None else float(self.turnovers[i]),
+                None if self.transaction_costs is None else float(self.transaction_costs[i]),
             )
             for i in range(len(self.expected_returns))
         ]
