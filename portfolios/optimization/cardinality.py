@@ -37,11 +37,22 @@ from .constraints import LinearForm
 from .exceptions import InfeasibleConstraints, PathError
 from .rebalancing import RebalancingPath, RebalancingQP, place_targets
 
-MAX_SUPPORTS = 20_000
-"""Evaluations after which the search stops (it reports what it has; never reached in tests)."""
+MAX_SEGMENTS = 60_000
+"""Work after which the search stops with what it has (``gap_bounds`` still hold): the
+segments traced over all supports, a few seconds. Twenty assets and five names take ~12,000."""
 BEAM = 5
 """Supports expanded per target: the best and the runners-up (a beam search; width 1 is plain
 local search, which a local optimum two swaps from the best stops)."""
+
+
+def most_names(path: RebalancingPath) -> int:
+    """The most names any point of ``path`` holds (a segment's support is constant inside it)."""
+    most = 0
+    for seg in path.segments:
+        ends = [seg.start, seg.end] if np.isfinite(seg.end) else [seg.start]
+        for lam in [*ends, sum(ends) / len(ends)]:
+            most = max(most, int((np.abs(seg.a + lam * seg.b) > 1e-9).sum()))
+    return most
 
 
 @dataclass
@@ -89,6 +100,7 @@ class CardinalityFrontier:
         self.eligible = np.flatnonzero(form.upper > 0)
         self.pool: dict[frozenset[int], _Support | None] = {}
         self.failed = 0
+        self.segments_traced = 0
 
     # -- one support ---------------------------------------------------------------------
     def _support_form(self, names: frozenset[int]) -> LinearForm:
@@ -140,6 +152,7 @@ class CardinalityFrontier:
                 path = None
                 self.failed += 1
             if path is not None:
+                self.segments_traced += len(path.segments)
                 a = path.segments[0].a
                 support = _Support(names, qp, path, float(np.sqrt(max(a @ self.sigma @ a, 0.0))))
         self.pool[names] = support
@@ -292,13 +305,15 @@ class CardinalityFrontier:
 
     def _improve(self, grid_of) -> None:
         """Local search on the targets ``grid_of()`` gives (it may widen as supports join)."""
-        while len(self.pool) < MAX_SUPPORTS:
+        while self.segments_traced < MAX_SEGMENTS:
             grid = grid_of()
             beam = self._beam(grid)
             before = len(self.pool)
             for names in sorted(beam, key=sorted):
                 probes = np.array(beam[names])
                 for neighbour in self._neighbours(self.pool[names], probes):
+                    if self.segments_traced >= MAX_SEGMENTS:
+                        return
                     self.evaluate(neighbour)
             if len(self.pool) == before:
                 return  # every improving swap of the beam was tried: a 1-swap local optimum

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from .cardinality import CardinalityFrontier
+from .cardinality import CardinalityFrontier, most_names
 from .constraints import Constraints, LinearForm
 from .exceptions import InfeasibleConstraints, OptimizationError, PathError, UnsupportedOptions
 from .frontier_cvxpy import frontier_cvxpy
@@ -372,8 +372,7 @@ def _frontier_parametric(inp: Inputs, points: int, targets: np.ndarray | None) -
     return _Traced(weights, tangency, "parametric_qp", len(segments), unreachable)
 
 
-def _frontier_rebalancing(inp: Inputs, points: int, targets: np.ndarray | None) -> _Traced:
-    """The exact path under a turnover cap and proportional costs (:mod:`.rebalancing`)."""
+def _rebalancing_path(inp: Inputs) -> RebalancingPath:
     c = inp.constraints
     qp = RebalancingQP(
         inp.sigma,
@@ -383,7 +382,14 @@ def _frontier_rebalancing(inp: Inputs, points: int, targets: np.ndarray | None) 
         cost=c.transaction_cost,
         max_turnover=c.max_turnover,
     )
-    path = RebalancingPath.trace(qp)
+    return RebalancingPath.trace(qp)
+
+
+def _frontier_rebalancing(
+    inp: Inputs, points: int, targets: np.ndarray | None, path: RebalancingPath | None = None
+) -> _Traced:
+    """The exact path under a turnover cap and proportional costs (:mod:`.rebalancing`)."""
+    path = path or _rebalancing_path(inp)
     targets, unreachable = place_targets(targets, path.min_net, path.max_net, points)
     offset = inp.risk_free_rate * (1 - inp.form.budget)
     tangency = path.tangency(inp.sigma, offset, inp.risk_free_rate)
@@ -400,9 +406,13 @@ def _frontier_cardinality(inp: Inputs, points: int, targets: np.ndarray | None) 
             "max_holdings and min_position need long-only weights", field="constraints.long_only"
         )
     options = {"cost": c.transaction_cost, "max_turnover": c.max_turnover}
-    relaxed = RebalancingPath.trace(
-        RebalancingQP(inp.sigma, inp.mu, inp.form, inp.current, **options)
-    )
+    relaxed = _rebalancing_path(inp)
+    if not c.min_position and most_names(relaxed) <= c.max_holdings:
+        # the limit binds nowhere on the relaxed frontier: that frontier is the answer, exactly
+        traced = _frontier_rebalancing(inp, points, targets, relaxed)
+        w = traced.weights
+        traced.lower_bounds = np.sqrt(np.clip(((w @ inp.sigma) * w).sum(axis=1), 0, None))
+        return traced
     search = CardinalityFrontier(
         inp.sigma,
         inp.mu,

@@ -158,3 +158,18 @@ def test_too_many_required_names_is_a_conflict(mu_cov):
         efficient_frontier(
             expected_returns=mu, cov=cov, constraints=Constraints(max_holdings=3, bounds=bounds)
         )
+
+
+def test_a_limit_the_relaxed_frontier_never_reaches_leaves_it_exact(mu_cov):
+    # given: the 20 stocks' frontier never holds more than 12 names
+    mu, cov = mu_cov
+    free = efficient_frontier(expected_returns=mu, cov=cov, points=50)
+    assert (free.weights.to_numpy() > 1e-9).sum(axis=1).max() <= 12
+    # when
+    limited = efficient_frontier(
+        expected_returns=mu, cov=cov, constraints=Constraints(max_holdings=12), points=50
+    )
+    # then: the same frontier, known exact
+    assert limited.method == "parametric_qp"
+    np.testing.assert_allclose(limited.volatilities, free.volatilities, atol=1e-12)
+    np.testing.assert_allclose(limited.gap_bounds, 0.0, atol=1e-15)
