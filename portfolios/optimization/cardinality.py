@@ -35,7 +35,8 @@ import numpy as np
 
 from .constraints import LinearForm
 from .exceptions import InfeasibleConstraints, PathError
-from .rebalancing import RebalancingPath, RebalancingQP, place_targets
+from .path import RebalancingPath, place_targets
+from .rebalancing import RebalancingQP
 
 MAX_SEGMENTS = 60_000
 """Work after which the search stops with what it has (``gap_bounds`` still hold): the

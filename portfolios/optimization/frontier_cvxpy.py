@@ -14,6 +14,7 @@ import numpy as np
 
 from .diagnosis import diagnose
 from .exceptions import InfeasibleConstraints, OptimizationError, UnsupportedOptions
+from .path import place_targets
 from .problem import (
     Inputs,
     linear_constraints,
@@ -22,7 +23,6 @@ from .problem import (
     variance,
     violations,
 )
-from .rebalancing import place_targets
 from .solvers import ProblemInfeasible, solve
 
 MAX_MIXED_INTEGER_POINTS = 50

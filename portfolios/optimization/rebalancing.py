@@ -29,15 +29,15 @@ failures: the frontier ends at that highest return (``unreachable`` counts them)
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-
 import cvxpy as cp
 import numpy as np
 import scipy.linalg
 
 from .constraints import LinearForm
 from .exceptions import InfeasibleConstraints, PathError
+from .path import RebalancingPath, RebalancingSegment, SegmentParts, place_targets
+
+__all__ = ["PathError", "RebalancingPath", "RebalancingQP", "RebalancingSegment", "place_targets"]
 from .solvers import ProblemInfeasible, solve
 
 LOWER, FREE, UPPER, KINK = -1, 0, 1, 2
@@ -96,41 +96,6 @@ EVENTS = (
 ) = range(len(EVENTS))
 
 
-@dataclass
-class _Parts:
-    """One active set's KKT solution: weights, gradients and the kink weight ``c``, affine in lam."""
-
-    a: np.ndarray
-    b: np.ndarray
-    eta0: np.ndarray
-    eta1: np.ndarray
-    g0: np.ndarray
-    g1: np.ndarray
-    c0: float
-    c1: float
-    s: np.ndarray
-    """``s_i`` of every weight (see :meth:`RebalancingQP._sides`)."""
-    free: np.ndarray
-    """Which weights are free (boolean)."""
-
-
-@dataclass
-class RebalancingSegment:
-    """``w(lam) = a + lam b`` on ``[start, end]``; net return ``net0 + lam net1`` (no offset).
-
-    ``parts`` keeps the gradient and kink weight of the segment's KKT solution, from which a
-    weight pinned at zero gets its reduced cost (:meth:`RebalancingQP.entry_costs`).
-    """
-
-    start: float
-    end: float
-    a: np.ndarray
-    b: np.ndarray
-    net0: float
-    net1: float
-    parts: _Parts | None = None
-
-
 class RebalancingQP:
     """The path of ``min 1/2 w'Sigma w - lam (mu'w - k||w - w0||_1)`` s.t. ``||w - w0||_1 <= T``.
 
@@ -187,7 +152,7 @@ class RebalancingQP:
             np.where(state == LOWER, self.side_lower, np.where(state == UPPER, self.side_upper, 0)),
         )
 
-    def _segment(self, state, side, active, turnover_on) -> _Parts:
+    def _segment(self, state, side, active, turnover_on) -> SegmentParts:
         form = self.form
         free = _nonzero(state == FREE)
         fixed = _nonzero(state != FREE)
@@ -235,11 +200,11 @@ class RebalancingQP:
         g0 = self.sigma @ a + base.T @ nu0[:k_rows]
         g1 = self.sigma @ b - self.mu + base.T @ nu1[:k_rows]
         tau0, tau1 = (float(nu0[-1]), float(nu1[-1])) if turnover_on else (0.0, 0.0)
-        return _Parts(
+        return SegmentParts(
             a, b, nu0[1:k_rows], nu1[1:k_rows], g0, g1, tau0, self.cost + tau1, s, state == FREE
         )
 
-    def _slacks(self, state, side, parts: _Parts):
+    def _slacks(self, state, side, parts: SegmentParts):
         """The multipliers that must stay >= 0 at fixed weights, with the move each triggers.
 
         Returns ``(index, z0, z1, event)`` arrays: ``z0 + lam z1 >= 0`` must hold, and when
@@ -259,13 +224,13 @@ class RebalancingQP:
         )
         return idx, z0, z1, codes
 
-    def _turnover_affine(self, parts: _Parts) -> tuple[float, float]:
+    def _turnover_affine(self, parts: SegmentParts) -> tuple[float, float]:
         free, s = parts.free, parts.s
         moved = np.abs(parts.a - self.w0)
         t0 = float(s[free] @ (parts.a[free] - self.w0[free]) + moved[~free].sum())
         return t0, float(s[free] @ parts.b[free])
 
-    def _net_affine(self, parts: _Parts) -> tuple[float, float]:
+    def _net_affine(self, parts: SegmentParts) -> tuple[float, float]:
         net0, net1 = float(self.mu @ parts.a), float(self.mu @ parts.b)
         if not self.cost:
             return net0, net1
@@ -317,7 +282,7 @@ class RebalancingQP:
         return "kink_from_right" if side_i > 0 and self.inside[i] else "hit_lower"
 
     # -- KKT violations at one lam (the start) ---------------------------------------------
-    def _violations(self, state, side, active, turnover_on, lam, parts: _Parts) -> list:
+    def _violations(self, state, side, active, turnover_on, lam, parts: SegmentParts) -> list:
         """``(magnitude, kind, index)`` for every KKT condition broken at ``lam``."""
         form = self.form
         tol = 1e-9
@@ -464,7 +429,7 @@ class RebalancingQP:
             turnover_on = self._apply(kind, index, state, side, active, turnover_on)
         raise PathError("too many corner portfolios (cycling)")
 
-    def _next_event(self, state, side, active, turnover_on, lam, parts: _Parts, recent):
+    def _next_event(self, state, side, active, turnover_on, lam, parts: SegmentParts, recent):
         """The earliest event after ``lam`` as ``(lam_event, kind, index)``, or ``None``.
 
         Every candidate's time is a ratio whose denominator was tested away from zero.
@@ -532,101 +497,3 @@ class RebalancingQP:
             return None
         j = int(np.argmin(np.where(ok, t, np.inf)))
         return max(float(t[j]), lam), EVENTS[k[j]], int(i[j])
-
-
-def place_targets(
-    targets: np.ndarray | None, low: float, high: float, points: int
-) -> tuple[np.ndarray, int]:
-    """Where the frontier's points go, and how many asked-for targets lie beyond its end.
-
-    ``None``: ``points`` evenly spaced from ``low`` (the min-volatility return) to ``high`` (the
-    highest return the constraints allow). Explicit targets below ``low`` are met by the
-    min-volatility portfolio; those above ``high`` cannot be met (e.g. under a turnover cap):
-    they are dropped and the frontier ends at ``high`` -- its end, not a failure.
-    """
-    if targets is None:
-        return np.linspace(low, max(low, high), points), 0
-    targets = np.sort(np.asarray(targets, dtype=float))
-    reach = high + 1e-10 * max(1.0, abs(high))
-    beyond = targets > reach
-    placed = np.maximum(targets[~beyond], low)
-    if beyond.any() and not (len(placed) and placed[-1] >= high - 1e-12 * max(1.0, abs(high))):
-        placed = np.append(placed, high)
-    return placed, int(beyond.sum())
-
-
-@dataclass
-class RebalancingPath:
-    """The traced path with its corner net returns, ready to place frontier points."""
-
-    segments: list[RebalancingSegment]
-    corner_nets: np.ndarray
-
-    @classmethod
-    def trace(cls, qp: RebalancingQP) -> RebalancingPath:
-        segments = qp.path()
-        nets = np.array([s.net0 + s.start * s.net1 for s in segments])
-        return cls(segments, nets)
-
-    @property
-    def min_net(self) -> float:
-        return float(self.corner_nets[0])
-
-    @property
-    def max_net(self) -> float:
-        last = self.segments[-1]
-        return float(last.net0 + last.start * last.net1)
-
-    def at(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(weights, segment index, lam)`` of the frontier at net-return ``targets``.
-
-        Targets below the min-volatility corner get that corner (the return constraint is
-        slack there); targets above the path's end get the end (callers flag them).
-        """
-        targets = np.clip(np.asarray(targets, dtype=float), self.min_net, self.max_net)
-        k = np.clip(
-            np.searchsorted(self.corner_nets, targets, side="right") - 1, 0, len(self.segments) - 1
-        )
-        starts, ends, slopes, A, B = self._stacked
-        starts, ends, slopes = starts[k], ends[k], slopes[k]
-        lam = starts.copy()
-        rising = slopes > 0
-        lam[rising] += (targets[rising] - self.corner_nets[k][rising]) / slopes[rising]
-        lam = np.minimum(lam, ends)
-        return A[k] + lam[:, None] * B[k], k, lam
-
-    @functools.cached_property
-    def _stacked(self):
-        segs = self.segments
-        return (
-            np.array([s.start for s in segs]),
-            np.array([s.end for s in segs]),
-            np.array([s.net1 for s in segs]),
-            np.stack([s.a for s in segs]),
-            np.stack([s.b for s in segs]),
-        )
-
-    def weights_at(self, targets: np.ndarray) -> np.ndarray:
-        return self.at(targets)[0]
-
-    def tangency(self, sigma: np.ndarray, offset: float, rf: float) -> np.ndarray:
-        """The max-Sharpe weights on the path (net return): per segment a ratio of an affine
-        function and the root of a quadratic in lam, its stationary point in closed form."""
-        best, best_weights = -np.inf, self.segments[0].a
-        for seg in self.segments:
-            end = seg.end if np.isfinite(seg.end) else seg.start
-            e, q = seg.net0 + offset - rf, seg.net1
-            sigma_a, sigma_b = sigma @ seg.a, sigma @ seg.b
-            s0, s1, s2 = seg.a @ sigma_a, seg.a @ sigma_b, seg.b @ sigma_b
-            candidates = [seg.start, end]
-            denominator = q * s1 - e * s2
-            if abs(denominator) > 1e-300:
-                lam = (e * s1 - q * s0) / denominator
-                if seg.start < lam < end:
-                    candidates.append(lam)
-            for lam in candidates:
-                vol = np.sqrt(max(s0 + 2 * lam * s1 + lam * lam * s2, 0.0))
-                sharpe = (e + lam * q) / vol if vol > 0 else -np.inf
-                if sharpe > best:
-                    best, best_weights = sharpe, seg.a + lam * seg.b
-        return best_weights
