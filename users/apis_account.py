@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from common.idempotency import idempotent
 from users.account import (
     email_verification_resend,
     email_verify,
@@ -129,6 +130,7 @@ class EmailVerifyApi(APIView):
 
 
 class EmailVerifyResendApi(APIView):
+    @idempotent
     @extend_schema(
         operation_id="auth_email_verify_resend",
         request=None,

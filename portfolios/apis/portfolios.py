@@ -80,6 +80,7 @@ class PortfolioListApi(APIView):
         page = paginator.paginate_queryset(selectors.portfolio_list(owner=request.user), request, view=self)
         return paginator.get_paginated_response(PortfolioOutputSerializer(_with_values(list(page)), many=True).data)
 
+    @idempotent
     @extend_schema(
         operation_id="portfolios_create",
         request=PortfolioCreateInputSerializer,
