@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from common.idempotency import idempotent
+from common.throttling import auth_throttles, email_in_body, uid_in_body
 from users.account import (
     email_verification_resend,
     email_verify,
@@ -62,6 +63,7 @@ RESET_ACCEPTED = "If an account has this email, we sent it a link to choose a ne
 class PasswordResetApi(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
+    throttle_classes = auth_throttles("auth_password_reset", email_in_body)  # per IP and per email
 
     @extend_schema(
         operation_id="auth_password_reset",
@@ -90,6 +92,7 @@ class PasswordResetConfirmInputSerializer(LinkInputSerializer):
 class PasswordResetConfirmApi(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
+    throttle_classes = auth_throttles("auth_link", uid_in_body)
 
     @extend_schema(
         operation_id="auth_password_reset_confirm",
@@ -108,6 +111,7 @@ class PasswordResetConfirmApi(APIView):
 
 class EmailVerifyApi(APIView):
     permission_classes = [permissions.AllowAny]
+    throttle_classes = auth_throttles("auth_link", uid_in_body)
     authentication_classes: list = []
 
     @extend_schema(
