@@ -111,6 +111,7 @@ def dashboard_context() -> dict:
         "url_sweeps": url("ops.sweepaction"),
         "url_audit": url("ops.auditrecord"),
         "url_pending": url("autopilot.cyclerun", status="pending"),
+        "url_mismatches": url("portfolios.reconciliation", status="mismatch"),
         "url_backtests": url("backtests.backtest", status__in=["queued", "running"]),
         "url_pulls_running": url("marketdata.datapull", status="running"),
         "url_training": url("mlagents.agentmodel", status="candidate", progress__lt=1),
