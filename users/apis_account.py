@@ -37,6 +37,7 @@ class PasswordChangeInputSerializer(serializers.Serializer):
 
 
 class PasswordChangeApi(APIView):
+    throttle_scope = "auth_password_change"  # per user: a stolen token cannot guess the old password fast
     @extend_schema(
         operation_id="auth_password_change",
         request=PasswordChangeInputSerializer,

@@ -136,6 +136,15 @@ def test_emailed_links_are_throttled_per_uid_across_ips(rates, path):
     assert statuses == [400, 400, 429]
 
 
+def test_password_change_is_throttled_per_user(rates, investor_client):
+    # given 2 attempts an hour: old-password guesses with a stolen token stop at the third
+    rates(auth_password_change="2/hour")
+    body = {"old_password": "wrong guess", "new_password": "a long new passphrase 42"}
+    statuses = [investor_client.post("/api/v1/auth/password/change", body, format="json").status_code
+                for _ in range(3)]
+    assert statuses == [400, 400, 429]
+
+
 def test_every_api_call_is_throttled_per_user(rates, investor_client, other_client):
     rates(user="3/minute")
     statuses = [investor_client.get("/api/v1/portfolios").status_code for _ in range(4)]
