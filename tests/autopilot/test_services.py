@@ -244,3 +244,21 @@ def test_unknown_date_without_prices_skips(portfolio_make):
     # then no close → skipped, nothing traded
     assert result.action == "skipped"
     assert Trade.objects.count() == 0
+
+
+@pytest.mark.parametrize("strategy", ["optimizer:max_sharpe", "optimizer:min_volatility"])
+def test_the_nightly_risk_alerts_agree_with_what_the_autopilot_just_bought(portfolio_make, strategy):
+    # given a portfolio the autopilot has just invested with a concentrating strategy
+    from risk.selectors import portfolio_risk_view_get, risk_limits_get
+
+    p = portfolio_make(strategy=strategy)
+    result = cycle_run(portfolio_id=p.pk, as_of=AS_OF)
+    assert result.action == "rebalance"
+    # when the nightly risk view reads the same holdings
+    view = portfolio_risk_view_get(portfolio=p, as_of=AS_OF)
+    # then no concentration alert asks the investor to undo a purchase: every risky holding
+    # is within the position cap the autopilot traded to, and the view used those limits
+    cap = risk_limits_get(portfolio=p).max_position
+    risky = {s: w for s, w in view.weights.items() if view.asset_classes[s] == "equity"}
+    assert max(risky.values()) == pytest.approx(cap, abs=1e-3)  # the cap binds: a real test
+    assert [s for s in view.signals if s.rule == "concentration"] == []
