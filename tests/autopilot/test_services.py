@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from common.errors import Conflict
 from marketdata.models import PriceBar
@@ -223,6 +223,23 @@ def test_management_command_prints_a_summary(portfolio_make, capsys):
     assert f"Autopilot cycle for {AS_OF.isoformat()}: 1 portfolio(s)" in out
     assert "rebalance: 1" in out
     assert Trade.objects.filter(portfolio=p).count() == 4
+
+
+def test_an_as_of_earlier_than_the_last_trade_is_refused_and_trades_nothing(portfolio_make, market_history):
+    # given a portfolio the cycle invested on AS_OF
+    p = portfolio_make()
+    call_command("autopilot", "--as-of", AS_OF.isoformat(), "--portfolio", str(p.pk))
+    trades = Trade.objects.filter(portfolio=p).count()
+    earlier = market_history[-10]
+    # when a cycle is asked for an older day, forced or not
+    for force in ([], ["--force"]):
+        with pytest.raises(CommandError, match=f"as-of {earlier.isoformat()} is earlier than the last trade"):
+            call_command("autopilot", "--as-of", earlier.isoformat(), "--portfolio", str(p.pk), *force)
+    # then nothing executes at the old close; the service's own answer is a failed run saying why
+    assert Trade.objects.filter(portfolio=p).count() == trades
+    result = cycle_run(portfolio_id=p.pk, as_of=earlier)
+    assert (result.status, "earlier than the portfolio's last trade" in result.error) == ("failed", True)
+    assert Trade.objects.filter(portfolio=p).count() == trades
 
 
 def test_beat_entry_runs_after_the_data_pull():
