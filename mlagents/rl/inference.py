@@ -97,7 +97,7 @@ def _groups(symbols: Sequence[str], cfg: EnvConfig, obs_dim: int) -> list[tuple[
     idx = np.arange(obs_dim)
     groups = []
     for i, s in enumerate(symbols):
-        cols = list(range(i, cfg.window * n, n)) + [cfg.window * n + i]
+        cols = [*range(i, cfg.window * n, n), cfg.window * n + i]
         groups.append((f"{s} returns & volatility", np.array(cols)))
     start = cfg.window * n + n
     groups.append(("current weights", idx[start : start + n + 1]))

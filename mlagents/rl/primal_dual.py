@@ -246,7 +246,7 @@ class PrimalDualAgent:
         return self.actor(obs_normalized)
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:  # noqa: ARG002 - Agent.act; the mean
         return torch.softmax(self.actor(self.normalize(obs)), dim=-1)
 
     @torch.no_grad()
@@ -271,7 +271,9 @@ class PrimalDualAgent:
         return loss
 
     # ------------------------------------------------------------ training
-    def _fit_normalization(self, env: VecPortfolioEnv, gen: torch.Generator) -> None:
+    def _fit_normalization(self, env: VecPortfolioEnv) -> None:
+        # The warm-up's random allocations come from torch's global generator, which
+        # seed_everything(seed) set in __init__ (not from the training generator).
         obs = env.reset()
         seen = [obs]
         steps = 0
@@ -296,7 +298,7 @@ class PrimalDualAgent:
         c = self.config
         gen = torch.Generator().manual_seed(self.seed)
         if not self._fitted_rms:
-            self._fit_normalization(env, gen)
+            self._fit_normalization(env)
         history: list[dict] = []
         for it in range(1, c.iterations + 1):
             stats = self._iteration(env, gen)

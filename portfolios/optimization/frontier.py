@@ -397,7 +397,7 @@ def _frontier_cvxpy(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray]:
     except ProblemInfeasible:
         raise InfeasibleConstraints(diagnose(inp, "min_volatility")) from None
     target = cp.Parameter()
-    problem = cp.Problem(cp.Minimize(variance(w, inp)), base + [net >= target])
+    problem = cp.Problem(cp.Minimize(variance(w, inp)), [*base, net >= target])
     weights = np.empty((points, inp.n))
     for p, value in enumerate(np.linspace(low, high - 1e-9 * max(1.0, abs(high)), points)):
         target.value = value

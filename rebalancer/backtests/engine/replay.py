@@ -128,7 +128,7 @@ class _DayCache:
         return self._store(key).get(key, default)
 
 
-def replay(
+def replay(  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
     prices: pd.DataFrame,
     spec: ReplaySpec,
     *,
@@ -210,8 +210,7 @@ def replay(
         )
         if lots_cache[0] != len(ledger.fills):
             lots_cache[:] = [len(ledger.fills), _lots_of(ledger)]
-        state = _holdings_state(ledger, as_of, equity[:k], days[first : first + k], last_rebalanced, policy,
-                                lots_cache[1])
+        state = _holdings_state(ledger, as_of, last_rebalanced, policy, lots_cache[1])
         if autonomy.tax.enabled:  # what a harvested loss can offset this year (rebalancer.autopilot.harvest)
             realized, carryover = ledger.tax_position(as_of, loss_deduction_limit=autonomy.tax.loss_deduction_limit)
             state = replace(state, realized_this_year=realized, loss_carryover=carryover)
@@ -302,8 +301,6 @@ def _lots_of(ledger: PaperLedger) -> tuple[Lot, ...]:
 def _holdings_state(
     ledger: PaperLedger,
     as_of: date,
-    equity_so_far: np.ndarray,
-    dates_so_far: list[date],
     last_rebalanced: date | None,
     policy=None,
     lots: tuple[Lot, ...] | None = None,

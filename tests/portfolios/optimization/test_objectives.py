@@ -199,7 +199,7 @@ def test_multi_objective_defaults_equal_max_utility_and_turnover_weight_anchors(
 
 def test_max_sharpe_below_risk_free_rate_is_a_named_conflict(mu_cov):
     mu, cov = mu_cov
-    with pytest.raises(InfeasibleConstraints, match="above the risk-free rate 0.9"):
+    with pytest.raises(InfeasibleConstraints, match=r"above the risk-free rate 0\.9"):
         optimize(objective="max_sharpe", expected_returns=mu, cov=cov, risk_free_rate=0.9)
 
 
