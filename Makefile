@@ -62,10 +62,12 @@ messages: venv system-packages
 check-clients: venv
 	$(PY) scripts/check_api_clients.py
 
-# Static checks, first in `make test`: ruff (rules in pyproject.toml). `ruff format --check` is not
-# run: most of the tree predates the formatter, and reformatting it all would bury history.
+# Static checks, first in `make test`: ruff, and mypy on the engines (both set up in pyproject.toml).
+# `ruff format --check` is not run: most of the tree predates the formatter, and reformatting it
+# all at once would bury the history of every line.
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -32,7 +32,7 @@ from mlagents.rl.ppo import PPOAgent
 from mlagents.rl.primal_dual import PrimalDualAgent
 
 Agent = PPOAgent | PrimalDualAgent | DQNAgent
-AGENT_CLASSES: dict[str, type] = {"ppo": PPOAgent, "primal_dual": PrimalDualAgent, "dqn": DQNAgent}
+AGENT_CLASSES: dict[str, type[Agent]] = {"ppo": PPOAgent, "primal_dual": PrimalDualAgent, "dqn": DQNAgent}
 
 
 class InferenceError(ValueError):

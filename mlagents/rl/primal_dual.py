@@ -122,12 +122,10 @@ class CriticLambda(nn.Module):
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: int, num_constraints: int = 3):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(obs_dim + action_dim, hidden), nn.ReLU(),
-            nn.Linear(hidden, num_constraints), nn.Softplus(),
-        )
+        head = nn.Linear(hidden, num_constraints)
+        self.net = nn.Sequential(nn.Linear(obs_dim + action_dim, hidden), nn.ReLU(), head, nn.Softplus())
         # start the multipliers near zero (softplus(-3) ≈ 0.05): dual ascent raises them
-        nn.init.constant_(self.net[2].bias, -3.0)
+        nn.init.constant_(head.bias, -3.0)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([obs, action], dim=-1))

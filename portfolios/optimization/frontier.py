@@ -343,6 +343,8 @@ def _tangency(
                 best, best_weights, best_return = sharpe, seg.a + lam * seg.b, excess
         if early_stop and best_return > 0 and end_sharpe < best - 1e-12 * max(1.0, abs(best)):
             break
+    if best_weights is None:
+        raise PathError("no point of the path has a finite Sharpe ratio")
     return best_weights
 
 
@@ -351,18 +353,20 @@ def tangency_portfolio(inp: Inputs) -> np.ndarray:
 
     Raises ``PathError`` on a degenerate path (the caller falls back to cvxpy).
     """
-    qp = ParametricQP(inp.sigma, inp.mu, inp.form)
+    mu = inp.expected
+    qp = ParametricQP(inp.sigma, mu, inp.form)
     offset = inp.risk_free_rate * (1 - inp.form.budget)
-    return _tangency(qp.segments(), inp.mu, inp.sigma, offset, inp.risk_free_rate, early_stop=True)
+    return _tangency(qp.segments(), mu, inp.sigma, offset, inp.risk_free_rate, early_stop=True)
 
 
 def _frontier_parametric(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray, int]:
-    qp = ParametricQP(inp.sigma, inp.mu, inp.form)
+    mu = inp.expected
+    qp = ParametricQP(inp.sigma, mu, inp.form)
     segments = qp.path()
     offset = inp.risk_free_rate * (1 - inp.form.budget)
-    corner_returns = np.array([inp.mu @ (s.a + s.start * s.b) for s in segments])
+    corner_returns = np.array([mu @ (s.a + s.start * s.b) for s in segments])
     final = segments[-1]
-    r_max = float(inp.mu @ final.a)
+    r_max = float(mu @ final.a)
     targets = np.linspace(corner_returns[0], r_max, points)
     weights = np.empty((points, inp.n))
     for p, target in enumerate(targets):
@@ -370,12 +374,12 @@ def _frontier_parametric(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarr
             np.clip(np.searchsorted(corner_returns, target, side="right") - 1, 0, len(segments) - 1)
         )
         seg = segments[k]
-        slope = inp.mu @ seg.b
+        slope = mu @ seg.b
         lam = seg.start if slope <= 0 else seg.start + (target - corner_returns[k]) / slope
         if np.isfinite(seg.end):
             lam = min(lam, seg.end)
         weights[p] = seg.a + lam * seg.b
-    tangency = _tangency(segments, inp.mu, inp.sigma, offset, inp.risk_free_rate)
+    tangency = _tangency(segments, mu, inp.sigma, offset, inp.risk_free_rate)
     return weights, tangency, len(segments)
 
 
@@ -386,14 +390,16 @@ def _frontier_cvxpy(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray]:
             f"a frontier under max_holdings or min_position is limited to {MAX_MIXED_INTEGER_POINTS} points",
             field="frontier_points",
         )
+    mu = inp.expected
     w = cp.Variable(inp.n)
     base = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
-    net = net_return(w, inp, inp.mu)
+    net = net_return(w, inp, mu)
     try:
         solve(cp.Problem(cp.Minimize(variance(w, inp)), base))
-        low = float(inp.mu @ w.value)
-        solve(cp.Problem(cp.Maximize(net), base))
-        high = float(net.value)
+        low = float(mu @ w.value)
+        highest = cp.Problem(cp.Maximize(net), base)
+        solve(highest)
+        high = float(highest.value)
     except ProblemInfeasible:
         raise InfeasibleConstraints(diagnose(inp, "min_volatility")) from None
     target = cp.Parameter()
@@ -408,7 +414,7 @@ def _frontier_cvxpy(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray]:
                 f"frontier point {p + 1} (target return {value:.6g}) failed"
             ) from None
         weights[p] = np.asarray(w.value)
-    excess = inp.mu - inp.risk_free_rate
+    excess = mu - inp.risk_free_rate
     sharpe = (weights @ excess + inp.risk_free_rate * 0) / np.sqrt(
         ((weights @ inp.sigma) * weights).sum(axis=1)
     )

@@ -204,7 +204,7 @@ def review_due(
         return Trigger(kind="review", message="targets are reviewed every day (no review calendar)")
     if (config.strategy in REGIME_STRATEGIES and regime is not None and regime.regime != policy.regime
             and regime_days >= REGIME_CONFIRM_DAYS):
-        trigger = triggers.regime_trigger(replace(regime, changed=True))
+        trigger = triggers.regime_change_trigger(regime)
         return replace(trigger, message=f"{trigger.message}, called {regime_days} days in a row")
     return None
 
@@ -215,7 +215,7 @@ def review_due(
 def _stats(market: MarketView, symbols: tuple[str, ...], lookback: int, cache: TargetsCache | None) -> WindowStats:
     key = ("__window__", market.as_of, symbols, lookback, id(market.returns))
     if cache is not None and key in cache:
-        return cache[key]  # type: ignore[return-value]
+        return cache[key]
     if market.returns_array is not None and market.returns_columns is not None and all(
         s in market.returns_columns for s in symbols
     ):
@@ -223,7 +223,7 @@ def _stats(market: MarketView, symbols: tuple[str, ...], lookback: int, cache: T
     else:
         stats = window_stats(market.returns, symbols, lookback)
     if cache is not None:
-        cache[key] = stats  # type: ignore[assignment]
+        cache[key] = stats
     return stats
 
 
@@ -516,21 +516,22 @@ def cycle_decide(  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
         overlay=overlaid.state,
         last_date=as_of,
     )
+    facts = decision_facts(config=config, market=market, projection=projection, targets=targets,
+                           overlaid=overlaid.weights, current=view.current)
     details = dict(
         strategy=config.strategy, strategy_result=result, raw_weights=dict(projection.raw),
         strategic_weights=dict(projection.weights), projection_notes=projection.changes + projection.relaxed,
         overlay=overlaid.record, policy_state=new_policy, reviewed=result is not None,
         confidence=float(result.confidence) if result is not None else policy.confidence,
         notes=view.notes,
-        facts=decision_facts(config=config, market=market, projection=projection, targets=targets,
-                             overlaid=overlaid.weights, current=view.current),
+        facts=facts,
     )
 
     # Step 5: what fires, and what it is worth trading.
     fired, exempt = _triggers(view=view, targets=targets, overlaid=overlaid, config=config,
                               kill_switch=kill_switch)
     full_review = review is not None and config.band.on_review == "full"
-    if full_review and not fired and bands.out_of_band(view.current, targets, 0.0, _ZERO_BAND):
+    if review is not None and full_review and not fired and bands.out_of_band(view.current, targets, 0.0, _ZERO_BAND):
         fired.append(review)
         exempt = True
     unchanged = policy.targets and _same(projection.weights, policy.targets)
@@ -558,11 +559,10 @@ def cycle_decide(  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
         )
         if not gate.passed:
             # Not worth trading: a quiet hold (a review day still records its review).
-            facts = replace(details["facts"], gate=CostGate(gate.passed, gate.benefit, gate.trading_cost,
-                                                            gate.tax_cost))
+            gated = replace(facts, gate=CostGate(gate.passed, gate.benefit, gate.trading_cost, gate.tax_cost))
             return _decision(action="hold", target_weights=targets, triggers=tuple(informational),
                              **{**details, "notes": (*view.notes, f"Drift left alone: {gate.message}."),
-                                "facts": facts},
+                                "facts": gated},
                              **common)
     checks = checks_run(current=view.current, proposed=targets, returns=stats.frame, limits=config.limits,
                         asset_classes=market.asset_classes, cache=targets_cache,
@@ -640,8 +640,8 @@ def _triggers(*, view, targets, overlaid, config, kill_switch) -> tuple[list[Tri
         if cash_fired is not None:
             fired.append(cash_fired)
             exempt = True
-    outside = bands.out_of_band(view.current, targets, config.rebalance_threshold, config.band)
-    outside = [row for row in outside if row[0] not in view.frozen]
+    outside = [row for row in bands.out_of_band(view.current, targets, config.rebalance_threshold, config.band)
+               if row[0] not in view.frozen]
     if outside:
         symbol, drift, band = outside[0]
         fired.append(Trigger(

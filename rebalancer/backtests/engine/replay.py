@@ -33,7 +33,13 @@ import pandas as pd
 from portfolios.strategies import RegimeState
 from portfolios.trading.costs import BUY, CostModel
 from rebalancer.autopilot.engine import cycle_decide
-from rebalancer.autopilot.types import AutonomyConfig, HoldingsState, Lot, MarketView
+from rebalancer.autopilot.types import (
+    AutonomyConfig,
+    HoldingsState,
+    KillSwitchMode,
+    Lot,
+    MarketView,
+)
 from rebalancer.backtests.engine.ledger import Fill, PaperLedger
 from rebalancer.backtests.engine.schedule import period_starts
 
@@ -51,7 +57,7 @@ class ReplaySpec:
     initial_cash: Decimal
     autonomy: AutonomyConfig
     asset_classes: Mapping[str, str] = field(default_factory=dict)
-    kill_switch: str = "off"
+    kill_switch: KillSwitchMode = "off"
     regimes: Mapping[date, RegimeState] | None = None
     """Causal regime per day (from the regime detector), or ``None``."""
     retrain: RetrainFn | None = None
@@ -193,7 +199,7 @@ def replay(  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
         # Returns known at this close: rows up to and including as_of (returns_all is
         # shifted by one row against prices).
         lo = max(0, t - lookback - 5)
-        if retrain_days is not None and retrain_days[k]:
+        if spec.retrain is not None and retrain_days is not None and retrain_days[k]:
             name = spec.retrain(as_of, returns_all.iloc[:t])
             if name:
                 autonomy = replace(autonomy, strategy=name)
