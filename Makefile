@@ -7,7 +7,7 @@ PYTEST_FLAGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast test-integration lint system-packages venv migrate clean bench check-clients messages
+.PHONY: demo test test-fast test-slow test-integration lint system-packages venv migrate clean bench check-clients messages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,8 @@ demo: venv migrate
 	@echo "Serving on http://$(HOST):$(PORT)/ (API docs /api/v1/docs/, admin /admin/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-# The whole suite: lint, static checks, fast tests (SQLite, eager tasks), then the integration
-# tests against a throwaway PostgreSQL cluster, Redis server and a real Celery worker.
+# The whole suite: lint, static checks, fast tests (SQLite, eager tasks), the slow tests (RL
+# training and other long runs, same setting), then the integration tests against a throwaway PostgreSQL cluster, Redis server and a real Celery worker.
 test: venv system-packages lint
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
@@ -43,10 +43,15 @@ test: venv system-packages lint
 	  BROKER_CREDENTIALS_KEYS=$$($(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())") \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_FLAGS)
+	$(PY) -m pytest -m "slow and not integration" $(PYTEST_FLAGS)
 	$(PY) -m pytest -p tests.integration.services -m integration tests/integration $(PYTEST_FLAGS)
 
 test-fast: venv
 	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_FLAGS)
+
+# The long learning and training tests (`@pytest.mark.slow`), a stage of `make test` of their own.
+test-slow: venv
+	$(PY) -m pytest -m "slow and not integration" $(PYTEST_FLAGS)
 
 test-integration: venv system-packages
 	$(PY) -m pytest -p tests.integration.services -m integration tests/integration $(PYTEST_FLAGS)

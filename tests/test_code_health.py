@@ -1,4 +1,5 @@
-"""The one list of functions allowed above ruff's complexity limit (``max-complexity = 15``).
+"""Code-health guards: the one list of functions allowed above ruff's complexity limit
+(``max-complexity = 15``), and the test suite's package that nothing installed can shadow.
 
 ``make test`` runs ``ruff check .`` with C90: a function above the limit fails it unless its
 ``def`` line carries ``# noqa: C901``. Only the long functions that issue 22 names and that
@@ -8,7 +9,10 @@ RUF100 then flags the stale ``noqa``).
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,3 +55,20 @@ def test_the_scan_reads_a_noqa_on_a_def_line():
     # then
     assert DEF_WITH_NOQA.match(line).group(1) == "_chunk_run"
     assert DEF_WITH_NOQA.match("def f(x):  # noqa: ARG001") is None
+
+
+def test_an_installed_tests_package_does_not_shadow_the_suite(tmp_path):
+    # given: a distribution on the path that ships a top-level ``tests`` package, as some do
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    code = "import tests, tests.integration.pg; print(tests.__file__)"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    # when: the suite's modules are imported as bench/ scripts and `-p tests.integration...` do
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    # then
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == ROOT / "tests" / "__init__.py"

@@ -217,15 +217,14 @@ def test_unknown_objective_and_missing_inputs_name_the_field(mu_cov):
 
 
 def test_max_sharpe_on_500_assets_is_optimal(make_factor_universe):
-    import time
-
     # given
     mu, cov = make_factor_universe(500, seed=1)
     # when
-    started = time.perf_counter()
     result = optimize(objective="max_sharpe", expected_returns=mu, cov=cov, risk_free_rate=0.02)
-    elapsed = time.perf_counter() - started
-    # then: the first-order condition of the tangency portfolio on its support
+    # then: solved exactly on the parametric path (the fast one; bench/bench_max_sharpe.py times
+    # it, a shared machine makes a time limit flaky), not by the cvxpy fallback
+    assert result.solver == "parametric_qp"
+    # and the first-order condition of the tangency portfolio holds on its support
     w = result.weights.to_numpy()
     held = w > 1e-6
     gradient = (mu.to_numpy() - 0.02) - result.sharpe_ratio / result.volatility * (
@@ -233,5 +232,3 @@ def test_max_sharpe_on_500_assets_is_optimal(make_factor_universe):
     )
     assert np.ptp(gradient[held]) < 1e-5
     assert (gradient[~held] <= gradient[held].mean() + 1e-5).all()
-    # (timing is measured by bench/bench_max_sharpe.py; a shared machine makes a time limit flaky)
-    assert elapsed > 0
