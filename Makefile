@@ -7,7 +7,7 @@ PYTEST_FLAGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast test-integration lint system-packages venv migrate clean bench check-clients messages
+.PHONY: demo test test-fast test-slow test-integration lint system-packages venv migrate clean bench check-clients messages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,9 +28,9 @@ demo: venv migrate
 	@echo "Serving on http://$(HOST):$(PORT)/ (API docs /api/v1/docs/, admin /admin/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-# The whole suite: static checks, fast tests (SQLite, eager tasks), then the integration
-# tests against a throwaway PostgreSQL cluster, Redis server and a real Celery worker.
-test: venv system-packages
+# The whole suite: lint, static checks, fast tests (SQLite, eager tasks), the slow tests (RL
+# training and other long runs, same setting), then the integration tests against a throwaway PostgreSQL cluster, Redis server and a real Celery worker.
+test: venv system-packages lint
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
@@ -43,10 +43,15 @@ test: venv system-packages
 	  BROKER_CREDENTIALS_KEYS=$$($(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())") \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_FLAGS)
+	$(PY) -m pytest -m "slow and not integration" $(PYTEST_FLAGS)
 	$(PY) -m pytest -p tests.integration.services -m integration tests/integration $(PYTEST_FLAGS)
 
 test-fast: venv
 	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_FLAGS)
+
+# The long learning and training tests (`@pytest.mark.slow`), a stage of `make test` of their own.
+test-slow: venv
+	$(PY) -m pytest -m "slow and not integration" $(PYTEST_FLAGS)
 
 test-integration: venv system-packages
 	$(PY) -m pytest -p tests.integration.services -m integration tests/integration $(PYTEST_FLAGS)
@@ -62,8 +67,12 @@ messages: venv system-packages
 check-clients: venv
 	$(PY) scripts/check_api_clients.py
 
+# Static checks, first in `make test`: ruff, and mypy on the engines (both set up in pyproject.toml).
+# `ruff format --check` is not run: most of the tree predates the formatter, and reformatting it
+# all at once would bury the history of every line.
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) var staticfiles

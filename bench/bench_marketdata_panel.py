@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _marketdata_pg import django_on, postgres_start  # noqa: E402
+from _marketdata_pg import django_on, postgres_start
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:

@@ -15,19 +15,19 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_frontier import factor_universe, stocks20  # noqa: E402
+from bench_frontier import factor_universe, stocks20
 
-from portfolios.optimization import optimize  # noqa: E402
+from portfolios.optimization import optimize
 
 RF = 0.02
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _marketdata_pg import django_on, postgres_start  # noqa: E402
+from _marketdata_pg import django_on, postgres_start
 
 DAY1, DAY2 = date(2024, 5, 14), date(2024, 5, 15)
 SYMBOLS = [f"S{i:02d}" for i in range(20)]

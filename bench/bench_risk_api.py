@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rebalancer.settings.test")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -50,7 +50,7 @@ def build_world():
     rng = np.random.default_rng(0)
     days = pd.bdate_range("2021-01-04", periods=780)
     symbols = [f"S{i:02d}" for i in range(N_ASSETS)] + ["SPY"]
-    classes = CLASSES + ["equity"]
+    classes = [*CLASSES, "equity"]
     rets = rng.multivariate_normal(np.full(len(symbols), 3e-4),
                                    (np.full((21, 21), 0.3) + 0.7 * np.eye(21)) * 1e-4, size=len(days))
     prices = 100 * np.cumprod(1 + rets, axis=0)

@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pandas as pd
+import torch
 
-from risk.measures import var_monte_carlo, var_parametric  # noqa: E402
-from risk.measures.var import covariance_factor, empirical_var_es  # noqa: E402
+from risk.measures import var_monte_carlo, var_parametric
+from risk.measures.var import covariance_factor, empirical_var_es
 
 
 def median_times(fns: dict, repeats: int) -> dict[str, float]:

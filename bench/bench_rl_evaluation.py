@@ -93,7 +93,7 @@ def main() -> None:
     for seed in args.seeds:
         agents = train_agents(r[:train_days], n, seed, args.scale, ["equity"] * n)
         policies = {
-            name: ((lambda a: (lambda obs, env: a.act(obs.float())))(agents[name][0]), ENV)
+            name: ((lambda a: (lambda obs, _env: a.act(obs.float())))(agents[name][0]), ENV)
             for name in ("ppo", "primal_dual", "primal_dual_no_multipliers", "dqn")
         }
         table = evaluate_walk_forward(r, test_start=train_days, agents=policies, include_baselines=(seed == args.seeds[0]))

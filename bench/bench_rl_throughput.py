@@ -62,7 +62,7 @@ def heldout_reward(returns: np.ndarray, train_days: int, policy) -> float:
 
 
 def heldout_sharpe(returns: np.ndarray, train_days: int, policy) -> float:
-    bt = run_policy(returns, lambda obs, env: policy(obs), ENV, start=train_days - 1)
+    bt = run_policy(returns, lambda obs, _env: policy(obs), ENV, start=train_days - 1)
     return sharpe(bt.daily_returns)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _marketdata_pg import django_on, postgres_start  # noqa: E402
+from _marketdata_pg import django_on, postgres_start
 
 SYMBOLS = [f"S{i:03d}" for i in range(120)]
 DAYS = [d.date() for d in pd.bdate_range("2014-01-02", periods=2520)]

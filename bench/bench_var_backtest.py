@@ -28,18 +28,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from risk.measures.backtest import backtest_summary, backtest_var  # noqa: E402
-from risk.measures.var_models import (  # noqa: E402
+from risk.measures.backtest import backtest_summary, backtest_var
+from risk.measures.var_models import (
     BACKTEST_METHODS,
     VaRModelConfig,
     green_zone_target_rate,
     rolling_var,
     rolling_var_many,
 )
-from risk.measures.volatility import garch_t_fit, garch_variance, standardized_t_ppf  # noqa: E402
+from risk.measures.volatility import garch_t_fit, garch_variance, standardized_t_ppf
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not DATA.exists():

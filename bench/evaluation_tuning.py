@@ -34,7 +34,7 @@ from rebalancer.backtests.evaluation import (  # noqa: E402
     EvaluationSpec,
     evaluation_run,
     regimes_walk_forward,
-    strategies_register_pure,  # noqa: E402
+    strategies_register_pure,
     summary_table,
     windows_make,
 )

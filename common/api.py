@@ -215,7 +215,7 @@ class Pagination(PageNumberPagination):
                 )]}
             ) from None
 
-    def get_schema_operation_parameters(self, view: Any) -> list[dict]:
+    def get_schema_operation_parameters(self, view: Any) -> list[dict]:  # noqa: ARG002 - DRF's hook
         return [
             {
                 "name": self.page_query_param, "required": False, "in": "query",

@@ -71,7 +71,7 @@ def _credentials_info() -> dict[str, Any]:
 
 
 @cache
-def _fcm_app(credentials: str, endpoint: str):  # noqa: ANN202 - firebase_admin.App
+def _fcm_app(credentials: str, endpoint: str):  # firebase_admin.App
     import firebase_admin
     from firebase_admin import credentials as fb_credentials
     from firebase_admin import messaging
@@ -142,7 +142,7 @@ def _apns_provider_token() -> str:
 
 
 @cache
-def _apns_client(endpoint: str):  # noqa: ANN202 - httpx.Client
+def _apns_client(endpoint: str):  # httpx.Client
     import httpx
 
     return httpx.Client(base_url=endpoint, http2=True, timeout=settings.PUSH_TIMEOUT_SECONDS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -143,7 +144,7 @@ class MarketDataApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         asset = asset_get(symbol=symbol)
-        end = filters.validated_data.get("end") or asset_last_bar_date_get(symbol=symbol) or dt.date.today()
+        end = filters.validated_data.get("end") or asset_last_bar_date_get(symbol=symbol) or timezone.localdate()
         start = filters.validated_data.get("start")
         if start is None:
             start = end - DEFAULT_WINDOW if end > dt.date.min + DEFAULT_WINDOW else dt.date.min

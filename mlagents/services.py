@@ -176,7 +176,7 @@ def agent_engine_build(
 
 
 def _policy(agent: Agent):
-    return lambda obs, env: agent.act(obs.float())
+    return lambda obs, _env: agent.act(obs.float())
 
 
 def _clean(value):

@@ -244,7 +244,7 @@ def portfolio_state_get(*, portfolio: Portfolio, as_of: date) -> PortfolioState:
 
 def portfolio_value_get(*, portfolio: Portfolio, as_of: date | None = None) -> Decimal:
     """Cash plus positions at their last closes on or before ``as_of`` (today if None)."""
-    return portfolio_state_get(portfolio=portfolio, as_of=as_of or date.today()).total_value
+    return portfolio_state_get(portfolio=portfolio, as_of=as_of or timezone.localdate()).total_value
 
 
 def holdings_get(*, portfolio: Portfolio, as_of: date | None = None) -> list[Holding]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 from django.db.models import Max
+from django.utils import timezone
 
 from common.errors import NotFound, Unprocessable, ValidationFailed
 from marketdata.models import Asset, PriceBar
@@ -88,7 +89,7 @@ def returns_window_get(
             raise Unprocessable(f"The symbols have no common prices after {start}; the last is {end}.",
                                 code="insufficient_history", field="start")
     if start is None:
-        start = (end or dt.date.today()) - LOOKBACK
+        start = (end or timezone.localdate()) - LOOKBACK
     panel = return_panel_get(symbols=list(symbols), start=start, end=end, how="inner", error_field=error_field)
     if panel.shape[0] < MIN_OBSERVATIONS:
         raise Unprocessable(
@@ -126,7 +127,7 @@ class PortfolioExposure:
 
 
 def portfolio_exposure_get(*, portfolio: Portfolio, as_of: dt.date | None = None) -> PortfolioExposure:
-    day = as_of or dt.date.today()
+    day = as_of or timezone.localdate()
     state = portfolio_states_get(portfolio_ids=[portfolio.pk], as_of=day, with_lots=False)[portfolio.pk]
     last = max(state.price_dates.values(), default=day)
     weights = {s: w for s, w in state.weights.items() if w != 0.0}
@@ -438,7 +439,7 @@ def _risk_view_cache_key(portfolio: Portfolio) -> str:
     limits = hashlib.sha256(repr(risk_limits_get(portfolio=portfolio)).encode()).hexdigest()[:16]
     updated = portfolio.updated_at.timestamp() if portfolio.updated_at else 0
     return (f"risk:view:v1:p{portfolio.pk}:l{portfolio.ledger_version}:u{updated}:"
-            f"r{price_revision_get()}:d{dt.date.today()}:{limits}")
+            f"r{price_revision_get()}:d{timezone.localdate()}:{limits}")
 
 
 def portfolio_risk_view_cached(*, portfolio: Portfolio) -> RiskView:

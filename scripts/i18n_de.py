@@ -193,7 +193,7 @@ def _entries(text: str):
     """``(flags, msgid, msgid_plural)`` of each entry of a .pot file (the header skipped)."""
     entry: dict = {}
     key = None
-    for line in text.splitlines() + [""]:
+    for line in [*text.splitlines(), ""]:
         if line.startswith("#,"):
             entry["flags"] = line
         elif line.startswith(("msgid ", "msgid_plural ", "msgstr")):

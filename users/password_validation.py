@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 
 class NotOnlyWhitespaceValidator:
-    def validate(self, password: str, user: object = None) -> None:
+    def validate(self, password: str, user: object = None) -> None:  # noqa: ARG002 - Django's validator API
         if not password.strip():
             raise ValidationError("The password cannot be only whitespace.", code="password_only_whitespace")
 

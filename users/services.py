@@ -100,7 +100,7 @@ def refresh_token_revoke(*, user: User, refresh: str, access_payload: dict[str, 
         raise ValidationFailed(str(exc), field="refresh", code="token_not_valid") from exc
     if str(token.payload.get("user_id")) != str(user.pk):
         raise ValidationFailed("The refresh token belongs to another user.", field="refresh", code="token_not_valid")
-    session_end(user=user, refresh=token, access_payload=access_payload)
+    session_end(refresh=token, access_payload=access_payload)
 
 
 def tokens_flush_expired() -> int:

@@ -143,7 +143,7 @@ def family_revoke(*, user, family: str) -> int:
     return len(members)
 
 
-def session_end(*, user, refresh: RefreshToken, access_payload: dict[str, Any] | None) -> None:
+def session_end(*, refresh: RefreshToken, access_payload: dict[str, Any] | None) -> None:
     """Logout: blacklist ``refresh`` and deny the session's access tokens now."""
     refresh.blacklist()
     family = refresh.payload.get(FAMILY_CLAIM)

@@ -15,9 +15,9 @@ from marketdata.providers.base import (
 
 __all__ = [
     "INTRADAY_COLUMNS",
-    "IntradayProvider",
     "PRICE_COLUMNS",
     "TIDY_COLUMNS",
+    "IntradayProvider",
     "PriceProvider",
     "ProviderError",
     "UnknownSymbolsError",

@@ -82,7 +82,7 @@ def intraday_frame_empty() -> pd.DataFrame:
 
 def tidy_frame_empty() -> pd.DataFrame:
     """An empty tidy frame with the right dtypes."""
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "date": pd.Series([], dtype="datetime64[ns]"),
             "symbol": pd.Series([], dtype=object),
@@ -90,7 +90,6 @@ def tidy_frame_empty() -> pd.DataFrame:
             "volume": pd.Series([], dtype="int64"),
         }
     )
-    return frame
 
 
 def tidy_frame_normalize(frame: pd.DataFrame) -> pd.DataFrame:

@@ -195,7 +195,7 @@ class DQNAgent:
         return self.q(self.normalize(obs)).argmax(dim=1)
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:  # noqa: ARG002 - Agent.act; greedy always
         choice = self.choose(obs)
         alloc = self.menu.allocations(obs.float())
         return alloc[torch.arange(obs.shape[0]), choice]

@@ -172,7 +172,7 @@ class VecPortfolioEnv:
             episode_length = c.episode_length
         length = torch.as_tensor(episode_length, dtype=torch.long).expand(n).clone()
         if start is None:
-            last_start = self.num_days - 1 - length.max().item() * c.decision_interval
+            last_start = self.num_days - 1 - int(length.max()) * c.decision_interval
             if last_start < self.first_index:
                 raise EnvError(
                     f"episodes of {int(length.max())} steps of {c.decision_interval} days do not "

@@ -87,7 +87,7 @@ def run_policy(
 
 
 # ------------------------------------------------------------------ baselines
-def buy_and_hold_policy(obs: torch.Tensor, env: VecPortfolioEnv) -> torch.Tensor:
+def buy_and_hold_policy(obs: torch.Tensor, env: VecPortfolioEnv) -> torch.Tensor:  # noqa: ARG001 - Policy(obs, env)
     if int(env.steps[0]) == 0:
         w = torch.zeros_like(env.weights)
         w[:, :-1] = 1.0 / env.num_assets
@@ -95,7 +95,7 @@ def buy_and_hold_policy(obs: torch.Tensor, env: VecPortfolioEnv) -> torch.Tensor
     return env.weights.clone()
 
 
-def equal_weight_policy(obs: torch.Tensor, env: VecPortfolioEnv) -> torch.Tensor:
+def equal_weight_policy(obs: torch.Tensor, env: VecPortfolioEnv) -> torch.Tensor:  # noqa: ARG001 - Policy(obs, env)
     w = torch.zeros_like(env.weights)
     w[:, :-1] = 1.0 / env.num_assets
     return w
@@ -110,7 +110,7 @@ def optimizer_policy(objective: str, lookback: int = 252) -> Policy:
         sample_cov,
     )
 
-    def policy(obs: torch.Tensor, env: VecPortfolioEnv) -> torch.Tensor:
+    def policy(obs: torch.Tensor, env: VecPortfolioEnv) -> torch.Tensor:  # noqa: ARG001 - Policy(obs, env)
         t = int(env.t[0])
         hist = env.returns[max(0, t - lookback + 1) : t + 1].double().numpy()
         frame = pd.DataFrame(hist, columns=[f"a{i}" for i in range(env.num_assets)])

@@ -32,7 +32,7 @@ from mlagents.rl.ppo import PPOAgent
 from mlagents.rl.primal_dual import PrimalDualAgent
 
 Agent = PPOAgent | PrimalDualAgent | DQNAgent
-AGENT_CLASSES: dict[str, type] = {"ppo": PPOAgent, "primal_dual": PrimalDualAgent, "dqn": DQNAgent}
+AGENT_CLASSES: dict[str, type[Agent]] = {"ppo": PPOAgent, "primal_dual": PrimalDualAgent, "dqn": DQNAgent}
 
 
 class InferenceError(ValueError):
@@ -97,7 +97,7 @@ def _groups(symbols: Sequence[str], cfg: EnvConfig, obs_dim: int) -> list[tuple[
     idx = np.arange(obs_dim)
     groups = []
     for i, s in enumerate(symbols):
-        cols = list(range(i, cfg.window * n, n)) + [cfg.window * n + i]
+        cols = [*range(i, cfg.window * n, n), cfg.window * n + i]
         groups.append((f"{s} returns & volatility", np.array(cols)))
     start = cfg.window * n + n
     groups.append(("current weights", idx[start : start + n + 1]))

@@ -122,12 +122,10 @@ class CriticLambda(nn.Module):
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: int, num_constraints: int = 3):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(obs_dim + action_dim, hidden), nn.ReLU(),
-            nn.Linear(hidden, num_constraints), nn.Softplus(),
-        )
+        head = nn.Linear(hidden, num_constraints)
+        self.net = nn.Sequential(nn.Linear(obs_dim + action_dim, hidden), nn.ReLU(), head, nn.Softplus())
         # start the multipliers near zero (softplus(-3) ≈ 0.05): dual ascent raises them
-        nn.init.constant_(self.net[2].bias, -3.0)
+        nn.init.constant_(head.bias, -3.0)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([obs, action], dim=-1))
@@ -246,7 +244,7 @@ class PrimalDualAgent:
         return self.actor(obs_normalized)
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:  # noqa: ARG002 - Agent.act; the mean
         return torch.softmax(self.actor(self.normalize(obs)), dim=-1)
 
     @torch.no_grad()
@@ -271,7 +269,9 @@ class PrimalDualAgent:
         return loss
 
     # ------------------------------------------------------------ training
-    def _fit_normalization(self, env: VecPortfolioEnv, gen: torch.Generator) -> None:
+    def _fit_normalization(self, env: VecPortfolioEnv) -> None:
+        # The warm-up's random allocations come from torch's global generator, which
+        # seed_everything(seed) set in __init__ (not from the training generator).
         obs = env.reset()
         seen = [obs]
         steps = 0
@@ -296,7 +296,7 @@ class PrimalDualAgent:
         c = self.config
         gen = torch.Generator().manual_seed(self.seed)
         if not self._fitted_rms:
-            self._fit_normalization(env, gen)
+            self._fit_normalization(env)
         history: list[dict] = []
         for it in range(1, c.iterations + 1):
             stats = self._iteration(env, gen)

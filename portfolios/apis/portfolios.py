@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -45,7 +45,7 @@ PORTFOLIO_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, d
 def _with_values(portfolios: list[Portfolio]) -> list[Portfolio]:
     """Attach each portfolio's current value (one bulk state read for the whole page)."""
     states = selectors.portfolio_states_get(
-        portfolio_ids=[p.pk for p in portfolios], as_of=date.today(), with_lots=False
+        portfolio_ids=[p.pk for p in portfolios], as_of=timezone.localdate(), with_lots=False
     )
     for p in portfolios:
         state = states.get(p.pk)
@@ -164,7 +164,7 @@ class HoldingsApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
         holdings = selectors.holdings_get(portfolio=portfolio)
-        accrued = selectors.accrued_dividends_get(portfolio_ids=[portfolio.pk], as_of=date.today()).get(portfolio.pk, 0)
+        accrued = selectors.accrued_dividends_get(portfolio_ids=[portfolio.pk], as_of=timezone.localdate()).get(portfolio.pk, 0)
         value = portfolio.cash + accrued + sum((h.market_value or 0 for h in holdings), 0)
         body = {"cash": portfolio.cash, "accrued_dividends": accrued, "value": value,
                 "holdings": HoldingSerializer(holdings, many=True).data}

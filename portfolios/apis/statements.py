@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -208,7 +209,7 @@ class StatementQuerySerializer(serializers.Serializer):
     end = serializers.DateField(required=False)
 
     def validate(self, attrs):
-        end = attrs.get("end") or date.today()
+        end = attrs.get("end") or timezone.localdate()
         start = attrs.get("start") or date(end.year, 1, 1)
         if end < start:
             raise serializers.ValidationError({"end": "end is before start"})
@@ -267,7 +268,7 @@ class TaxReportApi(_StatementView):
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
         query = TaxReportQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        year = query.validated_data.get("year") or date.today().year
+        year = query.validated_data.get("year") or timezone.localdate().year
         report = statements.tax_report_get(portfolio=portfolio, year=year)
         if self._csv(request):
             return self._attachment(Response(statements.tax_report_csv(report)), f"tax-report-{pk}-{year}.csv")

@@ -102,6 +102,8 @@ class CardinalityFrontier:
         self.pool: dict[frozenset[int], _Support | None] = {}
         self.failed = 0
         self.segments_traced = 0
+        self._grid_key: bytes = b""
+        self._vols: dict[frozenset[int], np.ndarray] = {}
 
     # -- one support ---------------------------------------------------------------------
     def _support_form(self, names: frozenset[int]) -> LinearForm:
@@ -218,7 +220,7 @@ class CardinalityFrontier:
         width = min(BEAM, len(supports))
         out: dict[frozenset[int], list[float]] = {}
         for column, probe in (
-            *((vols[:, p], lambda s, t=targets[p]: t) for p in range(len(targets))),
+            *((vols[:, p], lambda _s, t=targets[p]: t) for p in range(len(targets))),
             (min_vols, lambda s: s.path.min_net),
             (reach, lambda s: s.path.max_net),
         ):
@@ -312,7 +314,9 @@ class CardinalityFrontier:
             before = len(self.pool)
             for names in sorted(beam, key=sorted):
                 probes = np.array(beam[names])
-                for neighbour in self._neighbours(self.pool[names], probes):
+                support = self.pool[names]
+                assert support is not None, "the beam holds feasible supports only"
+                for neighbour in self._neighbours(support, probes):
                     if self.segments_traced >= MAX_SEGMENTS:
                         return
                     self.evaluate(neighbour)
@@ -323,6 +327,8 @@ class CardinalityFrontier:
         _, owner = self._envelope(grid)
         weights = np.empty((len(grid), self.n))
         for p, support in enumerate(owner):
+            if support is None:
+                raise PathError(f"no support reaches the frontier's target {grid[p]:.6g}")
             weights[p] = support.path.weights_at(grid[p : p + 1])[0]
         relaxed_w = relaxed.weights_at(grid)
         lower = np.sqrt(np.clip(((relaxed_w @ self.sigma) * relaxed_w).sum(axis=1), 0.0, None))
@@ -341,10 +347,13 @@ class CardinalityFrontier:
         best, best_w = -np.inf, None
         for names in sorted(names_set, key=sorted):
             support = self.pool[names]
+            assert support is not None, "owners are feasible supports"
             w = support.path.tangency(self.sigma, offset, rf)
             vol = np.sqrt(max(w @ self.sigma @ w, 0.0))
             net = self.mu @ w - self.cost * np.abs(w - self.current).sum()
             sharpe = (net + offset - rf) / vol if vol > 0 else -np.inf
             if sharpe > best:
                 best, best_w = sharpe, w
+        if best_w is None:
+            raise PathError("no support on the frontier has a finite Sharpe ratio")
         return best_w

@@ -195,7 +195,7 @@ def _check_groups(
     return conflicts
 
 
-def compile_constraints(
+def compile_constraints(  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
     constraints: Constraints | None,
     symbols: Sequence[str],
     *,

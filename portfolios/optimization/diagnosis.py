@@ -19,7 +19,7 @@ def _extreme(inp: Inputs, sense: str) -> float | None:
     w = cp.Variable(inp.n)
     cons = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
     if sense == "max_return":
-        problem = cp.Problem(cp.Maximize(net_return(w, inp, inp.mu)), cons)
+        problem = cp.Problem(cp.Maximize(net_return(w, inp, inp.expected)), cons)
     else:
         problem = cp.Problem(cp.Minimize(variance(w, inp)), cons)
     try:

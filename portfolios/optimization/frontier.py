@@ -329,6 +329,8 @@ def _tangency(
                 best, best_weights, best_return = sharpe, seg.a + lam * seg.b, excess
         if early_stop and best_return > 0 and end_sharpe < best - 1e-12 * max(1.0, abs(best)):
             break
+    if best_weights is None:
+        raise PathError("no point of the path has a finite Sharpe ratio")
     return best_weights
 
 
@@ -337,21 +339,23 @@ def tangency_portfolio(inp: Inputs) -> np.ndarray:
 
     Raises ``PathError`` on a degenerate path (the caller falls back to cvxpy).
     """
-    qp = ParametricQP(inp.sigma, inp.mu, inp.form)
+    mu = inp.expected
+    qp = ParametricQP(inp.sigma, mu, inp.form)
     offset = inp.risk_free_rate * (1 - inp.form.budget)
-    return _tangency(qp.segments(), inp.mu, inp.sigma, offset, inp.risk_free_rate, early_stop=True)
+    return _tangency(qp.segments(), mu, inp.sigma, offset, inp.risk_free_rate, early_stop=True)
 
 
 def linear_frontier(
     inp: Inputs, points: int, targets: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """``(weights, tangency, corners, unreachable targets)`` along the linear path."""
-    qp = ParametricQP(inp.sigma, inp.mu, inp.form)
+    mu = inp.expected
+    qp = ParametricQP(inp.sigma, mu, inp.form)
     segments = qp.path()
     offset = inp.risk_free_rate * (1 - inp.form.budget)
-    corner_returns = np.array([inp.mu @ (s.a + s.start * s.b) for s in segments])
+    corner_returns = np.array([mu @ (s.a + s.start * s.b) for s in segments])
     final = segments[-1]
-    r_max = float(inp.mu @ final.a)
+    r_max = float(mu @ final.a)
     targets, unreachable = place_targets(targets, float(corner_returns[0]), r_max, points)
     weights = np.empty((len(targets), inp.n))
     for p, target in enumerate(targets):
@@ -359,10 +363,10 @@ def linear_frontier(
             np.clip(np.searchsorted(corner_returns, target, side="right") - 1, 0, len(segments) - 1)
         )
         seg = segments[k]
-        slope = inp.mu @ seg.b
+        slope = mu @ seg.b
         lam = seg.start if slope <= 0 else seg.start + (target - corner_returns[k]) / slope
         if np.isfinite(seg.end):
             lam = min(lam, seg.end)
         weights[p] = seg.a + lam * seg.b
-    tangency = _tangency(segments, inp.mu, inp.sigma, offset, inp.risk_free_rate)
+    tangency = _tangency(segments, mu, inp.sigma, offset, inp.risk_free_rate)
     return weights, tangency, len(segments), unreachable

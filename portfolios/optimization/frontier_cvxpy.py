@@ -23,7 +23,7 @@ from .problem import (
     variance,
     violations,
 )
-from .solvers import ProblemInfeasible, solve
+from .solvers import ProblemInfeasible, solve, value_of
 
 MAX_MIXED_INTEGER_POINTS = 50
 """A point of a mixed-integer frontier costs SCIP about half a second on 20 assets."""
@@ -44,21 +44,22 @@ def frontier_cvxpy(
             f"{MAX_MIXED_INTEGER_POINTS} points",
             field="frontier_points",
         )
+    mu = inp.expected
     w = cp.Variable(inp.n)
     base = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
-    net = net_return(w, inp, inp.mu)
+    net = net_return(w, inp, mu)
     try:
         solve(cp.Problem(cp.Minimize(variance(w, inp)), base))
-        low = float(net.value)
+        low = value_of(net)
         solve(cp.Problem(cp.Maximize(net), base))
-        high = float(net.value)
+        high = value_of(net)
     except ProblemInfeasible:
         raise InfeasibleConstraints(diagnose(inp, "min_volatility")) from None
     values, unreachable = place_targets(targets, low, high, points)
     end = high - 1e-9 * max(1.0, abs(high))
     values = np.minimum(values, end)
     target = cp.Parameter()
-    problem = cp.Problem(cp.Minimize(variance(w, inp)), base + [net >= target])
+    problem = cp.Problem(cp.Minimize(variance(w, inp)), [*base, net >= target])
     weights = np.empty((len(values), inp.n))
     for p, value in enumerate(values):
         target.value = value
@@ -70,7 +71,7 @@ def frontier_cvxpy(
             ) from None
         weights[p] = np.asarray(w.value)
     k = inp.constraints.transaction_cost
-    nets = weights @ inp.mu - k * np.abs(weights - inp.current).sum(axis=1)
+    nets = weights @ mu - k * np.abs(weights - inp.current).sum(axis=1)
     offset = inp.risk_free_rate * (1 - inp.form.budget)
     sharpe = (nets + offset - inp.risk_free_rate) / np.sqrt(
         np.clip(((weights @ inp.sigma) * weights).sum(axis=1), 1e-300, None)

@@ -54,7 +54,7 @@ def _rebalancing_path(inp: Inputs) -> RebalancingPath:
     c = inp.constraints
     qp = RebalancingQP(
         inp.sigma,
-        inp.mu,
+        inp.expected,
         inp.form,
         inp.current,
         cost=c.transaction_cost,
@@ -83,9 +83,8 @@ def _frontier_cardinality(inp: Inputs, points: int, targets: np.ndarray | None) 
         raise UnsupportedOptions(
             "max_holdings and min_position need long-only weights", field="constraints.long_only"
         )
-    options = {"cost": c.transaction_cost, "max_turnover": c.max_turnover}
     relaxed = _rebalancing_path(inp)
-    if not c.min_position and most_names(relaxed) <= c.max_holdings:
+    if not c.min_position and c.max_holdings is not None and most_names(relaxed) <= c.max_holdings:
         # the limit binds nowhere on the relaxed frontier: that frontier is the answer, exactly
         traced = _frontier_rebalancing(inp, points, targets, relaxed)
         w = traced.weights
@@ -93,12 +92,13 @@ def _frontier_cardinality(inp: Inputs, points: int, targets: np.ndarray | None) 
         return traced
     search = CardinalityFrontier(
         inp.sigma,
-        inp.mu,
+        inp.expected,
         inp.form,
         inp.current,
         max_holdings=c.max_holdings,
         min_position=c.min_position,
-        **options,
+        cost=c.transaction_cost,
+        max_turnover=c.max_turnover,
     ).search(
         relaxed,
         points=points,

@@ -98,7 +98,7 @@ def efficient_return(inp: Inputs, *, target_return: float | None, **_: Any) -> O
     cons = (
         linear_constraints(w, inp.form)
         + nonlinear_constraints(w, inp)
-        + [net_return(w, inp, inp.mu) >= target_return]
+        + [net_return(w, inp, inp.expected) >= target_return]
     )
     # The target is net of costs, and the costs are also minimised with the variance: with a
     # target that does not bind this is min_volatility, which trades only when it pays.
@@ -120,7 +120,7 @@ def efficient_risk(inp: Inputs, *, target_volatility: float | None, **_: Any) ->
         + nonlinear_constraints(w, inp)
         + [variance(w, inp) <= target_volatility**2]
     )
-    problem = cp.Problem(cp.Maximize(net_return(w, inp, inp.mu)), cons)
+    problem = cp.Problem(cp.Maximize(net_return(w, inp, inp.expected)), cons)
     weights, solver, status = _solve_for(
         inp, w, problem, "efficient_risk", diagnose_with={"target_volatility": target_volatility}
     )
@@ -129,7 +129,7 @@ def efficient_risk(inp: Inputs, *, target_volatility: float | None, **_: Any) ->
 
 def max_utility(inp: Inputs, *, risk_aversion: float, **_: Any) -> OptimizationResult:
     w = cp.Variable(inp.n)
-    objective = cp.Maximize(net_return(w, inp, inp.mu) - 0.5 * risk_aversion * variance(w, inp))
+    objective = cp.Maximize(net_return(w, inp, inp.expected) - 0.5 * risk_aversion * variance(w, inp))
     problem = cp.Problem(objective, linear_constraints(w, inp.form) + nonlinear_constraints(w, inp))
     weights, solver, status = _solve_for(inp, w, problem, "max_utility")
     return result_from_weights(
@@ -146,7 +146,7 @@ def kelly(inp: Inputs, *, kelly_fraction: float = KELLY_FRACTION, **_: Any) -> O
     if not 0 < kelly_fraction <= 1:
         raise OptimizationError("kelly_fraction must be in (0, 1]", field="kelly_fraction")
     w = cp.Variable(inp.n)
-    excess = inp.mu - inp.risk_free_rate
+    excess = inp.expected - inp.risk_free_rate
     objective = cp.Maximize(net_return(w, inp, excess) - variance(w, inp) / (2 * kelly_fraction))
     cons = linear_constraints(w, inp.form, budget_equality=False) + nonlinear_constraints(w, inp)
     problem = cp.Problem(objective, cons)
@@ -226,7 +226,7 @@ def multi_objective(
         )
     w = cp.Variable(inp.n)
     cons = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
-    score = weights_of["return_weight"] * net_return(w, inp, inp.mu)
+    score = weights_of["return_weight"] * net_return(w, inp, inp.expected)
     score -= weights_of["variance_weight"] * variance(w, inp)
     if weights_of["turnover_weight"]:
         score -= weights_of["turnover_weight"] * cp.norm1(w - inp.current)
@@ -258,7 +258,7 @@ def multi_objective(
 
 
 def max_sharpe(inp: Inputs, *, objective_name: str = "max_sharpe", **_: Any) -> OptimizationResult:
-    excess = inp.mu - inp.risk_free_rate
+    excess = inp.expected - inp.risk_free_rate
     if inp.constraints.needs_mixed_integer:
         return _max_sharpe_dinkelbach(inp, excess, objective_name)
     if inp.constraints.is_linear:
@@ -311,7 +311,7 @@ def _max_sharpe_dinkelbach(
         level.value = max(sharpe, 0.0)
         if sharpe <= 0:
             break
-    if sharpe <= 0:
+    if sharpe <= 0 or weights is None:  # no candidate improved on -inf: no positive Sharpe ratio
         raise InfeasibleConstraints(diagnose(inp, "max_sharpe"))
     return result_from_weights(weights, inp, objective_name, solver, status, method="dinkelbach")
 

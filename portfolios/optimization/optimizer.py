@@ -12,7 +12,7 @@ historical scenarios); ``risk_parity`` (risk budgeting); ``hrp``; ``black_litter
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -160,7 +160,8 @@ def optimize(
         return objectives.budgeted(inp, objective, **options)
     if objective == "black_litterman":
         return objectives.black_litterman(inp, views=views, risk_aversion=risk_aversion, **options)
-    handler = {
+    # Each takes the inputs and the options it reads (the rest land in its ``**_``).
+    handlers: dict[str, Callable[..., OptimizationResult]] = {
         "min_volatility": objectives.min_volatility,
         "efficient_return": objectives.efficient_return,
         "efficient_risk": objectives.efficient_risk,
@@ -168,8 +169,8 @@ def optimize(
         "min_cvar": objectives.min_cvar,
         "multi_objective": objectives.multi_objective,
         "kelly": objectives.kelly,
-    }[objective]
-    return handler(
+    }
+    return handlers[objective](
         inp,
         target_return=target_return,
         target_volatility=target_volatility,

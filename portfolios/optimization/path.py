@@ -47,7 +47,7 @@ class RebalancingSegment:
     b: np.ndarray
     net0: float
     net1: float
-    parts: SegmentParts | None = None
+    parts: SegmentParts
 
 
 def place_targets(

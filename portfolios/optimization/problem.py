@@ -43,6 +43,13 @@ class Inputs:
     def n(self) -> int:
         return len(self.symbols)
 
+    @property
+    def expected(self) -> np.ndarray:
+        """``mu`` for the objectives that need it (``optimize`` has checked it is given)."""
+        if self.mu is None:
+            raise OptimizationError("this objective needs expected returns", field="expected_returns")
+        return self.mu
+
 
 def align_inputs(
     expected_returns: pd.Series | None,

@@ -168,6 +168,7 @@ class RebalancingQP:
         E = np.vstack(rows)
         e = np.asarray(rhs_rows) - E[:, fixed] @ values[fixed]
         if turnover_on:
+            assert self.max_turnover is not None, "the turnover row is active only under a cap"
             turnover_fixed = float(np.abs(values[fixed] - self.w0[fixed]).sum())
             t_row = np.zeros(self.n)
             t_row[free] = s[free]
@@ -204,7 +205,7 @@ class RebalancingQP:
             a, b, nu0[1:k_rows], nu1[1:k_rows], g0, g1, tau0, self.cost + tau1, s, state == FREE
         )
 
-    def _slacks(self, state, side, parts: SegmentParts):
+    def _slacks(self, state, parts: SegmentParts):
         """The multipliers that must stay >= 0 at fixed weights, with the move each triggers.
 
         Returns ``(index, z0, z1, event)`` arrays: ``z0 + lam z1 >= 0`` must hold, and when
@@ -296,7 +297,7 @@ class RebalancingQP:
                 found.append((lo[j] - w[i], self._end_kind(int(i), int(side[i]), False), int(i)))
             elif w[i] > hi[j] + tol:
                 found.append((w[i] - hi[j], self._end_kind(int(i), int(side[i]), True), int(i)))
-        idx, z0, z1, kinds = self._slacks(state, side, parts)
+        idx, z0, z1, kinds = self._slacks(state, parts)
         z = z0 + lam * z1
         for i, value, kind in zip(idx, z, kinds, strict=True):
             if value < -tol * self.scale:
@@ -450,7 +451,7 @@ class RebalancingQP:
                 np.where((sf[up] < 0) & self.inside[i_up], KINK_FROM_LEFT, HIT_UPPER),
             ]
             indices += [i_down, i_up]
-        idx, z0, z1, release = self._slacks(state, side, parts)
+        idx, z0, z1, release = self._slacks(state, parts)
         falling = z1 < -1e-14
         times.append(-z0[falling] / z1[falling])
         codes.append(release[falling])

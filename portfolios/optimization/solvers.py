@@ -81,3 +81,11 @@ def solve(
         "the solvers could not reach a reliable optimum (" + "; ".join(failures) + "); "
         "try fewer or looser constraints, or another risk model"
     )
+
+
+def value_of(expression: cp.Expression) -> float:
+    """The value of a scalar ``expression`` at the last solve (``solve`` succeeded)."""
+    value = expression.value
+    if value is None:
+        raise OptimizationError("the solver returned no value for the expression")
+    return float(value)

@@ -238,9 +238,11 @@ def _build(node: _Node, v: np.ndarray, d: np.ndarray, lb: np.ndarray, ub: np.nda
 
 
 def _solve(node: _Node, shift: float, shifts: np.ndarray) -> None:
-    total = node.fn(shift)
+    fn = node.fn
+    assert fn is not None, "the tree is solved after _build set every node's function"
+    total = fn(shift)
     wanted = min(max(total, node.lo), node.hi)
-    own = shift if abs(wanted - total) <= 1e-15 else node.fn.inverse(wanted)
+    own = shift if abs(wanted - total) <= 1e-15 else fn.inverse(wanted)
     for i in node.leaves:
         shifts[i] = own
     for child in node.children:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
+
+from django.utils import timezone
 
 from common.errors import ApplicationError, Unprocessable
 from portfolios.models import AutonomySettings, Portfolio, PortfolioOptimization, TargetAllocation
@@ -89,7 +90,7 @@ def portfolio_optimize(
             code="empty_universe",
             field="universe",
         )
-    state = portfolio_state_get(portfolio=portfolio, as_of=params.get("end") or date.today())
+    state = portfolio_state_get(portfolio=portfolio, as_of=params.get("end") or timezone.localdate())
     constraints = _constraints(settings, params.get("constraints"), len(universe))
     v = dict(params)
     options = {

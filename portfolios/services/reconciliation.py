@@ -174,12 +174,12 @@ def _locked_open(reconciliation: Reconciliation | int) -> tuple[Reconciliation, 
     return row, portfolio
 
 
-def _resume(portfolio: Portfolio, row: Reconciliation) -> None:
+def _resume(portfolio: Portfolio) -> None:
     AutonomySettings.objects.filter(portfolio=portfolio, enabled=False,
                                     paused_reason__startswith=PAUSE_PREFIX).update(enabled=True, paused_reason="")
 
 
-def _adjustment_trade(row: Reconciliation, difference: dict[str, Any], assets: dict[str, Asset]) -> tuple:
+def _adjustment_trade(row: Reconciliation, difference: dict[str, Any]) -> tuple:
     symbol = difference["symbol"]
     delta = Decimal(difference["difference"]).quantize(QUANTITY)
     side = BUY if delta > 0 else SELL
@@ -228,7 +228,7 @@ def reconciliation_accept(
                             code="negative_cash", field="reconciliation")
     # Sells before buys; a deposit before the trades, a withdrawal after them: the cash
     # moves monotonically to the broker's, never below zero on the way.
-    pairs = sorted((_adjustment_trade(row, d, assets) for d in row.differences), key=lambda p: p[0].side != SELL)
+    pairs = sorted((_adjustment_trade(row, d) for d in row.differences), key=lambda p: p[0].side != SELL)
     rest = money(row.broker_cash - portfolio.cash - sum((f.cash_flow for _, f in pairs), ZERO))
     movements: list[int] = []
 
@@ -260,7 +260,7 @@ def reconciliation_accept(
     row.resolved_by = user if getattr(user, "pk", None) else None
     row.save()
     if resume:
-        _resume(portfolio, row)
+        _resume(portfolio)
     return row
 
 
@@ -275,7 +275,7 @@ def reconciliation_dismiss(
     row.resolved_by = user if getattr(user, "pk", None) else None
     row.save()
     if resume:
-        _resume(portfolio, row)
+        _resume(portfolio)
     return row
 
 

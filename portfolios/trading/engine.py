@@ -179,7 +179,7 @@ def trades_generate(
     value (non-negative, summing to at most 1). Symbols held but absent from the targets
     are sold out. Raises :class:`TradeGenerationError` on unusable inputs.
     """
-    _validate(quantities=quantities, prices=prices, cash=cash, target_weights=target_weights)
+    _validate(quantities=quantities, prices=prices, target_weights=target_weights)
     costs = settings.cost_model
     held = {s: Decimal(q) for s, q in quantities.items() if q > 0}
     total = cash + sum((q * prices[s] for s, q in held.items()), ZERO)
@@ -201,7 +201,6 @@ def _validate(
     *,
     quantities: Mapping[str, Decimal],
     prices: Mapping[str, Decimal],
-    cash: Decimal,
     target_weights: Mapping[str, float],
 ) -> None:
     negative = tuple(sorted(s for s, q in quantities.items() if q < 0))

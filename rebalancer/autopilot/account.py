@@ -23,7 +23,7 @@ def account_export(*, user: Any) -> dict[str, Any]:
     ))
 
 
-def account_close(*, user: Any, liquidate: bool) -> list[dict[str, Any]]:
+def account_close(*, user: Any, liquidate: bool) -> list[dict[str, Any]]:  # noqa: ARG001 - users.account contract
     Notification.objects.filter(user=user).delete()
     NotificationPreference.objects.filter(user=user).delete()
     return []

@@ -20,7 +20,7 @@ import pandas as pd
 
 from portfolios.policy import PolicyLimits
 from portfolios.policy.tiers import sleeve_of
-from rebalancer.autopilot.types import Check
+from rebalancer.autopilot.types import Check, TargetsCache
 from risk.measures.errors import RiskInputError
 from risk.measures.pretrade import CheckResult, pre_trade_check
 from risk.measures.pretrade import RiskLimits as EngineLimits
@@ -47,7 +47,7 @@ def checks_run(
     returns: pd.DataFrame,
     limits: PolicyLimits,
     asset_classes: Mapping[str, str],
-    cache: dict | None = None,
+    cache: TargetsCache | None = None,
     var_forecast: float | None = None,
 ) -> tuple[Check, ...]:
     """Every applicable check's outcome; an unusable input is itself a failed check.

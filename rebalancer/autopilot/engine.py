@@ -204,7 +204,7 @@ def review_due(
         return Trigger(kind="review", message="targets are reviewed every day (no review calendar)")
     if (config.strategy in REGIME_STRATEGIES and regime is not None and regime.regime != policy.regime
             and regime_days >= REGIME_CONFIRM_DAYS):
-        trigger = triggers.regime_trigger(replace(regime, changed=True))
+        trigger = triggers.regime_change_trigger(regime)
         return replace(trigger, message=f"{trigger.message}, called {regime_days} days in a row")
     return None
 
@@ -215,7 +215,7 @@ def review_due(
 def _stats(market: MarketView, symbols: tuple[str, ...], lookback: int, cache: TargetsCache | None) -> WindowStats:
     key = ("__window__", market.as_of, symbols, lookback, id(market.returns))
     if cache is not None and key in cache:
-        return cache[key]  # type: ignore[return-value]
+        return cache[key]
     if market.returns_array is not None and market.returns_columns is not None and all(
         s in market.returns_columns for s in symbols
     ):
@@ -223,7 +223,7 @@ def _stats(market: MarketView, symbols: tuple[str, ...], lookback: int, cache: T
     else:
         stats = window_stats(market.returns, symbols, lookback)
     if cache is not None:
-        cache[key] = stats  # type: ignore[assignment]
+        cache[key] = stats
     return stats
 
 
@@ -288,7 +288,8 @@ def strategy_targets(
         options={"target_weights": dict(config.target_weights), **dict(config.strategy_options)},
     )
     per_portfolio = bool(getattr(strategy, "per_portfolio", False))
-    key = shared_target_key(ctx, name) + (
+    key = (
+        *shared_target_key(ctx, name),
         config.lookback_days, repr(config.limits), regime.regime if regime else None,
         tuple(sorted(config.strategy_options.items())),
     )
@@ -420,7 +421,7 @@ def _decision(**fields) -> CycleDecision:
     return replace(decision, summary=explain.summary_of(decision))
 
 
-def _limit_breaches(current: Mapping[str, float], config: AutonomyConfig, market: MarketView, frozen) -> list[str]:
+def _limit_breaches(current: Mapping[str, float], config: AutonomyConfig, frozen) -> list[str]:
     """Holdings that break a limit today (these trades are never gated by costs)."""
     limits = config.limits
     out = [s for s, w in current.items() if s not in frozen and w > limits.max_position + 1e-6]
@@ -431,7 +432,7 @@ def _limit_breaches(current: Mapping[str, float], config: AutonomyConfig, market
 # --- the cycle ----------------------------------------------------------------------------------
 
 
-def cycle_decide(
+def cycle_decide(  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
     *,
     state: HoldingsState,
     market: MarketView,
@@ -515,21 +516,22 @@ def cycle_decide(
         overlay=overlaid.state,
         last_date=as_of,
     )
+    facts = decision_facts(config=config, market=market, projection=projection, targets=targets,
+                           overlaid=overlaid.weights, current=view.current)
     details = dict(
         strategy=config.strategy, strategy_result=result, raw_weights=dict(projection.raw),
         strategic_weights=dict(projection.weights), projection_notes=projection.changes + projection.relaxed,
         overlay=overlaid.record, policy_state=new_policy, reviewed=result is not None,
         confidence=float(result.confidence) if result is not None else policy.confidence,
         notes=view.notes,
-        facts=decision_facts(config=config, market=market, projection=projection, targets=targets,
-                             overlaid=overlaid.weights, current=view.current),
+        facts=facts,
     )
 
     # Step 5: what fires, and what it is worth trading.
     fired, exempt = _triggers(view=view, targets=targets, overlaid=overlaid, config=config,
-                              kill_switch=kill_switch, market=market)
+                              kill_switch=kill_switch)
     full_review = review is not None and config.band.on_review == "full"
-    if full_review and not fired and bands.out_of_band(view.current, targets, 0.0, _ZERO_BAND):
+    if review is not None and full_review and not fired and bands.out_of_band(view.current, targets, 0.0, _ZERO_BAND):
         fired.append(review)
         exempt = True
     unchanged = policy.targets and _same(projection.weights, policy.targets)
@@ -557,11 +559,10 @@ def cycle_decide(
         )
         if not gate.passed:
             # Not worth trading: a quiet hold (a review day still records its review).
-            facts = replace(details["facts"], gate=CostGate(gate.passed, gate.benefit, gate.trading_cost,
-                                                            gate.tax_cost))
+            gated = replace(facts, gate=CostGate(gate.passed, gate.benefit, gate.trading_cost, gate.tax_cost))
             return _decision(action="hold", target_weights=targets, triggers=tuple(informational),
-                             **{**details, "notes": view.notes + (f"Drift left alone: {gate.message}.",),
-                                "facts": facts},
+                             **{**details, "notes": (*view.notes, f"Drift left alone: {gate.message}."),
+                                "facts": gated},
                              **common)
     checks = checks_run(current=view.current, proposed=targets, returns=stats.frame, limits=config.limits,
                         asset_classes=market.asset_classes, cache=targets_cache,
@@ -618,7 +619,7 @@ def _since_last(policy: PolicyState, stats: WindowStats) -> tuple[np.ndarray, np
     return rows, stats.vector(policy.targets)
 
 
-def _triggers(*, view, targets, overlaid, config, kill_switch, market) -> tuple[list[Trigger], bool]:
+def _triggers(*, view, targets, overlaid, config, kill_switch) -> tuple[list[Trigger], bool]:
     """The triggers that can cause a trade today, and whether the trade skips the cost gate."""
     fired: list[Trigger] = []
     exempt = False
@@ -639,8 +640,8 @@ def _triggers(*, view, targets, overlaid, config, kill_switch, market) -> tuple[
         if cash_fired is not None:
             fired.append(cash_fired)
             exempt = True
-    outside = bands.out_of_band(view.current, targets, config.rebalance_threshold, config.band)
-    outside = [row for row in outside if row[0] not in view.frozen]
+    outside = [row for row in bands.out_of_band(view.current, targets, config.rebalance_threshold, config.band)
+               if row[0] not in view.frozen]
     if outside:
         symbol, drift, band = outside[0]
         fired.append(Trigger(
@@ -650,7 +651,7 @@ def _triggers(*, view, targets, overlaid, config, kill_switch, market) -> tuple[
                      + (f" ({len(outside)} assets outside their bands)" if len(outside) > 1 else "")),
             value=abs(drift), threshold=band, symbol=symbol,
         ))
-        if _limit_breaches(view.current, config, market, view.frozen) or any(
+        if _limit_breaches(view.current, config, view.frozen) or any(
             targets.get(s, 0.0) <= DUST for s, _, _ in outside
         ):
             exempt = True
@@ -669,7 +670,7 @@ def _partial_move(current, targets, config, checks) -> tuple[dict[str, float], t
     }
     note = Check(name="turnover_partial", passed=True, value=step, limit=1.0,
                  message=f"moved {step:.0%} of the way to the targets to respect the turnover cap")
-    return {s: w for s, w in moved.items() if w > DUST}, checks + (note,)
+    return {s: w for s, w in moved.items() if w > DUST}, (*checks, note)
 
 
 def _trade(*, state, view, market, config, stats, weights, targets, checks, override, triggers, details, common):

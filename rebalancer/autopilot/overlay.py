@@ -37,6 +37,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import NamedTuple
 
 import numpy as np
 
@@ -103,6 +104,132 @@ def _multiplier_for(daily_sigma: float, a: float, b: float, c: float) -> float:
     return max(0.0, (-b + math.sqrt(disc)) / a)
 
 
+class _DrawdownState(NamedTuple):
+    """The drawdown rule's state after today (see :func:`_drawdown_step`)."""
+
+    drawdown: float
+    derisked: bool
+    entered_on: date | None
+    episode: bool
+    trough: float | None
+    days: int
+
+
+def _sleeve_vectors(
+    targets: Mapping[str, float], symbols: Sequence[str], asset_classes: Mapping[str, str]
+) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """The risky and the safe sleeve's weights over ``symbols``, and each sleeve's total."""
+    col = {s: i for i, s in enumerate(symbols)}
+    risky = np.zeros(len(symbols))
+    safe = np.zeros(len(symbols))
+    sleeve_totals: dict[str, float] = {}
+    for s, w in targets.items():
+        sleeve = sleeve_of(asset_classes.get(s, "unknown"))
+        sleeve_totals[sleeve] = sleeve_totals.get(sleeve, 0.0) + w
+        if s in col:
+            (risky if sleeve in RISKY_SLEEVES else safe)[col[s]] = w
+    return risky, safe, sleeve_totals
+
+
+def _exposure_floor(limits: PolicyLimits, sleeve_totals: Mapping[str, float]) -> float:
+    """The lowest multiplier: the tier's minimum exposure, raised so each risky sleeve keeps its floor."""
+    floor = limits.min_exposure
+    for sleeve in RISKY_SLEEVES:
+        lo = limits.sleeve_ranges[sleeve][0]
+        if lo > 0 and sleeve_totals.get(sleeve, 0.0) > 0:
+            floor = max(floor, lo / sleeve_totals[sleeve])
+    return min(floor, 1.0)
+
+
+def _drawdown_step(
+    *, state: OverlayState, settings: OverlaySettings, limits: PolicyLimits, as_of: date,
+    events: list[str], notes: list[str],
+) -> _DrawdownState:
+    """The drawdown rule: de-risk once on a breach, re-enter after a recovery (hysteresis)."""
+    drawdown = max(0.0, 1.0 - state.index / state.peak) if state.peak > 0 else 0.0
+    derisked, entered_on, episode = state.derisked, state.entered_on, state.episode
+    trough, days = state.trough, state.days_derisked + (1 if state.derisked else 0)
+    if not settings.drawdown_rule:
+        if derisked:
+            derisked, trough = False, None
+            events.append("reenter")
+        return _DrawdownState(drawdown, derisked, entered_on, episode, trough, days)
+    if episode and not derisked and drawdown <= settings.episode_end_drawdown:
+        episode = False
+        events.append("episode_end")
+    if not derisked and not episode and drawdown > limits.max_drawdown:
+        derisked, episode, entered_on, trough, days = True, True, as_of, state.shadow, 0
+        events.append("derisk")
+        notes.append(
+            f"the portfolio is {drawdown:.1%} below its peak, beyond the {limits.max_drawdown:.0%} "
+            f"limit of your tier: its risky assets are cut to {limits.derisk_exposure:.0%} once, "
+            "until the market recovers"
+        )
+    elif derisked and days >= settings.min_stay_days:
+        rise = state.shadow / trough - 1.0 if trough else 0.0
+        if rise >= settings.recovery_rise or drawdown <= limits.max_drawdown / 2.0:
+            derisked, trough = False, None
+            events.append("reenter")
+            notes.append(
+                f"the market has recovered ({rise:+.1%} from its low since the cut): "
+                "the risky assets go back to their full allocation"
+            )
+    return _DrawdownState(drawdown, derisked, entered_on, episode, trough, days)
+
+
+def _multiplier_step(
+    *, moments: tuple[float, float, float], forecast: float, floor: float, has_risky: bool, derisked: bool,
+    previous: float, limits: PolicyLimits, settings: OverlaySettings, events: list[str], notes: list[str],
+) -> tuple[float, float]:
+    """Today's multiplier and the volatility-targeting part of it.
+
+    Wanted: volatility targeting (floored), the drawdown cut (floored: a balanced portfolio
+    keeps its lowest equity), the VaR cap (not floored). It moves only past the exposure band,
+    on a de-risk or a re-entry, or when yesterday's exposure now breaks the VaR room.
+    """
+    a, b, c = moments
+    vol_part = 1.0
+    if settings.volatility_targeting and has_risky:
+        vol_part = min(1.0, max(floor, _multiplier_for(limits.volatility_target / math.sqrt(TRADING_DAYS), a, b, c)))
+    cut = limits.derisk_exposure if derisked else 1.0
+    var_room = _multiplier_for(limits.max_var_95 / Z_95, a, b, c)
+    wanted = min(max(vol_part * cut, floor), var_room * (1.0 - VAR_MARGIN), 1.0)
+    var_bound = var_room * (1.0 - VAR_MARGIN) < max(vol_part * cut, floor)
+    breach = previous > var_room + 1e-12
+    if not has_risky:
+        return 1.0, vol_part
+    moved_by_rule = "derisk" in events or "reenter" in events
+    if not (moved_by_rule or breach or abs(wanted - previous) > settings.exposure_band):
+        return min(previous, 1.0), vol_part
+    multiplier = wanted
+    if not moved_by_rule and abs(wanted - previous) > 1e-9:
+        events.append("var_cap" if var_bound else "exposure")
+        if var_bound:
+            var_then = Z_95 * math.sqrt(max(a * previous**2 + 2 * b * previous + c, 0.0))
+            notes.append(
+                f"the one-day VaR forecast would be {var_then:.2%}, above the {limits.max_var_95:.2%} limit: "
+                f"risky assets held at {multiplier:.0%} of their allocation"
+            )
+        else:
+            notes.append(
+                f"the forecast volatility of the strategy's mix is {forecast:.1%} a year against your tier's "
+                f"{limits.volatility_target:.0%} target: risky assets held at {multiplier:.0%} of their "
+                "allocation"
+            )
+    return multiplier, vol_part
+
+
+def _scaled(targets: Mapping[str, float], asset_classes: Mapping[str, str], multiplier: float) -> dict[str, float]:
+    """The targets with the risky sleeve scaled by ``multiplier`` (dust dropped)."""
+    weights = {}
+    for s, w in targets.items():
+        sleeve = sleeve_of(asset_classes.get(s, "unknown"))
+        scaled = w * multiplier if sleeve in RISKY_SLEEVES else w
+        if scaled > 1e-10:
+            weights[s] = scaled
+    return weights
+
+
 def overlay_apply(
     *,
     targets: Mapping[str, float],
@@ -120,92 +247,20 @@ def overlay_apply(
     ``targets``: the strategic (projected) targets; ``state``: already tracked for today
     (:func:`performance_track`, :func:`shadow_track`).
     """
-    col = {s: i for i, s in enumerate(symbols)}
-    risky = np.zeros(len(symbols))
-    safe = np.zeros(len(symbols))
-    sleeve_totals: dict[str, float] = {}
-    for s, w in targets.items():
-        sleeve = sleeve_of(asset_classes.get(s, "unknown"))
-        sleeve_totals[sleeve] = sleeve_totals.get(sleeve, 0.0) + w
-        if s in col:
-            (risky if sleeve in RISKY_SLEEVES else safe)[col[s]] = w
+    risky, safe, sleeve_totals = _sleeve_vectors(targets, symbols, asset_classes)
     a, b, c = _moments(returns, risky, safe, settings.halflife_days)
     forecast = math.sqrt(max(a + 2 * b + c, 0.0) * TRADING_DAYS)
-    floor = limits.min_exposure
-    for sleeve in RISKY_SLEEVES:
-        lo = limits.sleeve_ranges[sleeve][0]
-        if lo > 0 and sleeve_totals.get(sleeve, 0.0) > 0:
-            floor = max(floor, lo / sleeve_totals[sleeve])
-    floor = min(floor, 1.0)
     events: list[str] = []
     notes: list[str] = []
-
-    drawdown = max(0.0, 1.0 - state.index / state.peak) if state.peak > 0 else 0.0
-    derisked, entered_on, episode = state.derisked, state.entered_on, state.episode
-    trough, days = state.trough, state.days_derisked + (1 if state.derisked else 0)
-    if settings.drawdown_rule:
-        if episode and not derisked and drawdown <= settings.episode_end_drawdown:
-            episode = False
-            events.append("episode_end")
-        if not derisked and not episode and drawdown > limits.max_drawdown:
-            derisked, episode, entered_on, trough, days = True, True, as_of, state.shadow, 0
-            events.append("derisk")
-            notes.append(
-                f"the portfolio is {drawdown:.1%} below its peak, beyond the {limits.max_drawdown:.0%} "
-                f"limit of your tier: its risky assets are cut to {limits.derisk_exposure:.0%} once, "
-                "until the market recovers"
-            )
-        elif derisked and days >= settings.min_stay_days:
-            rise = state.shadow / trough - 1.0 if trough else 0.0
-            if rise >= settings.recovery_rise or drawdown <= limits.max_drawdown / 2.0:
-                derisked, trough = False, None
-                events.append("reenter")
-                notes.append(
-                    f"the market has recovered ({rise:+.1%} from its low since the cut): "
-                    "the risky assets go back to their full allocation"
-                )
-    elif derisked:
-        derisked, trough = False, None
-        events.append("reenter")
-
-    # The multiplier wanted today: volatility targeting (floored), the drawdown cut
-    # (floored: a balanced portfolio keeps its lowest equity), the VaR cap (not floored).
-    vol_part = 1.0
-    if settings.volatility_targeting and risky.any():
-        vol_part = min(1.0, max(floor, _multiplier_for(limits.volatility_target / math.sqrt(TRADING_DAYS), a, b, c)))
-    cut = limits.derisk_exposure if derisked else 1.0
-    var_room = _multiplier_for(limits.max_var_95 / Z_95, a, b, c)
-    wanted = min(max(vol_part * cut, floor), var_room * (1.0 - VAR_MARGIN), 1.0)
-    var_bound = var_room * (1.0 - VAR_MARGIN) < max(vol_part * cut, floor)
-    previous = state.exposure
-    breach = previous > var_room + 1e-12
-    if not risky.any():
-        multiplier = 1.0
-    elif "derisk" in events or "reenter" in events or breach or abs(wanted - previous) > settings.exposure_band:
-        multiplier = wanted
-        if "derisk" not in events and "reenter" not in events and abs(wanted - previous) > 1e-9:
-            events.append("var_cap" if var_bound else "exposure")
-            if var_bound:
-                var_then = Z_95 * math.sqrt(max(a * previous**2 + 2 * b * previous + c, 0.0))
-                notes.append(
-                    f"the one-day VaR forecast would be {var_then:.2%}, above the {limits.max_var_95:.2%} limit: "
-                    f"risky assets held at {multiplier:.0%} of their allocation"
-                )
-            else:
-                notes.append(
-                    f"the forecast volatility of the strategy's mix is {forecast:.1%} a year against your tier's "
-                    f"{limits.volatility_target:.0%} target: risky assets held at {multiplier:.0%} of their "
-                    "allocation"
-                )
-    else:
-        multiplier = min(previous, 1.0)
+    drawdown, derisked, entered_on, episode, trough, days = _drawdown_step(
+        state=state, settings=settings, limits=limits, as_of=as_of, events=events, notes=notes
+    )
+    multiplier, vol_part = _multiplier_step(
+        moments=(a, b, c), forecast=forecast, floor=_exposure_floor(limits, sleeve_totals),
+        has_risky=bool(risky.any()), derisked=derisked, previous=state.exposure, limits=limits,
+        settings=settings, events=events, notes=notes,
+    )
     var_now = Z_95 * math.sqrt(max(a * multiplier**2 + 2 * b * multiplier + c, 0.0))
-    weights = {}
-    for s, w in targets.items():
-        sleeve = sleeve_of(asset_classes.get(s, "unknown"))
-        scaled = w * multiplier if sleeve in RISKY_SLEEVES else w
-        if scaled > 1e-10:
-            weights[s] = scaled
     record = OverlayRecord(
         multiplier=multiplier, exposure=vol_part, forecast_volatility=forecast,
         target_volatility=limits.volatility_target, derisked=derisked, drawdown=drawdown,
@@ -216,4 +271,4 @@ def overlay_apply(
         state, exposure=multiplier, derisked=derisked, entered_on=entered_on if derisked else None,
         episode=episode, trough=trough if derisked else None, days_derisked=days if derisked else 0,
     )
-    return OverlayResult(weights=weights, record=record, state=new_state)
+    return OverlayResult(weights=_scaled(targets, asset_classes, multiplier), record=record, state=new_state)

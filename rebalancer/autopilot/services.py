@@ -141,8 +141,10 @@ def kill_switch_set(*, mode: str, reason: str = "", user: Any = None) -> KillSwi
     return switch
 
 
-def approval_kill_switch_check(decision: Decision, portfolio: Portfolio, execution_date: date) -> None:
-    """Registered with ``portfolios``: no proposal executes while trading is halted."""
+def approval_kill_switch_check(decision: Decision, portfolio: Portfolio, execution_date: date) -> None:  # noqa: ARG001
+    """Registered with ``portfolios``: no proposal executes while trading is halted.
+
+    The signature is ``portfolios.services.decisions.ApprovalCheck``'s; the halt is global."""
     if kill_switch_get() == KillSwitch.Mode.HALT:
         raise Conflict(
             "autonomous trading is halted by the operator (kill switch); try again later",
@@ -348,7 +350,7 @@ def _run_skip(portfolio_id: int, as_of: date, reason: str) -> CycleRunResult:
 
 def _record_failure(portfolio_id: int, as_of: date, exc: Exception) -> CycleRunResult:
     message = f"{type(exc).__name__}: {exc}"
-    logger.exception("autopilot cycle of portfolio %s on %s failed", portfolio_id, as_of)
+    logger.error("autopilot cycle of portfolio %s on %s failed", portfolio_id, as_of, exc_info=exc)
     CycleRun.objects.filter(portfolio_id=portfolio_id, as_of=as_of).exclude(
         status=CycleRun.Status.DONE
     ).update(status=CycleRun.Status.FAILED, error=message[:2000], finished_at=timezone.now())
@@ -407,7 +409,7 @@ def cycle_run_many(
                 portfolio_ids=paper_ids, context=context, force=force, fault_point=_fault_point
             )
             ids = [pid for pid in ids if pid in broker_ids]
-        except Exception:  # noqa: BLE001 — a bulk write failed: redo the chunk one by one
+        except Exception:  # a bulk write failed: redo the chunk one by one
             logger.exception("autopilot chunk of %s portfolios failed; retrying one by one", len(paper_ids))
     if not ids:
         return results

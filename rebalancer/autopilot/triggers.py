@@ -123,6 +123,11 @@ def cash_trigger(
 def regime_trigger(regime: RegimeState | None) -> Trigger | None:
     if regime is None or not regime.changed:
         return None
+    return regime_change_trigger(regime)
+
+
+def regime_change_trigger(regime: RegimeState) -> Trigger:
+    """The trigger of a regime change to ``regime`` (whether or not the detector flagged it)."""
     return Trigger(
         kind="regime_change",
         message=(

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import pandas as pd
 
@@ -514,23 +514,31 @@ def policy_state_from_dict(data: Mapping[str, Any] | None) -> PolicyState | None
     )
 
 
-TargetsCache = dict[tuple, StrategyResult]
-"""Targets shared by portfolios with the same strategy, universe, tier and as-of date;
-pass the same dict to every ``cycle_decide`` call of one cycle."""
+class TargetsCache(Protocol):
+    """Targets shared by portfolios with the same strategy, universe, tier and as-of date;
+    pass the same mapping (a plain dict will do) to every ``cycle_decide`` call of one cycle.
+
+    The cycle also keeps its window statistics and check results there, under keys of their
+    own, so values are of several types (each reader knows the type of its own keys)."""
+
+    def __contains__(self, key: object, /) -> bool: ...
+    def __getitem__(self, key: tuple, /) -> Any: ...
+    def __setitem__(self, key: tuple, value: Any, /) -> None: ...
+    def get(self, key: tuple, default: Any = None, /) -> Any: ...
 
 
 __all__ = [
     "TRADING_DAYS",
     "Action",
+    "Adjustment",
     "AssetStatus",
     "AutonomyConfig",
-    "Adjustment",
     "BandSettings",
     "Calendar",
-    "CostGate",
-    "DecisionFacts",
     "Check",
+    "CostGate",
     "CycleDecision",
+    "DecisionFacts",
     "HoldingsState",
     "KillSwitchMode",
     "Lot",

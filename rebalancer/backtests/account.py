@@ -19,6 +19,6 @@ def account_export(*, user: Any) -> dict[str, Any]:
     return {"backtests": json.loads(json.dumps(rows, cls=DjangoJSONEncoder))}
 
 
-def account_close(*, user: Any, liquidate: bool) -> list[dict[str, Any]]:
+def account_close(*, user: Any, liquidate: bool) -> list[dict[str, Any]]:  # noqa: ARG001 - users.account contract
     Backtest.objects.filter(owner=user).delete()
     return []

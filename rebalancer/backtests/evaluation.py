@@ -31,6 +31,7 @@ same taxes**:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -396,7 +397,7 @@ def strategies_register_pure() -> None:
     from rebalancer.autopilot.strategies import strategies_register
 
     strategies_register()
-    register("regime_adaptive", lambda: AdaptiveStrategy(rules=lambda: DEFAULT_POLICY, regime_at=lambda day: None))
+    register("regime_adaptive", lambda: AdaptiveStrategy(rules=lambda: DEFAULT_POLICY, regime_at=lambda _day: None))
 
 
 def _worker_init(prices, spec, classes, regimes) -> None:
@@ -430,7 +431,7 @@ def block_bootstrap_median(values: np.ndarray, *, block: int = 8, n: int = 2000,
         return (math.nan, math.nan)
     block = max(1, min(block, m))
     rng = np.random.default_rng(seed)
-    k = int(math.ceil(m / block))
+    k = math.ceil(m / block)
     offsets = np.arange(block)
     starts = rng.integers(0, m, size=(n, k))
     index = ((starts[:, :, None] + offsets) % m).reshape(n, k * block)[:, :m]
@@ -483,7 +484,7 @@ def monotone_by_tier(summary: pd.DataFrame, column: str, tiers: Iterable[str]) -
     out = {}
     for (set_, strategy), g in summary.groupby(["set", "strategy"]):
         values = [float(g[g.tier == t][column].iloc[0]) for t in order if (g.tier == t).any()]
-        out[(set_, strategy)] = all(b >= a - 1e-12 for a, b in zip(values, values[1:], strict=False))
+        out[(set_, strategy)] = all(b >= a - 1e-12 for a, b in itertools.pairwise(values))
     return out
 
 

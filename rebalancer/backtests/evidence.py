@@ -50,7 +50,7 @@ SUMMARY_COLUMNS = (
 )
 
 
-def _plots(runs: pd.DataFrame, summary: pd.DataFrame, out: Path, tiers: Sequence[str],
+def _plots(runs: pd.DataFrame, out: Path, tiers: Sequence[str],
            example: Mapping[str, np.ndarray] | None) -> list[str]:
     import matplotlib
 
@@ -117,7 +117,7 @@ def evidence_write(
     """Write the markdown report and its pictures (next to it, in ``evidence/`` for
     EVIDENCE.md, in ``<name>_pictures/`` for any other report)."""
     folder = "evidence" if path.name == "EVIDENCE.md" else f"{path.stem}_pictures"
-    plots = _plots(runs, summary, path.parent / folder, tiers, example)
+    plots = _plots(runs, path.parent / folder, tiers, example)
     windows = runs.drop_duplicates("window_start")
     lines = [
         "# Evidence: the investment policy on real prices",

@@ -314,7 +314,7 @@ def backtest_run(
             progress=_progress_writer(backtest.pk, progress),
             retrain=_retrainers(config, backtest.config),
         )
-    except Exception as exc:  # noqa: BLE001 - the task's boundary: record any failure on the row
+    except Exception as exc:  # the task's boundary: record any failure on the row
         logger.exception("backtest %s failed", backtest_id)
         message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
         Backtest.objects.filter(pk=backtest.pk).update(
@@ -349,8 +349,7 @@ def _clean(value: Any) -> Any:
 def _downsample_index(n: int, points: int) -> np.ndarray:
     if n <= points:
         return np.arange(n)
-    idx = np.unique(np.linspace(0, n - 1, points).round().astype(int))
-    return idx
+    return np.unique(np.linspace(0, n - 1, points).round().astype(int))
 
 
 TAX_FIELDS = (

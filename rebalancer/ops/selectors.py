@@ -189,7 +189,7 @@ def cvar_summary_get() -> dict[str, float]:
         return {}
 
     def q(p: float) -> float:
-        return float(values[min(len(values) - 1, int(round(p * (len(values) - 1))))])
+        return float(values[min(len(values) - 1, round(p * (len(values) - 1)))])
 
     return {"mean": float(sum(values) / len(values)), "p50": q(0.5), "p90": q(0.9), "max": float(values[-1])}
 

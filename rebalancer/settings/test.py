@@ -9,7 +9,7 @@ import os
 from rebalancer.settings.base import *  # noqa: F403
 from rebalancer.settings.base import env
 
-SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"  # noqa: S105
+SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"
 SIMPLE_JWT["SIGNING_KEY"] = SECRET_KEY  # noqa: F405
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

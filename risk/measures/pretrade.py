@@ -174,7 +174,7 @@ def pre_trade_check(
     current_var = proposed_var = None
     if limits.max_var is not None or limits.max_expected_shortfall is not None:
         proposed_var = _var_of(proposed, returns, limits)
-        current_var = _var_of(current, returns, limits, strict=False)
+        current_var = _var_if_known(current, returns, limits)
         if limits.max_var is not None:
             checks.append(_check("var", proposed_var.var, limits.max_var,
                                  f"1-day {limits.var_confidence:.0%} VaR"))
@@ -210,18 +210,18 @@ def _portfolio_path(weights: Mapping[str, float], returns: pd.DataFrame) -> np.n
     return clean_returns(returns, min_rows=1) @ aligned_weights(weights, returns)
 
 
-def _var_of(
-    weights: Mapping[str, float], returns: pd.DataFrame, limits: RiskLimits, *, strict: bool = True
-) -> VaRResult | None:
+def _var_of(weights: Mapping[str, float], returns: pd.DataFrame, limits: RiskLimits) -> VaRResult:
     held = {s: w for s, w in weights.items() if abs(w) > _TOLERANCE}
+    return value_at_risk(returns, held, method=limits.var_method, confidence_level=limits.var_confidence)
+
+
+def _var_if_known(weights: Mapping[str, float], returns: pd.DataFrame, limits: RiskLimits) -> VaRResult | None:
+    """The VaR of ``weights``, or None: the current portfolio may hold symbols without
+    history (not fatal; only the proposed portfolio must be measurable)."""
     try:
-        return value_at_risk(
-            returns, held, method=limits.var_method, confidence_level=limits.var_confidence
-        )
+        return _var_of(weights, returns, limits)
     except RiskInputError:
-        if strict:
-            raise
-        return None  # the current portfolio may hold symbols without history; not fatal
+        return None
 
 
 def _liquidity_check(
@@ -244,7 +244,8 @@ def _liquidity_check(
             worst = min(thin, key=lambda s: liquidity[s])
             return CheckResult("liquidity", False, float(liquidity[worst]), limits.min_liquidity,
                                f"{worst} trades {liquidity[worst]:,.0f} a day, below the minimum")
-    if limits.max_adv_fraction is not None and traded:
+    # (portfolio_value is given whenever max_adv_fraction is set: refused above otherwise)
+    if limits.max_adv_fraction is not None and traded and portfolio_value is not None:
         fractions = {
             s: abs(trades[s]) * float(portfolio_value) / liquidity[s] if liquidity[s] > 0 else math.inf
             for s in traded

@@ -425,6 +425,7 @@ def var_monte_carlo(
     level = check_confidence(confidence_level)
     horizon = check_horizon(horizon_days)
     _check_mc_args(n_simulations, distribution, dof)
+    w: np.ndarray | None
     if isinstance(returns, pd.Series):
         panel, w = clean_returns(returns.to_frame()), np.ones(1)
     else:
@@ -463,18 +464,19 @@ def value_at_risk(
     seed: int = 0,
 ) -> VaRResult:
     """Dispatch to one of the four methods by name (``VAR_METHODS``)."""
-    common = {"confidence_level": confidence_level, "horizon_days": horizon_days}
+    level, horizon = confidence_level, horizon_days
     if method == "historical":
-        return var_historical(returns, weights, **common)
+        return var_historical(returns, weights, confidence_level=level, horizon_days=horizon)
     if method == "parametric":
-        return var_parametric(returns, weights, **common)
+        return var_parametric(returns, weights, confidence_level=level, horizon_days=horizon)
     if method == "cornish_fisher":
-        return var_cornish_fisher(returns, weights, **common)
+        return var_cornish_fisher(returns, weights, confidence_level=level, horizon_days=horizon)
     if method == "monte_carlo":
         return var_monte_carlo(
             returns,
             weights,
-            **common,
+            confidence_level=level,
+            horizon_days=horizon,
             n_simulations=n_simulations,
             distribution=distribution,
             dof=dof,

@@ -208,7 +208,7 @@ def _cornish_fisher(windows: np.ndarray, level: float) -> tuple[np.ndarray, int]
     q = stats.norm.ppf(1.0 - level)
     z = q + (q**2 - 1) * s / 6 + (q**3 - 3 * q) * k / 24 - (2 * q**3 - 5 * q) * s**2 / 36
     var = -(mean + std * z)
-    valid = cornish_fisher_is_monotone(s, k)
+    valid = np.asarray(cornish_fisher_is_monotone(s, k), dtype=bool)  # one flag per window
     if not valid.all():
         var = np.where(valid, var, _historical(windows, level))
     return var, int((~valid).sum())
@@ -353,26 +353,28 @@ def rolling_var_many(
         _check(r, method, config, first)
     target = green_zone_target_rate(level, probability=config.green_zone_probability)
     needs_garch = {"garch_t", "fhs_garch", DEFAULT_VAR_MODEL} & set(methods)
-    path = None
+    path: GarchPath | None = None
     if needs_garch:
         levels = tuple(sorted({level, 1.0 - target} if DEFAULT_VAR_MODEL in methods else {level}))
         path = garch_path(r, first=first, levels=levels, config=config)
     sigma = ewma_volatility(r, config.ewma_lambda)
     out: dict[str, RollingForecast] = {}
     for method in methods:
-        if method == DEFAULT_VAR_MODEL:
-            out[method] = _adaptive(r, level=level, target=target, sigma=sigma, path=path, config=config,
-                                    first=first)
-        elif method in WINDOW_METHODS:
+        if method in WINDOW_METHODS:
             out[method] = _windowed(r, method, level, config, first)
         elif method == "ewma":
             out[method] = RollingForecast(method, level, first, stats.norm.ppf(level) * sigma[first:])
         elif method == "fhs_ewma":
             out[method] = RollingForecast(method, level, first, _fhs(r, sigma, config.window_days, first, level))
-        elif method == "garch_t":
-            out[method] = RollingForecast(method, level, first, path.t_var(level))
         else:
-            out[method] = RollingForecast(method, level, first, path.fhs_var(level))
+            assert path is not None, "fitted above for every GARCH method"
+            if method == DEFAULT_VAR_MODEL:
+                out[method] = _adaptive(r, level=level, target=target, sigma=sigma, path=path, config=config,
+                                        first=first)
+            elif method == "garch_t":
+                out[method] = RollingForecast(method, level, first, path.t_var(level))
+            else:
+                out[method] = RollingForecast(method, level, first, path.fhs_var(level))
     return out
 
 

@@ -226,7 +226,7 @@ def garch_t_mle(returns: np.ndarray, *, starting: GarchParams | None = None) -> 
         garch_t_negative_loglik, theta0, args=(r2, backcast), jac=True, method="SLSQP",
         bounds=[(1e-6 * variance, 10 * variance), (0.0, 1.0), (0.0, 1.0), (2.05, 500.0)],
         constraints=({"type": "ineq", "fun": lambda t: 1.0 - 1e-6 - t[1] - t[2],
-                      "jac": lambda t: np.array([0.0, -1.0, -1.0, 0.0])},),
+                      "jac": lambda _t: np.array([0.0, -1.0, -1.0, 0.0])},),
         options={"ftol": 1e-9, "maxiter": 200},
     )
     if not result.success or not np.all(np.isfinite(result.x)):

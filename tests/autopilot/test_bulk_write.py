@@ -87,7 +87,7 @@ def test_the_cyclic_gc_is_paused_inside_a_chunk_and_restored_after():
         gc.enable() if before else gc.disable()
         try:
             # when a chunk runs (and even when it raises)
-            with pytest.raises(RuntimeError), cyclic_gc_paused():
+            with pytest.raises(RuntimeError, match="boom"), cyclic_gc_paused():  # noqa: PT012 - inside is read, then it raises
                 inside = gc.isenabled()
                 raise RuntimeError("boom")
             # then it was off inside and is as before afterwards

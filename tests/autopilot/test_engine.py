@@ -304,7 +304,7 @@ def test_turnover_cap_moves_part_of_the_way():
     state = holdings({"AAA": 490.0, "BBB": 490.0}, cfg=cfg)
     decision = cycle_decide(state=state, market=market(), config=cfg)
     assert decision.override is None
-    partial = [c for c in decision.checks if c.name == "turnover_partial"][0]
+    partial = next(c for c in decision.checks if c.name == "turnover_partial")
     assert 0 < partial.value < 1
     assert sum(t.value for t in decision.trades) / 2 / 100_000 <= 0.2 + 1e-9
 
@@ -366,7 +366,7 @@ def test_tax_loss_harvest_swaps_to_correlated_peer_and_tags_the_lots():
     # when a review runs with tax optimization on (the tracking risk of the swap not charged)
     decision = cycle_decide(state=state, market=view, config=cfg)
     # then AAA is sold from lot 11 and BBB bought with the proceeds
-    sell = [t for t in decision.trades if t.side == "sell"][0]
+    sell = next(t for t in decision.trades if t.side == "sell")
     assert (sell.symbol, sell.lot_ids, sell.harvest) == ("AAA", (11,), True)
     assert sell.quantity == pytest.approx(245.0)
     assert [t.symbol for t in decision.trades if t.side == "buy"] == ["BBB"]

@@ -45,7 +45,7 @@ class FakePushServer:
             def log_message(self, *args):  # quiet
                 pass
 
-            def do_POST(self):  # noqa: N802 - http.server's name
+            def do_POST(self):  # http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.path == "/token":
                     return self._reply(200, {"access_token": "fake-oauth-token", "expires_in": 3600,

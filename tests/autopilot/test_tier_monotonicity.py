@@ -16,6 +16,7 @@ diversified risky mix, so volatility may not fall by more than half a point.
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from decimal import Decimal
 
@@ -95,8 +96,8 @@ def test_ex_ante_volatility_and_risky_share_rise_with_the_tier_for_every_strateg
             assert decision.override is None, (strategy, tier, decision.override)
             vols.append(decision.overlay.final_volatility)
             equities.append(risky_share(decision.target_weights))
-        assert all(b >= a - VOL_SLACK for a, b in zip(vols, vols[1:], strict=False)), (strategy, vols)
-        assert all(b >= a - 1e-6 for a, b in zip(equities, equities[1:], strict=False)), (strategy, equities)
+        assert all(b >= a - VOL_SLACK for a, b in itertools.pairwise(vols)), (strategy, vols)
+        assert all(b >= a - 1e-6 for a, b in itertools.pairwise(equities)), (strategy, equities)
 
 
 @pytest.mark.parametrize("strategy", ["equal_weight", "optimizer:risk_parity", "optimizer:min_volatility"])

@@ -30,7 +30,7 @@ from rebalancer.autopilot.wording import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_engine import config, cycle_decide, holdings, market  # noqa: E402
+from test_engine import config, cycle_decide, holdings, market
 
 NBSP = "\xa0"
 

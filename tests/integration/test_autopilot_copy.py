@@ -169,7 +169,7 @@ def test_copy_writer_writes_the_rows_the_orm_path_writes(chunk, monkeypatch):
     from common import bulk_write
 
     # given the chunk run through the ORM writer (bulk_create/bulk_update), then undone
-    with pytest.raises(_Rollback), transaction.atomic():
+    with pytest.raises(_Rollback), transaction.atomic():  # noqa: PT012 - run, snapshot, then undo
         with monkeypatch.context() as orm:
             orm.setattr(bulk_write, "_postgres", lambda: False)
             orm_results = _run(chunk, monkeypatch)

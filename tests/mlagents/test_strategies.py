@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ def test_agents_are_registered_strategies():
 
 
 def test_no_active_agent_is_a_clear_strategy_error(small_market):
-    with pytest.raises(StrategyError, match="no active ppo agent; train one with `python manage.py train_agent --algo ppo`"):
+    with pytest.raises(StrategyError, match=re.escape("no active ppo agent; train one with `python manage.py train_agent --algo ppo`")):
         strategy_get("agent:ppo").target_weights(_ctx(small_market))
 
 

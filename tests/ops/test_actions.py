@@ -81,7 +81,7 @@ def test_pause_then_resume_autonomy_records_each_portfolio(staff_client, portfol
     ]
 
 
-@pytest.mark.parametrize("ids, status", [("abc", 400), ("", 400), ("-3", 400), ("999999", 404)])
+@pytest.mark.parametrize(("ids", "status"), [("abc", 400), ("", 400), ("-3", 400), ("999999", 404)])
 def test_autonomy_with_bad_ids_is_a_4xx_and_changes_nothing(staff_client, portfolio_make, ids, status):
     p = portfolio_make()
     response = staff_client.post("/ops/autonomy/", {"portfolio_ids": ids, "action": "pause", "reason": "x"})
@@ -128,7 +128,7 @@ def test_retry_runs_the_cycles_when_tasks_run_in_process(
     assert Trade.objects.filter(portfolio=p).count() == 4
 
 
-@pytest.mark.parametrize("data, status", [
+@pytest.mark.parametrize(("data", "status"), [
     ({"as_of": "2024-05-15", "statuses": ["failed"], "reason": "x"}, 404),  # nothing failed that day
     ({"as_of": "not-a-date", "statuses": ["failed"], "reason": "x"}, 400),
     ({"as_of": "2024-05-15", "statuses": ["done"], "reason": "x"}, 400),

@@ -190,8 +190,8 @@ def test_unknown_symbols_and_bad_prices_are_refused(watched):
         intraday_quotes_ingest(quotes=[Quote("NOPE", Decimal("1"), now)], provider="test")
     with pytest.raises(ValidationFailed):
         intraday_quotes_ingest(quotes=[Quote("AAA", Decimal("0"), now)], provider="test")
-    with pytest.raises(ValidationFailed):
-        intraday_quotes_ingest(quotes=[Quote("AAA", Decimal("1"), dt.datetime(2024, 1, 1))], provider="test")
+    with pytest.raises(ValidationFailed, match="time-zone aware"):
+        intraday_quotes_ingest(quotes=[Quote("AAA", Decimal("1"), dt.datetime(2024, 1, 1))], provider="test")  # noqa: DTZ001 - a naive time is the bad input
     assert IntradayPrice.objects.count() == 0
 
 

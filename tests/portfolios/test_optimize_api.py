@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +111,7 @@ def test_frontier_and_png(investor_client, market):
     assert len(frontier) == 30
     assert all(
         b["expected_return"] > a["expected_return"]
-        for a, b in zip(frontier, frontier[1:], strict=False)
+        for a, b in itertools.pairwise(frontier)
     )
     assert frontier[0]["volatility"] == pytest.approx(body["volatility"], abs=1e-8)
     assert body["frontier_method"] == "parametric_qp"

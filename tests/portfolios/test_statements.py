@@ -114,7 +114,7 @@ def test_a_later_statement_opens_with_the_previous_close(year_2024):
 
 
 def test_the_apis_serve_json_and_csv_and_refuse_bad_input(year_2024, owner, stranger):
-    from tests.conftest import client_for  # noqa: PLC0415 - the suite's JWT client factory
+    from tests.conftest import client_for  # the suite's JWT client factory
 
     client = client_for(owner)
     url = f"{BASE}/{year_2024.pk}"

@@ -83,7 +83,7 @@ def test_symbols_absent_from_targets_are_sold_out_including_fractions():
         target_weights={"B": 1.0}, settings=settings_,
     )
     # then
-    assert [(t.side, t.symbol, t.quantity) for t in trades][0] == ("sell", "A", D("3.25"))
+    assert next((t.side, t.symbol, t.quantity) for t in trades) == ("sell", "A", D("3.25"))
     assert "not in the target allocation" in trades[0].reason
 
 

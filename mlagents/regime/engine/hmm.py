@@ -242,7 +242,8 @@ def label_states(
         if occupancy is None or n_observations is None:
             significant = gap > 0
         else:
-            se = np.hypot(*(_mean_se(vol, occupancy, n_observations, g) for g in (calm, turbulent)))
+            se = np.hypot(_mean_se(vol, occupancy, n_observations, calm),
+                          _mean_se(vol, occupancy, n_observations, turbulent))
             significant = gap > BEAR_MEAN_SIGNIFICANCE * se
         if significant:
             for state in turbulent:

@@ -33,7 +33,13 @@ import pandas as pd
 from portfolios.strategies import RegimeState
 from portfolios.trading.costs import BUY, CostModel
 from rebalancer.autopilot.engine import cycle_decide
-from rebalancer.autopilot.types import AutonomyConfig, HoldingsState, Lot, MarketView
+from rebalancer.autopilot.types import (
+    AutonomyConfig,
+    HoldingsState,
+    KillSwitchMode,
+    Lot,
+    MarketView,
+)
 from rebalancer.backtests.engine.ledger import Fill, PaperLedger
 from rebalancer.backtests.engine.schedule import period_starts
 
@@ -51,7 +57,7 @@ class ReplaySpec:
     initial_cash: Decimal
     autonomy: AutonomyConfig
     asset_classes: Mapping[str, str] = field(default_factory=dict)
-    kill_switch: str = "off"
+    kill_switch: KillSwitchMode = "off"
     regimes: Mapping[date, RegimeState] | None = None
     """Causal regime per day (from the regime detector), or ``None``."""
     retrain: RetrainFn | None = None
@@ -128,7 +134,7 @@ class _DayCache:
         return self._store(key).get(key, default)
 
 
-def replay(
+def replay(  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
     prices: pd.DataFrame,
     spec: ReplaySpec,
     *,
@@ -193,7 +199,7 @@ def replay(
         # Returns known at this close: rows up to and including as_of (returns_all is
         # shifted by one row against prices).
         lo = max(0, t - lookback - 5)
-        if retrain_days is not None and retrain_days[k]:
+        if spec.retrain is not None and retrain_days is not None and retrain_days[k]:
             name = spec.retrain(as_of, returns_all.iloc[:t])
             if name:
                 autonomy = replace(autonomy, strategy=name)
@@ -210,8 +216,7 @@ def replay(
         )
         if lots_cache[0] != len(ledger.fills):
             lots_cache[:] = [len(ledger.fills), _lots_of(ledger)]
-        state = _holdings_state(ledger, as_of, equity[:k], days[first : first + k], last_rebalanced, policy,
-                                lots_cache[1])
+        state = _holdings_state(ledger, as_of, last_rebalanced, policy, lots_cache[1])
         if autonomy.tax.enabled:  # what a harvested loss can offset this year (rebalancer.autopilot.harvest)
             realized, carryover = ledger.tax_position(as_of, loss_deduction_limit=autonomy.tax.loss_deduction_limit)
             state = replace(state, realized_this_year=realized, loss_carryover=carryover)
@@ -302,8 +307,6 @@ def _lots_of(ledger: PaperLedger) -> tuple[Lot, ...]:
 def _holdings_state(
     ledger: PaperLedger,
     as_of: date,
-    equity_so_far: np.ndarray,
-    dates_so_far: list[date],
     last_rebalanced: date | None,
     policy=None,
     lots: tuple[Lot, ...] | None = None,

@@ -191,7 +191,7 @@ class _Windows:
     def __init__(self, symbols: Sequence[str], end: dt.date | None) -> None:
         self.end = end
         self.prices = price_panel_get(symbols=list(symbols), how="outer", end=end, error_field="weights")
-        self.start = pd.Timestamp((end or dt.date.today()) - LOOKBACK)
+        self.start = pd.Timestamp((end or timezone.now().astimezone(SESSION_TZ).date()) - LOOKBACK)
         self._panels: dict[frozenset, pd.DataFrame] = {}
         self._correlations: dict[frozenset, float | None] = {}
 

@@ -68,7 +68,7 @@ def test_a_weekend_has_no_session_and_unknown_symbols_are_named(synthetic):
     with pytest.raises(UnknownSymbolsError) as raised:
         synthetic.intraday(["ORBT", "NOPE"], DAY)
     assert raised.value.symbols == ["NOPE"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="interval_minutes must divide the"):
         synthetic.intraday(["ORBT"], DAY, interval_minutes=7)
 
 
@@ -129,5 +129,5 @@ def test_yahoo_intraday_unknown_symbol_and_bad_interval():
     with pytest.raises(UnknownSymbolsError) as raised:
         yahoo.intraday(["MSFT", "NOPE"], dt.date(2023, 11, 17))
     assert raised.value.symbols == ["NOPE"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Yahoo's intraday intervals are"):
         yahoo.intraday(["MSFT"], dt.date(2023, 11, 17), interval_minutes=3)

@@ -70,7 +70,7 @@ def test_parses_a_recorded_response_into_the_tidy_frame():
     assert first["adj_close"] == pytest.approx(359.8800048828125)
     assert first["volume"] == 22828100
     assert (frame["symbol"] == "MSFT").all()
-    symbol, params = yahoo.session.calls[0]
+    _symbol, params = yahoo.session.calls[0]
     assert params["interval"] == "1d"
     assert params["period1"] == int(pd.Timestamp("2023-11-08", tz="UTC").timestamp())
     assert params["period2"] == int(pd.Timestamp("2023-11-18", tz="UTC").timestamp())

@@ -4,10 +4,10 @@ from pathlib import Path
 # simulate.py (the tests' own regime-switching market) sits beside the tests
 sys.path.insert(0, str(Path(__file__).parent))
 
-import datetime as dt  # noqa: E402
+import datetime as dt
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import pandas as pd
+import pytest
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,9 @@ from mlagents.regime.engine.truth import bayes_filter_calls, regime_accuracy
 
 logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 
+# Fits and filters five simulated markets (~4 s here): make test runs these in its slow stage.
+pytestmark = pytest.mark.slow
+
 TRAIN_DAYS = 1260  # five years
 SEEDS = range(5)
 

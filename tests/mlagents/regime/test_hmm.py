@@ -99,6 +99,7 @@ def test_truncating_after_day_t_leaves_the_regime_at_t_unchanged(market, fitted)
         pd.testing.assert_series_equal(cut.loc[day], full.loc[day])
 
 
+@pytest.mark.slow  # refits the HMM walk-forward (~5 s here): make test runs it in its slow stage
 def test_walk_forward_has_no_look_ahead(market):
     # given walk-forward refits on the full data and on data cut after day t
     prices, _ = market

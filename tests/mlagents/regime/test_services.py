@@ -52,6 +52,7 @@ def test_train_stores_the_model_and_its_labels(spy_prices, fast_fit):
     assert model.trained_to == spy_prices.index[-1].date()
 
 
+@pytest.mark.slow  # fits the detector twice (~2 s here): make test runs it in its slow stage
 def test_retraining_keeps_one_active_model(spy_prices, fast_fit):
     first = regime_model_train(fit=fast_fit)
     second = regime_model_train(fit=fast_fit, as_of=dt.date(2014, 6, 30))

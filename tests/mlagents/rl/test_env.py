@@ -76,7 +76,7 @@ def test_costs_are_charged_on_turnover_only():
     env.reset(start=torch.tensor([5]))
     a = torch.tensor([[0.5, 0.5, 0.0]], dtype=torch.float64)
     _, _, _, first = env.step(a)
-    _, reward, _, second = env.step(a)  # zero returns: weights do not drift, nothing to trade
+    _, _reward, _, second = env.step(a)  # zero returns: weights do not drift, nothing to trade
     assert first["costs"].item() == pytest.approx(0.001)
     assert second["costs"].item() == 0.0
     assert env.value.item() == pytest.approx(1 - 0.001)

@@ -1,5 +1,3 @@
-import ast
-import pathlib
 
 import numpy as np
 import pytest
@@ -50,11 +48,3 @@ def test_decide_rejects_bad_inputs(noise_market):
         decide(agent, noise_market, np.array([0.5, 0.5, 0.5, 0.0, 0.0]), list("ABCD"))
     with pytest.raises(InferenceError, match="at least 5 days"):
         decide(agent, noise_market[:3], np.array([0, 0, 0, 0, 1.0]), list("ABCD"))
-
-
-def test_engine_imports_no_django():
-    for path in pathlib.Path("mlagents/rl").glob("*.py"):
-        tree = ast.parse(path.read_text())
-        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-        assert not [n for n in names if n.startswith("django")], path

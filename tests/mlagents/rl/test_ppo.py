@@ -44,6 +44,7 @@ def test_policy_samples_are_valid_allocations(noise_market):
         torch.testing.assert_close(w.sum(1), torch.ones(8))
 
 
+@pytest.mark.slow  # trains PPO to convergence (~3 s here): make test runs it in its slow stage
 def test_ppo_learns_to_hold_the_dominant_asset(dominant_market):
     # given: asset 0 earns 40 bp/day at half the others' volatility
     env = VecPortfolioEnv(dominant_market, TOY, num_envs=32, seed=0)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from mlagents.rl.env import EnvConfig, VecPortfolioEnv
@@ -51,6 +52,7 @@ def test_residuals_and_summary_by_hand():
     assert abs(s["mean_residual"] - (1.0 + 0.2 + 0.25) / 5) < 1e-6
 
 
+@pytest.mark.slow  # trains two agents (~7 s here): make test runs it in its slow stage
 def test_multipliers_cut_constraint_violations():
     # given: a market where the unconstrained optimum piles into one asset (cap 40 %)
     # when

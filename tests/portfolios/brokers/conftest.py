@@ -65,7 +65,6 @@ def committed(django_capture_on_commit_callbacks) -> Callable:
 
     def run(fn, *args, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):
-            result = fn(*args, **kwargs)
-        return result
+            return fn(*args, **kwargs)
 
     return run

@@ -40,8 +40,7 @@ OPEN_STATES = {"new", "accepted", "partially_filled", "pending_new", "pending_ca
 def _num(value: Decimal | None) -> str | None:
     if value is None:
         return None
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _iso(moment: datetime) -> str:
@@ -356,13 +355,13 @@ def _handler_for(fake: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:  # http.server's naming
             self._serve("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._serve("POST")
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             self._serve("DELETE")
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet

@@ -162,7 +162,7 @@ def test_buys_wait_for_the_sells_and_are_cut_to_the_cash_they_leave(alpaca_portf
     fake_alpaca.cash -= D("8000")
     # and a decision selling 10 BBB (~500) to buy 20 AAA (~2,000)
     fake_alpaca.script("BBB", ("fill", None, "49"))
-    decision, (sell, buy) = place(alpaca_portfolio, ("BBB", "sell", "10", "50"), ("AAA", "buy", "20", "100"))
+    decision, (_sell, buy) = place(alpaca_portfolio, ("BBB", "sell", "10", "50"), ("AAA", "buy", "20", "100"))
     # when it is submitted: the sell goes, the buy waits
     committed(orders_submit, decision_id=decision.pk)
     buy.refresh_from_db()
@@ -269,7 +269,7 @@ def test_a_cycle_waits_for_or_cancels_the_previous_days_open_orders(alpaca_portf
 def test_settling_waits_until_every_order_is_final(alpaca_portfolio, place, fake_alpaca, committed):
     # given two orders, one filled and one still open
     fake_alpaca.script("BBB", ("fill", "1", "50"))
-    decision, (first, second) = place(alpaca_portfolio, ("AAA", "buy", "1", "100"), ("BBB", "buy", "2", "50"))
+    decision, (_first, _second) = place(alpaca_portfolio, ("AAA", "buy", "1", "100"), ("BBB", "buy", "2", "50"))
     committed(orders_submit, decision_id=decision.pk)
     fake_alpaca.tick()
     committed(orders_sync)

@@ -30,7 +30,7 @@ def executed(alpaca_portfolio, place, fake_alpaca, committed):
 
 
 def test_orders_list_their_states_and_fills(client, alpaca_portfolio, executed):
-    decision, order = executed
+    decision, _order = executed
     response = client.get(f"/api/v1/portfolios/{alpaca_portfolio.pk}/orders")
     assert response.status_code == 200
     (row,) = response.json()["results"]
@@ -44,7 +44,7 @@ def test_orders_list_their_states_and_fills(client, alpaca_portfolio, executed):
 
 
 def test_the_execution_report_computes_the_shortfall_by_hand(client, alpaca_portfolio, executed):
-    decision, order = executed
+    _decision, _order = executed
     # by hand: paper notional 5 x 100 = 500; execution (100.50 - 100) x 2 = 1.00; commission 0;
     # the order ended on 2024-05-15, whose latest close of AAA is 90 (2024-01-04), so the 3 unfilled
     # shares missed (90 - 100) x 3 = -30.00 (a saving); shortfall 1.00 - 30.00 = -29.00 = -580 bps of 500

@@ -191,7 +191,7 @@ def test_infeasible_combinations_name_their_conflicts(mu_cov, constraints, expec
 
 def test_conflict_found_by_the_solver_is_named_by_relaxation(mu_cov):
     # given: sector max and class min that each look fine alone but cannot hold together
-    mu, _ = mu_cov
+    _mu, _ = mu_cov
     constraints = Constraints(
         sectors=dict.fromkeys(TECH, "tech"),
         sector_max={"tech": 0.2},

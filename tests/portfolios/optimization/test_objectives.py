@@ -199,7 +199,7 @@ def test_multi_objective_defaults_equal_max_utility_and_turnover_weight_anchors(
 
 def test_max_sharpe_below_risk_free_rate_is_a_named_conflict(mu_cov):
     mu, cov = mu_cov
-    with pytest.raises(InfeasibleConstraints, match="above the risk-free rate 0.9"):
+    with pytest.raises(InfeasibleConstraints, match=r"above the risk-free rate 0\.9"):
         optimize(objective="max_sharpe", expected_returns=mu, cov=cov, risk_free_rate=0.9)
 
 
@@ -217,15 +217,14 @@ def test_unknown_objective_and_missing_inputs_name_the_field(mu_cov):
 
 
 def test_max_sharpe_on_500_assets_is_optimal(make_factor_universe):
-    import time
-
     # given
     mu, cov = make_factor_universe(500, seed=1)
     # when
-    started = time.perf_counter()
     result = optimize(objective="max_sharpe", expected_returns=mu, cov=cov, risk_free_rate=0.02)
-    elapsed = time.perf_counter() - started
-    # then: the first-order condition of the tangency portfolio on its support
+    # then: solved exactly on the parametric path (the fast one; bench/bench_max_sharpe.py times
+    # it, a shared machine makes a time limit flaky), not by the cvxpy fallback
+    assert result.solver == "parametric_qp"
+    # and the first-order condition of the tangency portfolio holds on its support
     w = result.weights.to_numpy()
     held = w > 1e-6
     gradient = (mu.to_numpy() - 0.02) - result.sharpe_ratio / result.volatility * (
@@ -233,5 +232,3 @@ def test_max_sharpe_on_500_assets_is_optimal(make_factor_universe):
     )
     assert np.ptp(gradient[held]) < 1e-5
     assert (gradient[~held] <= gradient[held].mean() + 1e-5).all()
-    # (timing is measured by bench/bench_max_sharpe.py; a shared machine makes a time limit flaky)
-    assert elapsed > 0

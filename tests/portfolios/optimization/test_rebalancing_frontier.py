@@ -80,7 +80,7 @@ def test_the_end_is_the_highest_net_return_the_cap_allows(rebalancing):
 
 def test_turnover_and_costs_hold_and_returns_are_net(rebalancing):
     # given
-    mu, cov, current, _, _, frontier = rebalancing
+    mu, _cov, current, _, _, frontier = rebalancing
     w = frontier.weights.to_numpy()
     # then: every point within the cap, its cost k * turnover, its return net of that cost
     turnover = np.abs(w - current.to_numpy()).sum(axis=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from portfolios.policy import TIERS, LimitOverrides, horizon_factor, policy_limits
@@ -11,7 +13,7 @@ from portfolios.policy.tiers import TIER_NAMES, sleeve_of
 
 def test_tiers_get_riskier_from_conservative_to_aggressive():
     tiers = [TIERS[name] for name in TIER_NAMES]
-    for a, b in zip(tiers, tiers[1:], strict=False):
+    for a, b in itertools.pairwise(tiers):
         assert a.volatility_target < b.volatility_target
         assert a.equity[1] < b.equity[1] and a.equity[0] < b.equity[0]
         assert a.max_var_95 < b.max_var_95 and a.max_drawdown < b.max_drawdown
