@@ -34,7 +34,8 @@ from mlagents.rl.evaluation import (  # noqa: E402,F401
 from mlagents.rl.ppo import PPOAgent, PPOConfig  # noqa: E402
 from mlagents.rl.primal_dual import PrimalDualAgent, PrimalDualConfig  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "stock_prices.csv"
+DATA = next((d / "stock_prices.csv" for d in (ROOT.parent / "shared" / "data", Path("/work/shared/data"))
+             if (d / "stock_prices.csv").exists()), ROOT.parent / "shared" / "data" / "stock_prices.csv")
 START, TRAIN_END, TEST_END = "2007-01-01", "2014-12-31", "2018-04-11"
 ENV = EnvConfig(window=20, vol_window=20, episode_length=26, decision_interval=5)  # the service default
 COLS = ("total_return", "annual_return", "annual_volatility", "sharpe_ratio", "sortino_ratio",

@@ -8,7 +8,7 @@ BEAT_SCHEDULE = {
         "task": "mlagents.agents_retrain_task",
         # Sunday 03:00 UTC: markets closed, the week's bars are in.
         "schedule": crontab(minute=0, hour=3, day_of_week="sun"),
-        "kwargs": {"years": 6, "holdout_days": 252, "seed": 0},
+        "kwargs": {"years": 6, "holdout_days": 504, "seed": 0},
         "description": "Retrain PPO, primal-dual and DQN on the last six years (last year held "
         "out); a new model serves only if it beats the incumbent and the baselines.",
     },

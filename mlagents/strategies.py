@@ -45,7 +45,7 @@ class AgentStrategy:
             raise StrategyError(
                 f"no active {self.algorithm} agent; train one with "
                 f"`python manage.py train_agent --algo {self.algorithm}` (it is activated only if it "
-                "beats the baselines on its held-out window)"
+                "beats the baselines on its validation window)"
             )
         universe = list(model.universe)
         missing = [s for s in universe if s not in ctx.returns.columns]
@@ -102,7 +102,8 @@ class AgentStrategy:
 
     def _explain(self, model, decision, target: dict[str, float], baseline: pd.Series | None) -> str:
         label = ALGORITHM_LABELS.get(self.algorithm, self.algorithm)
-        parts = [f"{label} agent v{model.version} (held-out Sharpe {model.sharpe_ratio or 0:.2f})"]
+        test = "" if model.test_sharpe_ratio is None else f", test Sharpe {model.test_sharpe_ratio:.2f}"
+        parts = [f"{label} agent v{model.version} (validation Sharpe {model.sharpe_ratio or 0:.2f}{test})"]
         if decision.action_name:
             parts.append(f"chose '{decision.action_name}'")
         if baseline is not None:
