@@ -23,7 +23,7 @@ import io
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,6 @@ from django.utils import timezone
 
 from common.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from mlagents.models import AgentHistory, AgentModel, AgentStatus, Algorithm
-from mlagents.rl.dqn import DQNAgent, DQNConfig
 from mlagents.rl.env import EnvConfig, VecPortfolioEnv
 from mlagents.rl.evaluation import (
     Split,
@@ -47,17 +46,13 @@ from mlagents.rl.evaluation import (
     window_success_rate,
 )
 from mlagents.rl.inference import Agent
-from mlagents.rl.ppo import PPOAgent, PPOConfig
-from mlagents.rl.primal_dual import PrimalDualAgent, PrimalDualConfig
+from mlagents.rl.ppo import PPOAgent
 from mlagents.rl.selection import train_selected
+from mlagents.rl.sizing import DEFAULT_ENV, DEFAULT_EPISODES, engine_build
 
 ALGORITHMS = tuple(Algorithm.values)
 DEFAULT_ALGORITHMS = ("ppo", "primal_dual", "dqn")
 """Algorithms the weekly retrain and the demo train when told none (the default menu)."""
-DEFAULT_EPISODES = {"ppo": 2000, "primal_dual": 6400, "dqn": 2000}
-"""Training episodes per algorithm when the caller gives none."""
-DEFAULT_ENV = EnvConfig(window=20, vol_window=20, episode_length=26, decision_interval=5)
-"""Weekly decisions, half-year episodes, 10 bp costs, brief 003's reward."""
 HISTORY_EPISODES = 4
 """Episodes of the trained policy sampled into rl_agent_history."""
 MIN_WINDOW_DAYS = 63
@@ -208,26 +203,14 @@ def agent_engine_build(
 ) -> tuple[Agent, int]:
     """A fresh, untrained engine agent sized as production training sizes it for
     ``episodes`` training episodes, and the number of envs to train it with (no database
-    access; also used by backtests' walk-forward retraining)."""
-    overrides = overrides or {}
-    steps = episodes * env_config.episode_length
-    if algorithm == "ppo":
-        # the engine's defaults (256 episodes per rollout, 2 x 2 minibatches, bf16 where
-        # native: docs/benchmarks/rl.md), never more episodes per rollout than asked for
-        cfg = PPOConfig(
-            num_envs=min(PPOConfig.num_envs, episodes), num_steps=env_config.episode_length,
-            total_timesteps=steps, checkpoint_every=2,
+    access; also used by backtests' walk-forward retraining): :func:`mlagents.rl.sizing.engine_build`."""
+    try:
+        return engine_build(
+            algorithm=algorithm, n_assets=n_assets, obs_dim=obs_dim, env_config=env_config, episodes=episodes,
+            seed=seed, asset_classes=asset_classes, overrides=overrides,
         )
-        cfg = replace(cfg, **overrides)
-        return PPOAgent(obs_dim, n_assets + 1, cfg, env_config, seed=seed), cfg.num_envs
-    if algorithm == "primal_dual":
-        cfg = PrimalDualConfig(num_envs=32)
-        cfg = replace(cfg, iterations=max(1, episodes // cfg.num_envs), **overrides)
-        return PrimalDualAgent(n_assets, obs_dim, cfg, env_config, seed=seed), cfg.num_envs
-    if algorithm == "dqn":
-        cfg = replace(DQNConfig(), total_steps=steps, learning_starts=min(1000, steps // 5), **overrides)
-        return DQNAgent(n_assets, obs_dim, cfg, env_config, asset_classes=asset_classes, seed=seed), cfg.num_envs
-    raise ValidationFailed(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}", field="algo")
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="algo") from None
 
 
 def _policy(agent: Agent):

@@ -99,3 +99,33 @@ def test_agents_train_without_regimes_when_calls_are_missing(small_market, torch
     _regime_calls(small_market.index[:100])
     model = agent_train(algorithm="dqn", end=dt.date(2021, 1, 29), episodes=16, seed=0)
     assert model.hyperparameters["regime_labels"] == []
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "primal_dual"])
+def test_served_targets_are_projected_onto_the_portfolios_limits(small_market, torch_one_thread, algorithm):
+    from portfolios.policy import LimitOverrides, policy_limits, project
+
+    # given: an active agent and a conservative portfolio that caps any position at 15 %
+    model = agent_train(algorithm=algorithm, end=dt.date(2021, 1, 29), episodes=32, seed=0)
+    AgentModel.objects.filter(pk=model.pk).update(status=AgentStatus.ACTIVE)
+    limits = policy_limits(tier="conservative", horizon_years=5, overrides=LimitOverrides(max_position=0.15))
+    classes = {"AAA": "equity", "BBB": "bond", "CCC": "equity", "DDD": "commodity"}
+    base = _ctx(small_market)
+    ctx = StrategyContext(base.as_of, base.symbols, base.returns, base.current_weights, risk_tier="conservative",
+                          asset_classes=classes, limits=limits)
+    # when
+    result = strategy_get(f"agent:{algorithm}").target_weights(ctx)
+    # then: every limit holds...
+    w = result.weights
+    raw = result.details["raw_weights"]
+    assert raw["AAA"] + raw["CCC"] > limits.sleeve_ranges["equity"][1]  # the agent's own wish breaks the tier
+    assert max(w["AAA"], w["CCC"], w["DDD"]) <= 0.15 + 1e-12
+    assert limits.sleeve_ranges["equity"][0] - 1e-12 <= w["AAA"] + w["CCC"] <= limits.sleeve_ranges["equity"][1] + 1e-12
+    assert limits.sleeve_ranges["bonds"][0] - 1e-12 <= w["BBB"] <= limits.sleeve_ranges["bonds"][1] + 1e-12
+    assert w["DDD"] <= limits.sleeve_ranges["alternatives"][1] + 1e-12
+    assert limits.cash_buffer - 1e-12 <= result.details["cash"] <= limits.sleeve_ranges["cash"][1] + 1e-12
+    assert result.details["cash"] == pytest.approx(1 - sum(w.values()))
+    # ...the autopilot's projection leaves the targets as they are, and the explanation says what moved
+    again = project(w, limits=limits, asset_classes=classes, universe=ctx.symbols)
+    assert again.changes == () and again.weights == pytest.approx({s: x for s, x in w.items() if x > 1e-10})
+    assert result.details["projection"] and "held to the conservative limits" in result.explanation

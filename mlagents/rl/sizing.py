@@ -1,0 +1,48 @@
+"""Production sizing of a fresh engine agent for a training budget given in episodes.
+
+One place for the rule, read by the training service (``mlagents.services``), the
+backtests' walk-forward retraining and the evaluation benchmark
+(``bench/bench_rl_evaluation.py``), so what is measured is what production trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mlagents.rl.dqn import DQNAgent, DQNConfig
+from mlagents.rl.env import EnvConfig
+from mlagents.rl.ppo import PPOAgent, PPOConfig
+from mlagents.rl.primal_dual import PrimalDualAgent, PrimalDualConfig
+
+ENGINE_ALGORITHMS = ("ppo", "primal_dual", "dqn")
+DEFAULT_EPISODES = {"ppo": 2000, "primal_dual": 6400, "dqn": 2000}
+"""Training episodes per algorithm when the caller gives none."""
+DEFAULT_ENV = EnvConfig(window=20, vol_window=20, episode_length=26, decision_interval=5)
+"""Weekly decisions, half-year episodes, 10 bp costs, brief 003's reward."""
+
+
+def engine_build(
+    *, algorithm: str, n_assets: int, obs_dim: int, env_config: EnvConfig, episodes: int, seed: int,
+    asset_classes: list[str], overrides: dict | None = None,
+) -> tuple[PPOAgent | PrimalDualAgent | DQNAgent, int]:
+    """A fresh, untrained agent sized for ``episodes`` training episodes, and the number
+    of envs to train it with. ``ValueError`` for an unknown algorithm."""
+    overrides = overrides or {}
+    steps = episodes * env_config.episode_length
+    if algorithm == "ppo":
+        # the engine's defaults (256 episodes per rollout, 2 x 2 minibatches, bf16 where
+        # native: docs/benchmarks/rl.md), never more episodes per rollout than asked for
+        cfg = PPOConfig(
+            num_envs=min(PPOConfig.num_envs, episodes), num_steps=env_config.episode_length,
+            total_timesteps=steps, checkpoint_every=2,
+        )
+        cfg = replace(cfg, **overrides)
+        return PPOAgent(obs_dim, n_assets + 1, cfg, env_config, seed=seed), cfg.num_envs
+    if algorithm == "primal_dual":
+        cfg = PrimalDualConfig(num_envs=32)
+        cfg = replace(cfg, iterations=max(1, episodes // cfg.num_envs), **overrides)
+        return PrimalDualAgent(n_assets, obs_dim, cfg, env_config, seed=seed), cfg.num_envs
+    if algorithm == "dqn":
+        cfg = replace(DQNConfig(), total_steps=steps, learning_starts=min(1000, steps // 5), **overrides)
+        return DQNAgent(n_assets, obs_dim, cfg, env_config, asset_classes=asset_classes, seed=seed), cfg.num_envs
+    raise ValueError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ENGINE_ALGORITHMS)}")
