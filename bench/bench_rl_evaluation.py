@@ -36,12 +36,12 @@ sys.path.insert(0, str(ROOT))
 from mlagents.rl.env import VecPortfolioEnv  # noqa: E402
 from mlagents.rl.evaluation import (  # noqa: E402
     Split,
+    equal_weight_policy,
     evaluate_window,
     promotion_decision,
     validation_sharpe,
     window_success_rate,
 )
-from mlagents.rl.evaluation import equal_weight_policy  # noqa: E402
 from mlagents.rl.selection import train_selected  # noqa: E402
 from mlagents.rl.sizing import DEFAULT_ENV, DEFAULT_EPISODES, engine_build  # noqa: E402
 

@@ -56,6 +56,8 @@ def _feasibility_violations(weights, limits, classes, universe, *, floors: bool)
     for cls, (lo, hi) in limits.class_ranges.items():
         if by_class.get(cls, 0.0) > hi + TOL:
             bad.append(f"{cls} {by_class[cls]:.6f} above {hi}")
+        if floors and cls in by_class and by_class[cls] < lo - TOL:
+            bad.append(f"{cls} {by_class[cls]:.6f} below {lo}")
     cash_lo, cash_hi = limits.sleeve_ranges["cash"]
     if floors and 1.0 - invested > cash_hi + TOL:
         bad.append(f"cash {1 - invested:.6f} above {cash_hi}")
