@@ -51,8 +51,9 @@ from mlagents.rl.selection import train_selected
 from mlagents.rl.sizing import DEFAULT_ENV, DEFAULT_EPISODES, engine_build
 
 ALGORITHMS = tuple(Algorithm.values)
-DEFAULT_ALGORITHMS = ("ppo", "primal_dual", "dqn")
-"""Algorithms the weekly retrain and the demo train when told none (the default menu)."""
+DEFAULT_ALGORITHMS = ("ppo", "primal_dual")
+"""Algorithms the weekly retrain trains when told none: the default menu's (DQN is trained
+only when asked for: ``train_agent --algo dqn``; see ``mlagents.strategies``)."""
 HISTORY_EPISODES = 4
 """Episodes of the trained policy sampled into rl_agent_history."""
 MIN_WINDOW_DAYS = 63

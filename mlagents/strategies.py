@@ -1,4 +1,6 @@
-"""RL agents as autopilot strategies: ``agent:ppo``, ``agent:primal_dual``, ``agent:dqn``.
+"""RL agents as autopilot strategies: ``agent:ppo`` and ``agent:primal_dual`` (the default
+menu) and ``agent:dqn`` (trainable, offered only when the operator opts in:
+:data:`OPT_IN_AGENT_ALGORITHMS`).
 
 Each call loads the active model of its algorithm (the engine agent is cached per
 process, so a decision is a forward pass plus a gradient attribution), **projects the
@@ -171,6 +173,23 @@ class AgentStrategy:
         return "; ".join(parts) + "."
 
 
-def register_agent_strategies() -> None:
-    for algorithm in ("ppo", "primal_dual", "dqn"):
+DEFAULT_AGENT_ALGORITHMS = ("ppo", "primal_dual")
+"""Agents on the default strategy menu (``agent:ppo``, ``agent:primal_dual``)."""
+OPT_IN_AGENT_ALGORITHMS = ("dqn",)
+"""Agents trainable but offered only when the operator opts in (``MLAGENTS_OPT_IN_AGENTS``):
+DQN's test-window Sharpe ratio varies across training seeds far beyond 0.15
+(docs/RL_EVALUATION.md), so the algorithm is not a product an investor should get by default."""
+
+
+def register_agent_strategies(opt_in: Sequence[str] | None = None) -> list[str]:
+    """Register the default menu's agent strategies, and the opt-in ones named in ``opt_in``
+    (default: ``settings.MLAGENTS_OPT_IN_AGENTS``); return the names registered."""
+    if opt_in is None:
+        from django.conf import settings
+
+        opt_in = getattr(settings, "MLAGENTS_OPT_IN_AGENTS", ())
+    wanted = {a.strip().lower() for a in opt_in}
+    algorithms = [*DEFAULT_AGENT_ALGORITHMS, *(a for a in OPT_IN_AGENT_ALGORITHMS if a in wanted)]
+    for algorithm in algorithms:
         register(f"agent:{algorithm}", lambda a=algorithm: AgentStrategy(a))
+    return [f"agent:{a}" for a in algorithms]
