@@ -55,13 +55,16 @@ def main() -> None:
     parser.add_argument("--strategies", default="equal_weight,optimizer:risk_parity,optimizer:max_sharpe")
     parser.add_argument("--calendar", default="monthly")
     parser.add_argument("--threshold", type=float, default=0.05)
+    parser.add_argument("--tier", default="balanced", help="risk tier whose limits and overlay apply")
+    parser.add_argument("--min-correlation", type=float, default=None,
+                        help="a harvest replacement's minimum correlation (default: TaxConfig's)")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rebalancer.settings.test")
     import django
 
     django.setup()
     from rebalancer.autopilot.strategies import strategies_register
-    from rebalancer.autopilot.types import RiskLimits, TaxConfig, TradeConfig
+    from rebalancer.autopilot.types import TaxConfig, TradeConfig
     from rebalancer.backtests.engine.config import BacktestConfig
     from rebalancer.backtests.engine.report import backtest_report
 
@@ -79,10 +82,13 @@ def main() -> None:
             strategies=tuple(args.strategies.split(",")), rebalance_threshold=args.threshold,
             calendar=args.calendar, lookback_days=252, baselines=False,
             trade=TradeConfig(commission_rate=0.0005, slippage_bps=5.0, min_trade_value=50.0, cash_buffer=0.02),
-            limits=RiskLimits(max_var_95=None, max_drawdown=None),
+            risk_tier=args.tier,
         )
         for tlh in (False, True):
-            config = replace(base, tax=TaxConfig(enabled=tlh, loss_threshold=0.05))
+            tax = TaxConfig(enabled=tlh, loss_threshold=0.05)
+            if args.min_correlation is not None:
+                tax = replace(tax, min_correlation=args.min_correlation)
+            config = replace(base, tax=tax)
             t0 = time.perf_counter()
             report = backtest_report(config, prices, asset_classes={s: "equity" for s in symbols})
             seconds = time.perf_counter() - t0

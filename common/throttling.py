@@ -116,6 +116,13 @@ def email_in_body(request: Request) -> str | None:
     return email.strip().lower()[:254] if isinstance(email, str) and email.strip() else None
 
 
+def uid_in_body(request: Request) -> str | None:
+    """The ``uid`` field of an emailed link's body (reset confirm, email verification)."""
+    data = request.data
+    uid = data.get("uid") if isinstance(data, dict) else None
+    return uid.strip()[:64] if isinstance(uid, str) and uid.strip() else None
+
+
 def refresh_token_user(request: Request) -> str | None:
     """The ``user_id`` claim of the body's refresh token, unverified (the view verifies it).
 

@@ -7,7 +7,10 @@ Every value comes from the environment (``GUNICORN_*``), with production default
 * ``X-Forwarded-Proto``/``-For`` are trusted from no address unless
   ``GUNICORN_FORWARDED_ALLOW_IPS`` names our proxy (gunicorn's default trusts 127.0.0.1,
   i.e. any client of a proxy on the same host, or any local process);
-* no ``Server: gunicorn`` header (what software, which version: nothing a client needs).
+* no ``Server: gunicorn`` header (what software, which version: nothing a client needs);
+* with ``PROMETHEUS_MULTIPROC_DIR`` (an empty folder of its own, emptied at start) every
+  worker writes its metrics there and ``/metrics`` sums them, so a scrape sees all workers'
+  requests, not only the one that answered it.
 """
 
 import os
@@ -39,3 +42,21 @@ def _headers_without_server(self):
 
 
 _wsgi.Response.default_headers = _headers_without_server
+
+
+def on_starting(server):
+    """Start the metrics folder empty: files of a previous run's workers would count twice."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    """A finished worker's live gauges leave the scrape (its counters stay summed)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -16,6 +16,14 @@ POT = ROOT / "locale" / "django.pot"
 PO = ROOT / "locale" / "de" / "LC_MESSAGES" / "django.po"
 
 DE = {
+    "%(name)s: your broker's account needs a check": "%(name)s: Ihr Depot beim Broker muss geprüft werden",
+    "Your broker's records and ours differ, so we have paused automatic trading for this portfolio until our team has checked them.":
+        "Die Aufzeichnungen Ihres Brokers und unsere weichen voneinander ab. Deshalb haben wir den automatischen "
+        "Handel für dieses Portfolio angehalten, bis unser Team sie geprüft hat.",
+    "Holdings that differ: %(symbols)s.": "Abweichende Positionen: %(symbols)s.",
+    "Cash differs by %(amount)s %(currency)s.": "Das Guthaben weicht um %(amount)s %(currency)s ab.",
+    "Your money stays with your broker; nothing is traded in the meantime.":
+        "Ihr Geld bleibt bei Ihrem Broker; bis dahin wird nichts gehandelt.",
     "%(name)s moved to a defensive allocation": "%(name)s wurde defensiv ausgerichtet",
     "%(name)s was rebalanced": "%(name)s wurde neu gewichtet",
     "A rebalance of %(name)s awaits your approval": "Eine Neugewichtung von %(name)s wartet auf Ihre Zustimmung",

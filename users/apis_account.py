@@ -14,6 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from common.idempotency import idempotent
+from common.throttling import auth_throttles, email_in_body, uid_in_body
 from users.account import (
     email_verification_resend,
     email_verify,
@@ -35,6 +37,7 @@ class PasswordChangeInputSerializer(serializers.Serializer):
 
 
 class PasswordChangeApi(APIView):
+    throttle_scope = "auth_password_change"  # per user: a stolen token cannot guess the old password fast
     @extend_schema(
         operation_id="auth_password_change",
         request=PasswordChangeInputSerializer,
@@ -61,6 +64,7 @@ RESET_ACCEPTED = "If an account has this email, we sent it a link to choose a ne
 class PasswordResetApi(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
+    throttle_classes = auth_throttles("auth_password_reset", email_in_body)  # per IP and per email
 
     @extend_schema(
         operation_id="auth_password_reset",
@@ -89,6 +93,7 @@ class PasswordResetConfirmInputSerializer(LinkInputSerializer):
 class PasswordResetConfirmApi(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
+    throttle_classes = auth_throttles("auth_link", uid_in_body)
 
     @extend_schema(
         operation_id="auth_password_reset_confirm",
@@ -107,6 +112,7 @@ class PasswordResetConfirmApi(APIView):
 
 class EmailVerifyApi(APIView):
     permission_classes = [permissions.AllowAny]
+    throttle_classes = auth_throttles("auth_link", uid_in_body)
     authentication_classes: list = []
 
     @extend_schema(
@@ -129,6 +135,7 @@ class EmailVerifyApi(APIView):
 
 
 class EmailVerifyResendApi(APIView):
+    @idempotent
     @extend_schema(
         operation_id="auth_email_verify_resend",
         request=None,

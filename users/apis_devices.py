@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import Pagination
+from common.idempotency import idempotent
 from users.devices import device_register, device_unregister, devices_list
 from users.models import Device
 
@@ -50,6 +51,7 @@ class DeviceListApi(APIView):
         page = paginator.paginate_queryset(devices_list(user=request.user), request, view=self)
         return paginator.get_paginated_response(DeviceSerializer(page, many=True).data)
 
+    @idempotent
     @extend_schema(
         operation_id="devices_register",
         request=DeviceInputSerializer,

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import error_responses
+from common.idempotency import idempotent
 from portfolios import selectors
 from portfolios.apis.optimize import (
     OptimizeInputSerializer,
@@ -34,6 +35,7 @@ class PortfolioOptimizeOutputSerializer(OptimizeOutputSerializer):
 class PortfolioOptimizeApi(APIView):
     throttle_scope = "compute"  # heavier than a read: its own per-user rate
 
+    @idempotent
     @extend_schema(
         operation_id="portfolios_optimize",
         parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Portfolio id.")],

@@ -80,6 +80,7 @@ class PortfolioListApi(APIView):
         page = paginator.paginate_queryset(selectors.portfolio_list(owner=request.user), request, view=self)
         return paginator.get_paginated_response(PortfolioOutputSerializer(_with_values(list(page)), many=True).data)
 
+    @idempotent
     @extend_schema(
         operation_id="portfolios_create",
         request=PortfolioCreateInputSerializer,
@@ -120,7 +121,9 @@ class PortfolioDetailApi(APIView):
         data.is_valid(raise_exception=True)
         with _unchanged_since_read(request, portfolio, _portfolio_state) as locked:
             services.portfolio_update(portfolio=locked, data=data.validated_data)
-        return self._reply(request, pk)
+            # the answer is read inside the edit's transaction: a database that fails now
+            # rolls the edit back with the error, never answers an error for a committed edit
+            return self._reply(request, pk)
 
     @extend_schema(
         operation_id="portfolios_update", parameters=[PORTFOLIO_ID, IF_MATCH],
@@ -264,7 +267,7 @@ class TargetsApi(APIView):
                     for t in data.validated_data["targets"]
                 ],
             )
-        return _targets_reply(portfolio)
+            return _targets_reply(portfolio)  # inside the edit's transaction (see _update)
 
 
 class AutonomyApi(APIView):
@@ -299,5 +302,5 @@ class AutonomyApi(APIView):
         data.is_valid(raise_exception=True)
         with _unchanged_since_read(request, portfolio, self._state) as locked:
             services.autonomy_update(portfolio=locked, data=data.validated_data)
-        state = self._state(portfolio)
+            state = self._state(portfolio)  # inside the edit's transaction (see _update)
         return with_etag(Response(state), state)

@@ -5,8 +5,11 @@ reconcile``) first records every fill the broker has (:func:`~portfolios.service
 then compares, symbol by symbol, the broker's quantity with the ledger's position and the
 broker's cash with the ledger's cash. Differences within ``BROKER_RECONCILE_*_TOLERANCE``
 are rounding. Anything else is a **mismatch**: a :class:`~portfolios.models.Reconciliation`
-row with status ``mismatch`` (the alert, listed in the admin with each difference), the
-portfolio's autonomy paused (no cycle trades on a ledger that is wrong), a log error.
+row with status ``mismatch`` (listed in the admin with each difference), the portfolio's
+autonomy paused (no cycle trades on a ledger that is wrong), a log error, and, once that is
+committed, every registered mismatch handler called (:func:`reconciliation_mismatch_register`:
+the autopilot notifies the investor, with push; the ops dashboard and ``/metrics`` count the
+open mismatches).
 
 The procedure to resolve one (README, "Reconciliation"):
 
@@ -28,6 +31,7 @@ if a fill arrived since, run the reconciliation again (409).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -61,6 +65,26 @@ logger = logging.getLogger(__name__)
 PAUSE_PREFIX = "reconciliation #"
 SNAPSHOT_ATTEMPTS = 3
 """Fills may land between reading the positions and reading the orders: re-read up to this often."""
+
+
+MismatchHandler = Callable[[Reconciliation], None]
+_MISMATCH_HANDLERS: list[MismatchHandler] = []
+
+
+def reconciliation_mismatch_register(handler: MismatchHandler) -> None:
+    """Call ``handler(reconciliation)`` after a mismatch is committed (higher layers register
+    at app start: the autopilot's notification). A failing handler is logged; it never undoes
+    the reconciliation. Registering the same function twice has no effect."""
+    if handler not in _MISMATCH_HANDLERS:
+        _MISMATCH_HANDLERS.append(handler)
+
+
+def _mismatch_announce(row: Reconciliation) -> None:
+    for handler in _MISMATCH_HANDLERS:
+        try:
+            handler(row)
+        except Exception:
+            logger.exception("mismatch handler %s failed for reconciliation #%s", handler, row.pk)
 
 
 def _broker(account: BrokerAccount, factory: BrokerFactory | None) -> OrderBroker:
@@ -133,6 +157,7 @@ def _compare(portfolio_id: int, trigger: str, broker_cash: Decimal, broker_posit
     row.save(update_fields=["paused_autonomy"])
     logger.error("reconciliation #%s of portfolio %s: cash %s, %s position differences",
                  row.pk, portfolio.pk, cash_difference, len(differences))
+    transaction.on_commit(lambda: _mismatch_announce(row))
     return row
 
 

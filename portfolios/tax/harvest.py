@@ -49,7 +49,7 @@ class HarvestSettings:
     """And whose loss is at least this much money."""
     wash_sale_days: int = WASH_SALE_DAYS
     """Days before and after a loss sale in which buying the same security washes it."""
-    min_correlation: float = 0.5
+    min_correlation: float = 0.8
     """A replacement must correlate at least this much with the harvested symbol."""
     trade_cost_rate: float = 0.0
     """Cost of one trade as a fraction of its value (commission rate + slippage); a harvest
@@ -131,7 +131,7 @@ def replacement_choose(
     correlations: Any = None,
     ranked: Sequence[str] | None = None,
     excluded: Iterable[str] = (),
-    min_correlation: float = 0.5,
+    min_correlation: float = 0.8,
 ) -> tuple[str, float | None] | None:
     """The best replacement for ``symbol``: same asset class, most correlated, allowed.
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import Pagination
+from common.idempotency import idempotent
 from rebalancer.autopilot import notifications
 from rebalancer.autopilot.models import Notification
 from rebalancer.autopilot.wording import decision_text
@@ -79,6 +80,7 @@ class NotificationListApi(APIView):
 
 
 class NotificationReadApi(APIView):
+    @idempotent
     @extend_schema(
         operation_id="notifications_read",
         parameters=[NOTIFICATION_ID],
@@ -92,6 +94,7 @@ class NotificationReadApi(APIView):
 
 
 class NotificationReadAllApi(APIView):
+    @idempotent
     @extend_schema(
         operation_id="notifications_read_all",
         request=None,

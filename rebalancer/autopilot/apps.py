@@ -24,3 +24,8 @@ class AutopilotConfig(AppConfig):
         from rebalancer.autopilot.wording import decision_text
 
         explanation_renderer_register(decision_text)
+        # A broker account that disagrees with the ledger reaches its investor (and push).
+        from portfolios.services.reconciliation import reconciliation_mismatch_register
+        from rebalancer.autopilot.notifications import reconciliation_mismatch_notify
+
+        reconciliation_mismatch_register(reconciliation_mismatch_notify)

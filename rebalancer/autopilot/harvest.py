@@ -156,6 +156,7 @@ def harvest_plan(
         excluded=config.limits.excluded_symbols,
         settings=HarvestSettings(
             loss_threshold=config.tax.loss_threshold, wash_sale_days=config.tax.wash_sale_days,
+            min_correlation=config.tax.min_correlation,
             trade_cost_rate=config.trade.commission_rate + config.trade.slippage_bps / 10_000.0,
             tracking_penalty=config.tax.tracking_penalty, rates=_rates(config),
         ),

@@ -109,3 +109,25 @@ def notification_preferences_set(*, user, push: dict[str, bool]) -> dict[str, bo
     for kind, enabled in push.items():
         NotificationPreference.objects.update_or_create(user=user, kind=kind, defaults={"push": enabled})
     return notification_preferences_get(user=user)
+
+
+def reconciliation_mismatch_notify(reconciliation) -> Notification:
+    """Tell the investor that their broker's account and our ledger disagree and that the
+    autopilot is paused for the portfolio until an operator has checked it (registered with
+    ``portfolios.services.reconciliation`` at app start; push goes out with it)."""
+    from portfolios.models import Portfolio
+
+    portfolio = Portfolio.objects.only("name", "owner_id", "base_currency").get(pk=reconciliation.portfolio_id)
+    with translation.override(settings.LANGUAGE_CODE):
+        title = _("%(name)s: your broker's account needs a check") % {"name": portfolio.name}
+        parts = [_("Your broker's records and ours differ, so we have paused automatic trading for "
+                   "this portfolio until our team has checked them.")]
+        symbols = [d["symbol"] for d in reconciliation.differences]
+        if symbols:
+            parts.append(_("Holdings that differ: %(symbols)s.") % {"symbols": ", ".join(symbols)})
+        if reconciliation.cash_difference:
+            parts.append(_("Cash differs by %(amount)s %(currency)s.") % {
+                "amount": f"{reconciliation.cash_difference:,.2f}", "currency": portfolio.base_currency})
+        parts.append(_("Your money stays with your broker; nothing is traded in the meantime."))
+    return notification_create(user_id=portfolio.owner_id, kind=Notification.Kind.RISK, title=title[:200],
+                               body=" ".join(str(p) for p in parts), portfolio_id=portfolio.pk)

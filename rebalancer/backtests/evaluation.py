@@ -20,7 +20,7 @@ same taxes**:
 * **statistics** per strategy x tier and per set of windows — tuning (windows ending
   before ``tuning_end``; the defaults were chosen on these only) and confirmation (the
   others, never tuned on): Sharpe minus the equal-weight baseline's (median, 10th and
-  90th percentile, a moving-block bootstrap 90 % interval of the median, blocks of
+  90th percentile, a circular-block bootstrap 90 % interval of the median, blocks of
   consecutive windows because overlapping windows are dependent), max drawdown and its
   difference, turnover, rebalances per month, mean cash, costs, taxes, the share of
   windows beating equal weight, and a **random-portfolio test**: the share of
@@ -417,20 +417,24 @@ def _worker_block(windows: list[Window]) -> tuple[list[RunRow], int]:
 
 
 def block_bootstrap_median(values: np.ndarray, *, block: int = 8, n: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """A 90 % moving-block bootstrap interval of the median of a series of dependent values."""
+    """A 90 % circular-block bootstrap interval of the median of a series of dependent values.
+
+    Circular (Politis and Romano, 1992): blocks wrap around the end, so every value is drawn
+    equally often. The plain moving-block scheme draws the first and last ``block - 1``
+    values less often than the middle ones; with 14 windows and blocks of 8 its interval
+    could miss the sample's own median (the hold-out report showed -0.05 with an interval
+    of -0.16 to -0.07)."""
     values = np.asarray(values, dtype=float)
     m = len(values)
     if m == 0:
         return (math.nan, math.nan)
     block = max(1, min(block, m))
     rng = np.random.default_rng(seed)
-    starts_max = m - block + 1
     k = int(math.ceil(m / block))
-    medians = np.empty(n)
-    for i in range(n):
-        starts = rng.integers(0, starts_max, size=k)
-        sample = np.concatenate([values[s : s + block] for s in starts])[:m]
-        medians[i] = np.median(sample)
+    offsets = np.arange(block)
+    starts = rng.integers(0, m, size=(n, k))
+    index = ((starts[:, :, None] + offsets) % m).reshape(n, k * block)[:, :m]
+    medians = np.median(values[index], axis=1)
     return float(np.quantile(medians, 0.05)), float(np.quantile(medians, 0.95))
 
 

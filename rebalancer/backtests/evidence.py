@@ -164,7 +164,7 @@ def evidence_write(
         "- Sharpe ratios are of daily returns after costs and after each year's estimated tax (short-term gains "
         "35 %, long-term 15 %, losses carried forward), risk-free rate 0, for strategies and baselines alike.",
         "- Δ Sharpe is the strategy's minus equal weight rebalanced monthly in the same window; the 90 % interval "
-        "is a moving-block bootstrap of the median over windows (blocks of 8 consecutive windows).",
+        "is a circular-block bootstrap of the median over windows (blocks of 8 consecutive windows, wrapping around, so every window counts alike).",
         "- random p: the median over windows of the share of random long-only portfolios (monthly rebalanced, "
         "same costs, before tax) whose Sharpe beats the strategy's before-tax Sharpe.",
         "- rebal./month counts days with executed trades; windows in cash counts windows with fewer than 5 % of "

@@ -175,6 +175,10 @@ def _operations() -> Iterator:
     for (kind, outcome), n in selectors.sweeps_get(since=timezone.now() - dt.timedelta(days=1)).items():
         sweeps.add_metric([kind, outcome], n)
     yield sweeps
+    mismatches = _gauge("reconciliation_mismatches_open",
+                        "Broker reconciliations with an unresolved mismatch (each pauses its portfolio).")
+    mismatches.add_metric([], selectors.reconciliation_mismatches_open_get())
+    yield mismatches
     switch = _gauge("kill_switch", "1 for the kill switch's current mode.", ["mode"])
     current = selectors.kill_switch_get().mode
     for mode in KillSwitch.Mode.values:

@@ -353,4 +353,12 @@ def stuck_now_get() -> dict[str, int]:
         "backtests_waiting": Backtest.objects.filter(status__in=[BacktestStatus.QUEUED, BacktestStatus.RUNNING]).count(),
         "data_pulls_running": DataPull.objects.filter(status=DataPull.Status.RUNNING).count(),
         "training": AgentModel.objects.filter(status=AgentStatus.CANDIDATE, progress__lt=1.0).count(),
+        "reconciliation_mismatches": reconciliation_mismatches_open_get(),
     }
+
+
+def reconciliation_mismatches_open_get() -> int:
+    """Broker reconciliations whose mismatch nobody has resolved yet (each pauses a portfolio)."""
+    from portfolios.models import Reconciliation
+
+    return Reconciliation.objects.filter(status=Reconciliation.Status.MISMATCH).count()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import os
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,6 +22,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from common.errors import ApplicationError
 from mlagents.models import AgentModel, AgentStatus
@@ -111,6 +113,7 @@ def dashboard_context() -> dict:
         "url_sweeps": url("ops.sweepaction"),
         "url_audit": url("ops.auditrecord"),
         "url_pending": url("autopilot.cyclerun", status="pending"),
+        "url_mismatches": url("portfolios.reconciliation", status="mismatch"),
         "url_backtests": url("backtests.backtest", status__in=["queued", "running"]),
         "url_pulls_running": url("marketdata.datapull", status="running"),
         "url_training": url("mlagents.agentmodel", status="candidate", progress__lt=1),
@@ -310,6 +313,20 @@ def metrics(request: HttpRequest) -> HttpResponse:
     refused = _metrics_allowed(request)
     if refused is not None:
         return refused
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+    return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
 
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+def metrics_text() -> bytes:
+    """The scrape: with ``PROMETHEUS_MULTIPROC_DIR`` set (several gunicorn workers, see
+    deploy/gunicorn.conf.py) every worker's request counters and latencies summed from their
+    files plus the project's collector; else this process's default registry."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(REGISTRY)
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from rebalancer.ops.metrics import ProjectCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    registry.register(ProjectCollector())
+    return generate_latest(registry)

@@ -45,3 +45,7 @@ METRICS_OPEN_WITHOUT_TOKEN = env.bool("METRICS_OPEN_WITHOUT_TOKEN", default=Fals
 # Broker credentials are encrypted with keys of their own, never derived from SECRET_KEY here.
 if not env.list("BROKER_CREDENTIALS_KEYS", default=[]):
     raise ImproperlyConfigured("BROKER_CREDENTIALS_KEYS must be set in production (Fernet keys, comma-separated).")
+
+# Emails (password reset, verification, account notices) go out by SMTP (EMAIL_HOST...) unless
+# EMAIL_BACKEND names another backend: the console backend of dev would drop them silently.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from common.errors import Conflict
 from marketdata.models import PriceBar
@@ -225,6 +225,23 @@ def test_management_command_prints_a_summary(portfolio_make, capsys):
     assert Trade.objects.filter(portfolio=p).count() == 4
 
 
+def test_an_as_of_earlier_than_the_last_trade_is_refused_and_trades_nothing(portfolio_make, market_history):
+    # given a portfolio the cycle invested on AS_OF
+    p = portfolio_make()
+    call_command("autopilot", "--as-of", AS_OF.isoformat(), "--portfolio", str(p.pk))
+    trades = Trade.objects.filter(portfolio=p).count()
+    earlier = market_history[-10]
+    # when a cycle is asked for an older day, forced or not
+    for force in ([], ["--force"]):
+        with pytest.raises(CommandError, match=f"as-of {earlier.isoformat()} is earlier than the last trade"):
+            call_command("autopilot", "--as-of", earlier.isoformat(), "--portfolio", str(p.pk), *force)
+    # then nothing executes at the old close; the service's own answer is a failed run saying why
+    assert Trade.objects.filter(portfolio=p).count() == trades
+    result = cycle_run(portfolio_id=p.pk, as_of=earlier)
+    assert (result.status, "earlier than the portfolio's last trade" in result.error) == ("failed", True)
+    assert Trade.objects.filter(portfolio=p).count() == trades
+
+
 def test_beat_entry_runs_after_the_data_pull():
     from marketdata.beat import BEAT_SCHEDULE as PULL
     from rebalancer.autopilot.beat import BEAT_SCHEDULE
@@ -244,3 +261,21 @@ def test_unknown_date_without_prices_skips(portfolio_make):
     # then no close → skipped, nothing traded
     assert result.action == "skipped"
     assert Trade.objects.count() == 0
+
+
+@pytest.mark.parametrize("strategy", ["optimizer:max_sharpe", "optimizer:min_volatility"])
+def test_the_nightly_risk_alerts_agree_with_what_the_autopilot_just_bought(portfolio_make, strategy):
+    # given a portfolio the autopilot has just invested with a concentrating strategy
+    from risk.selectors import portfolio_risk_view_get, risk_limits_get
+
+    p = portfolio_make(strategy=strategy)
+    result = cycle_run(portfolio_id=p.pk, as_of=AS_OF)
+    assert result.action == "rebalance"
+    # when the nightly risk view reads the same holdings
+    view = portfolio_risk_view_get(portfolio=p, as_of=AS_OF)
+    # then no concentration alert asks the investor to undo a purchase: every risky holding
+    # is within the position cap the autopilot traded to, and the view used those limits
+    cap = risk_limits_get(portfolio=p).max_position
+    risky = {s: w for s, w in view.weights.items() if view.asset_classes[s] == "equity"}
+    assert max(risky.values()) == pytest.approx(cap, abs=1e-3)  # the cap binds: a real test
+    assert [s for s in view.signals if s.rule == "concentration"] == []

@@ -129,3 +129,41 @@ def test_a_deposit_answers_201_even_if_the_database_fails_right_after_its_commit
     assert response.status_code == 201, response.content
     assert D(response.json()["cash"]) == D("250.00")
     assert CashMovement.objects.filter(portfolio_id=pid).count() == 1
+
+
+@pytest.mark.parametrize("edit", ["targets", "autonomy", "portfolio"])
+def test_an_edit_whose_answer_cannot_be_read_is_rolled_back_with_the_503(
+    transactional_db, investor_client, investor, monkeypatch, edit
+):
+    # given a portfolio, and a database that goes away right after the edit's service wrote
+    from portfolios import services
+    from portfolios.models import AutonomySettings, Portfolio, TargetAllocation
+
+    pid = investor_client.post("/api/v1/portfolios", {"name": "Pot"}, format="json").json()["id"]
+    url, body, service = {
+        "targets": (f"/api/v1/portfolios/{pid}/targets", {"targets": [{"asset_class": "bond", "weight": "0.2"}]},
+                    "targets_set"),
+        "autonomy": (f"/api/v1/portfolios/{pid}/autonomy", {"rebalance_threshold": 0.09}, "autonomy_update"),
+        "portfolio": (f"/api/v1/portfolios/{pid}", {"name": "Renamed"}, "portfolio_update"),
+    }[edit]
+    real = getattr(services, service)
+    down = ExitStack()
+
+    def boom(execute, sql, params, many, context):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    def write_then_database_down(**kwargs):
+        result = real(**kwargs)
+        down.enter_context(connection.execute_wrapper(boom))
+        return result
+
+    monkeypatch.setattr(services, service, write_then_database_down)
+    # when
+    with down:
+        client = quiet(investor_client)
+        response = (client.patch if edit == "portfolio" else client.put)(url, body, format="json")
+    # then the investor is told to retry, and nothing was committed that the answer denies
+    assert_503(response)
+    assert not TargetAllocation.objects.filter(portfolio_id=pid).exists()
+    assert AutonomySettings.objects.filter(portfolio_id=pid, rebalance_threshold=0.09).count() == 0
+    assert Portfolio.objects.get(pk=pid).name == "Pot"

@@ -113,6 +113,38 @@ def test_register_is_throttled_per_email_across_ips(rates):
     assert statuses == [400, 400, 429]
 
 
+def test_password_reset_is_throttled_per_email_across_ips_and_per_ip(rates):
+    # given 2 resets an hour per email, 3 per IP
+    rates(auth_password_reset="3/hour", auth_password_reset_account="2/hour")
+    body = {"email": "Victim@Example.com"}
+    spread = [APIClient(REMOTE_ADDR=f"203.0.113.{i}").post("/api/v1/auth/password/reset", body, format="json")
+              .status_code for i in range(3)]
+    # then the third address gets 429 for the same email (case ignored), whoever asks
+    assert spread == [202, 202, 429]
+    one_ip = APIClient(REMOTE_ADDR="198.51.100.7")
+    statuses = [one_ip.post("/api/v1/auth/password/reset", {"email": f"u{i}@example.com"}, format="json")
+                .status_code for i in range(4)]
+    assert statuses == [202, 202, 202, 429]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/password/reset/confirm", "/api/v1/auth/email/verify"])
+def test_emailed_links_are_throttled_per_uid_across_ips(rates, path):
+    rates(auth_link="1000/hour", auth_link_account="2/hour")
+    body = {"uid": "MQ", "token": "guess", "new_password": "a long new passphrase 42"}
+    statuses = [APIClient(REMOTE_ADDR=f"203.0.113.{i}").post(path, body, format="json").status_code
+                for i in range(3)]
+    assert statuses == [400, 400, 429]
+
+
+def test_password_change_is_throttled_per_user(rates, investor_client):
+    # given 2 attempts an hour: old-password guesses with a stolen token stop at the third
+    rates(auth_password_change="2/hour")
+    body = {"old_password": "wrong guess", "new_password": "a long new passphrase 42"}
+    statuses = [investor_client.post("/api/v1/auth/password/change", body, format="json").status_code
+                for _ in range(3)]
+    assert statuses == [400, 400, 429]
+
+
 def test_every_api_call_is_throttled_per_user(rates, investor_client, other_client):
     rates(user="3/minute")
     statuses = [investor_client.get("/api/v1/portfolios").status_code for _ in range(4)]

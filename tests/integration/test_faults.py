@@ -235,6 +235,8 @@ def stack(django_db_setup, django_db_blocker):
     env = procs.django_env(
         DATABASE_URL=target, REDIS_URL=cache, CELERY_BROKER_URL=cache, CELERY_RESULT_BACKEND=cache,
         THROTTLE_LOGIN="3/minute", DJANGO_CONN_MAX_AGE="60", DEPENDENCY_RETRY_AFTER_S="3",
+        PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="metrics-"),
+        METRICS_TOKEN="scrape-me",
     )
     port = free_port()
     web = procs.gunicorn_start(env, port, _log("gunicorn"))
@@ -351,3 +353,27 @@ def test_gunicorn_sends_no_server_header_and_the_security_headers(stack):
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     long_url = procs.request("GET", f"{stack['url']}/api/v1/portfolios?q=" + "a" * 6000)
     assert (long_url[0], long_url[2]["errors"][0]["code"]) == (414, "uri_too_long")
+
+
+def test_metrics_count_the_requests_of_every_gunicorn_worker(stack):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def health_requests_counted() -> float:
+        status, _, body = procs.request("GET", f"{stack['url']}/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert status == 200
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        return sum(sample.value for family in text_string_to_metric_families(text)
+                   for sample in family.samples
+                   if sample.name == "django_http_requests_total_by_view_transport_method_total"
+                   and "health" in sample.labels.get("view", ""))
+
+    # given what the two workers have counted so far
+    before = health_requests_counted()
+    # when 40 health checks arrive 8 at a time (both workers answer some)
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: procs.request("GET", f"{stack['url']}/api/v1/health/")[0], range(40)))
+    assert set(statuses) <= {200, 503}
+    # then every scrape, whichever worker answers it, counts all 40
+    assert [health_requests_counted() - before for _ in range(4)] == [40.0] * 4

@@ -242,9 +242,9 @@ def test_the_poll_with_the_synthetic_provider_values_holdings_at_its_session_pri
     # when beat polls on Monday at 11:02 New York
     now = dt.datetime.combine(monday, dt.time(11, 2), tzinfo=SESSION_TZ)
     result = intraday_poll(now=now, provider="synthetic")
-    # then each holding's quote is the synthetic session's 11:00 price
-    session = provider.intraday(["ORBT", "TSY10"], monday)
-    at_11 = session[session["timestamp"] == pd.Timestamp("2012-03-05 16:00", tz="UTC")].set_index("symbol")
+    # then each holding's quote is the synthetic session's 11:02 price (1-minute bars, the default)
+    session = provider.intraday(["ORBT", "TSY10"], monday, interval_minutes=1)
+    at_11 = session[session["timestamp"] == pd.Timestamp("2012-03-05 16:02", tz="UTC")].set_index("symbol")
     stored = {q.asset.symbol: q for q in IntradayPrice.objects.select_related("asset")}
     assert result.portfolios == 1
     for symbol in ("ORBT", "TSY10"):

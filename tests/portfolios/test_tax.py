@@ -68,8 +68,8 @@ def test_holding_period_is_long_only_after_the_first_anniversary():
     assert holding_period(date(2024, 2, 29), date(2025, 3, 1)) == "long"  # period 1 March - 28 February
 
 
-CLASSES = {"A": "equity", "B": "equity", "C": "equity", "T": "bond"}
-CORR = {"A": {"B": 0.9, "C": 0.6, "T": 0.95}, "B": {"A": 0.9}, "C": {"A": 0.6}}
+CLASSES = {"A": "equity", "B": "equity", "C": "equity", "L": "equity", "T": "bond"}
+CORR = {"A": {"B": 0.9, "C": 0.85, "L": 0.6, "T": 0.95}, "B": {"A": 0.9}, "C": {"A": 0.85}, "L": {"A": 0.6}}
 OLD_LOTS = [Lot(1, "A", D(10), D("150"), date(2023, 1, 10)), Lot(2, "A", D(10), D("80"), date(2023, 2, 10))]
 
 
@@ -114,12 +114,28 @@ def test_a_pending_buy_blocks_the_harvest():
 
 
 def test_a_replacement_sold_at_a_loss_recently_is_not_bought_back():
-    # given B was sold at a loss 10 days ago → only C (0.6 ≥ 0.5) remains
+    # given B was sold at a loss 10 days ago → only C (0.85 ≥ 0.8) remains
     report = harvest_candidates(
         lots=OLD_LOTS, prices={"A": D(100)}, as_of=AS_OF, asset_classes=CLASSES, universe=["B", "C"],
         correlations=CORR, recent_loss_sales=[("B", date(2024, 5, 24))],
     )
     assert report.candidates[0].replacement == "C"
+
+
+def test_a_loosely_correlated_replacement_is_no_substitute_and_the_loss_is_kept():
+    # given the only same-class candidate L correlates 0.6 with A (below the default 0.8)
+    report = harvest_candidates(
+        lots=OLD_LOTS, prices={"A": D(100)}, as_of=AS_OF, asset_classes=CLASSES, universe=["L"],
+        correlations=CORR,
+    )
+    # then nothing is harvested (the tracking risk of a loose substitute costs more than the
+    # tax it saves: docs/benchmarks/tax.md), unless the bar is lowered explicitly
+    assert report.candidates == ()
+    lowered = harvest_candidates(
+        lots=OLD_LOTS, prices={"A": D(100)}, as_of=AS_OF, asset_classes=CLASSES, universe=["L"],
+        correlations=CORR, settings=HarvestSettings(min_correlation=0.5),
+    )
+    assert [c.replacement for c in lowered.candidates] == ["L"]
 
 
 def test_losses_under_the_threshold_are_not_harvested():

@@ -373,9 +373,14 @@ def quotes_until(frame: pd.DataFrame, now: dt.datetime) -> list[Quote]:
 
 
 def intraday_poll(*, now: dt.datetime | None = None, provider: str | None = None,
-                  interval_minutes: int = 5) -> IntradayEvaluation:
-    """Ask the intraday provider for every held asset's quote up to ``now`` and ingest them."""
+                  interval_minutes: int | None = None) -> IntradayEvaluation:
+    """Ask the intraday provider for every held asset's quote up to ``now`` and ingest them
+    (bars of ``interval_minutes``, default ``OPS_INTRADAY_INTERVAL_MINUTES``)."""
+    from django.conf import settings
+
     from marketdata.providers import ProviderError, UnknownSymbolsError
+
+    interval_minutes = interval_minutes or settings.OPS_INTRADAY_INTERVAL_MINUTES
 
     now = now or timezone.now()
     held = sorted(set(Position.objects.filter(quantity__gt=0).values_list("asset__symbol", flat=True)))

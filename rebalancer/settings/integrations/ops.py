@@ -22,6 +22,9 @@ LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" els
 
 # Intraday risk: quotes from this provider (default: the daily one, MARKETDATA_PROVIDER).
 OPS_INTRADAY_PROVIDER = env("OPS_INTRADAY_PROVIDER", default="")
+# Bar length asked of it: beat polls every minute, so 1-minute bars reach the monitor within
+# about a minute of a move (5-minute bars lagged up to six).
+OPS_INTRADAY_INTERVAL_MINUTES = env.int("OPS_INTRADAY_INTERVAL_MINUTES", default=1)
 
 # Sweeper deadlines in minutes (rebalancer.ops.services.sweeper.SweeperRules).
 OPS_SWEEPER = {

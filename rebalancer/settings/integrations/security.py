@@ -55,6 +55,10 @@ THROTTLE_RATES = {
     "auth_refresh_account": env("THROTTLE_REFRESH_ACCOUNT", default="30/minute"),
     "auth_password_reset": env("THROTTLE_PASSWORD_RESET", default="10/hour"),
     "auth_password_reset_account": env("THROTTLE_PASSWORD_RESET_ACCOUNT", default="3/hour"),
+    "auth_password_change": env("THROTTLE_PASSWORD_CHANGE", default="10/hour"),
+    # the emailed links (reset confirm, email verification): per IP and per link's uid
+    "auth_link": env("THROTTLE_AUTH_LINK", default="30/hour"),
+    "auth_link_account": env("THROTTLE_AUTH_LINK_ACCOUNT", default="10/hour"),
 }
 THROTTLE_CLASSES = ["common.throttling.UserThrottle", "common.throttling.ScopedUserThrottle"]
 # Backtests queued or running at once per user (rebalancer.backtests.services).

@@ -131,3 +131,37 @@ def test_a_newer_mismatch_supersedes_the_open_one(traded, fake_alpaca):
     first.refresh_from_db()
     assert (first.status, first.resolution_note, second.status) == (
         "resolved", f"superseded by reconciliation #{second.pk}", "mismatch")
+
+
+def test_a_mismatch_reaches_the_investor_the_dashboard_and_metrics_once_committed(
+    traded, fake_alpaca, django_capture_on_commit_callbacks, admin_client
+):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from rebalancer.autopilot.models import Notification
+
+    # given the broker holds 2 more AAA and 150 more cash than the ledger
+    fake_alpaca.positions["AAA"] = (D("12"), D("100"))
+    fake_alpaca.cash += D("150")
+    # when reconciled: nothing is announced before the commit
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        row = reconciliation_run(portfolio=traded, trigger="daily")
+        assert not Notification.objects.filter(portfolio=traded).exists()
+    assert callbacks
+    # then the investor is told in words, with what differs, as a risk notification (pushed)
+    (note,) = Notification.objects.filter(portfolio=traded)
+    assert (note.user_id, note.kind) == (traded.owner_id, "risk")
+    assert "needs a check" in note.title and "AAA" in note.body and "150.00 USD" in note.body
+    assert "paused" in note.body
+    # and the operators see it: the dashboard's figure links to the open mismatches, /metrics counts it
+    page = admin_client.get("/ops/").content.decode()
+    assert 'data-figure="reconciliation_mismatches">1<' in page
+    assert "status=mismatch" in page
+    metrics = admin_client.get("/metrics").content.decode()
+    (family,) = [f for f in text_string_to_metric_families(metrics) if f.name.endswith("reconciliation_mismatches_open")]
+    assert [s.value for s in family.samples] == [1.0]
+    # once dismissed it no longer counts
+    reconciliation_dismiss(reconciliation=row, note="broker corrects itself")
+    metrics = admin_client.get("/metrics").content.decode()
+    (family,) = [f for f in text_string_to_metric_families(metrics) if f.name.endswith("reconciliation_mismatches_open")]
+    assert [s.value for s in family.samples] == [0.0]
