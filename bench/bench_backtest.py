@@ -61,8 +61,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from portfolios.policy import policy_limits_unconstrained
     from rebalancer.autopilot.strategies import strategies_register
-    from rebalancer.autopilot.types import RiskLimits, TradeConfig
+    from rebalancer.autopilot.types import OverlaySettings, TradeConfig
     from rebalancer.backtests.engine.config import BacktestConfig
     from rebalancer.backtests.engine.report import backtest_report
 
@@ -77,7 +78,8 @@ def main() -> None:
         strategies=(STRATEGY,),
         rebalance_threshold=1.0,
         calendar="monthly",
-        **({"limits": RiskLimits(None, None, None, None, None)} if LIMITS == "off" else {}),
+        **({"limits": policy_limits_unconstrained(cash_buffer=CASH_BUFFER),
+            "overlay": OverlaySettings(volatility_targeting=False, drawdown_rule=False)} if LIMITS == "off" else {}),
         trade=TradeConfig(cash_buffer=CASH_BUFFER)
         if COSTS != "zero"
         else TradeConfig(commission_rate=0.0, slippage_bps=0.0, cash_buffer=CASH_BUFFER),

@@ -73,7 +73,13 @@ def run_fast(prices: pd.DataFrame) -> np.ndarray:
 
 
 def run_replay(prices: pd.DataFrame) -> np.ndarray:
-    from rebalancer.autopilot.types import AutonomyConfig, RiskLimits, TradeConfig
+    from portfolios.policy import policy_limits_unconstrained
+    from rebalancer.autopilot.types import (
+        AutonomyConfig,
+        BandSettings,
+        OverlaySettings,
+        TradeConfig,
+    )
     from rebalancer.backtests.engine.replay import ReplaySpec, replay
 
     autonomy = AutonomyConfig(
@@ -82,7 +88,10 @@ def run_replay(prices: pd.DataFrame) -> np.ndarray:
         universe=tuple(prices.columns),
         rebalance_threshold=1.0,
         calendar="monthly",
-        limits=RiskLimits(None, None, None, None, None),
+        # bt's plain 1/N: no tier limits, no overlay, every review to target, no cost gate
+        limits=policy_limits_unconstrained(),
+        overlay=OverlaySettings(volatility_targeting=False, drawdown_rule=False),
+        band=BandSettings(relative=100.0, on_review="full", cost_gate=False),
         trade=TradeConfig(
             min_trade_value=0.01, commission_rate=0.0, slippage_bps=0.0, cash_buffer=0.0
         ),

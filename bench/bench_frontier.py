@@ -39,6 +39,8 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "stock_prices.csv"
+if not DATA.exists():  # a worktree under /work/wt/<name>: the shared data stays in /work/shared
+    DATA = Path("/work/shared/data/stock_prices.csv")
 
 from portfolios.optimization import (  # noqa: E402
     efficient_frontier,

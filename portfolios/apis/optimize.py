@@ -179,7 +179,8 @@ class ConstraintsInputSerializer(serializers.Serializer):
         max_value=2.0,
         required=False,
         allow_null=True,
-        help_text="sum |w - current_weights| at most this.",
+        help_text="sum |w - current_weights| at most this. The frontier ends at the highest "
+        "return within the cap.",
     )
     cash_buffer = serializers.FloatField(
         min_value=0.0, max_value=0.99, default=0.0, help_text="Weights sum to 1 - cash_buffer."
@@ -187,8 +188,10 @@ class ConstraintsInputSerializer(serializers.Serializer):
     transaction_cost = serializers.FloatField(
         min_value=0.0,
         max_value=0.1,
-        default=0.0,
-        help_text="Proportional cost per unit of weight traded.",
+        required=False,
+        help_text="Proportional cost per unit of weight traded from current_weights (default 0; "
+        "a portfolio's frontier defaults to its commission + slippage). Frontier returns are "
+        "net of it.",
     )
 
     def validate(self, attrs):
@@ -342,10 +345,20 @@ class OptimizeInputSerializer(serializers.Serializer):
 
 
 class FrontierPointSerializer(serializers.Serializer):
-    expected_return = serializers.FloatField()
+    expected_return = serializers.FloatField(
+        help_text="Annualised, net of the transaction cost of trading there from the current weights."
+    )
     volatility = serializers.FloatField()
     sharpe_ratio = serializers.FloatField()
     weights = serializers.DictField(child=serializers.FloatField(), help_text="symbol -> weight.")
+    turnover = serializers.FloatField(
+        allow_null=True,
+        help_text="sum |w - current weights|: the share of the portfolio traded to get there "
+        "(from all cash when no current weights are known).",
+    )
+    transaction_cost = serializers.FloatField(
+        allow_null=True, help_text="What trading there costs, as a fraction of value."
+    )
 
 
 class OptimizeOutputSerializer(serializers.Serializer):
@@ -390,18 +403,30 @@ class OptimizeOutputSerializer(serializers.Serializer):
     frontier_max_sharpe = FrontierPointSerializer(
         allow_null=True, help_text="The exact tangency portfolio."
     )
-    frontier_method = serializers.CharField(allow_null=True)
+    frontier_method = serializers.CharField(
+        allow_null=True,
+        help_text="parametric_qp (exact path; also with costs and a turnover cap), "
+        "support_search (max_holdings / min_position) or cvxpy_parametric (one solve per point).",
+    )
+    frontier_transaction_cost = serializers.FloatField(
+        allow_null=True, help_text="The proportional cost the frontier counted (null: no frontier)."
+    )
+    frontier_max_turnover = serializers.FloatField(
+        allow_null=True, help_text="The turnover cap the frontier kept to (null: none)."
+    )
     frontier_png = serializers.CharField(
         allow_null=True, help_text="Base64 PNG of the frontier (frontier_plot)."
     )
 
 
-def _point(expected_return, volatility, sharpe, weights) -> dict:
+def _point(point) -> dict:
     return {
-        "expected_return": float(expected_return),
-        "volatility": float(volatility),
-        "sharpe_ratio": float(sharpe),
-        "weights": {str(s): float(w) for s, w in weights.items()},
+        "expected_return": float(point.expected_return),
+        "volatility": float(point.volatility),
+        "sharpe_ratio": float(point.sharpe_ratio),
+        "weights": {str(s): float(w) for s, w in point.weights.items()},
+        "turnover": point.turnover,
+        "transaction_cost": point.transaction_cost,
     }
 
 
@@ -424,21 +449,15 @@ def outcome_data(outcome: OptimizationOutcome, *, risk_free_rate: float) -> dict
         "risk_contributions": result.details.get("risk_contributions"),
         "posterior_returns": result.details.get("posterior_returns"),
         "cvar": result.details.get("cvar"),
-        "frontier": None
-        if frontier is None
-        else [
-            _point(p.expected_return, p.volatility, p.sharpe_ratio, p.weights)
-            for p in frontier.points
-        ],
-        "frontier_max_sharpe": None
-        if frontier is None
-        else _point(
-            frontier.max_sharpe.expected_return,
-            frontier.max_sharpe.volatility,
-            frontier.max_sharpe.sharpe_ratio,
-            frontier.max_sharpe.weights,
-        ),
+        "frontier": None if frontier is None else [_point(p) for p in frontier.points],
+        "frontier_max_sharpe": None if frontier is None else _point(frontier.max_sharpe),
         "frontier_method": None if frontier is None else frontier.method,
+        "frontier_transaction_cost": None
+        if outcome.frontier_constraints is None
+        else outcome.frontier_constraints.transaction_cost,
+        "frontier_max_turnover": None
+        if outcome.frontier_constraints is None
+        else outcome.frontier_constraints.max_turnover,
         "frontier_png": None
         if outcome.frontier_png is None
         else base64.b64encode(outcome.frontier_png).decode(),

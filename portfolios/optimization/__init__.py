@@ -4,8 +4,9 @@ Pure numpy / pandas / cvxpy (no Django). The public facade:
 
 - :func:`optimize` -- one optimized portfolio (:class:`OptimizationResult`) for any of
   ``OBJECTIVES`` under :class:`Constraints`;
-- :func:`efficient_frontier` -- N frontier points (:class:`Frontier`), by a parametric
-  active-set QP when the constraints are linear;
+- :func:`efficient_frontier` -- N frontier points (:class:`Frontier`), by an exact parametric
+  active-set QP (linear constraints, and a turnover cap and transaction costs from current
+  weights), a search over supports under cardinality, cvxpy as the fallback;
 - estimators (annualised, ``frequency=252``): :func:`mean_historical_return`,
   :func:`ema_historical_return`, :func:`capm_return`, :func:`sample_cov`, :func:`ledoit_wolf`,
   :func:`exp_cov`, :func:`fix_nonpositive_semidefinite`;
@@ -31,8 +32,8 @@ from .estimators import (
     sample_cov,
 )
 from .exceptions import InfeasibleConstraints, OptimizationError, UnsupportedOptions
-from .frontier import MAX_POINTS as MAX_FRONTIER_POINTS
-from .frontier import efficient_frontier
+from .frontiers import MAX_POINTS as MAX_FRONTIER_POINTS
+from .frontiers import efficient_frontier
 from .optimizer import MULTI_OBJECTIVE_DEFAULTS, OBJECTIVES, optimize
 from .plotting import frontier_png
 from .results import Frontier, FrontierPoint, OptimizationResult

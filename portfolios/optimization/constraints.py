@@ -296,13 +296,26 @@ def compile_constraints(
             )
     if c.max_turnover is not None:
         w0 = np.zeros(n) if current_weights is None else np.asarray(current_weights, dtype=float)
-        to_bounds = float(np.clip(lower - w0, 0, None).sum() + np.clip(w0 - upper, 0, None).sum())
-        needed = max(abs(budget - w0.sum()), to_bounds)
+        # Moving each weight into its bounds costs |clip(w0) - w0|, and the clipped weights must
+        # still trade their gap to the budget: ||w - w0||_1 = to_bounds + ||w - clip(w0)||_1.
+        clipped = np.clip(w0, lower, upper)
+        to_bounds = float(np.abs(clipped - w0).sum())
+        needed = to_bounds + abs(budget - float(clipped.sum()))
         if c.max_turnover < needed - 1e-7:
             conflicts.append(
                 f"turnover cap {_fmt(c.max_turnover)} is below {_fmt(needed)}, the turnover needed just to "
                 "meet the budget, bounds and exclusions from the current weights"
             )
+        elif c.max_holdings is not None and c.max_holdings < n:
+            # Holding at most K names sells the others outright; keeping the K largest (clipped)
+            # weights sells least: sum of the rest, plus the kept ones' gap to the budget.
+            kept = np.sort(np.abs(clipped))[::-1][: c.max_holdings].sum()
+            held_needed = to_bounds + (np.abs(clipped).sum() - kept) + abs(budget - kept)
+            if c.max_turnover < held_needed - 1e-7:
+                conflicts.append(
+                    f"turnover cap {_fmt(c.max_turnover)} is below {_fmt(held_needed)}, the turnover "
+                    f"needed to hold at most {c.max_holdings} names from the current weights"
+                )
     if conflicts:
         raise InfeasibleConstraints(conflicts)
     rows, rhs, labels = [], [], []

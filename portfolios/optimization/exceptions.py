@@ -31,3 +31,10 @@ class InfeasibleConstraints(OptimizationError):
 
 class UnsupportedOptions(OptimizationError):
     """A valid option that this objective cannot honour (e.g. cardinality with HRP)."""
+
+
+class PathError(Exception):
+    """An exact frontier path met a degenerate active set it does not resolve.
+
+    Internal: the frontier falls back to cvxpy; it never reaches a caller of the engine.
+    """

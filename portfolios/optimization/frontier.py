@@ -12,38 +12,28 @@ problem"). It costs one small KKT factorisation per corner (only the free weight
 after which any number of frontier points -- evenly spaced in expected return -- and the
 exact tangency (max-Sharpe) portfolio follow in closed form.
 
-Constraints that are not linear (turnover cap, cardinality, minimum positions,
-transaction costs) use :func:`_frontier_cvxpy`: one cvxpy problem with the target return
-as a parameter, re-solved per point.
+:func:`.frontiers.efficient_frontier` picks the path. A turnover cap and proportional
+transaction costs from current weights keep the path piecewise linear with one more state per
+weight (held at its current weight): that path is :mod:`.rebalancing`. Cardinality
+(``max_holdings``, ``min_position``) searches supports, each one such path
+(:mod:`.cardinality`). Degenerate active sets fall back to
+:func:`.frontier_cvxpy.frontier_cvxpy`: one cvxpy problem with the target return as a
+parameter, re-solved per point.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
-import pandas as pd
 import scipy.linalg
 
-from .constraints import Constraints, LinearForm
-from .diagnosis import diagnose
-from .exceptions import InfeasibleConstraints, OptimizationError, UnsupportedOptions
-from .problem import (
-    Inputs,
-    align_inputs,
-    linear_constraints,
-    net_return,
-    nonlinear_constraints,
-    variance,
-    violations,
-)
-from .results import Frontier, FrontierPoint
+from .constraints import LinearForm
+from .exceptions import InfeasibleConstraints, PathError
+from .path import place_targets
+from .problem import Inputs, linear_constraints
 from .solvers import ProblemInfeasible, solve
-
-MAX_POINTS = 500
-MAX_MIXED_INTEGER_POINTS = 50
 
 
 @dataclass
@@ -54,10 +44,6 @@ class Segment:
     end: float
     a: np.ndarray
     b: np.ndarray
-
-
-class PathError(Exception):
-    """The active-set path met a degenerate case it does not resolve (caller falls back)."""
 
 
 class ParametricQP:
@@ -356,15 +342,18 @@ def tangency_portfolio(inp: Inputs) -> np.ndarray:
     return _tangency(qp.segments(), inp.mu, inp.sigma, offset, inp.risk_free_rate, early_stop=True)
 
 
-def _frontier_parametric(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray, int]:
+def linear_frontier(
+    inp: Inputs, points: int, targets: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """``(weights, tangency, corners, unreachable targets)`` along the linear path."""
     qp = ParametricQP(inp.sigma, inp.mu, inp.form)
     segments = qp.path()
     offset = inp.risk_free_rate * (1 - inp.form.budget)
     corner_returns = np.array([inp.mu @ (s.a + s.start * s.b) for s in segments])
     final = segments[-1]
     r_max = float(inp.mu @ final.a)
-    targets = np.linspace(corner_returns[0], r_max, points)
-    weights = np.empty((points, inp.n))
+    targets, unreachable = place_targets(targets, float(corner_returns[0]), r_max, points)
+    weights = np.empty((len(targets), inp.n))
     for p, target in enumerate(targets):
         k = int(
             np.clip(np.searchsorted(corner_returns, target, side="right") - 1, 0, len(segments) - 1)
@@ -376,120 +365,4 @@ def _frontier_parametric(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarr
             lam = min(lam, seg.end)
         weights[p] = seg.a + lam * seg.b
     tangency = _tangency(segments, inp.mu, inp.sigma, offset, inp.risk_free_rate)
-    return weights, tangency, len(segments)
-
-
-def _frontier_cvxpy(inp: Inputs, points: int) -> tuple[np.ndarray, np.ndarray]:
-    """One problem, the target return a parameter; the endpoints from two extra solves."""
-    if inp.constraints.needs_mixed_integer and points > MAX_MIXED_INTEGER_POINTS:
-        raise UnsupportedOptions(
-            f"a frontier under max_holdings or min_position is limited to {MAX_MIXED_INTEGER_POINTS} points",
-            field="frontier_points",
-        )
-    w = cp.Variable(inp.n)
-    base = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
-    net = net_return(w, inp, inp.mu)
-    try:
-        solve(cp.Problem(cp.Minimize(variance(w, inp)), base))
-        low = float(inp.mu @ w.value)
-        solve(cp.Problem(cp.Maximize(net), base))
-        high = float(net.value)
-    except ProblemInfeasible:
-        raise InfeasibleConstraints(diagnose(inp, "min_volatility")) from None
-    target = cp.Parameter()
-    problem = cp.Problem(cp.Minimize(variance(w, inp)), base + [net >= target])
-    weights = np.empty((points, inp.n))
-    for p, value in enumerate(np.linspace(low, high - 1e-9 * max(1.0, abs(high)), points)):
-        target.value = value
-        try:
-            solve(problem, verify=lambda: violations(np.asarray(w.value), inp))
-        except ProblemInfeasible:
-            raise OptimizationError(
-                f"frontier point {p + 1} (target return {value:.6g}) failed"
-            ) from None
-        weights[p] = np.asarray(w.value)
-    excess = inp.mu - inp.risk_free_rate
-    sharpe = (weights @ excess + inp.risk_free_rate * 0) / np.sqrt(
-        ((weights @ inp.sigma) * weights).sum(axis=1)
-    )
-    return weights, weights[int(np.argmax(sharpe))]
-
-
-def _batch_violations(weights: np.ndarray, inp: Inputs, tol: float) -> list[str]:
-    """The constraint violations of any point (vectorised check; messages only when one fails)."""
-    form = inp.form
-    bad = (weights < form.lower - tol).any(axis=1) | (weights > form.upper + tol).any(axis=1)
-    bad |= np.abs(weights.sum(axis=1) - form.budget) > tol
-    if len(form.h):
-        bad |= (weights @ form.G.T - form.h > tol).any(axis=1)
-    if not inp.constraints.is_linear:
-        bad |= np.array([bool(violations(row, inp, tol=tol)) for row in weights])
-    return [m for row in weights[bad][:3] for m in violations(row, inp, tol=tol)]
-
-
-def efficient_frontier(
-    *,
-    expected_returns: pd.Series,
-    cov: pd.DataFrame,
-    constraints: Constraints | None = None,
-    points: int = 100,
-    risk_free_rate: float = 0.0,
-    current_weights: Mapping[str, float] | pd.Series | None = None,
-    method: str = "auto",
-) -> Frontier:
-    """``points`` frontier portfolios evenly spaced in expected return, min volatility to max return.
-
-    ``method``: ``auto`` (the parametric QP when the constraints are linear, else cvxpy),
-    ``parametric_qp`` or ``cvxpy_parametric``. Every point satisfies the constraints; the
-    result's ``max_sharpe`` is the exact tangency portfolio (parametric QP) or the best point.
-    """
-    if not 2 <= points <= MAX_POINTS:
-        raise OptimizationError(
-            f"points must be between 2 and {MAX_POINTS}", field="frontier_points"
-        )
-    if expected_returns is None:
-        raise OptimizationError("the frontier needs expected returns", field="expected_returns")
-    inp = align_inputs(
-        expected_returns, cov, None, constraints, current_weights, risk_free_rate, 252
-    )
-    linear = inp.constraints.is_linear
-    if method not in ("auto", "parametric_qp", "cvxpy_parametric"):
-        raise OptimizationError(f"unknown frontier method {method!r}", field="method")
-    if method == "parametric_qp" and not linear:
-        raise UnsupportedOptions(
-            "the parametric QP handles linear constraints only", field="method"
-        )
-    used, corners = "cvxpy_parametric", 0
-    if linear and method != "cvxpy_parametric":
-        try:
-            weights, tangency, corners = _frontier_parametric(inp, points)
-            used = "parametric_qp"
-        except PathError:
-            if method == "parametric_qp":
-                raise OptimizationError("the parametric QP met a degenerate active set") from None
-            weights, tangency = _frontier_cvxpy(inp, points)
-    else:
-        weights, tangency = _frontier_cvxpy(inp, points)
-    broken = _batch_violations(weights, inp, tol=1e-7)
-    if broken:
-        raise OptimizationError("frontier points break constraints: " + "; ".join(broken[:3]))
-    offset = risk_free_rate * (1 - inp.form.budget)
-    returns = weights @ inp.mu + offset
-    vols = np.sqrt(np.clip(((weights @ inp.sigma) * weights).sum(axis=1), 0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sharpes = np.where(vols > 0, (returns - risk_free_rate) / vols, 0.0)
-    t_ret = float(tangency @ inp.mu + offset)
-    t_vol = float(np.sqrt(tangency @ inp.sigma @ tangency))
-    symbols = list(inp.symbols)
-    return Frontier(
-        expected_returns=returns,
-        volatilities=vols,
-        sharpe_ratios=sharpes,
-        weights=pd.DataFrame(weights, columns=symbols),
-        risk_free_rate=risk_free_rate,
-        max_sharpe=FrontierPoint(
-            t_ret, t_vol, (t_ret - risk_free_rate) / t_vol, pd.Series(tangency, index=symbols)
-        ),
-        method=used,
-        corners=corners,
-    )
+    return weights, tangency, len(segments), unreachable

@@ -34,6 +34,10 @@ class FrontierPoint:
     volatility: float
     sharpe_ratio: float
     weights: pd.Series
+    turnover: float | None = None
+    """``||w - current||_1``: the share of the portfolio traded to get there."""
+    transaction_cost: float | None = None
+    """What trading there costs, as a fraction of value (already out of ``expected_return``)."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,15 @@ class Frontier:
 
     ``weights`` is points x symbols; ``max_sharpe`` is the exact tangency portfolio on
     the frontier (not just the best of the sampled points); ``method`` says how it was
-    computed (``parametric_qp`` or ``cvxpy_parametric``); ``corners`` counts the corner
-    portfolios of the piecewise-linear path.
+    computed (``parametric_qp``, ``support_search`` or ``cvxpy_parametric``); ``corners``
+    counts the corner portfolios of the piecewise-linear path.
+
+    ``expected_returns`` are net of the one-off transaction cost of trading from the current
+    weights (``transaction_costs``, ``k`` times ``turnovers = ||w - current||_1``; the current
+    weights default to all cash). ``unreachable_targets`` counts asked-for target returns beyond
+    the highest reachable one (the frontier ends there). Under cardinality,
+    ``supports_evaluated`` counts the supports searched and ``gap_bounds`` bounds each point's
+    volatility above the exact optimum (its distance to the relaxed frontier).
     """
 
     expected_returns: np.ndarray
@@ -54,6 +65,11 @@ class Frontier:
     max_sharpe: FrontierPoint
     method: str
     corners: int = 0
+    turnovers: np.ndarray | None = None
+    transaction_costs: np.ndarray | None = None
+    unreachable_targets: int = 0
+    supports_evaluated: int = 0
+    gap_bounds: np.ndarray | None = None
 
     @property
     def points(self) -> list[FrontierPoint]:
@@ -63,6 +79,8 @@ class Frontier:
                 float(self.volatilities[i]),
                 float(self.sharpe_ratios[i]),
                 self.weights.iloc[i],
+                None if self.turnovers is None else float(self.turnovers[i]),
+                None if self.transaction_costs is None else float(self.transaction_costs[i]),
             )
             for i in range(len(self.expected_returns))
         ]

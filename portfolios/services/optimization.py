@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,8 @@ class OptimizationOutcome:
     result: OptimizationResult
     frontier: Frontier | None = None
     frontier_png: bytes | None = None
+    frontier_constraints: Constraints | None = None
+    """What the frontier was built under (a portfolio's frontier adds its costs and cap)."""
 
 
 def constraints_from_spec(
@@ -251,6 +253,8 @@ def optimization_run(
     frontier_plot: bool = False,
     options: Mapping[str, Any] | None = None,
     benchmark: str | None = None,
+    frontier_constraints: Mapping[str, Any] | Constraints | None = None,
+    frontier_turnover_optional: bool = False,
 ) -> OptimizationOutcome:
     """Optimize ``symbols`` on the stored prices of ``[start, end]``; see the module docstring.
 
@@ -259,6 +263,12 @@ def optimization_run(
     the ``capm`` estimator (a stored symbol; default: the equal-weighted universe). Raises ``NotFound`` (unknown
     symbols, field ``universe``), ``ValidationFailed`` (400, naming the field) or
     ``Unprocessable`` (422: infeasible constraints with ``extra["conflicts"]``, solver failure).
+
+    The frontier is built under ``frontier_constraints`` when given (default: ``constraints``),
+    from ``current_weights``: with a turnover cap or transaction costs, the exact rebalancing
+    path; with ``max_holdings``, the support search. With ``frontier_turnover_optional`` a cap
+    that no allowed portfolio meets from the current weights is dropped for the frontier (the
+    outcome's ``frontier_constraints`` then has none) instead of failing the request.
     """
     symbols = list(symbols)
     if not symbols:
@@ -300,15 +310,21 @@ def optimization_run(
             current_weights=current_weights,
             **engine_options,
         )
-        frontier = None
+        frontier, frontier_resolved = None, None
         if frontier_points:
-            frontier = efficient_frontier(
-                expected_returns=mu,
-                cov=cov,
-                constraints=resolved,
-                points=frontier_points,
-                risk_free_rate=risk_free_rate,
-                current_weights=current_weights,
+            frontier_resolved = (
+                resolved
+                if frontier_constraints is None
+                else constraints_from_spec(spec=frontier_constraints, symbols=symbols)
+            )
+            frontier, frontier_resolved = _frontier(
+                mu,
+                cov,
+                frontier_resolved,
+                frontier_points,
+                risk_free_rate,
+                current_weights,
+                turnover_optional=frontier_turnover_optional,
             )
     except OptimizationError as exc:
         raise _engine_error(exc) from exc
@@ -323,4 +339,36 @@ def optimization_run(
         result=result,
         frontier=frontier,
         frontier_png=frontier_png(frontier) if frontier is not None and frontier_plot else None,
+        frontier_constraints=frontier_resolved,
     )
+
+
+def _frontier(
+    mu: pd.Series,
+    cov: pd.DataFrame,
+    constraints: Constraints,
+    points: int,
+    risk_free_rate: float,
+    current_weights: Mapping[str, float] | None,
+    *,
+    turnover_optional: bool,
+) -> tuple[Frontier, Constraints]:
+    def build(c: Constraints) -> Frontier:
+        return efficient_frontier(
+            expected_returns=mu,
+            cov=cov,
+            constraints=c,
+            points=points,
+            risk_free_rate=risk_free_rate,
+            current_weights=current_weights,
+        )
+
+    try:
+        return build(constraints), constraints
+    except InfeasibleConstraints:
+        if not turnover_optional or constraints.max_turnover is None:
+            raise
+    # The cap is the autopilot's per-rebalance step (it trades toward a target in steps);
+    # a frontier of portfolios one step can reach may not exist, the whole frontier does.
+    relaxed = replace(constraints, max_turnover=None)
+    return build(relaxed), relaxed

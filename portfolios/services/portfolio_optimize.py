@@ -43,6 +43,29 @@ def _constraints(
     return out
 
 
+def _frontier_constraints(
+    settings: AutonomySettings | None, constraints: Mapping[str, Any], given: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The frontier from the holdings: the portfolio's trading costs and turnover cap added.
+
+    A request's own ``transaction_cost`` / ``max_turnover`` win; without autonomy settings
+    there is nothing to add.
+    """
+    out = dict(constraints)
+    if settings is None:
+        return out
+    from portfolios.selectors import policy_limits_get
+    from portfolios.trading.costs import CostModel
+
+    if "transaction_cost" not in given:
+        costs = CostModel(commission_rate=settings.commission_rate, slippage_bps=settings.slippage_bps)
+        out["transaction_cost"] = costs.proportional_rate
+    limits = policy_limits_get(portfolio=settings.portfolio, assets=[])
+    if "max_turnover" not in given and limits.max_turnover is not None:
+        out["max_turnover"] = limits.max_turnover
+    return out
+
+
 def portfolio_optimize(
     *, portfolio: Portfolio, user: Any, params: Mapping[str, Any]
 ) -> tuple[PortfolioOptimization, dict[str, Any]]:
@@ -50,8 +73,10 @@ def portfolio_optimize(
 
     ``params`` are the validated fields of the stateless optimize request; missing ones
     default from the portfolio (universe: holdings + targets; constraints: autonomy
-    settings; risk tier: risk tolerance; current weights: holdings). A failure is stored
-    with status ``failed`` and re-raised.
+    settings; risk tier: risk tolerance; current weights: holdings). The frontier
+    (``frontier_points``) starts from the holdings and also counts the portfolio's trading
+    costs (commission + slippage) and its turnover cap -- the cap only where some allowed
+    portfolio lies within it. A failure is stored with status ``failed`` and re-raised.
     """
     from portfolios.apis.optimize import outcome_data  # the reply shape of POST optimize
     from portfolios.services.optimization import optimization_run
@@ -96,6 +121,12 @@ def portfolio_optimize(
             risk_aversion=v.get("risk_aversion"),
             frontier_plot=v.get("frontier_plot", False),
             options=options,
+            frontier_constraints=_frontier_constraints(
+                settings, constraints, v.get("constraints") or {}
+            )
+            if v.get("frontier_points")
+            else None,
+            frontier_turnover_optional="max_turnover" not in (v.get("constraints") or {}),
         )
     except ApplicationError as exc:
         record.status = PortfolioOptimization.Status.FAILED

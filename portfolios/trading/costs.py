@@ -48,6 +48,15 @@ class CostModel:
     slippage_bps: Decimal = Decimal("5")
     """Price impact against the trader, in basis points of the reference price."""
 
+    @property
+    def proportional_rate(self) -> float:
+        """What trading one unit of value costs, as a fraction of it: commission plus slippage.
+
+        The optimizer's ``transaction_cost`` (``k`` in ``k ||w - w0||_1``); the per-order
+        minimum is a fixed cost and is left out.
+        """
+        return float(self.commission_rate + self.slippage_bps / BPS)
+
     def fill_price(self, price: Decimal, side: str) -> Decimal:
         """The price paid (buy) or received (sell) after slippage; rounded against the trader."""
         factor = self.slippage_bps / BPS

@@ -364,3 +364,78 @@ def test_capm_against_a_stored_benchmark(investor_client, market):
         )
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["attr"] == "benchmark"
+
+
+def test_frontier_from_current_weights_with_costs_and_a_turnover_cap(investor_client, market):
+    # given: holdings, a 0.2 % cost and a 40 % cap
+    current = {"AAPL": 0.4, "JPM": 0.3, "XOM": 0.2, "WMT": 0.1}
+    payload = {
+        "universe": SYMBOLS,
+        "objective": "min_volatility",
+        "current_weights": current,
+        "constraints": {"transaction_cost": 0.002, "max_turnover": 0.4},
+        "frontier_points": 100,
+    }
+    # when
+    response = investor_client.post(URL, payload, format="json")
+    # then: the exact path, every point within the cap, returns net of its cost
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["frontier_method"] == "parametric_qp"
+    assert (body["frontier_transaction_cost"], body["frontier_max_turnover"]) == (0.002, 0.4)
+    returns = market.pct_change().iloc[1:]
+    mu = mean_historical_return(returns)
+    w0 = pd.Series(current).reindex(SYMBOLS, fill_value=0.0)
+    assert len(body["frontier"]) == 100
+    for point in body["frontier"]:
+        w = pd.Series(point["weights"])[SYMBOLS]
+        turnover = float((w - w0).abs().sum())
+        assert point["turnover"] == pytest.approx(turnover, abs=1e-9)
+        assert turnover <= 0.4 + 1e-9
+        assert point["transaction_cost"] == pytest.approx(0.002 * turnover, abs=1e-12)
+        assert point["expected_return"] == pytest.approx(float(mu @ w) - 0.002 * turnover, abs=1e-9)
+
+
+def test_cardinality_frontier_has_no_50_point_cap(investor_client, market):
+    # when
+    response = investor_client.post(
+        URL,
+        {"universe": SYMBOLS, "constraints": {"max_holdings": 3}, "frontier_points": 100},
+        format="json",
+    )
+    # then
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["frontier_method"] == "support_search"
+    assert len(body["frontier"]) == 100
+    assert max(sum(w > 1e-7 for w in p["weights"].values()) for p in body["frontier"]) <= 3
+
+
+@pytest.mark.parametrize(
+    ("constraints", "attr"),
+    [({"transaction_cost": -0.001}, "constraints.transaction_cost"),
+     ({"transaction_cost": 0.2}, "constraints.transaction_cost"),
+     ({"max_turnover": 2.5}, "constraints.max_turnover")],
+)
+def test_out_of_range_costs_and_caps_are_400(investor_client, market, constraints, attr):
+    payload = {"universe": SYMBOLS, "constraints": constraints, "frontier_points": 10}
+    response = investor_client.post(URL, payload, format="json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"][0]["attr"] == attr
+
+
+def test_a_cap_the_holdings_cannot_meet_is_422_naming_it(investor_client, market):
+    # given: all in AAPL, a 30 % position cap, a 50 % turnover cap (selling 70 % needs 140 %)
+    payload = {
+        "universe": SYMBOLS,
+        "current_weights": {"AAPL": 1.0},
+        "constraints": {"max_position": 0.3, "max_turnover": 0.5},
+        "frontier_points": 10,
+    }
+    # when
+    response = investor_client.post(URL, payload, format="json")
+    # then
+    assert response.status_code == 422
+    error = response.json()["errors"][0]
+    assert (error["code"], error["attr"]) == ("infeasible_constraints", "constraints")
+    assert "turnover cap 0.5 is below 1.4" in error["detail"]

@@ -103,7 +103,7 @@ def test_factor_universe_of_200_assets_is_exact_and_feasible(make_factor_univers
     assert abs(frontier.volatilities[50] - ref) < 1e-6
 
 
-def test_turnover_cap_uses_the_cvxpy_path_and_holds(mu_cov):
+def test_turnover_cap_uses_the_exact_path_and_holds(mu_cov):
     mu, cov = mu_cov
     current = dict.fromkeys(mu.index, 1 / len(mu))
     frontier = efficient_frontier(
@@ -113,7 +113,7 @@ def test_turnover_cap_uses_the_cvxpy_path_and_holds(mu_cov):
         constraints=Constraints(max_turnover=0.5),
         current_weights=current,
     )
-    assert frontier.method == "cvxpy_parametric"
+    assert frontier.method == "parametric_qp"
     turnover = (frontier.weights - np.array(list(current.values()))).abs().sum(axis=1)
     assert turnover.max() <= 0.5 + 1e-6
     assert np.all(np.diff(frontier.expected_returns) > 0)
