@@ -8,14 +8,15 @@ from mlagents.models import AgentHistory, AgentModel
 @admin.register(AgentModel)
 class AgentModelAdmin(admin.ModelAdmin):
     list_display = (
-        "algorithm", "version", "status", "sharpe_ratio", "train_start", "train_end",
-        "test_start", "test_end", "progress", "created_at",
+        "algorithm", "version", "status", "sharpe_ratio", "test_sharpe_ratio", "train_start", "train_end",
+        "validation_start", "validation_end", "test_start", "test_end", "progress", "created_at",
     )
     list_filter = ("algorithm", "status")
     search_fields = ("promotion_reason", "universe")
     readonly_fields = (  # status too: it changes only through the promotion gate
         "status", "algorithm", "version", "universe", "asset_classes", "hyperparameters", "env_config", "seed",
-        "train_start", "train_end", "test_start", "test_end", "evaluation", "sharpe_ratio",
+        "train_start", "train_end", "validation_start", "validation_end", "test_start", "test_end",
+        "evaluation", "sharpe_ratio", "test_sharpe_ratio",
         "promotion_reason", "artifact", "progress", "training_seconds", "created_at",
         "activated_at", "retired_at",
     )

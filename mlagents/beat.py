@@ -8,9 +8,10 @@ BEAT_SCHEDULE = {
         "task": "mlagents.agents_retrain_task",
         # Sunday 03:00 UTC: markets closed, the week's bars are in.
         "schedule": crontab(minute=0, hour=3, day_of_week="sun"),
-        "kwargs": {"years": 6, "holdout_days": 252, "seed": 0},
-        "description": "Retrain PPO, primal-dual and DQN on the last six years (last year held "
-        "out); a new model serves only if it beats the incumbent and the baselines.",
+        "kwargs": {"years": 6, "holdout_days": 504, "seed": 0},
+        "description": "Retrain PPO and primal-dual on the last six years (the year before last "
+        "validates and gates, the last year is the reported test); a new model serves only if it "
+        "beats the incumbent and the baselines on validation.",
     },
     "mlagents: learn who executes recommendations": {
         "task": "mlagents.agent_execution_fit_task",

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-DEMO_EPISODES = {"ppo": 256, "primal_dual": 640, "dqn": 256}
+DEMO_EPISODES = {"ppo": 256, "primal_dual": 640}
+"""The default menu's agents (DQN is off it: docs/RL_EVALUATION.md)."""
 
 
 def demo_load(*, stdout: TextIO) -> None:

@@ -19,8 +19,9 @@ class AgentStatus(models.TextChoices):
 
 
 class AgentModel(models.Model):
-    """One trained agent: what it was trained on, how it did on the held-out window,
-    whether it serves the autopilot, and why (``promotion_reason``, stored either way)."""
+    """One trained agent: what it was trained on, how it did on the validation window
+    (which selected and gated it) and on the later test window (only reported), whether it
+    serves the autopilot, and why (``promotion_reason``, stored either way)."""
 
     algorithm = models.CharField(max_length=16, choices=Algorithm.choices)
     version = models.PositiveIntegerField(help_text="1, 2, ... per algorithm.")
@@ -32,13 +33,26 @@ class AgentModel(models.Model):
     seed = models.IntegerField(default=0)
     train_start = models.DateField(null=True, blank=True)
     train_end = models.DateField(null=True, blank=True)
-    test_start = models.DateField(null=True, blank=True)
+    validation_start = models.DateField(
+        null=True, blank=True, help_text="First day of the validation window (model selection and the gate)."
+    )
+    validation_end = models.DateField(null=True, blank=True)
+    test_start = models.DateField(
+        null=True, blank=True, help_text="First day of the test window (reported; never read by selection or the gate)."
+    )
     test_end = models.DateField(null=True, blank=True)
     evaluation = models.JSONField(
         default=dict, blank=True,
-        help_text="Held-out metrics: {'agent': {...}, 'baselines': {name: {...}}, 'extra': {...}}.",
+        help_text="{'validation': {'agent', 'baselines', 'success', 'start', 'end'}, 'test': {the same}, "
+        "'selection': {the snapshots' validation scores}, 'training': {last statistics}}.",
     )
-    sharpe_ratio = models.FloatField(null=True, blank=True, help_text="Held-out Sharpe ratio (annualised).")
+    sharpe_ratio = models.FloatField(
+        null=True, blank=True,
+        help_text="Validation Sharpe ratio (annualised): the number the promotion gate compared.",
+    )
+    test_sharpe_ratio = models.FloatField(
+        null=True, blank=True, help_text="Test-window Sharpe ratio (annualised): reported, not used by the gate."
+    )
     promotion_reason = models.TextField(blank=True)
     artifact = models.FileField(upload_to="agents/", blank=True, help_text="torch checkpoint (weights, optimizer, configs).")
     progress = models.FloatField(default=0.0, help_text="Training progress, 0..1.")

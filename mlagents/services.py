@@ -1,10 +1,19 @@
-"""Services of the agent registry: train, evaluate, gate, register, retrain.
+"""Services of the agent registry: train, select, gate, register, retrain.
 
 ``agent_train`` is the one path every trainer takes (the ``train_agent`` command, the
-weekly Celery retrain, the demo): load a return panel from market data, train the
-engine agent on the training window, evaluate it walk-forward on the later held-out
-window against the baselines with the same costs, store the artifact and the
-evaluation, and promote it only if the gate says so (the reason is stored either way).
+weekly Celery retrain, the demo). It loads a return panel from market data and splits it
+into three successive windows (:class:`mlagents.rl.evaluation.Split`):
+
+* **train** — the agent learns on it;
+* **validation** — model selection (the best training snapshot,
+  :mod:`mlagents.rl.selection`) and the promotion gate (against the baselines and the
+  active model) read this window and nothing later;
+* **test** — the kept model and the baselines are evaluated on it and the figures stored
+  and printed, *never* read by selection or by the gate (a test poisons the test prices
+  and checks that the gate's decision does not move).
+
+It stores the artifact and both evaluations, and promotes the model only if the gate
+says so (the reason is stored either way).
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import io
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,25 +37,29 @@ from django.utils import timezone
 
 from common.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from mlagents.models import AgentHistory, AgentModel, AgentStatus, Algorithm
-from mlagents.rl.dqn import DQNAgent, DQNConfig
 from mlagents.rl.env import EnvConfig, VecPortfolioEnv
 from mlagents.rl.evaluation import (
-    episode_success_rate,
-    evaluate_walk_forward,
+    Split,
+    evaluate_window,
     promotion_decision,
+    validation_sharpe,
+    window_success_rate,
 )
 from mlagents.rl.inference import Agent
-from mlagents.rl.ppo import PPOAgent, PPOConfig
-from mlagents.rl.primal_dual import PrimalDualAgent, PrimalDualConfig
+from mlagents.rl.ppo import PPOAgent
+from mlagents.rl.selection import train_selected
+from mlagents.rl.sizing import DEFAULT_ENV, DEFAULT_EPISODES, engine_build
 
 ALGORITHMS = tuple(Algorithm.values)
-DEFAULT_EPISODES = {"ppo": 2000, "primal_dual": 6400, "dqn": 2000}
-"""Training episodes per algorithm when the caller gives none."""
-DEFAULT_ENV = EnvConfig(window=20, vol_window=20, episode_length=26, decision_interval=5)
-"""Weekly decisions, half-year episodes, 10 bp costs, brief 003's reward."""
+DEFAULT_ALGORITHMS = ("ppo", "primal_dual")
+"""Algorithms the weekly retrain trains when told none: the default menu's (DQN is trained
+only when asked for: ``train_agent --algo dqn``; see ``mlagents.strategies``)."""
 HISTORY_EPISODES = 4
 """Episodes of the trained policy sampled into rl_agent_history."""
-MIN_TEST_DAYS = 63
+MIN_WINDOW_DAYS = 63
+"""Fewest days of returns in the validation and in the test window (a quarter)."""
+DEFAULT_SPLIT = (0.6, 0.2, 0.2)
+"""Shares of the days for train, validation and test when no dates are given."""
 
 Progress = Callable[[float, dict], None]
 
@@ -54,13 +67,27 @@ Progress = Callable[[float, dict], None]
 @dataclass(frozen=True)
 class TrainingPanel:
     returns: pd.DataFrame
-    """Daily simple returns, dates x symbols, training then held-out days."""
+    """Daily simple returns, dates x symbols: training, then validation, then test days."""
     train_days: int
     """Rows of ``returns`` in the training window."""
+    validation_days: int
+    """Rows of ``returns`` in the validation window (the rest is the test window)."""
     asset_classes: list[str]
     regimes: np.ndarray | None = None
     """``(days, len(REGIME_LABELS))`` causal regime probabilities, when the detector has
     a call for every day of the panel; otherwise the agents train without them."""
+
+    @property
+    def split(self) -> Split:
+        return Split(self.train_days, self.train_days + self.validation_days, len(self.returns))
+
+    def window_dates(self, name: str) -> tuple[dt.date, dt.date] | tuple[None, None]:
+        """First and last date of ``"train"``, ``"validation"`` or ``"test"``."""
+        split = self.split
+        first, end = (0, split.train_end) if name == "train" else split.window(name)
+        if end <= first:
+            return None, None
+        return self.returns.index[first].date(), self.returns.index[end - 1].date()
 
 
 REGIME_LABELS = ("bull", "bear", "sideways")
@@ -95,15 +122,21 @@ def training_panel_get(
     symbols: Sequence[str] | None,
     start: dt.date | None,
     end: dt.date | None,
+    validation_end: dt.date | None = None,
     test_end: dt.date | None,
     env_config: EnvConfig,
     use_regimes: bool = True,
+    require_test: bool = True,
 ) -> TrainingPanel:
-    """Returns of the universe over ``start .. test_end``, split at ``end``.
+    """Returns of the universe over ``start .. test_end``, split into train (``.. end``),
+    validation (``.. validation_end``) and test (the rest).
 
     Without ``symbols``: the active assets with a full price history over the window
     (others are dropped). With ``symbols``: each must have one (422 naming them).
-    Without ``end``: the last quarter of the days is held out.
+    Without ``end``: 60 % train, 20 % validation, 20 % test; with ``end`` but no
+    ``validation_end``: the days after ``end`` are halved into validation and test.
+    ``require_test=False`` (the promotion gate's re-evaluations, which load prices only
+    up to the validation end) accepts a panel with no test days.
     """
     from marketdata.models import Asset
     from marketdata.selectors import price_panel_get
@@ -114,8 +147,14 @@ def training_panel_get(
         raise Unprocessable("an agent needs at least two assets with prices", field="assets")
     if start and end and end <= start:
         raise ValidationFailed("end must be after start", field="end")
-    if end and test_end and test_end <= end:
-        raise ValidationFailed("test_end must be after end", field="test_end")
+    if validation_end and not end:
+        raise ValidationFailed("validation_end needs end (the last training day)", field="validation_end")
+    if end and validation_end and validation_end <= end:
+        raise ValidationFailed("validation_end must be after end", field="validation_end")
+    last_fixed = validation_end or end
+    if last_fixed and test_end and (test_end < last_fixed or (test_end == last_fixed and require_test)):
+        field = "validation_end" if validation_end else "end"
+        raise ValidationFailed(f"test_end must be after {field}", field="test_end")
     prices = price_panel_get(symbols=universe, start=start, end=test_end, how="outer", error_field="assets")
     gaps = [s for s in universe if prices[s].isna().any()]
     if gaps and explicit:
@@ -126,10 +165,16 @@ def training_panel_get(
     if len(universe) < 2:
         raise Unprocessable("fewer than two assets have a full history over the window", field="assets")
     returns = (prices[universe] / prices[universe].shift(1) - 1.0).iloc[1:]
+    days = len(returns)
     if end is None:
-        train_days = int(len(returns) * 0.75)
+        train_days = int(days * DEFAULT_SPLIT[0])
+        validation_days = int(days * DEFAULT_SPLIT[1])
     else:
         train_days = int((returns.index <= pd.Timestamp(end)).sum())
+        if validation_end is None:
+            validation_days = (days - train_days + 1) // 2 if require_test else days - train_days
+        else:
+            validation_days = int((returns.index <= pd.Timestamp(validation_end)).sum()) - train_days
     c = env_config
     need = max(c.window, c.vol_window) + c.episode_length * c.decision_interval + 2
     if train_days < need:
@@ -137,14 +182,20 @@ def training_panel_get(
             f"the training window has {train_days} days of returns; at least {need} are needed",
             field="start",
         )
-    if len(returns) - train_days < MIN_TEST_DAYS:
+    if validation_days < MIN_WINDOW_DAYS:
         raise Unprocessable(
-            f"the held-out window has {len(returns) - train_days} days; at least {MIN_TEST_DAYS} are needed",
-            field="end",
+            f"the validation window has {validation_days} days; at least {MIN_WINDOW_DAYS} are needed",
+            field="validation_end" if validation_end else "end",
+        )
+    test_days = days - train_days - validation_days
+    if require_test and test_days < MIN_WINDOW_DAYS:
+        raise Unprocessable(
+            f"the test window has {test_days} days; at least {MIN_WINDOW_DAYS} are needed",
+            field="test_end" if test_end else "end",
         )
     classes = dict(Asset.objects.filter(symbol__in=universe).values_list("symbol", "asset_class"))
     regimes = _regime_panel(returns.index) if use_regimes else None
-    return TrainingPanel(returns, train_days, [classes.get(s, "equity") for s in universe], regimes)
+    return TrainingPanel(returns, train_days, validation_days, [classes.get(s, "equity") for s in universe], regimes)
 
 
 def agent_engine_build(
@@ -153,26 +204,14 @@ def agent_engine_build(
 ) -> tuple[Agent, int]:
     """A fresh, untrained engine agent sized as production training sizes it for
     ``episodes`` training episodes, and the number of envs to train it with (no database
-    access; also used by backtests' walk-forward retraining)."""
-    overrides = overrides or {}
-    steps = episodes * env_config.episode_length
-    if algorithm == "ppo":
-        # the engine's defaults (256 episodes per rollout, 2 x 2 minibatches, bf16 where
-        # native: docs/benchmarks/rl.md), never more episodes per rollout than asked for
-        cfg = PPOConfig(
-            num_envs=min(PPOConfig.num_envs, episodes), num_steps=env_config.episode_length,
-            total_timesteps=steps, checkpoint_every=2,
+    access; also used by backtests' walk-forward retraining): :func:`mlagents.rl.sizing.engine_build`."""
+    try:
+        return engine_build(
+            algorithm=algorithm, n_assets=n_assets, obs_dim=obs_dim, env_config=env_config, episodes=episodes,
+            seed=seed, asset_classes=asset_classes, overrides=overrides,
         )
-        cfg = replace(cfg, **overrides)
-        return PPOAgent(obs_dim, n_assets + 1, cfg, env_config, seed=seed), cfg.num_envs
-    if algorithm == "primal_dual":
-        cfg = PrimalDualConfig(num_envs=32)
-        cfg = replace(cfg, iterations=max(1, episodes // cfg.num_envs), **overrides)
-        return PrimalDualAgent(n_assets, obs_dim, cfg, env_config, seed=seed), cfg.num_envs
-    if algorithm == "dqn":
-        cfg = replace(DQNConfig(), total_steps=steps, learning_starts=min(1000, steps // 5), **overrides)
-        return DQNAgent(n_assets, obs_dim, cfg, env_config, asset_classes=asset_classes, seed=seed), cfg.num_envs
-    raise ValidationFailed(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}", field="algo")
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="algo") from None
 
 
 def _policy(agent: Agent):
@@ -219,11 +258,21 @@ def _version_next(algorithm: str) -> int:
     return (AgentModel.objects.filter(algorithm=algorithm).aggregate(v=Max("version"))["v"] or 0) + 1
 
 
+def gate_inputs(evaluation: dict | None) -> tuple[dict | None, dict]:
+    """The (agent metrics, baseline metrics) a stored evaluation gives the promotion gate:
+    its validation window's; for a model stored before the validation window existed, its
+    one held-out window's."""
+    evaluation = evaluation or {}
+    section = evaluation.get("validation") if "validation" in evaluation else evaluation
+    section = section or {}
+    return section.get("agent"), section.get("baselines") or {}
+
+
 def _incumbent_metrics(
     incumbent: AgentModel | None, panel: TrainingPanel, universe: list[str]
 ) -> dict | None:
-    """The active model's metrics on the *same* held-out window when it can run on this
-    universe; otherwise its own stored held-out metrics."""
+    """The active model's metrics on the candidate's *validation* window when it can run
+    on this universe; otherwise its own stored validation metrics. Never the test window."""
     if incumbent is None:
         return None
     uses_regimes = bool((incumbent.hyperparameters or {}).get("regime_labels"))
@@ -235,13 +284,29 @@ def _incumbent_metrics(
         from mlagents.selectors import agent_engine_get
 
         engine = agent_engine_get(agent=incumbent)
-        table = evaluate_walk_forward(
-            panel.returns.to_numpy(), test_start=panel.train_days,
+        table = evaluate_window(
+            panel.returns.to_numpy(), panel.split, "validation",
             agents={"incumbent": (_policy(engine), engine.env_config)}, include_baselines=False,
             regimes=panel.regimes if uses_regimes else None,
         )
         return table["incumbent"]
-    return (incumbent.evaluation or {}).get("agent")
+    return gate_inputs(incumbent.evaluation)[0]
+
+
+def _window_report(
+    returns: np.ndarray, panel: TrainingPanel, window: str, agent: Agent, env_config: EnvConfig,
+) -> dict:
+    """Metrics of ``agent`` and the baselines on one window, with the success rate."""
+    split = panel.split
+    table = evaluate_window(
+        returns, split, window, agents={"agent": (_policy(agent), env_config)}, regimes=panel.regimes
+    )
+    first, last = panel.window_dates(window)
+    return {
+        "start": first.isoformat(), "end": last.isoformat(),
+        "agent": table.pop("agent"), "baselines": table,
+        "success": window_success_rate(returns, _policy(agent), env_config, split, window, regimes=panel.regimes),
+    }
 
 
 def agent_train(
@@ -250,6 +315,7 @@ def agent_train(
     symbols: Sequence[str] | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    validation_end: dt.date | None = None,
     test_end: dt.date | None = None,
     episodes: int | None = None,
     seed: int = 0,
@@ -257,21 +323,30 @@ def agent_train(
     hyperparameters: dict | None = None,
     progress: Progress | None = None,
 ) -> AgentModel:
-    """Train, evaluate on the held-out window, register and (maybe) promote an agent.
+    """Train on ``start .. end``, select and gate on ``.. validation_end``, report on
+    ``.. test_end``; register the model and promote it only if the gate passes it.
 
-    The training window is ``start .. end``; the held-out window is the days after
-    ``end`` up to ``test_end`` (or the last price). Deterministic for a given seed.
+    See :func:`training_panel_get` for the defaults of the windows. Deterministic for a
+    given seed. The test window's prices reach nothing but the stored test report: the
+    snapshots are scored and the gate decides on ``returns[:validation_end]``.
     """
     if algorithm not in ALGORITHMS:
         raise ValidationFailed(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}", field="algo")
     if episodes is not None and episodes < 1:
         raise ValidationFailed("episodes must be a positive number", field="episodes")
     env_config = env_config or DEFAULT_ENV
-    panel = training_panel_get(symbols=symbols, start=start, end=end, test_end=test_end, env_config=env_config)
+    panel = training_panel_get(
+        symbols=symbols, start=start, end=end, validation_end=validation_end, test_end=test_end,
+        env_config=env_config,
+    )
+    split = panel.split
     universe = list(panel.returns.columns)
     returns = panel.returns.to_numpy()
-    train_returns = returns[: panel.train_days]
-    train_regimes = None if panel.regimes is None else panel.regimes[: panel.train_days]
+    # what selection and the gate may read: the rows up to the validation window's end
+    seen = returns[: split.validation_end]
+    seen_regimes = None if panel.regimes is None else panel.regimes[: split.validation_end]
+    train_returns = returns[: split.train_end]
+    train_regimes = None if panel.regimes is None else panel.regimes[: split.train_end]
     episodes = episodes or DEFAULT_EPISODES[algorithm]
     torch.manual_seed(seed)
     probe = VecPortfolioEnv(train_returns, env_config, regimes=train_regimes)
@@ -280,6 +355,8 @@ def agent_train(
         episodes=episodes, seed=seed, asset_classes=panel.asset_classes, overrides=hyperparameters,
     )
     agent.meta = {"symbols": universe, "asset_classes": panel.asset_classes}
+    (train_first, train_last), (val_first, val_last) = panel.window_dates("train"), panel.window_dates("validation")
+    test_first, test_last = panel.window_dates("test")
     with transaction.atomic():
         model = AgentModel.objects.create(
             algorithm=algorithm,
@@ -293,10 +370,9 @@ def agent_train(
             },
             env_config=env_config.to_dict(),
             seed=seed,
-            train_start=panel.returns.index[0].date(),
-            train_end=panel.returns.index[panel.train_days - 1].date(),
-            test_start=panel.returns.index[panel.train_days].date(),
-            test_end=panel.returns.index[-1].date(),
+            train_start=train_first, train_end=train_last,
+            validation_start=val_first, validation_end=val_last,
+            test_start=test_first, test_end=test_last,
         )
     last_saved = [0.0]
 
@@ -310,23 +386,22 @@ def agent_train(
 
     started = time.perf_counter()
     env = VecPortfolioEnv(train_returns, env_config, num_envs=num_envs, seed=seed, regimes=train_regimes)
+    options = {}
     if isinstance(agent, PPOAgent):
-        checkpoints = Path(settings.MEDIA_ROOT) / "agents" / "checkpoints" / f"ppo_v{model.version}"
-        history = agent.train(env, progress=on_progress, checkpoint_dir=checkpoints)
-    else:
-        history = agent.train(env, progress=on_progress)
+        options["checkpoint_dir"] = Path(settings.MEDIA_ROOT) / "agents" / "checkpoints" / f"ppo_v{model.version}"
+    selection = train_selected(
+        agent, env, progress=on_progress, **options,
+        score=lambda a: validation_sharpe(seen, _policy(a), env_config, split, regimes=seen_regimes),
+    )
+    agent, history = selection.agent, selection.history
     training_seconds = time.perf_counter() - started
 
-    table = evaluate_walk_forward(
-        returns, test_start=panel.train_days, agents={"agent": (_policy(agent), env_config)},
-        regimes=panel.regimes,
-    )
-    agent_metrics = table.pop("agent")
-    extra = episode_success_rate(
-        returns, _policy(agent), env_config, test_start=panel.train_days, regimes=panel.regimes
-    )
+    validation = _window_report(seen, panel, "validation", agent, env_config)
     if progress:
-        progress(0.97, {"sharpe_ratio": agent_metrics["sharpe_ratio"]})
+        progress(0.95, {"sharpe_ratio": validation["agent"]["sharpe_ratio"]})
+    test = _window_report(returns, panel, "test", agent, env_config)
+    if progress:
+        progress(0.98, {"sharpe_ratio": test["agent"]["sharpe_ratio"]})
     buffer = io.BytesIO()
     agent.save(buffer)
     with transaction.atomic():
@@ -337,19 +412,23 @@ def agent_train(
             .exclude(pk=model.pk)
             .first()
         )
-        decision = promotion_decision(agent_metrics, table, _incumbent_metrics(incumbent, panel, universe))
+        # the gate reads the validation window only (``test`` is not an input)
+        decision = promotion_decision(
+            validation["agent"], validation["baselines"], _incumbent_metrics(incumbent, panel, universe)
+        )
         model.artifact.save(f"{algorithm}_v{model.version}.pt", ContentFile(buffer.getvalue()), save=False)
         model.evaluation = _clean(
             {
-                "agent": agent_metrics,
-                "baselines": table,
-                "extra": extra,
+                "validation": validation,
+                "test": test,
+                "selection": selection.to_dict(),
                 # last training statistics (PPO: approx_kl, clip_fraction...; primal-dual:
                 # violation rate and mean residual per constraint, ρ, λ; DQN: ε, loss)
                 "training": {k: float(v) for k, v in (history[-1] if history else {}).items()},
             }
         )
-        model.sharpe_ratio = _clean(agent_metrics["sharpe_ratio"])
+        model.sharpe_ratio = _clean(validation["agent"]["sharpe_ratio"])
+        model.test_sharpe_ratio = _clean(test["agent"]["sharpe_ratio"])
         model.promotion_reason = decision.reason
         model.training_seconds = training_seconds
         model.progress = 1.0
@@ -378,15 +457,17 @@ def agent_retire(*, agent: AgentModel) -> AgentModel:
 
 def agents_retrain(
     *,
-    algorithms: Sequence[str] = ALGORITHMS,
+    algorithms: Sequence[str] | None = None,
     years: int = 6,
-    holdout_days: int = 252,
+    holdout_days: int = 504,
     symbols: Sequence[str] | None = None,
     seed: int = 0,
     episodes: int | None = None,
 ) -> list[AgentModel]:
-    """The weekly retrain: each algorithm on the last ``years`` of data, the final
-    ``holdout_days`` held out. Returns the new models (promoted or not)."""
+    """The weekly retrain: each algorithm on the last ``years`` of data; the final
+    ``holdout_days`` are held out, the first half as the validation window (selection and
+    the gate), the second as the test window (reported). Returns the new models (promoted
+    or not). ``algorithms`` defaults to the default menu (:data:`DEFAULT_ALGORITHMS`)."""
     from marketdata.models import PriceBar
 
     last = PriceBar.objects.aggregate(d=Max("date"))["d"]
@@ -394,9 +475,11 @@ def agents_retrain(
         raise Unprocessable("no prices to train on; load market data first", field="symbols")
     start = last - dt.timedelta(days=365 * years)
     end = last - dt.timedelta(days=int(holdout_days * 365 / 252))
+    validation_end = last - dt.timedelta(days=int(holdout_days / 2 * 365 / 252))
     return [
-        agent_train(algorithm=a, symbols=symbols, start=start, end=end, seed=seed, episodes=episodes)
-        for a in algorithms
+        agent_train(algorithm=a, symbols=symbols, start=start, end=end, validation_end=validation_end,
+                    seed=seed, episodes=episodes)
+        for a in (algorithms or DEFAULT_ALGORITHMS)
     ]
 
 
@@ -487,23 +570,27 @@ class GateOutcome:
 
 
 def _gate_incumbent_metrics(candidate: AgentModel, incumbent: AgentModel | None) -> dict | None:
-    """The incumbent's metrics on the candidate's held-out window when the data and its
-    artifact allow it (as at training time); otherwise its own stored held-out metrics."""
+    """The incumbent's metrics on the candidate's validation window when the data and its
+    artifact allow it (as at training time; prices are loaded only up to the validation
+    window's end); otherwise its own stored validation metrics."""
     if incumbent is None:
         return None
+    if candidate.validation_end is None:  # stored before validation windows: no re-evaluation
+        return gate_inputs(incumbent.evaluation)[0]
     try:
         panel = training_panel_get(
             symbols=list(candidate.universe), start=candidate.train_start, end=candidate.train_end,
-            test_end=candidate.test_end, env_config=EnvConfig.from_dict(candidate.env_config or {}),
+            validation_end=candidate.validation_end, test_end=candidate.validation_end,
+            env_config=EnvConfig.from_dict(candidate.env_config or {}), require_test=False,
         )
     except (Unprocessable, ValidationFailed, NotFound, KeyError, TypeError):
-        return (incumbent.evaluation or {}).get("agent")
+        return gate_inputs(incumbent.evaluation)[0]
     return _incumbent_metrics(incumbent, panel, list(panel.returns.columns))
 
 
 def agent_promote(*, agent: AgentModel | int) -> GateOutcome:
-    """Promote a candidate only if the promotion gate passes it now: its held-out Sharpe
-    at least every baseline's and above the active model's. Refused → 409 with the gate's
+    """Promote a candidate only if the promotion gate passes it now: its validation Sharpe
+    at least every baseline's and above the active model's (on the same validation window). Refused → 409 with the gate's
     reason (nothing changes). The reason is stored on the candidate either way."""
     pk = agent if isinstance(agent, int) else agent.pk
     with transaction.atomic():
@@ -513,17 +600,15 @@ def agent_promote(*, agent: AgentModel | int) -> GateOutcome:
         if model.status != AgentStatus.CANDIDATE:
             raise Conflict(f"agent {model} is {model.status}; only candidates can be promoted",
                            code="agent_not_candidate", field="agent")
-        evaluation = model.evaluation or {}
-        if not model.artifact or "agent" not in evaluation:
-            raise Conflict(f"agent {model} has no trained artifact and held-out evaluation",
+        candidate, baselines = gate_inputs(model.evaluation)
+        if not model.artifact or candidate is None:
+            raise Conflict(f"agent {model} has no trained artifact and validation evaluation",
                            code="agent_not_evaluated", field="agent")
         incumbent = (
             AgentModel.objects.select_for_update()
             .filter(algorithm=model.algorithm, status=AgentStatus.ACTIVE).first()
         )
-        decision = promotion_decision(
-            evaluation["agent"], evaluation.get("baselines") or {}, _gate_incumbent_metrics(model, incumbent)
-        )
+        decision = promotion_decision(candidate, baselines, _gate_incumbent_metrics(model, incumbent))
         if not decision.promote:
             AgentModel.objects.filter(pk=model.pk).update(promotion_reason=decision.reason)
         else:
@@ -559,8 +644,8 @@ def agent_rollback(*, algorithm: str) -> GateOutcome:
         if previous is None:
             raise Conflict(f"{active} replaced no earlier model; retire it instead",
                            code="no_previous_agent", field="algorithm")
-        evaluation = previous.evaluation or {}
-        decision = promotion_decision(evaluation.get("agent") or {}, evaluation.get("baselines") or {})
+        candidate, baselines = gate_inputs(previous.evaluation)
+        decision = promotion_decision(candidate or {}, baselines)
         if decision.promote:
             now = timezone.now()
             active.status, active.retired_at = AgentStatus.RETIRED, now

@@ -43,7 +43,11 @@ class StrategyContext:
     ``returns`` holds simple daily returns of adjusted close, dates x symbols, ending
     on or before ``as_of``. ``current_weights`` maps symbol -> weight of portfolio value
     (cash is whatever the weights leave of 1.0). ``constraints`` is the optimizer's
-    constraint specification (``portfolios.optimization`` types) or ``None``.
+    constraint specification (``portfolios.optimization`` types) or ``None``. ``limits``
+    is the portfolio's resolved :class:`portfolios.policy.PolicyLimits` (tier, horizon,
+    overrides, exclusions) or ``None`` (a strategy then reads ``risk_tier``'s defaults):
+    strategies that cannot put constraints into their own solve (RL agents) project their
+    output onto it, so the autopilot's projection and checks find nothing to change.
     """
 
     as_of: date
@@ -55,6 +59,7 @@ class StrategyContext:
     regime: RegimeState | None = None
     asset_classes: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    limits: Any = None
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from mlagents.regime.engine.hybrid import HybridStrategy
 from mlagents.regime.engine.policy import AdaptiveStrategy
 from portfolios.strategies import StrategyContext, StrategyError, register, strategy_get
 
-HYBRID_AGENTS = ("agent:primal_dual", "agent:ppo", "agent:dqn")
-"""Agents the hybrid tries, in this order, when the settings name none (the first promoted one wins)."""
+HYBRID_AGENTS = ("agent:primal_dual", "agent:ppo")
+"""Agents the hybrid tries, in this order, when the settings name none (the first promoted one
+wins): the default menu's (DQN, off the menu, only when named)."""
 
 
 def _policy_rules():

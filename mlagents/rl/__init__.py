@@ -5,8 +5,10 @@
 * :mod:`mlagents.rl.ppo` — PPO with a logistic-normal policy over the simplex;
 * :mod:`mlagents.rl.primal_dual` — the constrained actor / critic-λ / critic-y agent;
 * :mod:`mlagents.rl.dqn` — double DQN over a menu of allocations;
-* :mod:`mlagents.rl.evaluation` — walk-forward evaluation against baselines, metrics,
-  the promotion gate;
+* :mod:`mlagents.rl.evaluation` — train / validation / test splits, walk-forward
+  evaluation against baselines, metrics, the promotion gate (validation only);
+* :mod:`mlagents.rl.selection` — keeping the best training snapshot by validation score;
+* :mod:`mlagents.rl.sizing` — production sizing of a fresh agent for a budget;
 * :mod:`mlagents.rl.inference` — loading an artifact and deciding (weights, confidence,
   attribution).
 """

@@ -1,5 +1,13 @@
 """Walk-forward evaluation of agents against classical baselines, and the promotion gate.
 
+**Three windows** (:class:`Split`): the agent trains on the first, is selected and passed
+or refused by the promotion gate on the second (validation), and is *reported* on the
+third (test). The validation functions here are handed ``returns[:validation_end]`` —
+the test rows are not passed to them at all — so neither model selection nor the gate
+can read the test window (a test poisons the test prices and checks the gate's decision
+does not move). Reporting on the window that selected the model would be selection on
+the test set.
+
 Every strategy — agent or baseline — runs through the same :class:`VecPortfolioEnv`
 dynamics with the same proportional costs, from the same decision day to the end of
 the held-out window, on returns it has not seen (the return panel before the window
@@ -248,6 +256,93 @@ def episode_success_rate(
     return {"episodes": float(total), "success_rate": wins / total if total else float("nan")}
 
 
+# ------------------------------------------------------------ the three windows
+@dataclass(frozen=True)
+class Split:
+    """One train / validation / test split of a return panel, as row boundaries.
+
+    Rows ``[0, train_end)`` train the agent, ``[train_end, validation_end)`` select it and
+    feed the promotion gate, ``[validation_end, end)`` are the test window, only reported.
+    The training rows before each window also feed its look-back (the agents' window, the
+    optimizer baselines' trailing year); that is history, not the window's outcomes.
+    """
+
+    train_end: int
+    validation_end: int
+    end: int
+
+    def __post_init__(self) -> None:
+        # an empty test window is allowed: the gate's re-evaluations load no test day
+        if not 0 < self.train_end < self.validation_end <= self.end:
+            raise ValueError(
+                f"a split needs 0 < train_end < validation_end <= end, got "
+                f"{self.train_end}, {self.validation_end}, {self.end}"
+            )
+
+    def window(self, name: str) -> tuple[int, int]:
+        """``(first row, end row)`` of ``"validation"`` or ``"test"``."""
+        if name == "validation":
+            return self.train_end, self.validation_end
+        if name == "test":
+            return self.validation_end, self.end
+        raise ValueError(f"unknown window {name!r}; use validation or test")
+
+
+def _upto(array: np.ndarray | None, end: int) -> np.ndarray | None:
+    return None if array is None else array[:end]
+
+
+def evaluate_window(
+    returns: np.ndarray,
+    split: Split,
+    window: str,
+    *,
+    agents: Mapping[str, tuple[Policy, EnvConfig]],
+    include_baselines: bool = True,
+    regimes: np.ndarray | None = None,
+    **options,
+) -> dict[str, dict[str, float | None]]:
+    """:func:`evaluate_walk_forward` on one window of ``split``, given only the rows up to
+    that window's end (the validation evaluation never receives a test row)."""
+    first, end = split.window(window)
+    return evaluate_walk_forward(
+        returns[:end], test_start=first, agents=agents, include_baselines=include_baselines,
+        regimes=_upto(regimes, end), **options,
+    )
+
+
+def window_success_rate(
+    returns: np.ndarray,
+    policy: Policy,
+    env_config: EnvConfig,
+    split: Split,
+    window: str,
+    *,
+    regimes: np.ndarray | None = None,
+) -> dict[str, float]:
+    """:func:`episode_success_rate` on one window of ``split`` (rows up to its end only)."""
+    first, end = split.window(window)
+    return episode_success_rate(
+        returns[:end], policy, env_config, test_start=first, regimes=_upto(regimes, end)
+    )
+
+
+def validation_sharpe(
+    returns: np.ndarray,
+    policy: Policy,
+    env_config: EnvConfig,
+    split: Split,
+    *,
+    regimes: np.ndarray | None = None,
+) -> float:
+    """The agent's Sharpe ratio on the validation window, computed as the gate computes it
+    (model selection's score; NaN-free: ``-inf`` when undefined)."""
+    first, end = split.window("validation")
+    bt = run_policy(returns[:end], policy, env_config, start=first - 1, regimes=_upto(regimes, end))
+    value = backtest_metrics(bt)["sharpe_ratio"]
+    return -math.inf if value is None or not math.isfinite(value) else float(value)
+
+
 # ------------------------------------------------------------- promotion gate
 @dataclass(frozen=True)
 class PromotionDecision:
@@ -262,8 +357,9 @@ def promotion_decision(
     *,
     metric: str = "sharpe_ratio",
 ) -> PromotionDecision:
-    """Promote only if the candidate's held-out ``metric`` is at least every baseline's
-    and strictly above the incumbent's (all evaluated on the same window)."""
+    """Promote only if the candidate's ``metric`` is at least every baseline's and strictly
+    above the incumbent's, all evaluated on the same window: the *validation* window
+    (never the test window, which is only reported)."""
 
     def val(m: Mapping[str, float | None]) -> float:
         v = m.get(metric)
@@ -271,11 +367,11 @@ def promotion_decision(
 
     cand = val(candidate)
     if cand == -math.inf:
-        return PromotionDecision(False, f"candidate has no {metric} on the held-out window")
+        return PromotionDecision(False, f"candidate has no {metric} on the validation window")
     losses = [f"{name} ({val(m):.3f})" for name, m in baselines.items() if val(m) > cand]
     if losses:
         return PromotionDecision(
-            False, f"{metric} {cand:.3f} is below baseline(s) {', '.join(losses)} on the held-out window"
+            False, f"{metric} {cand:.3f} is below baseline(s) {', '.join(losses)} on the validation window"
         )
     if incumbent is not None and val(incumbent) >= cand:
         return PromotionDecision(
@@ -283,4 +379,4 @@ def promotion_decision(
         )
     beaten = ", ".join(f"{n} ({val(m):.3f})" for n, m in baselines.items()) or "no baselines"
     inc = "" if incumbent is None else f" and the active model ({val(incumbent):.3f})"
-    return PromotionDecision(True, f"{metric} {cand:.3f} beats {beaten}{inc} on the held-out window")
+    return PromotionDecision(True, f"{metric} {cand:.3f} beats {beaten}{inc} on the validation window")

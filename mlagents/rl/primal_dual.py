@@ -72,6 +72,10 @@ class PrimalDualConfig:
     """Limit on the sum of absolute weight changes per decision."""
     max_weight: float = 0.4
     """Limit on any single asset's weight."""
+    exempt_first_trade: bool = False
+    """Leave each episode's first decision out of the turnover constraint: it builds the
+    portfolio from the initial allocation (cash), which no turnover limit meant to forbid —
+    the evaluation exempts it too. Needed for a tight ``max_turnover``."""
     use_multipliers: bool = True
     """False trains the same actor on the reward alone (the ablation the tests compare)."""
     use_execution_model: bool = True
@@ -353,6 +357,8 @@ class PrimalDualAgent:
         )
         lam = torch.stack(lambdas, dim=1)  # (B, L, 3)
         lam_by = {"cvar": lam[..., 0].mean(dim=1), "turnover": lam[..., 1], "concentration": lam[..., 2]}
+        if c.exempt_first_trade and L > 1:
+            g["turnover"], lam_by["turnover"] = g["turnover"][:, 1:], lam_by["turnover"][:, 1:]
         objective = reward.sum(dim=1).mean() * c.reward_scale / L
         actor_loss = -objective
         if c.use_multipliers:

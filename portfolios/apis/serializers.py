@@ -228,7 +228,9 @@ class AutonomySerializer(serializers.ModelSerializer):
 
     strategy = serializers.CharField(
         max_length=80, required=False,
-        help_text="A registered strategy, e.g. optimizer:max_sharpe, optimizer:min_volatility, agent:ppo.",
+        help_text="A registered strategy, e.g. optimizer:max_sharpe, optimizer:min_volatility, agent:ppo, "
+        "agent:primal_dual. agent:dqn is off the default menu (its results vary too much across training "
+        "seeds: docs/RL_EVALUATION.md) and is accepted only where the operator offers it.",
     )
     esg_constraints = EsgConstraintsSerializer(required=False)
     constraints = AutonomyConstraintsSerializer(
@@ -241,7 +243,8 @@ class AutonomySerializer(serializers.ModelSerializer):
     )
     hybrid_agent = _HybridAgentField(
         choices=["agent:ppo", "agent:primal_dual", "agent:dqn"], required=False, allow_blank=True, allow_null=True,
-        help_text="The hybrid strategy's RL agent; null: any promoted one.",
+        help_text="The hybrid strategy's RL agent; null: the first promoted of agent:primal_dual, agent:ppo. "
+        "agent:dqn is accepted only where the operator offers it (off the default menu).",
     )
     hybrid_alpha = serializers.DecimalField(
         max_digits=4, decimal_places=3, min_value=Decimal("0"), max_value=Decimal("1"), required=False,
@@ -282,6 +285,10 @@ class AutonomySerializer(serializers.ModelSerializer):
         read_only_fields = ["updated_at"]
 
     def validate_hybrid_agent(self, value: str | None) -> str:
+        if value and value not in strategies.strategy_names():
+            raise serializers.ValidationError(
+                f"{value} is not offered here; use agent:ppo or agent:primal_dual (or null for any promoted one)"
+            )
         return value or ""  # stored blank; null and "" both mean "any promoted agent"
 
     def validate_strategy(self, value: str) -> str:

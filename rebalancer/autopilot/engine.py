@@ -284,6 +284,7 @@ def strategy_targets(
         risk_tier=config.risk_tier,
         constraints=optimizer_constraints(config.limits, symbols, classes),
         regime=regime,
+        limits=config.limits,
         asset_classes=classes,
         options={"target_weights": dict(config.target_weights), **dict(config.strategy_options)},
     )

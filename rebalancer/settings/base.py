@@ -175,6 +175,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+from rebalancer.settings.integrations.agents import *  # noqa: E402,F403
 from rebalancer.settings.integrations.alpaca import *  # noqa: E402,F403
 from rebalancer.settings.integrations.celery import *  # noqa: E402,F403
 from rebalancer.settings.integrations.drf import *  # noqa: E402,F403

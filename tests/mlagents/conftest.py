@@ -37,3 +37,14 @@ def small_market(db):
                          "close": p, "adj_close": p, "volume": 1000})
     prices_upsert(frame=pd.DataFrame(rows), provider="test")
     return pd.DataFrame(prices, index=dates, columns=list(SYMBOLS))
+
+
+@pytest.fixture
+def dqn_offered():
+    """``agent:dqn`` registered, as where the operator opts in (MLAGENTS_OPT_IN_AGENTS=dqn)."""
+    from mlagents.strategies import register_agent_strategies
+    from portfolios.strategies import unregister
+
+    register_agent_strategies(opt_in=["dqn"])
+    yield
+    unregister("agent:dqn")

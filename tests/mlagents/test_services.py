@@ -1,3 +1,4 @@
+import contextlib
 import datetime as dt
 import io
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 from django.core.management import call_command
 
-from common.errors import Unprocessable, ValidationFailed
+from common.errors import Conflict, Unprocessable, ValidationFailed
 from mlagents.models import AgentHistory, AgentModel, AgentStatus
 from mlagents.rl.evaluation import PromotionDecision
 from mlagents.services import DEFAULT_ENV, agent_retire, agent_train
@@ -26,13 +27,27 @@ def test_train_registers_model_with_evaluation_artifact_and_history(small_market
     assert (model.algorithm, model.version, model.progress) == ("ppo", 1, 1.0)
     assert model.universe == ["AAA", "BBB", "CCC", "DDD"]
     assert model.asset_classes == ["equity", "bond", "equity", "commodity"]
-    assert model.train_end == END and model.test_start > END
-    assert model.test_end == small_market.index[-1].date()
-    assert set(model.evaluation["baselines"]) == {"buy_and_hold", "equal_weight", "min_variance", "max_sharpe"}
-    assert {"sharpe_ratio", "max_drawdown", "turnover", "win_rate", "profit_factor", "violation_rate"} <= set(
-        model.evaluation["agent"]
-    )
-    assert model.sharpe_ratio == model.evaluation["agent"]["sharpe_ratio"]
+    # three successive windows: train .. END, then validation, then test to the last price
+    dates = [d.date() for d in small_market.index[1:]]
+    after = [d for d in dates if d > END]
+    assert model.train_end == END
+    assert (model.validation_start, model.validation_end) == (after[0], after[(len(after) + 1) // 2 - 1])
+    assert (model.test_start, model.test_end) == (after[(len(after) + 1) // 2], dates[-1])
+    for window in ("validation", "test"):
+        section = model.evaluation[window]
+        assert set(section["baselines"]) == {"buy_and_hold", "equal_weight", "min_variance", "max_sharpe"}
+        assert {"sharpe_ratio", "max_drawdown", "turnover", "win_rate", "profit_factor", "violation_rate"} <= set(
+            section["agent"]
+        )
+        assert section["success"]["episodes"] >= 0
+    assert (model.evaluation["validation"]["start"], model.evaluation["test"]["end"]) == (
+        model.validation_start.isoformat(), model.test_end.isoformat())
+    assert model.sharpe_ratio == model.evaluation["validation"]["agent"]["sharpe_ratio"]
+    assert model.test_sharpe_ratio == model.evaluation["test"]["agent"]["sharpe_ratio"]
+    assert model.sharpe_ratio != model.test_sharpe_ratio
+    selection = model.evaluation["selection"]
+    assert [s["fraction"] for s in selection["snapshots"]][-1] == 1.0
+    assert selection["chosen_score"] == max(s["score"] for s in selection["snapshots"])
     assert {"approx_kl", "clip_fraction", "explained_variance"} <= set(model.evaluation["training"])
     assert model.promotion_reason
     assert (model.status == AgentStatus.ACTIVE) == ("beats" in model.promotion_reason)
@@ -46,7 +61,8 @@ def test_training_is_deterministic_for_a_seed(small_market, torch_one_thread):
     a = _train(episodes=32)
     b = _train(episodes=32)
     assert a.version + 1 == b.version
-    assert a.evaluation["agent"] == b.evaluation["agent"]
+    assert a.evaluation["validation"] == b.evaluation["validation"]
+    assert a.evaluation["test"] == b.evaluation["test"]
 
 
 def test_gate_keeps_a_better_incumbent_active(small_market, torch_one_thread, monkeypatch):
@@ -56,7 +72,7 @@ def test_gate_keeps_a_better_incumbent_active(small_market, torch_one_thread, mo
         evaluation={"agent": {"sharpe_ratio": 99.0}}, sharpe_ratio=99.0,
     )
     monkeypatch.setattr(
-        "mlagents.services.evaluate_walk_forward",
+        "mlagents.services.evaluate_window",
         lambda *a, **k: {"agent": {"sharpe_ratio": 5.0}, "equal_weight": {"sharpe_ratio": 1.0}},
     )
     # when
@@ -96,8 +112,14 @@ def test_explicit_assets_need_full_history(small_market):
 def test_rejects_unknown_algorithm_and_short_windows(small_market):
     with pytest.raises(ValidationFailed):
         agent_train(algorithm="a2c")
-    with pytest.raises(Unprocessable, match="held-out"):
+    with pytest.raises(Unprocessable, match="the validation window has 5 days; at least 63") as err:
         agent_train(algorithm="ppo", end=small_market.index[-10].date())
+    assert err.value.field == "end"
+    with pytest.raises(Unprocessable, match="the test window has 9 days; at least 63") as err:
+        agent_train(algorithm="ppo", end=END, validation_end=small_market.index[-10].date())
+    assert err.value.field == "end"
+    with pytest.raises(ValidationFailed, match="validation_end must be after end") as err:
+        agent_train(algorithm="ppo", end=END, validation_end=END)
     assert AgentModel.objects.count() == 0
 
 
@@ -108,17 +130,40 @@ def test_retire_takes_the_agent_out_of_service(db):
     assert model.status == AgentStatus.RETIRED
 
 
-def test_train_agent_command_prints_the_table(small_market, torch_one_thread):
+def test_train_agent_command_prints_validation_and_test_separately(small_market, torch_one_thread):
+    # when
     out, err = io.StringIO(), io.StringIO()
     call_command(
-        "train_agent", "--algo", "primal_dual", "--episodes", "64", "--end", "2021-01-29", "--seed", "1",
-        stdout=out, stderr=err,
+        "train_agent", "--algo", "primal_dual", "--episodes", "64", "--end", "2021-01-29",
+        "--validation-end", "2021-05-07", "--seed", "1", stdout=out, stderr=err,
     )
-    text = out.getvalue()
-    assert "primal_dual v1" in text and "equal_weight" in text and "max_sharpe" in text
+    # then: one table per window, each headed by its dates and its purpose
     model = AgentModel.objects.get()
     assert model.hyperparameters["iterations"] == 2
     assert {"violation_rate", "mean_residual", "rho", "lambda_cvar"} <= set(model.evaluation["training"])
+    assert model.validation_end == dt.date(2021, 5, 7)
+    blocks = out.getvalue().split("\n\n")
+    validation = next(b for b in blocks if b.startswith("validation "))
+    test = next(b for b in blocks if b.startswith("test "))
+    assert validation.splitlines()[0] == (
+        f"validation {model.validation_start} .. 2021-05-07 (model selection and the promotion gate)"
+    )
+    assert test.splitlines()[0] == (
+        f"test {model.test_start} .. {model.test_end} (reported only; not read by selection or the gate)"
+    )
+    for block, window in ((validation, "validation"), (test, "test")):
+        section = model.evaluation[window]
+        agent_row = next(line for line in block.splitlines() if line.startswith("primal_dual v1"))
+        assert f"{section['agent']['sharpe_ratio']:8.3f}" in agent_row
+        ew_row = next(line for line in block.splitlines() if line.startswith("equal_weight"))
+        assert f"{section['baselines']['equal_weight']['sharpe_ratio']:8.3f}" in ew_row
+        assert "max_sharpe" in block
+        success = section["success"]
+        assert (f"{window} episodes with Sharpe >= equal weight (monthly): "
+                f"{success['success_rate']:.1%} of {int(success['episodes'])}" if success["episodes"]
+                else f"{window} window too short for a 126-day success episode") in block
+    assert out.getvalue().rstrip().endswith(f"{model}: {model.promotion_reason}")
+    assert "on the validation window" in model.promotion_reason
 
 
 def test_weekly_retrain_task_and_beat_entry(small_market, torch_one_thread):
@@ -127,10 +172,13 @@ def test_weekly_retrain_task_and_beat_entry(small_market, torch_one_thread):
 
     entry = BEAT_SCHEDULE["mlagents: weekly retrain"]
     assert entry["task"] == agents_retrain_task.name == "mlagents.agents_retrain_task"
-    ids = agents_retrain_task.delay(algorithms=["dqn"], years=2, holdout_days=100, episodes=16).get()
+    assert entry["kwargs"]["holdout_days"] == 504  # a year of validation, a year of test
+    ids = agents_retrain_task.delay(algorithms=["dqn"], years=2, holdout_days=140, episodes=16).get()
     model = AgentModel.objects.get(pk=ids[0])
     assert model.algorithm == "dqn" and model.test_end == small_market.index[-1].date()
-    assert np.isfinite(model.evaluation["agent"]["annual_volatility"])
+    assert model.train_end < model.validation_start <= model.validation_end < model.test_start
+    assert np.isfinite(model.evaluation["validation"]["agent"]["annual_volatility"])
+    assert np.isfinite(model.evaluation["test"]["agent"]["annual_volatility"])
 
 
 def test_execution_fit_learns_from_advise_mode_approvals(small_market, torch_one_thread, investor):
@@ -181,3 +229,87 @@ def test_execution_fit_learns_from_advise_mode_approvals(small_market, torch_one
     large = torch.tensor([[0.85, 0.05, 0.05, 0.05, 0.0]])
     assert engine.execution_probability(obs, small)[0] > 0.8
     assert engine.execution_probability(obs, large)[0] < 0.2
+
+
+def test_command_table_reports_the_success_rate_of_its_window():
+    from types import SimpleNamespace
+
+    from mlagents.management.commands.train_agent import Command
+
+    # given
+    model = SimpleNamespace(algorithm="ppo", version=3, evaluation={"test": {
+        "start": "2017-01-03", "end": "2017-12-29", "agent": {"sharpe_ratio": 1.25},
+        "baselines": {"equal_weight": {"sharpe_ratio": 0.5}}, "success": {"episodes": 6.0, "success_rate": 0.5},
+    }})
+    # when
+    text = Command._table(model, "test", "reported only")
+    # then
+    lines = text.splitlines()
+    assert lines[1] == "test 2017-01-03 .. 2017-12-29 (reported only)"
+    assert lines[3].startswith("ppo v3") and "   1.250" in lines[3]
+    assert lines[4].startswith("equal_weight") and "   0.500" in lines[4]
+    assert lines[5] == "test episodes with Sharpe >= equal weight (monthly): 50.0% of 6"
+
+
+def _poison_test_window(after: dt.date) -> int:
+    """Scramble every price after ``after`` through the import service: a crash or a
+    boom, alternating by asset and day."""
+    import pandas as pd
+
+    from marketdata.models import PriceBar
+    from marketdata.services import prices_upsert
+
+    rows = []
+    for i, (symbol, day, price) in enumerate(
+        PriceBar.objects.filter(date__gt=after).order_by("date", "asset__symbol")
+        .values_list("asset__symbol", "date", "adj_close")
+    ):
+        p = float(price) * (0.35 if (i + day.toordinal()) % 2 else 2.9)
+        rows.append({"symbol": symbol, "date": day, "open": p, "high": p, "low": p, "close": p,
+                     "adj_close": p, "volume": 1000})
+    prices_upsert(frame=pd.DataFrame(rows), provider="test")
+    return len(rows)
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "primal_dual"])
+def test_the_gate_never_sees_the_test_window(small_market, torch_one_thread, algorithm):
+    # given: a model trained and gated on clean prices (then retired: no incumbent for the next)
+    clean = _train(algorithm, episodes=64)
+    agent_retire(agent=clean)
+    # when: every price of the test window is scrambled and the same seed trains again
+    assert _poison_test_window(clean.validation_end) > 0
+    poisoned = _train(algorithm, episodes=64)
+    # then: selection, validation and the gate's decision are unchanged...
+    assert (poisoned.validation_start, poisoned.validation_end) == (clean.validation_start, clean.validation_end)
+    assert poisoned.evaluation["selection"] == clean.evaluation["selection"]
+    assert poisoned.evaluation["validation"] == clean.evaluation["validation"]
+    assert poisoned.promotion_reason == clean.promotion_reason
+    assert poisoned.status == (AgentStatus.ACTIVE if "beats" in clean.promotion_reason else AgentStatus.CANDIDATE)
+    # ...while the test report did read the scrambled prices
+    assert poisoned.evaluation["test"]["agent"] != clean.evaluation["test"]["agent"]
+    assert poisoned.evaluation["test"]["baselines"]["equal_weight"]["annual_volatility"] > (
+        3 * clean.evaluation["test"]["baselines"]["equal_weight"]["annual_volatility"])
+
+
+def test_operator_promotion_reevaluates_the_incumbent_on_validation_only(small_market, torch_one_thread):
+    from mlagents.services import _gate_incumbent_metrics, agent_promote
+
+    # given: an active model (its stored numbers made up, so a re-evaluation shows) and a
+    # candidate on the same universe and windows
+    incumbent = _train("ppo", episodes=32)
+    candidate = _train("ppo", episodes=64)
+    AgentModel.objects.filter(pk=candidate.pk).update(status=AgentStatus.CANDIDATE, activated_at=None)
+    AgentModel.objects.filter(pk=incumbent.pk).update(
+        status=AgentStatus.ACTIVE, evaluation={"validation": {"agent": {"sharpe_ratio": -99.0}}})
+    incumbent.refresh_from_db()
+    clean = _gate_incumbent_metrics(candidate, incumbent)
+    # when: the test window is scrambled and the operator asks the gate again
+    _poison_test_window(candidate.validation_end)
+    poisoned = _gate_incumbent_metrics(candidate, incumbent)
+    with contextlib.suppress(Conflict):  # refused or promoted: the reason is stored either way
+        agent_promote(agent=candidate.pk)
+    # then: the incumbent was re-run on the validation window, with the same result
+    assert clean["sharpe_ratio"] != -99.0
+    assert poisoned == clean
+    reason = AgentModel.objects.get(pk=candidate.pk).promotion_reason
+    assert f"{clean['sharpe_ratio']:.3f}" in reason or "below baseline" in reason

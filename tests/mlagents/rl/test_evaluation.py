@@ -4,12 +4,16 @@ import pytest
 from mlagents.rl.env import EnvConfig
 from mlagents.rl.evaluation import (
     PromotionDecision,
+    Split,
     buy_and_hold_policy,
     episode_success_rate,
     equal_weight_policy,
     evaluate_walk_forward,
+    evaluate_window,
     promotion_decision,
     run_policy,
+    validation_sharpe,
+    window_success_rate,
 )
 
 
@@ -62,11 +66,11 @@ def test_success_rate_of_the_baseline_against_itself_is_one():
 @pytest.mark.parametrize(
     ("candidate", "incumbent", "promote", "reason"),
     [
-        (1.2, None, True, "sharpe_ratio 1.200 beats ew (0.800), bh (1.100) on the held-out window"),
-        (1.0, None, False, "sharpe_ratio 1.000 is below baseline(s) bh (1.100) on the held-out window"),
+        (1.2, None, True, "sharpe_ratio 1.200 beats ew (0.800), bh (1.100) on the validation window"),
+        (1.0, None, False, "sharpe_ratio 1.000 is below baseline(s) bh (1.100) on the validation window"),
         (1.2, 1.3, False, "sharpe_ratio 1.200 does not beat the active model's 1.300"),
         (1.2, 1.2, False, "sharpe_ratio 1.200 does not beat the active model's 1.200"),
-        (None, None, False, "candidate has no sharpe_ratio on the held-out window"),
+        (None, None, False, "candidate has no sharpe_ratio on the validation window"),
     ],
 )
 def test_promotion_gate(candidate, incumbent, promote, reason):
@@ -74,3 +78,34 @@ def test_promotion_gate(candidate, incumbent, promote, reason):
     inc = None if incumbent is None else {"sharpe_ratio": incumbent}
     got = promotion_decision({"sharpe_ratio": candidate}, baselines, inc)
     assert got == PromotionDecision(promote, reason)
+
+
+def test_validation_never_receives_a_test_row():
+    # given: a panel whose test rows are NaN (the environment refuses any NaN it is given)
+    r = np.random.default_rng(5).normal(0.0004, 0.01, size=(700, 3))
+    split = Split(400, 550, 700)
+    poisoned = r.copy()
+    poisoned[550:] = np.nan
+    cfg = EnvConfig(decision_interval=5)
+    # when / then: validation figures are computed without touching the test rows...
+    clean_table = evaluate_window(r, split, "validation", agents={"ew": (equal_weight_policy, cfg)})
+    assert evaluate_window(poisoned, split, "validation", agents={"ew": (equal_weight_policy, cfg)}) == clean_table
+    assert validation_sharpe(poisoned, equal_weight_policy, cfg, split) == validation_sharpe(
+        r, equal_weight_policy, cfg, split) == pytest.approx(clean_table["ew"]["sharpe_ratio"])
+    assert window_success_rate(poisoned, equal_weight_policy, cfg, split, "validation") == (
+        window_success_rate(r, equal_weight_policy, cfg, split, "validation"))
+    # ...and exactly the validation days are earned
+    assert clean_table["ew"]["total_return"] == pytest.approx(
+        np.prod(1 + run_policy(r[:550], equal_weight_policy, cfg, start=399).daily_returns) - 1)
+    # while the test window does read them
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate_window(poisoned, split, "test", agents={"ew": (equal_weight_policy, cfg)})
+
+
+def test_a_split_orders_its_windows():
+    split = Split(10, 20, 30)
+    assert (split.window("validation"), split.window("test")) == ((10, 20), (20, 30))
+    with pytest.raises(ValueError, match="0 < train_end < validation_end <= end"):
+        Split(10, 10, 30)
+    with pytest.raises(ValueError, match="unknown window"):
+        split.window("train")

@@ -96,3 +96,30 @@ def test_save_load_gives_identical_actions(tmp_path):
     obs = env.reset()
     assert torch.equal(agent.act(obs), loaded.act(obs))
     assert loaded.rho == agent.rho
+
+
+def test_the_first_building_trade_can_be_exempt_from_the_turnover_limit():
+    # given: episodes that start in cash, so every first decision trades about everything
+    env_cfg = EnvConfig(window=5, vol_window=5, episode_length=8)
+    rates = {}
+    for exempt in (False, True):
+        env = VecPortfolioEnv(_market(), env_cfg, num_envs=16, seed=0)
+        cfg = PrimalDualConfig(iterations=1, num_envs=16, hidden=8, max_turnover=0.05, exempt_first_trade=exempt)
+        agent = PrimalDualAgent(3, env.obs_dim, cfg, env_cfg, seed=0)
+        rates[exempt] = agent.train(env)[0]["turnover_violation_rate"]
+    # then: the same first iteration (same actions), one check fewer per episode, and the
+    # exempt one was always a breach
+    assert rates[False] == pytest.approx((rates[True] * 7 + 1) / 8)
+
+
+def test_production_sizing_sets_the_turnover_limit_from_the_goal():
+    from mlagents.rl.sizing import DEFAULT_ENV, TURNOVER_PER_YEAR, engine_build
+
+    agent, envs = engine_build(algorithm="primal_dual", n_assets=3, obs_dim=DEFAULT_ENV.window * 3 + 3 + 4 + 2,
+                               env_config=DEFAULT_ENV, episodes=64, seed=0, asset_classes=["equity"] * 3)
+    assert (agent.config.max_turnover, agent.config.exempt_first_trade) == (pytest.approx(3.0 * 5 / 252), True)
+    assert TURNOVER_PER_YEAR == 3.0 and (envs, agent.config.iterations) == (32, 2)
+    loose, _ = engine_build(algorithm="primal_dual", n_assets=3, obs_dim=DEFAULT_ENV.window * 3 + 3 + 4 + 2,
+                            env_config=DEFAULT_ENV, episodes=64, seed=0, asset_classes=["equity"] * 3,
+                            overrides={"max_turnover": 0.5, "exempt_first_trade": False})
+    assert (loose.config.max_turnover, loose.config.exempt_first_trade) == (0.5, False)
