@@ -175,6 +175,17 @@ def _runs_lock(portfolio_ids: Sequence[int], as_of) -> tuple[dict[int, CycleRun]
     return runs, results, todo
 
 
+def portfolio_decide(*, inputs: selectors.PortfolioInputs, context: CycleContext) -> CycleDecision:
+    """One portfolio's decision on the cycle's shared market view, kill switch, regime and
+    targets (the one call of the engine for both paths: patch ``bulk.cycle_decide`` in tests)."""
+    held = {s for s, q in inputs.state.quantities.items() if q > 0}
+    return cycle_decide(
+        state=inputs.state, market=context.market_for(held | set(inputs.config.universe)),
+        config=inputs.config, kill_switch=context.kill_switch, regime=context.regime,
+        targets_cache=context.targets_cache,
+    )
+
+
 def _decide_all(todo: Sequence[int], inputs: dict, context: CycleContext) -> tuple[dict[int, CycleDecision], dict[int, str]]:
     """Each portfolio's decision, or the error its decision raised."""
     decided: dict[int, CycleDecision] = {}
@@ -183,13 +194,8 @@ def _decide_all(todo: Sequence[int], inputs: dict, context: CycleContext) -> tup
         item = inputs.get(pid)
         if item is None:
             continue
-        held = {s for s, q in item.state.quantities.items() if q > 0}
         try:
-            decided[pid] = cycle_decide(
-                state=item.state, market=context.market_for(held | set(item.config.universe)),
-                config=item.config, kill_switch=context.kill_switch, regime=context.regime,
-                targets_cache=context.targets_cache,
-            )
+            decided[pid] = portfolio_decide(inputs=item, context=context)
         except Exception as exc:  # one portfolio's bug must not stop the chunk
             logger.exception("autopilot decision of portfolio %s on %s failed", pid, context.as_of)
             errors[pid] = error_text(exc)

@@ -45,8 +45,7 @@ from portfolios.services.ledger import ledger_as_of_check, ledger_last_dates
 from portfolios.services.orders import open_orders_resolve, orders_place
 from portfolios.services.portfolio import autonomy_pause
 from rebalancer.autopilot import selectors
-from rebalancer.autopilot.bulk import cycle_chunk_run
-from rebalancer.autopilot.engine import cycle_decide
+from rebalancer.autopilot.bulk import cycle_chunk_run, portfolio_decide
 from rebalancer.autopilot.models import CycleRun, KillSwitch, Notification
 from rebalancer.autopilot.notifications import notification_create
 from rebalancer.autopilot.records import (
@@ -247,12 +246,7 @@ def _cycle_one(
         if inputs is None:
             return cycle_outcome(portfolio_id=portfolio_id, as_of=as_of, decision=None).result()
         portfolio.autonomy = inputs.autonomy
-        held = {s for s, q in inputs.state.quantities.items() if q > 0}
-        decision = cycle_decide(
-            state=inputs.state, market=context.market_for(held | set(inputs.config.universe)),
-            config=inputs.config, kill_switch=context.kill_switch, regime=context.regime,
-            targets_cache=context.targets_cache,
-        )
+        decision = portfolio_decide(inputs=inputs, context=context)
         _fault_point("after_decide")
         outcome = cycle_outcome(portfolio_id=portfolio_id, as_of=as_of, decision=decision,
                                 mode=inputs.config.mode, portfolio=portfolio, run=run)

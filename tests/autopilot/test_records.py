@@ -8,8 +8,10 @@ pytest-django refuses any query, so a builder that touched the database would fa
 
 from __future__ import annotations
 
+import ast
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -179,3 +181,24 @@ def test_a_done_run_returns_what_it_did_and_a_missing_run_is_not_eligible():
     assert run_closed_result(7, AS_OF, None) == CycleRunResult(7, AS_OF, status="not_eligible",
                                                                 error="no cycle run row")
     assert run_closed_result(7, AS_OF, OPEN_RUN) is None
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, at the top or inside a function."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+@pytest.mark.parametrize("module", ["bulk", "records", "types"])
+def test_the_chunk_path_and_the_builder_do_not_import_the_services(module):
+    # given the modules below the ORM writer
+    path = Path(__file__).resolve().parents[2] / "rebalancer" / "autopilot" / f"{module}.py"
+    # then none imports it (no import cycle: services imports bulk and records)
+    assert "rebalancer.autopilot.services" not in _imported_modules(path)
+    assert {"rebalancer.autopilot.bulk", "rebalancer.autopilot.records"} <= _imported_modules(
+        path.with_name("services.py"))  # the scan sees the imports that are there
