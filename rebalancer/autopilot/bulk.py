@@ -60,6 +60,7 @@ from rebalancer.autopilot.records import (
     NotificationRecord,
     RunUpdate,
     cycle_outcome,
+    decision_executes,
     error_text,
     run_closed_result,
 )
@@ -255,12 +256,10 @@ def _outcomes_write(outcomes: list[CycleOutcome], runs: dict[int, CycleRun], led
         Decision.objects.filter(portfolio_id__in=proposing, status=Decision.Status.PROPOSED).update(
             status=Decision.Status.EXPIRED, status_reason=SUPERSEDED_REASON, decided_at=now,
         )
-    with_rows = [o for o in outcomes if o.decision is not None]
-    ids = rows_insert(Decision, DECISION_COLUMNS, [_decision_row(o.decision, now) for o in with_rows if o.decision],
-                      returning_ids=True)
-    decision_ids = {o.portfolio_id: i for o, i in zip(with_rows, ids, strict=True)}
-    ledgers_flush([(ledgers[o.portfolio_id], decision_ids[o.portfolio_id])
-                   for o in with_rows if o.decision and o.decision.executes], now=now)
+    records = [o.decision for o in outcomes if o.decision is not None]
+    ids = rows_insert(Decision, DECISION_COLUMNS, [_decision_row(r, now) for r in records], returning_ids=True)
+    decision_ids = {r.portfolio_id: i for r, i in zip(records, ids, strict=True)}
+    ledgers_flush([(ledgers[r.portfolio_id], decision_ids[r.portfolio_id]) for r in records if r.executes], now=now)
     fault_point("after_execute")
     rows_update(CycleRun, CYCLE_RUN_COLUMNS, [
         _run_row(runs[o.portfolio_id], o.run, decision_ids.get(o.portfolio_id), now) for o in outcomes if o.run
@@ -282,9 +281,7 @@ def _chunk_run(*, portfolio_ids: Sequence[int], context: CycleContext, force: bo
         inputs = selectors.cycle_inputs_load(portfolio_ids=todo, as_of=as_of, assets=context.assets, force=force)
         decided, failed = _decide_all(todo, inputs, context)
         fault_point("after_decide")
-        executing = [
-            pid for pid, d in decided.items() if d.action == "rebalance" and inputs[pid].config.mode == "autopilot"
-        ]
+        executing = [pid for pid, d in decided.items() if decision_executes(d, inputs[pid].config.mode)]
         ledgers, refused = _ledgers_apply(executing, decided, inputs, locked, context)
         failed.update(refused)
         outcomes = [

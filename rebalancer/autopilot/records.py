@@ -191,6 +191,11 @@ def decision_status(decision: CycleDecision, mode: str) -> str:
     return Decision.Status.PROPOSED.value
 
 
+def decision_executes(decision: CycleDecision, mode: str) -> bool:
+    """Its trades are executed in this cycle (a rebalance in autopilot mode)."""
+    return decision_status(decision, mode) == Decision.Status.EXECUTED
+
+
 def run_action(decision: CycleDecision, mode: str) -> str:
     """The cycle run's action: ``proposed`` for an advise-mode rebalance, else the decision's."""
     if decision.action == "rebalance" and mode == "advise":
@@ -283,6 +288,7 @@ __all__ = [
     "RunUpdate",
     "cycle_failed",
     "cycle_outcome",
+    "decision_executes",
     "decision_record",
     "decision_status",
     "error_text",

@@ -257,9 +257,9 @@ def _run_skip(portfolio_id: int, as_of: date, reason: str) -> CycleRunResult:
     """Close the day's run of a broker portfolio whose earlier orders are still open (no decision)."""
     with transaction.atomic():
         run = CycleRun.objects.select_for_update().get(portfolio_id=portfolio_id, as_of=as_of)
-        if run.status == CycleRun.Status.DONE:
-            return CycleRunResult(portfolio_id, as_of, status="already_done", action=run.action,
-                                  decision_id=run.decision_id, trades_count=run.trades_count, summary=run.reason)
+        closed = run_closed_result(portfolio_id, as_of, run)
+        if closed is not None:
+            return closed
         run.status, run.action, run.reason, run.error = CycleRun.Status.DONE, "skipped", reason, ""
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "action", "reason", "error", "finished_at"])

@@ -23,6 +23,7 @@ from rebalancer.autopilot.records import (
     RunUpdate,
     cycle_failed,
     cycle_outcome,
+    decision_executes,
     run_closed_result,
 )
 from rebalancer.autopilot.types import (
@@ -202,3 +203,16 @@ def test_the_chunk_path_and_the_builder_do_not_import_the_services(module):
     assert "rebalancer.autopilot.services" not in _imported_modules(path)
     assert {"rebalancer.autopilot.bulk", "rebalancer.autopilot.records"} <= _imported_modules(
         path.with_name("services.py"))  # the scan sees the imports that are there
+
+
+@pytest.mark.parametrize(("action", "mode", "executes"), [
+    ("rebalance", "autopilot", True), ("rebalance", "advise", False), ("hold", "autopilot", False),
+    ("skipped", "autopilot", False),
+])
+def test_only_an_autopilot_rebalance_executes(action, mode, executes):
+    # given
+    decision = _decision(action, trades=TRADES if action == "rebalance" else ())
+    # then the chunk's choice of ledgers to apply agrees with the record's status
+    assert decision_executes(decision, mode) is executes
+    record = cycle_outcome(portfolio_id=7, as_of=AS_OF, decision=decision, mode=mode, portfolio=PORTFOLIO).decision
+    assert record.executes is executes
