@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import error_responses
+from common.api import RejectUnknownFields, error_responses
 from common.errors import ApplicationError
 from portfolios.optimization import (
     EXPECTED_RETURN_ESTIMATORS,
@@ -228,7 +228,7 @@ class ViewInputSerializer(serializers.Serializer):
         return attrs
 
 
-class ObjectiveWeightsSerializer(serializers.Serializer):
+class ObjectiveWeightsSerializer(RejectUnknownFields, serializers.Serializer):
     return_weight = serializers.FloatField(min_value=0.0, max_value=1000.0, required=False)
     variance_weight = serializers.FloatField(
         min_value=0.0,
@@ -241,7 +241,7 @@ class ObjectiveWeightsSerializer(serializers.Serializer):
     turnover_weight = serializers.FloatField(min_value=0.0, max_value=1000.0, required=False)
 
 
-class OptimizeInputSerializer(serializers.Serializer):
+class OptimizeInputSerializer(RejectUnknownFields, serializers.Serializer):
     universe = serializers.ListField(child=_symbol(), min_length=1, max_length=MAX_UNIVERSE)
     start = serializers.DateField(required=False, allow_null=True)
     end = serializers.DateField(required=False, allow_null=True)
