@@ -215,6 +215,35 @@ def test_the_objectives_doc_lists_the_registry():
         assert f"`{name}`" in doc.read_text()
 
 
+@pytest.mark.parametrize("objective", list(CASES))
+def test_the_transaction_costs_flag_says_what_the_objective_does(stock_returns, objective):
+    from portfolios.optimization import REGISTRY, Constraints, UnsupportedOptions, optimize
+
+    # given: the objective's valid options, a cost and the weights it trades from
+    inputs = case_inputs(stock_returns, objective)
+    symbols = inputs["cov"].index
+    costly = {
+        **inputs,
+        "constraints": Constraints(transaction_cost=0.001),
+        "current_weights": dict.fromkeys(symbols, 1 / len(symbols)),
+    }
+    # when / then
+    if REGISTRY[objective].transaction_costs:
+        # a charged cost never makes it trade more from the current weights
+        current = pd.Series(costly["current_weights"])
+        free = optimize(**{**inputs, "current_weights": costly["current_weights"]})
+        charged = optimize(**costly)
+        turnover = {
+            name: float((r.weights - current).abs().sum())
+            for name, r in (("free", free), ("charged", charged))
+        }
+        assert turnover["charged"] <= turnover["free"] + 1e-6, turnover
+    else:
+        with pytest.raises(UnsupportedOptions) as info:
+            optimize(**costly)
+        assert info.value.field == "constraints.transaction_cost"
+
+
 if __name__ == "__main__":  # regenerate (only from code whose answers are trusted)
     from portfolios.optimization import returns_from_prices
 
