@@ -27,7 +27,12 @@ from portfolios.optimization import (
     OBJECTIVES,
     RISK_MODELS,
 )
-from portfolios.services.optimization import MAX_UNIVERSE, OptimizationOutcome, optimization_run
+from portfolios.services.optimization import (
+    MAX_UNIVERSE,
+    OptimizationOutcome,
+    OptimizationRequest,
+    optimization_run,
+)
 from users.models import RiskTier
 
 
@@ -518,24 +523,26 @@ class OptimizeApi(APIView):
         }
         with map_field_names(v):
             outcome = optimization_run(
-                symbols=v["universe"],
-                start=v.get("start"),
-                end=v.get("end"),
-                expected_returns=v["expected_returns"],
-                risk_model=v["risk_model"],
-                objective=v["objective"],
-                constraints=v.get("constraints"),
-                risk_free_rate=v["risk_free_rate"],
-                target_return=v.get("target_return"),
-                target_volatility=v.get("target_volatility"),
-                views=v.get("views"),
-                frontier_points=v.get("frontier_points"),
-                current_weights=v.get("current_weights"),
-                risk_tier=v.get("risk_tier"),
-                risk_aversion=v.get("risk_aversion"),
-                frontier_plot=v["frontier_plot"],
-                options=options,
-                benchmark=v.get("benchmark"),
+                request=OptimizationRequest(
+                    symbols=v["universe"],
+                    start=v.get("start"),
+                    end=v.get("end"),
+                    expected_returns=v["expected_returns"],
+                    risk_model=v["risk_model"],
+                    objective=v["objective"],
+                    constraints=v.get("constraints"),
+                    risk_free_rate=v["risk_free_rate"],
+                    target_return=v.get("target_return"),
+                    target_volatility=v.get("target_volatility"),
+                    views=v.get("views"),
+                    frontier_points=v.get("frontier_points"),
+                    current_weights=v.get("current_weights"),
+                    risk_tier=v.get("risk_tier"),
+                    risk_aversion=v.get("risk_aversion"),
+                    frontier_plot=v["frontier_plot"],
+                    options=options,
+                    benchmark=v.get("benchmark"),
+                )
             )
         body = OptimizeOutputSerializer(
             outcome_data(outcome, risk_free_rate=v["risk_free_rate"])
