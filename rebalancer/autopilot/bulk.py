@@ -51,11 +51,20 @@ from portfolios.services.execution import (
 from portfolios.trading import BUY, SELL, CostModel
 from rebalancer.autopilot import selectors
 from rebalancer.autopilot.engine import cycle_decide
-from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.models import CycleRun, Notification
-from rebalancer.autopilot.notifications import decision_notification_texts
 from rebalancer.autopilot.push import push_enqueue
-from rebalancer.autopilot.types import CycleDecision, policy_state_to_dict
+from rebalancer.autopilot.records import (
+    SUPERSEDED_REASON,
+    CycleOutcome,
+    DecisionRecord,
+    NotificationRecord,
+    RunUpdate,
+    cycle_outcome,
+    decision_executes,
+    error_text,
+    run_closed_result,
+)
+from rebalancer.autopilot.types import CycleContext, CycleDecision, CycleRunResult
 
 logger = logging.getLogger(__name__)
 
@@ -67,18 +76,13 @@ DECISION_COLUMNS = (
 )
 
 
-def _decision_row(decision: CycleDecision, portfolio: Portfolio, mode: str, status: str, now) -> tuple:
-    """The ``Decision`` row of ``decision`` as a tuple of :data:`DECISION_COLUMNS`."""
-    explanation = decision_explanation(decision)
-    orders = [t.order for t in decision.trades]
+def _decision_row(record: DecisionRecord, now) -> tuple:
+    """The ``Decision`` row of ``record`` as a tuple of :data:`DECISION_COLUMNS`."""
     return (
-        portfolio.pk, decision.as_of, mode, status, decision.strategy or "",
-        explanation["triggers"], explanation["target_weights"], explanation["current_weights"],
-        explanation["before"] or {}, explanation["after"] or {}, explanation["checks"],
-        [o.to_dict() for o in orders], {o.symbol: str(o.price) for o in orders}, explanation,
-        decision.summary, max(0.0, min(1.0, decision.confidence)),
-        decision.skipped_reason or ("" if decision.trades else decision.summary),
-        portfolio.ledger_version, now, None, now if status == Decision.Status.EXECUTED else None, None,
+        record.portfolio_id, record.as_of, record.mode, record.status, record.strategy,
+        record.triggers, record.target_weights, record.current_weights, record.before, record.after,
+        record.checks, record.trades, record.prices, record.explanation, record.summary, record.confidence,
+        record.status_reason, record.ledger_version, now, None, now if record.executes else None, None,
     )
 
 
@@ -109,12 +113,14 @@ CYCLE_RUN_COLUMNS = (
 NOTIFICATION_COLUMNS = ("user_id", "portfolio_id", "decision_id", "kind", "title", "body", "created_at", "read_at")
 
 
-def _notification(decision: CycleDecision, decision_id: int, portfolio: Portfolio, mode: str, now) -> tuple:
-    kind, title, body = decision_notification_texts(
-        explanation=decision_explanation(decision), portfolio_name=portfolio.name,
-        currency=portfolio.base_currency, mode=mode, defensive=decision.override is not None,
-    )
-    return (portfolio.owner_id, portfolio.pk, decision_id, kind, title, body, now, None)
+def _notification_row(note: NotificationRecord, decision_id: int | None, now) -> tuple:
+    return (note.user_id, note.portfolio_id, decision_id, note.kind, note.title, note.body, now, None)
+
+
+def _run_row(run: CycleRun, update: RunUpdate, decision_id: int | None, now) -> tuple:
+    """The ``CycleRun`` update of ``update`` as ``(pk, *CYCLE_RUN_COLUMNS)``."""
+    return (run.pk, update.status, update.action, update.decision_id_with(decision_id), update.reason,
+            update.trades_count, update.error, now, update.policy_state)
 
 
 @contextmanager
@@ -136,157 +142,154 @@ def cyclic_gc_paused():
             gc.enable()
 
 
-def cycle_chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_point) -> list:
+def cycle_chunk_run(
+    *, portfolio_ids: Sequence[int], context: CycleContext, force: bool, fault_point
+) -> list[CycleRunResult]:
     """Run the cycle of a chunk in one transaction; see the module docstring.
 
-    Returns ``CycleRunResult`` values (imported lazily to avoid an import cycle).
-    """
+    The records each portfolio writes are :mod:`rebalancer.autopilot.records`' (the
+    per-portfolio path writes the same ones with the ORM)."""
     with cyclic_gc_paused():
         return _chunk_run(portfolio_ids=portfolio_ids, context=context, force=force, fault_point=fault_point)
 
 
-def _chunk_run(*, portfolio_ids: Sequence[int], context, force: bool, fault_point) -> list:  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
-    from rebalancer.autopilot.services import CycleRunResult
+def _in_request_order(results: list[CycleRunResult], portfolio_ids: Sequence[int]) -> list[CycleRunResult]:
+    order = {pid: i for i, pid in enumerate(portfolio_ids)}
+    return sorted(results, key=lambda r: order.get(r.portfolio_id, len(order)))
 
+
+def _runs_lock(portfolio_ids: Sequence[int], as_of) -> tuple[dict[int, CycleRun], list[CycleRunResult], list[int]]:
+    """Lock the chunk's cycle runs; the results of those that cannot run, and the ids to run."""
+    runs = {
+        r.portfolio_id: r
+        for r in CycleRun.objects.select_for_update()
+        .filter(portfolio_id__in=list(portfolio_ids), as_of=as_of)
+        .order_by("portfolio_id")
+    }
+    results, todo = [], []
+    for pid in portfolio_ids:
+        closed = run_closed_result(pid, as_of, runs.get(pid))
+        if closed is None:
+            todo.append(pid)
+        else:
+            results.append(closed)
+    return runs, results, todo
+
+
+def portfolio_decide(*, inputs: selectors.PortfolioInputs, context: CycleContext) -> CycleDecision:
+    """One portfolio's decision on the cycle's shared market view, kill switch, regime and
+    targets (the one call of the engine for both paths: patch ``bulk.cycle_decide`` in tests)."""
+    held = {s for s, q in inputs.state.quantities.items() if q > 0}
+    return cycle_decide(
+        state=inputs.state, market=context.market_for(held | set(inputs.config.universe)),
+        config=inputs.config, kill_switch=context.kill_switch, regime=context.regime,
+        targets_cache=context.targets_cache,
+    )
+
+
+def _decide_all(todo: Sequence[int], inputs: dict, context: CycleContext) -> tuple[dict[int, CycleDecision], dict[int, str]]:
+    """Each portfolio's decision, or the error its decision raised."""
+    decided: dict[int, CycleDecision] = {}
+    errors: dict[int, str] = {}
+    for pid in todo:
+        item = inputs.get(pid)
+        if item is None:
+            continue
+        try:
+            decided[pid] = portfolio_decide(inputs=item, context=context)
+        except Exception as exc:  # one portfolio's bug must not stop the chunk
+            logger.exception("autopilot decision of portfolio %s on %s failed", pid, context.as_of)
+            errors[pid] = error_text(exc)
+    return decided, errors
+
+
+def _ledgers_apply(
+    executing: list[int], decided: dict[int, CycleDecision], inputs: dict, locked: dict[int, Portfolio],
+    context: CycleContext,
+) -> tuple[dict[int, Ledger], dict[int, str]]:
+    """The executing portfolios' ledgers after their trades (in memory), or why the broker or
+    the ledger refused them; the chunk's lots, positions, closes and loss closings in a few queries."""
+    ledgers: dict[int, Ledger] = {}
+    refused: dict[int, str] = {}
+    if not executing:
+        return ledgers, refused
+    lots: dict[int, list[OpenLot]] = defaultdict(list)
+    positions: dict[int, dict[int, PositionState]] = defaultdict(dict)
+    for pid, *lot in TaxLot.objects.filter(portfolio_id__in=executing, quantity_open__gt=0).values_list(
+        "portfolio_id", *OpenLot.FIELDS
+    ):
+        lots[pid].append(OpenLot(*lot))
+    for pid, *position in Position.objects.filter(portfolio_id__in=executing).values_list(
+        "portfolio_id", *PositionState.FIELDS
+    ):
+        positions[pid][position[1]] = PositionState(*position)
+    asset_rows = context.assets
+    symbols = sorted({t.symbol for pid in executing for t in decided[pid].trades})
+    closes: dict[str, Decimal] = closes_on(symbols=symbols, on=context.as_of)
+    # loss closings a buy may wash (wash-sale rule): one query for the chunk
+    losses = loss_closings_load(
+        portfolio_ids=executing, asset_ids=[asset_rows[s].pk for s in symbols if s in asset_rows], as_of=context.as_of
+    )
+    for pid in executing:
+        autonomy = inputs[pid].autonomy
+        try:
+            ledgers[pid] = _ledger_for(
+                locked[pid], decided[pid],
+                assets={t.symbol: asset_rows[t.symbol] for t in decided[pid].trades},
+                lots=lots[pid], positions=positions[pid], closes=closes,
+                costs=CostModel(commission_rate=autonomy.commission_rate,
+                                commission_min=autonomy.commission_min,
+                                slippage_bps=autonomy.slippage_bps),
+                loss_closings=losses.get(pid, {}),
+            )
+        except (ApplicationError, BrokerError, KeyError) as exc:
+            refused[pid] = error_text(exc)
+    return ledgers, refused
+
+
+def _outcomes_write(outcomes: list[CycleOutcome], runs: dict[int, CycleRun], ledgers: dict[int, Ledger],
+                    fault_point) -> list[CycleRunResult]:
+    """Write the chunk's records: one bulk statement per table."""
+    now = timezone.now()
+    proposing = [o.portfolio_id for o in outcomes if o.supersedes_proposals]
+    if proposing:
+        Decision.objects.filter(portfolio_id__in=proposing, status=Decision.Status.PROPOSED).update(
+            status=Decision.Status.EXPIRED, status_reason=SUPERSEDED_REASON, decided_at=now,
+        )
+    records = [o.decision for o in outcomes if o.decision is not None]
+    ids = rows_insert(Decision, DECISION_COLUMNS, [_decision_row(r, now) for r in records], returning_ids=True)
+    decision_ids = {r.portfolio_id: i for r, i in zip(records, ids, strict=True)}
+    ledgers_flush([(ledgers[r.portfolio_id], decision_ids[r.portfolio_id]) for r in records if r.executes], now=now)
+    fault_point("after_execute")
+    rows_update(CycleRun, CYCLE_RUN_COLUMNS, [
+        _run_row(runs[o.portfolio_id], o.run, decision_ids.get(o.portfolio_id), now) for o in outcomes if o.run
+    ])
+    notifications = [_notification_row(o.notification, decision_ids.get(o.portfolio_id), now)
+                     for o in outcomes if o.notification]
+    push_enqueue(notification_ids=rows_insert(Notification, NOTIFICATION_COLUMNS, notifications, returning_ids=True))
+    return [o.result(decision_ids.get(o.portfolio_id)) for o in outcomes]
+
+
+def _chunk_run(*, portfolio_ids: Sequence[int], context: CycleContext, force: bool, fault_point) -> list[CycleRunResult]:
     as_of = context.as_of
-    results: list = []
     with transaction.atomic():
-        runs = {
-            r.portfolio_id: r
-            for r in CycleRun.objects.select_for_update()
-            .filter(portfolio_id__in=list(portfolio_ids), as_of=as_of)
-            .order_by("portfolio_id")
-        }
-        todo = []
-        for pid in portfolio_ids:
-            run = runs.get(pid)
-            if run is None:
-                results.append(CycleRunResult(pid, as_of, status="not_eligible", error="no cycle run row"))
-            elif run.status == CycleRun.Status.DONE:
-                results.append(CycleRunResult(
-                    pid, as_of, status="already_done", action=run.action,
-                    decision_id=run.decision_id, trades_count=run.trades_count, summary=run.reason,
-                ))
-            else:
-                todo.append(pid)
+        runs, results, todo = _runs_lock(portfolio_ids, as_of)
         if not todo:
-            order = {pid: i for i, pid in enumerate(portfolio_ids)}
-            return sorted(results, key=lambda r: order.get(r.portfolio_id, len(order)))
+            return _in_request_order(results, portfolio_ids)
         # Lock order everywhere: cycle run, then portfolio (portfolios in id order).
         locked = {p.pk: p for p in Portfolio.objects.select_for_update().filter(pk__in=todo).order_by("pk")}
         inputs = selectors.cycle_inputs_load(portfolio_ids=todo, as_of=as_of, assets=context.assets, force=force)
-        decided: dict[int, CycleDecision] = {}
-        decision_errors: dict[int, str] = {}
-        for pid in todo:
-            item = inputs.get(pid)
-            if item is None:
-                continue
-            held = {s for s, q in item.state.quantities.items() if q > 0}
-            try:
-                decided[pid] = cycle_decide(
-                    state=item.state, market=context.market_for(held | set(item.config.universe)),
-                    config=item.config, kill_switch=context.kill_switch, regime=context.regime,
-                    targets_cache=context.targets_cache,
-                )
-            except Exception as exc:  # one portfolio's bug must not stop the chunk
-                logger.exception("autopilot decision of portfolio %s on %s failed", pid, as_of)
-                decision_errors[pid] = f"{type(exc).__name__}: {exc}"
+        decided, failed = _decide_all(todo, inputs, context)
         fault_point("after_decide")
-
-        executing = [
-            pid for pid, d in decided.items()
-            if d.action == "rebalance" and inputs[pid].config.mode == "autopilot"
+        executing = [pid for pid, d in decided.items() if decision_executes(d, inputs[pid].config.mode)]
+        ledgers, refused = _ledgers_apply(executing, decided, inputs, locked, context)
+        failed.update(refused)
+        outcomes = [
+            cycle_outcome(
+                portfolio_id=pid, as_of=as_of, decision=decided.get(pid), error=failed.get(pid, ""), run=runs[pid],
+                mode=inputs[pid].config.mode if pid in inputs else "", portfolio=locked.get(pid),
+            )
+            for pid in todo
         ]
-        lots: dict[int, list[OpenLot]] = defaultdict(list)
-        losses: dict[int, dict] = {}
-        positions: dict[int, dict[int, PositionState]] = defaultdict(dict)
-        closes: dict[str, Decimal] = {}
-        asset_rows = context.assets
-        if executing:
-            for pid, *lot in TaxLot.objects.filter(portfolio_id__in=executing, quantity_open__gt=0).values_list(
-                "portfolio_id", *OpenLot.FIELDS
-            ):
-                lots[pid].append(OpenLot(*lot))
-            for pid, *position in Position.objects.filter(portfolio_id__in=executing).values_list(
-                "portfolio_id", *PositionState.FIELDS
-            ):
-                positions[pid][position[1]] = PositionState(*position)
-            symbols = sorted({t.symbol for pid in executing for t in decided[pid].trades})
-            closes = closes_on(symbols=symbols, on=as_of)
-            # loss closings a buy may wash (wash-sale rule): one query for the chunk
-            losses = loss_closings_load(
-                portfolio_ids=executing, asset_ids=[asset_rows[s].pk for s in symbols if s in asset_rows], as_of=as_of
-            )
-        now = timezone.now()
-        ledgers: dict[int, Ledger] = {}
-        failed: dict[int, str] = dict(decision_errors)
-        for pid in executing:
-            portfolio = locked[pid]
-            autonomy = inputs[pid].autonomy
-            try:
-                symbols = {t.symbol for t in decided[pid].trades}
-                ledgers[pid] = _ledger_for(
-                    portfolio, decided[pid],
-                    assets={s: asset_rows[s] for s in symbols},
-                    lots=lots[pid], positions=positions[pid], closes=closes,
-                    costs=CostModel(commission_rate=autonomy.commission_rate,
-                                    commission_min=autonomy.commission_min,
-                                    slippage_bps=autonomy.slippage_bps),
-                    loss_closings=losses.get(pid, {}),
-                )
-            except (ApplicationError, BrokerError, KeyError) as exc:
-                failed[pid] = f"{type(exc).__name__}: {exc}"
-
-        rows: dict[int, tuple] = {}
-        statuses: dict[int, str] = {}
-        for pid, decision in decided.items():
-            if pid in failed or (decision.action == "hold" and not decision.triggers):
-                continue
-            mode = inputs[pid].config.mode
-            if decision.action != "rebalance":
-                status = Decision.Status.SKIPPED.value
-            elif mode == "autopilot":
-                status = Decision.Status.EXECUTED.value
-            else:
-                status = Decision.Status.PROPOSED.value
-            statuses[pid] = status
-            rows[pid] = _decision_row(decision, locked[pid], mode, status, now)
-        proposing = [pid for pid, status in statuses.items() if status == Decision.Status.PROPOSED]
-        if proposing:
-            Decision.objects.filter(portfolio_id__in=proposing, status=Decision.Status.PROPOSED).update(
-                status=Decision.Status.EXPIRED, status_reason="superseded by a newer proposal", decided_at=now,
-            )
-        decision_ids = dict(zip(rows, rows_insert(Decision, DECISION_COLUMNS, list(rows.values()),
-                                                  returning_ids=True), strict=True))
-        ledgers_flush([(ledgers[pid], decision_ids[pid]) for pid in executing if pid in ledgers], now=now)
-        fault_point("after_execute")
-
-        notifications, changed = [], []
-        for pid in todo:
-            run = runs[pid]
-            decision = decided.get(pid)
-            if decision is None and pid not in failed:
-                results.append(CycleRunResult(pid, as_of, status="not_eligible", error="no autonomy settings"))
-                continue
-            if pid in failed:
-                changed.append((run.pk, CycleRun.Status.FAILED.value, run.action, run.decision_id, run.reason,
-                                run.trades_count, failed[pid][:2000], now, run.policy_state or {}))
-                results.append(CycleRunResult(pid, as_of, status="failed", error=failed[pid]))
-                continue
-            mode = inputs[pid].config.mode
-            action = "proposed" if decision.action == "rebalance" and mode == "advise" else decision.action
-            trades_count = len(decision.trades) if action == "rebalance" else 0
-            decision_id = decision_ids.get(pid)
-            changed.append((run.pk, CycleRun.Status.DONE.value, action, decision_id, decision.summary,
-                            trades_count, "", now, policy_state_to_dict(decision.policy_state)))
-            if decision_id is not None and decision.action == "rebalance":
-                notifications.append(_notification(decision, decision_id, locked[pid], mode, now))
-            results.append(CycleRunResult(
-                pid, as_of, status="done", action=action, decision_id=decision_id,
-                trades_count=trades_count, summary=decision.summary,
-            ))
-        rows_update(CycleRun, CYCLE_RUN_COLUMNS, changed)
-        push_enqueue(notification_ids=rows_insert(Notification, NOTIFICATION_COLUMNS, notifications,
-                                                  returning_ids=True))
-    order = {pid: i for i, pid in enumerate(portfolio_ids)}
-    return sorted(results, key=lambda r: order.get(r.portfolio_id, len(order)))
+        results += _outcomes_write(outcomes, runs, ledgers, fault_point)
+    return _in_request_order(results, portfolio_ids)

@@ -35,7 +35,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from common.errors import Conflict, NotFound, ValidationFailed
-from marketdata.models import Asset, PriceBar
+from marketdata.models import PriceBar
 from portfolios.models import AutonomySettings, Decision, Portfolio
 from portfolios.services._locks import portfolio_lock
 from portfolios.services.corporate_actions import corporate_actions_apply
@@ -45,12 +45,20 @@ from portfolios.services.ledger import ledger_as_of_check, ledger_last_dates
 from portfolios.services.orders import open_orders_resolve, orders_place
 from portfolios.services.portfolio import autonomy_pause
 from rebalancer.autopilot import selectors
-from rebalancer.autopilot.bulk import cycle_chunk_run
-from rebalancer.autopilot.engine import cycle_decide
-from rebalancer.autopilot.explain import decision_explanation
+from rebalancer.autopilot.bulk import cycle_chunk_run, portfolio_decide
 from rebalancer.autopilot.models import CycleRun, KillSwitch, Notification
-from rebalancer.autopilot.notifications import decision_notification_texts, notification_create
-from rebalancer.autopilot.types import CycleDecision, MarketView, TargetsCache, policy_state_to_dict
+from rebalancer.autopilot.notifications import notification_create
+from rebalancer.autopilot.records import (
+    ERROR_MAX,
+    SUPERSEDED_REASON,
+    CycleOutcome,
+    DecisionRecord,
+    cycle_failed,
+    cycle_outcome,
+    error_text,
+    run_closed_result,
+)
+from rebalancer.autopilot.types import CycleContext, CycleRunResult
 
 logger = logging.getLogger(__name__)
 
@@ -60,20 +68,6 @@ FAULT_ENV = "AUTOPILOT_FAULT"
 """Test hook for the PostgreSQL crash and race tests (never set in production):
 ``after_decide`` or ``after_execute`` SIGKILLs the process at that point (inside the
 cycle's transaction); ``slow_after_decide`` holds the locks for two seconds there."""
-
-
-@dataclass(frozen=True)
-class CycleRunResult:
-    """What one portfolio's cycle did."""
-
-    portfolio_id: int
-    as_of: date
-    status: str  # "done" | "already_done" | "failed" | "not_eligible"
-    action: str = ""  # "rebalance" | "proposed" | "hold" | "skipped"
-    decision_id: int | None = None
-    trades_count: int = 0
-    summary: str = ""
-    error: str = ""
 
 
 @dataclass
@@ -95,29 +89,6 @@ class CycleSummary:
         if result.action:
             self.by_action[result.action] = self.by_action.get(result.action, 0) + 1
         self.trades += result.trades_count
-
-
-@dataclass
-class CycleContext:
-    """What every portfolio of one cycle shares: market view, kill switch, regime, targets."""
-
-    as_of: date
-    kill_switch: str
-    regime: Any
-    assets: dict[str, Asset]
-    markets: dict[frozenset, MarketView] = field(default_factory=dict)
-    targets_cache: TargetsCache = field(default_factory=dict)
-
-    def market_for(self, symbols: set[str]) -> MarketView:
-        """The cycle's market view; loaded once for the union of every universe seen."""
-        key = frozenset(symbols)
-        for loaded, view in self.markets.items():
-            if key <= loaded:
-                return view
-        union = key | frozenset(self.assets)
-        view = selectors.market_view_get(symbols=sorted(union), as_of=self.as_of, assets=self.assets)
-        self.markets[frozenset(union)] = view
-        return view
 
 
 # --- kill switch ---------------------------------------------------------------------
@@ -215,77 +186,45 @@ def _runs_ensure(portfolio_ids: Sequence[int], as_of: date) -> None:
     ).update(attempt=F("attempt") + 1, started_at=timezone.now())
 
 
-_DECISION_STATUS = {
-    ("rebalance", "autopilot"): Decision.Status.EXECUTED,  # set by trades_execute
-    ("rebalance", "advise"): Decision.Status.PROPOSED,
-}
-
-
-def _decision_record(
-    *, decision: CycleDecision, inputs: selectors.PortfolioInputs, portfolio: Portfolio
-) -> Decision | None:
-    """Persist the decision (None for a quiet day), executing trades in autopilot mode."""
-    if decision.action == "hold" and not decision.triggers:
-        return None
-    mode = inputs.config.mode
-    explanation = decision_explanation(decision)
-    status = (
-        Decision.Status.PROPOSED
-        if decision.action == "rebalance"
-        else Decision.Status.SKIPPED
-    )
-    orders = [t.order for t in decision.trades]
-    if mode == "advise" and decision.action == "rebalance":
-        # A newer proposal supersedes the older ones still pending.
-        Decision.objects.filter(portfolio=portfolio, status=Decision.Status.PROPOSED).update(
-            status=Decision.Status.EXPIRED, status_reason="superseded by a newer proposal",
-            decided_at=timezone.now(),
-        )
+def _decision_write(*, record: DecisionRecord, portfolio: Portfolio) -> Decision:
+    """Create the decision row with the ORM, executing its trades in autopilot mode."""
     row = decision_create(
-        portfolio=portfolio,
-        as_of=decision.as_of,
-        mode=mode,
-        status=status,
-        strategy=decision.strategy or "",
-        triggers=explanation["triggers"],
-        target_weights=explanation["target_weights"],
-        current_weights=explanation["current_weights"],
-        before=explanation["before"] or {},
-        after=explanation["after"] or {},
-        checks=explanation["checks"],
-        trades=orders,
-        explanation=explanation,
-        summary=decision.summary,
-        confidence=max(0.0, min(1.0, decision.confidence)),
-        status_reason=decision.skipped_reason or ("" if decision.trades else decision.summary),
-        ledger_version=portfolio.ledger_version,
+        portfolio=portfolio, as_of=record.as_of, mode=record.mode, status=record.created_status,
+        strategy=record.strategy, triggers=record.triggers, target_weights=record.target_weights,
+        current_weights=record.current_weights, before=record.before, after=record.after,
+        checks=record.checks, trades=list(record.orders), explanation=record.explanation,
+        summary=record.summary, confidence=record.confidence, status_reason=record.status_reason,
+        ledger_version=record.ledger_version,
     )
-    if mode == "autopilot" and decision.action == "rebalance":
+    if record.executes:
         if portfolio.broker == "paper":
-            trades_execute(portfolio=portfolio, trades=orders, as_of=decision.as_of, decision=row)
+            trades_execute(portfolio=portfolio, trades=list(record.orders), as_of=record.as_of, decision=row)
         else:  # a real broker: orders recorded now, sent after commit, filled over time
-            orders_place(portfolio=portfolio, decision=row, trades=orders)
+            orders_place(portfolio=portfolio, decision=row, trades=list(record.orders))
         _fault_point("after_execute")
     return row
 
 
-def _notify(*, decision: CycleDecision, row: Decision | None, portfolio: Portfolio, mode: str) -> None:
-    if row is None or decision.action != "rebalance":
-        return
-    kind, title, body = decision_notification_texts(
-        explanation=row.explanation, portfolio_name=portfolio.name, currency=portfolio.base_currency,
-        mode=mode, defensive=decision.override is not None,
-    )
-    notification_create(  # the one notification service: it queues the push too
-        user_id=portfolio.owner_id, portfolio_id=portfolio.pk, decision_id=row.pk, kind=kind,
-        title=title, body=body,
-    )
-
-
-def _action_of(decision: CycleDecision, mode: str) -> str:
-    if decision.action == "rebalance" and mode == "advise":
-        return "proposed"
-    return decision.action
+def _outcome_write(*, outcome: CycleOutcome, run: CycleRun, portfolio: Portfolio) -> CycleRunResult:
+    """Write one cycle's records (:mod:`rebalancer.autopilot.records`) with the ORM."""
+    if outcome.supersedes_proposals:
+        Decision.objects.filter(portfolio=portfolio, status=Decision.Status.PROPOSED).update(
+            status=Decision.Status.EXPIRED, status_reason=SUPERSEDED_REASON, decided_at=timezone.now(),
+        )
+    row = None if outcome.decision is None else _decision_write(record=outcome.decision, portfolio=portfolio)
+    decision_id = row.pk if row is not None else None
+    note = outcome.notification
+    if note is not None:  # the one notification service: it queues the push too
+        notification_create(user_id=note.user_id, portfolio_id=note.portfolio_id, decision_id=decision_id,
+                            kind=note.kind, title=note.title, body=note.body)
+    update = outcome.run
+    assert update is not None  # a written outcome is "done"
+    run.status, run.action, run.decision_id = update.status, update.action, update.decision_id_with(decision_id)
+    run.reason, run.trades_count, run.error = update.reason, update.trades_count, update.error
+    run.finished_at, run.policy_state = timezone.now(), update.policy_state
+    run.save(update_fields=["status", "action", "decision", "reason", "trades_count", "error", "finished_at",
+                            "policy_state"])
+    return outcome.result(decision_id)
 
 
 def _cycle_one(
@@ -293,15 +232,11 @@ def _cycle_one(
 ) -> CycleRunResult:
     as_of = context.as_of
     with transaction.atomic():
-        try:
-            run = CycleRun.objects.select_for_update().get(portfolio_id=portfolio_id, as_of=as_of)
-        except CycleRun.DoesNotExist:
-            return CycleRunResult(portfolio_id, as_of, status="not_eligible", error="no cycle run row")
-        if run.status == CycleRun.Status.DONE:
-            return CycleRunResult(
-                portfolio_id, as_of, status="already_done", action=run.action,
-                decision_id=run.decision_id, trades_count=run.trades_count, summary=run.reason,
-            )
+        run = CycleRun.objects.select_for_update().filter(portfolio_id=portfolio_id, as_of=as_of).first()
+        closed = run_closed_result(portfolio_id, as_of, run)
+        if closed is not None:
+            return closed
+        assert run is not None  # run_closed_result answers for a missing row
         portfolio = portfolio_lock(portfolio=portfolio_id)
         if inputs is None or inputs.ledger_version != portfolio.ledger_version:
             # Loaded before the lock and the ledger moved since (or never loaded): reload.
@@ -309,39 +244,22 @@ def _cycle_one(
                 portfolio_ids=[portfolio_id], as_of=as_of, assets=context.assets, force=force
             ).get(portfolio_id)
         if inputs is None:
-            return CycleRunResult(portfolio_id, as_of, status="not_eligible", error="no autonomy settings")
+            return cycle_outcome(portfolio_id=portfolio_id, as_of=as_of, decision=None).result()
         portfolio.autonomy = inputs.autonomy
-        held = {s for s, q in inputs.state.quantities.items() if q > 0}
-        market = context.market_for(held | set(inputs.config.universe))
-        decision = cycle_decide(
-            state=inputs.state, market=market, config=inputs.config,
-            kill_switch=context.kill_switch, regime=context.regime,
-            targets_cache=context.targets_cache,
-        )
+        decision = portfolio_decide(inputs=inputs, context=context)
         _fault_point("after_decide")
-        row = _decision_record(decision=decision, inputs=inputs, portfolio=portfolio)
-        _notify(decision=decision, row=row, portfolio=portfolio, mode=inputs.config.mode)
-        action = _action_of(decision, inputs.config.mode)
-        trades_count = len(decision.trades) if action == "rebalance" else 0
-        run.status, run.action, run.decision = CycleRun.Status.DONE, action, row
-        run.reason, run.trades_count, run.error = decision.summary, trades_count, ""
-        run.finished_at = timezone.now()
-        run.policy_state = policy_state_to_dict(decision.policy_state)
-        run.save(update_fields=["status", "action", "decision", "reason", "trades_count", "error", "finished_at",
-                                "policy_state"])
-    return CycleRunResult(
-        portfolio_id, as_of, status="done", action=action,
-        decision_id=row.pk if row else None, trades_count=trades_count, summary=decision.summary,
-    )
+        outcome = cycle_outcome(portfolio_id=portfolio_id, as_of=as_of, decision=decision,
+                                mode=inputs.config.mode, portfolio=portfolio, run=run)
+        return _outcome_write(outcome=outcome, run=run, portfolio=portfolio)
 
 
 def _run_skip(portfolio_id: int, as_of: date, reason: str) -> CycleRunResult:
     """Close the day's run of a broker portfolio whose earlier orders are still open (no decision)."""
     with transaction.atomic():
         run = CycleRun.objects.select_for_update().get(portfolio_id=portfolio_id, as_of=as_of)
-        if run.status == CycleRun.Status.DONE:
-            return CycleRunResult(portfolio_id, as_of, status="already_done", action=run.action,
-                                  decision_id=run.decision_id, trades_count=run.trades_count, summary=run.reason)
+        closed = run_closed_result(portfolio_id, as_of, run)
+        if closed is not None:
+            return closed
         run.status, run.action, run.reason, run.error = CycleRun.Status.DONE, "skipped", reason, ""
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "action", "reason", "error", "finished_at"])
@@ -349,12 +267,12 @@ def _run_skip(portfolio_id: int, as_of: date, reason: str) -> CycleRunResult:
 
 
 def _record_failure(portfolio_id: int, as_of: date, exc: Exception) -> CycleRunResult:
-    message = f"{type(exc).__name__}: {exc}"
+    message = error_text(exc)
     logger.error("autopilot cycle of portfolio %s on %s failed", portfolio_id, as_of, exc_info=exc)
     CycleRun.objects.filter(portfolio_id=portfolio_id, as_of=as_of).exclude(
         status=CycleRun.Status.DONE
-    ).update(status=CycleRun.Status.FAILED, error=message[:2000], finished_at=timezone.now())
-    return CycleRunResult(portfolio_id, as_of, status="failed", error=message)
+    ).update(status=CycleRun.Status.FAILED, error=message[:ERROR_MAX], finished_at=timezone.now())
+    return cycle_failed(portfolio_id, as_of, message).result()
 
 
 def cycle_run_many(

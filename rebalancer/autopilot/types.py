@@ -527,6 +527,52 @@ class TargetsCache(Protocol):
     def get(self, key: tuple, default: Any = None, /) -> Any: ...
 
 
+# --- what the cycle's two writers share (the DB shell; still no Django import here) -----
+
+
+@dataclass(frozen=True)
+class CycleRunResult:
+    """What one portfolio's cycle did."""
+
+    portfolio_id: int
+    as_of: date
+    status: str  # "done" | "already_done" | "failed" | "not_eligible"
+    action: str = ""  # "rebalance" | "proposed" | "hold" | "skipped"
+    decision_id: int | None = None
+    trades_count: int = 0
+    summary: str = ""
+    error: str = ""
+
+
+@dataclass
+class CycleContext:
+    """What every portfolio of one cycle shares: market view, kill switch, regime, targets.
+
+    ``assets`` maps symbols to ``marketdata.models.Asset`` rows; the market view is loaded
+    through the autopilot's selectors on first use (imported there, so that this module
+    stays free of Django)."""
+
+    as_of: date
+    kill_switch: str
+    regime: Any
+    assets: dict[str, Any]
+    markets: dict[frozenset, MarketView] = field(default_factory=dict)
+    targets_cache: TargetsCache = field(default_factory=dict)
+
+    def market_for(self, symbols: set[str]) -> MarketView:
+        """The cycle's market view; loaded once for the union of every universe seen."""
+        from rebalancer.autopilot import selectors
+
+        key = frozenset(symbols)
+        for loaded, view in self.markets.items():
+            if key <= loaded:
+                return view
+        union = key | frozenset(self.assets)
+        view = selectors.market_view_get(symbols=sorted(union), as_of=self.as_of, assets=self.assets)
+        self.markets[frozenset(union)] = view
+        return view
+
+
 __all__ = [
     "TRADING_DAYS",
     "Action",
@@ -537,7 +583,9 @@ __all__ = [
     "Calendar",
     "Check",
     "CostGate",
+    "CycleContext",
     "CycleDecision",
+    "CycleRunResult",
     "DecisionFacts",
     "HoldingsState",
     "KillSwitchMode",

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from common.errors import Conflict
 from marketdata.models import PriceBar
 from portfolios.models import Decision, Trade
-from rebalancer.autopilot import bulk, services
+from rebalancer.autopilot import bulk
 from rebalancer.autopilot.models import CycleRun, Notification
 from rebalancer.autopilot.services import cycle_run, cycle_run_all, cycle_run_many, kill_switch_set
 
@@ -161,15 +161,14 @@ def test_a_stale_asset_is_left_out_and_the_rest_is_invested(portfolio_make, mark
 def test_one_failing_portfolio_does_not_stop_the_others_and_a_rerun_finishes(portfolio_make, monkeypatch):
     # given two portfolios, the first one's decision blows up
     bad, good = portfolio_make(), portfolio_make()
-    real = services.cycle_decide
+    real = bulk.cycle_decide
 
     def flaky(*, state, **kwargs):
         if state.portfolio_id == bad.pk:
             raise RuntimeError("boom")
         return real(state=state, **kwargs)
 
-    monkeypatch.setattr(services, "cycle_decide", flaky)
-    monkeypatch.setattr(bulk, "cycle_decide", flaky)
+    monkeypatch.setattr(bulk, "cycle_decide", flaky)  # the one engine call of both paths
     # when the chunk runs
     results = cycle_run_many(portfolio_ids=[bad.pk, good.pk], as_of=AS_OF)
     # then the failure is recorded and the other portfolio traded
@@ -179,13 +178,29 @@ def test_one_failing_portfolio_does_not_stop_the_others_and_a_rerun_finishes(por
     assert Trade.objects.filter(portfolio=bad).count() == 0
     assert Trade.objects.filter(portfolio=good).count() == 4
     # when the cause is fixed and the cycle reruns
-    monkeypatch.setattr(services, "cycle_decide", real)
     monkeypatch.setattr(bulk, "cycle_decide", real)
     rerun = cycle_run_many(portfolio_ids=[bad.pk, good.pk], as_of=AS_OF)
     # then the failed one finishes and the done one is untouched
     assert [r.status for r in rerun] == ["done", "already_done"]
     assert CycleRun.objects.get(portfolio=bad, as_of=AS_OF).attempt == 2
     assert Trade.objects.filter(portfolio=good).count() == 4
+
+
+def test_the_per_portfolio_path_decides_through_the_same_engine_call_as_the_chunk(portfolio_make, monkeypatch):
+    # given one portfolio (the per-portfolio ORM path) whose decision blows up at the one engine call
+    portfolio = portfolio_make()
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(bulk, "cycle_decide", broken)
+    # when it runs
+    result = cycle_run(portfolio_id=portfolio.pk, as_of=AS_OF)
+    # then the failure is recorded and nothing was written
+    assert (result.status, result.error) == ("failed", "RuntimeError: boom")
+    assert CycleRun.objects.get(portfolio=portfolio, as_of=AS_OF).status == "failed"
+    assert not Decision.objects.filter(portfolio=portfolio).exists()
+    assert not Trade.objects.filter(portfolio=portfolio).exists()
 
 
 def test_cycle_run_all_skips_paused_portfolios(portfolio_make):
