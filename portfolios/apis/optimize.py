@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import error_responses
+from common.api import RejectUnknownFields, error_responses
 from common.errors import ApplicationError
 from portfolios.optimization import (
     EXPECTED_RETURN_ESTIMATORS,
@@ -27,7 +27,12 @@ from portfolios.optimization import (
     OBJECTIVES,
     RISK_MODELS,
 )
-from portfolios.services.optimization import MAX_UNIVERSE, OptimizationOutcome, optimization_run
+from portfolios.services.optimization import (
+    MAX_UNIVERSE,
+    OptimizationOutcome,
+    OptimizationRequest,
+    optimization_run,
+)
 from users.models import RiskTier
 
 
@@ -228,7 +233,7 @@ class ViewInputSerializer(serializers.Serializer):
         return attrs
 
 
-class ObjectiveWeightsSerializer(serializers.Serializer):
+class ObjectiveWeightsSerializer(RejectUnknownFields, serializers.Serializer):
     return_weight = serializers.FloatField(min_value=0.0, max_value=1000.0, required=False)
     variance_weight = serializers.FloatField(
         min_value=0.0,
@@ -241,7 +246,7 @@ class ObjectiveWeightsSerializer(serializers.Serializer):
     turnover_weight = serializers.FloatField(min_value=0.0, max_value=1000.0, required=False)
 
 
-class OptimizeInputSerializer(serializers.Serializer):
+class OptimizeInputSerializer(RejectUnknownFields, serializers.Serializer):
     universe = serializers.ListField(child=_symbol(), min_length=1, max_length=MAX_UNIVERSE)
     start = serializers.DateField(required=False, allow_null=True)
     end = serializers.DateField(required=False, allow_null=True)
@@ -518,24 +523,26 @@ class OptimizeApi(APIView):
         }
         with map_field_names(v):
             outcome = optimization_run(
-                symbols=v["universe"],
-                start=v.get("start"),
-                end=v.get("end"),
-                expected_returns=v["expected_returns"],
-                risk_model=v["risk_model"],
-                objective=v["objective"],
-                constraints=v.get("constraints"),
-                risk_free_rate=v["risk_free_rate"],
-                target_return=v.get("target_return"),
-                target_volatility=v.get("target_volatility"),
-                views=v.get("views"),
-                frontier_points=v.get("frontier_points"),
-                current_weights=v.get("current_weights"),
-                risk_tier=v.get("risk_tier"),
-                risk_aversion=v.get("risk_aversion"),
-                frontier_plot=v["frontier_plot"],
-                options=options,
-                benchmark=v.get("benchmark"),
+                request=OptimizationRequest(
+                    symbols=v["universe"],
+                    start=v.get("start"),
+                    end=v.get("end"),
+                    expected_returns=v["expected_returns"],
+                    risk_model=v["risk_model"],
+                    objective=v["objective"],
+                    constraints=v.get("constraints"),
+                    risk_free_rate=v["risk_free_rate"],
+                    target_return=v.get("target_return"),
+                    target_volatility=v.get("target_volatility"),
+                    views=v.get("views"),
+                    frontier_points=v.get("frontier_points"),
+                    current_weights=v.get("current_weights"),
+                    risk_tier=v.get("risk_tier"),
+                    risk_aversion=v.get("risk_aversion"),
+                    frontier_plot=v["frontier_plot"],
+                    options=options,
+                    benchmark=v.get("benchmark"),
+                )
             )
         body = OptimizeOutputSerializer(
             outcome_data(outcome, risk_free_rate=v["risk_free_rate"])

@@ -3,7 +3,8 @@
 Pure numpy / pandas / cvxpy (no Django). The public facade:
 
 - :func:`optimize` -- one optimized portfolio (:class:`OptimizationResult`) for any of
-  ``OBJECTIVES`` under :class:`Constraints`;
+  ``OBJECTIVES`` (the registry :data:`REGISTRY`: name -> function, typed options,
+  description, transaction costs) under :class:`Constraints`;
 - :func:`efficient_frontier` -- N frontier points (:class:`Frontier`), by an exact parametric
   active-set QP (linear constraints, and a turnover cap and transaction costs from current
   weights), a search over supports under cardinality, cvxpy as the fallback;
@@ -36,6 +37,7 @@ from .frontiers import MAX_POINTS as MAX_FRONTIER_POINTS
 from .frontiers import efficient_frontier
 from .optimizer import MULTI_OBJECTIVE_DEFAULTS, OBJECTIVES, optimize
 from .plotting import frontier_png
+from .registry import REGISTRY, STRATEGY_OBJECTIVES, ObjectiveSpec
 from .results import Frontier, FrontierPoint, OptimizationResult
 from .tiers import RISK_AVERSION_BY_TIER, risk_aversion_for_tier
 
@@ -44,14 +46,17 @@ __all__ = [
     "MAX_FRONTIER_POINTS",
     "MULTI_OBJECTIVE_DEFAULTS",
     "OBJECTIVES",
+    "REGISTRY",
     "RISK_AVERSION_BY_TIER",
     "RISK_MODELS",
+    "STRATEGY_OBJECTIVES",
     "TRADING_DAYS_PER_YEAR",
     "Constraints",
     "Frontier",
     "FrontierPoint",
     "InfeasibleConstraints",
     "LinearForm",
+    "ObjectiveSpec",
     "OptimizationError",
     "OptimizationResult",
     "UnsupportedOptions",

@@ -81,7 +81,7 @@ def _solve_for(
     return clean_weights(weights, inp), solver, str(problem.status)
 
 
-def min_volatility(inp: Inputs, **_: Any) -> OptimizationResult:
+def min_volatility(inp: Inputs) -> OptimizationResult:
     w = cp.Variable(inp.n)
     problem = cp.Problem(
         cp.Minimize(plus_transaction_cost(variance(w, inp), w, inp)),
@@ -91,7 +91,7 @@ def min_volatility(inp: Inputs, **_: Any) -> OptimizationResult:
     return result_from_weights(weights, inp, "min_volatility", solver, status)
 
 
-def efficient_return(inp: Inputs, *, target_return: float | None, **_: Any) -> OptimizationResult:
+def efficient_return(inp: Inputs, *, target_return: float | None) -> OptimizationResult:
     if target_return is None:
         raise OptimizationError("efficient_return needs target_return", field="target_return")
     w = cp.Variable(inp.n)
@@ -109,7 +109,7 @@ def efficient_return(inp: Inputs, *, target_return: float | None, **_: Any) -> O
     return result_from_weights(weights, inp, "efficient_return", solver, status)
 
 
-def efficient_risk(inp: Inputs, *, target_volatility: float | None, **_: Any) -> OptimizationResult:
+def efficient_risk(inp: Inputs, *, target_volatility: float | None) -> OptimizationResult:
     if target_volatility is None or target_volatility <= 0:
         raise OptimizationError(
             "efficient_risk needs a positive target_volatility", field="target_volatility"
@@ -127,7 +127,7 @@ def efficient_risk(inp: Inputs, *, target_volatility: float | None, **_: Any) ->
     return result_from_weights(weights, inp, "efficient_risk", solver, status)
 
 
-def max_utility(inp: Inputs, *, risk_aversion: float, **_: Any) -> OptimizationResult:
+def max_utility(inp: Inputs, *, risk_aversion: float) -> OptimizationResult:
     w = cp.Variable(inp.n)
     objective = cp.Maximize(net_return(w, inp, inp.expected) - 0.5 * risk_aversion * variance(w, inp))
     problem = cp.Problem(objective, linear_constraints(w, inp.form) + nonlinear_constraints(w, inp))
@@ -137,14 +137,12 @@ def max_utility(inp: Inputs, *, risk_aversion: float, **_: Any) -> OptimizationR
     )
 
 
-def kelly(inp: Inputs, *, kelly_fraction: float = KELLY_FRACTION, **_: Any) -> OptimizationResult:
+def kelly(inp: Inputs, *, kelly_fraction: float = KELLY_FRACTION) -> OptimizationResult:
     """Fractional Kelly: maximise ``(mu - rf)'w - w'Sigma w / (2 f)``, uninvested weight in cash.
 
     With ``f = 1`` this is the growth-optimal (full Kelly) allocation of the continuous-time
     approximation; ``f = 0.5`` (half Kelly) is the default. No leverage: ``sum(w) <= 1 - cash_buffer``.
     """
-    if not 0 < kelly_fraction <= 1:
-        raise OptimizationError("kelly_fraction must be in (0, 1]", field="kelly_fraction")
     w = cp.Variable(inp.n)
     excess = inp.expected - inp.risk_free_rate
     objective = cp.Maximize(net_return(w, inp, excess) - variance(w, inp) / (2 * kelly_fraction))
@@ -163,11 +161,9 @@ def kelly(inp: Inputs, *, kelly_fraction: float = KELLY_FRACTION, **_: Any) -> O
 
 
 def min_cvar(
-    inp: Inputs, *, target_return: float | None = None, cvar_beta: float = CVAR_BETA, **_: Any
+    inp: Inputs, *, target_return: float | None = None, cvar_beta: float = CVAR_BETA
 ) -> OptimizationResult:
     scenarios = require_scenarios(inp, "min_cvar")
-    if not 0.5 <= cvar_beta < 1:
-        raise OptimizationError("cvar_beta must be in [0.5, 1)", field="cvar_beta")
     w = cp.Variable(inp.n)
     cvar, cons = cvar_expression(w, scenarios, cvar_beta)
     cons += linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
@@ -205,14 +201,26 @@ def multi_objective(
     risk_aversion: float,
     cvar_beta: float = CVAR_BETA,
     drawdown_horizon: int = DRAWDOWN_HORIZON,
-    **options: Any,
+    return_weight: float = MULTI_OBJECTIVE_DEFAULTS["return_weight"],
+    variance_weight: float = MULTI_OBJECTIVE_DEFAULTS["variance_weight"],
+    cvar_weight: float = MULTI_OBJECTIVE_DEFAULTS["cvar_weight"],
+    drawdown_weight: float = MULTI_OBJECTIVE_DEFAULTS["drawdown_weight"],
+    turnover_weight: float = MULTI_OBJECTIVE_DEFAULTS["turnover_weight"],
 ) -> OptimizationResult:
-    """Maximise a documented weighted sum (see ``MULTI_OBJECTIVE_DEFAULTS``) net of costs."""
-    weights_of = {k: float(options.get(k, v)) for k, v in MULTI_OBJECTIVE_DEFAULTS.items()}
+    """Maximise a documented weighted sum (see ``MULTI_OBJECTIVE_DEFAULTS``) net of costs.
+
+    The weights are checked (>= 0) by ``registry.MultiObjectiveOptions``; a negative
+    ``variance_weight`` means ``risk_aversion / 2``.
+    """
+    weights_of = {
+        "return_weight": float(return_weight),
+        "variance_weight": float(variance_weight),
+        "cvar_weight": float(cvar_weight),
+        "drawdown_weight": float(drawdown_weight),
+        "turnover_weight": float(turnover_weight),
+    }
     if weights_of["variance_weight"] < 0:
         weights_of["variance_weight"] = risk_aversion / 2
-    if any(v < 0 for v in weights_of.values()):
-        raise OptimizationError("multi-objective weights must be >= 0", field="options")
     uses_cvar = bool(weights_of["cvar_weight"] or weights_of["drawdown_weight"])
     if cvar_beta != CVAR_BETA and not uses_cvar:
         raise UnsupportedOptions(
@@ -257,7 +265,7 @@ def multi_objective(
     )
 
 
-def max_sharpe(inp: Inputs, *, objective_name: str = "max_sharpe", **_: Any) -> OptimizationResult:
+def max_sharpe(inp: Inputs, *, objective_name: str = "max_sharpe") -> OptimizationResult:
     excess = inp.expected - inp.risk_free_rate
     if inp.constraints.needs_mixed_integer:
         return _max_sharpe_dinkelbach(inp, excess, objective_name)
@@ -317,24 +325,24 @@ def _max_sharpe_dinkelbach(
 
 
 def black_litterman(
-    inp: Inputs, *, views: Any, risk_aversion: float, **options: Any
+    inp: Inputs,
+    *,
+    views: Any,
+    risk_aversion: float,
+    market_weights: Any = None,
+    tau: float = TAU,
+    bl_objective: str = BL_OBJECTIVES[0],
 ) -> OptimizationResult:
+    """Optimize the Black-Litterman posterior (``bl_objective`` checked by its options class)."""
     from .black_litterman import black_litterman_posterior
 
-    market_weights = options.get("market_weights")
-    bl_objective = options.get("bl_objective") or BL_OBJECTIVES[0]
-    if bl_objective not in BL_OBJECTIVES:
-        raise OptimizationError(
-            f"unknown bl_objective {bl_objective!r}; use one of {', '.join(BL_OBJECTIVES)}",
-            field="bl_objective",
-        )
     posterior_mu, posterior_cov = black_litterman_posterior(
         cov=pd.DataFrame(inp.sigma, index=inp.symbols, columns=inp.symbols),
         views=views or [],
         market_weights=market_weights,
         risk_aversion=risk_aversion,
         risk_free_rate=inp.risk_free_rate,
-        tau=float(options.get("tau", TAU)),
+        tau=float(tau),
     )
     posterior = replace(inp, mu=posterior_mu.to_numpy(), sigma=posterior_cov.to_numpy())
     if bl_objective == "max_utility":
@@ -354,7 +362,17 @@ def black_litterman(
     )
 
 
-def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
+def risk_parity(inp: Inputs, *, risk_budgets: Any = None) -> OptimizationResult:
+    """Risk budgeting, equal budgets by default (``risk_budgets``: symbol -> budget)."""
+    return budgeted(inp, "risk_parity", risk_budgets=risk_budgets)
+
+
+def hrp(inp: Inputs) -> OptimizationResult:
+    """Hierarchical risk parity."""
+    return budgeted(inp, "hrp")
+
+
+def budgeted(inp: Inputs, objective: str, *, risk_budgets: Any = None) -> OptimizationResult:
     from .risk_parity import hrp_allocation, pairwise_correlation, risk_budget_weights
 
     c = inp.constraints
@@ -381,7 +399,7 @@ def budgeted(inp: Inputs, objective: str, **options: Any) -> OptimizationResult:
     weights = np.zeros(inp.n)
     details: dict[str, Any] = {}
     if objective == "risk_parity":
-        budgets = options.get("risk_budgets")
+        budgets = risk_budgets
         unknown = sorted(set(budgets.keys() if budgets is not None else ()) - set(inp.symbols))
         if unknown:
             raise OptimizationError(

@@ -8,73 +8,43 @@ delta/2 w'Sigma w``, delta from the risk tier); ``min_cvar`` (Rockafellar-Uryase
 historical scenarios); ``risk_parity`` (risk budgeting); ``hrp``; ``black_litterman``;
 ``multi_objective``; ``kelly`` (fractional). Constraints are compiled by
 :mod:`.constraints`; solvers are called through :mod:`.solvers` with a fallback chain.
+The objectives, their typed options and their functions are one table,
+:data:`.registry.REGISTRY`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import objectives
 from .constraints import Constraints
 from .estimators import TRADING_DAYS_PER_YEAR
 from .exceptions import InfeasibleConstraints, OptimizationError, UnsupportedOptions
 from .objectives import MULTI_OBJECTIVE_DEFAULTS
 from .problem import align_inputs
+from .registry import (
+    CONTEXT_OPTIONS,
+    OBJECTIVES,
+    REGISTRY,
+    ObjectiveOptions,
+    ObjectiveSpec,
+    closest,
+    option_defaults,
+)
 from .results import OptimizationResult
 from .tiers import risk_aversion_for_tier
 
 __all__ = ["MULTI_OBJECTIVE_DEFAULTS", "OBJECTIVES", "OPTION_USERS", "optimize"]
 
-OBJECTIVES = (
-    "min_volatility",
-    "max_sharpe",
-    "efficient_return",
-    "efficient_risk",
-    "max_utility",
-    "min_cvar",
-    "risk_parity",
-    "hrp",
-    "black_litterman",
-    "multi_objective",
-    "kelly",
-)
-NEEDS_EXPECTED_RETURNS = {
-    "max_sharpe",
-    "efficient_return",
-    "efficient_risk",
-    "max_utility",
-    "multi_objective",
-    "kelly",
-}
-NEEDS_SCENARIOS = {"min_cvar"}
-
-# The objectives that read each option, and its default. optimize() refuses an option set
-# for an objective that would ignore it; one at its default (or None, or empty) changes
-# nothing and passes, since callers such as the API send kelly_fraction and cvar_beta on
-# every request. ``risk_tier`` is context, accepted by all (it sets risk_aversion where one
-# is read); ``frequency`` only annualises a covariance estimated from ``returns``.
-# Issue 22 turns these rows into one typed option class per objective.
-OPTION_USERS: dict[str, tuple[frozenset[str], Any]] = {
-    "target_return": (frozenset({"efficient_return", "min_cvar"}), None),
-    "target_volatility": (frozenset({"efficient_risk"}), None),
-    "risk_aversion": (frozenset({"max_utility", "multi_objective", "black_litterman"}), None),
-    "views": (frozenset({"black_litterman"}), None),
-    "kelly_fraction": (frozenset({"kelly"}), objectives.KELLY_FRACTION),
-    "cvar_beta": (frozenset({"min_cvar", "multi_objective"}), objectives.CVAR_BETA),
-    "drawdown_horizon": (frozenset({"multi_objective"}), objectives.DRAWDOWN_HORIZON),
-    "risk_budgets": (frozenset({"risk_parity"}), None),
-    "market_weights": (frozenset({"black_litterman"}), None),
-    "tau": (frozenset({"black_litterman"}), objectives.TAU),
-    "bl_objective": (frozenset({"black_litterman"}), objectives.BL_OBJECTIVES[0]),
-    **{
-        name: (frozenset({"multi_objective"}), default)
-        for name, default in MULTI_OBJECTIVE_DEFAULTS.items()
-    },
-}
+# The objectives that read each option, and its default, from the registry's option
+# classes. optimize() refuses an option set for an objective that would ignore it; one at
+# its default (or None, or empty) changes nothing and passes, since callers such as the
+# API send kelly_fraction and cvar_beta on every request. ``risk_tier`` and ``frequency``
+# (``CONTEXT_OPTIONS``) are accepted by all.
+OPTION_USERS: dict[str, tuple[frozenset[str], Any]] = option_defaults()
 
 # ---------------------------------------------------------------------------- facade
 
@@ -113,9 +83,13 @@ def optimize(
     (an option or constraint the objective does not use, naming it) or
     :class:`OptimizationError` (bad inputs, or every solver failed).
     """
-    if objective not in OBJECTIVES:
+    spec = REGISTRY.get(objective)
+    if spec is None:
+        suggestion = closest(objective, OBJECTIVES)
         raise OptimizationError(
-            f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}",
+            f"unknown objective {objective!r}"
+            + (f" (did you mean {suggestion!r}?)" if suggestion else "")
+            + f"; use one of {', '.join(OBJECTIVES)}",
             field="objective",
         )
     if not np.isfinite(risk_free_rate):
@@ -128,74 +102,75 @@ def optimize(
             field="frequency",
         )
     tier = options.pop("risk_tier", None)
-    _refuse_ignored_options(
-        objective,
-        {
-            "target_return": target_return,
-            "target_volatility": target_volatility,
-            "risk_aversion": risk_aversion,
-            "views": views,
-            **options,
-        },
-    )
+    given = {
+        "target_return": target_return,
+        "target_volatility": target_volatility,
+        "risk_aversion": risk_aversion,
+        "views": views,
+        **options,
+    }
+    if risk_aversion is not None and not risk_aversion > 0:
+        raise OptimizationError("risk_aversion must be positive", field="risk_aversion")
+    typed = objective_options(spec, given, risk_tier=tier)
     inp = align_inputs(
         expected_returns, cov, returns, constraints, current_weights, risk_free_rate, frequency
     )
-    if objective in NEEDS_EXPECTED_RETURNS and inp.mu is None:
+    if spec.needs_expected_returns and inp.mu is None:
         raise OptimizationError(f"{objective} needs expected returns", field="expected_returns")
-    if risk_aversion is None:
-        risk_aversion = risk_aversion_for_tier(tier or "balanced")
-    elif not risk_aversion > 0:
-        raise OptimizationError("risk_aversion must be positive", field="risk_aversion")
-    if objective == "max_sharpe":
-        if inp.mu is not None and (inp.mu[inp.form.upper > 0] <= risk_free_rate).all():
-            raise InfeasibleConstraints(
-                [
-                    f"no eligible asset has an expected return above the risk-free rate {risk_free_rate:.6g}; "
-                    "max_sharpe needs one (use min_volatility or a lower risk-free rate)"
-                ]
-            )
-        return objectives.max_sharpe(inp)
-    if objective in ("risk_parity", "hrp"):
-        return objectives.budgeted(inp, objective, **options)
-    if objective == "black_litterman":
-        return objectives.black_litterman(inp, views=views, risk_aversion=risk_aversion, **options)
-    # Each takes the inputs and the options it reads (the rest land in its ``**_``).
-    handlers: dict[str, Callable[..., OptimizationResult]] = {
-        "min_volatility": objectives.min_volatility,
-        "efficient_return": objectives.efficient_return,
-        "efficient_risk": objectives.efficient_risk,
-        "max_utility": objectives.max_utility,
-        "min_cvar": objectives.min_cvar,
-        "multi_objective": objectives.multi_objective,
-        "kelly": objectives.kelly,
-    }
-    return handlers[objective](
-        inp,
-        target_return=target_return,
-        target_volatility=target_volatility,
-        risk_aversion=risk_aversion,
-        **options,
-    )
+    if (
+        objective == "max_sharpe"
+        and inp.mu is not None
+        and (inp.mu[inp.form.upper > 0] <= risk_free_rate).all()
+    ):
+        raise InfeasibleConstraints(
+            [
+                f"no eligible asset has an expected return above the risk-free rate {risk_free_rate:.6g}; "
+                "max_sharpe needs one (use min_volatility or a lower risk-free rate)"
+            ]
+        )
+    return spec.run(inp, typed)
 
 
-def _refuse_ignored_options(objective: str, given: Mapping[str, Any]) -> None:
-    """Raise for an unknown option, or one set for an objective that does not read it."""
+def objective_options(
+    spec: ObjectiveSpec, given: Mapping[str, Any], *, risk_tier: str | None = None
+) -> ObjectiveOptions:
+    """The typed options of ``spec`` from keyword arguments, refusing any it would not read.
+
+    An unknown name raises :class:`OptimizationError` naming it and the closest valid one; a
+    name another objective reads raises :class:`UnsupportedOptions` unless it is unset (None,
+    empty or its default). ``risk_aversion`` defaults to the tier's (``risk_tier``, "balanced").
+    """
+    own = spec.option_names()
+    values: dict[str, Any] = {}
     for name, value in given.items():
-        if name not in OPTION_USERS:
-            raise OptimizationError(
-                f"unknown option {name!r}; the options are {', '.join(sorted(OPTION_USERS))}",
-                field=name,
-            )
-        users, default = OPTION_USERS[name]
-        if objective not in users and not _is_unset(value, default):
-            raise UnsupportedOptions(
-                f"{name} is not used by {objective}; it applies to "
-                + ", ".join(o for o in OBJECTIVES if o in users),
-                field=name,
-            )
+        if name in own:
+            if value is not None:
+                values[name] = value
+            continue
+        _refuse_foreign(spec, name, value)
+    if "risk_aversion" in own and "risk_aversion" not in values:
+        values["risk_aversion"] = risk_aversion_for_tier(risk_tier or "balanced")
+    return spec.options(**values)
 
 
+def _refuse_foreign(spec: ObjectiveSpec, name: str, value: Any) -> None:
+    """Raise for an unknown option, or one set for an objective that does not read it."""
+    if name not in OPTION_USERS:
+        valid = (*spec.option_names(), *CONTEXT_OPTIONS)
+        suggestion = closest(name, valid) or closest(name, [*OPTION_USERS, *CONTEXT_OPTIONS])
+        raise OptimizationError(
+            f"unknown option {name!r} for {spec.name}"
+            + (f" (did you mean {suggestion!r}?)" if suggestion else "")
+            + f"; {spec.name} reads {', '.join(valid)}",
+            field=name,
+        )
+    users, default = OPTION_USERS[name]
+    if not _is_unset(value, default):
+        raise UnsupportedOptions(
+            f"{name} is not used by {spec.name}; it applies to "
+            + ", ".join(o for o in OBJECTIVES if o in users),
+            field=name,
+        )
 def _is_unset(value: Any, default: Any) -> bool:
     if value is None:
         return True

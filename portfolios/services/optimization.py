@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -233,55 +233,64 @@ def _engine_error(exc: OptimizationError) -> Exception:
     return Unprocessable(exc.message, code="solver_failed")
 
 
-def optimization_run(
-    *,
-    symbols: Sequence[str],
-    start: dt.date | None,
-    end: dt.date | None,
-    expected_returns: str | Mapping[str, float] = "mean_historical",
-    risk_model: str | Mapping[str, Mapping[str, float]] = "sample_cov",
-    objective: str = "max_sharpe",
-    constraints: Mapping[str, Any] | Constraints | None = None,
-    risk_free_rate: float = 0.0,
-    target_return: float | None = None,
-    target_volatility: float | None = None,
-    views: Sequence[Mapping[str, Any]] | None = None,
-    frontier_points: int | None = None,
-    current_weights: Mapping[str, float] | None = None,
-    risk_tier: str | None = None,
-    risk_aversion: float | None = None,
-    frontier_plot: bool = False,
-    options: Mapping[str, Any] | None = None,
-    benchmark: str | None = None,
-    frontier_constraints: Mapping[str, Any] | Constraints | None = None,
-    frontier_turnover_optional: bool = False,
-) -> OptimizationOutcome:
-    """Optimize ``symbols`` on the stored prices of ``[start, end]``; see the module docstring.
+@dataclass(frozen=True)
+class OptimizationRequest:
+    """What :func:`optimization_run` is asked: the universe and window, the estimators, the
+    objective with its inputs and options, the frontier.
 
     ``options`` go to the engine (``kelly_fraction``, ``cvar_beta``, ``risk_budgets``,
-    ``market_weights``, ``tau``, the multi-objective weights). ``benchmark`` is the market of
-    the ``capm`` estimator (a stored symbol; default: the equal-weighted universe). Raises ``NotFound`` (unknown
+    ``market_weights``, ``tau``, the multi-objective weights), which checks their names
+    against the objective's typed options. ``benchmark`` is the market of the ``capm``
+    estimator (a stored symbol; default: the equal-weighted universe). The frontier is built
+    under ``frontier_constraints`` when given (default: ``constraints``), from
+    ``current_weights``; with ``frontier_turnover_optional`` a cap that no allowed portfolio
+    meets from the current weights is dropped for the frontier instead of failing.
+    """
+
+    symbols: Sequence[str]
+    start: dt.date | None = None
+    end: dt.date | None = None
+    expected_returns: str | Mapping[str, float] = "mean_historical"
+    risk_model: str | Mapping[str, Mapping[str, float]] = "sample_cov"
+    objective: str = "max_sharpe"
+    constraints: Mapping[str, Any] | Constraints | None = None
+    risk_free_rate: float = 0.0
+    target_return: float | None = None
+    target_volatility: float | None = None
+    views: Sequence[Mapping[str, Any]] | None = None
+    frontier_points: int | None = None
+    current_weights: Mapping[str, float] | None = None
+    risk_tier: str | None = None
+    risk_aversion: float | None = None
+    frontier_plot: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    benchmark: str | None = None
+    frontier_constraints: Mapping[str, Any] | Constraints | None = None
+    frontier_turnover_optional: bool = False
+
+
+def optimization_run(*, request: OptimizationRequest) -> OptimizationOutcome:
+    """Optimize ``request.symbols`` on the stored prices of ``[start, end]``.
+
+    See :class:`OptimizationRequest` and the module docstring. Raises ``NotFound`` (unknown
     symbols, field ``universe``), ``ValidationFailed`` (400, naming the field) or
     ``Unprocessable`` (422: infeasible constraints with ``extra["conflicts"]``, solver failure).
-
-    The frontier is built under ``frontier_constraints`` when given (default: ``constraints``),
-    from ``current_weights``: with a turnover cap or transaction costs, the exact rebalancing
-    path; with ``max_holdings``, the support search. With ``frontier_turnover_optional`` a cap
-    that no allowed portfolio meets from the current weights is dropped for the frontier (the
-    outcome's ``frontier_constraints`` then has none) instead of failing the request.
+    With ``max_turnover`` or transaction costs the frontier is the exact rebalancing path from
+    the current weights; with ``max_holdings``, the support search.
     """
-    symbols = list(symbols)
+    r = request
+    symbols = list(r.symbols)
     if not symbols:
         raise ValidationFailed("give at least one symbol", code="empty", field="universe")
     if len(symbols) > MAX_UNIVERSE:
         raise ValidationFailed(f"at most {MAX_UNIVERSE} symbols", field="universe")
-    if not math.isfinite(risk_free_rate):
+    if not math.isfinite(r.risk_free_rate):
         raise ValidationFailed("risk_free_rate must be finite", field="risk_free_rate")
-    if frontier_points is not None and not 2 <= frontier_points <= MAX_FRONTIER_POINTS:
+    if r.frontier_points is not None and not 2 <= r.frontier_points <= MAX_FRONTIER_POINTS:
         raise ValidationFailed(
             f"frontier_points must be between 2 and {MAX_FRONTIER_POINTS}", field="frontier_points"
         )
-    resolved = constraints_from_spec(spec=constraints, symbols=symbols)
+    resolved = constraints_from_spec(spec=r.constraints, symbols=symbols)
     if resolved.needs_mixed_integer and len(symbols) > MAX_MIXED_INTEGER_UNIVERSE:
         raise ValidationFailed(
             f"max_holdings and min_position need a mixed-integer solve; at most {MAX_MIXED_INTEGER_UNIVERSE} symbols",
@@ -289,42 +298,42 @@ def optimization_run(
             if resolved.max_holdings is not None
             else "constraints.min_position",
         )
-    returns = _returns_get(symbols, start, end)
+    returns = _returns_get(symbols, r.start, r.end)
     try:
-        mu = _expected_returns(expected_returns, returns, risk_free_rate, benchmark, (start, end))
-        cov = _covariance(risk_model, returns)
-        engine_options = dict(options or {})
-        if risk_tier is not None:
-            engine_options["risk_tier"] = risk_tier
+        mu = _expected_returns(r.expected_returns, returns, r.risk_free_rate, r.benchmark, (r.start, r.end))
+        cov = _covariance(r.risk_model, returns)
+        engine_options = dict(r.options or {})
+        if r.risk_tier is not None:
+            engine_options["risk_tier"] = r.risk_tier
         result = optimize(
-            objective=objective,
+            objective=r.objective,
             expected_returns=mu,
             cov=cov,
             returns=returns.iloc[-MAX_SCENARIOS:],
             constraints=resolved,
-            risk_free_rate=risk_free_rate,
-            target_return=target_return,
-            target_volatility=target_volatility,
-            risk_aversion=risk_aversion,
-            views=list(views or []),
-            current_weights=current_weights,
+            risk_free_rate=r.risk_free_rate,
+            target_return=r.target_return,
+            target_volatility=r.target_volatility,
+            risk_aversion=r.risk_aversion,
+            views=list(r.views or []),
+            current_weights=r.current_weights,
             **engine_options,
         )
         frontier, frontier_resolved = None, None
-        if frontier_points:
+        if r.frontier_points:
             frontier_resolved = (
                 resolved
-                if frontier_constraints is None
-                else constraints_from_spec(spec=frontier_constraints, symbols=symbols)
+                if r.frontier_constraints is None
+                else constraints_from_spec(spec=r.frontier_constraints, symbols=symbols)
             )
             frontier, frontier_resolved = _frontier(
                 mu,
                 cov,
                 frontier_resolved,
-                frontier_points,
-                risk_free_rate,
-                current_weights,
-                turnover_optional=frontier_turnover_optional,
+                r.frontier_points,
+                r.risk_free_rate,
+                r.current_weights,
+                turnover_optional=r.frontier_turnover_optional,
             )
     except OptimizationError as exc:
         raise _engine_error(exc) from exc
@@ -338,7 +347,7 @@ def optimization_run(
         constraints=resolved,
         result=result,
         frontier=frontier,
-        frontier_png=frontier_png(frontier) if frontier is not None and frontier_plot else None,
+        frontier_png=frontier_png(frontier) if frontier is not None and r.frontier_plot else None,
         frontier_constraints=frontier_resolved,
     )
 

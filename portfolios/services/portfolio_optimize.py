@@ -80,7 +80,7 @@ def portfolio_optimize(
     portfolio lies within it. A failure is stored with status ``failed`` and re-raised.
     """
     from portfolios.apis.optimize import outcome_data  # the reply shape of POST optimize
-    from portfolios.services.optimization import optimization_run
+    from portfolios.services.optimization import OptimizationRequest, optimization_run
 
     settings = AutonomySettings.objects.filter(portfolio=portfolio).first()
     universe = list(params.get("universe") or _universe(portfolio))
@@ -105,29 +105,31 @@ def portfolio_optimize(
     )
     try:
         outcome = optimization_run(
-            symbols=universe,
-            start=v.get("start"),
-            end=v.get("end"),
-            expected_returns=v.get("expected_returns", "mean_historical"),
-            risk_model=v.get("risk_model", "sample_cov"),
-            objective=record.objective,
-            constraints=constraints,
-            risk_free_rate=v.get("risk_free_rate", 0.0),
-            target_return=v.get("target_return"),
-            target_volatility=v.get("target_volatility"),
-            views=v.get("views"),
-            frontier_points=v.get("frontier_points"),
-            current_weights=v.get("current_weights") or {s: w for s, w in state.weights.items() if s in universe},
-            risk_tier=v.get("risk_tier") or (settings.risk_tolerance if settings else None),
-            risk_aversion=v.get("risk_aversion"),
-            frontier_plot=v.get("frontier_plot", False),
-            options=options,
-            frontier_constraints=_frontier_constraints(
-                settings, constraints, v.get("constraints") or {}
+            request=OptimizationRequest(
+                symbols=universe,
+                start=v.get("start"),
+                end=v.get("end"),
+                expected_returns=v.get("expected_returns", "mean_historical"),
+                risk_model=v.get("risk_model", "sample_cov"),
+                objective=record.objective,
+                constraints=constraints,
+                risk_free_rate=v.get("risk_free_rate", 0.0),
+                target_return=v.get("target_return"),
+                target_volatility=v.get("target_volatility"),
+                views=v.get("views"),
+                frontier_points=v.get("frontier_points"),
+                current_weights=v.get("current_weights") or {s: w for s, w in state.weights.items() if s in universe},
+                risk_tier=v.get("risk_tier") or (settings.risk_tolerance if settings else None),
+                risk_aversion=v.get("risk_aversion"),
+                frontier_plot=v.get("frontier_plot", False),
+                options=options,
+                frontier_constraints=_frontier_constraints(
+                    settings, constraints, v.get("constraints") or {}
+                )
+                if v.get("frontier_points")
+                else None,
+                frontier_turnover_optional="max_turnover" not in (v.get("constraints") or {}),
             )
-            if v.get("frontier_points")
-            else None,
-            frontier_turnover_optional="max_turnover" not in (v.get("constraints") or {}),
         )
     except ApplicationError as exc:
         record.status = PortfolioOptimization.Status.FAILED

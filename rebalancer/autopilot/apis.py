@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import MONEY_QUANTUM, error_responses, money_field
+from common.api import MONEY_QUANTUM, RejectUnknownFields, error_responses, money_field
 from portfolios.models import AutonomySettings
 from rebalancer.autopilot.explain import decision_explanation
 from rebalancer.autopilot.predict import PredictInput, rebalance_predict
@@ -44,7 +44,7 @@ class LimitsSerializer(serializers.Serializer):
     max_turnover = serializers.FloatField(required=False, allow_null=True, min_value=0.01, max_value=1.0)
 
 
-class PredictInputSerializer(serializers.Serializer):
+class PredictInputSerializer(RejectUnknownFields, serializers.Serializer):
     holdings = _symbol_map(
         serializers.FloatField(min_value=0, max_value=MAX_QUANTITY),
         "Shares held per symbol (with `cash`). Give either holdings or weights.",

@@ -4,9 +4,9 @@ Registered by :meth:`rebalancer.autopilot.apps.AutopilotConfig.ready` with
 ``portfolios.strategies.register`` (one call each), so the pipeline, the backtester
 and ``rebalance/predict`` resolve them by name:
 
-* ``optimizer:<objective>`` for ``min_volatility``, ``max_sharpe``, ``risk_parity``,
-  ``hrp``, ``min_cvar``, ``max_utility`` (risk aversion from the risk tier) and
-  ``multi_objective`` — :class:`OptimizerStrategy`, the cvxpy engine of
+* ``optimizer:<objective>`` for the objectives the engine's registry marks as strategies
+  (``STRATEGY_OBJECTIVES``: ``min_volatility``, ``max_sharpe``, ``risk_parity``, ``hrp``,
+  ``min_cvar``, ``max_utility`` with the risk tier's aversion, ``multi_objective``) — :class:`OptimizerStrategy`, the cvxpy engine of
   ``portfolios.optimization`` on the context's return window;
 * ``equal_weight`` — 1/N over the universe;
 * ``target_allocation`` — the portfolio's own TargetAllocation, passed by the pipeline
@@ -22,27 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from portfolios.optimization.registry import REGISTRY, STRATEGY_OBJECTIVES
 from portfolios.strategies import StrategyContext, StrategyError, StrategyResult, register
 
-OPTIMIZER_OBJECTIVES = (
-    "min_volatility",
-    "max_sharpe",
-    "risk_parity",
-    "hrp",
-    "min_cvar",
-    "max_utility",
-    "multi_objective",
-)
-
-OBJECTIVE_WORDS: Mapping[str, str] = {
-    "min_volatility": "the lowest-volatility mix",
-    "max_sharpe": "the best expected return per unit of risk (maximum Sharpe ratio)",
-    "risk_parity": "an equal risk contribution from every holding (risk parity)",
-    "hrp": "a hierarchical risk parity mix that spreads risk across clusters of similar assets",
-    "min_cvar": "the smallest expected loss on the worst 5% of days (minimum CVaR)",
-    "max_utility": "the best trade-off between return and risk for your risk tolerance",
-    "multi_objective": "a balance of return, risk and diversification",
-}
+# The objectives registered as ``optimizer:<name>`` and their plain words: the engine's
+# registry (``portfolios.optimization.registry``), the one list of objectives.
+OPTIMIZER_OBJECTIVES = STRATEGY_OBJECTIVES
+OBJECTIVE_WORDS: Mapping[str, str] = {name: REGISTRY[name].description for name in STRATEGY_OBJECTIVES}
 
 
 def _clean(weights: Mapping[str, float], symbols: tuple[str, ...]) -> dict[str, float]:
@@ -51,7 +37,8 @@ def _clean(weights: Mapping[str, float], symbols: tuple[str, ...]) -> dict[str, 
     return {s: w for s, w in out.items() if w > 1e-6}
 
 
-BUDGETED_OBJECTIVES = ("risk_parity", "hrp")
+# Those that refuse transaction costs and take exclusions and the cash buffer only.
+BUDGETED_OBJECTIVES = tuple(n for n in STRATEGY_OBJECTIVES if not REGISTRY[n].transaction_costs)
 
 
 @dataclass

@@ -70,3 +70,18 @@ def test_predict_rejects_bad_input_naming_the_field(investor_client, market_hist
 
 def test_predict_requires_authentication(api_client, market_history):
     assert api_client.post(URL, {}, format="json").status_code == 401
+
+
+def test_predict_refuses_a_misspelt_field_naming_it(investor_client, market_history):
+    # given: risk_tolerence would have run at the default tier
+    body = {"weights": {"AAA": 0.5}, "strategy": "optimizer:min_volatility",
+            "risk_tolerence": "aggressive", "as_of": AS_OF.isoformat()}
+    # when
+    response = investor_client.post(URL, body, format="json")
+    # then
+    assert response.status_code == 400, response.json()
+    error = response.json()["errors"][0]
+    assert (error["code"], error["attr"], error["detail"]) == (
+        "unknown_field", "risk_tolerence", "unknown field 'risk_tolerence' (did you mean 'risk_tolerance'?)"
+    )
+    assert Decision.objects.count() == 0

@@ -440,3 +440,36 @@ def test_a_cap_the_holdings_cannot_meet_is_422_naming_it(investor_client, market
     error = response.json()["errors"][0]
     assert (error["code"], error["attr"]) == ("infeasible_constraints", "constraints")
     assert "turnover cap 0.5 is below 1.4" in error["detail"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "attr", "detail"),
+    [
+        (
+            {"objective": "kelly", "kelly_fracton": 0.1},
+            "kelly_fracton",
+            "unknown field 'kelly_fracton' (did you mean 'kelly_fraction'?)",
+        ),
+        (
+            {"objective": "multi_objective", "objective_weights": {"cvar_wieght": 1.0}},
+            "objective_weights.cvar_wieght",
+            "unknown field 'cvar_wieght' (did you mean 'cvar_weight'?)",
+        ),
+        ({"zzz": 1}, "zzz", "unknown field 'zzz'"),
+    ],
+)
+def test_a_misspelt_option_is_400_naming_it(investor_client, market, payload, attr, detail):
+    # when
+    response = investor_client.post(URL, {"universe": SYMBOLS, **payload}, format="json")
+    # then: not run at the default
+    assert response.status_code == 400, response.json()
+    error = response.json()["errors"][0]
+    assert (error["code"], error["attr"], error["detail"]) == ("unknown_field", attr, detail)
+
+
+def test_the_objective_enum_is_the_registry(investor_client):
+    from portfolios.apis.optimize import OptimizeInputSerializer, OptimizeOutputSerializer
+    from portfolios.optimization import REGISTRY
+
+    for serializer in (OptimizeInputSerializer, OptimizeOutputSerializer):
+        assert list(serializer().fields["objective"].choices) == list(REGISTRY)

@@ -114,3 +114,22 @@ def test_a_cap_no_portfolio_meets_from_mostly_cash_is_left_out_of_the_frontier(i
     assert body["frontier_max_turnover"] is None
     assert body["frontier_transaction_cost"] == 0.001  # the defaults: 5 bps + 5 bps
     assert len(body["frontier"]) == 10
+
+
+def test_a_misspelt_option_is_400_naming_it_and_nothing_is_stored(investor, investor_client):
+    # given
+    p = portfolio_create(owner=investor, name="Typo")
+    # when
+    response = investor_client.post(
+        f"/api/v1/portfolios/{p.pk}/optimize",
+        {"objective": "min_cvar", "cvar_bta": 0.9},
+        format="json",
+    )
+    # then
+    assert response.status_code == 400, response.json()
+    error = response.json()["errors"][0]
+    assert (error["attr"], error["detail"]) == (
+        "cvar_bta",
+        "unknown field 'cvar_bta' (did you mean 'cvar_beta'?)",
+    )
+    assert PortfolioOptimization.objects.count() == 0

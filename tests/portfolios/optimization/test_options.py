@@ -4,6 +4,7 @@ import pytest
 
 from portfolios.optimization import (
     OBJECTIVES,
+    STRATEGY_OBJECTIVES,
     Constraints,
     OptimizationError,
     UnsupportedOptions,
@@ -164,15 +165,8 @@ def test_heuristics_keep_refusing_what_they_cannot_honour(mu_cov, objective):
         assert info.value.field == field
 
 
-AUTOPILOT_OBJECTIVES = (
-    "min_volatility",
-    "max_sharpe",
-    "risk_parity",
-    "hrp",
-    "min_cvar",
-    "max_utility",
-    "multi_objective",
-)
+# The objectives the autopilot registers as optimizer:<name> (the registry says which).
+AUTOPILOT_OBJECTIVES = STRATEGY_OBJECTIVES
 
 
 @pytest.mark.parametrize("objective", AUTOPILOT_OBJECTIVES)
