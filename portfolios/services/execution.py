@@ -560,7 +560,8 @@ LOT_WASH_COLUMNS = (
     "quantity_original", "quantity_open", "cost_basis", "cost_basis_open", "holding_from", "wash_adjustment",
     "wash_replacement",
 )
-WASH_COLUMNS = ("closing_id", "replacement_lot_id", "quantity", "disallowed_loss", "holding_days", "matched_on")
+WASH_COLUMNS = ("closing_id", "replacement_lot_id", "quantity", "disallowed_loss", "holding_days", "matched_on",
+                "created_at")
 
 
 def _trade_row(t: TradeRecord, decision_id: int | None) -> tuple:
@@ -629,7 +630,7 @@ def ledgers_flush(ledgers: Sequence[tuple[Ledger, int | None]], *, now: datetime
     for first_lot, first_closing, w in washes:
         closing_id = closing_ids[first_closing + w.closing[1]] if isinstance(w.closing, tuple) else w.closing
         lot_id = lot_ids[first_lot + w.lot[1]] if isinstance(w.lot, tuple) else w.lot
-        wash_rows.append((closing_id, lot_id, w.quantity, w.disallowed_loss, w.holding_days, w.matched_on))
+        wash_rows.append((closing_id, lot_id, w.quantity, w.disallowed_loss, w.holding_days, w.matched_on, now))
     rows_insert(WashSale, WASH_COLUMNS, wash_rows)
     rows_update(TaxLot, ("quantity_open", "cost_basis_open"), plain)
     rows_update(TaxLot, LOT_WASH_COLUMNS, full)
