@@ -384,6 +384,14 @@ class CostGate:
     trading_cost: float
     tax_cost: float
 
+    def __post_init__(self) -> None:
+        # Plain Python numbers: the gate's arithmetic runs in numpy, and a numpy bool or float
+        # in the decision's facts is not JSON (on PostgreSQL a gate-held review failed its
+        # whole chunk of 500 and those portfolios' cycle on a day with deposits).
+        object.__setattr__(self, "passed", bool(self.passed))
+        for name in ("benefit", "trading_cost", "tax_cost"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+
 
 @dataclass(frozen=True)
 class DecisionFacts:

@@ -216,3 +216,19 @@ def test_only_an_autopilot_rebalance_executes(action, mode, executes):
     assert decision_executes(decision, mode) is executes
     record = cycle_outcome(portfolio_id=7, as_of=AS_OF, decision=decision, mode=mode, portfolio=PORTFOLIO).decision
     assert record.executes is executes
+
+
+def test_the_cost_gates_numbers_are_plain_json_whatever_numpy_computed_them():
+    # given the gate's arithmetic returned numpy scalars (as bands.cost_gate does)
+    import json
+    from dataclasses import asdict
+
+    import numpy as np
+
+    from rebalancer.autopilot.types import CostGate
+
+    gate = CostGate(np.bool_(False), np.float64(12.5), np.float64(3.25), np.float64(0.0))
+    # then the record the decision stores serializes as JSON (COPY and the ORM both json.dumps it)
+    assert json.loads(json.dumps(asdict(gate))) == {"passed": False, "benefit": 12.5, "trading_cost": 3.25,
+                                                    "tax_cost": 0.0}
+    assert type(gate.passed) is bool and type(gate.benefit) is float
