@@ -206,6 +206,23 @@ def run_workers(ids: list[int], as_of, chunk_size: int, workers: int) -> tuple[f
     return time.perf_counter() - started, sum(cpu for _, cpu in outcomes)
 
 
+def deposits_make(ids: list[int], share: float, *, seed: int) -> int:
+    """A deposit of 10,000 (10 % of a seeded portfolio) into ``share`` of ``ids``, as the
+    ledger books one: a cash movement and the portfolio's cash and ledger version."""
+    from django.db.models import F
+    from django.utils import timezone
+
+    from portfolios.models import CashMovement, Portfolio
+
+    chosen = random.Random(seed).sample(ids, round(len(ids) * share))
+    amount, now = Decimal("10000"), timezone.now()
+    CashMovement.objects.bulk_create(
+        [CashMovement(portfolio_id=pid, kind="deposit", amount=amount, at=now) for pid in chosen], batch_size=2000
+    )
+    Portfolio.objects.filter(pk__in=chosen).update(cash=F("cash") + amount, ledger_version=F("ledger_version") + 1)
+    return len(chosen)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--portfolios", type=int, nargs="+", default=[1000, 10000])
@@ -213,6 +230,9 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=500)
     parser.add_argument("--quiet-day", action="store_true",
                         help="rebalance everyone the day before (untimed), then time the next day's cycle")
+    parser.add_argument("--trading-share", type=float, default=None,
+                        help="with --quiet-day: this share of the portfolios gets a deposit of 10%% of its "
+                             "value before the timed day, so only they trade (a realistic day: 0.1)")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes consuming chunk tasks (1: inline cycle_run_all)")
     args = parser.parse_args()
@@ -240,6 +260,9 @@ def main() -> None:
                 before = PriceBar.objects.filter(date__lt=as_of).aggregate(d=Max("date"))["d"]
                 run_workers(ids, before, args.chunk_size, max(2, args.workers))
                 print(f"rebalanced everyone on {before} (untimed); timing {as_of}")
+                if args.trading_share:
+                    deposited = deposits_make(ids, args.trading_share, seed=n)
+                    print(f"deposited 10,000 into {deposited} portfolios ({args.trading_share:.0%}) before {as_of}")
             trades_before = Trade.objects.count()
             pg_cpu = postgres_cpu(cluster)
             if args.workers > 1:
