@@ -126,8 +126,8 @@ def rows_insert(
     """
     if not rows:
         return [] if returning_ids else None
-    _columns_complete(model, tuple(columns))
     fields = _fields(model, columns)
+    _columns_complete(model, tuple(columns))
     if not _postgres():
         objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
         model.objects.bulk_create(objs, batch_size=BATCH)

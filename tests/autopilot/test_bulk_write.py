@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from common.bulk_write import rows_insert, rows_update
 from portfolios.models import Decision, LotClosing, Portfolio, Position, TaxLot, Trade
@@ -60,8 +61,9 @@ def test_a_chunk_writes_every_row_without_falling_back(portfolio_make, monkeypat
 def test_rows_insert_returns_ids_in_row_order_and_rows_update_sets_columns(db, investor):
     # given
     columns = ("owner_id", "name", "cash", "lot_method", "ledger_version", "allow_negative_cash",
-               "base_currency", "benchmark_symbol")
-    rows = [(investor.pk, f"p{i}", Decimal(i), "fifo", 0, False, "USD", "SPY") for i in range(3)]
+               "base_currency", "benchmark_symbol", "created_at", "updated_at")
+    now = timezone.now()
+    rows = [(investor.pk, f"p{i}", Decimal(i), "fifo", 0, False, "USD", "SPY", now, now) for i in range(3)]
     # when
     ids = rows_insert(Portfolio, columns, rows, returning_ids=True)
     rows_update(Portfolio, ("cash", "ledger_version"), [(ids[2], Decimal("9.5"), 7)])
@@ -75,6 +77,15 @@ def test_rows_insert_returns_ids_in_row_order_and_rows_update_sets_columns(db, i
 def test_an_unknown_column_is_refused(db):
     with pytest.raises(ValueError, match="Portfolio has no column 'nope'"):
         rows_insert(Portfolio, ("nope",), [(1,)])
+
+
+def test_an_insert_leaving_out_a_non_null_column_is_refused_on_every_backend(db, investor):
+    # COPY fills no auto_now_add; SQLite's bulk_create would have, hiding the gap until production
+    with pytest.raises(ValueError, match="leaves out created_at, updated_at"):
+        rows_insert(Portfolio, ("owner_id", "name", "cash", "lot_method", "ledger_version", "allow_negative_cash",
+                                "base_currency", "benchmark_symbol"), [(investor.pk, "p", Decimal(0), "fifo", 0,
+                                                                       False, "USD", "SPY")])
+    assert not Portfolio.objects.exists()
 
 
 def test_the_cyclic_gc_is_paused_inside_a_chunk_and_restored_after():
