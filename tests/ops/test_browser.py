@@ -48,7 +48,12 @@ def test_the_dashboard_shows_its_charts_and_numbers_in_chromium(live_server, bro
     browser.find_element(By.NAME, "username").send_keys(operator.email)
     browser.find_element(By.NAME, "password").send_keys(OPERATOR_PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    # when the dashboard has loaded
+    # when the dashboard has loaded (the click only starts the navigation: wait for it, or the
+    # URL read can still be the login page's)
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 30).until(expected_conditions.url_to_be(f"{live_server.url}/ops/"))
     assert browser.current_url == f"{live_server.url}/ops/"
     # then every chart is a decoded image
     charts = browser.find_elements(By.CSS_SELECTOR, "img[data-chart]")
@@ -65,6 +70,7 @@ def test_the_dashboard_shows_its_charts_and_numbers_in_chromium(live_server, bro
     assert "/admin/autopilot/cyclerun/" in figure["cycle_rebalance"].get_attribute("href")
     # and a number opens its admin list
     figure["cycle_rebalance"].click()
+    WebDriverWait(browser, 30).until(expected_conditions.url_contains("/admin/autopilot/cyclerun/"))
     assert "/admin/autopilot/cyclerun/" in browser.current_url
     assert "1 cycle run" in browser.page_source
 
