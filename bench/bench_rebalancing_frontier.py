@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_frontier import factor_universe, stocks20  # noqa: E402
+from bench_frontier import factor_universe, stocks20, timed  # noqa: E402
 
 from portfolios.optimization import (  # noqa: E402
     Constraints,
@@ -120,15 +120,6 @@ def tight_volatility(mu, cov, form, w0, cost, cap, target) -> float:
             solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, max_iter=500
         )
     return float(np.sqrt(max(w.value @ cov @ w.value, 0.0)))
-
-
-def timed(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), out
 
 
 def vols_of(weights, cov):
