@@ -37,7 +37,6 @@ from portfolios.apis.serializers import (
     TransactionSerializer,
 )
 from portfolios.models import AutonomySettings, Portfolio, TargetAllocation
-from portfolios.services._locks import portfolio_lock
 
 PORTFOLIO_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Portfolio id.")
 
@@ -61,7 +60,7 @@ def _unchanged_since_read(request: Request, portfolio: Portfolio, state: Callabl
     read the same ETag cannot both pass the check.
     """
     with transaction.atomic():
-        locked = portfolio_lock(portfolio=portfolio)
+        locked = services.portfolio_lock(portfolio=portfolio)
         if_match_check(request, etag_of(state(locked)))
         yield locked
 
