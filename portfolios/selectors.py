@@ -46,6 +46,21 @@ def portfolio_get(*, owner, portfolio_id: int) -> Portfolio:
     return portfolio
 
 
+def autonomy_get(*, portfolio: Portfolio) -> AutonomySettings:
+    """The portfolio's saved autonomy settings, or the defaults unsaved (a read writes nothing).
+
+    Every portfolio made by ``portfolio_create`` has a row; one made otherwise (the admin, an
+    import) reads the model's defaults until ``autonomy_update`` first saves them. Their
+    ``updated_at`` is then the portfolio's ``created_at``: the defaults hold since then.
+    Read afresh (not ``portfolio.autonomy``, which ``portfolio_get`` caches), so a read
+    after an edit in the same request sees the edit.
+    """
+    settings = AutonomySettings.objects.filter(portfolio=portfolio).first()
+    if settings is None:
+        settings = AutonomySettings(portfolio=portfolio, updated_at=portfolio.created_at)
+    return settings
+
+
 # --- limits: the one selector -------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from portfolios.apis.serializers import (
     TargetsSerializer,
     TransactionSerializer,
 )
-from portfolios.models import AutonomySettings, Portfolio, TargetAllocation
+from portfolios.models import Portfolio, TargetAllocation
 
 PORTFOLIO_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Portfolio id.")
 
@@ -270,12 +270,9 @@ class TargetsApi(APIView):
 
 
 class AutonomyApi(APIView):
-    def _settings(self, portfolio: Portfolio) -> AutonomySettings:
-        settings, _ = AutonomySettings.objects.get_or_create(portfolio=portfolio)
-        return settings
-
     def _state(self, portfolio: Portfolio) -> dict:
-        return AutonomySerializer(self._settings(portfolio)).data
+        # a read only: the defaults of a portfolio without settings are saved by the first PUT
+        return AutonomySerializer(selectors.autonomy_get(portfolio=portfolio)).data
 
     @extend_schema(
         operation_id="portfolios_autonomy_retrieve", parameters=[PORTFOLIO_ID], responses={200: AutonomySerializer},
@@ -297,7 +294,7 @@ class AutonomyApi(APIView):
     )
     def put(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
-        data = AutonomySerializer(self._settings(portfolio), data=request.data, partial=True)
+        data = AutonomySerializer(selectors.autonomy_get(portfolio=portfolio), data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         with _unchanged_since_read(request, portfolio, self._state) as locked:
             services.autonomy_update(portfolio=locked, data=data.validated_data)
