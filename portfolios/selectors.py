@@ -23,6 +23,7 @@ from portfolios.models import (
     PortfolioLimits,
     PortfolioSnapshot,
     Position,
+    TargetAllocation,
     TaxLot,
     Trade,
 )
@@ -59,6 +60,11 @@ def autonomy_get(*, portfolio: Portfolio) -> AutonomySettings:
     if settings is None:
         settings = AutonomySettings(portfolio=portfolio, updated_at=portfolio.created_at)
     return settings
+
+
+def targets_get(*, portfolio: Portfolio) -> list[TargetAllocation]:
+    """The portfolio's target allocation rows (with their assets), in the order they were set."""
+    return list(TargetAllocation.objects.filter(portfolio=portfolio).select_related("asset").order_by("id"))
 
 
 # --- limits: the one selector -------------------------------------------------------------

@@ -36,7 +36,7 @@ from portfolios.apis.serializers import (
     TargetsSerializer,
     TransactionSerializer,
 )
-from portfolios.models import Portfolio, TargetAllocation
+from portfolios.models import Portfolio
 
 PORTFOLIO_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Portfolio id.")
 
@@ -217,7 +217,7 @@ class CashApi(APIView):
 
 
 def _targets_body(portfolio: Portfolio) -> dict:
-    rows = TargetAllocation.objects.filter(portfolio=portfolio).select_related("asset").order_by("id")
+    rows = selectors.targets_get(portfolio=portfolio)
     return {
         "targets": [
             {"symbol": r.asset.symbol if r.asset else None, "asset_class": r.asset_class or None, "weight": r.weight}

@@ -274,3 +274,16 @@ def test_autonomy_get_of_a_portfolio_without_settings_writes_nothing_and_answers
     assert AutonomySettings.objects.get(portfolio=portfolio).mode == "autopilot"
     assert put.json()["strategy"] == AutonomySettings.DEFAULT_STRATEGY
 
+
+def test_targets_get_reads_the_rows_in_the_order_they_were_set(investor_client, funded):
+    # given
+    url = f"{BASE}/{funded.pk}/targets"
+    targets = [{"symbol": "BBB", "asset_class": None, "weight": "0.250000"},
+               {"symbol": None, "asset_class": "bond", "weight": "0.200000"},
+               {"symbol": "AAA", "asset_class": None, "weight": "0.150000"}]
+    etag = investor_client.get(url)["ETag"]
+    # when
+    put = investor_client.put(url, {"targets": targets}, format="json", HTTP_IF_MATCH=etag)
+    # then
+    assert put.status_code == 200, put.json()
+    assert investor_client.get(url).json()["targets"] == targets
