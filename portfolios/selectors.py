@@ -47,6 +47,14 @@ def portfolio_get(*, owner, portfolio_id: int) -> Portfolio:
     return portfolio
 
 
+def portfolio_by_id_get(*, portfolio_id: int) -> Portfolio:
+    """Any owner's portfolio by id, for the scheduler and operators (a missing one is a 404)."""
+    portfolio = Portfolio.objects.filter(pk=portfolio_id).first()
+    if portfolio is None:
+        raise NotFound(f"portfolio {portfolio_id} does not exist", field="portfolio")
+    return portfolio
+
+
 def autonomy_get(*, portfolio: Portfolio) -> AutonomySettings:
     """The portfolio's saved autonomy settings, or the defaults unsaved (a read writes nothing).
 
