@@ -66,15 +66,23 @@ def test_no_constraints_compile_to_long_only_fully_invested_without_rows():
     ("constraints", "current", "expected"),
     [
         pytest.param(
-            Constraints(bounds={"A": (0.6, 0.5), "B": (0.2, 0.9), "Z": (0.1, 0.2)}, excluded=["B", "Y"]),
+            Constraints(
+                bounds={"A": (0.6, 0.5), "B": (0.2, 0.9), "Z": (0.1, 0.2)}, excluded=["B", "Y"]
+            ),
             None,
-            ["B is excluded (ESG) but its lower bound is 0.2", "A lower bound 0.6 is above its upper bound 0.5"],
+            [
+                "B is excluded (ESG) but its lower bound is 0.2",
+                "A lower bound 0.6 is above its upper bound 0.5",
+            ],
             id="bounds",
         ),
         pytest.param(
             Constraints(excluded=list(SYMBOLS)),
             None,
-            ["every symbol in the universe is excluded", "upper bounds sum to 0, less than the 1 to invest"],
+            [
+                "every symbol in the universe is excluded",
+                "upper bounds sum to 0, less than the 1 to invest",
+            ],
             id="all-excluded",
         ),
         pytest.param(
@@ -135,7 +143,9 @@ def test_no_constraints_compile_to_long_only_fully_invested_without_rows():
         pytest.param(
             Constraints(max_holdings=1, max_turnover=0.5),
             np.array([0.5, 0.3, 0.2, 0.0]),
-            ["turnover cap 0.5 is below 1, the turnover needed to hold at most 1 names from the current weights"],
+            [
+                "turnover cap 0.5 is below 1, the turnover needed to hold at most 1 names from the current weights"
+            ],
             id="turnover-holdings",
         ),
     ],
@@ -152,7 +162,11 @@ def test_refutations_are_reported_in_order(constraints, current, expected):
 @pytest.mark.parametrize(
     ("constraints", "message", "field"),
     [
-        (Constraints(cash_buffer=1.0, max_holdings=0), "cash_buffer must be in [0, 1)", "constraints.cash_buffer"),
+        (
+            Constraints(cash_buffer=1.0, max_holdings=0),
+            "cash_buffer must be in [0, 1)",
+            "constraints.cash_buffer",
+        ),
         (
             Constraints(transaction_cost=-0.1, max_holdings=0),
             "transaction_cost must be >= 0",
@@ -165,7 +179,9 @@ def test_refutations_are_reported_in_order(constraints, current, expected):
         ),
     ],
 )
-def test_out_of_range_settings_are_errors_naming_the_field_before_any_conflict(constraints, message, field):
+def test_out_of_range_settings_are_errors_naming_the_field_before_any_conflict(
+    constraints, message, field
+):
     # when
     with pytest.raises(OptimizationError) as info:
         compile_constraints(constraints, SYMBOLS)
