@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = ("common", "users", "marketdata", "portfolios", "risk", "mlagents", "rebalancer")
 
 COMPLEXITY_EXEMPT = {
-    ("portfolios/optimization/constraints.py", "compile_constraints"),
     ("rebalancer/autopilot/engine.py", "cycle_decide"),
     ("rebalancer/backtests/engine/replay.py", "replay"),
 }
