@@ -28,6 +28,7 @@ from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
 from .features import TRADING_DAYS, FeatureConfig
+from .unseen import unseen_regime_state, with_added_state
 
 REGIMES = ("bull", "bear", "sideways")
 
@@ -54,6 +55,8 @@ class FitConfig:
     """Fewer feature rows than this cannot be fitted (about a year of trading days)."""
     seed: int = 0
     """Base random seed; restart ``i`` uses ``seed + i``."""
+    unseen_regime_prior: bool = True
+    """Add a prior state for a regime the fit window did not show (:mod:`.unseen`)."""
 
 
 @dataclass(frozen=True)
@@ -343,20 +346,57 @@ def detector_fit(
         np.array([s.occupancy for s in stats]),
         len(x),
     )
+    fitted = _FittedStates(
+        np.asarray(best.startprob_, dtype=float), np.asarray(best.transmat_, dtype=float),
+        np.asarray(best.means_, dtype=float), np.asarray(best.covars_, dtype=float), labels, stats,
+    )
+    if config.unseen_regime_prior:
+        fitted = _with_unseen_regime(fitted)
     return RegimeModelParams(
         features=feature_config,
         feature_mean=mean,
         feature_scale=scale,
-        startprob=np.asarray(best.startprob_, dtype=float),
-        transmat=np.asarray(best.transmat_, dtype=float),
-        means=np.asarray(best.means_, dtype=float),
-        covars=np.asarray(best.covars_, dtype=float),
-        labels=labels,
-        stats=stats,
+        startprob=fitted.startprob,
+        transmat=fitted.transmat,
+        means=fitted.means,
+        covars=fitted.covars,
+        labels=fitted.labels,
+        stats=fitted.stats,
         log_likelihood=float(best_ll),
         n_observations=len(x),
         trained_from=str(pd.Timestamp(features.index[0]).date()),
         trained_to=str(pd.Timestamp(features.index[-1]).date()),
+    )
+
+
+@dataclass(frozen=True)
+class _FittedStates:
+    startprob: np.ndarray
+    transmat: np.ndarray
+    means: np.ndarray
+    covars: np.ndarray
+    labels: tuple[str, ...]
+    stats: tuple[StateStats, ...]
+
+
+def _with_unseen_regime(fitted: _FittedStates) -> _FittedStates:
+    """The fitted states plus a prior state for the regime the labels lack (if any)."""
+    occupancy = np.array([s.occupancy for s in fitted.stats])
+    added = unseen_regime_state(
+        fitted.labels, fitted.means, fitted.covars,
+        np.array([s.mean_return for s in fitted.stats]),
+        np.array([s.volatility for s in fitted.stats]), occupancy,
+    )
+    if added is None:
+        return fitted
+    startprob, transmat = with_added_state(fitted.startprob, fitted.transmat, occupancy)
+    stay = float(transmat[-1, -1])
+    return _FittedStates(
+        startprob, transmat,
+        np.vstack([fitted.means, [[added.mean]]]),
+        np.concatenate([fitted.covars, [[[added.variance]]]]),
+        (*fitted.labels, added.label),
+        (*fitted.stats, StateStats(added.mean_return, added.volatility, 0.0, 1.0 / max(1.0 - stay, 1e-9))),
     )
 
 
