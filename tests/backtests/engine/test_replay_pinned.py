@@ -30,7 +30,11 @@ SYMBOLS = ["AAPL", "GE", "WMT", "XOM", "JPM", "PFE"]
 def _autonomy(case: str):
     from portfolios.policy import policy_limits, policy_limits_unconstrained
     from rebalancer.autopilot.types import (
-        AutonomyConfig, BandSettings, OverlaySettings, TaxConfig, TradeConfig,
+        AutonomyConfig,
+        BandSettings,
+        OverlaySettings,
+        TaxConfig,
+        TradeConfig,
     )
 
     quiet = dict(
