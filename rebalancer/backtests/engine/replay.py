@@ -39,6 +39,7 @@ from rebalancer.autopilot.types import (
     KillSwitchMode,
     Lot,
     MarketView,
+    PolicyState,
 )
 from rebalancer.backtests.engine.ledger import Fill, PaperLedger
 from rebalancer.backtests.engine.quiet import QuietScreen
@@ -211,7 +212,7 @@ class _Replay:
         self.exposure = np.ones(n)
         self.quantities = np.zeros(m)
         self.decisions: list[DecisionRecord] = []
-        self.policy = None
+        self.policy: PolicyState | None = None
         self.last_rebalanced: date | None = None
         self.lots = _LotCache()
         self.retrain_days = period_starts(panel.index[panel.first:], spec.retrain_every) if spec.retrain else None
