@@ -20,7 +20,6 @@ PRODUCT = ("common", "users", "marketdata", "portfolios", "risk", "mlagents", "r
 
 COMPLEXITY_EXEMPT = {
     ("rebalancer/autopilot/engine.py", "cycle_decide"),
-    ("rebalancer/backtests/engine/replay.py", "replay"),
 }
 
 DEF_WITH_NOQA = re.compile(r"^\s*(?:async\s+)?def\s+(\w+)\(.*#\s*noqa:[^#]*\bC901\b")
