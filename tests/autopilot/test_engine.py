@@ -428,3 +428,101 @@ def test_a_loss_no_gain_of_the_year_can_use_is_not_harvested():
     decision = cycle_decide(state=state, market=replace(market(), correlated={"AAA": ("BBB",)}), config=cfg)
     assert not any(t.harvest for t in decision.trades)
     assert any("leave no room to use a loss on AAA" in n for n in decision.notes)
+
+
+# --- characterization of the rarer outcomes (pinned before cycle_decide was split into steps) ---
+
+
+class _FailingStrategy:
+    name = "failing"
+
+    def target_weights(self, ctx):
+        from portfolios.strategies import StrategyError
+
+        raise StrategyError("needs 20 days of returns; got 3")
+
+
+JUNE_REVIEW = date(2024, 6, 3)  # the first trading day of June: a scheduled review
+OLD_TARGETS = {"AAA": 0.40, "BBB": 0.09, "CCC": 0.245, "DDD": 0.245}
+
+
+def test_a_strategy_that_fails_on_the_first_review_skips_and_keeps_the_empty_policy():
+    # given a portfolio never reviewed and a strategy that cannot run
+    register("failing", _FailingStrategy)
+    cfg = config(strategy="failing")
+    # when
+    decision = cycle_decide(state=holdings(ON_TARGET, cfg=cfg, policy=PolicyState()), market=market(), config=cfg)
+    # then
+    assert (decision.action, decision.skip_kind) == ("skipped", "strategy")
+    assert decision.skipped_reason == "The strategy failing could not propose targets: needs 20 days of returns; got 3"
+    assert decision.summary == decision.skipped_reason
+    assert decision.policy_state == PolicyState()
+    assert (decision.triggers, decision.trades, decision.strategy) == ((), (), "failing")
+
+
+def test_a_strategy_that_fails_on_a_later_review_keeps_the_last_reviewed_targets():
+    # given targets reviewed at 40/9/24.5/24.5, a scheduled review today, and a strategy that cannot run
+    register("failing", _FailingStrategy)
+    cfg = config(strategy="failing")
+    policy = reviewed(cfg, OLD_TARGETS)
+    state = HoldingsState(as_of=JUNE_REVIEW, cash=2000.0,
+                          quantities={"AAA": 400.0, "BBB": 90.0, "CCC": 245.0, "DDD": 245.0}, policy=policy)
+    # when
+    decision = cycle_decide(state=state, market=market(as_of=JUNE_REVIEW), config=cfg)
+    # then the review says why the old targets stand, they are projected onto today's limits, and
+    # the policy keeps its review date and key (the review did not happen)
+    assert decision.action == "rebalance" and not decision.reviewed
+    assert [(t.kind, t.message) for t in decision.triggers] == [
+        ("calendar", "2024-06-03 is the first trading day of the month (scheduled review); the strategy could "
+                     "not run (needs 20 days of returns; got 3), so the last reviewed targets stand"),
+        ("drift", "AAA is 40.0% of the portfolio against a target of 25.0%, outside its ±5.0% band "
+                  "(2 assets outside their bands)"),
+    ]
+    assert decision.raw_weights == OLD_TARGETS
+    assert decision.target_weights == pytest.approx({"AAA": 0.25, "BBB": 0.15, "CCC": 0.245, "DDD": 0.245})
+    assert (decision.policy_state.reviewed_on, decision.policy_state.key) == (policy.reviewed_on, policy.key)
+    assert decision.strategy_result is None and decision.confidence == policy.confidence
+    assert [(t.side, t.symbol) for t in decision.trades] == [("sell", "AAA"), ("buy", "BBB")]
+
+
+def test_targets_that_cannot_be_projected_skip_and_keep_the_policy(monkeypatch):
+    # given a projection that finds nothing investable (the engine cannot reach it with a non-empty
+    # universe, so it is forced here)
+    from portfolios.policy import ProjectionError
+    from rebalancer.autopilot import engine
+
+    def nothing_investable(*args, **kwargs):
+        raise ProjectionError("the universe is empty: there is nothing to invest in")
+
+    monkeypatch.setattr(engine, "project", nothing_investable)
+    cfg = config(force=True)
+    state = holdings(ON_TARGET, cfg=cfg)
+    # when
+    decision = cycle_decide(state=state, market=market(), config=cfg)
+    # then
+    assert (decision.action, decision.skip_kind) == ("skipped", "infeasible")
+    assert decision.skipped_reason == "No feasible targets: the universe is empty: there is nothing to invest in"
+    assert decision.policy_state == state.policy
+    assert decision.current_weights == pytest.approx({s: 0.245 for s in SYMBOLS})
+    assert decision.total_value == pytest.approx(100_000.0)
+
+
+@pytest.mark.parametrize(
+    ("on_review", "action", "triggers", "trades"),
+    [
+        ("full", "rebalance", ["calendar"], [("sell", "AAA", 20.0), ("buy", "BBB", 19.96004)]),
+        ("band", "hold", [], []),
+    ],
+)
+def test_a_full_review_trades_drift_inside_the_band_and_a_band_review_does_not(on_review, action, triggers, trades):
+    # given AAA 2 points over and BBB 2 points under their targets (inside the 5-point band) on a review day
+    cfg = config(strategy="equal_weight", band=BandSettings(cost_gate=False, on_review=on_review))
+    state = HoldingsState(as_of=JUNE_REVIEW, cash=2000.0,
+                          quantities={"AAA": 265.0, "BBB": 225.0, "CCC": 245.0, "DDD": 245.0}, policy=reviewed(cfg))
+    # when
+    decision = cycle_decide(state=state, market=market(as_of=JUNE_REVIEW), config=cfg)
+    # then a full review trades both back to 24.5 %; a band review leaves them (and, the targets being
+    # unchanged, says nothing)
+    assert decision.action == action
+    assert [t.kind for t in decision.triggers] == triggers
+    assert [(t.side, t.symbol, round(t.quantity, 6)) for t in decision.trades] == trades
