@@ -271,11 +271,6 @@ def portfolio_state_get(*, portfolio: Portfolio, as_of: date) -> PortfolioState:
     return portfolio_states_get(portfolio_ids=[portfolio.pk], as_of=as_of)[portfolio.pk]
 
 
-def portfolio_value_get(*, portfolio: Portfolio, as_of: date | None = None) -> Decimal:
-    """Cash plus positions at their last closes on or before ``as_of`` (today if None)."""
-    return portfolio_state_get(portfolio=portfolio, as_of=as_of or timezone.localdate()).total_value
-
-
 def holdings_get(*, portfolio: Portfolio, as_of: date | None = None) -> list[Holding]:
     """Each position with its price, market value, weight, cost basis and unrealized P&L."""
     positions = list(

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from common.errors import ApplicationError
+from common.errors import ApplicationError, Unprocessable
 from mlagents.regime.engine.features import DEFAULT_FEATURES, regime_features
 from mlagents.regime.engine.hmm import (
     FitConfig,
@@ -33,11 +33,6 @@ from mlagents.regime.selectors import (
 
 CONFIDENCE_QUANTUM = Decimal("0.0001")
 logger = logging.getLogger(__name__)
-
-
-class Unprocessable(ApplicationError):
-    status_code = 422
-    default_code = "unprocessable"
 
 
 def _features(market: ReferenceMarket, end: dt.date | None, params: RegimeModelParams | None = None):

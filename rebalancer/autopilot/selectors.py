@@ -293,12 +293,3 @@ def market_view_get(
         health={s: AssetStatus(status=h.status, reasons=tuple(h.reasons)) for s, h in health.items()},
         trading_days=trading_days,
     )
-
-
-def cycle_runs_get(*, as_of: dt.date | None = None, portfolio_ids: Sequence[int] | None = None):
-    runs = CycleRun.objects.all()
-    if as_of is not None:
-        runs = runs.filter(as_of=as_of)
-    if portfolio_ids is not None:
-        runs = runs.filter(portfolio_id__in=list(portfolio_ids))
-    return runs

@@ -10,11 +10,11 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from common.errors import NotFound
+from common.errors import NotFound, Unprocessable
 from mlagents.regime.engine.hmm import RegimeModelParams
 from mlagents.regime.models import MarketRegime, ReferenceMarket, RegimeModel, RegimePolicy
 from mlagents.regime.selectors import regime_policy_rules_get, regime_state_get
-from mlagents.regime.services import Unprocessable, regime_history_update, regime_model_train
+from mlagents.regime.services import regime_history_update, regime_model_train
 
 logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 pytestmark = pytest.mark.django_db
