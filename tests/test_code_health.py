@@ -20,7 +20,6 @@ PRODUCT = ("common", "users", "marketdata", "portfolios", "risk", "mlagents", "r
 
 COMPLEXITY_EXEMPT = {
     ("portfolios/optimization/constraints.py", "compile_constraints"),
-    ("rebalancer/autopilot/engine.py", "cycle_decide"),
     ("rebalancer/backtests/engine/replay.py", "replay"),
 }
 
