@@ -17,6 +17,7 @@ a subset; the ratio is per-portfolio time naive / ours.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import sys
@@ -68,8 +69,32 @@ def prices_load(years: int = 2):
     return list(frame.columns), frame.index[-1].date(), frame.iloc[-1].to_dict()
 
 
+def _defaults(model, now) -> dict:
+    """Every concrete column of ``model`` but the key, at its default (``auto_now`` ones at ``now``)."""
+    row = {}
+    for f in model._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        row[f.attname] = now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
+    return row
+
+
+def _copy_rows(model, rows: list[dict], *, returning_ids: bool = False):
+    """``rows`` (dicts of attnames) through :func:`common.bulk_write.rows_insert` (COPY on PostgreSQL)."""
+    from common.bulk_write import rows_insert
+
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    return rows_insert(model, columns, [tuple(r.values()) for r in rows], returning_ids=returning_ids)
+
+
 def portfolios_seed(n: int, symbols: list[str], closes: dict, *, seed: int = 0) -> list[int]:
-    """N autopilot portfolios, each ~100k in 20 randomly weighted positions plus 5-15 % cash."""
+    """N autopilot portfolios, each ~100k in 20 randomly weighted positions plus 5-15 % cash.
+
+    Written with COPY (``rows_insert``), the rows ``bulk_create`` would write: 100,000
+    portfolios (2 million positions and as many lots) in a few minutes instead of ~15."""
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from marketdata.models import Asset
@@ -78,41 +103,47 @@ def portfolios_seed(n: int, symbols: list[str], closes: dict, *, seed: int = 0) 
 
     rng = random.Random(seed)
     owner, _ = User.objects.get_or_create(email="bench@example.com")
-    assets = {a.symbol: a for a in Asset.objects.filter(symbol__in=symbols)}
+    assets = {a.symbol: a.pk for a in Asset.objects.filter(symbol__in=symbols)}
     start = Portfolio.objects.count()
-    portfolios = Portfolio.objects.bulk_create(
-        [Portfolio(owner=owner, name=f"bench {start + i}", cash=Decimal(0)) for i in range(n)],
-        batch_size=2000,
-    )
-    settings, moves, positions, lots = [], [], [], []
     now = timezone.now()
     acquired = timezone.now().date().replace(year=2017)
-    for p in portfolios:
-        settings.append(AutonomySettings(
-            portfolio=p, mode="autopilot", strategy=rng.choice(STRATEGIES),
-            risk_tolerance=rng.choice(TIERS), calendar="none",
-        ))
+    base = {m: _defaults(m, now) for m in (Portfolio, AutonomySettings, CashMovement, Position, TaxLot)}
+    prices = {s: Decimal(f"{closes[s]:.6f}") for s in symbols}
+    portfolios, settings, cashes, holdings = [], [], [], []
+    for i in range(n):
+        settings.append({**base[AutonomySettings], "mode": "autopilot", "strategy": rng.choice(STRATEGIES),
+                         "risk_tolerance": rng.choice(TIERS), "calendar": "none"})
         raw = [rng.random() for _ in symbols]
         invested = 100_000 * rng.uniform(0.85, 0.95)
         cash = Decimal("100000")
+        held = []
         for symbol, r in zip(symbols, raw, strict=True):
             qty = Decimal(f"{invested * r / sum(raw) / closes[symbol]:.4f}")
             if qty <= 0:
                 continue
-            cost = (qty * Decimal(f"{closes[symbol]:.6f}")).quantize(Decimal("0.0001"))
+            cost = (qty * prices[symbol]).quantize(Decimal("0.0001"))
             cash -= cost
-            positions.append(Position(portfolio=p, asset=assets[symbol], quantity=qty))
-            lots.append(TaxLot(portfolio=p, asset=assets[symbol], acquired_on=acquired, quantity_original=qty,
-                               quantity_open=qty, cost_basis=cost, cost_basis_open=cost))
+            held.append((assets[symbol], qty, cost))
+        holdings.append(held)
+        cashes.append(cash)
         # the ledger's invariant: cash = movements + trade flows; seed it as one deposit
-        moves.append(CashMovement(portfolio=p, kind="deposit", amount=cash, at=now))
-        p.cash = cash
-    AutonomySettings.objects.bulk_create(settings, batch_size=2000)
-    CashMovement.objects.bulk_create(moves, batch_size=2000)
-    Portfolio.objects.bulk_update(portfolios, ["cash"], batch_size=2000)
-    Position.objects.bulk_create(positions, batch_size=5000)
-    TaxLot.objects.bulk_create(lots, batch_size=5000)
-    return [p.pk for p in portfolios]
+        portfolios.append({**base[Portfolio], "owner_id": owner.pk, "name": f"bench {start + i}", "cash": cash})
+    with transaction.atomic():
+        ids = _copy_rows(Portfolio, portfolios, returning_ids=True)
+        for pid, row in zip(ids, settings, strict=True):
+            row["portfolio_id"] = pid
+        _copy_rows(AutonomySettings, settings)
+        _copy_rows(CashMovement, [{**base[CashMovement], "portfolio_id": pid, "kind": "deposit", "amount": cash,
+                                   "at": now} for pid, cash in zip(ids, cashes, strict=True)])
+        positions, lots = base[Position], base[TaxLot]
+        _copy_rows(Position, [{**positions, "portfolio_id": pid, "asset_id": a, "quantity": q}
+                              for pid, held in zip(ids, holdings, strict=True) for a, q, _ in held])
+        _copy_rows(TaxLot, [{**lots, "portfolio_id": pid, "asset_id": a, "acquired_on": acquired,
+                             "quantity_original": q, "quantity_open": q, "cost_basis": c, "cost_basis_open": c}
+                            for pid, held in zip(ids, holdings, strict=True) for a, q, c in held])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # fresh statistics, as autovacuum would give tables this size
+    return ids
 
 
 def postgres_cpu(cluster) -> float:
@@ -223,84 +254,187 @@ def deposits_make(ids: list[int], share: float, *, seed: int) -> int:
     return len(chosen)
 
 
+def rss_peak_reset() -> None:
+    """Start a new peak-RSS window (Linux: writing 5 to ``clear_refs`` resets ``VmHWM``)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def rss_mb(key: str = "VmHWM") -> float:
+    """This process's peak (``VmHWM``, since the last reset) or current (``VmRSS``) RSS in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+PHASES = (
+    ("lock runs", "bulk", "_runs_lock"),
+    ("inputs", "selectors", "cycle_inputs_load"),
+    ("decide", "bulk", "_decide_all"),
+    ("ledgers in memory", "bulk", "_ledgers_apply"),
+    ("write", "bulk", "_outcomes_write"),
+    ("  of it ledger flush", "bulk", "ledgers_flush"),
+    ("chunks", "bulk", "_chunk_run"),
+)
+"""Where an inline cycle's wall time goes: (label, module, function) wrapped by :func:`phases_timed`."""
+
+
+@contextlib.contextmanager
+def phases_timed():
+    """Wrap the chunk path's steps with wall-clock accumulators; yields {label: seconds}."""
+    from rebalancer.autopilot import bulk, selectors
+
+    modules = {"bulk": bulk, "selectors": selectors}
+    spent: dict[str, float] = dict.fromkeys([label for label, _, _ in PHASES], 0.0)
+    originals = []
+
+    def wrap(label, fn):
+        def timed_step(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - started
+        return timed_step
+
+    for label, module, name in PHASES:
+        fn = getattr(modules[module], name)
+        originals.append((modules[module], name, fn))
+        setattr(modules[module], name, wrap(label, fn))
+    try:
+        yield spent
+    finally:
+        for module, name, fn in originals:
+            setattr(module, name, fn)
+
+
+def phases_print(spent: dict[str, float], seconds: float) -> None:
+    chunks = spent["chunks"]
+    parts = [f"{label.strip()} {spent[label]:.1f}s" for label, _, _ in PHASES if label != "chunks"]
+    inside = sum(spent[label] for label, _, _ in PHASES if label not in ("chunks", "  of it ledger flush"))
+    print(f"  phases: {', '.join(parts)}, rest of the chunks (portfolio lock, outcomes) {chunks - inside:.1f}s, "
+          f"outside the chunks (eligibility, run rows, context) {seconds - chunks:.1f}s")
+
+
+def day_measure(label: str, ids: list[int], day, args, cluster, workers: int):
+    """Time one cycle day over ``ids``: wall, CPU, PostgreSQL CPU, phases, peak RSS; print and return a row."""
+    from portfolios.models import Trade
+    from rebalancer.autopilot.models import CycleRun
+    from rebalancer.autopilot.services import cycle_run_all
+
+    n = len(ids)
+    trades_before = Trade.objects.count()
+    pg_cpu = postgres_cpu(cluster)
+    load = os.getloadavg()
+    rss_peak_reset()
+    rss_before = rss_mb("VmRSS")
+    if workers > 1:
+        seconds, timed.cpu = run_workers(ids, day, args.chunk_size, workers)
+        queries, spent = float("nan"), None  # counted in the inline mode only
+        by_action = f"{workers} workers"
+    else:
+        with phases_timed() as spent:
+            summary, seconds, queries = timed(
+                lambda: cycle_run_all(as_of=day, chunk_size=args.chunk_size, portfolio_ids=ids)
+            )
+        by_action = summary.by_action
+        del summary
+    rss_peak = rss_mb()
+    pg_cpu = postgres_cpu(cluster) - pg_cpu
+    trades = Trade.objects.count() - trades_before
+    done = CycleRun.objects.filter(portfolio_id__in=ids, as_of=day, status="done").count()
+    if workers == 1:
+        print(f"{label}: statements: {queries} ({timed.copies} of them COPY) for "
+              f"{-(-n // args.chunk_size)} chunks of {args.chunk_size}")
+    print(f"{label}: {n} portfolios on {day} in {seconds:.1f}s wall, {timed.cpu:.1f}s Python CPU, "
+          f"{pg_cpu:.1f}s PostgreSQL CPU (load average {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after, "
+          f"on {os.cpu_count()} cores) = {n / seconds:.0f} portfolios/s, "
+          f"{queries / n:.2f} queries/portfolio, {trades} trades, {done} done, {by_action}; "
+          f"peak RSS of this process {rss_peak:.0f} MiB ({rss_before:.0f} MiB before)")
+    if spent is not None:
+        phases_print(spent, seconds)
+    return (label, n, seconds, queries, trades, done, timed.cpu, pg_cpu, rss_peak)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--portfolios", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--peer", type=int, default=200, help="portfolios for the naive per-portfolio path")
+    parser.add_argument("--peer", type=int, default=200, help="portfolios for the naive per-portfolio path (0: none)")
     parser.add_argument("--chunk-size", type=int, default=500)
     parser.add_argument("--quiet-day", action="store_true",
                         help="rebalance everyone the day before (untimed), then time the next day's cycle")
+    parser.add_argument("--time-prep", action="store_true",
+                        help="with --quiet-day: time the day before too, inline (it is the worst case: all trade)")
     parser.add_argument("--trading-share", type=float, default=None,
                         help="with --quiet-day: this share of the portfolios gets a deposit of 10%% of its "
                              "value before the timed day, so only they trade (a realistic day: 0.1)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes consuming chunk tasks (1: inline cycle_run_all)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="worker processes consuming chunk tasks (1: inline cycle_run_all); several "
+                             "counts time the same day once per count, on fresh copies of the seeded ledgers")
     args = parser.parse_args()
     cluster = django_on_postgres()
     try:
-        from portfolios.models import Trade
-        from rebalancer.autopilot.services import cycle_run, cycle_run_all
+        from rebalancer.autopilot.services import cycle_run
 
         symbols, as_of, closes = prices_load()
         print(f"PostgreSQL at {cluster.url}; {len(symbols)} assets; as of {as_of}")
         rows = []
         for n in args.portfolios:
-            from portfolios.models import AutonomySettings
-            from rebalancer.autopilot.models import CycleRun
-
-            t0 = time.perf_counter()
-            ids = portfolios_seed(n, symbols, closes, seed=n)
-            print(f"seeded {n} portfolios in {time.perf_counter() - t0:.1f}s")
-            AutonomySettings.objects.exclude(portfolio_id__in=ids).update(enabled=False)
-            if args.quiet_day:
-                from django.db.models import Max
-
-                from marketdata.models import PriceBar
-
-                before = PriceBar.objects.filter(date__lt=as_of).aggregate(d=Max("date"))["d"]
-                run_workers(ids, before, args.chunk_size, max(2, args.workers))
-                print(f"rebalanced everyone on {before} (untimed); timing {as_of}")
-                if args.trading_share:
-                    deposited = deposits_make(ids, args.trading_share, seed=n)
-                    print(f"deposited 10,000 into {deposited} portfolios ({args.trading_share:.0%}) before {as_of}")
-            trades_before = Trade.objects.count()
-            pg_cpu = postgres_cpu(cluster)
-            if args.workers > 1:
-                seconds, timed.cpu = run_workers(ids, as_of, args.chunk_size, args.workers)
-                queries = float("nan")  # counted in the inline mode only
-                summary = type("S", (), {"by_action": f"{args.workers} workers"})()
-            else:
-                summary, seconds, queries = timed(
-                    lambda ids=ids: cycle_run_all(as_of=as_of, chunk_size=args.chunk_size, portfolio_ids=ids)
-                )
-            pg_cpu = postgres_cpu(cluster) - pg_cpu
-            trades = Trade.objects.count() - trades_before
-            done = CycleRun.objects.filter(portfolio_id__in=ids, status="done").count()
-            rows.append((n, seconds, queries, trades, done, summary.by_action))
-            if args.workers == 1:
-                print(f"statements: {queries} ({timed.copies} of them COPY) for "
-                      f"{-(-n // args.chunk_size)} chunks of {args.chunk_size}")
-            print(f"ours: {n} portfolios in {seconds:.1f}s wall, {timed.cpu:.1f}s Python CPU, "
-                  f"{pg_cpu:.1f}s PostgreSQL CPU "
-                  f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores) = "
-                  f"{n / seconds:.0f} portfolios/s, "
-                  f"{queries / n:.1f} queries/portfolio, {trades} trades, {done} done, {summary.by_action}")
-        # the naive peer: portfolio by portfolio, nothing shared
-        ids = portfolios_seed(args.peer, symbols, closes, seed=99)
-        from portfolios.models import AutonomySettings
-
-        AutonomySettings.objects.exclude(portfolio_id__in=ids).update(enabled=False)
-        _, naive_seconds, naive_queries = timed(lambda: [cycle_run(portfolio_id=pid, as_of=as_of) for pid in ids])
-        naive_rate = args.peer / naive_seconds
-        print(f"naive per-portfolio cycle_run: {args.peer} portfolios in {naive_seconds:.1f}s wall, "
-              f"{timed.cpu:.1f}s Python CPU = "
-              f"{naive_rate:.0f} portfolios/s, {naive_queries / args.peer:.1f} queries/portfolio")
-        for n, seconds, queries, trades, done, _ in rows:
-            print(f"RESULT n={n} seconds={seconds:.1f} rate={n / seconds:.0f}/s "
-                  f"queries_per_portfolio={queries / n:.1f} trades={trades} done={done} "
-                  f"speedup_vs_naive={(n / seconds) / naive_rate:.1f}x")
+            for workers in args.workers:
+                rows += seeded_days_measure(n, workers, symbols, as_of, closes, args, cluster)
+        if args.peer:
+            peer_measure(rows, symbols, as_of, closes, args, cycle_run)
     finally:
         cluster.stop()
+
+
+def seeded_days_measure(n: int, workers: int, symbols, as_of, closes, args, cluster) -> list[tuple]:
+    """Seed ``n`` portfolios (only they enabled) and time their day(s); the rows of :func:`day_measure`."""
+    from django.db.models import Max
+
+    from marketdata.models import PriceBar
+    from portfolios.models import AutonomySettings
+
+    t0 = time.perf_counter()
+    ids = portfolios_seed(n, symbols, closes, seed=n)
+    print(f"seeded {n} portfolios in {time.perf_counter() - t0:.1f}s (load average {os.getloadavg()[0]:.1f})")
+    AutonomySettings.objects.exclude(portfolio_id__in=ids).update(enabled=False)
+    rows = []
+    if args.quiet_day:
+        before = PriceBar.objects.filter(date__lt=as_of).aggregate(d=Max("date"))["d"]
+        if args.time_prep:
+            rows.append(day_measure("worst case (all trade)", ids, before, args, cluster, workers=1))
+        else:
+            run_workers(ids, before, args.chunk_size, max(2, workers))
+            print(f"rebalanced everyone on {before} (untimed); timing {as_of}")
+        label = "quiet day"
+        if args.trading_share:
+            deposited = deposits_make(ids, args.trading_share, seed=n)
+            print(f"deposited 10,000 into {deposited} portfolios ({args.trading_share:.0%}) before {as_of}")
+            label = f"realistic day ({args.trading_share:.0%} trade)"
+        rows.append(day_measure(label, ids, as_of, args, cluster, workers))
+    else:
+        rows.append(day_measure(f"worst case, {workers} worker(s)" if workers > 1 else "ours", ids, as_of, args,
+                                cluster, workers))
+    return rows
+
+
+def peer_measure(rows, symbols, as_of, closes, args, cycle_run) -> None:
+    """The naive peer: portfolio by portfolio, nothing shared; prints the ratio to each row."""
+    from portfolios.models import AutonomySettings
+
+    ids = portfolios_seed(args.peer, symbols, closes, seed=99)
+    AutonomySettings.objects.exclude(portfolio_id__in=ids).update(enabled=False)
+    _, naive_seconds, naive_queries = timed(lambda: [cycle_run(portfolio_id=pid, as_of=as_of) for pid in ids])
+    naive_rate = args.peer / naive_seconds
+    print(f"naive per-portfolio cycle_run: {args.peer} portfolios in {naive_seconds:.1f}s wall, "
+          f"{timed.cpu:.1f}s Python CPU = "
+          f"{naive_rate:.0f} portfolios/s, {naive_queries / args.peer:.1f} queries/portfolio")
+    for label, n, seconds, queries, trades, done, *_ in rows:
+        print(f"RESULT {label} n={n} seconds={seconds:.1f} rate={n / seconds:.0f}/s "
+              f"queries_per_portfolio={queries / n:.2f} trades={trades} done={done} "
+              f"speedup_vs_naive={(n / seconds) / naive_rate:.1f}x")
 
 
 if __name__ == "__main__":

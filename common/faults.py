@@ -70,8 +70,3 @@ class DependencyUnavailable(APIException):
         super().__init__(detail=f"{name} is temporarily unavailable; retry after a few seconds.")
         self.dependency = dependency
         self.wait = retry_after_s()
-
-
-def unavailable_body(detail: str) -> dict:
-    """The one error shape of a 503, for responses built outside DRF."""
-    return {"type": "server_error", "errors": [{"code": "service_unavailable", "detail": detail, "attr": None}]}

@@ -421,3 +421,8 @@ def asset_last_bar_date_get(*, symbol: str) -> dt.date | None:
     """Date of the asset's most recent bar (None when it has none)."""
     asset = asset_get(symbol=symbol)
     return asset.bars.aggregate(last=Max("date"))["last"]
+
+
+def latest_price_date_get() -> dt.date | None:
+    """Date of the most recent bar of any asset: the market's latest close (None without bars)."""
+    return PriceBar.objects.aggregate(last=Max("date"))["last"]

@@ -155,11 +155,6 @@ def _frame_check(frame: pd.DataFrame) -> None:
         )
 
 
-def _decimals(values: np.ndarray) -> list[Decimal]:
-    # six decimals, as stored; formatting through str keeps the exact stored value
-    return [Decimal(text) for text in np.char.mod("%.6f", values)]
-
-
 def _revision_bump() -> None:
     if not PriceDataRevision.objects.filter(pk=1).update(revision=F("revision") + 1):
         PriceDataRevision.objects.update_or_create(pk=1, defaults={"revision": 1})

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 
-from django.db.models import QuerySet
-
 from mlagents.models import AgentModel, AgentStatus
 from mlagents.rl.inference import Agent, load_agent
 
@@ -16,15 +14,6 @@ _CACHE_LOCK = threading.Lock()
 def agent_active_get(*, algorithm: str) -> AgentModel | None:
     """The model serving ``algorithm`` now, if any."""
     return AgentModel.objects.filter(algorithm=algorithm, status=AgentStatus.ACTIVE).first()
-
-
-def agent_list(*, algorithm: str | None = None, status: str | None = None) -> QuerySet[AgentModel]:
-    qs = AgentModel.objects.all()
-    if algorithm:
-        qs = qs.filter(algorithm=algorithm)
-    if status:
-        qs = qs.filter(status=status)
-    return qs
 
 
 def agent_engine_get(*, agent: AgentModel) -> Agent:

@@ -31,8 +31,7 @@ from portfolios.models import (
     Trade,
 )
 from portfolios.prices import latest_closes
-from portfolios.services import cash_withdraw, trades_execute
-from portfolios.services._locks import portfolio_lock
+from portfolios.services import cash_withdraw, portfolio_lock, trades_execute
 from portfolios.trading import SELL, ProposedTrade
 
 CLOSED_REASON = "account closed"

@@ -23,6 +23,7 @@ from portfolios.models import (
     PortfolioLimits,
     PortfolioSnapshot,
     Position,
+    TargetAllocation,
     TaxLot,
     Trade,
 )
@@ -44,6 +45,34 @@ def portfolio_get(*, owner, portfolio_id: int) -> Portfolio:
     if portfolio is None:
         raise NotFound(f"portfolio {portfolio_id} does not exist", field="portfolio")
     return portfolio
+
+
+def portfolio_by_id_get(*, portfolio_id: int) -> Portfolio:
+    """Any owner's portfolio by id, for the scheduler and operators (a missing one is a 404)."""
+    portfolio = Portfolio.objects.filter(pk=portfolio_id).first()
+    if portfolio is None:
+        raise NotFound(f"portfolio {portfolio_id} does not exist", field="portfolio")
+    return portfolio
+
+
+def autonomy_get(*, portfolio: Portfolio) -> AutonomySettings:
+    """The portfolio's saved autonomy settings, or the defaults unsaved (a read writes nothing).
+
+    Every portfolio made by ``portfolio_create`` has a row; one made otherwise (the admin, an
+    import) reads the model's defaults until ``autonomy_update`` first saves them. Their
+    ``updated_at`` is then the portfolio's ``created_at``: the defaults hold since then.
+    Read afresh (not ``portfolio.autonomy``, which ``portfolio_get`` caches), so a read
+    after an edit in the same request sees the edit.
+    """
+    settings = AutonomySettings.objects.filter(portfolio=portfolio).first()
+    if settings is None:
+        settings = AutonomySettings(portfolio=portfolio, updated_at=portfolio.created_at)
+    return settings
+
+
+def targets_get(*, portfolio: Portfolio) -> list[TargetAllocation]:
+    """The portfolio's target allocation rows (with their assets), in the order they were set."""
+    return list(TargetAllocation.objects.filter(portfolio=portfolio).select_related("asset").order_by("id"))
 
 
 # --- limits: the one selector -------------------------------------------------------------

@@ -13,12 +13,10 @@ def snapshots_take_task(as_of: str | None = None) -> int:
     """
     from datetime import date
 
-    from django.db.models import Max
-
-    from marketdata.models import PriceBar
+    from marketdata.selectors import latest_price_date_get
     from portfolios.services import snapshots_take
 
-    day = date.fromisoformat(as_of) if as_of else PriceBar.objects.aggregate(last=Max("date"))["last"]
+    day = date.fromisoformat(as_of) if as_of else latest_price_date_get()
     if day is None:
         return 0
     return len(snapshots_take(as_of=day))
@@ -72,11 +70,11 @@ def orders_sync_task(portfolio_ids: list[int] | None = None) -> dict:
 @shared_task(name="portfolios.reconciliations_run_task", acks_late=True)
 def reconciliations_run_task(portfolio_id: int | None = None, trigger: str = "daily") -> dict:
     """Reconcile one portfolio (on demand) or every broker portfolio (daily); returns statuses."""
-    from portfolios.models import Portfolio
+    from portfolios.selectors import portfolio_by_id_get
     from portfolios.services.reconciliation import reconciliation_run, reconciliations_run_all
 
     if portfolio_id is not None:
-        rows = [reconciliation_run(portfolio=Portfolio.objects.get(pk=portfolio_id), trigger=trigger)]
+        rows = [reconciliation_run(portfolio=portfolio_by_id_get(portfolio_id=portfolio_id), trigger=trigger)]
     else:
         rows = reconciliations_run_all(trigger=trigger)
     return {str(r.portfolio_id): r.status for r in rows}

@@ -280,9 +280,3 @@ class VecPortfolioEnv:
             "drawdown": drawdown,
         }
         return self.observe(), reward, done, info
-
-
-def panel_from_prices(prices: np.ndarray) -> np.ndarray:
-    """Simple daily returns from a ``(T, N)`` price array (drops the first row)."""
-    p = np.asarray(prices, dtype=np.float64)
-    return p[1:] / p[:-1] - 1.0

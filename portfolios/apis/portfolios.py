@@ -36,8 +36,7 @@ from portfolios.apis.serializers import (
     TargetsSerializer,
     TransactionSerializer,
 )
-from portfolios.models import AutonomySettings, Portfolio, TargetAllocation
-from portfolios.services._locks import portfolio_lock
+from portfolios.models import Portfolio
 
 PORTFOLIO_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Portfolio id.")
 
@@ -61,7 +60,7 @@ def _unchanged_since_read(request: Request, portfolio: Portfolio, state: Callabl
     read the same ETag cannot both pass the check.
     """
     with transaction.atomic():
-        locked = portfolio_lock(portfolio=portfolio)
+        locked = services.portfolio_lock(portfolio=portfolio)
         if_match_check(request, etag_of(state(locked)))
         yield locked
 
@@ -218,7 +217,7 @@ class CashApi(APIView):
 
 
 def _targets_body(portfolio: Portfolio) -> dict:
-    rows = TargetAllocation.objects.filter(portfolio=portfolio).select_related("asset").order_by("id")
+    rows = selectors.targets_get(portfolio=portfolio)
     return {
         "targets": [
             {"symbol": r.asset.symbol if r.asset else None, "asset_class": r.asset_class or None, "weight": r.weight}
@@ -271,12 +270,9 @@ class TargetsApi(APIView):
 
 
 class AutonomyApi(APIView):
-    def _settings(self, portfolio: Portfolio) -> AutonomySettings:
-        settings, _ = AutonomySettings.objects.get_or_create(portfolio=portfolio)
-        return settings
-
     def _state(self, portfolio: Portfolio) -> dict:
-        return AutonomySerializer(self._settings(portfolio)).data
+        # a read only: the defaults of a portfolio without settings are saved by the first PUT
+        return AutonomySerializer(selectors.autonomy_get(portfolio=portfolio)).data
 
     @extend_schema(
         operation_id="portfolios_autonomy_retrieve", parameters=[PORTFOLIO_ID], responses={200: AutonomySerializer},
@@ -298,7 +294,7 @@ class AutonomyApi(APIView):
     )
     def put(self, request: Request, pk: int) -> Response:
         portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
-        data = AutonomySerializer(self._settings(portfolio), data=request.data, partial=True)
+        data = AutonomySerializer(selectors.autonomy_get(portfolio=portfolio), data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         with _unchanged_since_read(request, portfolio, self._state) as locked:
             services.autonomy_update(portfolio=locked, data=data.validated_data)

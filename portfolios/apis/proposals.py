@@ -7,13 +7,14 @@ import io
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import Pagination, error_responses
 from common.idempotency import idempotent
+from common.renderers import JsonErrors, PNGRenderer
 from portfolios import selectors, services
 from portfolios.apis.serializers import (
     PerformanceOutputSerializer,
@@ -124,17 +125,7 @@ class PerformanceApi(APIView):
         return Response(PerformanceOutputSerializer(body).data)
 
 
-class PNGRenderer(BaseRenderer):
-    media_type = "image/png"
-    format = "png"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, bytes) else b""
-
-
-class PerformanceChartApi(APIView):
+class PerformanceChartApi(JsonErrors, APIView):
     throttle_scope = "compute"  # heavier than a read: its own per-user rate
     renderer_classes = [PNGRenderer, JSONRenderer]
 
@@ -146,13 +137,6 @@ class PerformanceChartApi(APIView):
     def get(self, request: Request, pk: int) -> HttpResponse:
         portfolio, perf = _performance(request, pk)
         return HttpResponse(_equity_png(portfolio.name, perf), content_type="image/png")
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Errors are JSON whatever the Accept header asked for.
-        if isinstance(response, Response) and response.status_code >= 400:
-            request.accepted_renderer = JSONRenderer()
-            request.accepted_media_type = "application/json"
-        return super().finalize_response(request, response, *args, **kwargs)
 
 
 def _equity_png(title: str, perf) -> bytes:

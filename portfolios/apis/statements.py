@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.renderers import JsonErrors
 from portfolios import selectors, statements
 
 PORTFOLIO_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Portfolio id.")
@@ -37,15 +38,8 @@ class CSVRenderer(BaseRenderer):
         return data.encode("utf-8") if isinstance(data, str) else b""
 
 
-class _StatementView(APIView):
+class _StatementView(JsonErrors, APIView):
     renderer_classes = [JSONRenderer, CSVRenderer]
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Errors are JSON whatever the Accept header or format asked for.
-        if isinstance(response, Response) and response.status_code >= 400:
-            request.accepted_renderer = JSONRenderer()
-            request.accepted_media_type = "application/json"
-        return super().finalize_response(request, response, *args, **kwargs)
 
     def _csv(self, request: Request) -> bool:
         return getattr(request.accepted_renderer, "format", "json") == "csv"

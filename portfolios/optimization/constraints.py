@@ -15,7 +15,7 @@ refutes them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -195,7 +195,7 @@ def _check_groups(
     return conflicts
 
 
-def compile_constraints(  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
+def compile_constraints(
     constraints: Constraints | None,
     symbols: Sequence[str],
     *,
@@ -204,23 +204,57 @@ def compile_constraints(  # noqa: C901 - issue 22 splits it (tests/test_code_hea
     """Compile ``constraints`` over ``symbols``; raise :class:`InfeasibleConstraints` on a refutation.
 
     Unknown symbols in ``bounds`` / ``excluded`` / group maps are ignored (they are not in
-    the universe); a group minimum with no eligible member is a conflict.
+    the universe); a group minimum with no eligible member is a conflict. The conflicts are
+    reported in the order of :data:`_REFUTATIONS`, after those of the exclusions.
     """
     c = constraints or Constraints()
     symbols = tuple(symbols)
-    n = len(symbols)
+    _check_settings(c)
+    index = {s: i for i, s in enumerate(symbols)}
+    lower, upper = _position_bounds(c, symbols, index)
+    excluded = [s for s in c.excluded if s in index]
+    conflicts = _exclude(excluded, index, lower, upper)
+    draft = _Draft(c, symbols, lower, upper, 1.0 - float(c.cash_buffer), excluded, current_weights)
+    for refute in _REFUTATIONS:
+        conflicts += refute(draft)
+    if conflicts:
+        raise InfeasibleConstraints(conflicts)
+    return _linear_form(draft)
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """The bounds and budget being compiled, as the refutations read them."""
+
+    constraints: Constraints
+    symbols: tuple[str, ...]
+    lower: np.ndarray
+    upper: np.ndarray
+    budget: float
+    excluded: list[str]
+    """Excluded symbols of the universe, in the order given (repeats kept)."""
+    current_weights: np.ndarray | None
+
+    @property
+    def eligible(self) -> int:
+        return len(self.symbols) - len(self.excluded)
+
+
+def _check_settings(c: Constraints) -> None:
     if not 0 <= c.cash_buffer < 1:
         raise OptimizationError("cash_buffer must be in [0, 1)", field="constraints.cash_buffer")
     if c.transaction_cost < 0:
         raise OptimizationError(
             "transaction_cost must be >= 0", field="constraints.transaction_cost"
         )
-    budget = 1.0 - float(c.cash_buffer)
-    default_lower = 0.0 if c.long_only else -1.0
-    lower = np.full(n, default_lower)
-    upper = np.full(n, 1.0)
-    conflicts: list[str] = []
-    index = {s: i for i, s in enumerate(symbols)}
+
+
+def _position_bounds(
+    c: Constraints, symbols: tuple[str, ...], index: Mapping[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-asset bounds: the defaults, the overrides, then long-only and the position limit."""
+    lower = np.full(len(symbols), 0.0 if c.long_only else -1.0)
+    upper = np.full(len(symbols), 1.0)
     for symbol, (lo, hi) in c.bounds.items():
         if symbol in index:
             lower[index[symbol]] = lo
@@ -230,7 +264,14 @@ def compile_constraints(  # noqa: C901 - issue 22 splits it (tests/test_code_hea
     if c.max_position is not None:
         upper = np.minimum(upper, c.max_position)
         lower = np.maximum(lower, -c.max_position)
-    excluded = [s for s in c.excluded if s in index]
+    return lower, upper
+
+
+def _exclude(
+    excluded: list[str], index: Mapping[str, int], lower: np.ndarray, upper: np.ndarray
+) -> list[str]:
+    """Pin each excluded symbol's bounds to zero (in place); a positive lower bound conflicts."""
+    conflicts = []
     for symbol in excluded:
         i = index[symbol]
         if lower[i] > TOLERANCE:
@@ -238,96 +279,143 @@ def compile_constraints(  # noqa: C901 - issue 22 splits it (tests/test_code_hea
         lower[i] = min(lower[i], 0.0)
         lower[i] = max(lower[i], 0.0)
         upper[i] = 0.0
-    for i, symbol in enumerate(symbols):
-        if lower[i] > upper[i] + TOLERANCE and symbol not in excluded:
-            conflicts.append(
-                f"{symbol} lower bound {_fmt(lower[i])} is above its upper bound {_fmt(upper[i])}"
-            )
-    eligible = n - len(excluded)
-    if eligible == 0:
-        conflicts.append("every symbol in the universe is excluded")
-    if upper.sum() < budget - TOLERANCE:
+    return conflicts
+
+
+def _crossed_bounds(d: _Draft) -> list[str]:
+    return [
+        f"{symbol} lower bound {_fmt(d.lower[i])} is above its upper bound {_fmt(d.upper[i])}"
+        for i, symbol in enumerate(d.symbols)
+        if d.lower[i] > d.upper[i] + TOLERANCE and symbol not in d.excluded
+    ]
+
+
+def _empty_universe(d: _Draft) -> list[str]:
+    return ["every symbol in the universe is excluded"] if d.eligible == 0 else []
+
+
+def _bound_sums(d: _Draft) -> list[str]:
+    conflicts = []
+    c, budget = d.constraints, d.budget
+    if d.upper.sum() < budget - TOLERANCE:
         if c.max_position is not None:
             conflicts.append(
-                f"max_position {_fmt(c.max_position)} across {eligible} eligible assets allows at most "
-                f"{_fmt(upper.sum())}, less than the {_fmt(budget)} to invest"
+                f"max_position {_fmt(c.max_position)} across {d.eligible} eligible assets allows at most "
+                f"{_fmt(d.upper.sum())}, less than the {_fmt(budget)} to invest"
             )
         else:
             conflicts.append(
-                f"upper bounds sum to {_fmt(upper.sum())}, less than the {_fmt(budget)} to invest"
+                f"upper bounds sum to {_fmt(d.upper.sum())}, less than the {_fmt(budget)} to invest"
             )
-    if lower.sum() > budget + TOLERANCE:
+    if d.lower.sum() > budget + TOLERANCE:
         conflicts.append(
-            f"lower bounds sum to {_fmt(lower.sum())}, more than the {_fmt(budget)} to invest"
+            f"lower bounds sum to {_fmt(d.lower.sum())}, more than the {_fmt(budget)} to invest"
         )
-    conflicts += _check_groups(
-        symbols,
-        lower,
-        upper,
-        budget,
-        c.asset_classes,
-        c.asset_class_min,
-        c.asset_class_max,
-        "asset class",
-        "asset-class",
+    return conflicts
+
+
+def _group_limits(d: _Draft) -> list[str]:
+    """Asset-class limits, then sector limits (see :func:`_check_groups`)."""
+    c = d.constraints
+    bounds = (d.symbols, d.lower, d.upper, d.budget)
+    asset_class = (c.asset_classes, c.asset_class_min, c.asset_class_max)
+    sector = (c.sectors, c.sector_min, c.sector_max)
+    return _check_groups(*bounds, *asset_class, "asset class", "asset-class") + _check_groups(
+        *bounds, *sector, "sector", "sector"
     )
-    conflicts += _check_groups(
-        symbols, lower, upper, budget, c.sectors, c.sector_min, c.sector_max, "sector", "sector"
-    )
-    if c.max_holdings is not None:
-        if c.max_holdings < 1:
-            raise OptimizationError(
-                "max_holdings must be at least 1", field="constraints.max_holdings"
-            )
-        reach = float(np.sort(np.maximum(upper, np.abs(lower)))[::-1][: c.max_holdings].sum())
-        if reach < budget - TOLERANCE:
-            conflicts.append(
-                f"max_holdings {c.max_holdings} with position limits allows at most {_fmt(reach)}, "
-                f"less than the {_fmt(budget)} to invest"
-            )
-    if c.min_position:
-        if c.min_position > budget + TOLERANCE:
-            conflicts.append(
-                f"min_position {_fmt(c.min_position)} is more than the {_fmt(budget)} to invest"
-            )
-        if c.max_position is not None and c.min_position > c.max_position + TOLERANCE:
-            conflicts.append(
-                f"min_position {_fmt(c.min_position)} is above max_position {_fmt(c.max_position)}"
-            )
-    if c.max_turnover is not None:
-        w0 = np.zeros(n) if current_weights is None else np.asarray(current_weights, dtype=float)
-        # Moving each weight into its bounds costs |clip(w0) - w0|, and the clipped weights must
-        # still trade their gap to the budget: ||w - w0||_1 = to_bounds + ||w - clip(w0)||_1.
-        clipped = np.clip(w0, lower, upper)
-        to_bounds = float(np.abs(clipped - w0).sum())
-        needed = to_bounds + abs(budget - float(clipped.sum()))
-        if c.max_turnover < needed - 1e-7:
-            conflicts.append(
-                f"turnover cap {_fmt(c.max_turnover)} is below {_fmt(needed)}, the turnover needed just to "
-                "meet the budget, bounds and exclusions from the current weights"
-            )
-        elif c.max_holdings is not None and c.max_holdings < n:
-            # Holding at most K names sells the others outright; keeping the K largest (clipped)
-            # weights sells least: sum of the rest, plus the kept ones' gap to the budget.
-            kept = np.sort(np.abs(clipped))[::-1][: c.max_holdings].sum()
-            held_needed = to_bounds + (np.abs(clipped).sum() - kept) + abs(budget - kept)
-            if c.max_turnover < held_needed - 1e-7:
-                conflicts.append(
-                    f"turnover cap {_fmt(c.max_turnover)} is below {_fmt(held_needed)}, the turnover "
-                    f"needed to hold at most {c.max_holdings} names from the current weights"
-                )
-    if conflicts:
-        raise InfeasibleConstraints(conflicts)
+
+
+def _holdings_reach(d: _Draft) -> list[str]:
+    """The ``max_holdings`` largest positions the bounds allow must reach the budget."""
+    c = d.constraints
+    if c.max_holdings is None:
+        return []
+    if c.max_holdings < 1:
+        raise OptimizationError("max_holdings must be at least 1", field="constraints.max_holdings")
+    reach = float(np.sort(np.maximum(d.upper, np.abs(d.lower)))[::-1][: c.max_holdings].sum())
+    if reach < d.budget - TOLERANCE:
+        return [
+            f"max_holdings {c.max_holdings} with position limits allows at most {_fmt(reach)}, "
+            f"less than the {_fmt(d.budget)} to invest"
+        ]
+    return []
+
+
+def _min_position_fits(d: _Draft) -> list[str]:
+    c = d.constraints
+    conflicts: list[str] = []
+    if not c.min_position:
+        return conflicts
+    if c.min_position > d.budget + TOLERANCE:
+        conflicts.append(
+            f"min_position {_fmt(c.min_position)} is more than the {_fmt(d.budget)} to invest"
+        )
+    if c.max_position is not None and c.min_position > c.max_position + TOLERANCE:
+        conflicts.append(
+            f"min_position {_fmt(c.min_position)} is above max_position {_fmt(c.max_position)}"
+        )
+    return conflicts
+
+
+def _turnover_reach(d: _Draft) -> list[str]:
+    """The turnover cap must allow the trades that the budget, bounds and cardinality force."""
+    c = d.constraints
+    if c.max_turnover is None:
+        return []
+    n = len(d.symbols)
+    w0 = np.zeros(n) if d.current_weights is None else np.asarray(d.current_weights, dtype=float)
+    # Moving each weight into its bounds costs |clip(w0) - w0|, and the clipped weights must
+    # still trade their gap to the budget: ||w - w0||_1 = to_bounds + ||w - clip(w0)||_1.
+    clipped = np.clip(w0, d.lower, d.upper)
+    to_bounds = float(np.abs(clipped - w0).sum())
+    needed = to_bounds + abs(d.budget - float(clipped.sum()))
+    if c.max_turnover < needed - 1e-7:
+        return [
+            f"turnover cap {_fmt(c.max_turnover)} is below {_fmt(needed)}, the turnover needed just to "
+            "meet the budget, bounds and exclusions from the current weights"
+        ]
+    if c.max_holdings is not None and c.max_holdings < n:
+        # Holding at most K names sells the others outright; keeping the K largest (clipped)
+        # weights sells least: sum of the rest, plus the kept ones' gap to the budget.
+        kept = np.sort(np.abs(clipped))[::-1][: c.max_holdings].sum()
+        held_needed = to_bounds + (np.abs(clipped).sum() - kept) + abs(d.budget - kept)
+        if c.max_turnover < held_needed - 1e-7:
+            return [
+                f"turnover cap {_fmt(c.max_turnover)} is below {_fmt(held_needed)}, the turnover "
+                f"needed to hold at most {c.max_holdings} names from the current weights"
+            ]
+    return []
+
+
+_REFUTATIONS: tuple[Callable[[_Draft], list[str]], ...] = (
+    _crossed_bounds,
+    _empty_universe,
+    _bound_sums,
+    _group_limits,
+    _holdings_reach,
+    _min_position_fits,
+    _turnover_reach,
+)
+"""One check per kind of constraint that arithmetic alone can refute, in reporting order."""
+
+
+def _linear_form(d: _Draft) -> LinearForm:
+    """The feasible draft as ``LinearForm``: group minimums then maximums, asset classes first."""
+    c = d.constraints
     rows, rhs, labels = [], [], []
     for part in (
-        _group_rows(symbols, c.asset_classes, c.asset_class_min, c.asset_class_max, "asset class"),
-        _group_rows(symbols, c.sectors, c.sector_min, c.sector_max, "sector"),
+        _group_rows(
+            d.symbols, c.asset_classes, c.asset_class_min, c.asset_class_max, "asset class"
+        ),
+        _group_rows(d.symbols, c.sectors, c.sector_min, c.sector_max, "sector"),
     ):
         rows += part[0]
         rhs += part[1]
         labels += part[2]
-    G = np.vstack(rows) if rows else np.zeros((0, n))
-    return LinearForm(symbols, lower, upper, budget, G, np.asarray(rhs, dtype=float), tuple(labels))
+    G = np.vstack(rows) if rows else np.zeros((0, len(d.symbols)))
+    return LinearForm(
+        d.symbols, d.lower, d.upper, d.budget, G, np.asarray(rhs, dtype=float), tuple(labels)
+    )
 
 
 def weights_vector(

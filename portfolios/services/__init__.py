@@ -1,8 +1,11 @@
 """Services of the portfolios app: every function that writes (ledger, decisions, settings).
 
-Keyword-only, typed, atomic; each ledger write locks the portfolio row first.
+Keyword-only, typed, atomic; each ledger write locks the portfolio row first. Other modules
+and apps that must serialize with the ledger take the same lock through ``portfolio_lock``
+(exported here; ``_locks`` is this package's own module).
 """
 
+from portfolios.services._locks import portfolio_lock
 from portfolios.services.audit import LedgerViolation, ledger_audit
 from portfolios.services.corporate_actions import (
     ActionsApplied,
@@ -69,6 +72,7 @@ __all__ = [
     "paper_broker_get",
     "portfolio_create",
     "portfolio_delete",
+    "portfolio_lock",
     "portfolio_update",
     "snapshot_take",
     "snapshots_backfill",

@@ -18,7 +18,7 @@ Weights are fractions of total value (holdings + cash); what they leave of 1.0 i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -372,8 +372,3 @@ def _priced(
         est_commission=commission,
         est_cash_flow=costs.cash_flow(side=side, quantity=quantity, fill_price=fill),
     )
-
-
-def trade_with(trade: ProposedTrade, **changes: Any) -> ProposedTrade:
-    """A copy of ``trade`` with some fields changed (dataclasses.replace, re-exported)."""
-    return replace(trade, **changes)

@@ -37,7 +37,7 @@ from django.utils import timezone
 from common.errors import Conflict, NotFound, ValidationFailed
 from marketdata.models import PriceBar
 from portfolios.models import AutonomySettings, Decision, Portfolio
-from portfolios.services._locks import portfolio_lock
+from portfolios.services import portfolio_lock
 from portfolios.services.corporate_actions import corporate_actions_apply
 from portfolios.services.decisions import decision_create
 from portfolios.services.execution import trades_execute

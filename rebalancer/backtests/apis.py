@@ -12,7 +12,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from common.api import ErrorResponseSerializer, Pagination, error_responses
 from common.errors import NotFound
 from common.idempotency import idempotent
+from common.renderers import JsonErrors, PNGRenderer
 from rebalancer.backtests import charts, selectors, services
 from rebalancer.backtests.engine.schedule import FREQUENCIES
 from rebalancer.backtests.models import Backtest, BacktestStatus
@@ -276,16 +277,6 @@ class BacktestDetailApi(APIView):
         return Response(BacktestOutputSerializer(backtest).data)
 
 
-class PNGRenderer(BaseRenderer):
-    media_type = "image/png"
-    format = "png"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data
-
-
 PNG_RESPONSES = {
     (200, "image/png"): OpenApiResponse(response=OpenApiTypes.BINARY, description="A PNG image."),
     (404, "application/json"): OpenApiResponse(
@@ -297,19 +288,12 @@ PNG_RESPONSES = {
 }
 
 
-class _ChartApi(APIView):
+class _ChartApi(JsonErrors, APIView):
     throttle_scope = "compute"  # heavier than a read: its own per-user rate
     renderer_classes = [PNGRenderer, JSONRenderer]  # JSON for the error responses
 
     def _png(self, body: bytes) -> HttpResponse:
         return HttpResponse(body, content_type="image/png")
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Errors are rendered as JSON whatever the client accepted.
-        if isinstance(response, Response) and response.status_code >= 400:
-            request.accepted_renderer = JSONRenderer()
-            request.accepted_media_type = "application/json"
-        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class BacktestEquityChartApi(_ChartApi):

@@ -211,3 +211,18 @@ def test_windows_over_one_universe_share_one_read(priced, django_assert_num_quer
 
     # then
     assert list(later.index) == [D("2024-01-04"), D("2024-01-05")]
+
+
+def test_the_latest_price_date_is_the_last_bar_of_any_asset_and_none_without_bars(priced):
+    # given: the fixture's bars, and a later bar of a new asset
+    from marketdata.models import PriceBar
+    from marketdata.selectors import latest_price_date_get
+
+    last = PriceBar.objects.order_by("-date").values_list("date", flat=True).first()
+    later = last + dt.timedelta(days=3)
+    asset = Asset.objects.create(symbol="LATE", name="Late Inc.", asset_class="equity")
+    PriceBar.objects.create(asset=asset, date=later, open=1, high=1, low=1, close=1, adj_close=1, volume=1)
+    # when / then
+    assert latest_price_date_get() == later
+    PriceBar.objects.all().delete()
+    assert latest_price_date_get() is None

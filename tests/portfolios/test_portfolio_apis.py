@@ -243,3 +243,47 @@ def test_autonomy_put_accepts_asset_class_bounds_and_rejects_bad_ones(investor_c
         assert response.status_code == 400, bad
         assert response.json()["errors"][0]["attr"].startswith("constraints.asset_class_bounds"), response.json()
     assert investor_client.get(url).json()["constraints"] == stored
+
+
+def test_autonomy_get_of_a_portfolio_without_settings_writes_nothing_and_answers_the_defaults(
+    investor_client, investor
+):
+    # given a portfolio made without settings (as the admin or an import makes one)
+    from portfolios.models import AutonomySettings
+
+    portfolio = Portfolio.objects.create(owner=investor, name="Imported")
+    before = AutonomySettings.objects.count()
+    url = f"{BASE}/{portfolio.pk}/autonomy"
+    # when
+    response = investor_client.get(url)
+    # then: the model's defaults, dated from the portfolio's creation, and no row written
+    assert response.status_code == 200
+    body = response.json()
+    assert AutonomySettings.objects.count() == before
+    assert (body["enabled"], body["mode"], body["strategy"], body["risk_tolerance"]) == (
+        True, "advise", AutonomySettings.DEFAULT_STRATEGY, "balanced")
+    assert (body["investment_horizon"], body["rebalance_threshold"], body["cash_buffer"]) == (10, "0.0500", "0.0200")
+    assert body["constraints"]["max_position"] is None
+    assert body["updated_at"] == response.data["updated_at"]
+    assert response["ETag"] == investor_client.get(url)["ETag"]  # a second read: the same state
+
+    # when the first PUT names the ETag the GET gave, then the service saves the row
+    put = investor_client.put(url, {"mode": "autopilot"}, format="json", HTTP_IF_MATCH=response["ETag"])
+    assert put.status_code == 200, put.json()
+    assert AutonomySettings.objects.count() == before + 1
+    assert AutonomySettings.objects.get(portfolio=portfolio).mode == "autopilot"
+    assert put.json()["strategy"] == AutonomySettings.DEFAULT_STRATEGY
+
+
+def test_targets_get_reads_the_rows_in_the_order_they_were_set(investor_client, funded):
+    # given
+    url = f"{BASE}/{funded.pk}/targets"
+    targets = [{"symbol": "BBB", "asset_class": None, "weight": "0.250000"},
+               {"symbol": None, "asset_class": "bond", "weight": "0.200000"},
+               {"symbol": "AAA", "asset_class": None, "weight": "0.150000"}]
+    etag = investor_client.get(url)["ETag"]
+    # when
+    put = investor_client.put(url, {"targets": targets}, format="json", HTTP_IF_MATCH=etag)
+    # then
+    assert put.status_code == 200, put.json()
+    assert investor_client.get(url).json()["targets"] == targets

@@ -60,3 +60,17 @@ def test_a_symbol_without_a_close_is_reported_missing(owner, market, bars_make):
     trades_execute(portfolio=p, trades=[buy("NEW", 1)], as_of=DAY3)
     state = portfolio_state_get(portfolio=p, as_of=DAY2)  # NEW has no close on or before DAY2
     assert state.missing_prices == ("NEW",) and "NEW" not in state.prices
+
+
+def test_a_portfolio_by_id_is_any_owners_and_a_missing_one_is_a_404(portfolio):
+    # given
+    import pytest
+
+    from common.errors import NotFound
+    from portfolios.selectors import portfolio_by_id_get
+
+    # when / then
+    assert portfolio_by_id_get(portfolio_id=portfolio.pk) == portfolio
+    with pytest.raises(NotFound) as err:
+        portfolio_by_id_get(portfolio_id=portfolio.pk + 1000)
+    assert (err.value.field, err.value.message) == ("portfolio", f"portfolio {portfolio.pk + 1000} does not exist")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
 from .features import TRADING_DAYS, FeatureConfig
+from .unseen import unseen_regime_state, with_added_state
 
 REGIMES = ("bull", "bear", "sideways")
 
@@ -53,6 +55,8 @@ class FitConfig:
     """Fewer feature rows than this cannot be fitted (about a year of trading days)."""
     seed: int = 0
     """Base random seed; restart ``i`` uses ``seed + i``."""
+    unseen_regime_prior: bool = True
+    """Add a prior state for a regime the fit window did not show (:mod:`.unseen`)."""
 
 
 @dataclass(frozen=True)
@@ -326,39 +330,91 @@ def detector_fit(
     Raises :class:`RegimeDetectorError` when there are too few rows or no restart
     converges to a usable model.
     """
-    from hmmlearn.hmm import GaussianHMM  # imported here: filtering does not need it
-
     config = config or FitConfig()
     feature_config = feature_config or FeatureConfig()
+    _check_fit_input(features, config)
+    raw = features.loc[:, list(feature_config.columns)].to_numpy(dtype=float)
+    mean, scale = raw.mean(axis=0), raw.std(axis=0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    x = (raw - mean) / scale
+    best, best_ll = _best_of_restarts(x, feature_config.columns, config)
+    gamma = best.predict_proba(x)  # smoothed posteriors: fine for describing the training data
+    stats = _state_stats(gamma, features["ret"].to_numpy(dtype=float), best.transmat_)
+    labels = label_states(
+        np.array([s.mean_return for s in stats]),
+        np.array([s.volatility for s in stats]),
+        np.array([s.occupancy for s in stats]),
+        len(x),
+    )
+    fitted = _FittedStates(
+        np.asarray(best.startprob_, dtype=float), np.asarray(best.transmat_, dtype=float),
+        np.asarray(best.means_, dtype=float), np.asarray(best.covars_, dtype=float), labels, stats,
+    )
+    if config.unseen_regime_prior:
+        fitted = _with_unseen_regime(fitted)
+    return RegimeModelParams(
+        features=feature_config,
+        feature_mean=mean,
+        feature_scale=scale,
+        startprob=fitted.startprob,
+        transmat=fitted.transmat,
+        means=fitted.means,
+        covars=fitted.covars,
+        labels=fitted.labels,
+        stats=fitted.stats,
+        log_likelihood=float(best_ll),
+        n_observations=len(x),
+        trained_from=str(pd.Timestamp(features.index[0]).date()),
+        trained_to=str(pd.Timestamp(features.index[-1]).date()),
+    )
+
+
+@dataclass(frozen=True)
+class _FittedStates:
+    startprob: np.ndarray
+    transmat: np.ndarray
+    means: np.ndarray
+    covars: np.ndarray
+    labels: tuple[str, ...]
+    stats: tuple[StateStats, ...]
+
+
+def _with_unseen_regime(fitted: _FittedStates) -> _FittedStates:
+    """The fitted states plus a prior state for the regime the labels lack (if any)."""
+    occupancy = np.array([s.occupancy for s in fitted.stats])
+    added = unseen_regime_state(
+        fitted.labels, fitted.means, fitted.covars,
+        np.array([s.mean_return for s in fitted.stats]),
+        np.array([s.volatility for s in fitted.stats]), occupancy,
+    )
+    if added is None:
+        return fitted
+    startprob, transmat = with_added_state(fitted.startprob, fitted.transmat, occupancy)
+    stay = float(transmat[-1, -1])
+    return _FittedStates(
+        startprob, transmat,
+        np.vstack([fitted.means, [[added.mean]]]),
+        np.concatenate([fitted.covars, [[[added.variance]]]]),
+        (*fitted.labels, added.label),
+        (*fitted.stats, StateStats(added.mean_return, added.volatility, 0.0, 1.0 / max(1.0 - stay, 1e-9))),
+    )
+
+
+def _check_fit_input(features: pd.DataFrame, config: FitConfig) -> None:
     if config.n_states != 3:
         raise RegimeDetectorError("the detector labels exactly 3 states (bull, bear, sideways)")
     if len(features) < config.min_observations:
         raise RegimeDetectorError(
             f"{len(features)} feature rows; at least {config.min_observations} are needed to fit"
         )
-    raw = features.loc[:, list(feature_config.columns)].to_numpy(dtype=float)
-    log_ret = features["ret"].to_numpy(dtype=float)
-    mean, scale = raw.mean(axis=0), raw.std(axis=0)
-    scale = np.where(scale > 1e-12, scale, 1.0)
-    x = (raw - mean) / scale
-    k = config.n_states
-    prior = np.ones((k, k)) + np.eye(k) * config.stickiness
+
+
+def _best_of_restarts(x: np.ndarray, columns: tuple[str, ...], config: FitConfig) -> tuple[Any, float]:
+    """Run EM ``n_restarts`` times; the fitted hmmlearn model with the highest
+    log-likelihood and that likelihood."""
     best, best_ll = None, -np.inf
-    for i in range(config.n_restarts):
-        model = GaussianHMM(
-            n_components=k,
-            covariance_type="full",
-            n_iter=config.n_iter,
-            tol=config.tol,
-            random_state=config.seed + i,
-            transmat_prior=prior,
-            # our own means and a persistent transition matrix; hmmlearn's k-means
-            # initialization is slow under load and no better here
-            init_params="sc",
-            min_covar=1e-3,
-        )
-        model.transmat_ = np.full((k, k), 0.02 / (k - 1)) + np.eye(k) * (0.98 - 0.02 / (k - 1))
-        model.means_ = _initial_means(x, feature_config.columns, k, restart=i, seed=config.seed)
+    for restart in range(config.n_restarts):
+        model = _unfitted_hmm(x, columns, config, restart)
         try:
             with _quiet_convergence_monitor():
                 model.fit(x)
@@ -369,29 +425,29 @@ def detector_fit(
             best, best_ll = model, ll
     if best is None:
         raise RegimeDetectorError("no EM run converged to a usable model")
-    gamma = best.predict_proba(x)  # smoothed posteriors: fine for describing the training data
-    stats = _state_stats(gamma, log_ret, best.transmat_)
-    labels = label_states(
-        np.array([s.mean_return for s in stats]),
-        np.array([s.volatility for s in stats]),
-        np.array([s.occupancy for s in stats]),
-        len(x),
+    return best, float(best_ll)
+
+
+def _unfitted_hmm(x: np.ndarray, columns: tuple[str, ...], config: FitConfig, restart: int) -> Any:
+    """One EM run's starting model: sticky prior and transition matrix, our own means."""
+    from hmmlearn.hmm import GaussianHMM  # imported here: filtering does not need it
+
+    k = config.n_states
+    model = GaussianHMM(
+        n_components=k,
+        covariance_type="full",
+        n_iter=config.n_iter,
+        tol=config.tol,
+        random_state=config.seed + restart,
+        transmat_prior=np.ones((k, k)) + np.eye(k) * config.stickiness,
+        # our own means and a persistent transition matrix; hmmlearn's k-means
+        # initialization is slow under load and no better here
+        init_params="sc",
+        min_covar=1e-3,
     )
-    return RegimeModelParams(
-        features=feature_config,
-        feature_mean=mean,
-        feature_scale=scale,
-        startprob=np.asarray(best.startprob_, dtype=float),
-        transmat=np.asarray(best.transmat_, dtype=float),
-        means=np.asarray(best.means_, dtype=float),
-        covars=np.asarray(best.covars_, dtype=float),
-        labels=labels,
-        stats=stats,
-        log_likelihood=float(best_ll),
-        n_observations=len(x),
-        trained_from=str(pd.Timestamp(features.index[0]).date()),
-        trained_to=str(pd.Timestamp(features.index[-1]).date()),
-    )
+    model.transmat_ = np.full((k, k), 0.02 / (k - 1)) + np.eye(k) * (0.98 - 0.02 / (k - 1))
+    model.means_ = _initial_means(x, columns, k, restart=restart, seed=config.seed)
+    return model
 
 
 def smoothed_probabilities(params: RegimeModelParams, features: pd.DataFrame) -> np.ndarray:

@@ -39,8 +39,10 @@ from rebalancer.autopilot.types import (
     KillSwitchMode,
     Lot,
     MarketView,
+    PolicyState,
 )
 from rebalancer.backtests.engine.ledger import Fill, PaperLedger
+from rebalancer.backtests.engine.quiet import QuietScreen
 from rebalancer.backtests.engine.schedule import period_starts
 
 WASH_SALE_LOOKBACK_DAYS = 30
@@ -134,151 +136,223 @@ class _DayCache:
         return self._store(key).get(key, default)
 
 
-def replay(  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
+class _Panel:
+    """The price panel prepared once per replay: returns, gaps, the stored closes."""
+
+    def __init__(self, prices: pd.DataFrame, start: date | None) -> None:
+        self.symbols = tuple(str(s) for s in prices.columns)
+        self.col = {s: i for i, s in enumerate(self.symbols)}
+        self.index = pd.DatetimeIndex(prices.index)
+        self.first = 0 if start is None else int(self.index.searchsorted(pd.Timestamp(start)))
+        self.n_days = len(self.index) - self.first
+        self.days = [ts.date() for ts in self.index]
+        self.returns = prices.pct_change(fill_method=None).iloc[1:] if len(prices) > 1 else prices.iloc[:0]
+        self.returns_np = self.returns.to_numpy(dtype=float)
+        self.return_dates = self.returns.index.to_numpy()
+        nan_rows = np.isnan(self.returns_np).any(axis=1)
+        self.gaps = np.concatenate(([0], np.cumsum(nan_rows))) if len(self.returns_np) else np.zeros(1)
+        self.marks = _stored_closes(prices.to_numpy(dtype=float))
+        self._decimal_rows: dict[int, dict[str, Decimal]] = {}
+
+    def decimal_prices(self, t: int) -> dict[str, Decimal]:
+        """Row ``t``'s closes as the database stores them (6 places), by symbol."""
+        row = self._decimal_rows.get(t)
+        if row is None:
+            row = dict(zip(self.symbols, (_decimal_price(v) for v in self.marks[t]), strict=True))
+            self._decimal_rows = {t: row}  # the replay asks for each row once or twice in a row
+        return row
+
+    def window(self, t: int, lookback: int) -> tuple[int, bool]:
+        """First row of the returns window known at row ``t``'s close, and whether it has no gap."""
+        lo = max(0, t - lookback - 5)
+        return lo, bool(t > lo and self.gaps[t] == self.gaps[lo])
+
+    def market(self, t: int, lookback: int, asset_classes: Mapping[str, str]) -> MarketView:
+        """What the core sees at row ``t``'s close: returns up to and including it (returns
+        are shifted by one row against prices), the closes, the trading days around it."""
+        lo, complete = self.window(t, lookback)
+        return MarketView(
+            as_of=self.days[t],
+            returns=self.returns.iloc[lo:t],
+            prices={s: float(p) for s, p in self.decimal_prices(t).items()},
+            asset_classes=asset_classes,
+            trading_days=self.trading_days(t),
+            returns_array=self.returns_np[lo:t] if complete else None,
+            returns_dates=self.return_dates[lo:t] if complete else None,
+            returns_columns=self.col if complete else None,
+        )
+
+    def trading_days(self, t: int) -> tuple[date, ...]:
+        return tuple(self.days[max(0, t - TRADING_DAYS_WINDOW) : t + 1])
+
+
+def _stored_closes(values: np.ndarray) -> np.ndarray:
+    """The closes as floats of their 6-place ``Decimal`` (what :func:`_decimal_price` gives).
+
+    Stored prices already have 6 places, and then they are their own floats; otherwise each
+    one goes through ``Decimal`` (exact, slower)."""
+    with np.errstate(invalid="ignore"):
+        if np.array_equal(np.round(values, 6), values, equal_nan=True):
+            return values.copy()
+    out = np.array([[float(_decimal_price(v)) if np.isfinite(v) else v for v in row] for row in values])
+    return out.reshape(values.shape)
+
+
+class _Replay:
+    """One replay's running state: the ledger, the carried policy, the daily series."""
+
+    def __init__(self, panel: _Panel, spec: ReplaySpec, shared: dict, progress: ProgressFn | None) -> None:
+        self.panel, self.spec, self.shared, self.progress = panel, spec, shared, progress
+        self.autonomy = spec.autonomy
+        self.ledger = PaperLedger(initial_cash=Decimal(spec.initial_cash), costs=_cost_model(spec.autonomy))
+        n, m = panel.n_days, len(panel.symbols)
+        self.held = np.zeros((n, m))  # float shares after each day's trades
+        self.cash = np.zeros(n)
+        self.notional = np.zeros(n)
+        self.exposure = np.ones(n)
+        self.quantities = np.zeros(m)
+        self.decisions: list[DecisionRecord] = []
+        self.policy: PolicyState | None = None
+        self.last_rebalanced: date | None = None
+        self.lots = _LotCache()
+        self.retrain_days = period_starts(panel.index[panel.first:], spec.retrain_every) if spec.retrain else None
+        self.report_every = max(1, n // 100)
+        self.screen = QuietScreen.of(
+            config=spec.autonomy, symbols=panel.symbols, marks=panel.marks, returns=panel.returns_np,
+            asset_classes=spec.asset_classes, kill_switch=spec.kill_switch, regimes=spec.regimes,
+            retrain=spec.retrain,
+        )
+
+    def day(self, k: int, *, screen: bool) -> None:
+        """Row ``first + k``: retrain if due, then hold (a quiet day) or decide and trade."""
+        t = self.panel.first + k
+        as_of = self.panel.days[t]
+        self._retrain(k, t, as_of)
+        if not (screen and self._quiet(t, as_of)):
+            self._decide_and_trade(k, t, as_of)
+        self._close(k, as_of)
+
+    def _retrain(self, k: int, t: int, as_of: date) -> None:
+        if self.spec.retrain is not None and self.retrain_days is not None and self.retrain_days[k]:
+            name = self.spec.retrain(as_of, self.panel.returns.iloc[:t])
+            if name:
+                self.autonomy = replace(self.autonomy, strategy=name)
+
+    def _quiet(self, t: int, as_of: date) -> bool:
+        if self.screen is None:
+            return False
+        lo, complete = self.panel.window(t, self.autonomy.lookback_days)
+        return self.screen.quiet(
+            t=t, lo=lo, as_of=as_of, trading_days=self.panel.trading_days(t), policy=self.policy,
+            quantities=self.quantities, cash=float(self.ledger.cash), complete=complete,
+        )
+
+    def _decide_and_trade(self, k: int, t: int, as_of: date) -> None:
+        spec, autonomy = self.spec, self.autonomy
+        state = _holdings_state(self.ledger, as_of, self.last_rebalanced, self.policy, self.lots.of(self.ledger))
+        if autonomy.tax.enabled:  # what a harvested loss can offset this year (rebalancer.autopilot.harvest)
+            realized, carryover = self.ledger.tax_position(
+                as_of, loss_deduction_limit=autonomy.tax.loss_deduction_limit)
+            state = replace(state, realized_this_year=realized, loss_carryover=carryover)
+        decision = cycle_decide(
+            state=state,
+            market=self.panel.market(t, autonomy.lookback_days, spec.asset_classes),
+            config=autonomy,
+            kill_switch=spec.kill_switch,
+            regime=spec.regimes.get(as_of) if spec.regimes else None,
+            targets_cache=_DayCache(self.shared),
+        )
+        self.policy = decision.policy_state or self.policy
+        if decision.overlay is not None:
+            self.exposure[k] = decision.overlay.multiplier
+        self.ledger.wash_sale_blocks.extend((as_of, s, "wash-sale rule") for s in decision.wash_sale_blocks)
+        executed = self._book(k, t, as_of, decision)
+        if decision.action != "hold" or executed or decision.triggers:
+            self.decisions.append(_record_of(decision, as_of, executed))
+
+    def _book(self, k: int, t: int, as_of: date, decision) -> int:
+        """Fill the decided trades at row ``t``'s closes; the number filled."""
+        if decision.action != "rebalance" or self.autonomy.mode != "autopilot" or not decision.trades:
+            return 0
+        price_map = self.panel.decimal_prices(t)
+        for intent in decision.trades:
+            fill = self.ledger.execute(
+                as_of=as_of,
+                symbol=intent.symbol,
+                side=intent.side,
+                quantity=Decimal(repr(float(intent.quantity))).quantize(Decimal("0.00000001")),
+                price=price_map[intent.symbol],
+                lot_ids=tuple(intent.lot_ids),
+                harvest=bool(intent.harvest),
+                reason=intent.reason,
+            )
+            self.notional[k] += float(fill.quantity * fill.price)
+        self.last_rebalanced = as_of
+        self.quantities = np.zeros(len(self.panel.symbols))
+        for s, q in self.ledger.quantities.items():
+            self.quantities[self.panel.col[s]] = float(q)
+        return len(decision.trades)
+
+    def _close(self, k: int, as_of: date) -> None:
+        if self.spec.check_invariants:
+            self.ledger.check_invariants(as_of)
+        self.held[k] = self.quantities
+        self.cash[k] = float(self.ledger.cash)
+        if self.progress is not None and (k % self.report_every == 0 or k == self.panel.n_days - 1):
+            self.progress((k + 1) / self.panel.n_days)
+
+    def result(self) -> ReplayResult:
+        panel, ledger = self.panel, self.ledger
+        dates = panel.index[panel.first:]
+        marks = np.where(self.held != 0.0, panel.marks[panel.first:], 0.0)
+        value = self.held * marks
+        equity = self.cash + value.sum(axis=1)
+        weights = np.divide(value, equity[:, None], out=np.zeros_like(value), where=equity[:, None] > 0)
+        last = panel.decimal_prices(len(panel.index) - 1) if panel.n_days else None
+        return ReplayResult(
+            dates=dates, equity=equity, cash=self.cash,
+            weights=pd.DataFrame(weights, index=dates, columns=list(panel.symbols)),
+            fills=list(ledger.fills), decisions=self.decisions,
+            final_value=ledger.value(last) if last is not None else ledger.cash,
+            commission=ledger.commission_total, slippage=ledger.slippage_total,
+            traded_notional=self.notional, ledger=ledger, exposure=self.exposure,
+        )
+
+
+def replay(
     prices: pd.DataFrame,
     spec: ReplaySpec,
     *,
     start: date | None = None,
     progress: ProgressFn | None = None,
     strategy_cache: dict | None = None,
+    screen_quiet_days: bool = True,
 ) -> ReplayResult:
     """Replay ``spec`` over ``prices`` (dates x symbols, adjusted close, no NaN from ``start``).
 
     Rows before ``start`` are history only (the strategy's look-back window); trading
     starts at the first row on or after ``start`` (the first row when ``None``).
     ``strategy_cache``: a dict shared by replays of the same prices (strategy targets).
+    ``screen_quiet_days``: skip the core on days :class:`QuietScreen` proves quiet (the
+    outputs are the same; ``False`` runs the core every day, for the equivalence test).
     """
-    symbols = tuple(str(s) for s in prices.columns)
-    index = pd.DatetimeIndex(prices.index)
-    first = 0 if start is None else int(index.searchsorted(pd.Timestamp(start)))
-    returns_all = (
-        prices.pct_change(fill_method=None).iloc[1:] if len(prices) > 1 else prices.iloc[:0]
-    )
-    days = [ts.date() for ts in index]
-    values = prices.to_numpy(dtype=float)
-    returns_np = returns_all.to_numpy(dtype=float)
-    return_dates = returns_all.index.to_numpy()
-    gaps = np.concatenate(([0], np.cumsum(np.isnan(returns_np).any(axis=1)))) if len(returns_np) else np.zeros(1)
-    dec_prices = [[_decimal_price(v) for v in row] for row in values[first:]]
+    panel = _Panel(prices, start)
+    run = _Replay(panel, spec, strategy_cache if strategy_cache is not None else {}, progress)
+    for k in range(panel.n_days):
+        run.day(k, screen=screen_quiet_days)
+    return run.result()
 
-    ledger = PaperLedger(initial_cash=Decimal(spec.initial_cash), costs=_cost_model(spec.autonomy))
-    autonomy = spec.autonomy
-    n_days = len(index) - first
-    equity = np.zeros(n_days)
-    cash = np.zeros(n_days)
-    weights = np.zeros((n_days, len(symbols)))
-    notional = np.zeros(n_days)
-    exposure = np.ones(n_days)
-    decisions: list[DecisionRecord] = []
-    retrain_days = period_starts(index[first:], spec.retrain_every) if spec.retrain else None
-    last_rebalanced: date | None = None
-    col = {s: i for i, s in enumerate(symbols)}
-    lookback = autonomy.lookback_days
-    report_every = max(1, n_days // 100)
-    shared = strategy_cache if strategy_cache is not None else {}
-    policy = None
-    lots_cache: list = [-1, ()]  # (number of fills when built, lots): rebuilt only after a trade
 
-    def _record_close(k: int) -> None:
-        as_of, price_map = days[first + k], dict(zip(symbols, dec_prices[k], strict=True))
-        if spec.check_invariants:
-            ledger.check_invariants(as_of)
-        total = ledger.value(price_map)
-        equity[k] = float(total)
-        cash[k] = float(ledger.cash)
-        if total > 0:
-            for s, q in ledger.quantities.items():
-                weights[k, col[s]] = float(q * price_map[s] / total)
-        if progress is not None and (k % report_every == 0 or k == n_days - 1):
-            progress((k + 1) / n_days)
-
-    for k in range(n_days):
-        t = first + k
-        as_of = days[t]
-        price_map = dict(zip(symbols, dec_prices[k], strict=True))
-        # Returns known at this close: rows up to and including as_of (returns_all is
-        # shifted by one row against prices).
-        lo = max(0, t - lookback - 5)
-        if spec.retrain is not None and retrain_days is not None and retrain_days[k]:
-            name = spec.retrain(as_of, returns_all.iloc[:t])
-            if name:
-                autonomy = replace(autonomy, strategy=name)
-        complete = t > lo and gaps[t] == gaps[lo]
-        market = MarketView(
-            as_of=as_of,
-            returns=returns_all.iloc[lo:t],
-            prices={s: float(p) for s, p in price_map.items()},
-            asset_classes=spec.asset_classes,
-            trading_days=tuple(days[max(0, t - TRADING_DAYS_WINDOW) : t + 1]),
-            returns_array=returns_np[lo:t] if complete else None,
-            returns_dates=return_dates[lo:t] if complete else None,
-            returns_columns=col if complete else None,
-        )
-        if lots_cache[0] != len(ledger.fills):
-            lots_cache[:] = [len(ledger.fills), _lots_of(ledger)]
-        state = _holdings_state(ledger, as_of, last_rebalanced, policy, lots_cache[1])
-        if autonomy.tax.enabled:  # what a harvested loss can offset this year (rebalancer.autopilot.harvest)
-            realized, carryover = ledger.tax_position(as_of, loss_deduction_limit=autonomy.tax.loss_deduction_limit)
-            state = replace(state, realized_this_year=realized, loss_carryover=carryover)
-        decision = cycle_decide(
-            state=state,
-            market=market,
-            config=autonomy,
-            kill_switch=spec.kill_switch,
-            regime=spec.regimes.get(as_of) if spec.regimes else None,
-            targets_cache=_DayCache(shared),
-        )
-        policy = decision.policy_state or policy
-        if decision.overlay is not None:
-            exposure[k] = decision.overlay.multiplier
-        executed = 0
-        ledger.wash_sale_blocks.extend((as_of, s, "wash-sale rule") for s in decision.wash_sale_blocks)
-        if decision.action == "rebalance" and autonomy.mode == "autopilot":
-            for intent in decision.trades:
-                fill = ledger.execute(
-                    as_of=as_of,
-                    symbol=intent.symbol,
-                    side=intent.side,
-                    quantity=Decimal(repr(float(intent.quantity))).quantize(Decimal("0.00000001")),
-                    price=price_map[intent.symbol],
-                    lot_ids=tuple(intent.lot_ids),
-                    harvest=bool(intent.harvest),
-                    reason=intent.reason,
-                )
-                notional[k] += float(fill.quantity * fill.price)
-                executed += 1
-            if executed:
-                last_rebalanced = as_of
-        if decision.action != "hold" or executed or decision.triggers:
-            decisions.append(
-                DecisionRecord(
-                    as_of=as_of,
-                    action=decision.action,
-                    strategy=decision.strategy,
-                    triggers=tuple(tr.kind for tr in decision.triggers),
-                    trades=executed,
-                    summary=decision.summary,
-                    override=decision.override.reason if decision.override else None,
-                    overlay_events=decision.overlay.events if decision.overlay else (),
-                )
-            )
-        _record_close(k)
-
-    return ReplayResult(
-        dates=index[first:],
-        equity=equity,
-        cash=cash,
-        weights=pd.DataFrame(weights, index=index[first:], columns=list(symbols)),
-        fills=list(ledger.fills),
-        decisions=decisions,
-        final_value=ledger.value(dict(zip(symbols, dec_prices[-1], strict=True)))
-        if n_days
-        else ledger.cash,
-        commission=ledger.commission_total,
-        slippage=ledger.slippage_total,
-        traded_notional=notional,
-        ledger=ledger,
-        exposure=exposure,
+def _record_of(decision, as_of: date, executed: int) -> DecisionRecord:
+    return DecisionRecord(
+        as_of=as_of,
+        action=decision.action,
+        strategy=decision.strategy,
+        triggers=tuple(tr.kind for tr in decision.triggers),
+        trades=executed,
+        summary=decision.summary,
+        override=decision.override.reason if decision.override else None,
+        overlay_events=decision.overlay.events if decision.overlay else (),
     )
 
 
@@ -302,6 +376,29 @@ def _lots_of(ledger: PaperLedger) -> tuple[Lot, ...]:
         )
         for lot in ledger.lots
     )
+
+
+class _LotCache:
+    """The ledger's open lots as engine :class:`Lot` values, rebuilt only after a trade; an
+    unchanged lot (same id, quantity and basis) keeps its ``Lot`` (most lots of a long
+    replay never change, and converting each one's ``Decimal`` fields is what cost)."""
+
+    def __init__(self) -> None:
+        self._fills = -1
+        self._lots: tuple[Lot, ...] = ()
+        self._by_key: dict = {}
+
+    def of(self, ledger: PaperLedger) -> tuple[Lot, ...]:
+        if self._fills != len(ledger.fills):
+            by_key = {}
+            for lot in ledger.lots:
+                key = (lot.lot_id, lot.symbol, lot.quantity, lot.basis, lot.acquired_on)
+                by_key[key] = self._by_key.get(key) or Lot(
+                    symbol=lot.symbol, quantity=float(lot.quantity), cost_per_share=float(lot.cost_per_share),
+                    acquired_on=lot.acquired_on, lot_id=lot.lot_id,
+                )
+            self._fills, self._by_key, self._lots = len(ledger.fills), by_key, tuple(by_key.values())
+        return self._lots
 
 
 def _holdings_state(

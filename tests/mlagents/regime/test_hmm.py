@@ -192,3 +192,21 @@ def test_fit_refuses_too_little_data(market):
     features = regime_features(prices.iloc[:200], FEATURES)
     with pytest.raises(RegimeDetectorError, match="at least 250"):
         detector_fit(features, feature_config=FEATURES)
+
+
+def test_detector_fit_is_pinned_on_a_fixed_market():
+    # given a fixed simulated market (characterization: detector_fit was split into steps, issue 22)
+    from simulate import simulate_regime_market
+
+    prices, _ = simulate_regime_market(1500, seed=3)
+    features = regime_features(prices, FeatureConfig())
+    # when it is fitted with three restarts
+    params = detector_fit(features, feature_config=FeatureConfig(), config=FitConfig(n_restarts=3))
+    # then the likelihood, labels and transition matrix are those measured before the split
+    assert params.log_likelihood == pytest.approx(-2748.3649259492126, rel=1e-9)
+    assert params.labels == ("bull", "sideways", "bear")
+    np.testing.assert_allclose(
+        params.transmat,
+        [[0.980961, 0.019039, 0.0], [0.023257, 0.949015, 0.027728], [0.0, 0.014292, 0.985708]],
+        atol=2e-6,
+    )

@@ -38,8 +38,7 @@ def place(django_capture_on_commit_callbacks) -> Callable:
     """Record a decision of ``(symbol, side, quantity, price)`` legs and place its orders (nothing sent)."""
     from django.db import transaction
 
-    from portfolios.services import decision_create
-    from portfolios.services._locks import portfolio_lock
+    from portfolios.services import decision_create, portfolio_lock
     from portfolios.services.orders import orders_place
     from portfolios.trading import ProposedTrade
     from tests.portfolios.conftest import DAY3
