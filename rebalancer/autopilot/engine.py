@@ -37,7 +37,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +56,12 @@ from portfolios.trading import ProposedTrade, TradeGenerationError, TradeSetting
 from rebalancer.autopilot import bands, explain, harvest, triggers
 from rebalancer.autopilot.checks import checks_run, turnover_of
 from rebalancer.autopilot.metrics import WindowStats, metrics_of, window_stats, window_stats_array
-from rebalancer.autopilot.overlay import overlay_apply, performance_track, shadow_track
+from rebalancer.autopilot.overlay import (
+    OverlayResult,
+    overlay_apply,
+    performance_track,
+    shadow_track,
+)
 from rebalancer.autopilot.types import (
     AutonomyConfig,
     BandSettings,
@@ -65,6 +72,8 @@ from rebalancer.autopilot.types import (
     HoldingsState,
     KillSwitchMode,
     MarketView,
+    Metrics,
+    OverlayState,
     Override,
     PolicyState,
     RegimeState,
@@ -433,7 +442,7 @@ def _limit_breaches(current: Mapping[str, float], config: AutonomyConfig, frozen
 # --- the cycle ----------------------------------------------------------------------------------
 
 
-def cycle_decide(  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
+def cycle_decide(
     *,
     state: HoldingsState,
     market: MarketView,
@@ -448,141 +457,274 @@ def cycle_decide(  # noqa: C901 - issue 22 splits it (tests/test_code_health.py)
     decision carrying the reason (the policy state is kept). Unusable holdings (negative
     quantities) raise :class:`TradeGenerationError`.
     """
-    as_of = market.as_of
     policy = state.policy or PolicyState()
     if kill_switch == "halt":
-        return _decision(
-            as_of=as_of, action="skipped", policy_state=policy,
-            triggers=(Trigger(kind="kill_switch", message="the operator halted autonomous trading"),),
-            skipped_reason="Autonomous trading is halted by the operator (kill switch); nothing was traded.",
-            skip_kind="halted",
-        )
+        return _halted(market.as_of, policy)
+    # Step 1: what the portfolio holds and what can be traded today.
     view = portfolio_view(state, market, config)
     if isinstance(view, str):
-        return _decision(as_of=as_of, action="skipped", skipped_reason=view, policy_state=policy, skip_kind="data")
+        return _decision(as_of=market.as_of, action="skipped", skipped_reason=view, policy_state=policy,
+                         skip_kind="data")
     stats = _stats(market, tuple(sorted(set(view.current) | set(view.universe))), config.lookback_days, targets_cache)
-    common = dict(as_of=as_of, current_weights=view.current, total_value=view.total)
+    cycle = _Cycle(state=state, market=market, config=config, kill_switch=kill_switch, regime=regime,
+                   cache=targets_cache, policy=policy, view=view, stats=stats)
+    strategic = _strategic_step(cycle)  # steps 2-3
+    if isinstance(strategic, CycleDecision):
+        return strategic
+    overlaid = _overlay_step(cycle, strategic)  # step 4
+    return _trade_step(cycle, strategic, overlaid)  # step 5 (and 7: every decision explains itself)
 
-    # Step 2-3: the strategic targets (reviewed today or kept from the last review).
-    tracked = performance_track(policy.overlay, total_value=view.total, net_flows=state.net_flows)
-    tracked = shadow_track(tracked, *_since_last(policy, stats))
+
+@dataclass(frozen=True)
+class _Cycle:
+    """What every step of one portfolio's cycle reads: :func:`cycle_decide`'s arguments, valued."""
+
+    state: HoldingsState
+    market: MarketView
+    config: AutonomyConfig
+    kill_switch: KillSwitchMode
+    regime: RegimeState | None
+    cache: TargetsCache | None
+    policy: PolicyState
+    """The state the previous cycle left (empty before the first review)."""
+    view: PortfolioView
+    stats: WindowStats
+
+    @property
+    def as_of(self) -> date:
+        return self.market.as_of
+
+    @property
+    def common(self) -> dict[str, Any]:
+        """The fields of every decision made once the portfolio is valued."""
+        return dict(as_of=self.as_of, current_weights=self.view.current, total_value=self.view.total)
+
+
+@dataclass(frozen=True)
+class _Strategic:
+    """Steps 2-3: why the targets were reviewed, what the strategy said, their projection."""
+
+    review: Trigger | None
+    """Why the targets were reviewed today (``None``: the last reviewed ones stand)."""
+    result: StrategyResult | None
+    """The strategy's answer (``None``: no review, or the strategy could not run)."""
+    projection: Projection
+    key: str
+    regime_candidate: str | None
+    regime_days: int
+
+
+@dataclass(frozen=True)
+class _Overlaid:
+    """Step 4: the targets after the risk overlay and the cash sweep."""
+
+    targets: dict[str, float]
+    overlay: OverlayResult
+    details: dict[str, Any]
+    """The fields every decision from here on carries (strategy, weights, policy state, facts)."""
+
+
+@dataclass(frozen=True)
+class _Fired:
+    """Step 5's triggers: those that trade, those only reported, and how the trade is made."""
+
+    triggers: tuple[Trigger, ...]
+    """What fires a trade today (empty: a hold)."""
+    informational: tuple[Trigger, ...]
+    """A review that changed the targets but fires nothing: reported, not traded on."""
+    exempt: bool
+    """The trade skips the cost gate (a limit breach, the overlay, new cash, the kill switch)."""
+    full_review: bool
+    """A review that trades every asset to its target (``band.on_review == "full"``)."""
+
+
+def _halted(as_of: date, policy: PolicyState) -> CycleDecision:
+    return _decision(
+        as_of=as_of, action="skipped", policy_state=policy,
+        triggers=(Trigger(kind="kill_switch", message="the operator halted autonomous trading"),),
+        skipped_reason="Autonomous trading is halted by the operator (kill switch); nothing was traded.",
+        skip_kind="halted",
+    )
+
+
+def _skipped(cycle: _Cycle, reason: str, kind: str) -> CycleDecision:
+    """A cycle that found no targets: nothing traded, the policy state kept."""
+    return _decision(action="skipped", strategy=cycle.config.strategy, policy_state=cycle.policy,
+                     skipped_reason=reason, skip_kind=kind, **cycle.common)
+
+
+def _strategic_step(cycle: _Cycle) -> _Strategic | CycleDecision:
+    """Steps 2-3: the strategic targets, reviewed today or kept from the last review, projected
+    onto the limits; a ``skipped`` decision when there are none."""
+    config, policy, view = cycle.config, cycle.policy, cycle.view
     key = policy_key(config, view.universe)
-    candidate, regime_days = regime_track(policy, regime)
-    review = review_due(policy=policy, config=config, market=market, regime=regime, key=key,
+    candidate, regime_days = regime_track(policy, cycle.regime)
+    review = review_due(policy=policy, config=config, market=cycle.market, regime=cycle.regime, key=key,
                         regime_days=regime_days)
     result: StrategyResult | None = None
     raw: Mapping[str, float] = policy.targets
     if review is not None:
         try:
             result = strategy_targets(
-                name=config.strategy, symbols=view.universe, stats=stats, market=market, config=config,
-                current=view.current, regime=regime, cache=targets_cache,
+                name=config.strategy, symbols=view.universe, stats=cycle.stats, market=cycle.market,
+                config=config, current=view.current, regime=cycle.regime, cache=cycle.cache,
             )
         except StrategyError as exc:
             if not policy.targets:
-                return _decision(
-                    action="skipped", strategy=config.strategy, policy_state=policy,
-                    skipped_reason=f"The strategy {config.strategy} could not propose targets: {exc}",
-                    skip_kind="strategy", **common,
-                )
+                return _skipped(cycle, f"The strategy {config.strategy} could not propose targets: {exc}", "strategy")
             review = replace(review, message=f"{review.message}; the strategy could not run ({exc}), "
                              "so the last reviewed targets stand")
         else:
             raw = result.weights
     try:
-        if review is None and not view.frozen and policy.targets and set(policy.targets) <= set(view.universe):
-            projection = Projection(weights=dict(policy.targets), raw=dict(policy.targets))  # already feasible
-        else:
-            projection = _project(raw, config, view, market)
+        projection = _projection(cycle, raw, review)
     except ProjectionError as exc:
-        return _decision(action="skipped", strategy=config.strategy, policy_state=policy,
-                         skipped_reason=f"No feasible targets: {exc}", skip_kind="infeasible", **common)
+        return _skipped(cycle, f"No feasible targets: {exc}", "infeasible")
+    return _Strategic(review=review, result=result, projection=projection, key=key,
+                      regime_candidate=candidate, regime_days=regime_days)
 
-    # Step 4: the risk overlay.
+
+def _projection(cycle: _Cycle, raw: Mapping[str, float], review: Trigger | None) -> Projection:
+    policy, view = cycle.policy, cycle.view
+    if review is None and not view.frozen and policy.targets and set(policy.targets) <= set(view.universe):
+        return Projection(weights=dict(policy.targets), raw=dict(policy.targets))  # already feasible
+    return _project(raw, cycle.config, view, cycle.market)
+
+
+def _overlay_step(cycle: _Cycle, strategic: _Strategic) -> _Overlaid:
+    """Step 4: the risk overlay on the strategic targets, then idle cash into money-market funds."""
+    config, market, stats = cycle.config, cycle.market, cycle.stats
+    tracked = performance_track(cycle.policy.overlay, total_value=cycle.view.total, net_flows=cycle.state.net_flows)
+    tracked = shadow_track(tracked, *_since_last(cycle.policy, stats))
     overlaid = overlay_apply(
-        targets=projection.weights, returns=stats.returns, symbols=stats.symbols,
+        targets=strategic.projection.weights, returns=stats.returns, symbols=stats.symbols,
         asset_classes=market.asset_classes, limits=config.limits, settings=config.overlay,
-        state=tracked, as_of=as_of,
+        state=tracked, as_of=cycle.as_of,
     )
-    targets = sweep_idle_cash(dict(overlaid.weights), view, market, config)
-    new_policy = PolicyState(
-        targets=projection.weights,
-        reviewed_on=as_of if (review is not None and result is not None) else policy.reviewed_on,
-        key=key if (review is not None and result is not None) else policy.key,
-        strategy=config.strategy,
+    targets = sweep_idle_cash(dict(overlaid.weights), cycle.view, market, config)
+    facts = decision_facts(config=config, market=market, projection=strategic.projection, targets=targets,
+                           overlaid=overlaid.weights, current=cycle.view.current)
+    return _Overlaid(targets=targets, overlay=overlaid,
+                     details=_decision_details(cycle, strategic, overlaid, facts))
+
+
+def _next_policy(cycle: _Cycle, strategic: _Strategic, overlay: OverlayState) -> PolicyState:
+    """The policy state the next cycle starts from (a review that ran moves its date and key)."""
+    policy, result, regime = cycle.policy, strategic.result, cycle.regime
+    reviewed = result is not None  # the strategy ran, so a review was due
+    return PolicyState(
+        targets=strategic.projection.weights,
+        reviewed_on=cycle.as_of if reviewed else policy.reviewed_on,
+        key=strategic.key if reviewed else policy.key,
+        strategy=cycle.config.strategy,
         confidence=float(result.confidence) if result is not None else policy.confidence,
-        regime=(regime.regime if regime is not None else policy.regime) if result is not None else policy.regime,
-        regime_candidate=candidate,
-        regime_days=regime_days,
-        overlay=overlaid.state,
-        last_date=as_of,
+        regime=(regime.regime if regime is not None else policy.regime) if reviewed else policy.regime,
+        regime_candidate=strategic.regime_candidate,
+        regime_days=strategic.regime_days,
+        overlay=overlay,
+        last_date=cycle.as_of,
     )
-    facts = decision_facts(config=config, market=market, projection=projection, targets=targets,
-                           overlaid=overlaid.weights, current=view.current)
-    details = dict(
-        strategy=config.strategy, strategy_result=result, raw_weights=dict(projection.raw),
+
+
+def _decision_details(cycle: _Cycle, strategic: _Strategic, overlaid: OverlayResult,
+                      facts: DecisionFacts) -> dict[str, Any]:
+    result, projection = strategic.result, strategic.projection
+    return dict(
+        strategy=cycle.config.strategy, strategy_result=result, raw_weights=dict(projection.raw),
         strategic_weights=dict(projection.weights), projection_notes=projection.changes + projection.relaxed,
-        overlay=overlaid.record, policy_state=new_policy, reviewed=result is not None,
-        confidence=float(result.confidence) if result is not None else policy.confidence,
-        notes=view.notes,
+        overlay=overlaid.record, policy_state=_next_policy(cycle, strategic, overlaid.state),
+        reviewed=result is not None,
+        confidence=float(result.confidence) if result is not None else cycle.policy.confidence,
+        notes=cycle.view.notes,
         facts=facts,
     )
 
-    # Step 5: what fires, and what it is worth trading.
-    fired, exempt = _triggers(view=view, targets=targets, overlaid=overlaid, config=config,
-                              kill_switch=kill_switch)
-    full_review = review is not None and config.band.on_review == "full"
+
+def _trade_step(cycle: _Cycle, strategic: _Strategic, overlaid: _Overlaid) -> CycleDecision:
+    """Step 5: what fires today and, when something does, the trades worth making."""
+    view, config = cycle.view, cycle.config
+    fired = _fired(cycle, strategic, overlaid)
+    if not fired.triggers:
+        before = metrics_of(view.current, cycle.stats) if fired.informational else None
+        return _decision(action="hold", target_weights=overlaid.targets, triggers=fired.informational,
+                         before=before, **overlaid.details, **cycle.common)
+    before = metrics_of(view.current, cycle.stats)
+    targets, override = overlaid.targets, None
+    if cycle.kill_switch == "defensive":
+        targets, override = _defensive_override(
+            cycle, reason="the operator switched every portfolio to the defensive allocation", source="kill_switch")
+    if override is None and not fired.exempt and not fired.full_review and config.band.cost_gate:
+        held = _cost_gate_hold(cycle, targets, overlaid, fired, before)
+        if held is not None:
+            return held
+    targets, checks, override = _checked(cycle, targets, overlaid, override)
+    move = bands.band_move(view.current, targets, threshold=config.rebalance_threshold, settings=config.band,
+                           full=override is not None or fired.full_review)
+    return _trade(state=cycle.state, view=view, market=cycle.market, config=config, stats=cycle.stats,
+                  weights=move.weights, targets=targets, checks=checks, override=override,
+                  triggers=fired.informational + fired.triggers, details=overlaid.details,
+                  common={**cycle.common, "before": before})
+
+
+def _fired(cycle: _Cycle, strategic: _Strategic, overlaid: _Overlaid) -> _Fired:
+    view, review, targets = cycle.view, strategic.review, overlaid.targets
+    fired, exempt = _triggers(view=view, targets=targets, overlaid=overlaid.overlay, config=cycle.config,
+                              kill_switch=cycle.kill_switch)
+    full_review = review is not None and cycle.config.band.on_review == "full"
     if review is not None and full_review and not fired and bands.out_of_band(view.current, targets, 0.0, _ZERO_BAND):
         fired.append(review)
         exempt = True
-    unchanged = policy.targets and _same(projection.weights, policy.targets)
+    unchanged = cycle.policy.targets and _same(strategic.projection.weights, cycle.policy.targets)
     # A review that leaves the targets as they were has nothing to tell.
-    informational = [review] if review is not None and review not in fired and not unchanged else []
-    if not fired:
-        before = metrics_of(view.current, stats) if informational else None
-        return _decision(action="hold", target_weights=targets, triggers=tuple(informational), before=before,
-                         **details, **common)
-    common["before"] = metrics_of(view.current, stats)
+    informational = (review,) if review is not None and review not in fired and not unchanged else ()
+    return _Fired(triggers=tuple(fired), informational=informational, exempt=exempt, full_review=full_review)
 
-    override = None
-    if kill_switch == "defensive":
-        targets, label = _defensive(view=view, stats=stats, market=market, config=config, regime=regime,
-                                    cache=targets_cache)
-        override = Override(reason="the operator switched every portfolio to the defensive allocation",
-                            source="kill_switch", allocation=label)
-    all_triggers = tuple(informational + fired)
-    if override is None and not exempt and not full_review and config.band.cost_gate:
-        move = bands.band_move(view.current, targets, threshold=config.rebalance_threshold, settings=config.band)
-        gate = bands.cost_gate(
-            current=view.current, proposed=move.weights, targets=targets, symbols=stats.symbols, cov=stats.cov,
-            total_value=view.total, prices=view.prices, lots=state.lots, as_of=as_of, trade=config.trade,
-            tax=config.tax, risk_aversion=config.limits.risk_aversion, settings=config.band,
-        )
-        if not gate.passed:
-            # Not worth trading: a quiet hold (a review day still records its review).
-            gated = replace(facts, gate=CostGate(gate.passed, gate.benefit, gate.trading_cost, gate.tax_cost))
-            return _decision(action="hold", target_weights=targets, triggers=tuple(informational),
-                             **{**details, "notes": (*view.notes, f"Drift left alone: {gate.message}."),
-                                "facts": gated},
-                             **common)
-    checks = checks_run(current=view.current, proposed=targets, returns=stats.frame, limits=config.limits,
-                        asset_classes=market.asset_classes, cache=targets_cache,
-                        var_forecast=overlaid.record.var_forecast if override is None else None)
+
+def _defensive_override(cycle: _Cycle, *, reason: str, source: str) -> tuple[dict[str, float], Override]:
+    targets, label = _defensive(view=cycle.view, stats=cycle.stats, market=cycle.market, config=cycle.config,
+                                regime=cycle.regime, cache=cycle.cache)
+    return targets, Override(reason=reason, source=source, allocation=label)
+
+
+def _cost_gate_hold(cycle: _Cycle, targets: dict[str, float], overlaid: _Overlaid, fired: _Fired,
+                    before: Metrics) -> CycleDecision | None:
+    """A quiet hold when the drift is not worth its costs and taxes (``None``: it is)."""
+    view, config = cycle.view, cycle.config
+    move = bands.band_move(view.current, targets, threshold=config.rebalance_threshold, settings=config.band)
+    gate = bands.cost_gate(
+        current=view.current, proposed=move.weights, targets=targets, symbols=cycle.stats.symbols,
+        cov=cycle.stats.cov, total_value=view.total, prices=view.prices, lots=cycle.state.lots, as_of=cycle.as_of,
+        trade=config.trade, tax=config.tax, risk_aversion=config.limits.risk_aversion, settings=config.band,
+    )
+    if gate.passed:
+        return None
+    # Not worth trading: a quiet hold (a review day still records its review).
+    details = overlaid.details
+    gated = replace(details["facts"], gate=CostGate(gate.passed, gate.benefit, gate.trading_cost, gate.tax_cost))
+    return _decision(action="hold", target_weights=targets, triggers=fired.informational, before=before,
+                     **{**details, "notes": (*view.notes, f"Drift left alone: {gate.message}."), "facts": gated},
+                     **cycle.common)
+
+
+def _checked(cycle: _Cycle, targets: dict[str, float], overlaid: _Overlaid,
+             override: Override | None) -> tuple[dict[str, float], tuple[Check, ...], Override | None]:
+    """The pre-trade checks; targets that fail them move part of the way (turnover only) or go
+    to the defensive allocation."""
+    view, config = cycle.view, cycle.config
+    checks = checks_run(current=view.current, proposed=targets, returns=cycle.stats.frame, limits=config.limits,
+                        asset_classes=cycle.market.asset_classes, cache=cycle.cache,
+                        var_forecast=overlaid.overlay.record.var_forecast if override is None else None)
     failed = [c for c in checks if not c.passed]
-    if failed and override is None:
-        if all(c.name == "turnover" for c in failed) and config.limits.max_turnover:
-            targets, checks = _partial_move(view.current, targets, config, checks)
-        else:
-            names = ", ".join(c.name for c in failed)
-            targets, label = _defensive(view=view, stats=stats, market=market, config=config, regime=regime,
-                                        cache=targets_cache)
-            override = Override(reason=f"the targets failed the pre-trade checks ({names}) after the projection "
-                                "and the risk overlay", source="pre_trade", allocation=label)
-    move = bands.band_move(view.current, targets, threshold=config.rebalance_threshold, settings=config.band,
-                           full=override is not None or full_review)
-    return _trade(state=state, view=view, market=market, config=config, stats=stats, weights=move.weights,
-                  targets=targets, checks=checks, override=override, triggers=all_triggers, details=details,
-                  common=common)
+    if not failed or override is not None:
+        return targets, checks, override
+    if all(c.name == "turnover" for c in failed) and config.limits.max_turnover:
+        targets, checks = _partial_move(view.current, targets, config, checks)
+        return targets, checks, None
+    names = ", ".join(c.name for c in failed)
+    targets, override = _defensive_override(
+        cycle, reason=f"the targets failed the pre-trade checks ({names}) after the projection and the risk overlay",
+        source="pre_trade")
+    return targets, checks, override
 
 
 def decision_facts(*, config: AutonomyConfig, market: MarketView, projection: Projection,
