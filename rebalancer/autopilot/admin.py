@@ -22,6 +22,7 @@ from rebalancer.autopilot.models import (
 from rebalancer.autopilot.services import (
     autonomy_pause_many,
     cycle_run_many,
+    kill_switch_ensure,
     kill_switch_set,
     latest_market_date,
 )
@@ -47,7 +48,7 @@ class KillSwitchAdmin(admin.ModelAdmin):
         obj.pk, obj.updated_by, obj.updated_at = switch.pk, switch.updated_by, switch.updated_at
 
     def changelist_view(self, request, extra_context=None):
-        KillSwitch.objects.get_or_create(pk=1)
+        kill_switch_ensure()
         return super().changelist_view(request, extra_context)
 
 

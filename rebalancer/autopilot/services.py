@@ -98,6 +98,13 @@ def kill_switch_get() -> str:
     return selectors.kill_switch_mode_get()
 
 
+def kill_switch_ensure() -> KillSwitch:
+    """The one kill-switch row, created ``off`` if it does not exist yet (the admin lists it
+    so that an operator always has a row to flip)."""
+    switch, _ = KillSwitch.objects.get_or_create(pk=1)
+    return switch
+
+
 @transaction.atomic
 def kill_switch_set(*, mode: str, reason: str = "", user: Any = None) -> KillSwitch:
     if mode not in KillSwitch.Mode.values:

@@ -63,3 +63,14 @@ def test_pause_action_switches_autonomy_off(admin_client, portfolio_make):
     # then only that one is off
     assert AutonomySettings.objects.get(portfolio=p).enabled is False
     assert AutonomySettings.objects.get(portfolio=other).enabled is True
+
+
+def test_the_kill_switch_list_shows_one_row_created_off(admin_client):
+    # given no kill switch row yet
+    assert not KillSwitch.objects.exists()
+    # when the operator opens the kill switch list twice
+    first = admin_client.get("/admin/autopilot/killswitch/")
+    second = admin_client.get("/admin/autopilot/killswitch/")
+    # then there is exactly one row, off, to flip
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert list(KillSwitch.objects.values_list("pk", "mode")) == [(1, KillSwitch.Mode.OFF)]
