@@ -22,6 +22,7 @@ from portfolios.services.decisions import (
     decision_reject,
     decision_staleness,
     decision_trades,
+    proposals_expire,
 )
 from portfolios.services.execution import cost_model_get, paper_broker_get, trades_execute
 from portfolios.services.ledger import (
@@ -74,6 +75,7 @@ __all__ = [
     "portfolio_delete",
     "portfolio_lock",
     "portfolio_update",
+    "proposals_expire",
     "snapshot_take",
     "snapshots_backfill",
     "snapshots_take",

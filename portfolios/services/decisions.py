@@ -115,6 +115,16 @@ def decision_create(
     )
 
 
+def proposals_expire(*, portfolio_ids: Sequence[int], reason: str, at: Any = None) -> int:
+    """Expire the open proposals of these portfolios (a newer one supersedes them), in one
+    statement; returns how many expired. ``at`` is the decision time (now if None)."""
+    if not portfolio_ids:
+        return 0
+    return Decision.objects.filter(portfolio_id__in=list(portfolio_ids), status=Decision.Status.PROPOSED).update(
+        status=Decision.Status.EXPIRED, status_reason=reason, decided_at=at or timezone.now()
+    )
+
+
 def decision_trades(decision: Decision) -> list[ProposedTrade]:
     return [ProposedTrade.from_dict(t) for t in decision.trades]
 

@@ -41,6 +41,7 @@ from common.errors import ApplicationError
 from portfolios.brokers import BrokerError, Order, PaperBroker
 from portfolios.models import Decision, Portfolio, Position, TaxLot
 from portfolios.prices import closes_on
+from portfolios.services.decisions import proposals_expire
 from portfolios.services.execution import (
     Ledger,
     OpenLot,
@@ -252,10 +253,7 @@ def _outcomes_write(outcomes: list[CycleOutcome], runs: dict[int, CycleRun], led
     """Write the chunk's records: one bulk statement per table."""
     now = timezone.now()
     proposing = [o.portfolio_id for o in outcomes if o.supersedes_proposals]
-    if proposing:
-        Decision.objects.filter(portfolio_id__in=proposing, status=Decision.Status.PROPOSED).update(
-            status=Decision.Status.EXPIRED, status_reason=SUPERSEDED_REASON, decided_at=now,
-        )
+    proposals_expire(portfolio_ids=proposing, reason=SUPERSEDED_REASON, at=now)
     records = [o.decision for o in outcomes if o.decision is not None]
     ids = rows_insert(Decision, DECISION_COLUMNS, [_decision_row(r, now) for r in records], returning_ids=True)
     decision_ids = {r.portfolio_id: i for r, i in zip(records, ids, strict=True)}

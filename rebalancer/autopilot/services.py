@@ -39,7 +39,7 @@ from marketdata.models import PriceBar
 from portfolios.models import AutonomySettings, Decision, Portfolio
 from portfolios.services import portfolio_lock
 from portfolios.services.corporate_actions import corporate_actions_apply
-from portfolios.services.decisions import decision_create
+from portfolios.services.decisions import decision_create, proposals_expire
 from portfolios.services.execution import trades_execute
 from portfolios.services.ledger import ledger_as_of_check, ledger_last_dates
 from portfolios.services.orders import open_orders_resolve, orders_place
@@ -215,9 +215,7 @@ def _decision_write(*, record: DecisionRecord, portfolio: Portfolio) -> Decision
 def _outcome_write(*, outcome: CycleOutcome, run: CycleRun, portfolio: Portfolio) -> CycleRunResult:
     """Write one cycle's records (:mod:`rebalancer.autopilot.records`) with the ORM."""
     if outcome.supersedes_proposals:
-        Decision.objects.filter(portfolio=portfolio, status=Decision.Status.PROPOSED).update(
-            status=Decision.Status.EXPIRED, status_reason=SUPERSEDED_REASON, decided_at=timezone.now(),
-        )
+        proposals_expire(portfolio_ids=[portfolio.pk], reason=SUPERSEDED_REASON)
     row = None if outcome.decision is None else _decision_write(record=outcome.decision, portfolio=portfolio)
     decision_id = row.pk if row is not None else None
     note = outcome.notification

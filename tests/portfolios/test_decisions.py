@@ -15,6 +15,7 @@ from portfolios.services import (
     decision_execute,
     decision_reject,
     ledger_audit,
+    proposals_expire,
 )
 from portfolios.services import decisions as decisions_module
 from portfolios.trading import ProposedTrade
@@ -163,3 +164,20 @@ def test_a_six_symbol_proposal_is_approved_the_next_day_on_several_days_and_expi
     assert "is 2 trading days old" in late.status_reason
     assert Trade.objects.count() == 12
     assert ledger_audit() == []
+
+
+def test_proposals_expire_touches_only_open_proposals_of_the_named_portfolios(portfolio, owner):
+    # given an open proposal and a rejected one on this portfolio
+    open_one = proposal(portfolio, as_of=DAY1)
+    rejected = proposal(portfolio, as_of=DAY2, price="49.5")
+    decision_reject(decision=rejected, user=owner, reason="not now")
+    # when proposals of another portfolio id are expired, then of this one
+    assert proposals_expire(portfolio_ids=[portfolio.pk + 999], reason="superseded") == 0
+    assert proposals_expire(portfolio_ids=[portfolio.pk], reason="superseded") == 1
+    # then only the open one expired, with the reason; the rejected one is untouched
+    open_one.refresh_from_db()
+    rejected.refresh_from_db()
+    assert (open_one.status, open_one.status_reason) == ("expired", "superseded")
+    assert open_one.decided_at is not None
+    assert (rejected.status, rejected.status_reason) == ("rejected", "not now")
+    assert proposals_expire(portfolio_ids=[], reason="superseded") == 0
