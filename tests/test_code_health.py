@@ -47,10 +47,6 @@ LENGTH_EXEMPT: set[tuple[str, str]] = {
     ("marketdata/providers/synthetic.py", "simulate_market"),
     ("marketdata/validation.py", "series_health"),
     # mlagents
-    ("mlagents/rl/ppo.py", "train"),
-    ("mlagents/rl/primal_dual.py", "_iteration"),
-    ("mlagents/services.py", "agent_train"),
-    ("mlagents/services.py", "training_panel_get"),
     # portfolios: optimization and policy
     ("portfolios/optimization/objectives.py", "budgeted"),
     ("portfolios/optimization/objectives.py", "multi_objective"),
