@@ -65,7 +65,6 @@ LENGTH_EXEMPT: set[tuple[str, str]] = {
     # portfolios: tax and statements
     ("portfolios/statements.py", "statement_get"),
     ("portfolios/statements.py", "tax_report_get"),
-    ("portfolios/tax/aware.py", "tax_aware_targets"),
     # rebalancer: autopilot
     ("rebalancer/autopilot/explain.py", "decision_explanation"),
     ("rebalancer/autopilot/selectors.py", "cycle_inputs_load"),
