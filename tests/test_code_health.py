@@ -59,11 +59,6 @@ LENGTH_EXEMPT: set[tuple[str, str]] = {
     ("portfolios/policy/limits.py", "policy_limits"),
     # portfolios: services and selectors
     ("portfolios/selectors.py", "portfolio_states_get"),
-    ("portfolios/services/audit.py", "_statement_violations"),
-    ("portfolios/services/audit.py", "ledger_audit"),
-    ("portfolios/services/ledger.py", "snapshots_backfill"),
-    ("portfolios/services/optimization.py", "optimization_run"),
-    ("portfolios/services/portfolio_optimize.py", "portfolio_optimize"),
     # portfolios: tax and statements
     ("portfolios/statements.py", "statement_get"),
     ("portfolios/statements.py", "tax_report_get"),
