@@ -52,11 +52,6 @@ LENGTH_EXEMPT: set[tuple[str, str]] = {
     ("portfolios/optimization/rebalancing.py", "_next_event"),
     ("portfolios/policy/limits.py", "policy_limits"),
     # portfolios: services and selectors
-    ("portfolios/services/audit.py", "_statement_violations"),
-    ("portfolios/services/audit.py", "ledger_audit"),
-    ("portfolios/services/ledger.py", "snapshots_backfill"),
-    ("portfolios/services/optimization.py", "optimization_run"),
-    ("portfolios/services/portfolio_optimize.py", "portfolio_optimize"),
     # portfolios: tax and statements
     # rebalancer: autopilot
     ("rebalancer/autopilot/explain.py", "decision_explanation"),
