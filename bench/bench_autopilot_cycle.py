@@ -317,6 +317,28 @@ def phases_print(spent: dict[str, float], seconds: float) -> None:
           f"outside the chunks (eligibility, run rows, context) {seconds - chunks:.1f}s")
 
 
+@contextlib.contextmanager
+def profiled(path: str | None, label: str):
+    """cProfile around the block when ``path`` is given: stats saved there, the top 30 printed."""
+    if not path:
+        yield
+        return
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        out = f"{path}.{label.split()[0]}"
+        profile.dump_stats(out)
+        print(f"{label}: profile saved to {out}")
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+
+
 def day_measure(label: str, ids: list[int], day, args, cluster, workers: int):
     """Time one cycle day over ``ids``: wall, CPU, PostgreSQL CPU, phases, peak RSS; print and return a row."""
     from portfolios.models import Trade
@@ -334,7 +356,7 @@ def day_measure(label: str, ids: list[int], day, args, cluster, workers: int):
         queries, spent = float("nan"), None  # counted in the inline mode only
         by_action = f"{workers} workers"
     else:
-        with phases_timed() as spent:
+        with phases_timed() as spent, profiled(args.profile, label):
             summary, seconds, queries = timed(
                 lambda: cycle_run_all(as_of=day, chunk_size=args.chunk_size, portfolio_ids=ids)
             )
@@ -372,6 +394,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1],
                         help="worker processes consuming chunk tasks (1: inline cycle_run_all); several "
                              "counts time the same day once per count, on fresh copies of the seeded ledgers")
+    parser.add_argument("--dump", metavar="PATH", default=None,
+                        help="after the timed days, write every row the cycle wrote (timestamps left out) to "
+                             "PATH as JSON lines: two runs' dumps are equal when the cycle decided the same")
+    parser.add_argument("--profile", metavar="PATH", default=None,
+                        help="inline days only: cProfile the timed cycle, save the stats to PATH.<day>, print the top")
     args = parser.parse_args()
     cluster = django_on_postgres()
     try:
@@ -383,6 +410,8 @@ def main() -> None:
         for n in args.portfolios:
             for workers in args.workers:
                 rows += seeded_days_measure(n, workers, symbols, as_of, closes, args, cluster)
+        if args.dump:
+            rows_dump(args.dump)
         if args.peer:
             peer_measure(rows, symbols, as_of, closes, args, cycle_run)
     finally:
@@ -418,6 +447,23 @@ def seeded_days_measure(n: int, workers: int, symbols, as_of, closes, args, clus
         rows.append(day_measure(f"worst case, {workers} worker(s)" if workers > 1 else "ours", ids, as_of, args,
                                 cluster, workers))
     return rows
+
+
+def rows_dump(path: str) -> None:
+    """Every row of the tables the cycle writes, in key order, without timestamps, as JSON lines."""
+    import json
+
+    from django.db import models
+
+    from portfolios.models import Decision, Portfolio, Position, TaxLot, Trade
+    from rebalancer.autopilot.models import CycleRun, Notification
+
+    with open(path, "w") as out:
+        for model in (Portfolio, Decision, Trade, TaxLot, Position, CycleRun, Notification):
+            fields = [f.attname for f in model._meta.concrete_fields if not isinstance(f, models.DateTimeField)]
+            for row in model.objects.order_by("pk").values_list(*fields):
+                out.write(json.dumps([model.__name__, *row], default=str, sort_keys=True) + "\n")
+    print(f"rows dumped to {path}")
 
 
 def peer_measure(rows, symbols, as_of, closes, args, cycle_run) -> None:
