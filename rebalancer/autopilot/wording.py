@@ -24,11 +24,12 @@ from functools import lru_cache
 from typing import Any
 
 from babel import Locale
-from babel.numbers import format_currency, format_percent
-from django.utils.translation import get_language, ngettext, to_locale
+from babel.numbers import format_percent
+from django.utils.translation import get_language, gettext_noop, ngettext, to_locale
 from django.utils.translation import gettext as _
 
 from portfolios.policy.projection import Adjustment
+from rebalancer.autopilot.currency import currency_formatter
 from rebalancer.autopilot.types import CostGate, DecisionFacts
 
 LIST_MAX = 3
@@ -170,7 +171,7 @@ def _babel_locale(name: str) -> Locale:
 
 def money(amount: Decimal | float, currency: str) -> str:
     """``amount`` in ``currency``, two decimals, by the active locale ("$1,234.50", "1.234,50 €")."""
-    return format_currency(_money(amount), currency, locale=_locale())
+    return currency_formatter(_locale(), currency)(_money(amount))
 
 
 def percent(fraction: float) -> str:
@@ -200,24 +201,28 @@ def _names(items: Sequence[Any], name: Callable[[Any], str] = str) -> str:
     return _("%(first)s and %(last)s") % {"first": ", ".join(names[:-1]), "last": names[-1]}
 
 
+SLEEVE_WORDS = {
+    "equity": gettext_noop("shares"), "bonds": gettext_noop("bonds"),
+    "alternatives": gettext_noop("alternative assets"), "cash": gettext_noop("cash"),
+    "equity sleeve": gettext_noop("shares"), "bonds sleeve": gettext_noop("bonds"),
+    "alternatives sleeve": gettext_noop("alternative assets"), "non-cash assets": gettext_noop("investments"),
+    "money-market funds": gettext_noop("money-market funds"), "portfolio": gettext_noop("investments"),
+}
+"""A sleeve's or node's name in words (marked here, translated when used: one lookup, not ten)."""
+TIER_WORDS = {
+    "conservative": gettext_noop("conservative"), "moderate": gettext_noop("moderate"),
+    "balanced": gettext_noop("balanced"), "growth": gettext_noop("growth"), "aggressive": gettext_noop("aggressive"),
+}
+
+
 def _sleeve(name: str | None) -> str:
-    words = {
-        "equity": _("shares"), "bonds": _("bonds"), "alternatives": _("alternative assets"),
-        "cash": _("cash"), "equity sleeve": _("shares"), "bonds sleeve": _("bonds"),
-        "alternatives sleeve": _("alternative assets"), "non-cash assets": _("investments"),
-        "money-market funds": _("money-market funds"), "portfolio": _("investments"),
-    }
-    if name in words:
-        return words[name]
+    if name in SLEEVE_WORDS:
+        return _(SLEEVE_WORDS[name])
     return (name or "").removesuffix(" class").replace("_", " ")
 
 
 def _tier(facts: DecisionFacts) -> str:
-    names = {
-        "conservative": _("conservative"), "moderate": _("moderate"), "balanced": _("balanced"),
-        "growth": _("growth"), "aggressive": _("aggressive"),
-    }
-    return names.get(facts.tier, facts.tier)
+    return _(TIER_WORDS[facts.tier]) if facts.tier in TIER_WORDS else facts.tier
 
 
 # --- sentences -------------------------------------------------------------------------------
