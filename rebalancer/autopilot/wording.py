@@ -182,7 +182,16 @@ def percent(fraction: float) -> str:
     value = value.quantize(places, rounding=ROUND_HALF_UP).normalize()
     if value == value.to_integral():
         value = value.quantize(Decimal("1"))
-    return format_percent(value / 100, locale=_locale(), decimal_quantization=False)
+    return _percent_text(str(value), _locale())
+
+
+@lru_cache(maxsize=8192)
+def _percent_text(value: str, locale: Locale) -> str:
+    """Babel's text of a rounded percentage (a few thousand distinct ones: 0.1 % steps).
+
+    Keyed on the number's text, not its value: ``-0`` and ``0`` are equal as numbers but
+    Babel writes "-0%" for the one and "0%" for the other."""
+    return format_percent(Decimal(value) / 100, locale=locale, decimal_quantization=False)
 
 
 def _names(items: Sequence[Any], name: Callable[[Any], str] = str) -> str:
