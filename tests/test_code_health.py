@@ -54,14 +54,7 @@ LENGTH_EXEMPT: set[tuple[str, str]] = {
     # portfolios: services and selectors
     # portfolios: tax and statements
     # rebalancer: autopilot
-    ("rebalancer/autopilot/explain.py", "decision_explanation"),
-    ("rebalancer/autopilot/selectors.py", "cycle_inputs_load"),
-    ("rebalancer/autopilot/strategies.py", "target_weights"),
     # rebalancer: backtests
-    ("rebalancer/backtests/engine/fast.py", "fixed_weight_backtest"),
-    ("rebalancer/backtests/engine/report.py", "backtest_report"),
-    ("rebalancer/backtests/evidence.py", "evidence_write"),
-    ("rebalancer/backtests/services.py", "report_serialize"),
     # risk
     ("risk/measures/attribution.py", "risk_attribution"),
     ("risk/measures/pretrade.py", "pre_trade_check"),
