@@ -51,12 +51,6 @@ LENGTH_EXEMPT: set[tuple[str, str]] = {
     ("mlagents/rl/primal_dual.py", "_iteration"),
     ("mlagents/services.py", "agent_train"),
     ("mlagents/services.py", "training_panel_get"),
-    # portfolios: optimization and policy
-    ("portfolios/optimization/objectives.py", "budgeted"),
-    ("portfolios/optimization/objectives.py", "multi_objective"),
-    ("portfolios/optimization/optimizer.py", "optimize"),
-    ("portfolios/optimization/rebalancing.py", "_next_event"),
-    ("portfolios/policy/limits.py", "policy_limits"),
     # portfolios: services and selectors
     ("portfolios/selectors.py", "portfolio_states_get"),
     ("portfolios/services/audit.py", "_statement_violations"),
@@ -78,9 +72,6 @@ LENGTH_EXEMPT: set[tuple[str, str]] = {
     ("rebalancer/backtests/engine/report.py", "backtest_report"),
     ("rebalancer/backtests/evidence.py", "evidence_write"),
     ("rebalancer/backtests/services.py", "report_serialize"),
-    # risk
-    ("risk/measures/attribution.py", "risk_attribution"),
-    ("risk/measures/pretrade.py", "pre_trade_check"),
 }
 
 
