@@ -66,10 +66,14 @@ def assert_same(got, want, path="$"):
         assert got == want, (path, got, want)
 
 
-def check_or_record(pins: Path, name: str, got) -> None:
+def check_or_record(pins: Path, name: str, got, *, exact: bool = False) -> None:
+    """Compare ``got`` with the figures recorded under ``name`` (``exact``: floats too)."""
     recorded = json.loads(pins.read_text()) if pins.exists() else {}
     if os.environ.get("PIN_RECORD"):
         recorded[name] = got
         pins.write_text(json.dumps(recorded, indent=1, sort_keys=True))
         return
-    assert_same(got, recorded[name])
+    if exact:
+        assert got == recorded[name]
+    else:
+        assert_same(got, recorded[name])
