@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from decimal import Decimal
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -17,12 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import error_responses, money_field, money_quantize
+from common.api import error_responses, money_field
 from common.errors import NotFound
-from risk.measures.stress import ASSET_CLASSES, ScenarioResult
+from risk.measures.stress import ASSET_CLASSES
 from risk.measures.var import MC_DISTRIBUTIONS, VAR_METHODS
 from risk.selectors import (
-    PortfolioRisk,
     portfolio_risk_get,
     scenarios_list,
     stress_test_run,
@@ -135,13 +133,12 @@ class VarApi(APIView):
     def post(self, request: Request) -> Response:
         data = VarRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        args = dict(data.validated_data)
-        computation = var_compute(owner=request.user, **args)
+        computation = var_compute(owner=request.user, **data.validated_data)
         r = computation.result
         return Response(VarResponseSerializer({
             "var": r.var, "expected_shortfall": r.expected_shortfall,
-            "var_amount": computation.amount(r.var),
-            "expected_shortfall_amount": computation.amount(r.expected_shortfall),
+            "var_amount": computation.var_amount,
+            "expected_shortfall_amount": computation.expected_shortfall_amount,
             "portfolio_value": computation.portfolio_value,
             "confidence_level": r.confidence_level, "horizon_days": r.horizon_days, "method": r.method,
             "distribution": r.distribution, "n_observations": r.n_observations,
@@ -164,9 +161,7 @@ class ScenarioSerializer(serializers.Serializer):
 class ScenarioListApi(APIView):
     @extend_schema(operation_id="risk_scenarios_list", responses={200: ScenarioSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        rows = [{"name": s.name, "title": s.title, "kind": s.kind, "description": s.description,
-                 "start": s.start, "end": s.end, "shocks": dict(s.shocks)} for s in scenarios_list()]
-        return Response(ScenarioSerializer(rows, many=True).data)
+        return Response(ScenarioSerializer(scenarios_list(), many=True).data)
 
 
 class CustomScenarioSerializer(serializers.Serializer):
@@ -229,22 +224,6 @@ class StressResponseSerializer(serializers.Serializer):
     portfolio_value = serializers.DecimalField(max_digits=24, decimal_places=4, allow_null=True)
 
 
-def _money(value: Decimal | None, fraction: float) -> Decimal | None:
-    if value is None:
-        return None
-    return money_quantize(value * Decimal(repr(fraction)))
-
-
-def _scenario_row(result: ScenarioResult, value: Decimal | None) -> dict:
-    # built by hand: dataclasses.asdict deep-copies every contribution (slow on big reports)
-    return {
-        "name": result.name, "title": result.title, "kind": result.kind, "pnl": result.pnl,
-        "loss": result.loss, "pnl_amount": _money(value, result.pnl),
-        "contributions": [c.__dict__ for c in result.contributions],
-        "replayed_symbols": result.replayed_symbols,
-    }
-
-
 class StressTestApi(APIView):
     throttle_scope = "compute"  # heavier than a read: its own per-user rate
 
@@ -260,18 +239,11 @@ class StressTestApi(APIView):
         data = StressRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        outcome = stress_test_run(
+        figures = stress_test_run(
             owner=request.user, weights=v.get("weights"), portfolio_id=v.get("portfolio_id"),
             scenario_names=v.get("scenarios"), custom=v.get("custom_scenarios", ()), replay=v["replay"],
         )
-        value = outcome.portfolio_value
-        worst = outcome.report.worst_case
-        return Response(StressResponseSerializer({
-            "scenario_results": [_scenario_row(r, value) for r in outcome.report.results],
-            "worst_case": _scenario_row(worst, value) if worst else None,
-            "recommendations": outcome.recommendations,
-            "portfolio_value": value,
-        }).data)
+        return Response(StressResponseSerializer(figures).data)
 
 
 class VarMetricsSerializer(serializers.Serializer):
@@ -384,46 +356,6 @@ class PortfolioRiskSerializer(serializers.Serializer):
     note = serializers.CharField(allow_blank=True, help_text="Why some figures are missing, if they are.")
 
 
-def _portfolio_risk_payload(risk: PortfolioRisk) -> dict:
-    view, value = risk.view, risk.view.portfolio_value
-    var_metrics = None
-    if view.var_1d is not None and view.var_5d is not None:
-        var_metrics = {
-            "method": "historical", "confidence_level": view.var_1d.confidence_level,
-            "var_1d": view.var_1d.var, "var_5d": view.var_5d.var,
-            "expected_shortfall_1d": view.var_1d.expected_shortfall,
-            "var_1d_amount": _money(value, view.var_1d.var), "var_5d_amount": _money(value, view.var_5d.var),
-            "expected_shortfall_1d_amount": _money(value, view.var_1d.expected_shortfall),
-            "n_observations": view.n_observations,
-        }
-    stress = None
-    if view.stress is not None and view.stress.worst_case is not None:
-        worst = sorted(view.stress.results, key=lambda r: r.pnl)[:5]
-        stress = {"worst_case": _scenario_row(view.stress.worst_case, value),
-                  "worst_scenarios": [{"name": r.name, "title": r.title, "kind": r.kind, "pnl": r.pnl,
-                                       "loss": r.loss, "pnl_amount": _money(value, r.pnl)} for r in worst],
-                  "scenarios_tested": len(view.stress.results)}
-    return {
-        "portfolio_id": risk.portfolio.pk,
-        "as_of": view.as_of,
-        "portfolio_value": value,
-        "var_metrics": var_metrics,
-        "risk_metrics": view.metrics.__dict__ if view.metrics else None,
-        "current_drawdown": view.current_drawdown,
-        "average_correlation": view.avg_correlation,
-        "risk_attribution": ({**view.attribution.__dict__,
-                              "by_asset": [a.__dict__ for a in view.attribution.by_asset]}
-                             if view.attribution else None),
-        "factor_risk": ({**view.factor.__dict__, "benchmark": risk.portfolio.benchmark_symbol}
-                        if view.factor else None),
-        "stress_test_results": stress,
-        "latest_snapshot": risk.snapshot,
-        "alerts": risk.alerts,
-        "recommendations": risk.recommendations,
-        "note": view.note,
-    }
-
-
 class PortfolioRiskApi(APIView):
     throttle_scope = "compute"  # heavier than a read: its own per-user rate
 
@@ -434,5 +366,5 @@ class PortfolioRiskApi(APIView):
         portfolio_id = int(pk)
         if not 1 <= portfolio_id < 2**63:
             raise NotFound(f"portfolio {pk} does not exist", field="portfolio")
-        risk = portfolio_risk_get(owner=request.user, portfolio_id=portfolio_id)
-        return Response(PortfolioRiskSerializer(_portfolio_risk_payload(risk)).data)
+        report = portfolio_risk_get(owner=request.user, portfolio_id=portfolio_id)
+        return Response(PortfolioRiskSerializer(report).data)

@@ -22,6 +22,15 @@ from portfolios.models import Portfolio, PortfolioSnapshot
 from portfolios.performance import twr_series
 from portfolios.policy import PolicyLimits
 from portfolios.selectors import policy_limits_get, portfolio_get, portfolio_states_get
+from risk.figures import (
+    BenchmarkFactorRisk,
+    PortfolioRiskReport,
+    StressFigures,
+    money_of,
+    stress_figures,
+    stress_summary,
+    var_metrics,
+)
 from risk.measures import RiskInputError, VaRResult, performance_metrics, value_at_risk
 from risk.measures.alerts import AlertSignal, evaluate_alert_rules
 from risk.measures.attribution import FactorRisk, RiskAttribution, factor_risk, risk_attribution
@@ -143,9 +152,16 @@ class VarComputation:
     portfolio_value: Decimal | None = None
 
     def amount(self, fraction: float) -> Decimal | None:
-        if self.portfolio_value is None:
-            return None
-        return (self.portfolio_value * Decimal(str(fraction))).quantize(Decimal("0.0001"))  # the API's money places
+        """``fraction`` of the portfolio's value in money (None for bare weights)."""
+        return money_of(self.portfolio_value, fraction)
+
+    @property
+    def var_amount(self) -> Decimal | None:
+        return self.amount(self.result.var)
+
+    @property
+    def expected_shortfall_amount(self) -> Decimal | None:
+        return self.amount(self.result.expected_shortfall)
 
 
 def var_compute(
@@ -189,13 +205,6 @@ def scenarios_list() -> list[StressScenario]:
     return list(SCENARIOS.values())
 
 
-@dataclass(frozen=True)
-class StressOutcome:
-    report: StressReport
-    recommendations: list[str]
-    portfolio_value: Decimal | None
-
-
 def scenarios_resolve(
     *, names: Sequence[str] | None, custom: Sequence[Mapping] = ()
 ) -> list[StressScenario]:
@@ -231,7 +240,8 @@ def stress_test_run(
     scenario_names: Sequence[str] | None = None,
     custom: Sequence[Mapping] = (),
     replay: bool = True,
-) -> StressOutcome:
+) -> StressFigures:
+    """The stress test of explicit weights or of the owner's portfolio (P&L in money then)."""
     value = None
     if portfolio_id is not None:
         exposure = portfolio_exposure_get(portfolio=_body_portfolio_get(owner=owner, portfolio_id=portfolio_id))
@@ -242,7 +252,7 @@ def stress_test_run(
     scenarios = scenarios_resolve(names=scenario_names, custom=custom)
     history = _history_get(list(weights)) if replay else None
     report = stress_test(weights, scenarios, asset_classes=classes, returns=history)
-    return StressOutcome(report, stress_recommendations(report), value)
+    return stress_figures(report, stress_recommendations(report), value)
 
 
 def risk_limits_get(*, portfolio: Portfolio) -> PolicyLimits:
@@ -416,15 +426,6 @@ def open_alerts_list(*, portfolio: Portfolio) -> list[RiskAlert]:
     )
 
 
-@dataclass(frozen=True)
-class PortfolioRisk:
-    portfolio: Portfolio
-    snapshot: RiskSnapshot | None
-    view: RiskView
-    alerts: list[RiskAlert]
-    recommendations: list[str]
-
-
 RISK_VIEW_CACHE_SECONDS = 24 * 3600
 
 
@@ -455,10 +456,29 @@ def portfolio_risk_view_cached(*, portfolio: Portfolio) -> RiskView:
     return view
 
 
-def portfolio_risk_get(*, owner, portfolio_id: int) -> PortfolioRisk:
+def portfolio_risk_get(*, owner, portfolio_id: int) -> PortfolioRiskReport:
+    """What the risk page of the owner's portfolio shows (another owner's: 404)."""
     # the owner-filtered lookup comes first: the cache key names the portfolio, never
     # another user's
     portfolio = portfolio_get(owner=owner, portfolio_id=portfolio_id)
     view = portfolio_risk_view_cached(portfolio=portfolio)
-    return PortfolioRisk(portfolio, latest_snapshot_get(portfolio=portfolio), view,
-                         open_alerts_list(portfolio=portfolio), risk_recommendations(view))
+    value = view.portfolio_value
+    factor = None
+    if view.factor is not None:
+        factor = BenchmarkFactorRisk(**view.factor.__dict__, benchmark=portfolio.benchmark_symbol)
+    return PortfolioRiskReport(
+        portfolio_id=portfolio.pk,
+        as_of=view.as_of,
+        portfolio_value=value,
+        var_metrics=var_metrics(view.var_1d, view.var_5d, value, view.n_observations),
+        risk_metrics=view.metrics,
+        current_drawdown=view.current_drawdown,
+        average_correlation=view.avg_correlation,
+        risk_attribution=view.attribution,
+        factor_risk=factor,
+        stress_test_results=stress_summary(view.stress, value),
+        latest_snapshot=latest_snapshot_get(portfolio=portfolio),
+        alerts=open_alerts_list(portfolio=portfolio),
+        recommendations=risk_recommendations(view),
+        note=view.note,
+    )

@@ -21,6 +21,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
+from .constraints import Constraints
 from .diagnosis import diagnose
 from .exceptions import InfeasibleConstraints, OptimizationError, UnsupportedOptions
 from .problem import (
@@ -212,15 +213,51 @@ def multi_objective(
     The weights are checked (>= 0) by ``registry.MultiObjectiveOptions``; a negative
     ``variance_weight`` means ``risk_aversion / 2``.
     """
-    weights_of = {
-        "return_weight": float(return_weight),
-        "variance_weight": float(variance_weight),
-        "cvar_weight": float(cvar_weight),
-        "drawdown_weight": float(drawdown_weight),
-        "turnover_weight": float(turnover_weight),
-    }
+    weights_of = _objective_weights(
+        risk_aversion,
+        return_weight=return_weight,
+        variance_weight=variance_weight,
+        cvar_weight=cvar_weight,
+        drawdown_weight=drawdown_weight,
+        turnover_weight=turnover_weight,
+    )
+    _refuse_unused_tail_options(weights_of, cvar_beta, drawdown_horizon)
+    w = cp.Variable(inp.n)
+    cons = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
+    score = weights_of["return_weight"] * net_return(w, inp, inp.expected)
+    score -= weights_of["variance_weight"] * variance(w, inp)
+    if weights_of["turnover_weight"]:
+        score -= weights_of["turnover_weight"] * cp.norm1(w - inp.current)
+    if weights_of["cvar_weight"]:
+        daily = require_scenarios(inp, "multi_objective (cvar_weight)")
+        cvar, extra = cvar_expression(w, daily, cvar_beta)
+        score -= weights_of["cvar_weight"] * cvar
+        cons += extra
+    if weights_of["drawdown_weight"]:
+        daily = require_scenarios(inp, "multi_objective (drawdown_weight)")
+        cvar, extra = cvar_expression(w, _drawdown_scenarios(daily, drawdown_horizon), cvar_beta)
+        score -= weights_of["drawdown_weight"] * cvar
+        cons += extra
+    problem = cp.Problem(cp.Maximize(score), cons)
+    weights, solver, status = _solve_for(inp, w, problem, "multi_objective")
+    return result_from_weights(
+        weights, inp, "multi_objective", solver, status, objective_weights=weights_of
+    )
+
+
+def _objective_weights(risk_aversion: float, **given: float) -> dict[str, float]:
+    """The multi-objective weights as floats, in ``MULTI_OBJECTIVE_DEFAULTS``' order; a
+    negative ``variance_weight`` becomes ``risk_aversion / 2``."""
+    weights_of = {name: float(given[name]) for name in MULTI_OBJECTIVE_DEFAULTS}
     if weights_of["variance_weight"] < 0:
         weights_of["variance_weight"] = risk_aversion / 2
+    return weights_of
+
+
+def _refuse_unused_tail_options(
+    weights_of: dict[str, float], cvar_beta: float, drawdown_horizon: int
+) -> None:
+    """A CVaR level or drawdown horizon set away from its default without a term that reads it."""
     uses_cvar = bool(weights_of["cvar_weight"] or weights_of["drawdown_weight"])
     if cvar_beta != CVAR_BETA and not uses_cvar:
         raise UnsupportedOptions(
@@ -232,37 +269,21 @@ def multi_objective(
             "drawdown_horizon is not used by multi_objective without a drawdown_weight",
             field="drawdown_horizon",
         )
-    w = cp.Variable(inp.n)
-    cons = linear_constraints(w, inp.form) + nonlinear_constraints(w, inp)
-    score = weights_of["return_weight"] * net_return(w, inp, inp.expected)
-    score -= weights_of["variance_weight"] * variance(w, inp)
-    if weights_of["turnover_weight"]:
-        score -= weights_of["turnover_weight"] * cp.norm1(w - inp.current)
-    if weights_of["cvar_weight"]:
-        cvar, extra = cvar_expression(
-            w, require_scenarios(inp, "multi_objective (cvar_weight)"), cvar_beta
+
+
+def _drawdown_scenarios(daily: np.ndarray, horizon: int) -> np.ndarray:
+    """Compounded returns of every ``horizon``-day window of ``daily``: the scenarios of the
+    drawdown proxy (at least 20 windows)."""
+    if not 1 <= horizon <= len(daily) - 19:
+        raise OptimizationError(
+            f"drawdown_horizon must be between 1 and {len(daily) - 19} days for "
+            f"{len(daily)} days of returns (at least 20 windows)",
+            field="drawdown_horizon",
         )
-        score -= weights_of["cvar_weight"] * cvar
-        cons += extra
-    if weights_of["drawdown_weight"]:
-        daily = require_scenarios(inp, "multi_objective (drawdown_weight)")
-        if not 1 <= drawdown_horizon <= len(daily) - 19:
-            raise OptimizationError(
-                f"drawdown_horizon must be between 1 and {len(daily) - 19} days for "
-                f"{len(daily)} days of returns (at least 20 windows)",
-                field="drawdown_horizon",
-            )
-        windows = np.lib.stride_tricks.sliding_window_view(
-            np.log1p(daily), drawdown_horizon, axis=0
-        ).sum(axis=2)
-        cvar, extra = cvar_expression(w, np.expm1(windows), cvar_beta)
-        score -= weights_of["drawdown_weight"] * cvar
-        cons += extra
-    problem = cp.Problem(cp.Maximize(score), cons)
-    weights, solver, status = _solve_for(inp, w, problem, "multi_objective")
-    return result_from_weights(
-        weights, inp, "multi_objective", solver, status, objective_weights=weights_of
-    )
+    windows = np.lib.stride_tricks.sliding_window_view(
+        np.log1p(daily), horizon, axis=0
+    ).sum(axis=2)
+    return np.expm1(windows)
 
 
 def max_sharpe(inp: Inputs, *, objective_name: str = "max_sharpe") -> OptimizationResult:
@@ -373,9 +394,25 @@ def hrp(inp: Inputs) -> OptimizationResult:
 
 
 def budgeted(inp: Inputs, objective: str, *, risk_budgets: Any = None) -> OptimizationResult:
-    from .risk_parity import hrp_allocation, pairwise_correlation, risk_budget_weights
+    """Risk parity (``objective="risk_parity"``) or HRP on the eligible symbols (upper bound > 0)."""
+    _refuse_what_budgeting_cannot_honour(inp.constraints, objective)
+    eligible = inp.form.upper > 0
+    sub = inp.sigma[np.ix_(eligible, eligible)]
+    names = [s for s, e in zip(inp.symbols, eligible, strict=True) if e]
+    details: dict[str, Any] = {}
+    if objective == "risk_parity":
+        sub_weights, solver = _risk_parity_weights(inp, sub, names, risk_budgets), "newton"
+    else:
+        sub_weights, details["cluster_order"] = _hrp_weights(inp, sub, names)
+        solver = "hrp"
+    weights = np.zeros(inp.n)
+    weights[eligible] = sub_weights * inp.form.budget
+    _refuse_broken_limits(weights, inp, objective)
+    details["risk_contributions"] = _risk_contributions(weights, inp)
+    return result_from_weights(weights, inp, objective, solver, **details)
 
-    c = inp.constraints
+
+def _refuse_what_budgeting_cannot_honour(c: Constraints, objective: str) -> None:
     if not c.long_only:
         raise UnsupportedOptions(
             f"{objective} builds long-only portfolios; set long_only", field="constraints.long_only"
@@ -393,41 +430,45 @@ def budgeted(inp: Inputs, objective: str, *, risk_budgets: Any = None) -> Optimi
             f"{objective} cannot honour max_holdings, min_position or a turnover cap; use an optimizer objective",
             field="constraints",
         )
-    eligible = inp.form.upper > 0
-    sub = inp.sigma[np.ix_(eligible, eligible)]
-    names = [s for s, e in zip(inp.symbols, eligible, strict=True) if e]
-    weights = np.zeros(inp.n)
-    details: dict[str, Any] = {}
-    if objective == "risk_parity":
-        budgets = risk_budgets
-        unknown = sorted(set(budgets.keys() if budgets is not None else ()) - set(inp.symbols))
-        if unknown:
-            raise OptimizationError(
-                f"risk_budgets name symbols outside the universe: {', '.join(unknown[:5])}",
-                field="risk_budgets",
-            )
-        b = (
-            np.ones(len(names))
-            if budgets is None
-            else np.array([float(budgets.get(s, 0.0)) for s in names])
+
+
+def _risk_parity_weights(
+    inp: Inputs, sub: np.ndarray, names: list[str], budgets: Any
+) -> np.ndarray:
+    """Risk-budgeting weights of the eligible ``names`` (equal budgets when none are given)."""
+    from .risk_parity import risk_budget_weights
+
+    unknown = sorted(set(budgets.keys() if budgets is not None else ()) - set(inp.symbols))
+    if unknown:
+        raise OptimizationError(
+            f"risk_budgets name symbols outside the universe: {', '.join(unknown[:5])}",
+            field="risk_budgets",
         )
-        if (b <= 0).any():
-            raise OptimizationError(
-                "risk_budgets must give every eligible symbol a positive budget",
-                field="risk_budgets",
-            )
-        sub_weights = risk_budget_weights(sub, b / b.sum())
-        solver = "newton"
-    else:
-        # Cluster on the correlation of the returns given (pairwise-complete, like
-        # PyPortfolioOpt's HRPOpt), else on the covariance's own.
-        corr = None if inp.returns is None else pairwise_correlation(inp.returns[names])
-        allocation, details["cluster_order"] = hrp_allocation(
-            pd.DataFrame(sub, index=names, columns=names), corr
+    b = (
+        np.ones(len(names))
+        if budgets is None
+        else np.array([float(budgets.get(s, 0.0)) for s in names])
+    )
+    if (b <= 0).any():
+        raise OptimizationError(
+            "risk_budgets must give every eligible symbol a positive budget",
+            field="risk_budgets",
         )
-        sub_weights = allocation.to_numpy()
-        solver = "hrp"
-    weights[eligible] = sub_weights * inp.form.budget
+    return risk_budget_weights(sub, b / b.sum())
+
+
+def _hrp_weights(inp: Inputs, sub: np.ndarray, names: list[str]) -> tuple[np.ndarray, Any]:
+    """HRP weights of the eligible ``names`` and the cluster order."""
+    from .risk_parity import hrp_allocation, pairwise_correlation
+
+    # Cluster on the correlation of the returns given (pairwise-complete, like
+    # PyPortfolioOpt's HRPOpt), else on the covariance's own.
+    corr = None if inp.returns is None else pairwise_correlation(inp.returns[names])
+    allocation, order = hrp_allocation(pd.DataFrame(sub, index=names, columns=names), corr)
+    return allocation.to_numpy(), order
+
+
+def _refuse_broken_limits(weights: np.ndarray, inp: Inputs, objective: str) -> None:
     broken = violations(weights, inp)
     if broken:
         raise InfeasibleConstraints(
@@ -437,9 +478,10 @@ def budgeted(inp: Inputs, objective: str, *, risk_budgets: Any = None) -> Optimi
                 for b in broken[:5]
             ]
         )
+
+
+def _risk_contributions(weights: np.ndarray, inp: Inputs) -> dict[str, float]:
+    """Each symbol's share of the portfolio variance (they sum to 1)."""
     portfolio_var = weights @ inp.sigma @ weights
     contributions = weights * (inp.sigma @ weights) / portfolio_var
-    details["risk_contributions"] = {
-        s: float(v) for s, v in zip(inp.symbols, contributions, strict=True)
-    }
-    return result_from_weights(weights, inp, objective, solver, **details)
+    return {s: float(v) for s, v in zip(inp.symbols, contributions, strict=True)}

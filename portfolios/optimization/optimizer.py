@@ -24,7 +24,7 @@ from .constraints import Constraints
 from .estimators import TRADING_DAYS_PER_YEAR
 from .exceptions import InfeasibleConstraints, OptimizationError, UnsupportedOptions
 from .objectives import MULTI_OBJECTIVE_DEFAULTS
-from .problem import align_inputs
+from .problem import Inputs, align_inputs
 from .registry import (
     CONTEXT_OPTIONS,
     OBJECTIVES,
@@ -83,24 +83,10 @@ def optimize(
     (an option or constraint the objective does not use, naming it) or
     :class:`OptimizationError` (bad inputs, or every solver failed).
     """
-    spec = REGISTRY.get(objective)
-    if spec is None:
-        suggestion = closest(objective, OBJECTIVES)
-        raise OptimizationError(
-            f"unknown objective {objective!r}"
-            + (f" (did you mean {suggestion!r}?)" if suggestion else "")
-            + f"; use one of {', '.join(OBJECTIVES)}",
-            field="objective",
-        )
+    spec = _spec_of(objective)
     if not np.isfinite(risk_free_rate):
         raise OptimizationError("risk_free_rate must be a finite number", field="risk_free_rate")
-    frequency = int(options.pop("frequency", TRADING_DAYS_PER_YEAR))
-    if cov is not None and frequency != TRADING_DAYS_PER_YEAR:
-        raise UnsupportedOptions(
-            "frequency annualises a covariance estimated from returns; the cov given is used "
-            "as it is (annualise it, or give returns without a cov)",
-            field="frequency",
-        )
+    frequency = _annualisation_frequency(options.pop("frequency", TRADING_DAYS_PER_YEAR), cov)
     tier = options.pop("risk_tier", None)
     given = {
         "target_return": target_return,
@@ -117,18 +103,46 @@ def optimize(
     )
     if spec.needs_expected_returns and inp.mu is None:
         raise OptimizationError(f"{objective} needs expected returns", field="expected_returns")
-    if (
-        objective == "max_sharpe"
-        and inp.mu is not None
-        and (inp.mu[inp.form.upper > 0] <= risk_free_rate).all()
-    ):
+    if objective == "max_sharpe":
+        _refuse_sharpe_without_excess_return(inp, risk_free_rate)
+    return spec.run(inp, typed)
+
+
+def _spec_of(objective: str) -> ObjectiveSpec:
+    """The registry's entry of ``objective``; an unknown name suggests the closest one."""
+    spec = REGISTRY.get(objective)
+    if spec is None:
+        suggestion = closest(objective, OBJECTIVES)
+        raise OptimizationError(
+            f"unknown objective {objective!r}"
+            + (f" (did you mean {suggestion!r}?)" if suggestion else "")
+            + f"; use one of {', '.join(OBJECTIVES)}",
+            field="objective",
+        )
+    return spec
+
+
+def _annualisation_frequency(frequency: Any, cov: pd.DataFrame | None) -> int:
+    """Periods per year that annualise ``returns``; refused with a ``cov``, used as it is."""
+    periods = int(frequency)
+    if cov is not None and periods != TRADING_DAYS_PER_YEAR:
+        raise UnsupportedOptions(
+            "frequency annualises a covariance estimated from returns; the cov given is used "
+            "as it is (annualise it, or give returns without a cov)",
+            field="frequency",
+        )
+    return periods
+
+
+def _refuse_sharpe_without_excess_return(inp: Inputs, risk_free_rate: float) -> None:
+    """No Sharpe ratio is positive when no eligible asset beats the risk-free rate."""
+    if inp.mu is not None and (inp.mu[inp.form.upper > 0] <= risk_free_rate).all():
         raise InfeasibleConstraints(
             [
                 f"no eligible asset has an expected return above the risk-free rate {risk_free_rate:.6g}; "
                 "max_sharpe needs one (use min_volatility or a lower risk-free rate)"
             ]
         )
-    return spec.run(inp, typed)
 
 
 def objective_options(

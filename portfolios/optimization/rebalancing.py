@@ -435,66 +435,88 @@ class RebalancingQP:
 
         Every candidate's time is a ratio whose denominator was tested away from zero.
         """
-        form = self.form
-        a, b = parts.a, parts.b
         times, codes, indices = [], [], []
-        free = _nonzero(parts.free)
-        if len(free):
-            bf, sf = b[free], side[free]
-            down, up = bf < -1e-14, bf > 1e-14
-            i_down, i_up = free[down], free[up]
-            lo = np.where(sf[down] > 0, self.lo_buy[i_down], form.lower[i_down])
-            hi = np.where(sf[up] < 0, self.hi_sell[i_up], form.upper[i_up])
-            times += [(lo - a[i_down]) / bf[down], (hi - a[i_up]) / bf[up]]
-            codes += [
-                np.where((sf[down] > 0) & self.inside[i_down], KINK_FROM_RIGHT, HIT_LOWER),
-                np.where((sf[up] < 0) & self.inside[i_up], KINK_FROM_LEFT, HIT_UPPER),
-            ]
-            indices += [i_down, i_up]
-        idx, z0, z1, release = self._slacks(state, parts)
-        falling = z1 < -1e-14
-        times.append(-z0[falling] / z1[falling])
-        codes.append(release[falling])
-        indices.append(idx[falling])
-        if len(form.h):
-            rate = form.G @ b
-            inactive = np.ones(len(form.h), dtype=bool)
-            inactive[active] = False
-            rising = _nonzero(inactive & (rate > 1e-14))
-            times.append((form.h[rising] - form.G[rising] @ a) / rate[rising])
-            codes.append(np.full(len(rising), ROW_BINDS))
-            indices.append(rising)
-        if active:
-            rows = np.asarray(active, dtype=int)
-            falling = parts.eta1 < -1e-14
-            times.append(-parts.eta0[falling] / parts.eta1[falling])
-            codes.append(np.full(int(falling.sum()), ROW_SLACK))
-            indices.append(rows[falling])
-        if self.max_turnover is not None:
-            if turnover_on:
-                tau0, tau1 = parts.c0, parts.c1 - self.cost
-                if tau1 < -1e-14:
-                    times.append(np.array([-tau0 / tau1]))
-                    codes.append(np.array([TURNOVER_SLACK]))
-                    indices.append(np.array([-1]))
-            else:
-                t0, t1 = self._turnover_affine(parts)
-                if t1 > 1e-14:
-                    times.append(np.array([(self.max_turnover - t0) / t1]))
-                    codes.append(np.array([TURNOVER_BINDS]))
-                    indices.append(np.array([-1]))
+        for t, k, i in (
+            *self._weight_events(side, parts),
+            self._slack_events(state, parts),
+            *self._row_events(active, parts),
+            *self._turnover_events(turnover_on, parts),
+        ):
+            times.append(t)
+            codes.append(k)
+            indices.append(i)
         t = np.concatenate(times)
         if not len(t):
             return None
-        k = np.concatenate(codes).astype(int)
-        i = np.concatenate(indices).astype(int)
-        ok = np.isfinite(t) & (t >= lam - 1e-9)
-        if recent:
-            floor = lam + 1e-13 * max(1.0, abs(lam))
-            for j in _nonzero(ok & (t < floor)):
-                if (EVENTS[k[j]], int(i[j])) in recent:
-                    ok[j] = False
-        if not ok.any():
-            return None
-        j = int(np.argmin(np.where(ok, t, np.inf)))
-        return max(float(t[j]), lam), EVENTS[k[j]], int(i[j])
+        return _earliest(t, np.concatenate(codes).astype(int), np.concatenate(indices).astype(int), lam, recent)
+
+    def _weight_events(self, side, parts: SegmentParts) -> list[tuple]:
+        """Free weights reaching a bound or their kink: two ``(times, codes, indices)``
+        groups (falling weights, then rising ones), none when no weight is free."""
+        form, a, b = self.form, parts.a, parts.b
+        free = _nonzero(parts.free)
+        if not len(free):
+            return []
+        bf, sf = b[free], side[free]
+        down, up = bf < -1e-14, bf > 1e-14
+        i_down, i_up = free[down], free[up]
+        lo = np.where(sf[down] > 0, self.lo_buy[i_down], form.lower[i_down])
+        hi = np.where(sf[up] < 0, self.hi_sell[i_up], form.upper[i_up])
+        return [
+            ((lo - a[i_down]) / bf[down],
+             np.where((sf[down] > 0) & self.inside[i_down], KINK_FROM_RIGHT, HIT_LOWER), i_down),
+            ((hi - a[i_up]) / bf[up],
+             np.where((sf[up] < 0) & self.inside[i_up], KINK_FROM_LEFT, HIT_UPPER), i_up),
+        ]
+
+    def _slack_events(self, state, parts: SegmentParts) -> tuple:
+        """Weights held at a bound or kink whose multiplier's slack reaches zero (release)."""
+        idx, z0, z1, release = self._slacks(state, parts)
+        falling = z1 < -1e-14
+        return -z0[falling] / z1[falling], release[falling], idx[falling]
+
+    def _row_events(self, active, parts: SegmentParts) -> list[tuple]:
+        """Inactive linear rows that start to bind, then active rows whose multiplier falls to 0."""
+        form, events = self.form, []
+        if len(form.h):
+            rate = form.G @ parts.b
+            inactive = np.ones(len(form.h), dtype=bool)
+            inactive[active] = False
+            rising = _nonzero(inactive & (rate > 1e-14))
+            events.append(((form.h[rising] - form.G[rising] @ parts.a) / rate[rising],
+                           np.full(len(rising), ROW_BINDS), rising))
+        if active:
+            rows = np.asarray(active, dtype=int)
+            falling = parts.eta1 < -1e-14
+            events.append((-parts.eta0[falling] / parts.eta1[falling],
+                           np.full(int(falling.sum()), ROW_SLACK), rows[falling]))
+        return events
+
+    def _turnover_events(self, turnover_on, parts: SegmentParts) -> list[tuple]:
+        """The turnover cap's row binding (when off) or its multiplier reaching zero (when on)."""
+        if self.max_turnover is None:
+            return []
+        if turnover_on:
+            tau0, tau1 = parts.c0, parts.c1 - self.cost
+            if tau1 < -1e-14:
+                return [(np.array([-tau0 / tau1]), np.array([TURNOVER_SLACK]), np.array([-1]))]
+            return []
+        t0, t1 = self._turnover_affine(parts)
+        if t1 > 1e-14:
+            return [(np.array([(self.max_turnover - t0) / t1]), np.array([TURNOVER_BINDS]), np.array([-1]))]
+        return []
+
+
+def _earliest(t: np.ndarray, k: np.ndarray, i: np.ndarray, lam: float, recent: set):
+    """The first candidate at or after ``lam``, skipping the undoing of a change made at this
+    very ``lam`` (ties), as ``(lam_event, kind, index)``; ``None`` when there is none."""
+    ok = np.isfinite(t) & (t >= lam - 1e-9)
+    if recent:
+        floor = lam + 1e-13 * max(1.0, abs(lam))
+        for j in _nonzero(ok & (t < floor)):
+            if (EVENTS[k[j]], int(i[j])) in recent:
+                ok[j] = False
+    if not ok.any():
+        return None
+    j = int(np.argmin(np.where(ok, t, np.inf)))
+    return max(float(t[j]), lam), EVENTS[k[j]], int(i[j])

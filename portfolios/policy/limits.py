@@ -153,43 +153,15 @@ def policy_limits(
     Raises :class:`LimitsError` (with the field) when an override is out of range or the
     sleeve floors add up to more than the whole portfolio.
     """
-    t = tier if isinstance(tier, Tier) else TIERS.get(tier)
-    if t is None:
-        raise LimitsError(f"unknown risk tier {tier!r}; use one of {', '.join(TIERS)}", field="risk_tolerance")
+    t = _tier_of(tier)
     o = overrides or LimitOverrides()
     f = horizon_factor(horizon_years)
-    ranges = {s: t.sleeve_range(s) for s in SLEEVES}
-    for sleeve in ("equity", "alternatives"):
-        lo, hi = ranges[sleeve]
-        hi = min(1.0, hi * f)
-        ranges[sleeve] = (min(lo, hi), hi)
-    classes = {c: (0.0, cap) for c, cap in t.class_caps.items()}
-    for key, pair in sorted((o.asset_class_bounds or {}).items()):
-        bounds = _checked_range(f"asset_class_bounds.{key}", pair)
-        if key in SLEEVE_ALIASES:
-            ranges[SLEEVE_ALIASES[key]] = bounds
-        elif key in SLEEVE_OF_CLASS:
-            classes[key] = bounds
-        else:
-            raise LimitsError(f"unknown asset class {key!r} in asset_class_bounds", field=f"asset_class_bounds.{key}")
-    if o.max_asset_class is not None:
-        cap = _fraction("max_asset_class", o.max_asset_class)
-        for sleeve in ("equity", "bonds", "alternatives"):
-            lo, hi = ranges[sleeve]
-            ranges[sleeve] = (min(lo, cap), min(hi, cap))
-        classes = {c: (min(lo, cap), min(hi, cap)) for c, (lo, hi) in classes.items()}
+    ranges, classes = _overridden_ranges(_horizon_scaled_ranges(t, f), t, o)
     buffer = _fraction("cash_buffer", cash_buffer, allow_zero=True)
     cash_lo, cash_hi = ranges["cash"]
     ranges["cash"] = (max(cash_lo, buffer), max(cash_hi, buffer))
-    floors = sum(lo for lo, _ in ranges.values())
-    if floors > 1.0 + 1e-9:
-        raise LimitsError(
-            f"the sleeves' lowest weights add up to {floors:.0%}, more than the whole portfolio",
-            field="asset_class_bounds",
-        )
-    holdings = o.max_holdings
-    if holdings is not None and (isinstance(holdings, bool) or int(holdings) != holdings or holdings < 1):
-        raise LimitsError("max_holdings must be a whole number of at least 1", field="max_holdings")
+    _check_floors(ranges)
+    holdings = _checked_holdings(o.max_holdings)
     return PolicyLimits(
         tier=t.name,
         horizon_years=float(horizon_years if horizon_years is not None else DEFAULT_HORIZON_YEARS),
@@ -205,12 +177,66 @@ def policy_limits(
         min_exposure=t.min_exposure,
         cash_buffer=buffer,
         risk_aversion=t.risk_aversion,
-        max_holdings=int(holdings) if holdings is not None else None,
+        max_holdings=holdings,
         max_turnover=_fraction("max_turnover", o.max_turnover) if o.max_turnover is not None else None,
         max_avg_correlation=_fraction("max_avg_correlation", o.max_avg_correlation)
         if o.max_avg_correlation is not None else DEFAULT_MAX_AVG_CORRELATION,
         excluded_symbols=tuple(sorted(set(excluded_symbols))),
     )
+
+
+def _tier_of(tier: str | Tier) -> Tier:
+    t = tier if isinstance(tier, Tier) else TIERS.get(tier)
+    if t is None:
+        raise LimitsError(f"unknown risk tier {tier!r}; use one of {', '.join(TIERS)}", field="risk_tolerance")
+    return t
+
+
+def _horizon_scaled_ranges(t: Tier, f: float) -> dict[str, tuple[float, float]]:
+    """The tier's sleeve ranges with the risky sleeves' highest weights scaled by the horizon."""
+    ranges = {s: t.sleeve_range(s) for s in SLEEVES}
+    for sleeve in ("equity", "alternatives"):
+        lo, hi = ranges[sleeve]
+        hi = min(1.0, hi * f)
+        ranges[sleeve] = (min(lo, hi), hi)
+    return ranges
+
+
+def _overridden_ranges(
+    ranges: dict[str, tuple[float, float]], t: Tier, o: LimitOverrides
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """Sleeve and asset-class ranges after the overrides' bounds and their ``max_asset_class``."""
+    classes = {c: (0.0, cap) for c, cap in t.class_caps.items()}
+    for key, pair in sorted((o.asset_class_bounds or {}).items()):
+        bounds = _checked_range(f"asset_class_bounds.{key}", pair)
+        if key in SLEEVE_ALIASES:
+            ranges[SLEEVE_ALIASES[key]] = bounds
+        elif key in SLEEVE_OF_CLASS:
+            classes[key] = bounds
+        else:
+            raise LimitsError(f"unknown asset class {key!r} in asset_class_bounds", field=f"asset_class_bounds.{key}")
+    if o.max_asset_class is not None:
+        cap = _fraction("max_asset_class", o.max_asset_class)
+        for sleeve in ("equity", "bonds", "alternatives"):
+            lo, hi = ranges[sleeve]
+            ranges[sleeve] = (min(lo, cap), min(hi, cap))
+        classes = {c: (min(lo, cap), min(hi, cap)) for c, (lo, hi) in classes.items()}
+    return ranges, classes
+
+
+def _check_floors(ranges: Mapping[str, tuple[float, float]]) -> None:
+    floors = sum(lo for lo, _ in ranges.values())
+    if floors > 1.0 + 1e-9:
+        raise LimitsError(
+            f"the sleeves' lowest weights add up to {floors:.0%}, more than the whole portfolio",
+            field="asset_class_bounds",
+        )
+
+
+def _checked_holdings(holdings: int | None) -> int | None:
+    if holdings is not None and (isinstance(holdings, bool) or int(holdings) != holdings or holdings < 1):
+        raise LimitsError("max_holdings must be a whole number of at least 1", field="max_holdings")
+    return int(holdings) if holdings is not None else None
 
 
 def policy_limits_unconstrained(*, cash_buffer: float = 0.0, excluded_symbols=()) -> PolicyLimits:

@@ -89,46 +89,82 @@ def risk_attribution(
     w = w_all[[returns.columns.get_loc(c) for c in held]]
 
     if method == "parametric":
-        mean = panel.mean(axis=0)
-        cov = np.atleast_2d(np.cov(panel, rowvar=False))
-        sigma_p = math.sqrt(max(float(w @ cov @ w), 0.0))
-        if sigma_p == 0.0:
-            raise RiskInputError("the portfolio has no variance to attribute", field="weights")
-        z = stats.norm.ppf(level)
-        beta = cov @ w / sigma_p
-        marginal_var = -mean * horizon + z * math.sqrt(horizon) * beta
-        marginal_es = -mean * horizon + stats.norm.pdf(z) / (1 - level) * math.sqrt(horizon) * beta
-        comp_var, comp_es = w * marginal_var, w * marginal_es
+        marginal_var, comp_var, comp_es = _parametric_components(panel, w, level, horizon)
     elif method in ("historical", "monte_carlo"):
-        if method == "historical":
-            scenarios = _compounded(panel, horizon)
-            if scenarios.shape[0] * (1 - level) < 1:
-                raise RiskInputError("too few observations for this confidence level", field="returns")
-        else:
-            _check_mc_args(n_simulations, distribution, dof)
-            mean, factor = sample_moments_factor(panel)
-            scenarios = simulate_asset_returns(
-                mean,
-                factor,
-                n_simulations=n_simulations,
-                horizon_days=horizon,
-                distribution=distribution,
-                dof=dof,
-                seed=seed,
-            )
-        asset_losses = -scenarios * w
-        var_index, tail = empirical_tail_weights(asset_losses.sum(axis=1), level)
-        comp_var = asset_losses[var_index]
-        comp_es = tail @ asset_losses
-        marginal_var = comp_var / w
+        scenarios = _scenarios(
+            panel, method, level, horizon,
+            n_simulations=n_simulations, distribution=distribution, dof=dof, seed=seed,
+        )
+        marginal_var, comp_var, comp_es = _scenario_components(scenarios, w, level)
     else:
         raise RiskInputError(
             f"method must be one of {', '.join(ATTRIBUTION_METHODS)}; got {method!r}", field="method"
         )
-
+    rows = _asset_rows(held, w, marginal_var, comp_var, comp_es, asset_classes or {})
+    by_class: dict[str, float] = {}
+    es_by_class: dict[str, float] = {}
+    for row in rows:
+        by_class[row.asset_class] = by_class.get(row.asset_class, 0.0) + row.component_var
+        es_by_class[row.asset_class] = es_by_class.get(row.asset_class, 0.0) + row.component_es
     total_var, total_es = float(comp_var.sum()), float(comp_es.sum())
-    classes = asset_classes or {}
-    rows = [
+    return RiskAttribution(method, level, horizon, total_var, total_es, rows, by_class, es_by_class)
+
+
+Components = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""``(marginal_var, component_var, component_es)`` per held symbol."""
+
+
+def _parametric_components(panel: np.ndarray, w: np.ndarray, level: float, horizon: int) -> Components:
+    """The closed-form Euler gradients of the normal VaR and ES (module docstring)."""
+    mean = panel.mean(axis=0)
+    cov = np.atleast_2d(np.cov(panel, rowvar=False))
+    sigma_p = math.sqrt(max(float(w @ cov @ w), 0.0))
+    if sigma_p == 0.0:
+        raise RiskInputError("the portfolio has no variance to attribute", field="weights")
+    z = stats.norm.ppf(level)
+    beta = cov @ w / sigma_p
+    marginal_var = -mean * horizon + z * math.sqrt(horizon) * beta
+    marginal_es = -mean * horizon + stats.norm.pdf(z) / (1 - level) * math.sqrt(horizon) * beta
+    return marginal_var, w * marginal_var, w * marginal_es
+
+
+def _scenarios(
+    panel: np.ndarray, method: str, level: float, horizon: int, *,
+    n_simulations: int, distribution: str, dof: float, seed: int,
+) -> np.ndarray:
+    """Horizon returns per asset: compounded history, or simulated from the sample moments."""
+    if method == "historical":
+        scenarios = _compounded(panel, horizon)
+        if scenarios.shape[0] * (1 - level) < 1:
+            raise RiskInputError("too few observations for this confidence level", field="returns")
+        return scenarios
+    _check_mc_args(n_simulations, distribution, dof)
+    mean, factor = sample_moments_factor(panel)
+    return simulate_asset_returns(
+        mean,
+        factor,
+        n_simulations=n_simulations,
+        horizon_days=horizon,
+        distribution=distribution,
+        dof=dof,
+        seed=seed,
+    )
+
+
+def _scenario_components(scenarios: np.ndarray, w: np.ndarray, level: float) -> Components:
+    """Each asset's loss in the VaR scenario and its tail-weighted average (ES)."""
+    asset_losses = -scenarios * w
+    var_index, tail = empirical_tail_weights(asset_losses.sum(axis=1), level)
+    comp_var = asset_losses[var_index]
+    return comp_var / w, comp_var, tail @ asset_losses
+
+
+def _asset_rows(
+    held: list, w: np.ndarray, marginal_var: np.ndarray, comp_var: np.ndarray, comp_es: np.ndarray,
+    classes: Mapping[str, str],
+) -> list[AssetRiskContribution]:
+    total_var = float(comp_var.sum())
+    return [
         AssetRiskContribution(
             symbol=s,
             weight=float(w[i]),
@@ -140,12 +176,6 @@ def risk_attribution(
         )
         for i, s in enumerate(held)
     ]
-    by_class: dict[str, float] = {}
-    es_by_class: dict[str, float] = {}
-    for row in rows:
-        by_class[row.asset_class] = by_class.get(row.asset_class, 0.0) + row.component_var
-        es_by_class[row.asset_class] = es_by_class.get(row.asset_class, 0.0) + row.component_es
-    return RiskAttribution(method, level, horizon, total_var, total_es, rows, by_class, es_by_class)
 
 
 def _compounded(panel: np.ndarray, horizon: int) -> np.ndarray:

@@ -138,70 +138,96 @@ def pre_trade_check(
     current = _finite_weights(current_weights, "current_weights")
     proposed = _finite_weights(proposed_weights, "proposed_weights")
     held = {s: w for s, w in proposed.items() if abs(w) > _TOLERANCE}
-    checks: list[CheckResult] = []
-
-    if limits.max_position is not None:
-        top = max(held, key=lambda s: abs(held[s]), default=None)
-        value = abs(held[top]) if top else 0.0
-        checks.append(_check("position", value, limits.max_position, f"largest position {top or '-'}"))
-
-    if limits.max_asset_class:
-        classes = asset_classes or {}
-        totals: dict[str, float] = {}
-        for symbol, w in held.items():
-            cls = classes.get(symbol, "unknown")
-            totals[cls] = totals.get(cls, 0.0) + w
-        for cls, limit in sorted(limits.max_asset_class.items()):
-            checks.append(_check(f"asset_class:{cls}", totals.get(cls, 0.0), limit, f"{cls} weight"))
-
-    if limits.excluded_symbols:
-        bad = sorted(s for s in held if s in limits.excluded_symbols)
-        excluded_weight = sum(abs(held[s]) for s in bad)
-        message = f"excluded symbols held: {', '.join(bad)}" if bad else "no excluded symbol held"
-        checks.append(CheckResult("excluded", not bad, excluded_weight, 0.0, message))
-
-    if limits.max_gross_exposure is not None:
-        gross = sum(abs(w) for w in held.values())
-        result = _check("gross_exposure", gross, limits.max_gross_exposure, "gross exposure")
-        shorts = sorted(s for s, w in held.items() if w < 0)
-        if shorts and not limits.allow_short:
-            result = CheckResult(
-                "gross_exposure", False, gross, limits.max_gross_exposure,
-                f"short positions not allowed: {', '.join(shorts)}",
-            )
-        checks.append(result)
-
+    checks = [
+        *_position_check(held, limits),
+        *_asset_class_checks(held, limits, asset_classes or {}),
+        *_excluded_check(held, limits),
+        *_gross_exposure_check(held, limits),
+    ]
     current_var = proposed_var = None
     if limits.max_var is not None or limits.max_expected_shortfall is not None:
         proposed_var = _var_of(proposed, returns, limits)
         current_var = _var_if_known(current, returns, limits)
-        if limits.max_var is not None:
-            checks.append(_check("var", proposed_var.var, limits.max_var,
-                                 f"1-day {limits.var_confidence:.0%} VaR"))
-        if limits.max_expected_shortfall is not None:
-            checks.append(_check("expected_shortfall", proposed_var.expected_shortfall,
-                                 limits.max_expected_shortfall,
-                                 f"1-day {limits.var_confidence:.0%} expected shortfall"))
-
-    if limits.max_drawdown is not None:
-        series = _portfolio_path(held, returns)
-        checks.append(_check("max_drawdown", series_max_drawdown(series), limits.max_drawdown,
-                             "replayed max drawdown"))
-
-    if limits.max_avg_correlation is not None:
-        corr = average_pairwise_correlation(returns, held) if len(held) > 1 else None
-        checks.append(_check("correlation", corr, limits.max_avg_correlation,
-                             "average pairwise correlation", unit="x"))
-
+        checks += _var_checks(proposed_var, limits)
+    checks += _history_checks(held, returns, limits)
     trades = {s: proposed.get(s, 0.0) - current.get(s, 0.0) for s in set(proposed) | set(current)}
     if limits.max_turnover is not None:
         turnover = sum(abs(d) for d in trades.values()) / 2.0
         checks.append(_check("turnover", turnover, limits.max_turnover, "one-way turnover"))
-
     if limits.min_liquidity is not None or limits.max_adv_fraction is not None:
         checks.append(_liquidity_check(trades, limits, liquidity, portfolio_value))
-
     return PreTradeReport(all(c.passed for c in checks), checks, current_var, proposed_var)
+
+
+def _position_check(held: Mapping[str, float], limits: RiskLimits) -> list[CheckResult]:
+    if limits.max_position is None:
+        return []
+    top = max(held, key=lambda s: abs(held[s]), default=None)
+    value = abs(held[top]) if top else 0.0
+    return [_check("position", value, limits.max_position, f"largest position {top or '-'}")]
+
+
+def _asset_class_checks(
+    held: Mapping[str, float], limits: RiskLimits, classes: Mapping[str, str]
+) -> list[CheckResult]:
+    """One check per limited class, in name order (a class without holdings weighs 0)."""
+    totals: dict[str, float] = {}
+    for symbol, w in held.items():
+        cls = classes.get(symbol, "unknown")
+        totals[cls] = totals.get(cls, 0.0) + w
+    return [
+        _check(f"asset_class:{cls}", totals.get(cls, 0.0), limit, f"{cls} weight")
+        for cls, limit in sorted(limits.max_asset_class.items())
+    ]
+
+
+def _excluded_check(held: Mapping[str, float], limits: RiskLimits) -> list[CheckResult]:
+    if not limits.excluded_symbols:
+        return []
+    bad = sorted(s for s in held if s in limits.excluded_symbols)
+    excluded_weight = sum(abs(held[s]) for s in bad)
+    message = f"excluded symbols held: {', '.join(bad)}" if bad else "no excluded symbol held"
+    return [CheckResult("excluded", not bad, excluded_weight, 0.0, message)]
+
+
+def _gross_exposure_check(held: Mapping[str, float], limits: RiskLimits) -> list[CheckResult]:
+    """Sum of |weights| within the limit, and no short position unless allowed."""
+    if limits.max_gross_exposure is None:
+        return []
+    gross = sum(abs(w) for w in held.values())
+    shorts = sorted(s for s, w in held.items() if w < 0)
+    if shorts and not limits.allow_short:
+        return [CheckResult(
+            "gross_exposure", False, gross, limits.max_gross_exposure,
+            f"short positions not allowed: {', '.join(shorts)}",
+        )]
+    return [_check("gross_exposure", gross, limits.max_gross_exposure, "gross exposure")]
+
+
+def _var_checks(proposed_var: VaRResult, limits: RiskLimits) -> list[CheckResult]:
+    checks = []
+    if limits.max_var is not None:
+        checks.append(_check("var", proposed_var.var, limits.max_var,
+                             f"1-day {limits.var_confidence:.0%} VaR"))
+    if limits.max_expected_shortfall is not None:
+        checks.append(_check("expected_shortfall", proposed_var.expected_shortfall,
+                             limits.max_expected_shortfall,
+                             f"1-day {limits.var_confidence:.0%} expected shortfall"))
+    return checks
+
+
+def _history_checks(held: Mapping[str, float], returns: pd.DataFrame, limits: RiskLimits) -> list[CheckResult]:
+    """The proposed weights replayed over the return window: drawdown and correlation."""
+    checks = []
+    if limits.max_drawdown is not None:
+        series = _portfolio_path(held, returns)
+        checks.append(_check("max_drawdown", series_max_drawdown(series), limits.max_drawdown,
+                             "replayed max drawdown"))
+    if limits.max_avg_correlation is not None:
+        corr = average_pairwise_correlation(returns, held) if len(held) > 1 else None
+        checks.append(_check("correlation", corr, limits.max_avg_correlation,
+                             "average pairwise correlation", unit="x"))
+    return checks
 
 
 def _portfolio_path(weights: Mapping[str, float], returns: pd.DataFrame) -> np.ndarray:

@@ -11,6 +11,8 @@ import pytest
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 if not DATA.exists():  # the checkout lives at /work/main with shared/ beside it
     DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+if not DATA.exists():  # a helper's worktree, /work/wt/<name>
+    DATA = Path("/work/shared/data")
 
 
 @pytest.fixture(scope="session")
