@@ -42,12 +42,12 @@ test: venv system-packages lint
 	  DJANGO_ALLOWED_HOSTS=example.com DATABASE_URL=sqlite:////tmp/deploy-check.sqlite3 \
 	  BROKER_CREDENTIALS_KEYS=$$($(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())") \
 	  $(PY) manage.py check --deploy --fail-level WARNING
-	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_FLAGS)
+	$(PY) -m pytest -m "not integration and not slow" -n auto $(PYTEST_FLAGS)
 	$(PY) -m pytest -m "slow and not integration" $(PYTEST_FLAGS)
 	$(PY) -m pytest -p tests.integration.services -m integration tests/integration $(PYTEST_FLAGS)
 
 test-fast: venv
-	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_FLAGS)
+	$(PY) -m pytest -m "not integration and not slow" -n auto $(PYTEST_FLAGS)
 
 # The long learning and training tests (`@pytest.mark.slow`), a stage of `make test` of their own.
 test-slow: venv

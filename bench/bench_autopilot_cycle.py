@@ -213,28 +213,48 @@ def timed(fn):
     return result, time.perf_counter() - started, counter.count + len(copies)
 
 
-def _chunk_worker(job: tuple[list[int], object]) -> tuple[int, float]:
-    """One Celery-like chunk task in a worker process (context reused across its chunks)."""
+def _worker_start() -> None:
+    """A worker process as Celery starts one: Django set up, the cycle's modules and the
+    optimizer (cvxpy) imported, then a fresh peak-RSS window. Spawned, not forked, so its
+    RSS is its own and not the benchmark's (which holds the seeding's leftovers)."""
+    import django
+
+    django.setup()
+    import portfolios.optimization  # noqa: F401 (cvxpy: a worker has it loaded after its first chunk)
+    import rebalancer.autopilot.services  # noqa: F401
+
+    rss_peak_reset()
+
+
+def _worker_ready(_: int) -> None:
+    time.sleep(0.5)  # long enough for every worker of the pool to take one
+
+
+def _chunk_worker(job: tuple[list[int], object]) -> tuple[int, float, float]:
+    """One Celery-like chunk task in a worker process (context reused across its chunks);
+    (portfolios done, CPU s, the worker's peak RSS in MiB so far)."""
     from rebalancer.autopilot.services import cycle_context_get, cycle_run_many
 
     chunk, as_of = job
     cpu = time.process_time()
     results = cycle_run_many(portfolio_ids=chunk, as_of=as_of, context=cycle_context_get(as_of=as_of))
-    return sum(r.status == "done" for r in results), time.process_time() - cpu
+    return sum(r.status == "done" for r in results), time.process_time() - cpu, rss_mb()
 
 
-def run_workers(ids: list[int], as_of, chunk_size: int, workers: int) -> tuple[float, float]:
-    """The fan-out as ``workers`` processes consuming chunk tasks; (wall s, CPU s summed)."""
+def run_workers(ids: list[int], as_of, chunk_size: int, workers: int) -> tuple[float, float, float]:
+    """The fan-out as ``workers`` processes consuming chunk tasks; (wall s, CPU s summed,
+    the largest peak RSS of a worker in MiB)."""
     import multiprocessing
 
     from django.db import connections
 
     connections.close_all()  # children open their own connections
     chunks = [(ids[i : i + chunk_size], as_of) for i in range(0, len(ids), chunk_size)]
-    started = time.perf_counter()
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_start) as pool:
+        pool.map(_worker_ready, range(workers), chunksize=1)  # started and imported: not timed
+        started = time.perf_counter()
         outcomes = pool.map(_chunk_worker, chunks, chunksize=1)
-    return time.perf_counter() - started, sum(cpu for _, cpu in outcomes)
+    return time.perf_counter() - started, sum(cpu for _, cpu, _ in outcomes), max(rss for *_, rss in outcomes)
 
 
 def deposits_make(ids: list[int], share: float, *, seed: int) -> int:
@@ -317,6 +337,28 @@ def phases_print(spent: dict[str, float], seconds: float) -> None:
           f"outside the chunks (eligibility, run rows, context) {seconds - chunks:.1f}s")
 
 
+@contextlib.contextmanager
+def profiled(path: str | None, label: str):
+    """cProfile around the block when ``path`` is given: stats saved there, the top 30 printed."""
+    if not path:
+        yield
+        return
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        out = f"{path}.{label.split()[0]}"
+        profile.dump_stats(out)
+        print(f"{label}: profile saved to {out}")
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+
+
 def day_measure(label: str, ids: list[int], day, args, cluster, workers: int):
     """Time one cycle day over ``ids``: wall, CPU, PostgreSQL CPU, phases, peak RSS; print and return a row."""
     from portfolios.models import Trade
@@ -329,12 +371,13 @@ def day_measure(label: str, ids: list[int], day, args, cluster, workers: int):
     load = os.getloadavg()
     rss_peak_reset()
     rss_before = rss_mb("VmRSS")
-    if workers > 1:
-        seconds, timed.cpu = run_workers(ids, day, args.chunk_size, workers)
+    worker_rss = None
+    if workers > 1 or args.pool:
+        seconds, timed.cpu, worker_rss = run_workers(ids, day, args.chunk_size, workers)
         queries, spent = float("nan"), None  # counted in the inline mode only
-        by_action = f"{workers} workers"
+        by_action = f"{workers} worker process(es)"
     else:
-        with phases_timed() as spent:
+        with phases_timed() as spent, profiled(args.profile, label):
             summary, seconds, queries = timed(
                 lambda: cycle_run_all(as_of=day, chunk_size=args.chunk_size, portfolio_ids=ids)
             )
@@ -344,17 +387,18 @@ def day_measure(label: str, ids: list[int], day, args, cluster, workers: int):
     pg_cpu = postgres_cpu(cluster) - pg_cpu
     trades = Trade.objects.count() - trades_before
     done = CycleRun.objects.filter(portfolio_id__in=ids, as_of=day, status="done").count()
-    if workers == 1:
+    if spent is not None:
         print(f"{label}: statements: {queries} ({timed.copies} of them COPY) for "
               f"{-(-n // args.chunk_size)} chunks of {args.chunk_size}")
     print(f"{label}: {n} portfolios on {day} in {seconds:.1f}s wall, {timed.cpu:.1f}s Python CPU, "
           f"{pg_cpu:.1f}s PostgreSQL CPU (load average {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after, "
           f"on {os.cpu_count()} cores) = {n / seconds:.0f} portfolios/s, "
           f"{queries / n:.2f} queries/portfolio, {trades} trades, {done} done, {by_action}; "
-          f"peak RSS of this process {rss_peak:.0f} MiB ({rss_before:.0f} MiB before)")
+          f"peak RSS of this process {rss_peak:.0f} MiB ({rss_before:.0f} MiB before)"
+          + (f", of the largest worker {worker_rss:.0f} MiB" if worker_rss is not None else ""))
     if spent is not None:
         phases_print(spent, seconds)
-    return (label, n, seconds, queries, trades, done, timed.cpu, pg_cpu, rss_peak)
+    return (label, n, seconds, queries, trades, done, timed.cpu, pg_cpu, rss_peak, worker_rss)
 
 
 def main() -> None:
@@ -365,13 +409,22 @@ def main() -> None:
     parser.add_argument("--quiet-day", action="store_true",
                         help="rebalance everyone the day before (untimed), then time the next day's cycle")
     parser.add_argument("--time-prep", action="store_true",
-                        help="with --quiet-day: time the day before too, inline (it is the worst case: all trade)")
+                        help="with --quiet-day: time the day before too, with the same workers (it is the worst "
+                             "case: all trade)")
     parser.add_argument("--trading-share", type=float, default=None,
                         help="with --quiet-day: this share of the portfolios gets a deposit of 10%% of its "
                              "value before the timed day, so only they trade (a realistic day: 0.1)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1],
                         help="worker processes consuming chunk tasks (1: inline cycle_run_all); several "
                              "counts time the same day once per count, on fresh copies of the seeded ledgers")
+    parser.add_argument("--pool", action="store_true",
+                        help="run even one worker as a forked worker process (the scaling series 1, 2, 4) "
+                             "instead of inline in this process")
+    parser.add_argument("--dump", metavar="PATH", default=None,
+                        help="after the timed days, write every row the cycle wrote (timestamps left out) to "
+                             "PATH as JSON lines: two runs' dumps are equal when the cycle decided the same")
+    parser.add_argument("--profile", metavar="PATH", default=None,
+                        help="inline days only: cProfile the timed cycle, save the stats to PATH.<day>, print the top")
     args = parser.parse_args()
     cluster = django_on_postgres()
     try:
@@ -383,6 +436,8 @@ def main() -> None:
         for n in args.portfolios:
             for workers in args.workers:
                 rows += seeded_days_measure(n, workers, symbols, as_of, closes, args, cluster)
+        if args.dump:
+            rows_dump(args.dump)
         if args.peer:
             peer_measure(rows, symbols, as_of, closes, args, cycle_run)
     finally:
@@ -404,7 +459,7 @@ def seeded_days_measure(n: int, workers: int, symbols, as_of, closes, args, clus
     if args.quiet_day:
         before = PriceBar.objects.filter(date__lt=as_of).aggregate(d=Max("date"))["d"]
         if args.time_prep:
-            rows.append(day_measure("worst case (all trade)", ids, before, args, cluster, workers=1))
+            rows.append(day_measure("worst case (all trade)", ids, before, args, cluster, workers))
         else:
             run_workers(ids, before, args.chunk_size, max(2, workers))
             print(f"rebalanced everyone on {before} (untimed); timing {as_of}")
@@ -418,6 +473,23 @@ def seeded_days_measure(n: int, workers: int, symbols, as_of, closes, args, clus
         rows.append(day_measure(f"worst case, {workers} worker(s)" if workers > 1 else "ours", ids, as_of, args,
                                 cluster, workers))
     return rows
+
+
+def rows_dump(path: str) -> None:
+    """Every row of the tables the cycle writes, in key order, without timestamps, as JSON lines."""
+    import json
+
+    from django.db import models
+
+    from portfolios.models import Decision, Portfolio, Position, TaxLot, Trade
+    from rebalancer.autopilot.models import CycleRun, Notification
+
+    with open(path, "w") as out:
+        for model in (Portfolio, Decision, Trade, TaxLot, Position, CycleRun, Notification):
+            fields = [f.attname for f in model._meta.concrete_fields if not isinstance(f, models.DateTimeField)]
+            for row in model.objects.order_by("pk").values_list(*fields):
+                out.write(json.dumps([model.__name__, *row], default=str, sort_keys=True) + "\n")
+    print(f"rows dumped to {path}")
 
 
 def peer_measure(rows, symbols, as_of, closes, args, cycle_run) -> None:

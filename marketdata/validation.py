@@ -88,58 +88,110 @@ def series_health(
     corporate actions (moves on those dates are explained).
     """
     if bars.empty:
-        return AssetHealth(symbol, "missing", [f"no price on or before {as_of.isoformat()}"], None)
+        return _missing(symbol, as_of)
     bars = bars.loc[pd.to_datetime(bars["date"]) <= pd.Timestamp(as_of)].sort_values("date")
     if bars.empty:
-        return AssetHealth(symbol, "missing", [f"no price on or before {as_of.isoformat()}"], None)
+        return _missing(symbol, as_of)
     dates = pd.to_datetime(bars["date"]).dt.date.to_numpy()
     last_date: dt.date = dates[-1]
-    reasons: list[str] = []
-    stale = False
+    stale = _stale_reason(last_date, as_of, rules)
 
-    lag = business_days_between(last_date, as_of)
-    if lag > rules.stale_after_days:
-        stale = True
-        reasons.append(
-            f"stale: last bar {last_date.isoformat()} is {lag} business days before {as_of.isoformat()} "
-            f"(limit {rules.stale_after_days})"
-        )
-
-    recent = bars.iloc[-(rules.lookback_days + 1) :]
-    recent_dates = dates[-len(recent) :]
-    adj = recent["adj_close"].to_numpy(dtype=float)
-    bound = rules.move_bound(asset_class)
+    recent = _RecentBars.of(bars.iloc[-(rules.lookback_days + 1) :], dates)
     explained = set(action_dates)
-    if len(adj) > 1:
-        moves = adj[1:] / adj[:-1] - 1.0
-        for k in np.flatnonzero(np.abs(moves) > bound):
-            day = recent_dates[k + 1]
-            if day not in explained:
-                reasons.append(
-                    f"suspect move {moves[k]:+.1%} on {day.isoformat()} (bound {bound:.0%}, no corporate action)"
-                )
-        gaps = np.busday_count(recent_dates[:-1].astype("datetime64[D]"), recent_dates[1:].astype("datetime64[D]")) - 1
-        for k in np.flatnonzero(gaps > rules.max_gap_days):
-            reasons.append(
-                f"gap of {int(gaps[k])} business days between {recent_dates[k].isoformat()} "
-                f"and {recent_dates[k + 1].isoformat()}"
-            )
-    high, low, close = (recent[c].to_numpy(dtype=float) for c in ("high", "low", "close"))
-    if len(close) > 1:
-        raw_moves = close[1:] / close[:-1] - 1.0
-        gap = (close[1:] / close[:-1]) / (adj[1:] / adj[:-1]) - 1.0
-        for k in np.flatnonzero(np.abs(gap) > rules.max_unexplained_adjustment):
-            day = recent_dates[k + 1]
-            if day not in explained:
-                reasons.append(
-                    f"unrecorded corporate action on {day.isoformat()}: the close moved {raw_moves[k]:+.1%} and the "
-                    f"adjusted close {moves[k]:+.1%} (record the split or dividend)"
-                )
-    inconsistent = (high < low) | (close > high) | (close < low)
-    for k in np.flatnonzero(inconsistent):
-        reasons.append(
-            f"inconsistent bar on {recent_dates[k].isoformat()}: low {low[k]:g}, high {high[k]:g}, close {close[k]:g}"
-        )
-
+    reasons = [
+        *([stale] if stale else []),
+        *_move_reasons(recent, rules.move_bound(asset_class), explained),
+        *_gap_reasons(recent, rules),
+        *_adjustment_reasons(recent, rules, explained),
+        *_inconsistent_bar_reasons(recent),
+    ]
     status: HealthStatus = "stale" if stale else ("suspect" if reasons else "ok")
     return AssetHealth(symbol, status, reasons, last_date)
+
+
+def _missing(symbol: str, as_of: dt.date) -> AssetHealth:
+    return AssetHealth(symbol, "missing", [f"no price on or before {as_of.isoformat()}"], None)
+
+
+def _stale_reason(last_date: dt.date, as_of: dt.date, rules: HealthRules) -> str | None:
+    lag = business_days_between(last_date, as_of)
+    if lag <= rules.stale_after_days:
+        return None
+    return (
+        f"stale: last bar {last_date.isoformat()} is {lag} business days before {as_of.isoformat()} "
+        f"(limit {rules.stale_after_days})"
+    )
+
+
+@dataclass(frozen=True)
+class _RecentBars:
+    """The bars the move, gap and bar checks look at (the last ``lookback_days + 1``), as arrays."""
+
+    dates: np.ndarray
+    """``dt.date`` objects, ascending."""
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    adj: np.ndarray
+
+    @classmethod
+    def of(cls, recent: pd.DataFrame, dates: np.ndarray) -> _RecentBars:
+        adj, high, low, close = (recent[c].to_numpy(dtype=float) for c in ("adj_close", "high", "low", "close"))
+        return cls(dates=dates[-len(recent) :], high=high, low=low, close=close, adj=adj)
+
+    @property
+    def adjusted_moves(self) -> np.ndarray:
+        """Simple daily returns of the adjusted close (one fewer than the bars)."""
+        return self.adj[1:] / self.adj[:-1] - 1.0
+
+
+def _move_reasons(recent: _RecentBars, bound: float, explained: set[dt.date]) -> list[str]:
+    if len(recent.adj) <= 1:
+        return []
+    moves = recent.adjusted_moves
+    reasons = []
+    for k in np.flatnonzero(np.abs(moves) > bound):
+        day = recent.dates[k + 1]
+        if day not in explained:
+            reasons.append(f"suspect move {moves[k]:+.1%} on {day.isoformat()} (bound {bound:.0%}, no corporate action)")
+    return reasons
+
+
+def _gap_reasons(recent: _RecentBars, rules: HealthRules) -> list[str]:
+    if len(recent.adj) <= 1:
+        return []
+    days = recent.dates.astype("datetime64[D]")
+    gaps = np.busday_count(days[:-1], days[1:]) - 1
+    return [
+        f"gap of {int(gaps[k])} business days between {recent.dates[k].isoformat()} "
+        f"and {recent.dates[k + 1].isoformat()}"
+        for k in np.flatnonzero(gaps > rules.max_gap_days)
+    ]
+
+
+def _adjustment_reasons(recent: _RecentBars, rules: HealthRules, explained: set[dt.date]) -> list[str]:
+    """Days on which the close and the adjusted close moved apart without a recorded action."""
+    close, adj = recent.close, recent.adj
+    if len(close) <= 1:
+        return []
+    moves = recent.adjusted_moves
+    raw_moves = close[1:] / close[:-1] - 1.0
+    gap = (close[1:] / close[:-1]) / (adj[1:] / adj[:-1]) - 1.0
+    reasons = []
+    for k in np.flatnonzero(np.abs(gap) > rules.max_unexplained_adjustment):
+        day = recent.dates[k + 1]
+        if day not in explained:
+            reasons.append(
+                f"unrecorded corporate action on {day.isoformat()}: the close moved {raw_moves[k]:+.1%} and the "
+                f"adjusted close {moves[k]:+.1%} (record the split or dividend)"
+            )
+    return reasons
+
+
+def _inconsistent_bar_reasons(recent: _RecentBars) -> list[str]:
+    high, low, close = recent.high, recent.low, recent.close
+    inconsistent = (high < low) | (close > high) | (close < low)
+    return [
+        f"inconsistent bar on {recent.dates[k].isoformat()}: low {low[k]:g}, high {high[k]:g}, close {close[k]:g}"
+        for k in np.flatnonzero(inconsistent)
+    ]

@@ -39,6 +39,7 @@ from common.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from mlagents.models import AgentHistory, AgentModel, AgentStatus, Algorithm
 from mlagents.rl.env import EnvConfig, VecPortfolioEnv
 from mlagents.rl.evaluation import (
+    PromotionDecision,
     Split,
     evaluate_window,
     promotion_decision,
@@ -47,7 +48,7 @@ from mlagents.rl.evaluation import (
 )
 from mlagents.rl.inference import Agent
 from mlagents.rl.ppo import PPOAgent
-from mlagents.rl.selection import train_selected
+from mlagents.rl.selection import Selection, train_selected
 from mlagents.rl.sizing import DEFAULT_ENV, DEFAULT_EPISODES, engine_build
 
 ALGORITHMS = tuple(Algorithm.values)
@@ -139,12 +140,32 @@ def training_panel_get(
     up to the validation end) accepts a panel with no test days.
     """
     from marketdata.models import Asset
-    from marketdata.selectors import price_panel_get
 
-    explicit = bool(symbols)
     universe = _universe_resolve(symbols)
     if len(universe) < 2:
         raise Unprocessable("an agent needs at least two assets with prices", field="assets")
+    _window_dates_check(
+        start=start, end=end, validation_end=validation_end, test_end=test_end, require_test=require_test
+    )
+    returns = _full_history_returns(universe, explicit=bool(symbols), start=start, test_end=test_end)
+    train_days, validation_days = _window_days(
+        returns.index, end=end, validation_end=validation_end, require_test=require_test
+    )
+    _window_lengths_check(
+        train_days, validation_days, len(returns) - train_days - validation_days, env_config=env_config,
+        validation_end=validation_end, test_end=test_end, require_test=require_test,
+    )
+    universe = list(returns.columns)
+    classes = dict(Asset.objects.filter(symbol__in=universe).values_list("symbol", "asset_class"))
+    regimes = _regime_panel(returns.index) if use_regimes else None
+    return TrainingPanel(returns, train_days, validation_days, [classes.get(s, "equity") for s in universe], regimes)
+
+
+def _window_dates_check(
+    *, start: dt.date | None, end: dt.date | None, validation_end: dt.date | None, test_end: dt.date | None,
+    require_test: bool,
+) -> None:
+    """The given window ends follow each other (400 naming the first out of order)."""
     if start and end and end <= start:
         raise ValidationFailed("end must be after start", field="end")
     if validation_end and not end:
@@ -155,6 +176,15 @@ def training_panel_get(
     if last_fixed and test_end and (test_end < last_fixed or (test_end == last_fixed and require_test)):
         field = "validation_end" if validation_end else "end"
         raise ValidationFailed(f"test_end must be after {field}", field="test_end")
+
+
+def _full_history_returns(
+    universe: list[str], *, explicit: bool, start: dt.date | None, test_end: dt.date | None
+) -> pd.DataFrame:
+    """Daily simple returns of the assets of ``universe`` priced on every day of the
+    window; an explicit universe must have no gaps, an implicit one drops the gapped."""
+    from marketdata.selectors import price_panel_get
+
     prices = price_panel_get(symbols=universe, start=start, end=test_end, how="outer", error_field="assets")
     gaps = [s for s in universe if prices[s].isna().any()]
     if gaps and explicit:
@@ -164,17 +194,28 @@ def training_panel_get(
     universe = [s for s in universe if s not in gaps]
     if len(universe) < 2:
         raise Unprocessable("fewer than two assets have a full history over the window", field="assets")
-    returns = (prices[universe] / prices[universe].shift(1) - 1.0).iloc[1:]
-    days = len(returns)
+    return (prices[universe] / prices[universe].shift(1) - 1.0).iloc[1:]
+
+
+def _window_days(
+    index: pd.DatetimeIndex, *, end: dt.date | None, validation_end: dt.date | None, require_test: bool
+) -> tuple[int, int]:
+    """Days of returns in the training and the validation window (the rest: test)."""
+    days = len(index)
     if end is None:
-        train_days = int(days * DEFAULT_SPLIT[0])
-        validation_days = int(days * DEFAULT_SPLIT[1])
-    else:
-        train_days = int((returns.index <= pd.Timestamp(end)).sum())
-        if validation_end is None:
-            validation_days = (days - train_days + 1) // 2 if require_test else days - train_days
-        else:
-            validation_days = int((returns.index <= pd.Timestamp(validation_end)).sum()) - train_days
+        return int(days * DEFAULT_SPLIT[0]), int(days * DEFAULT_SPLIT[1])
+    train_days = int((index <= pd.Timestamp(end)).sum())
+    if validation_end is None:
+        return train_days, ((days - train_days + 1) // 2 if require_test else days - train_days)
+    return train_days, int((index <= pd.Timestamp(validation_end)).sum()) - train_days
+
+
+def _window_lengths_check(
+    train_days: int, validation_days: int, test_days: int, *, env_config: EnvConfig,
+    validation_end: dt.date | None, test_end: dt.date | None, require_test: bool,
+) -> None:
+    """Each window is long enough: training for one episode, the others a quarter
+    (422 naming the date to move)."""
     c = env_config
     need = max(c.window, c.vol_window) + c.episode_length * c.decision_interval + 2
     if train_days < need:
@@ -187,15 +228,11 @@ def training_panel_get(
             f"the validation window has {validation_days} days; at least {MIN_WINDOW_DAYS} are needed",
             field="validation_end" if validation_end else "end",
         )
-    test_days = days - train_days - validation_days
     if require_test and test_days < MIN_WINDOW_DAYS:
         raise Unprocessable(
             f"the test window has {test_days} days; at least {MIN_WINDOW_DAYS} are needed",
             field="test_end" if test_end else "end",
         )
-    classes = dict(Asset.objects.filter(symbol__in=universe).values_list("symbol", "asset_class"))
-    regimes = _regime_panel(returns.index) if use_regimes else None
-    return TrainingPanel(returns, train_days, validation_days, [classes.get(s, "equity") for s in universe], regimes)
 
 
 def agent_engine_build(
@@ -335,33 +372,85 @@ def agent_train(
     if episodes is not None and episodes < 1:
         raise ValidationFailed("episodes must be a positive number", field="episodes")
     env_config = env_config or DEFAULT_ENV
-    panel = training_panel_get(
-        symbols=symbols, start=start, end=end, validation_end=validation_end, test_end=test_end,
-        env_config=env_config,
+    data = _TrainingData.of(
+        training_panel_get(
+            symbols=symbols, start=start, end=end, validation_end=validation_end, test_end=test_end,
+            env_config=env_config,
+        )
     )
-    split = panel.split
-    universe = list(panel.returns.columns)
-    returns = panel.returns.to_numpy()
-    # what selection and the gate may read: the rows up to the validation window's end
-    seen = returns[: split.validation_end]
-    seen_regimes = None if panel.regimes is None else panel.regimes[: split.validation_end]
-    train_returns = returns[: split.train_end]
-    train_regimes = None if panel.regimes is None else panel.regimes[: split.train_end]
     episodes = episodes or DEFAULT_EPISODES[algorithm]
-    torch.manual_seed(seed)
-    probe = VecPortfolioEnv(train_returns, env_config, regimes=train_regimes)
-    agent, num_envs = agent_engine_build(
-        algorithm=algorithm, n_assets=len(universe), obs_dim=probe.obs_dim, env_config=env_config,
-        episodes=episodes, seed=seed, asset_classes=panel.asset_classes, overrides=hyperparameters,
+    agent, num_envs = _engine_prepare(
+        algorithm, data, env_config, episodes=episodes, seed=seed, hyperparameters=hyperparameters
     )
-    agent.meta = {"symbols": universe, "asset_classes": panel.asset_classes}
+    model = _model_register(algorithm, agent, data.panel, env_config, episodes=episodes, seed=seed)
+    trained = _agent_fit(model, agent, data, env_config, num_envs=num_envs, seed=seed, progress=progress)
+    model, decision = _model_complete(model, trained, data, env_config, seed=seed)
+    if progress:
+        progress(1.0, {"promoted": decision.promote})
+    return model
+
+
+@dataclass(frozen=True)
+class _TrainingData:
+    """A training panel's returns as arrays, cut to what each step may read."""
+
+    panel: TrainingPanel
+    universe: list[str]
+    returns: np.ndarray
+    """Every window's returns: only the test report reads past the validation window."""
+    seen: np.ndarray
+    """What selection and the gate may read: the rows up to the validation window's end."""
+    seen_regimes: np.ndarray | None
+    train_returns: np.ndarray
+    train_regimes: np.ndarray | None
+
+    @classmethod
+    def of(cls, panel: TrainingPanel) -> _TrainingData:
+        split, returns, regimes = panel.split, panel.returns.to_numpy(), panel.regimes
+        return cls(
+            panel, list(panel.returns.columns), returns,
+            returns[: split.validation_end], None if regimes is None else regimes[: split.validation_end],
+            returns[: split.train_end], None if regimes is None else regimes[: split.train_end],
+        )
+
+
+@dataclass(frozen=True)
+class _Trained:
+    """The kept snapshot of a training run, its wall time and its two window reports."""
+
+    selection: Selection
+    seconds: float
+    validation: dict
+    test: dict
+
+
+def _engine_prepare(
+    algorithm: str, data: _TrainingData, env_config: EnvConfig, *, episodes: int, seed: int,
+    hyperparameters: dict | None,
+) -> tuple[Agent, int]:
+    """The seeded, untrained engine agent for the panel's universe, and its envs."""
+    torch.manual_seed(seed)
+    probe = VecPortfolioEnv(data.train_returns, env_config, regimes=data.train_regimes)
+    agent, num_envs = agent_engine_build(
+        algorithm=algorithm, n_assets=len(data.universe), obs_dim=probe.obs_dim, env_config=env_config,
+        episodes=episodes, seed=seed, asset_classes=data.panel.asset_classes, overrides=hyperparameters,
+    )
+    agent.meta = {"symbols": data.universe, "asset_classes": data.panel.asset_classes}
+    return agent, num_envs
+
+
+def _model_register(
+    algorithm: str, agent: Agent, panel: TrainingPanel, env_config: EnvConfig, *, episodes: int, seed: int
+) -> AgentModel:
+    """The registry's row of a model about to train: its next version, universe,
+    hyperparameters and windows (status candidate, progress 0)."""
     (train_first, train_last), (val_first, val_last) = panel.window_dates("train"), panel.window_dates("validation")
     test_first, test_last = panel.window_dates("test")
     with transaction.atomic():
-        model = AgentModel.objects.create(
+        return AgentModel.objects.create(
             algorithm=algorithm,
             version=_version_next(algorithm),
-            universe=universe,
+            universe=list(panel.returns.columns),
             asset_classes=panel.asset_classes,
             hyperparameters={
                 **asdict(agent.config),
@@ -374,75 +463,107 @@ def agent_train(
             validation_start=val_first, validation_end=val_last,
             test_start=test_first, test_end=test_last,
         )
+
+
+def _training_progress(model: AgentModel, progress: Progress | None) -> Progress:
+    """Training's progress callback: 90 % of the bar is training, evaluation takes the
+    rest; the model's stored ``progress`` moves in steps of at least 5 %."""
     last_saved = [0.0]
 
     def on_progress(frac: float, stats: dict) -> None:
-        # 90 % of the bar is training; evaluation takes the rest
         if frac - last_saved[0] >= 0.05 or frac >= 1.0:
             last_saved[0] = frac
             AgentModel.objects.filter(pk=model.pk).update(progress=round(0.9 * frac, 4))
         if progress:
             progress(0.9 * frac, stats)
 
+    return on_progress
+
+
+def _agent_fit(
+    model: AgentModel, agent: Agent, data: _TrainingData, env_config: EnvConfig, *, num_envs: int, seed: int,
+    progress: Progress | None,
+) -> _Trained:
+    """Train ``agent``, keep its best snapshot on validation, report it on validation
+    (progress 0.95) and on test (0.98)."""
     started = time.perf_counter()
-    env = VecPortfolioEnv(train_returns, env_config, num_envs=num_envs, seed=seed, regimes=train_regimes)
+    env = VecPortfolioEnv(data.train_returns, env_config, num_envs=num_envs, seed=seed, regimes=data.train_regimes)
     options = {}
     if isinstance(agent, PPOAgent):
         options["checkpoint_dir"] = Path(settings.MEDIA_ROOT) / "agents" / "checkpoints" / f"ppo_v{model.version}"
+    split = data.panel.split
     selection = train_selected(
-        agent, env, progress=on_progress, **options,
-        score=lambda a: validation_sharpe(seen, _policy(a), env_config, split, regimes=seen_regimes),
+        agent, env, progress=_training_progress(model, progress), **options,
+        score=lambda a: validation_sharpe(data.seen, _policy(a), env_config, split, regimes=data.seen_regimes),
     )
-    agent, history = selection.agent, selection.history
-    training_seconds = time.perf_counter() - started
-
-    validation = _window_report(seen, panel, "validation", agent, env_config)
+    seconds = time.perf_counter() - started
+    kept = selection.agent
+    validation = _window_report(data.seen, data.panel, "validation", kept, env_config)
     if progress:
         progress(0.95, {"sharpe_ratio": validation["agent"]["sharpe_ratio"]})
-    test = _window_report(returns, panel, "test", agent, env_config)
+    test = _window_report(data.returns, data.panel, "test", kept, env_config)
     if progress:
         progress(0.98, {"sharpe_ratio": test["agent"]["sharpe_ratio"]})
+    return _Trained(selection, seconds, validation, test)
+
+
+def _model_complete(
+    model: AgentModel, trained: _Trained, data: _TrainingData, env_config: EnvConfig, *, seed: int
+) -> tuple[AgentModel, PromotionDecision]:
+    """Store the kept agent's artifact, evaluation and history sample on ``model`` and
+    promote it (retiring the incumbent) if the gate passes it on validation."""
+    agent = trained.selection.agent
     buffer = io.BytesIO()
     agent.save(buffer)
     with transaction.atomic():
         model = AgentModel.objects.select_for_update().get(pk=model.pk)
         incumbent = (
             AgentModel.objects.select_for_update()
-            .filter(algorithm=algorithm, status=AgentStatus.ACTIVE)
+            .filter(algorithm=model.algorithm, status=AgentStatus.ACTIVE)
             .exclude(pk=model.pk)
             .first()
         )
         # the gate reads the validation window only (``test`` is not an input)
         decision = promotion_decision(
-            validation["agent"], validation["baselines"], _incumbent_metrics(incumbent, panel, universe)
+            trained.validation["agent"], trained.validation["baselines"],
+            _incumbent_metrics(incumbent, data.panel, data.universe),
         )
-        model.artifact.save(f"{algorithm}_v{model.version}.pt", ContentFile(buffer.getvalue()), save=False)
-        model.evaluation = _clean(
-            {
-                "validation": validation,
-                "test": test,
-                "selection": selection.to_dict(),
-                # last training statistics (PPO: approx_kl, clip_fraction...; primal-dual:
-                # violation rate and mean residual per constraint, ρ, λ; DQN: ε, loss)
-                "training": {k: float(v) for k, v in (history[-1] if history else {}).items()},
-            }
-        )
-        model.sharpe_ratio = _clean(validation["agent"]["sharpe_ratio"])
-        model.test_sharpe_ratio = _clean(test["agent"]["sharpe_ratio"])
+        model.artifact.save(f"{model.algorithm}_v{model.version}.pt", ContentFile(buffer.getvalue()), save=False)
+        model.evaluation = _evaluation_record(trained)
+        model.sharpe_ratio = _clean(trained.validation["agent"]["sharpe_ratio"])
+        model.test_sharpe_ratio = _clean(trained.test["agent"]["sharpe_ratio"])
         model.promotion_reason = decision.reason
-        model.training_seconds = training_seconds
+        model.training_seconds = trained.seconds
         model.progress = 1.0
         now = timezone.now()
         if decision.promote:
             if incumbent is not None:
-                incumbent.status, incumbent.retired_at = AgentStatus.RETIRED, now
-                incumbent.save(update_fields=["status", "retired_at"])
+                _retire(incumbent, now)
             model.status, model.activated_at = AgentStatus.ACTIVE, now
         model.save()
-        _history_sample(model, agent, train_returns, env_config, seed, train_regimes)
-    if progress:
-        progress(1.0, {"promoted": decision.promote})
-    return model
+        _history_sample(model, agent, data.train_returns, env_config, seed, data.train_regimes)
+    return model, decision
+
+
+def _evaluation_record(trained: _Trained) -> dict:
+    """The stored evaluation: both windows' reports, the selection and the last
+    training statistics (PPO: approx_kl, clip_fraction...; primal-dual: violation rate
+    and mean residual per constraint, ρ, λ; DQN: ε, loss), JSON-safe."""
+    history = trained.selection.history
+    return _clean(
+        {
+            "validation": trained.validation,
+            "test": trained.test,
+            "selection": trained.selection.to_dict(),
+            "training": {k: float(v) for k, v in (history[-1] if history else {}).items()},
+        }
+    )
+
+
+def _retire(agent: AgentModel, now: dt.datetime) -> None:
+    """Take ``agent`` out of service as of ``now`` (saved; the caller holds its lock)."""
+    agent.status, agent.retired_at = AgentStatus.RETIRED, now
+    agent.save(update_fields=["status", "retired_at"])
 
 
 def agent_retire(*, agent: AgentModel) -> AgentModel:
@@ -450,8 +571,7 @@ def agent_retire(*, agent: AgentModel) -> AgentModel:
     with transaction.atomic():
         agent = AgentModel.objects.select_for_update().get(pk=agent.pk)
         if agent.status != AgentStatus.RETIRED:
-            agent.status, agent.retired_at = AgentStatus.RETIRED, timezone.now()
-            agent.save(update_fields=["status", "retired_at"])
+            _retire(agent, timezone.now())
     return agent
 
 
@@ -614,8 +734,7 @@ def agent_promote(*, agent: AgentModel | int) -> GateOutcome:
         else:
             now = timezone.now()
             if incumbent is not None:
-                incumbent.status, incumbent.retired_at = AgentStatus.RETIRED, now
-                incumbent.save(update_fields=["status", "retired_at"])
+                _retire(incumbent, now)
             model.status, model.activated_at, model.promotion_reason = AgentStatus.ACTIVE, now, decision.reason
             model.save(update_fields=["status", "activated_at", "promotion_reason"])
     if not decision.promote:
@@ -648,8 +767,7 @@ def agent_rollback(*, algorithm: str) -> GateOutcome:
         decision = promotion_decision(candidate or {}, baselines)
         if decision.promote:
             now = timezone.now()
-            active.status, active.retired_at = AgentStatus.RETIRED, now
-            active.save(update_fields=["status", "retired_at"])
+            _retire(active, now)
             previous.status, previous.activated_at, previous.retired_at = AgentStatus.ACTIVE, now, None
             previous.promotion_reason = f"rolled back to: {decision.reason}"
             previous.save(update_fields=["status", "activated_at", "retired_at", "promotion_reason"])

@@ -85,19 +85,15 @@ class LimitsForm(forms.ModelForm):
         )
 
     def clean(self):
-        from portfolios.policy import policy_limits
-        from portfolios.policy.limits import LimitsError
-        from portfolios.selectors import limit_overrides_of
+        from common.errors import Unprocessable
+        from portfolios.services import limits_validate
 
         data = super().clean()
         row = PortfolioLimits(**{k: v for k, v in data.items() if k in {f.name for f in PortfolioLimits._meta.fields}})
-        autonomy = AutonomySettings.objects.filter(portfolio=self.instance.portfolio_id).first()
         try:
-            policy_limits(tier=autonomy.risk_tolerance if autonomy else "balanced",
-                          horizon_years=autonomy.investment_horizon if autonomy else None,
-                          overrides=limit_overrides_of(row))
-        except LimitsError as exc:
-            field = exc.field.split(".")[0]
+            limits_validate(portfolio_id=self.instance.portfolio_id, overrides=row)
+        except Unprocessable as exc:
+            field = (exc.field or "").split(".")[0]
             raise forms.ValidationError({field if field in self.fields else "__all__": exc.message}) from exc
         return data
 

@@ -207,38 +207,10 @@ def portfolio_states_get(
     """States of many portfolios with a constant number of queries (for cycles and snapshots)."""
     ids = list(portfolio_ids)
     base = {pid: (cash, version) for pid, cash, version in Portfolio.objects.filter(pk__in=ids).values_list("pk", "cash", "ledger_version")}
-    holdings: dict[int, dict[str, Decimal]] = defaultdict(dict)
-    classes: dict[str, str] = {}
-    rows = Position.objects.filter(portfolio_id__in=ids, quantity__gt=0).values_list(
-        "portfolio_id", "asset__symbol", "asset__asset_class", "quantity"
-    )
-    for pid, symbol, asset_class, qty in rows:
-        holdings[pid][symbol] = qty
-        classes[symbol] = asset_class
+    holdings, classes = _holdings_by_portfolio(ids)
     closes = latest_closes(symbols=sorted(classes), as_of=as_of)
     accrued = accrued_dividends_get(portfolio_ids=ids, as_of=as_of)
-    lots: dict[int, list[Lot]] = defaultdict(list)
-    buys: dict[int, list[tuple[str, date]]] = defaultdict(list)
-    losses: dict[int, list[tuple[str, date]]] = defaultdict(list)
-    if with_lots:
-        lot_rows = TaxLot.objects.filter(portfolio_id__in=ids, quantity_open__gt=0).values_list(
-            "pk", "portfolio_id", "asset__symbol", "quantity_open", "cost_basis_open", "acquired_on"
-        )
-        for pk, pid, symbol, qty, basis, acquired in lot_rows:
-            lots[pid].append(Lot(pk, symbol, qty, basis / qty, acquired))
-        since = as_of - timedelta(days=RECENT_DAYS)
-        for pid, symbol, on in Trade.objects.filter(
-            portfolio_id__in=ids, side=Trade.Side.BUY, trade_date__gte=since, trade_date__lte=as_of
-        ).values_list("portfolio_id", "asset__symbol", "trade_date"):
-            buys[pid].append((symbol, on))
-        for pid, symbol, on in (
-            LotClosing.objects.filter(
-                lot__portfolio_id__in=ids, realized_gain__lt=0, closed_on__gte=since, closed_on__lte=as_of
-            )
-            .values_list("lot__portfolio_id", "lot__asset__symbol", "closed_on")
-            .distinct()
-        ):
-            losses[pid].append((symbol, on))
+    history = _tax_history_get(ids, as_of) if with_lots else _TaxHistory()
     states = {}
     for pid, (cash, version) in base.items():
         quantities = holdings.get(pid, {})
@@ -258,13 +230,60 @@ def portfolio_states_get(
             weights=weights,
             asset_classes={s: classes[s] for s in quantities},
             ledger_version=version,
-            lots=tuple(lots.get(pid, ())),
-            recent_buys=tuple(buys.get(pid, ())),
-            recent_loss_sales=tuple(losses.get(pid, ())),
+            lots=tuple(history.lots.get(pid, ())),
+            recent_buys=tuple(history.buys.get(pid, ())),
+            recent_loss_sales=tuple(history.loss_sales.get(pid, ())),
             missing_prices=missing,
             accrued_dividends=owed,
         )
     return states
+
+
+def _holdings_by_portfolio(ids: Sequence[int]) -> tuple[dict[int, dict[str, Decimal]], dict[str, str]]:
+    """Held quantities per portfolio and symbol, and the asset class of every held symbol."""
+    holdings: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    classes: dict[str, str] = {}
+    rows = Position.objects.filter(portfolio_id__in=ids, quantity__gt=0).values_list(
+        "portfolio_id", "asset__symbol", "asset__asset_class", "quantity"
+    )
+    for pid, symbol, asset_class, qty in rows:
+        holdings[pid][symbol] = qty
+        classes[symbol] = asset_class
+    return holdings, classes
+
+
+@dataclass(frozen=True)
+class _TaxHistory:
+    """Per portfolio: open lots, and the buys and loss sales of the last ``RECENT_DAYS`` (wash-sale rule)."""
+
+    lots: Mapping[int, list[Lot]] = field(default_factory=dict)
+    buys: Mapping[int, list[tuple[str, date]]] = field(default_factory=dict)
+    loss_sales: Mapping[int, list[tuple[str, date]]] = field(default_factory=dict)
+
+
+def _tax_history_get(ids: Sequence[int], as_of: date) -> _TaxHistory:
+    lots: dict[int, list[Lot]] = defaultdict(list)
+    buys: dict[int, list[tuple[str, date]]] = defaultdict(list)
+    losses: dict[int, list[tuple[str, date]]] = defaultdict(list)
+    lot_rows = TaxLot.objects.filter(portfolio_id__in=ids, quantity_open__gt=0).values_list(
+        "pk", "portfolio_id", "asset__symbol", "quantity_open", "cost_basis_open", "acquired_on"
+    )
+    for pk, pid, symbol, qty, basis, acquired in lot_rows:
+        lots[pid].append(Lot(pk, symbol, qty, basis / qty, acquired))
+    since = as_of - timedelta(days=RECENT_DAYS)
+    for pid, symbol, on in Trade.objects.filter(
+        portfolio_id__in=ids, side=Trade.Side.BUY, trade_date__gte=since, trade_date__lte=as_of
+    ).values_list("portfolio_id", "asset__symbol", "trade_date"):
+        buys[pid].append((symbol, on))
+    for pid, symbol, on in (
+        LotClosing.objects.filter(
+            lot__portfolio_id__in=ids, realized_gain__lt=0, closed_on__gte=since, closed_on__lte=as_of
+        )
+        .values_list("lot__portfolio_id", "lot__asset__symbol", "closed_on")
+        .distinct()
+    ):
+        losses[pid].append((symbol, on))
+    return _TaxHistory(lots=lots, buys=buys, loss_sales=losses)
 
 
 def portfolio_state_get(*, portfolio: Portfolio, as_of: date) -> PortfolioState:

@@ -155,54 +155,13 @@ def _totals(lines: Sequence[RealizedLine]) -> TermTotals:
 def tax_report_get(*, portfolio: Portfolio, year: int) -> TaxReport:
     """The tax report of ``portfolio`` for calendar ``year`` (see the module docstring)."""
     first, last = date(year, 1, 1), date(year, 12, 31)
-    rows = (
-        LotClosing.objects.filter(lot__portfolio=portfolio, closed_on__gte=first, closed_on__lte=last)
-        .order_by("closed_on", "id")
-        .values_list(
-            "pk", "trade_id", "lot_id", "lot__asset__symbol", "quantity", "lot__acquired_on", "lot__holding_from",
-            "closed_on", "holding_period", "proceeds", "cost_basis", "wash_disallowed", "realized_gain", "trade__tags",
-        )
-    )
-    realized = [
-        RealizedLine(
-            closing_id=pk, trade_id=trade_id, lot_id=lot_id, symbol=symbol, quantity=qty, acquired_on=acquired,
-            holding_from=holding_from or acquired, sold_on=sold, term=term, proceeds=proceeds, cost_basis=basis,
-            adjustment_code="W" if disallowed else "", wash_sale_disallowed=disallowed, gain=gain + disallowed,
-            harvested=HARVEST_TAG in (tags or []),
-        )
-        for pk, trade_id, lot_id, symbol, qty, acquired, holding_from, sold, term, proceeds, basis, disallowed, gain, tags
-        in rows
-    ]
+    realized = _realized_lines(portfolio, first, last)
     short = [x for x in realized if x.term == LotClosing.HoldingPeriod.SHORT]
     long_ = [x for x in realized if x.term == LotClosing.HoldingPeriod.LONG]
     harvested = [x for x in realized if x.harvested and x.gain < 0]
-    wash = [
-        WashSaleLine(closing, symbol, sold, qty, disallowed, lot, acquired, days)
-        for closing, symbol, sold, qty, disallowed, lot, acquired, days in WashSale.objects.filter(
-            closing__lot__portfolio=portfolio, closing__closed_on__gte=first, closing__closed_on__lte=last
-        ).order_by("closing__closed_on", "id").values_list(
-            "closing_id", "closing__lot__asset__symbol", "closing__closed_on", "quantity", "disallowed_loss",
-            "replacement_lot_id", "replacement_lot__acquired_on", "holding_days",
-        )
-    ]
-    movements = list(
-        CashMovement.objects.filter(portfolio=portfolio, at__gte=_start_of(first), at__lt=_start_of(last + timedelta(days=1)))
-        .exclude(kind__in=CashMovement.EXTERNAL)
-        .order_by("at", "id")
-        .values_list("pk", "kind", "amount", "at")
-    )
-    applications = {
-        movement_id: (symbol, ex, shares, per_share, qualified)
-        for movement_id, symbol, ex, shares, per_share, qualified in CorporateActionApplication.objects.filter(
-            portfolio=portfolio, cash_movement_id__in=[m[0] for m in movements if m[1] == CashMovement.Kind.DIVIDEND]
-        ).values_list("cash_movement_id", "asset__symbol", "ex_date", "shares", "action__ratio", "qualified_amount")
-    }
-    dividends = []
-    for pk, kind, amount, at in movements:
-        if kind != CashMovement.Kind.DIVIDEND:
-            continue
-        symbol, ex, shares, per_share, qualified = applications.get(pk, (None, None, None, None, ZERO))
-        dividends.append(DividendLine(symbol, ex, at.date(), shares, per_share, amount, qualified, pk))
+    wash = _wash_sale_lines(portfolio, first, last)
+    movements = _income_movements(portfolio, first, last)
+    dividends = _dividend_lines(portfolio, movements)
     total_div = sum((d.amount for d in dividends), ZERO)
     qualified_div = sum((d.qualified for d in dividends), ZERO)
     commissions = Trade.objects.filter(portfolio=portfolio, trade_date__gte=first, trade_date__lte=last).values_list(
@@ -225,6 +184,68 @@ def tax_report_get(*, portfolio: Portfolio, year: int) -> TaxReport:
         fees=-sum((m[2] for m in movements if m[1] == CashMovement.Kind.FEE), ZERO),
         commissions=sum(commissions, ZERO),
     )
+
+
+def _realized_lines(portfolio: Portfolio, first: date, last: date) -> list[RealizedLine]:
+    """The lot closings of the days ``first`` to ``last`` as Form 8949 lines, in date order."""
+    rows = (
+        LotClosing.objects.filter(lot__portfolio=portfolio, closed_on__gte=first, closed_on__lte=last)
+        .order_by("closed_on", "id")
+        .values_list(
+            "pk", "trade_id", "lot_id", "lot__asset__symbol", "quantity", "lot__acquired_on", "lot__holding_from",
+            "closed_on", "holding_period", "proceeds", "cost_basis", "wash_disallowed", "realized_gain", "trade__tags",
+        )
+    )
+    return [
+        RealizedLine(
+            closing_id=pk, trade_id=trade_id, lot_id=lot_id, symbol=symbol, quantity=qty, acquired_on=acquired,
+            holding_from=holding_from or acquired, sold_on=sold, term=term, proceeds=proceeds, cost_basis=basis,
+            adjustment_code="W" if disallowed else "", wash_sale_disallowed=disallowed, gain=gain + disallowed,
+            harvested=HARVEST_TAG in (tags or []),
+        )
+        for pk, trade_id, lot_id, symbol, qty, acquired, holding_from, sold, term, proceeds, basis, disallowed, gain, tags
+        in rows
+    ]
+
+
+def _wash_sale_lines(portfolio: Portfolio, first: date, last: date) -> list[WashSaleLine]:
+    """The wash sales of the loss sales of the days ``first`` to ``last``, in date order."""
+    return [
+        WashSaleLine(closing, symbol, sold, qty, disallowed, lot, acquired, days)
+        for closing, symbol, sold, qty, disallowed, lot, acquired, days in WashSale.objects.filter(
+            closing__lot__portfolio=portfolio, closing__closed_on__gte=first, closing__closed_on__lte=last
+        ).order_by("closing__closed_on", "id").values_list(
+            "closing_id", "closing__lot__asset__symbol", "closing__closed_on", "quantity", "disallowed_loss",
+            "replacement_lot_id", "replacement_lot__acquired_on", "holding_days",
+        )
+    ]
+
+
+def _income_movements(portfolio: Portfolio, first: date, last: date) -> list[tuple]:
+    """(pk, kind, amount, at) of the days' cash movements other than deposits and withdrawals."""
+    return list(
+        CashMovement.objects.filter(portfolio=portfolio, at__gte=_start_of(first), at__lt=_start_of(last + timedelta(days=1)))
+        .exclude(kind__in=CashMovement.EXTERNAL)
+        .order_by("at", "id")
+        .values_list("pk", "kind", "amount", "at")
+    )
+
+
+def _dividend_lines(portfolio: Portfolio, movements: Sequence[tuple]) -> list[DividendLine]:
+    """The dividend ``movements`` with the corporate action each one paid (when one did)."""
+    applications = {
+        movement_id: (symbol, ex, shares, per_share, qualified)
+        for movement_id, symbol, ex, shares, per_share, qualified in CorporateActionApplication.objects.filter(
+            portfolio=portfolio, cash_movement_id__in=[m[0] for m in movements if m[1] == CashMovement.Kind.DIVIDEND]
+        ).values_list("cash_movement_id", "asset__symbol", "ex_date", "shares", "action__ratio", "qualified_amount")
+    }
+    dividends = []
+    for pk, kind, amount, at in movements:
+        if kind != CashMovement.Kind.DIVIDEND:
+            continue
+        symbol, ex, shares, per_share, qualified = applications.get(pk, (None, None, None, None, ZERO))
+        dividends.append(DividendLine(symbol, ex, at.date(), shares, per_share, amount, qualified, pk))
+    return dividends
 
 
 # --- the account statement ------------------------------------------------------------------
@@ -332,36 +353,107 @@ def _accrued(rows: Iterable[tuple], as_of: date) -> Decimal:
 def statement_get(*, portfolio: Portfolio, start: date, end: date) -> Statement:
     """The account statement of ``portfolio`` for the days ``start`` to ``end`` (see the module)."""
     begin, stop = _start_of(start), _start_of(end + timedelta(days=1))
-    trades = Trade.objects.filter(portfolio=portfolio)
-    # Before the period: aggregates (rounded to the columns' scale: SQLite sums decimals as floats).
-    shares_before: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for symbol, side, total in trades.filter(trade_date__lt=start).values("asset__symbol", "side").annotate(
+    before = _ledger_before(portfolio, start, begin)
+    trades = _trade_activity(portfolio, start, end)
+    cash = _cash_activity(portfolio, begin, stop)
+    actions = _action_activity(portfolio, start, end)
+    activity = [*trades.lines, *cash, *actions.lines]
+    activity.sort(key=lambda x: (x.date, x.at or _start_of(x.date), x.ref))
+
+    opening_shares = {
+        s: before.shares.get(s, ZERO) + actions.split_before.get(s, ZERO)
+        for s in set(before.shares) | set(actions.split_before)
+    }
+    reconciliation = _shares_reconciled(opening_shares, trades.bought, trades.sold, actions.split_during)
+    opening_cash = before.cash
+    flows = sum((x.amount for x in activity), ZERO)
+    closing_cash = opening_cash + flows
+    opening = _balance(start - timedelta(days=1), opening_shares, opening_cash,
+                       _accrued(actions.dividend_rows, start - timedelta(days=1)))
+    closing = _balance(end, {r.symbol: r.closing for r in reconciliation}, closing_cash,
+                       _accrued(actions.dividend_rows, end))
+    return Statement(
+        portfolio_id=portfolio.pk, start=start, end=end, opening=opening, closing=closing, activity=activity,
+        totals=_statement_totals(activity, flows, opening, closing), shares=reconciliation,
+        reconciled=closing_cash == opening_cash + flows
+        and all(r.closing == r.opening + r.bought - r.sold + r.split for r in reconciliation),
+    )
+
+
+@dataclass(frozen=True)
+class _LedgerBefore:
+    """The ledger's state before the period, from aggregates."""
+
+    shares: dict[str, Decimal]
+    """Shares bought less sold per symbol (corporate actions not included)."""
+    cash: Decimal
+    """Every cash movement and trade cash flow before the period."""
+
+
+def _ledger_before(portfolio: Portfolio, start: date, begin: datetime) -> _LedgerBefore:
+    # Aggregates, rounded to the columns' scale: SQLite sums decimals as floats.
+    trades = Trade.objects.filter(portfolio=portfolio, trade_date__lt=start)
+    shares: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for symbol, side, total in trades.values("asset__symbol", "side").annotate(
         total=Sum("quantity")
     ).values_list("asset__symbol", "side", "total"):
         total = Decimal(total).quantize(SHARES)
-        shares_before[symbol] += total if side == Trade.Side.BUY else -total
-    cash_before = Decimal(trades.filter(trade_date__lt=start).aggregate(s=Sum("cash_flow"))["s"] or 0).quantize(CENTS4)
-    movements_before = Decimal(
+        shares[symbol] += total if side == Trade.Side.BUY else -total
+    trade_cash = Decimal(trades.aggregate(s=Sum("cash_flow"))["s"] or 0).quantize(CENTS4)
+    movements = Decimal(
         CashMovement.objects.filter(portfolio=portfolio, at__lt=begin).aggregate(s=Sum("amount"))["s"] or 0
     ).quantize(CENTS4)
-    activity: list[ActivityLine] = []
+    return _LedgerBefore(shares=shares, cash=movements + trade_cash)
+
+
+@dataclass(frozen=True)
+class _TradeActivity:
+    lines: list[ActivityLine]
+    bought: dict[str, Decimal]
+    sold: dict[str, Decimal]
+
+
+def _trade_activity(portfolio: Portfolio, start: date, end: date) -> _TradeActivity:
+    """The period's trades as activity lines, and the shares bought and sold per symbol."""
+    lines: list[ActivityLine] = []
     bought: dict[str, Decimal] = defaultdict(lambda: ZERO)
     sold: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for pk, day, at, symbol, side, qty, price, commission, cash_flow, gain, reason in trades.filter(
-        trade_date__gte=start, trade_date__lte=end
+    for pk, day, at, symbol, side, qty, price, commission, cash_flow, gain, reason in Trade.objects.filter(
+        portfolio=portfolio, trade_date__gte=start, trade_date__lte=end
     ).order_by("trade_date", "executed_at", "id").values_list(
         "pk", "trade_date", "executed_at", "asset__symbol", "side", "quantity", "price", "commission", "cash_flow",
         "realized_gain", "reason",
     ):
         (bought if side == Trade.Side.BUY else sold)[symbol] += qty
-        activity.append(ActivityLine(day, at, side, f"trade-{pk}", symbol, qty, price, cash_flow, commission, gain, reason))
-    for pk, kind, amount, at, note in CashMovement.objects.filter(portfolio=portfolio, at__gte=begin, at__lt=stop).order_by(
-        "at", "id"
-    ).values_list("pk", "kind", "amount", "at", "note"):
-        activity.append(ActivityLine(at.date(), at, kind, f"cash-{pk}", amount=amount, description=note))
+        lines.append(ActivityLine(day, at, side, f"trade-{pk}", symbol, qty, price, cash_flow, commission, gain, reason))
+    return _TradeActivity(lines=lines, bought=bought, sold=sold)
+
+
+def _cash_activity(portfolio: Portfolio, begin: datetime, stop: datetime) -> list[ActivityLine]:
+    return [
+        ActivityLine(at.date(), at, kind, f"cash-{pk}", amount=amount, description=note)
+        for pk, kind, amount, at, note in CashMovement.objects.filter(
+            portfolio=portfolio, at__gte=begin, at__lt=stop
+        ).order_by("at", "id").values_list("pk", "kind", "amount", "at", "note")
+    ]
+
+
+@dataclass(frozen=True)
+class _ActionActivity:
+    lines: list[ActivityLine]
+    """The period's splits and dividend entitlements (no cash effect: dividends pay as movements)."""
+    split_before: dict[str, Decimal]
+    """Shares that applied splits added (or took) before the period, per symbol."""
+    split_during: dict[str, Decimal]
+    dividend_rows: list[tuple]
+    """(ex_date, pay_date, amount) of every cash dividend up to the period's end, for the receivables."""
+
+
+def _action_activity(portfolio: Portfolio, start: date, end: date) -> _ActionActivity:
     split_before: dict[str, Decimal] = defaultdict(lambda: ZERO)
     split_during: dict[str, Decimal] = defaultdict(lambda: ZERO)
     dividend_rows = []
+    lines: list[ActivityLine] = []
     for pk, kind, status, ex, pay, symbol, shares, delta, amount, note in CorporateActionApplication.objects.filter(
         portfolio=portfolio, ex_date__lte=end
     ).order_by("ex_date", "id").values_list(
@@ -377,47 +469,42 @@ def statement_get(*, portfolio: Portfolio, start: date, end: date) -> Statement:
         if applied:
             split_during[symbol] += delta
         line_kind = "split" if kind == "split" else "dividend_entitlement"
-        activity.append(ActivityLine(
+        lines.append(ActivityLine(
             ex, None, line_kind, f"action-{pk}", symbol, delta if kind == "split" else shares, None,
             ZERO, ZERO, None, note if status != "not_applicable" else f"not applied: {note}",
         ))
-    activity.sort(key=lambda x: (x.date, x.at or _start_of(x.date), x.ref))
+    return _ActionActivity(lines=lines, split_before=split_before, split_during=split_during,
+                           dividend_rows=dividend_rows)
 
-    opening_shares = {s: shares_before.get(s, ZERO) + split_before.get(s, ZERO) for s in set(shares_before) | set(split_before)}
-    symbols = sorted(set(opening_shares) | set(bought) | set(sold) | set(split_during))
-    reconciliation = [
+
+def _shares_reconciled(
+    opening: dict[str, Decimal], bought: dict[str, Decimal], sold: dict[str, Decimal], split: dict[str, Decimal]
+) -> list[ShareReconciliation]:
+    """Per symbol: opening shares + bought - sold + split shares = closing shares."""
+    return [
         ShareReconciliation(
-            s, opening_shares.get(s, ZERO), bought.get(s, ZERO), sold.get(s, ZERO), split_during.get(s, ZERO),
-            opening_shares.get(s, ZERO) + bought.get(s, ZERO) - sold.get(s, ZERO) + split_during.get(s, ZERO),
+            s, opening.get(s, ZERO), bought.get(s, ZERO), sold.get(s, ZERO), split.get(s, ZERO),
+            opening.get(s, ZERO) + bought.get(s, ZERO) - sold.get(s, ZERO) + split.get(s, ZERO),
         )
-        for s in symbols
+        for s in sorted(set(opening) | set(bought) | set(sold) | set(split))
     ]
-    opening_cash = movements_before + cash_before
-    flows = sum((x.amount for x in activity), ZERO)
-    closing_cash = opening_cash + flows
-    opening = _balance(start - timedelta(days=1), opening_shares, opening_cash,
-                       _accrued(dividend_rows, start - timedelta(days=1)))
-    closing = _balance(end, {r.symbol: r.closing for r in reconciliation}, closing_cash,
-                       _accrued(dividend_rows, end))
 
+
+def _statement_totals(
+    activity: Sequence[ActivityLine], flows: Decimal, opening: Balance, closing: Balance
+) -> StatementTotals:
     def by_kind(kind: str) -> Decimal:
         return sum((x.amount for x in activity if x.kind == kind), ZERO)
 
     deposits, withdrawals = by_kind("deposit"), -by_kind("withdrawal")
     dividends, interest, fees = by_kind("dividend"), by_kind("interest"), -by_kind("fee")
-    totals = StatementTotals(
+    return StatementTotals(
         deposits=deposits, withdrawals=withdrawals, dividends=dividends, interest=interest, fees=fees,
         commissions=sum((x.commission for x in activity), ZERO),
         bought=-by_kind("buy"), sold=by_kind("sell"),
         realized_gain=sum((x.realized_gain or ZERO for x in activity if x.kind == "sell"), ZERO),
         net_cash_flow=flows,
         market_change=closing.value - opening.value - deposits + withdrawals - dividends - interest + fees,
-    )
-    return Statement(
-        portfolio_id=portfolio.pk, start=start, end=end, opening=opening, closing=closing, activity=activity,
-        totals=totals, shares=reconciliation,
-        reconciled=closing_cash == opening_cash + flows
-        and all(r.closing == r.opening + r.bought - r.sold + r.split for r in reconciliation),
     )
 
 

@@ -44,13 +44,7 @@ MAX_FUNCTION_LINES = 60
 # a comment line between groups, so parallel splits merge without conflicts.
 LENGTH_EXEMPT: set[tuple[str, str]] = {
     # marketdata
-    ("marketdata/providers/synthetic.py", "simulate_market"),
-    ("marketdata/validation.py", "series_health"),
     # mlagents
-    ("mlagents/rl/ppo.py", "train"),
-    ("mlagents/rl/primal_dual.py", "_iteration"),
-    ("mlagents/services.py", "agent_train"),
-    ("mlagents/services.py", "training_panel_get"),
     # portfolios: optimization and policy
     ("portfolios/optimization/objectives.py", "budgeted"),
     ("portfolios/optimization/objectives.py", "multi_objective"),
@@ -58,26 +52,9 @@ LENGTH_EXEMPT: set[tuple[str, str]] = {
     ("portfolios/optimization/rebalancing.py", "_next_event"),
     ("portfolios/policy/limits.py", "policy_limits"),
     # portfolios: services and selectors
-    ("portfolios/selectors.py", "portfolio_states_get"),
-    ("portfolios/services/audit.py", "_statement_violations"),
-    ("portfolios/services/audit.py", "ledger_audit"),
-    ("portfolios/services/ledger.py", "snapshots_backfill"),
-    ("portfolios/services/optimization.py", "optimization_run"),
-    ("portfolios/services/portfolio_optimize.py", "portfolio_optimize"),
     # portfolios: tax and statements
-    ("portfolios/statements.py", "statement_get"),
-    ("portfolios/statements.py", "tax_report_get"),
-    ("portfolios/tax/aware.py", "tax_aware_targets"),
-    ("portfolios/tax/harvest.py", "harvest_candidates"),
     # rebalancer: autopilot
-    ("rebalancer/autopilot/explain.py", "decision_explanation"),
-    ("rebalancer/autopilot/selectors.py", "cycle_inputs_load"),
-    ("rebalancer/autopilot/strategies.py", "target_weights"),
     # rebalancer: backtests
-    ("rebalancer/backtests/engine/fast.py", "fixed_weight_backtest"),
-    ("rebalancer/backtests/engine/report.py", "backtest_report"),
-    ("rebalancer/backtests/evidence.py", "evidence_write"),
-    ("rebalancer/backtests/services.py", "report_serialize"),
     # risk
     ("risk/measures/attribution.py", "risk_attribution"),
     ("risk/measures/pretrade.py", "pre_trade_check"),

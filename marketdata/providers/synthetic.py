@@ -258,87 +258,167 @@ def _simulate_regimes(rng: np.random.Generator, n: int, transition: np.ndarray, 
     return states
 
 
-def simulate_market(config: SyntheticMarketConfig | None = None) -> SyntheticMarket:
-    """Simulate the market described by ``config`` (defaults: 26 assets, 2012-2023, seed 7)."""
-    config = config or SyntheticMarketConfig()
-    config.validate()
-    dates = pd.bdate_range(config.start, config.end, name="date")
-    n_days, universe = len(dates), config.universe
-    n_assets = len(universe)
-    classes = sorted({asset.asset_class for asset in universe})
-    class_index = np.array([classes.index(asset.asset_class) for asset in universe])
+@dataclass(frozen=True)
+class _RegimeArrays:
+    """The model's per-regime parameters as arrays indexed ``[regime, asset]`` (``REGIMES`` order)."""
 
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(6)]
-    rng_regime, rng_factor, rng_chi2, rng_idio, rng_ohlc, rng_volume = streams
+    sigma: np.ndarray
+    """Annualised volatility ``sigma_i(s)``."""
+    mu: np.ndarray
+    """Annual drift ``mu_i(s)``."""
+    w_market: np.ndarray
+    """Loading of the shock on the market factor, ``sqrt(m_s) * a_c``."""
+    w_class: np.ndarray
+    """Loading on the asset's class factor, ``sqrt(k_c * q_s)``."""
+    w_idio: np.ndarray
+    """Loading on the asset's own noise, what the factors leave of a unit variance."""
+    volume_multiplier: np.ndarray
+    """Per regime only (``[regime]``): multiplies traded volume."""
 
-    states = _simulate_regimes(
-        rng_regime, n_days, np.asarray(config.transition, dtype=float), REGIMES.index(config.initial_regime)
-    )
 
-    # per-regime arrays, indexed [regime, asset]
+@dataclass(frozen=True)
+class _DailyPaths:
+    """The simulated days × assets arrays (prices not rounded yet)."""
+
+    eps: np.ndarray
+    """The fat-tailed shocks ``eps_ti``."""
+    daily_sigma: np.ndarray
+    """Daily volatility of each day's regime, ``sigma_i(s_t) / sqrt(252)``."""
+    price0: np.ndarray
+    close: np.ndarray
+
+
+def _regime_arrays(config: SyntheticMarketConfig) -> _RegimeArrays:
+    universe = config.universe
     loading = np.array([config.class_params[a.asset_class].market_loading for a in universe])
     share = np.array([config.class_params[a.asset_class].class_share for a in universe])
     vol = np.array([a.vol for a in universe])
     beta = np.array([a.beta for a in universe])
     carry = np.array([a.carry for a in universe])
     params = [config.regime_params[r] for r in REGIMES]
-    sigma = np.array([vol * p.vol_multiplier for p in params])
-    mu = np.array([carry + beta * p.market_drift for p in params])
     w_market = np.array([np.sqrt(p.market_share) * loading for p in params])
     w_class = np.array([np.sqrt(share * p.class_multiplier) for p in params])
-    w_idio = np.sqrt(1.0 - w_market**2 - w_class**2)
+    return _RegimeArrays(
+        sigma=np.array([vol * p.vol_multiplier for p in params]),
+        mu=np.array([carry + beta * p.market_drift for p in params]),
+        w_market=w_market,
+        w_class=w_class,
+        w_idio=np.sqrt(1.0 - w_market**2 - w_class**2),
+        volume_multiplier=np.array([p.volume_multiplier for p in params]),
+    )
 
-    # shocks, drawn in date order (row-major), so a longer window keeps the prefix
+
+def _shocks(
+    config: SyntheticMarketConfig,
+    arrays: _RegimeArrays,
+    states: np.ndarray,
+    rng_factor: np.random.Generator,
+    rng_idio: np.random.Generator,
+    rng_chi2: np.random.Generator,
+) -> np.ndarray:
+    """The factor-structured Student-t shocks ``eps`` (days × assets), drawn in date order
+    (row-major), so a longer window keeps the prefix."""
+    n_days, n_assets = len(states), len(config.universe)
+    classes = sorted({asset.asset_class for asset in config.universe})
+    class_index = np.array([classes.index(asset.asset_class) for asset in config.universe])
     market_factor = rng_factor.standard_normal((n_days, 1 + len(classes)))
     idio = rng_idio.standard_normal((n_days, n_assets))
     chi2 = rng_chi2.chisquare(config.df, n_days)
     z = (
-        w_market[states] * market_factor[:, :1]
-        + w_class[states] * market_factor[:, 1:][:, class_index]
-        + w_idio[states] * idio
+        arrays.w_market[states] * market_factor[:, :1]
+        + arrays.w_class[states] * market_factor[:, 1:][:, class_index]
+        + arrays.w_idio[states] * idio
     )
     # the t scale is capped so that a single day stays within what real markets show
     # (the capped mixture still has kurtosis well above a normal's)
-    eps = z * np.minimum(np.sqrt((config.df - 2.0) / chi2), MAX_T_SCALE)[:, None]
-    daily_sigma = sigma[states] / np.sqrt(TRADING_DAYS)
-    log_returns = (mu[states] - 0.5 * sigma[states] ** 2) / TRADING_DAYS + daily_sigma * eps
-    log_returns[0] = 0.0  # the first day is the starting price
-    price0 = np.array([a.price0 for a in universe])
-    close = price0 * np.exp(np.cumsum(log_returns, axis=0))
+    return z * np.minimum(np.sqrt((config.df - 2.0) / chi2), MAX_T_SCALE)[:, None]
 
-    # intraday: open gaps from the previous close, high/low beyond open and close
-    ohlc_noise = rng_ohlc.standard_normal((n_days, n_assets, 3))
-    previous_close = np.vstack([price0, close[:-1]])
-    open_ = previous_close * np.exp(0.25 * daily_sigma * ohlc_noise[:, :, 0])
-    high = np.maximum(open_, close) * np.exp(0.5 * daily_sigma * np.abs(ohlc_noise[:, :, 1]))
-    low = np.minimum(open_, close) * np.exp(-0.5 * daily_sigma * np.abs(ohlc_noise[:, :, 2]))
-    volume_noise = rng_volume.standard_normal((n_days, n_assets))
-    volume_multiplier = np.array([p.volume_multiplier for p in params])[states]
-    volume0 = np.array([a.volume0 for a in universe], dtype=float)
-    volume = np.round(
-        volume0 * volume_multiplier[:, None] * np.exp(0.25 * volume_noise) * (1.0 + 0.5 * np.abs(eps))
+
+def _daily_paths(
+    config: SyntheticMarketConfig, arrays: _RegimeArrays, states: np.ndarray, eps: np.ndarray
+) -> _DailyPaths:
+    """Closes from the log returns of the module's model (the first day is the starting price)."""
+    daily_sigma = arrays.sigma[states] / np.sqrt(TRADING_DAYS)
+    log_returns = (arrays.mu[states] - 0.5 * arrays.sigma[states] ** 2) / TRADING_DAYS + daily_sigma * eps
+    log_returns[0] = 0.0  # the first day is the starting price
+    price0 = np.array([a.price0 for a in config.universe])
+    close = price0 * np.exp(np.cumsum(log_returns, axis=0))
+    return _DailyPaths(eps=eps, daily_sigma=daily_sigma, price0=price0, close=close)
+
+
+def _open_high_low(
+    paths: _DailyPaths, rng_ohlc: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intraday: the open gaps from the previous close, high and low lie beyond open and close."""
+    ohlc_noise = rng_ohlc.standard_normal((*paths.close.shape, 3))
+    previous_close = np.vstack([paths.price0, paths.close[:-1]])
+    open_ = previous_close * np.exp(0.25 * paths.daily_sigma * ohlc_noise[:, :, 0])
+    high = np.maximum(open_, paths.close) * np.exp(0.5 * paths.daily_sigma * np.abs(ohlc_noise[:, :, 1]))
+    low = np.minimum(open_, paths.close) * np.exp(-0.5 * paths.daily_sigma * np.abs(ohlc_noise[:, :, 2]))
+    return open_, high, low
+
+
+def _volume(
+    config: SyntheticMarketConfig,
+    arrays: _RegimeArrays,
+    states: np.ndarray,
+    paths: _DailyPaths,
+    rng_volume: np.random.Generator,
+) -> np.ndarray:
+    """Traded volume: higher in volatile regimes and on large-shock days."""
+    volume_noise = rng_volume.standard_normal(paths.close.shape)
+    volume_multiplier = arrays.volume_multiplier[states]
+    volume0 = np.array([a.volume0 for a in config.universe], dtype=float)
+    return np.round(
+        volume0 * volume_multiplier[:, None] * np.exp(0.25 * volume_noise) * (1.0 + 0.5 * np.abs(paths.eps))
     ).astype(np.int64)
 
-    # prices are stored with 6 decimals; round here so that what we hand out is what lands
-    close, open_, high, low = (np.round(x, 6) for x in (close, open_, high, low))
-    symbols = [asset.symbol for asset in universe]
-    prices = pd.DataFrame(close, index=dates, columns=pd.Index(symbols, name="symbol"))
+
+def _tidy_ohlcv(
+    dates: pd.DatetimeIndex, symbols: list[str], bars: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """The days × assets ``bars`` (open, high, low, close, volume) as the tidy frame, by date and symbol."""
+    n_days, n_assets = len(dates), len(symbols)
     ohlcv = pd.DataFrame(
         {
             "date": np.repeat(dates.values, n_assets),
             "symbol": np.tile(np.array(symbols, dtype=object), n_days),
-            "open": open_.ravel(),
-            "high": high.ravel(),
-            "low": low.ravel(),
-            "close": close.ravel(),
-            "adj_close": close.ravel(),
-            "volume": volume.ravel(),
+            "open": bars["open"].ravel(),
+            "high": bars["high"].ravel(),
+            "low": bars["low"].ravel(),
+            "close": bars["close"].ravel(),
+            "adj_close": bars["close"].ravel(),
+            "volume": bars["volume"].ravel(),
         },
         columns=list(TIDY_COLUMNS),
     )
-    ohlcv = ohlcv.sort_values(["date", "symbol"], kind="stable").reset_index(drop=True)
+    return ohlcv.sort_values(["date", "symbol"], kind="stable").reset_index(drop=True)
+
+
+def simulate_market(config: SyntheticMarketConfig | None = None) -> SyntheticMarket:
+    """Simulate the market described by ``config`` (defaults: 26 assets, 2012-2023, seed 7)."""
+    config = config or SyntheticMarketConfig()
+    config.validate()
+    dates = pd.bdate_range(config.start, config.end, name="date")
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(6)]
+    rng_regime, rng_factor, rng_chi2, rng_idio, rng_ohlc, rng_volume = streams
+
+    states = _simulate_regimes(
+        rng_regime, len(dates), np.asarray(config.transition, dtype=float), REGIMES.index(config.initial_regime)
+    )
+    arrays = _regime_arrays(config)
+    eps = _shocks(config, arrays, states, rng_factor, rng_idio, rng_chi2)
+    paths = _daily_paths(config, arrays, states, eps)
+    open_, high, low = _open_high_low(paths, rng_ohlc)
+    volume = _volume(config, arrays, states, paths, rng_volume)
+
+    # prices are stored with 6 decimals; round here so that what we hand out is what lands
+    close, open_, high, low = (np.round(x, 6) for x in (paths.close, open_, high, low))
+    symbols = [asset.symbol for asset in config.universe]
+    prices = pd.DataFrame(close, index=dates, columns=pd.Index(symbols, name="symbol"))
+    ohlcv = _tidy_ohlcv(dates, symbols, {"open": open_, "high": high, "low": low, "close": close, "volume": volume})
     regimes = pd.Series(np.array(REGIMES, dtype=object)[states], index=dates, name="regime")
-    return SyntheticMarket(prices=prices, ohlcv=ohlcv, regimes=regimes, assets=list(universe), config=config)
+    return SyntheticMarket(prices=prices, ohlcv=ohlcv, regimes=regimes, assets=list(config.universe), config=config)
 
 
 @lru_cache(maxsize=8)

@@ -27,7 +27,7 @@ so a residual of 0.1 means 10 % beyond the limit; ``g > 0`` is a violation.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import BinaryIO
 
@@ -207,6 +207,28 @@ def violation_summary(residuals: dict[str, torch.Tensor]) -> dict[str, float]:
     return out
 
 
+@dataclass
+class _Episodes:
+    """One iteration's batch of episodes, one entry per decision (``B`` rows each)."""
+
+    rewards: list[torch.Tensor] = field(default_factory=list)
+    dailies: list[torch.Tensor] = field(default_factory=list)
+    """Daily returns between decisions."""
+    weights: list[torch.Tensor] = field(default_factory=list)
+    """Executed allocations."""
+    turnovers: list[torch.Tensor] = field(default_factory=list)
+    lambdas: list[torch.Tensor] = field(default_factory=list)
+    """Critic-λ's multipliers of the (observation, allocation) pairs."""
+    y_obs: list[torch.Tensor] = field(default_factory=list)
+    """Critic-y's samples (empty without the execution model): observations..."""
+    y_act: list[torch.Tensor] = field(default_factory=list)
+    """...recommended allocations..."""
+    y_cur: list[torch.Tensor] = field(default_factory=list)
+    """...allocations held before the recommendation..."""
+    y_exec: list[torch.Tensor] = field(default_factory=list)
+    """...and whether the simulated investor executed it (1.0) or not (0.0)."""
+
+
 class PrimalDualAgent:
     algorithm = "primal_dual"
 
@@ -311,80 +333,22 @@ class PrimalDualAgent:
         return history
 
     def _iteration(self, env: VecPortfolioEnv, gen: torch.Generator) -> dict:
+        """One batch of episodes, then a primal step (actor), a dual step (critic-λ), a
+        critic-y fit on the simulated investor's choices and the penalty's adaptation."""
         c = self.config
         obs = env.reset()
-        L = int(env.episode_length[0])
-        B = env.num_envs
-        # market windows do not depend on actions: encode the whole episode at once
-        starts = env.t.unsqueeze(1) + env.config.decision_interval * torch.arange(L).unsqueeze(0)
-        wn = env.config.window * env.num_assets
-        win = env.market_window(starts.reshape(-1)).reshape(B * L, wn)
-        mean, std = self.obs_rms.mean[:wn].float(), torch.sqrt(self.obs_rms.var[:wn].float() + 1e-8)
-        win = torch.clamp((win - mean) / std, -10, 10).reshape(B * L, env.config.window, env.num_assets)
-        encoding = self.actor.encode(win).reshape(B, L, -1)
-        rewards, dailies, weights, turnovers, lambdas = [], [], [], [], []
-        y_obs, y_act, y_cur, y_exec = [], [], [], []
-        for step in range(L):
-            obs_n = self.normalize(obs)
-            a = torch.softmax(self.actor.logits(encoding[:, step], obs_n[:, wn:]), dim=-1)
-            current = env.weights
-            if c.use_execution_model:
-                q = self.critic_y(obs_n.detach(), a, current)
-                target = q.unsqueeze(1) * a + (1.0 - q.unsqueeze(1)) * current
-                with torch.no_grad():
-                    turnover_a = (a[:, :-1] - current[:, :-1]).abs().sum(dim=1)
-                    y_obs.append(obs_n.detach())
-                    y_act.append(a.detach())
-                    y_cur.append(current.detach())
-                    y_exec.append(self._investor_executes(turnover_a, gen))
-            else:
-                target = a
-            lambdas.append(self.critic_lambda(obs_n.detach(), a.detach()))
-            obs, reward, _, info = env.step(target)
-            rewards.append(reward)
-            dailies.append(info["daily_returns"])
-            weights.append(info["weights"])
-            turnovers.append(info["turnover"])
-        reward = torch.stack(rewards, dim=1)
-        g = constraint_residuals(
-            torch.cat(dailies, dim=1),
-            torch.stack(weights, dim=1),
-            torch.stack(turnovers, dim=1),
-            cvar_alpha=c.cvar_alpha,
-            cvar_limit=c.cvar_limit,
-            max_turnover=c.max_turnover,
-            max_weight=c.max_weight,
-        )
-        lam = torch.stack(lambdas, dim=1)  # (B, L, 3)
-        lam_by = {"cvar": lam[..., 0].mean(dim=1), "turnover": lam[..., 1], "concentration": lam[..., 2]}
-        if c.exempt_first_trade and L > 1:
-            g["turnover"], lam_by["turnover"] = g["turnover"][:, 1:], lam_by["turnover"][:, 1:]
-        objective = reward.sum(dim=1).mean() * c.reward_scale / L
-        actor_loss = -objective
-        if c.use_multipliers:
-            for name in CONSTRAINTS:
-                # λ·max(g, 0) (brief 000): a slack constraint must not pay the actor to
-                # over-satisfy it (e.g. by fleeing to cash); λ itself decays when slack.
-                actor_loss = actor_loss + (lam_by[name].detach() * torch.clamp(g[name], min=0)).mean()
-                actor_loss = actor_loss + 0.5 * self.rho * (torch.clamp(g[name], min=0) ** 2).mean()
-        self.opt_actor.zero_grad()
-        actor_loss.backward()
-        nn.utils.clip_grad_norm_(self.actor.parameters(), c.max_grad_norm)
-        self.opt_actor.step()
-        # dual ascent: λ grows where g > 0 and decays towards 0 where the constraint is slack
-        lambda_loss = torch.tensor(0.0)
-        if c.use_multipliers:
-            for name in CONSTRAINTS:
-                lambda_loss = lambda_loss - (lam_by[name] * g[name].detach()).mean()
-            lambda_loss = lambda_loss + 1e-4 * (lam**2).mean()
-            self.opt_lambda.zero_grad()
-            lambda_loss.backward()
-            nn.utils.clip_grad_norm_(self.critic_lambda.parameters(), c.max_grad_norm)
-            self.opt_lambda.step()
+        steps = int(env.episode_length[0])
+        episodes = self._episodes_run(env, obs, self._episode_encoding(env, steps), gen)
+        reward = torch.stack(episodes.rewards, dim=1)
+        g, lam, lam_by = self._constraints(episodes, steps)
+        objective = reward.sum(dim=1).mean() * c.reward_scale / steps
+        actor_loss = self._primal_step(objective, g, lam_by)
+        lambda_loss = self._dual_step(g, lam, lam_by)
         y_loss = float("nan")
-        if y_obs:
+        if episodes.y_obs:
             y_loss = self._fit_y_normalized(
-                torch.cat(y_obs), torch.cat(y_act), torch.cat(y_cur), torch.cat(y_exec)
+                torch.cat(episodes.y_obs), torch.cat(episodes.y_act), torch.cat(episodes.y_cur),
+                torch.cat(episodes.y_exec),
             )
         summary = violation_summary(g)
         if c.use_multipliers and summary["violation_rate"] > c.violation_tolerance:
@@ -401,6 +365,104 @@ class PrimalDualAgent:
             }
         )
         return summary
+
+    def _episode_encoding(self, env: VecPortfolioEnv, steps: int) -> torch.Tensor:
+        """``(B, steps, hidden)`` LSTM encodings of every decision's market window: the
+        windows do not depend on actions, so the whole episode is encoded at once."""
+        B = env.num_envs
+        starts = env.t.unsqueeze(1) + env.config.decision_interval * torch.arange(steps).unsqueeze(0)
+        wn = env.config.window * env.num_assets
+        win = env.market_window(starts.reshape(-1)).reshape(B * steps, wn)
+        mean, std = self.obs_rms.mean[:wn].float(), torch.sqrt(self.obs_rms.var[:wn].float() + 1e-8)
+        win = torch.clamp((win - mean) / std, -10, 10).reshape(B * steps, env.config.window, env.num_assets)
+        return self.actor.encode(win).reshape(B, steps, -1)
+
+    def _episodes_run(
+        self, env: VecPortfolioEnv, obs: torch.Tensor, encoding: torch.Tensor, gen: torch.Generator
+    ) -> _Episodes:
+        """Step the actor (through critic-y's expected execution when it is on) over
+        every decision of the batch, recording what the updates need."""
+        c = self.config
+        wn = env.config.window * env.num_assets
+        episodes = _Episodes()
+        for step in range(encoding.shape[1]):
+            obs_n = self.normalize(obs)
+            a = torch.softmax(self.actor.logits(encoding[:, step], obs_n[:, wn:]), dim=-1)
+            current = env.weights
+            if c.use_execution_model:
+                q = self.critic_y(obs_n.detach(), a, current)
+                target = q.unsqueeze(1) * a + (1.0 - q.unsqueeze(1)) * current
+                with torch.no_grad():
+                    turnover_a = (a[:, :-1] - current[:, :-1]).abs().sum(dim=1)
+                    episodes.y_obs.append(obs_n.detach())
+                    episodes.y_act.append(a.detach())
+                    episodes.y_cur.append(current.detach())
+                    episodes.y_exec.append(self._investor_executes(turnover_a, gen))
+            else:
+                target = a
+            episodes.lambdas.append(self.critic_lambda(obs_n.detach(), a.detach()))
+            obs, reward, _, info = env.step(target)
+            episodes.rewards.append(reward)
+            episodes.dailies.append(info["daily_returns"])
+            episodes.weights.append(info["weights"])
+            episodes.turnovers.append(info["turnover"])
+        return episodes
+
+    def _constraints(
+        self, episodes: _Episodes, steps: int
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+        """Residuals ``g``, the multipliers ``(B, L, 3)`` and the multipliers matched to
+        each residual (CVaR: one per episode, the mean over its decisions)."""
+        c = self.config
+        g = constraint_residuals(
+            torch.cat(episodes.dailies, dim=1),
+            torch.stack(episodes.weights, dim=1),
+            torch.stack(episodes.turnovers, dim=1),
+            cvar_alpha=c.cvar_alpha,
+            cvar_limit=c.cvar_limit,
+            max_turnover=c.max_turnover,
+            max_weight=c.max_weight,
+        )
+        lam = torch.stack(episodes.lambdas, dim=1)  # (B, L, 3)
+        lam_by = {"cvar": lam[..., 0].mean(dim=1), "turnover": lam[..., 1], "concentration": lam[..., 2]}
+        if c.exempt_first_trade and steps > 1:
+            g["turnover"], lam_by["turnover"] = g["turnover"][:, 1:], lam_by["turnover"][:, 1:]
+        return g, lam, lam_by
+
+    def _primal_step(
+        self, objective: torch.Tensor, g: dict[str, torch.Tensor], lam_by: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """Descend the augmented Lagrangian in the actor's weights; return its value."""
+        c = self.config
+        actor_loss = -objective
+        if c.use_multipliers:
+            for name in CONSTRAINTS:
+                # λ·max(g, 0) (brief 000): a slack constraint must not pay the actor to
+                # over-satisfy it (e.g. by fleeing to cash); λ itself decays when slack.
+                actor_loss = actor_loss + (lam_by[name].detach() * torch.clamp(g[name], min=0)).mean()
+                actor_loss = actor_loss + 0.5 * self.rho * (torch.clamp(g[name], min=0) ** 2).mean()
+        self.opt_actor.zero_grad()
+        actor_loss.backward()
+        nn.utils.clip_grad_norm_(self.actor.parameters(), c.max_grad_norm)
+        self.opt_actor.step()
+        return actor_loss
+
+    def _dual_step(
+        self, g: dict[str, torch.Tensor], lam: torch.Tensor, lam_by: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """Dual ascent: λ grows where g > 0 and decays towards 0 where the constraint is
+        slack (nothing when the multipliers are off); return critic-λ's loss."""
+        c = self.config
+        lambda_loss = torch.tensor(0.0)
+        if c.use_multipliers:
+            for name in CONSTRAINTS:
+                lambda_loss = lambda_loss - (lam_by[name] * g[name].detach()).mean()
+            lambda_loss = lambda_loss + 1e-4 * (lam**2).mean()
+            self.opt_lambda.zero_grad()
+            lambda_loss.backward()
+            nn.utils.clip_grad_norm_(self.critic_lambda.parameters(), c.max_grad_norm)
+            self.opt_lambda.step()
+        return lambda_loss
 
     def _fit_y_normalized(self, obs_n, actions, current, executed) -> float:
         q = self.critic_y(obs_n, actions, current)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet, Sum
 
@@ -43,6 +44,9 @@ from portfolios.models import (
     WashSale,
 )
 from portfolios.trading.costs import MONEY, QUANTITY, money
+
+if TYPE_CHECKING:
+    from portfolios.statements import TaxReport
 
 ZERO = Decimal(0)
 
@@ -70,19 +74,39 @@ def _sums(qs: QuerySet, keys: tuple[str, ...], value: str, quantum: Decimal = MO
 
 def ledger_audit(*, portfolio: Portfolio | None = None, statements: bool = True) -> list[LedgerViolation]:
     """Every violation of the ledger's invariants (empty list: the ledger is consistent)."""
-    violations: list[LedgerViolation] = []
+    violations = [
+        *_cash_violations(portfolio),
+        *_position_violations(portfolio),
+        *_lot_violations(portfolio),
+        *_trade_violations(portfolio),
+        *_wash_sale_violations(portfolio),
+        *_dividend_violations(portfolio),
+    ]
+    if statements:
+        violations += _statement_violations(portfolio)
+    return violations
+
+
+def _cash_violations(portfolio: Portfolio | None) -> list[LedgerViolation]:
+    """``cash_mismatch`` and ``negative_cash``, per portfolio."""
+    out: list[LedgerViolation] = []
     portfolios = list(_scope(Portfolio.objects.all(), portfolio, "pk").values_list("pk", "cash", "allow_negative_cash"))
     movements = _sums(_scope(CashMovement.objects.all(), portfolio), ("portfolio_id",), "amount")
     flows = _sums(_scope(Trade.objects.all(), portfolio), ("portfolio_id",), "cash_flow")
     for pid, cash, allow_negative in portfolios:
         expected = movements.get((pid,), ZERO) + flows.get((pid,), ZERO)
         if cash != expected:
-            violations.append(
+            out.append(
                 LedgerViolation(pid, "cash_mismatch", "cash differs from movements + trade cash flows", str(expected), str(cash))
             )
         if cash < 0 and not allow_negative:
-            violations.append(LedgerViolation(pid, "negative_cash", "cash is negative", "0", str(cash)))
+            out.append(LedgerViolation(pid, "negative_cash", "cash is negative", "0", str(cash)))
+    return out
 
+
+def _position_violations(portfolio: Portfolio | None) -> list[LedgerViolation]:
+    """Per (portfolio, asset): the position against its open lots and against buys - sells + splits."""
+    out: list[LedgerViolation] = []
     open_lots = _sums(_scope(TaxLot.objects.all(), portfolio), ("portfolio_id", "asset_id"), "quantity_open", QUANTITY)
     trades = _scope(Trade.objects.all(), portfolio)
     bought = _sums(trades.filter(side=Trade.Side.BUY), ("portfolio_id", "asset_id"), "quantity", QUANTITY)
@@ -101,101 +125,147 @@ def ledger_audit(*, portfolio: Portfolio | None = None, statements: bool = True)
         in_lots = open_lots.get(key, ZERO)
         traded = bought.get(key, ZERO) - sold.get(key, ZERO) + split.get(key, ZERO)
         if held < 0:
-            violations.append(LedgerViolation(pid, "negative_quantity", f"position in asset {aid} is negative", "0", str(held)))
+            out.append(LedgerViolation(pid, "negative_quantity", f"position in asset {aid} is negative", "0", str(held)))
         if held != in_lots:
-            violations.append(
+            out.append(
                 LedgerViolation(pid, "position_lot_mismatch", f"position in asset {aid} differs from its open lots", str(in_lots), str(held))
             )
         if held != traded:
-            violations.append(
+            out.append(
                 LedgerViolation(
                     pid, "position_trade_mismatch", f"position in asset {aid} differs from buys - sells + splits",
                     str(traded), str(held),
                 )
             )
+    return out
 
+
+def _lot_violations(portfolio: Portfolio | None) -> list[LedgerViolation]:
+    """Per lot: not negative, and its closed shares are the shares its closings record."""
+    out: list[LedgerViolation] = []
     closed = _sums(_scope(LotClosing.objects.all(), portfolio, "lot__portfolio"), ("lot_id",), "quantity", QUANTITY)
     lots = _scope(TaxLot.objects.all(), portfolio).values_list("pk", "portfolio_id", "quantity_original", "quantity_open")
     for lot_id, pid, original, open_qty in lots:
         if open_qty < 0:
-            violations.append(LedgerViolation(pid, "negative_quantity", f"lot {lot_id} is negative", "0", str(open_qty)))
+            out.append(LedgerViolation(pid, "negative_quantity", f"lot {lot_id} is negative", "0", str(open_qty)))
         if original - open_qty != closed.get((lot_id,), ZERO):
-            violations.append(
+            out.append(
                 LedgerViolation(
                     pid, "lot_closing_mismatch", f"lot {lot_id}'s closed shares differ from its closings",
                     str(closed.get((lot_id,), ZERO)), str(original - open_qty),
                 )
             )
+    return out
 
+
+def _trade_violations(portfolio: Portfolio | None) -> list[LedgerViolation]:
+    """Per trade: its cash flow from quantity, price and commission; a sell's gain from its closings."""
+    out: list[LedgerViolation] = []
     closed_gain = _sums(_scope(LotClosing.objects.all(), portfolio, "lot__portfolio"), ("trade_id",), "realized_gain")
-    rows = trades.values_list("pk", "portfolio_id", "side", "quantity", "price", "commission", "cash_flow", "realized_gain")
+    rows = _scope(Trade.objects.all(), portfolio).values_list(
+        "pk", "portfolio_id", "side", "quantity", "price", "commission", "cash_flow", "realized_gain"
+    )
     for trade_id, pid, side, qty, price, commission, cash_flow, realized in rows:
         gross = money(qty * price)
         expected = (-gross if side == Trade.Side.BUY else gross) - commission
         if cash_flow != expected:
-            violations.append(
+            out.append(
                 LedgerViolation(pid, "trade_cash_flow", f"trade {trade_id}'s cash flow is inconsistent", str(expected), str(cash_flow))
             )
         if side == Trade.Side.SELL and realized != closed_gain.get((trade_id,), ZERO):
-            violations.append(
+            out.append(
                 LedgerViolation(
                     pid, "trade_realized_mismatch", f"trade {trade_id}'s realized gain differs from its lot closings",
                     str(closed_gain.get((trade_id,), ZERO)), str(realized),
                 )
             )
-    violations += _wash_sale_violations(portfolio)
-    violations += _dividend_violations(portfolio)
-    if statements:
-        violations += _statement_violations(portfolio)
-    return violations
+    return out
 
 
-def _statement_violations(portfolio: Portfolio | None) -> list[LedgerViolation]:
-    from datetime import date
+@dataclass(frozen=True)
+class _TaxAggregates:
+    """The ledger's side of the tax reports: sums per (portfolio, year, term) and (portfolio, year)."""
 
+    net: dict[tuple, Decimal]
+    disallowed: dict[tuple, Decimal]
+    proceeds: dict[tuple, Decimal]
+    counts: dict[tuple, int]
+    dividends: dict[tuple, Decimal]
+
+    def years(self) -> dict[int, set[int]]:
+        """The years each portfolio closed a lot or received a dividend in."""
+        years: dict[int, set[int]] = {}
+        for pid, year, _ in self.counts:
+            years.setdefault(pid, set()).add(year)
+        for pid, year in self.dividends:
+            years.setdefault(pid, set()).add(year)
+        return years
+
+
+def _tax_aggregates(portfolio: Portfolio | None) -> _TaxAggregates:
     from django.db.models import Count
     from django.db.models.functions import ExtractYear
 
-    from portfolios.statements import statement_get, tax_report_get
+    closings = _scope(LotClosing.objects.all(), portfolio, "lot__portfolio").annotate(year=ExtractYear("closed_on"))
+    term = ("lot__portfolio_id", "year", "holding_period")
+    return _TaxAggregates(
+        net=_sums(closings, term, "realized_gain"),
+        disallowed=_sums(closings, term, "wash_disallowed"),
+        proceeds=_sums(closings, term, "proceeds"),
+        counts={
+            (row["lot__portfolio_id"], row["year"], row["holding_period"]): row["n"]
+            for row in closings.values(*term).annotate(n=Count("id"))
+        },
+        dividends=_sums(
+            _scope(CashMovement.objects.filter(kind=CashMovement.Kind.DIVIDEND), portfolio).annotate(year=ExtractYear("at")),
+            ("portfolio_id", "year"), "amount",
+        ),
+    )
+
+
+def _statement_violations(portfolio: Portfolio | None) -> list[LedgerViolation]:
+    """``tax_report_mismatch`` per portfolio and year, then ``statement_mismatch`` per portfolio."""
+    from portfolios.statements import tax_report_get
 
     out: list[LedgerViolation] = []
-    closings = _scope(LotClosing.objects.all(), portfolio, "lot__portfolio").annotate(year=ExtractYear("closed_on"))
-    net = _sums(closings, ("lot__portfolio_id", "year", "holding_period"), "realized_gain")
-    disallowed = _sums(closings, ("lot__portfolio_id", "year", "holding_period"), "wash_disallowed")
-    proceeds = _sums(closings, ("lot__portfolio_id", "year", "holding_period"), "proceeds")
-    counts = {
-        (row["lot__portfolio_id"], row["year"], row["holding_period"]): row["n"]
-        for row in closings.values("lot__portfolio_id", "year", "holding_period").annotate(n=Count("id"))
-    }
-    dividends = _sums(
-        _scope(CashMovement.objects.filter(kind=CashMovement.Kind.DIVIDEND), portfolio).annotate(year=ExtractYear("at")),
-        ("portfolio_id", "year"), "amount",
-    )
-    years: dict[int, set[int]] = {}
-    for pid, year, _ in counts:
-        years.setdefault(pid, set()).add(year)
-    for pid, year in dividends:
-        years.setdefault(pid, set()).add(year)
+    aggregates = _tax_aggregates(portfolio)
     rows = {p.pk: p for p in _scope(Portfolio.objects.all(), portfolio, "pk")}
-    for pid, own in sorted(years.items()):
+    for pid, own in sorted(aggregates.years().items()):
         for year in sorted(own):
             report = tax_report_get(portfolio=rows[pid], year=year)
-            for term, totals in (("short", report.short_term), ("long", report.long_term)):
-                key = (pid, year, term)
-                expected = (
-                    net.get(key, ZERO) + disallowed.get(key, ZERO), proceeds.get(key, ZERO), counts.get(key, 0)
-                )
-                actual = (totals.net, totals.proceeds, totals.lines)
-                if expected != actual:
-                    out.append(LedgerViolation(
-                        pid, "tax_report_mismatch", f"{year} {term}-term totals of the tax report differ from the closings",
-                        str(expected), str(actual),
-                    ))
-            if report.dividend_totals.total != dividends.get((pid, year), ZERO):
-                out.append(LedgerViolation(
-                    pid, "tax_report_mismatch", f"{year} dividends of the tax report differ from the movements",
-                    str(dividends.get((pid, year), ZERO)), str(report.dividend_totals.total),
-                ))
+            out += _tax_report_violations(pid, year, report, aggregates)
+    out += _balance_violations(portfolio, rows)
+    return out
+
+
+def _tax_report_violations(pid: int, year: int, report: TaxReport, aggregates: _TaxAggregates) -> list[LedgerViolation]:
+    """One year's tax report against the ledger's aggregates: each term's totals, the dividends."""
+    out: list[LedgerViolation] = []
+    a = aggregates
+    for term, totals in (("short", report.short_term), ("long", report.long_term)):
+        key = (pid, year, term)
+        expected = (a.net.get(key, ZERO) + a.disallowed.get(key, ZERO), a.proceeds.get(key, ZERO), a.counts.get(key, 0))
+        actual = (totals.net, totals.proceeds, totals.lines)
+        if expected != actual:
+            out.append(LedgerViolation(
+                pid, "tax_report_mismatch", f"{year} {term}-term totals of the tax report differ from the closings",
+                str(expected), str(actual),
+            ))
+    if report.dividend_totals.total != a.dividends.get((pid, year), ZERO):
+        out.append(LedgerViolation(
+            pid, "tax_report_mismatch", f"{year} dividends of the tax report differ from the movements",
+            str(a.dividends.get((pid, year), ZERO)), str(report.dividend_totals.total),
+        ))
+    return out
+
+
+def _balance_violations(portfolio: Portfolio | None, rows: dict[int, Portfolio]) -> list[LedgerViolation]:
+    """Each portfolio's statement over all time reconciles and closes at its cash and positions."""
+    from datetime import date
+
+    from portfolios.statements import statement_get
+
+    out: list[LedgerViolation] = []
     positions = {
         (pid, symbol): qty
         for pid, symbol, qty in _scope(Position.objects.filter(quantity__gt=0), portfolio).values_list(

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -118,18 +119,23 @@ def snapshots_take(*, as_of: date, portfolios: Sequence[Portfolio] | None = None
         )
         for pid, state in states.items()
     ]
-    return PortfolioSnapshot.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["portfolio", "date"],
-        update_fields=["value", "cash", "invested", "net_flows"],
-    )
+    return _snapshots_upsert(rows)
 
 
 def snapshot_take(*, portfolio: Portfolio, as_of: date) -> PortfolioSnapshot:
     """Value one portfolio at ``as_of``'s closes and store it (replacing that day's snapshot)."""
     snapshots_take(as_of=as_of, portfolios=[portfolio])
     return PortfolioSnapshot.objects.get(portfolio=portfolio, date=as_of)
+
+
+def _snapshots_upsert(rows: list[PortfolioSnapshot]) -> list[PortfolioSnapshot]:
+    """Store ``rows``, replacing the snapshots of the same (portfolio, date)."""
+    return PortfolioSnapshot.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["portfolio", "date"],
+        update_fields=["value", "cash", "invested", "net_flows"],
+    )
 
 
 @transaction.atomic
@@ -142,6 +148,32 @@ def snapshots_backfill(*, portfolio: Portfolio, start: date, end: date) -> int:
     (the close has dropped by them), as the live valuation does. Existing snapshots of
     those days are replaced. Returns how many.
     """
+    replay = _LedgerReplay(_ledger_history(portfolio, end))
+    rows = []
+    for day in _trading_days(start, end):
+        flows = replay.advance(day)
+        rows.append(replay.snapshot(portfolio, day, flows))
+    _snapshots_upsert(rows)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class _LedgerHistory:
+    """A portfolio's ledger events up to a date, each list in the order it is replayed."""
+
+    trades: list[tuple]
+    """(trade_date, symbol, side, quantity, cash_flow) by trade date."""
+    movements: list[tuple]
+    """(at, kind, signed amount) by time."""
+    splits: list[tuple]
+    """(ex_date, symbol, shares added) of applied splits, by ex-date."""
+    dividends: list[tuple]
+    """(ex_date, pay_date, amount) of accrued or paid cash dividends."""
+    bars: list[tuple]
+    """(date, symbol, close) of the traded symbols, by date."""
+
+
+def _ledger_history(portfolio: Portfolio, end: date) -> _LedgerHistory:
     from marketdata.models import PriceBar
     from portfolios.models import CorporateActionApplication, Trade
 
@@ -166,54 +198,70 @@ def snapshots_backfill(*, portfolio: Portfolio, start: date, end: date) -> int:
     )
     symbols = sorted({t[1] for t in trades})
     bars = PriceBar.objects.filter(asset__symbol__in=symbols, date__lte=end).order_by("date")
-    days = sorted(
+    return _LedgerHistory(
+        trades=trades, movements=movements, splits=splits, dividends=dividends,
+        bars=list(bars.values_list("date", "asset__symbol", "close")),
+    )
+
+
+def _trading_days(start: date, end: date) -> list[date]:
+    """The days in [start, end] with a price bar of any asset."""
+    from marketdata.models import PriceBar
+
+    return sorted(
         set(PriceBar.objects.filter(date__gte=start, date__lte=end).values_list("date", flat=True).distinct())
     )
-    closes: dict[str, Decimal] = {}
-    bar_rows = list(bars.values_list("date", "asset__symbol", "close"))
-    quantities: dict[str, Decimal] = {}
-    cash = Decimal(0)
-    ti = mi = bi = si = 0
-    rows = []
-    for day in days:
+
+
+class _LedgerReplay:
+    """Cash, quantities and last closes, moved forward one day at a time through a history."""
+
+    def __init__(self, history: _LedgerHistory) -> None:
+        self.history = history
+        self.cash = Decimal(0)
+        self.quantities: dict[str, Decimal] = {}
+        self.closes: dict[str, Decimal] = {}
+        self._trade = self._movement = self._bar = self._split = 0
+
+    def advance(self, day: date) -> Decimal:
+        """Apply every event up to ``day`` (movements, then splits, trades, closes); returns the
+        day's external flows."""
+        h = self.history
         flows = Decimal(0)
-        while mi < len(movements) and movements[mi][0].date() <= day:
-            at, kind, amount = movements[mi]
-            cash += amount
+        while self._movement < len(h.movements) and h.movements[self._movement][0].date() <= day:
+            at, kind, amount = h.movements[self._movement]
+            self.cash += amount
             if kind in CashMovement.EXTERNAL and at.date() == day:
                 flows += amount
-            mi += 1
-        while si < len(splits) and splits[si][0] <= day:
-            _, symbol, delta = splits[si]
-            quantities[symbol] = quantities.get(symbol, Decimal(0)) + delta
-            si += 1
-        while ti < len(trades) and trades[ti][0] <= day:
-            _, symbol, side, qty, cash_flow = trades[ti]
-            quantities[symbol] = quantities.get(symbol, Decimal(0)) + (qty if side == "buy" else -qty)
-            cash += cash_flow
-            ti += 1
-        while bi < len(bar_rows) and bar_rows[bi][0] <= day:
-            closes[bar_rows[bi][1]] = bar_rows[bi][2]
-            bi += 1
-        invested = sum((q * closes.get(s, Decimal(0)) for s, q in quantities.items() if q), Decimal(0))
-        owed = sum((amount for ex, pay, amount in dividends if ex <= day < (pay or ex)), Decimal(0))
-        rows.append(
-            PortfolioSnapshot(
-                portfolio=portfolio,
-                date=day,
-                value=money(cash + invested + owed),
-                cash=cash,
-                invested=money(invested),
-                net_flows=flows,
-            )
+            self._movement += 1
+        while self._split < len(h.splits) and h.splits[self._split][0] <= day:
+            _, symbol, delta = h.splits[self._split]
+            self.quantities[symbol] = self.quantities.get(symbol, Decimal(0)) + delta
+            self._split += 1
+        while self._trade < len(h.trades) and h.trades[self._trade][0] <= day:
+            _, symbol, side, qty, cash_flow = h.trades[self._trade]
+            self.quantities[symbol] = self.quantities.get(symbol, Decimal(0)) + (qty if side == "buy" else -qty)
+            self.cash += cash_flow
+            self._trade += 1
+        while self._bar < len(h.bars) and h.bars[self._bar][0] <= day:
+            self.closes[h.bars[self._bar][1]] = h.bars[self._bar][2]
+            self._bar += 1
+        return flows
+
+    def snapshot(self, portfolio: Portfolio, day: date, flows: Decimal) -> PortfolioSnapshot:
+        """The day's snapshot: holdings at their last closes, plus dividends gone ex and not yet paid."""
+        invested = sum(
+            (q * self.closes.get(s, Decimal(0)) for s, q in self.quantities.items() if q), Decimal(0)
         )
-    PortfolioSnapshot.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["portfolio", "date"],
-        update_fields=["value", "cash", "invested", "net_flows"],
-    )
-    return len(rows)
+        owed = sum((amount for ex, pay, amount in self.history.dividends if ex <= day < (pay or ex)), Decimal(0))
+        return PortfolioSnapshot(
+            portfolio=portfolio,
+            date=day,
+            value=money(self.cash + invested + owed),
+            cash=self.cash,
+            invested=money(invested),
+            net_flows=flows,
+        )
 
 
 def ledger_last_dates(*, portfolio_ids: Sequence[int]) -> dict[int, date]:

@@ -280,61 +280,15 @@ def optimization_run(*, request: OptimizationRequest) -> OptimizationOutcome:
     """
     r = request
     symbols = list(r.symbols)
-    if not symbols:
-        raise ValidationFailed("give at least one symbol", code="empty", field="universe")
-    if len(symbols) > MAX_UNIVERSE:
-        raise ValidationFailed(f"at most {MAX_UNIVERSE} symbols", field="universe")
-    if not math.isfinite(r.risk_free_rate):
-        raise ValidationFailed("risk_free_rate must be finite", field="risk_free_rate")
-    if r.frontier_points is not None and not 2 <= r.frontier_points <= MAX_FRONTIER_POINTS:
-        raise ValidationFailed(
-            f"frontier_points must be between 2 and {MAX_FRONTIER_POINTS}", field="frontier_points"
-        )
+    _request_check(r, symbols)
     resolved = constraints_from_spec(spec=r.constraints, symbols=symbols)
-    if resolved.needs_mixed_integer and len(symbols) > MAX_MIXED_INTEGER_UNIVERSE:
-        raise ValidationFailed(
-            f"max_holdings and min_position need a mixed-integer solve; at most {MAX_MIXED_INTEGER_UNIVERSE} symbols",
-            field="constraints.max_holdings"
-            if resolved.max_holdings is not None
-            else "constraints.min_position",
-        )
+    _universe_size_check(resolved, symbols)
     returns = _returns_get(symbols, r.start, r.end)
     try:
         mu = _expected_returns(r.expected_returns, returns, r.risk_free_rate, r.benchmark, (r.start, r.end))
         cov = _covariance(r.risk_model, returns)
-        engine_options = dict(r.options or {})
-        if r.risk_tier is not None:
-            engine_options["risk_tier"] = r.risk_tier
-        result = optimize(
-            objective=r.objective,
-            expected_returns=mu,
-            cov=cov,
-            returns=returns.iloc[-MAX_SCENARIOS:],
-            constraints=resolved,
-            risk_free_rate=r.risk_free_rate,
-            target_return=r.target_return,
-            target_volatility=r.target_volatility,
-            risk_aversion=r.risk_aversion,
-            views=list(r.views or []),
-            current_weights=r.current_weights,
-            **engine_options,
-        )
-        frontier, frontier_resolved = None, None
-        if r.frontier_points:
-            frontier_resolved = (
-                resolved
-                if r.frontier_constraints is None
-                else constraints_from_spec(spec=r.frontier_constraints, symbols=symbols)
-            )
-            frontier, frontier_resolved = _frontier(
-                mu,
-                cov,
-                frontier_resolved,
-                r.frontier_points,
-                r.risk_free_rate,
-                r.current_weights,
-                turnover_optional=r.frontier_turnover_optional,
-            )
+        result = _optimize(r, mu, cov, returns, resolved)
+        frontier, frontier_resolved = _request_frontier(r, mu, cov, resolved, symbols)
     except OptimizationError as exc:
         raise _engine_error(exc) from exc
     return OptimizationOutcome(
@@ -349,6 +303,76 @@ def optimization_run(*, request: OptimizationRequest) -> OptimizationOutcome:
         frontier=frontier,
         frontier_png=frontier_png(frontier) if frontier is not None and r.frontier_plot else None,
         frontier_constraints=frontier_resolved,
+    )
+
+
+def _request_check(r: OptimizationRequest, symbols: Sequence[str]) -> None:
+    """The request's own numbers: a universe of 1..MAX_UNIVERSE, a finite rate, a frontier size."""
+    if not symbols:
+        raise ValidationFailed("give at least one symbol", code="empty", field="universe")
+    if len(symbols) > MAX_UNIVERSE:
+        raise ValidationFailed(f"at most {MAX_UNIVERSE} symbols", field="universe")
+    if not math.isfinite(r.risk_free_rate):
+        raise ValidationFailed("risk_free_rate must be finite", field="risk_free_rate")
+    if r.frontier_points is not None and not 2 <= r.frontier_points <= MAX_FRONTIER_POINTS:
+        raise ValidationFailed(
+            f"frontier_points must be between 2 and {MAX_FRONTIER_POINTS}", field="frontier_points"
+        )
+
+
+def _universe_size_check(resolved: Constraints, symbols: Sequence[str]) -> None:
+    """A mixed-integer solve (cardinality, minimum position) only on a universe it can finish."""
+    if resolved.needs_mixed_integer and len(symbols) > MAX_MIXED_INTEGER_UNIVERSE:
+        raise ValidationFailed(
+            f"max_holdings and min_position need a mixed-integer solve; at most {MAX_MIXED_INTEGER_UNIVERSE} symbols",
+            field="constraints.max_holdings"
+            if resolved.max_holdings is not None
+            else "constraints.min_position",
+        )
+
+
+def _optimize(
+    r: OptimizationRequest, mu: pd.Series, cov: pd.DataFrame, returns: pd.DataFrame, resolved: Constraints
+) -> OptimizationResult:
+    """The engine's optimum for the request (CVaR scenarios: the last MAX_SCENARIOS days)."""
+    engine_options = dict(r.options or {})
+    if r.risk_tier is not None:
+        engine_options["risk_tier"] = r.risk_tier
+    return optimize(
+        objective=r.objective,
+        expected_returns=mu,
+        cov=cov,
+        returns=returns.iloc[-MAX_SCENARIOS:],
+        constraints=resolved,
+        risk_free_rate=r.risk_free_rate,
+        target_return=r.target_return,
+        target_volatility=r.target_volatility,
+        risk_aversion=r.risk_aversion,
+        views=list(r.views or []),
+        current_weights=r.current_weights,
+        **engine_options,
+    )
+
+
+def _request_frontier(
+    r: OptimizationRequest, mu: pd.Series, cov: pd.DataFrame, resolved: Constraints, symbols: Sequence[str]
+) -> tuple[Frontier | None, Constraints | None]:
+    """The frontier the request asks for (none without ``frontier_points``) and its constraints."""
+    if not r.frontier_points:
+        return None, None
+    frontier_resolved = (
+        resolved
+        if r.frontier_constraints is None
+        else constraints_from_spec(spec=r.frontier_constraints, symbols=symbols)
+    )
+    return _frontier(
+        mu,
+        cov,
+        frontier_resolved,
+        r.frontier_points,
+        r.risk_free_rate,
+        r.current_weights,
+        turnover_optional=r.frontier_turnover_optional,
     )
 
 

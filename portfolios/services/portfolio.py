@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -23,6 +23,9 @@ from portfolios.models import (
 )
 from portfolios.services._locks import portfolio_lock
 from portfolios.services.broker_accounts import portfolio_broker_set
+
+if TYPE_CHECKING:
+    from portfolios.policy.limits import PolicyLimits
 
 # Risk tiers of users.InvestorProfile map onto the autonomy's risk tolerance one to one.
 _PORTFOLIO_FIELDS = ("name", "base_currency", "benchmark_symbol", "lot_method", "reinvest_dividends")
@@ -179,12 +182,8 @@ def limit_overrides_set(
     a key left out of it goes back to the tier's value). ``fields`` sets single fields.
 
     Raises :class:`Unprocessable` naming the field when the result cannot hold together
-    (e.g. sleeve minimums above 100 %).
+    (e.g. sleeve minimums above 100 %); see :func:`limits_validate`.
     """
-    from portfolios.policy import policy_limits
-    from portfolios.policy.limits import LimitsError
-    from portfolios.selectors import limit_overrides_of
-
     row = PortfolioLimits.objects.select_for_update().filter(portfolio=portfolio).first()
     row = row or PortfolioLimits(portfolio=portfolio)
     for group, values in (("constraints", constraints), ("limits", limits)):
@@ -195,18 +194,37 @@ def limit_overrides_set(
             setattr(row, key, values.get(key, default) if values.get(key) is not None else default)
     for key, value in fields.items():
         setattr(row, key, value)
-    autonomy = AutonomySettings.objects.filter(portfolio=portfolio).first()
+    limits_validate(portfolio_id=portfolio.pk, overrides=row)
+    row.save()
+    return row
+
+
+def limits_validate(*, portfolio_id: int | None, overrides: PortfolioLimits) -> PolicyLimits:
+    """The limits that would be in force with ``overrides`` (a ``PortfolioLimits`` row, saved or
+    not): the portfolio's tier, horizon and cash buffer, then the overrides, resolved.
+
+    The one check of overrides, for the autonomy API (through :func:`limit_overrides_set`) and
+    the admin's limits form. ``portfolio_id`` None (a portfolio not saved yet) checks them
+    against the defaults (balanced tier, default horizon, 2 % buffer). Raises
+    :class:`Unprocessable` (422, code ``inconsistent_limits``) whose ``field`` names the
+    override (``max_position``, ``asset_class_bounds.equity``...) when they cannot hold together.
+    """
+    from portfolios.policy import policy_limits
+    from portfolios.policy.limits import LimitsError
+    from portfolios.selectors import limit_overrides_of
+
+    autonomy = (
+        AutonomySettings.objects.filter(portfolio_id=portfolio_id).first() if portfolio_id is not None else None
+    )
     try:
-        policy_limits(
+        return policy_limits(
             tier=autonomy.risk_tolerance if autonomy else "balanced",
             horizon_years=autonomy.investment_horizon if autonomy else None,
-            overrides=limit_overrides_of(row),
+            overrides=limit_overrides_of(overrides),
             cash_buffer=float(autonomy.cash_buffer) if autonomy else 0.02,
         )
     except LimitsError as exc:
         raise Unprocessable(exc.message, code="inconsistent_limits", field=exc.field) from exc
-    row.save()
-    return row
 
 
 @transaction.atomic

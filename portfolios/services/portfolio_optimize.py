@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from common.errors import ApplicationError, Unprocessable
 from portfolios.models import AutonomySettings, Portfolio, PortfolioOptimization, TargetAllocation
 from portfolios.selectors import portfolio_state_get
+
+if TYPE_CHECKING:
+    from portfolios.services.optimization import OptimizationRequest
 
 
 def _universe(portfolio: Portfolio) -> list[str]:
@@ -80,56 +83,19 @@ def portfolio_optimize(
     portfolio lies within it. A failure is stored with status ``failed`` and re-raised.
     """
     from portfolios.apis.optimize import outcome_data  # the reply shape of POST optimize
-    from portfolios.services.optimization import OptimizationRequest, optimization_run
+    from portfolios.services.optimization import optimization_run
 
     settings = AutonomySettings.objects.filter(portfolio=portfolio).first()
-    universe = list(params.get("universe") or _universe(portfolio))
-    if not universe:
-        raise Unprocessable(
-            "the portfolio holds nothing and has no target symbols; give a universe",
-            code="empty_universe",
-            field="universe",
-        )
+    universe = _universe_given_or_held(portfolio, params)
     state = portfolio_state_get(portfolio=portfolio, as_of=params.get("end") or timezone.localdate())
     constraints = _constraints(settings, params.get("constraints"), len(universe))
     v = dict(params)
-    options = {
-        "kelly_fraction": v.get("kelly_fraction", 0.5),
-        "cvar_beta": v.get("cvar_beta", 0.95),
-        **({"risk_budgets": v["risk_budgets"]} if v.get("risk_budgets") else {}),
-        **({"market_weights": v["market_weights"]} if v.get("market_weights") else {}),
-        **dict(v.get("objective_weights") or {}),
-    }
     record = PortfolioOptimization(
         portfolio=portfolio, user=user, objective=v.get("objective", "max_sharpe"), constraints=constraints
     )
     try:
         outcome = optimization_run(
-            request=OptimizationRequest(
-                symbols=universe,
-                start=v.get("start"),
-                end=v.get("end"),
-                expected_returns=v.get("expected_returns", "mean_historical"),
-                risk_model=v.get("risk_model", "sample_cov"),
-                objective=record.objective,
-                constraints=constraints,
-                risk_free_rate=v.get("risk_free_rate", 0.0),
-                target_return=v.get("target_return"),
-                target_volatility=v.get("target_volatility"),
-                views=v.get("views"),
-                frontier_points=v.get("frontier_points"),
-                current_weights=v.get("current_weights") or {s: w for s, w in state.weights.items() if s in universe},
-                risk_tier=v.get("risk_tier") or (settings.risk_tolerance if settings else None),
-                risk_aversion=v.get("risk_aversion"),
-                frontier_plot=v.get("frontier_plot", False),
-                options=options,
-                frontier_constraints=_frontier_constraints(
-                    settings, constraints, v.get("constraints") or {}
-                )
-                if v.get("frontier_points")
-                else None,
-                frontier_turnover_optional="max_turnover" not in (v.get("constraints") or {}),
-            )
+            request=_request(v, settings, universe, constraints, record.objective, state.weights)
         )
     except ApplicationError as exc:
         record.status = PortfolioOptimization.Status.FAILED
@@ -144,3 +110,63 @@ def portfolio_optimize(
     record.status = PortfolioOptimization.Status.OPTIMAL
     record.save()
     return record, body
+
+
+def _universe_given_or_held(portfolio: Portfolio, params: Mapping[str, Any]) -> list[str]:
+    """The request's universe, else the portfolio's holdings and target symbols (422 when none)."""
+    universe = list(params.get("universe") or _universe(portfolio))
+    if not universe:
+        raise Unprocessable(
+            "the portfolio holds nothing and has no target symbols; give a universe",
+            code="empty_universe",
+            field="universe",
+        )
+    return universe
+
+
+def _engine_options(v: Mapping[str, Any]) -> dict[str, Any]:
+    """The objective's options of the request, at the stateless endpoint's defaults."""
+    return {
+        "kelly_fraction": v.get("kelly_fraction", 0.5),
+        "cvar_beta": v.get("cvar_beta", 0.95),
+        **({"risk_budgets": v["risk_budgets"]} if v.get("risk_budgets") else {}),
+        **({"market_weights": v["market_weights"]} if v.get("market_weights") else {}),
+        **dict(v.get("objective_weights") or {}),
+    }
+
+
+def _request(
+    v: Mapping[str, Any],
+    settings: AutonomySettings | None,
+    universe: list[str],
+    constraints: dict[str, Any],
+    objective: str,
+    held: Mapping[str, float],
+) -> OptimizationRequest:
+    """The optimization of ``universe``: the request's fields, else the portfolio's defaults
+    (current weights: the holdings in the universe; risk tier: the risk tolerance)."""
+    from portfolios.services.optimization import OptimizationRequest
+
+    return OptimizationRequest(
+        symbols=universe,
+        start=v.get("start"),
+        end=v.get("end"),
+        expected_returns=v.get("expected_returns", "mean_historical"),
+        risk_model=v.get("risk_model", "sample_cov"),
+        objective=objective,
+        constraints=constraints,
+        risk_free_rate=v.get("risk_free_rate", 0.0),
+        target_return=v.get("target_return"),
+        target_volatility=v.get("target_volatility"),
+        views=v.get("views"),
+        frontier_points=v.get("frontier_points"),
+        current_weights=v.get("current_weights") or {s: w for s, w in held.items() if s in universe},
+        risk_tier=v.get("risk_tier") or (settings.risk_tolerance if settings else None),
+        risk_aversion=v.get("risk_aversion"),
+        frontier_plot=v.get("frontier_plot", False),
+        options=_engine_options(v),
+        frontier_constraints=_frontier_constraints(settings, constraints, v.get("constraints") or {})
+        if v.get("frontier_points")
+        else None,
+        frontier_turnover_optional="max_turnover" not in (v.get("constraints") or {}),
+    )

@@ -95,7 +95,6 @@ def tax_aware_targets(
     for lot in lots:
         by_symbol.setdefault(lot.symbol, []).append(lot)
     notes: list[str] = []
-    kept_total = 0.0
     kept: dict[str, float] = {}
     for symbol in sorted(current):
         excess = current[symbol] - out.get(symbol, 0.0)
@@ -111,45 +110,88 @@ def tax_aware_targets(
         if st_gain <= free_gains:  # the year's losses absorb it: no tax to avoid
             free_gains -= st_gain
             continue
-        partners = sorted(
-            (
-                (_correlation(correlations, symbol, other) or 0.0, other)
-                for other, w in out.items()
-                if other != symbol and w > current.get(other, 0.0) + DUST
-                and asset_classes.get(other) == asset_classes.get(symbol) and other not in excluded
-            ),
-            reverse=True,
+        partners = _substitutes(
+            out, current, symbol, asset_classes=asset_classes, correlations=correlations, excluded=excluded
         )
-        for corr, partner in partners:
-            if st_weight <= DUST or corr < min_correlation:
-                break
-            moved = min(st_weight, out[partner] - current.get(partner, 0.0))
-            out[partner] -= moved
-            out[symbol] = out.get(symbol, 0.0) + moved
-            st_weight -= moved
-            notes.append(
-                f"kept {moved:.1%} of the portfolio in {symbol} instead of buying {partner} (correlation "
-                f"{corr:.2f}): selling it now would realize a short-term gain"
-            )
+        st_weight = _keep_instead_of_buying(out, current, symbol, st_weight, partners, min_correlation, notes)
         deferred = min(st_weight, ripening * price / total_value)
         if deferred > DUST and excess <= band:
             kept[symbol] = deferred
-            kept_total += deferred
-    if kept_total > DUST:
-        buys = {s: w - current.get(s, 0.0) for s, w in out.items() if w > current.get(s, 0.0) + DUST}
-        room = sum(buys.values())
-        scale = min(1.0, room / kept_total) if kept_total > 0 else 0.0
-        if scale > 0:
-            funded = kept_total * scale
-            for s, gap in buys.items():
-                out[s] -= funded * gap / room
-            for symbol, weight in kept.items():
-                out[symbol] = out.get(symbol, 0.0) + weight * scale
-                notes.append(
-                    f"did not trim {symbol} by {weight * scale:.1%}: the drift is within the band and the shares "
-                    f"turn long-term within {defer_days} days (a short-term gain now)"
-                )
+    _defer_funded_by_buys(out, current, kept, defer_days, notes)
     return {s: w for s, w in out.items() if w > DUST}, notes
+
+
+def _substitutes(
+    out: Mapping[str, float],
+    current: Mapping[str, float],
+    symbol: str,
+    *,
+    asset_classes: Mapping[str, str],
+    correlations: Any,
+    excluded: set[str],
+) -> list[tuple[float, str]]:
+    """(correlation, symbol) of the symbols to be bought that could stand in for ``symbol``:
+    same asset class, not excluded; most correlated first (unknown correlations count 0)."""
+    return sorted(
+        (
+            (_correlation(correlations, symbol, other) or 0.0, other)
+            for other, w in out.items()
+            if other != symbol and w > current.get(other, 0.0) + DUST
+            and asset_classes.get(other) == asset_classes.get(symbol) and other not in excluded
+        ),
+        reverse=True,
+    )
+
+
+def _keep_instead_of_buying(
+    out: dict[str, float],
+    current: Mapping[str, float],
+    symbol: str,
+    st_weight: float,
+    partners: Sequence[tuple[float, str]],
+    min_correlation: float,
+    notes: list[str],
+) -> float:
+    """Move up to ``st_weight`` of the partners' purchases to keeping ``symbol`` (rule 1), in
+    ``out``; the short-term gain weight left to sell."""
+    for corr, partner in partners:
+        if st_weight <= DUST or corr < min_correlation:
+            break
+        moved = min(st_weight, out[partner] - current.get(partner, 0.0))
+        out[partner] -= moved
+        out[symbol] = out.get(symbol, 0.0) + moved
+        st_weight -= moved
+        notes.append(
+            f"kept {moved:.1%} of the portfolio in {symbol} instead of buying {partner} (correlation "
+            f"{corr:.2f}): selling it now would realize a short-term gain"
+        )
+    return st_weight
+
+
+def _defer_funded_by_buys(
+    out: dict[str, float], current: Mapping[str, float], kept: Mapping[str, float], defer_days: int, notes: list[str]
+) -> None:
+    """Keep the ``kept`` weights (rule 2) in ``out``, funded by buying less of every symbol the
+    plan buys, pro rata; when the buys are smaller than the kept weights, each is kept in part."""
+    kept_total = 0.0
+    for weight in kept.values():
+        kept_total += weight
+    if kept_total <= DUST:
+        return
+    buys = {s: w - current.get(s, 0.0) for s, w in out.items() if w > current.get(s, 0.0) + DUST}
+    room = sum(buys.values())
+    scale = min(1.0, room / kept_total) if kept_total > 0 else 0.0
+    if not scale > 0:  # (not "<= 0": the same answer for a NaN as before)
+        return
+    funded = kept_total * scale
+    for s, gap in buys.items():
+        out[s] -= funded * gap / room
+    for symbol, weight in kept.items():
+        out[symbol] = out.get(symbol, 0.0) + weight * scale
+        notes.append(
+            f"did not trim {symbol} by {weight * scale:.1%}: the drift is within the band and the shares "
+            f"turn long-term within {defer_days} days (a short-term gain now)"
+        )
 
 
 __all__ = ["tax_aware_targets"]

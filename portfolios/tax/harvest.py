@@ -29,7 +29,7 @@ optimizer portfolio rarely pays: its positions are large and their replacements 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -189,42 +189,19 @@ def harvest_candidates(
     """
     settings = settings or HarvestSettings()
     days = settings.wash_sale_days
-    threshold = Decimal(str(settings.loss_threshold))
     acquired = [(lot.symbol, lot.acquired_on) for lot in lots]
     bought = _recently_bought(as_of=as_of, recent_buys=[*recent_buys, *acquired], days=days)
     pending = set(pending_buys)
     loss_sold = wash_sale_blocked_symbols(as_of=as_of, loss_sales=recent_loss_sales, days=days)
     universe = set(universe) | {lot.symbol for lot in lots}
+    losing = _losing_lots(lots, prices, settings)
 
-    losing: dict[str, list[LotLike]] = {}
-    for lot in lots:
-        qty = _d(lot.quantity)
-        price = prices.get(lot.symbol)
-        if qty <= 0 or price is None:
-            continue
-        cost = qty * _d(lot.cost_per_share)
-        loss = cost - qty * _d(price)
-        if cost > 0 and loss > 0 and loss / cost > threshold and loss >= settings.min_loss:
-            losing.setdefault(lot.symbol, []).append(lot)
-
-    def symbol_loss(symbol: str) -> Decimal:
-        return sum(
-            (_d(lot.quantity) * (_d(lot.cost_per_share) - _d(prices[symbol])) for lot in losing[symbol]),
-            Decimal(0),
-        )
-
-    candidates: list[HarvestCandidate] = []
-    blocked: list[tuple[str, str]] = []
-    wash_blocked: list[str] = []
+    report = _ReportBuilder()
     used = set(excluded) | loss_sold | set(losing)  # never swap into another harvested symbol
-    for symbol in sorted(losing, key=lambda s: (-symbol_loss(s), s)):
-        if symbol in bought:
-            blocked.append((symbol, f"{symbol} was bought in the last {days} days (wash-sale rule)"))
-            wash_blocked.append(symbol)
-            continue
-        if symbol in pending:
-            blocked.append((symbol, f"this plan buys {symbol}; selling it at a loss would be a wash sale"))
-            wash_blocked.append(symbol)
+    for symbol in sorted(losing, key=lambda s: (-_lots_loss(losing[s], prices[s]), s)):
+        wash = _wash_sale_reason(symbol, bought=bought, pending=pending, days=days)
+        if wash is not None:
+            report.block(symbol, wash, wash_sale=True)
             continue
         choice = replacement_choose(
             symbol=symbol,
@@ -236,52 +213,119 @@ def harvest_candidates(
             min_correlation=settings.min_correlation,
         )
         if choice is None:
-            blocked.append((symbol, f"no allowed correlated replacement for {symbol} in its asset class"))
+            report.block(symbol, f"no allowed correlated replacement for {symbol} in its asset class")
             continue
         replacement, corr = choice
-        chosen = sorted(losing[symbol], key=lambda lot: (_d(lot.cost_per_share), lot.acquired_on), reverse=True)
-        if budget is not None:
-            left = budget - sum((c.loss for c in candidates), Decimal(0))
-            fitting = []
-            for lot in chosen:
-                lot_loss = _d(lot.quantity) * (_d(lot.cost_per_share) - _d(prices[symbol]))
-                if lot_loss <= left:
-                    fitting.append(lot)
-                    left -= lot_loss
-            if not fitting:
-                blocked.append((symbol, f"the year's gains and deduction leave no room to use a loss on {symbol}"))
-                continue
-            chosen = fitting
-        qty = sum((_d(lot.quantity) for lot in chosen), Decimal(0))
-        cost = sum((_d(lot.quantity) * _d(lot.cost_per_share) for lot in chosen), Decimal(0))
-        value = qty * _d(prices[symbol])
-        loss = cost - value
+        chosen = _lots_within_budget(losing[symbol], prices[symbol], budget, report.candidates)
+        if not chosen:
+            report.block(symbol, f"the year's gains and deduction leave no room to use a loss on {symbol}")
+            continue
         worth, why = harvest_worth(
             lots=chosen, price=_d(prices[symbol]), as_of=as_of, settings=settings,
             pair_volatility=pair_volatility(symbol, replacement) if pair_volatility is not None else None,
         )
         if not worth:
-            blocked.append((symbol, f"harvesting {symbol} does not pay: {why}"))
+            report.block(symbol, f"harvesting {symbol} does not pay: {why}")
             continue
         used.add(replacement)
-        corr_text = f" (correlation {corr:.2f})" if corr is not None else ""
-        candidates.append(
-            HarvestCandidate(
-                symbol=symbol,
-                lot_ids=tuple(lot.lot_id for lot in chosen),
-                quantity=qty,
-                cost=cost,
-                market_value=value,
-                loss=loss,
-                replacement=replacement,
-                correlation=corr,
-                reason=(
-                    f"Harvest a {float(loss):,.2f} loss on {symbol} ({float(loss / cost) * 100:.1f}% below cost) "
-                    f"and keep the exposure through {replacement}{corr_text}, same asset class."
-                ),
-            )
+        report.candidates.append(_candidate(symbol, chosen, _d(prices[symbol]), replacement, corr))
+    return report.build()
+
+
+def _losing_lots(
+    lots: Sequence[LotLike], prices: Mapping[str, Any], settings: HarvestSettings
+) -> dict[str, list[LotLike]]:
+    """Open, priced lots under cost by more than the threshold and the minimum loss, by symbol."""
+    threshold = Decimal(str(settings.loss_threshold))
+    losing: dict[str, list[LotLike]] = {}
+    for lot in lots:
+        qty = _d(lot.quantity)
+        price = prices.get(lot.symbol)
+        if qty <= 0 or price is None:
+            continue
+        cost = qty * _d(lot.cost_per_share)
+        loss = cost - qty * _d(price)
+        if cost > 0 and loss > 0 and loss / cost > threshold and loss >= settings.min_loss:
+            losing.setdefault(lot.symbol, []).append(lot)
+    return losing
+
+
+def _lot_loss(lot: LotLike, price: Any) -> Decimal:
+    return _d(lot.quantity) * (_d(lot.cost_per_share) - _d(price))
+
+
+def _lots_loss(lots: Iterable[LotLike], price: Any) -> Decimal:
+    return sum((_lot_loss(lot, price) for lot in lots), Decimal(0))
+
+
+def _wash_sale_reason(symbol: str, *, bought: set[str], pending: set[str], days: int) -> str | None:
+    """Why selling ``symbol`` at a loss now would be a wash sale (None: it would not)."""
+    if symbol in bought:
+        return f"{symbol} was bought in the last {days} days (wash-sale rule)"
+    if symbol in pending:
+        return f"this plan buys {symbol}; selling it at a loss would be a wash sale"
+    return None
+
+
+def _lots_within_budget(
+    lots: Sequence[LotLike], price: Any, budget: Decimal | None, taken: Sequence[HarvestCandidate]
+) -> list[LotLike]:
+    """The lots to harvest, costliest (then latest) first: all of them without a budget, else
+    those whose losses fit in what the candidates ``taken`` so far leave of it."""
+    chosen = sorted(lots, key=lambda lot: (_d(lot.cost_per_share), lot.acquired_on), reverse=True)
+    if budget is None:
+        return chosen
+    left = budget - sum((c.loss for c in taken), Decimal(0))
+    fitting = []
+    for lot in chosen:
+        lot_loss = _lot_loss(lot, price)
+        if lot_loss <= left:
+            fitting.append(lot)
+            left -= lot_loss
+    return fitting
+
+
+def _candidate(
+    symbol: str, lots: Sequence[LotLike], price: Decimal, replacement: str, corr: float | None
+) -> HarvestCandidate:
+    qty = sum((_d(lot.quantity) for lot in lots), Decimal(0))
+    cost = sum((_d(lot.quantity) * _d(lot.cost_per_share) for lot in lots), Decimal(0))
+    value = qty * price
+    loss = cost - value
+    corr_text = f" (correlation {corr:.2f})" if corr is not None else ""
+    return HarvestCandidate(
+        symbol=symbol,
+        lot_ids=tuple(lot.lot_id for lot in lots),
+        quantity=qty,
+        cost=cost,
+        market_value=value,
+        loss=loss,
+        replacement=replacement,
+        correlation=corr,
+        reason=(
+            f"Harvest a {float(loss):,.2f} loss on {symbol} ({float(loss / cost) * 100:.1f}% below cost) "
+            f"and keep the exposure through {replacement}{corr_text}, same asset class."
+        ),
+    )
+
+
+@dataclass
+class _ReportBuilder:
+    """The report as the symbols are judged, largest loss first."""
+
+    candidates: list[HarvestCandidate] = field(default_factory=list)
+    blocked: list[tuple[str, str]] = field(default_factory=list)
+    wash_blocked: list[str] = field(default_factory=list)
+
+    def block(self, symbol: str, reason: str, *, wash_sale: bool = False) -> None:
+        self.blocked.append((symbol, reason))
+        if wash_sale:
+            self.wash_blocked.append(symbol)
+
+    def build(self) -> HarvestReport:
+        return HarvestReport(
+            candidates=tuple(self.candidates), blocked=tuple(self.blocked), wash_blocked=tuple(self.wash_blocked)
         )
-    return HarvestReport(candidates=tuple(candidates), blocked=tuple(blocked), wash_blocked=tuple(wash_blocked))
 
 
 def harvest_worth(

@@ -9,6 +9,7 @@ record (every trigger, check and trade with its numbers) is kept next to it by
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rebalancer.autopilot.types import CycleDecision, DecisionFacts, Metrics
@@ -163,6 +164,48 @@ def facts_dict(facts: DecisionFacts | None) -> dict[str, Any] | None:
     }
 
 
+def _weights_dict(weights: Mapping[str, float]) -> dict[str, float]:
+    return {s: round(w, 6) for s, w in sorted(weights.items())}
+
+
+def _triggers_list(decision: CycleDecision) -> list[dict[str, Any]]:
+    return [
+        {"kind": t.kind, "message": t.message, "value": _num(t.value), "threshold": _num(t.threshold),
+         "symbol": t.symbol}
+        for t in decision.triggers
+    ]
+
+
+def _override_dict(decision: CycleDecision) -> dict[str, Any] | None:
+    override = decision.override
+    if not override:
+        return None
+    return {"source": override.source, "reason": override.reason, "allocation": override.allocation}
+
+
+def _checks_list(decision: CycleDecision) -> list[dict[str, Any]]:
+    return [
+        {"name": c.name, "passed": c.passed, "value": _num(c.value), "limit": _num(c.limit), "message": c.message}
+        for c in decision.checks
+    ]
+
+
+def _trades_list(decision: CycleDecision) -> list[dict[str, Any]]:
+    return [
+        {
+            "symbol": t.symbol,
+            "side": t.side,
+            "quantity": round(t.quantity, 8),
+            "price": round(t.price, 6),
+            "value": round(t.value, 4),
+            "est_cost": round(t.est_cost, 4),
+            "reason": t.reason,
+            "harvest": t.harvest,
+        }
+        for t in decision.trades
+    ]
+
+
 def decision_explanation(decision: CycleDecision) -> dict[str, Any]:
     """The structured explanation stored with the decision (JSON-able)."""
     result = decision.strategy_result
@@ -171,52 +214,19 @@ def decision_explanation(decision: CycleDecision) -> dict[str, Any]:
         "action": decision.action,
         "summary": decision.summary,
         "skipped_reason": decision.skipped_reason,
-        "triggers": [
-            {"kind": t.kind, "message": t.message, "value": _num(t.value), "threshold": _num(t.threshold),
-             "symbol": t.symbol}
-            for t in decision.triggers
-        ],
+        "triggers": _triggers_list(decision),
         "strategy": decision.strategy,
         "strategy_explanation": result.explanation if result else None,
         "confidence": round(decision.confidence, 6),
-        "override": (
-            {
-                "source": decision.override.source,
-                "reason": decision.override.reason,
-                "allocation": decision.override.allocation,
-            }
-            if decision.override
-            else None
-        ),
-        "current_weights": {s: round(w, 6) for s, w in sorted(decision.current_weights.items())},
-        "target_weights": {s: round(w, 6) for s, w in sorted(decision.target_weights.items())},
+        "override": _override_dict(decision),
+        "current_weights": _weights_dict(decision.current_weights),
+        "target_weights": _weights_dict(decision.target_weights),
         "before": _metrics_dict(decision.before),
         "after": _metrics_dict(decision.after),
-        "checks": [
-            {
-                "name": c.name,
-                "passed": c.passed,
-                "value": _num(c.value),
-                "limit": _num(c.limit),
-                "message": c.message,
-            }
-            for c in decision.checks
-        ],
-        "trades": [
-            {
-                "symbol": t.symbol,
-                "side": t.side,
-                "quantity": round(t.quantity, 8),
-                "price": round(t.price, 6),
-                "value": round(t.value, 4),
-                "est_cost": round(t.est_cost, 4),
-                "reason": t.reason,
-                "harvest": t.harvest,
-            }
-            for t in decision.trades
-        ],
-        "raw_weights": {s: round(w, 6) for s, w in sorted(decision.raw_weights.items())},
-        "strategic_weights": {s: round(w, 6) for s, w in sorted(decision.strategic_weights.items())},
+        "checks": _checks_list(decision),
+        "trades": _trades_list(decision),
+        "raw_weights": _weights_dict(decision.raw_weights),
+        "strategic_weights": _weights_dict(decision.strategic_weights),
         "projection": list(decision.projection_notes),
         "overlay": _overlay_dict(decision),
         "reviewed": decision.reviewed,

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from common.push import PushMessage, push_configured, push_send
 from rebalancer.autopilot.models import Notification, NotificationPreference, PushDelivery
+from users.devices import device_get, device_prune, devices_of_users
 from users.models import Device
 
 BATCH = 100
@@ -39,7 +40,7 @@ def push_enqueue(*, notification_ids: Sequence[int]) -> int:
     notifications = list(Notification.objects.filter(pk__in=notification_ids).values_list("pk", "user_id", "kind"))
     users = {user_id for _, user_id, _ in notifications}
     devices: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for pk, user_id, provider in Device.objects.filter(user_id__in=users).values_list("pk", "user_id", "provider"):
+    for pk, user_id, provider in devices_of_users(user_ids=users):
         if push_configured(provider):
             devices[user_id].append((pk, provider))
     if not devices:
@@ -95,7 +96,7 @@ def _record(delivery: PushDelivery, outcome: str, detail: str, now: datetime) ->
         delivery.status, delivery.sent_at, delivery.last_error = PushDelivery.Status.SENT, now, ""
     elif outcome == "dead_token":
         delivery.status, delivery.last_error = PushDelivery.Status.DEAD_TOKEN, detail
-        Device.objects.filter(pk=delivery.device_id).delete()  # pruned: SET_NULL keeps this record
+        device_prune(device_id=delivery.device_id)  # pruned: SET_NULL keeps this record
     elif outcome == "retry" and delivery.attempts < settings.PUSH_MAX_ATTEMPTS:
         delay = settings.PUSH_RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1)
         delivery.next_attempt_at, delivery.last_error = now + timedelta(seconds=delay), detail
@@ -113,7 +114,7 @@ def push_outbox_process(*, now: datetime | None = None, limit: int = BATCH) -> O
         started = now or timezone.now()
         claimed = _claim(started, limit)
         for delivery in claimed:
-            device = Device.objects.filter(pk=delivery.device_id).first()
+            device = device_get(device_id=delivery.device_id)
             if device is None:  # pruned or unregistered since it was queued
                 counts[_record(delivery, "failed", "the device is gone", started)] += 1
                 continue

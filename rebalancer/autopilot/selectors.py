@@ -141,6 +141,136 @@ def policy_states_get(*, portfolio_ids: Sequence[int], before: dt.date) -> dict[
     return {pid: (policy_state_from_dict(state), day) for pid, day, state in rows}
 
 
+@dataclass(frozen=True)
+class _LedgerRows:
+    """The ledger rows of a chunk of portfolios, grouped by portfolio id."""
+
+    targets: dict[int, list[TargetAllocation]]
+    quantities: dict[int, dict[str, float]]
+    lots: dict[int, list[Lot]]
+    buys: dict[int, list]
+    loss_sales: dict[int, list]
+    harvests: dict[int, list]
+    overrides: dict[int, PortfolioLimits]
+    policies: dict[int, tuple[PolicyState | None, dt.date | None]]
+    flows: dict[int, list]
+    history: dict[int, list]
+    tax_positions: dict[int, tuple[float, float]]
+
+
+def _targets_load(ids: list[int], symbol_of: dict[int, str]) -> dict[int, list[TargetAllocation]]:
+    targets: dict[int, list[TargetAllocation]] = defaultdict(list)
+    for row in TargetAllocation.objects.filter(portfolio_id__in=ids).select_related("asset"):
+        targets[row.portfolio_id].append(row)
+        if row.asset_id is not None:
+            symbol_of[row.asset_id] = row.asset.symbol
+    return targets
+
+
+def _quantities_load(ids: list[int], symbol_of: dict[int, str]) -> dict[int, dict[str, float]]:
+    quantities: dict[int, dict[str, float]] = defaultdict(dict)
+    positions = Position.objects.filter(portfolio_id__in=ids, quantity__gt=0).values_list(
+        "portfolio_id", "asset_id", "asset__symbol", "quantity"
+    )
+    for pid, asset_id, symbol, qty in positions:
+        quantities[pid][symbol] = float(qty)
+        symbol_of.setdefault(asset_id, symbol)
+    return quantities
+
+
+def _lots_load(ids: list[int]) -> dict[int, list[Lot]]:
+    lots: dict[int, list[Lot]] = defaultdict(list)
+    for pid, lot_id, symbol, qty, cost_open, acquired in TaxLot.objects.filter(
+        portfolio_id__in=ids, quantity_open__gt=0
+    ).values_list("portfolio_id", "id", "asset__symbol", "quantity_open", "cost_basis_open", "acquired_on"):
+        lots[pid].append(
+            Lot(symbol=symbol, quantity=float(qty), cost_per_share=float(cost_open / qty),
+                acquired_on=acquired, lot_id=lot_id)
+        )
+    return lots
+
+
+def _recent_trades_load(ids: list[int], as_of: dt.date) -> tuple[dict[int, list], dict[int, list], dict[int, list]]:
+    """(buys, sales at a loss, tax-loss harvests) as (symbol, date) of the wash-sale window."""
+    since = as_of - dt.timedelta(days=WASH_SALE_DAYS)
+    buys: dict[int, list] = defaultdict(list)
+    loss_sales: dict[int, list] = defaultdict(list)
+    harvests: dict[int, list] = defaultdict(list)
+    for pid, symbol, side, day, tags in Trade.objects.filter(
+        portfolio_id__in=ids, trade_date__gte=since, trade_date__lte=as_of
+    ).filter(Q(side=Trade.Side.BUY) | Q(realized_gain__lt=0)).values_list(
+        "portfolio_id", "asset__symbol", "side", "trade_date", "tags"
+    ):
+        (buys if side == Trade.Side.BUY else loss_sales)[pid].append((symbol, day))
+        if side == Trade.Side.SELL and "tax_loss_harvest" in (tags or ()):
+            harvests[pid].append((symbol, day))
+    return buys, loss_sales, harvests
+
+
+def _flows_load(
+    ids: list[int], policies: dict[int, tuple[PolicyState | None, dt.date | None]], as_of: dt.date
+) -> dict[int, list]:
+    """External cash flows (date, amount) since the earliest previous cycle of the chunk."""
+    earliest = min((day for _, day in policies.values() if day is not None), default=as_of)
+    flows: dict[int, list] = defaultdict(list)
+    for pid, at, amount in CashMovement.objects.filter(
+        portfolio_id__in=ids, kind__in=list(CashMovement.EXTERNAL), at__date__gt=earliest, at__date__lte=as_of
+    ).values_list("portfolio_id", "at", "amount"):
+        flows[pid].append((at.date(), float(amount)))
+    return flows
+
+
+def _history_load(ids: list[int], as_of: dt.date) -> dict[int, list]:
+    history: dict[int, list] = defaultdict(list)
+    for pid, day, value in PortfolioSnapshot.objects.filter(
+        portfolio_id__in=ids, date__gte=as_of - dt.timedelta(days=HISTORY_DAYS), date__lte=as_of
+    ).order_by("date").values_list("portfolio_id", "date", "value"):
+        history[pid].append((day, float(value)))
+    return history
+
+
+def _ledger_rows_load(
+    ids: list[int], portfolios: dict[int, Portfolio], as_of: dt.date, symbol_of: dict[int, str]
+) -> _LedgerRows:
+    """One query per kind of row (and one for tax when some portfolio harvests losses)."""
+    targets = _targets_load(ids, symbol_of)
+    quantities = _quantities_load(ids, symbol_of)
+    lots = _lots_load(ids)
+    buys, loss_sales, harvests = _recent_trades_load(ids, as_of)
+    overrides = {row.portfolio_id: row for row in PortfolioLimits.objects.filter(portfolio_id__in=ids)}
+    policies = policy_states_get(portfolio_ids=ids, before=as_of)
+    flows = _flows_load(ids, policies, as_of)
+    history = _history_load(ids, as_of)
+    taxed = [pid for pid in ids if portfolios[pid].autonomy.tax_optimization]
+    return _LedgerRows(
+        targets=targets, quantities=quantities, lots=lots, buys=buys, loss_sales=loss_sales, harvests=harvests,
+        overrides=overrides, policies=policies, flows=flows, history=history,
+        tax_positions=_tax_positions(taxed, as_of) if taxed else {},
+    )
+
+
+def _holdings_state(portfolio: Portfolio, rows: _LedgerRows, as_of: dt.date) -> HoldingsState:
+    pid = portfolio.pk
+    history = rows.history[pid]
+    series = pd.Series([v for _, v in history], index=[d for d, _ in history]) if history else None
+    policy, last_day = rows.policies.get(pid, (None, None))
+    return HoldingsState(
+        as_of=as_of,
+        cash=float(portfolio.cash),
+        quantities=rows.quantities[pid],
+        lots=tuple(rows.lots[pid]),
+        portfolio_id=pid,
+        recent_buys=tuple(rows.buys[pid]),
+        recent_loss_sales=tuple(rows.loss_sales[pid]),
+        recent_harvests=tuple(rows.harvests[pid]),
+        value_history=series,
+        policy=policy,
+        net_flows=sum(amount for day, amount in rows.flows[pid] if last_day is None or day > last_day),
+        realized_this_year=rows.tax_positions.get(pid, (0.0, 0.0))[0],
+        loss_carryover=rows.tax_positions.get(pid, (0.0, 0.0))[1],
+    )
+
+
 def cycle_inputs_load(
     *,
     portfolio_ids: Sequence[int],
@@ -160,85 +290,17 @@ def cycle_inputs_load(
         for p in Portfolio.objects.filter(pk__in=list(portfolio_ids)).select_related("autonomy")
     }
     ids = [pk for pk, p in portfolios.items() if hasattr(p, "autonomy")]
-    targets: dict[int, list[TargetAllocation]] = defaultdict(list)
-    for row in TargetAllocation.objects.filter(portfolio_id__in=ids).select_related("asset"):
-        targets[row.portfolio_id].append(row)
-        if row.asset_id is not None:
-            symbol_of[row.asset_id] = row.asset.symbol
-    quantities: dict[int, dict[str, float]] = defaultdict(dict)
-    positions = Position.objects.filter(portfolio_id__in=ids, quantity__gt=0).values_list(
-        "portfolio_id", "asset_id", "asset__symbol", "quantity"
-    )
-    for pid, asset_id, symbol, qty in positions:
-        quantities[pid][symbol] = float(qty)
-        symbol_of.setdefault(asset_id, symbol)
-    lots: dict[int, list[Lot]] = defaultdict(list)
-    for pid, lot_id, symbol, qty, cost_open, acquired in TaxLot.objects.filter(
-        portfolio_id__in=ids, quantity_open__gt=0
-    ).values_list("portfolio_id", "id", "asset__symbol", "quantity_open", "cost_basis_open", "acquired_on"):
-        lots[pid].append(
-            Lot(symbol=symbol, quantity=float(qty), cost_per_share=float(cost_open / qty),
-                acquired_on=acquired, lot_id=lot_id)
-        )
-    since = as_of - dt.timedelta(days=WASH_SALE_DAYS)
-    buys: dict[int, list] = defaultdict(list)
-    loss_sales: dict[int, list] = defaultdict(list)
-    harvests: dict[int, list] = defaultdict(list)
-    for pid, symbol, side, day, tags in Trade.objects.filter(
-        portfolio_id__in=ids, trade_date__gte=since, trade_date__lte=as_of
-    ).filter(Q(side=Trade.Side.BUY) | Q(realized_gain__lt=0)).values_list(
-        "portfolio_id", "asset__symbol", "side", "trade_date", "tags"
-    ):
-        (buys if side == Trade.Side.BUY else loss_sales)[pid].append((symbol, day))
-        if side == Trade.Side.SELL and "tax_loss_harvest" in (tags or ()):
-            harvests[pid].append((symbol, day))
-    overrides = {row.portfolio_id: row for row in PortfolioLimits.objects.filter(portfolio_id__in=ids)}
-    policies = policy_states_get(portfolio_ids=ids, before=as_of)
-    earliest = min((day for _, day in policies.values() if day is not None), default=as_of)
-    flows: dict[int, list] = defaultdict(list)
-    for pid, at, amount in CashMovement.objects.filter(
-        portfolio_id__in=ids, kind__in=list(CashMovement.EXTERNAL), at__date__gt=earliest, at__date__lte=as_of
-    ).values_list("portfolio_id", "at", "amount"):
-        flows[pid].append((at.date(), float(amount)))
-    history: dict[int, list] = defaultdict(list)
-    for pid, day, value in PortfolioSnapshot.objects.filter(
-        portfolio_id__in=ids, date__gte=as_of - dt.timedelta(days=HISTORY_DAYS), date__lte=as_of
-    ).order_by("date").values_list("portfolio_id", "date", "value"):
-        history[pid].append((day, float(value)))
-
-    taxed = [pid for pid in ids if portfolios[pid].autonomy.tax_optimization]
-    tax_positions = _tax_positions(taxed, as_of) if taxed else {}
+    rows = _ledger_rows_load(ids, portfolios, as_of, symbol_of)
     out: dict[int, PortfolioInputs] = {}
     for pid in ids:
         portfolio = portfolios[pid]
         autonomy = portfolio.autonomy
-        target_weights = targets_expand(targets[pid], assets, symbol_of)
-        series = (
-            pd.Series([v for _, v in history[pid]], index=[d for d, _ in history[pid]])
-            if history[pid]
-            else None
-        )
-        policy, last_day = policies.get(pid, (None, None))
-        state = HoldingsState(
-            as_of=as_of,
-            cash=float(portfolio.cash),
-            quantities=quantities[pid],
-            lots=tuple(lots[pid]),
-            portfolio_id=pid,
-            recent_buys=tuple(buys[pid]),
-            recent_loss_sales=tuple(loss_sales[pid]),
-            recent_harvests=tuple(harvests[pid]),
-            value_history=series,
-            policy=policy,
-            net_flows=sum(amount for day, amount in flows[pid] if last_day is None or day > last_day),
-            realized_this_year=tax_positions.get(pid, (0.0, 0.0))[0],
-            loss_carryover=tax_positions.get(pid, (0.0, 0.0))[1],
-        )
+        target_weights = targets_expand(rows.targets[pid], assets, symbol_of)
         out[pid] = PortfolioInputs(
             portfolio=portfolio,
             autonomy=autonomy,
-            state=state,
-            config=config_from(autonomy, targets=target_weights, assets=assets, overrides=overrides.get(pid),
+            state=_holdings_state(portfolio, rows, as_of),
+            config=config_from(autonomy, targets=target_weights, assets=assets, overrides=rows.overrides.get(pid),
                                force=force),
             ledger_version=portfolio.ledger_version,
         )

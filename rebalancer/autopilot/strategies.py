@@ -64,57 +64,73 @@ class OptimizerStrategy:
             **extra,
         )
 
-    def target_weights(self, ctx: StrategyContext) -> StrategyResult:
-        # Imported here: the optimization engine is heavy (cvxpy) and registration must
-        # stay cheap at app start.
-        from portfolios.optimization import Constraints
-        from portfolios.optimization.exceptions import (
-            InfeasibleConstraints,
-            OptimizationError,
-            UnsupportedOptions,
-        )
-
+    def _window(self, ctx: StrategyContext):
+        """The context's returns on every symbol, complete rows only (at least 20)."""
         returns = ctx.returns.reindex(columns=list(ctx.symbols)).dropna(how="any")
         if returns.shape[0] < 20:
             raise StrategyError(
                 f"{self.name} needs at least 20 days of returns for every symbol; "
                 f"got {returns.shape[0]}"
             )
-        # The engine maps the tier to a risk aversion (max_utility, multi_objective).
-        extra = {"risk_tier": ctx.risk_tier}
+        return returns
+
+    def _constraints(self, ctx: StrategyContext):
+        """The context's constraints as this objective takes them."""
+        from portfolios.optimization import Constraints
+
         constraints = ctx.constraints
         if constraints is not None and self.objective in BUDGETED_OBJECTIVES:
             # Risk parity and HRP take exclusions and the cash buffer only; the projection
             # onto the tier's limits makes their weights feasible afterwards.
             constraints = Constraints(excluded=constraints.excluded, cash_buffer=constraints.cash_buffer)
-        note = ""
+        return constraints
+
+    def _solve_or_relax(self, returns, constraints, extra):
+        """The optimizer's result and a note; limits it cannot meet are solved without
+        (the projection applies them afterwards). Raises :class:`StrategyError`."""
+        from portfolios.optimization.exceptions import (
+            InfeasibleConstraints,
+            OptimizationError,
+            UnsupportedOptions,
+        )
+
         try:
-            result = self._solve(returns, constraints, extra)
+            return self._solve(returns, constraints, extra), ""
         except (InfeasibleConstraints, UnsupportedOptions) as exc:
             if constraints is None:
                 raise StrategyError(f"{self.name}: {exc.message}") from exc
             note = " The optimizer could not meet every limit directly; the projection onto them did."
             try:
-                result = self._solve(returns, None, extra)
+                return self._solve(returns, None, extra), note
             except OptimizationError as again:
                 raise StrategyError(f"{self.name}: {again.message}") from again
         except OptimizationError as exc:
             raise StrategyError(f"{self.name}: {exc.message}") from exc
-        weights = _clean(dict(result.weights), ctx.symbols)
+
+    def _explanation(self, ctx: StrategyContext, returns, result, note: str) -> str:
         expected = result.expected_return
-        explanation = (
+        return (
             f"The optimizer chose {OBJECTIVE_WORDS.get(self.objective, self.objective)} "
             f"over {len(ctx.symbols)} assets using {returns.shape[0]} days of history "
             + (f"(expected return {expected:.1%} a year, " if expected is not None else "(")
             + f"volatility {result.volatility:.1%})."
             + note
         )
+
+    def target_weights(self, ctx: StrategyContext) -> StrategyResult:
+        # The optimization engine is imported in the steps: it is heavy (cvxpy) and
+        # registration must stay cheap at app start.
+        returns = self._window(ctx)
+        # The engine maps the tier to a risk aversion (max_utility, multi_objective).
+        extra = {"risk_tier": ctx.risk_tier}
+        result, note = self._solve_or_relax(returns, self._constraints(ctx), extra)
+        expected = result.expected_return
         return StrategyResult(
-            weights=weights,
+            weights=_clean(dict(result.weights), ctx.symbols),
             # A deterministic optimizer is as sure as its inputs allow; the pipeline's
             # confidence is lowered by short histories rather than by the solver.
             confidence=float(min(1.0, returns.shape[0] / 252)),
-            explanation=explanation,
+            explanation=self._explanation(ctx, returns, result, note),
             strategy=self.name,
             details={
                 "objective": self.objective,

@@ -101,6 +101,72 @@ def _plots(runs: pd.DataFrame, out: Path, tiers: Sequence[str],
     return files
 
 
+BASELINE_COLUMNS = (
+    ("set", "set"), ("baseline", "baseline"), ("windows", "windows"), ("sharpe", "Sharpe (after tax)"),
+    ("max_drawdown", "max DD"), ("volatility", "volatility"), ("annual_turnover", "turnover/yr"),
+    ("taxes", "taxes"),
+)
+
+HOW_TO_READ = (
+    "## How to read it",
+    "",
+    "- Sharpe ratios are of daily returns after costs and after each year's estimated tax (short-term gains "
+    "35 %, long-term 15 %, losses carried forward), risk-free rate 0, for strategies and baselines alike.",
+    "- Δ Sharpe is the strategy's minus equal weight rebalanced monthly in the same window; the 90 % interval "
+    "is a circular-block bootstrap of the median over windows (blocks of 8 consecutive windows, wrapping around, so every window counts alike).",
+    "- random p: the median over windows of the share of random long-only portfolios (monthly rebalanced, "
+    "same costs, before tax) whose Sharpe beats the strategy's before-tax Sharpe.",
+    "- rebal./month counts days with executed trades; windows in cash counts windows with fewer than 5 % of "
+    "days invested.",
+    "",
+)
+
+
+def _intro_lines(runs: pd.DataFrame, command: str, notes: Sequence[str], elapsed_s: float | None) -> list[str]:
+    windows = runs.drop_duplicates("window_start")
+    return [
+        "# Evidence: the investment policy on real prices",
+        "",
+        "Made by the command below (every number on this page comes from it; rerun it to check).",
+        "",
+        "```sh",
+        command,
+        "```",
+        "",
+        f"{len(windows)} windows: {int((windows.set == 'tuning').sum())} tuning (ending before the cut-off; "
+        f"the defaults were chosen on these only) and {int((windows.set == 'confirmation').sum())} confirmation "
+        "(never tuned on)." + (f" Wall time {elapsed_s / 60:.1f} min." if elapsed_s else ""),
+        "",
+        *notes,
+        "",
+    ]
+
+
+def _summary_lines(summary: pd.DataFrame, tiers: Sequence[str]) -> list[str]:
+    """A table per set of windows, and whether volatility rises with the tier in it."""
+    lines: list[str] = []
+    for set_ in ("tuning", "confirmation"):
+        part = summary[summary.set == set_]
+        if part.empty:
+            continue
+        lines += [f"## {set_.capitalize()} windows", "", _table(part, SUMMARY_COLUMNS), ""]
+        mono = monotone_by_tier(part, "volatility", tiers)
+        ok = [s for (st, s), v in mono.items() if v and st == set_]
+        bad = [s for (st, s), v in mono.items() if not v and st == set_]
+        lines.append(f"Realised volatility monotone across tiers ({', '.join(tiers)}): "
+                     f"{'yes' if not bad else 'no'} — monotone for {', '.join(ok) or 'none'}"
+                     + (f"; not for {', '.join(bad)}" if bad else "") + ".")
+        lines.append("")
+    return lines
+
+
+def _baseline_lines(baselines: pd.DataFrame) -> list[str]:
+    lines = ["## Baselines (same costs and taxes)", "", _table(baselines, BASELINE_COLUMNS), ""]
+    if "sixty_forty" not in set(baselines.baseline):
+        lines += ["No 60/40 baseline: the universe has no bond asset.", ""]
+    return lines
+
+
 def evidence_write(
     *,
     runs: pd.DataFrame,
@@ -118,57 +184,12 @@ def evidence_write(
     EVIDENCE.md, in ``<name>_pictures/`` for any other report)."""
     folder = "evidence" if path.name == "EVIDENCE.md" else f"{path.stem}_pictures"
     plots = _plots(runs, path.parent / folder, tiers, example)
-    windows = runs.drop_duplicates("window_start")
-    lines = [
-        "# Evidence: the investment policy on real prices",
-        "",
-        "Made by the command below (every number on this page comes from it; rerun it to check).",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
-        f"{len(windows)} windows: {int((windows.set == 'tuning').sum())} tuning (ending before the cut-off; "
-        f"the defaults were chosen on these only) and {int((windows.set == 'confirmation').sum())} confirmation "
-        "(never tuned on)." + (f" Wall time {elapsed_s / 60:.1f} min." if elapsed_s else ""),
-        "",
-        *notes,
-        "",
-    ]
+    lines = _intro_lines(runs, command, notes, elapsed_s)
     if goal:
         lines += ["## The goal, on the confirmation windows", "", *goal, ""]
-    for set_ in ("tuning", "confirmation"):
-        part = summary[summary.set == set_]
-        if part.empty:
-            continue
-        lines += [f"## {set_.capitalize()} windows", "", _table(part, SUMMARY_COLUMNS), ""]
-        mono = monotone_by_tier(part, "volatility", tiers)
-        ok = [s for (st, s), v in mono.items() if v and st == set_]
-        bad = [s for (st, s), v in mono.items() if not v and st == set_]
-        lines.append(f"Realised volatility monotone across tiers ({', '.join(tiers)}): "
-                     f"{'yes' if not bad else 'no'} — monotone for {', '.join(ok) or 'none'}"
-                     + (f"; not for {', '.join(bad)}" if bad else "") + ".")
-        lines.append("")
-    lines += ["## Baselines (same costs and taxes)", "",
-              _table(baselines, (("set", "set"), ("baseline", "baseline"), ("windows", "windows"),
-                                 ("sharpe", "Sharpe (after tax)"), ("max_drawdown", "max DD"),
-                                 ("volatility", "volatility"), ("annual_turnover", "turnover/yr"),
-                                 ("taxes", "taxes"))), ""]
-    if "sixty_forty" not in set(baselines.baseline):
-        lines += ["No 60/40 baseline: the universe has no bond asset.", ""]
+    lines += _summary_lines(summary, tiers)
+    lines += _baseline_lines(baselines)
     if plots:
         lines += ["## Pictures", ""] + [f"![{p}]({folder}/{p})" for p in plots] + [""]
-    lines += [
-        "## How to read it",
-        "",
-        "- Sharpe ratios are of daily returns after costs and after each year's estimated tax (short-term gains "
-        "35 %, long-term 15 %, losses carried forward), risk-free rate 0, for strategies and baselines alike.",
-        "- Δ Sharpe is the strategy's minus equal weight rebalanced monthly in the same window; the 90 % interval "
-        "is a circular-block bootstrap of the median over windows (blocks of 8 consecutive windows, wrapping around, so every window counts alike).",
-        "- random p: the median over windows of the share of random long-only portfolios (monthly rebalanced, "
-        "same costs, before tax) whose Sharpe beats the strategy's before-tax Sharpe.",
-        "- rebal./month counts days with executed trades; windows in cash counts windows with fewer than 5 % of "
-        "days invested.",
-        "",
-    ]
+    lines += HOW_TO_READ
     path.write_text("\n".join(lines))

@@ -29,7 +29,8 @@ from portfolios.strategies import strategy_names
 from rebalancer.autopilot.selectors import LOOKBACK_DAYS
 from rebalancer.autopilot.types import TaxConfig, TradeConfig
 from rebalancer.backtests.engine.config import BacktestConfig, TaxRates
-from rebalancer.backtests.engine.report import BacktestReport, backtest_report
+from rebalancer.backtests.engine.replay import ReplayResult
+from rebalancer.backtests.engine.report import BacktestReport, StrategyOutcome, backtest_report
 from rebalancer.backtests.engine.taxes import TaxSummary
 from rebalancer.backtests.models import Backtest, BacktestStatus
 
@@ -373,6 +374,67 @@ def taxes_serialize(taxes: TaxSummary) -> dict[str, Any]:
     }
 
 
+def _weights_series(weights: pd.DataFrame, dates: list[str], weight_idx: np.ndarray) -> dict[str, Any]:
+    """The stored weights: the downsampled rows, rounded to 6 places."""
+    w = weights.iloc[weight_idx]
+    return {
+        "dates": [dates[i] for i in weight_idx],
+        "symbols": [str(c) for c in w.columns],
+        "values": np.round(w.to_numpy(dtype=float), 6).tolist(),
+    }
+
+
+def _decisions_serialize(replayed: ReplayResult) -> list[dict[str, Any]]:
+    """The last 50 decisions of a replay."""
+    return [
+        {
+            "date": d.as_of.isoformat(),
+            "action": d.action,
+            "strategy": d.strategy,
+            "triggers": list(d.triggers),
+            "trades": d.trades,
+            "override": d.override,
+        }
+        for d in replayed.decisions[-50:]
+    ]
+
+
+def _fills_serialize(replayed: ReplayResult) -> list[dict[str, Any]]:
+    """The first ``STORED_TRADES`` fills of a replay, Decimals as strings."""
+    return [
+        {
+            "date": f.as_of.isoformat(),
+            "symbol": f.symbol,
+            "side": f.side,
+            "quantity": str(f.quantity),
+            "price": str(f.price),
+            "fill_price": str(f.fill_price),
+            "commission": str(f.commission),
+            "slippage": str(f.slippage),
+            "realized_gain": str(f.realized_gain),
+            "harvest": f.harvest,
+        }
+        for f in replayed.fills[:STORED_TRADES]
+    ]
+
+
+def _outcome_entry(outcome: StrategyOutcome, dates: list[str], api_idx: np.ndarray) -> dict[str, Any]:
+    """One strategy's entry of the API's results (its weights, taxes and decisions when it has them)."""
+    equity = outcome.equity.to_numpy(dtype=float)
+    entry: dict[str, Any] = {
+        "kind": outcome.kind,
+        "equity_curve": [[dates[i], round(float(equity[i]), 2)] for i in api_idx],
+    }
+    if outcome.weights is not None and len(outcome.weights):
+        last = outcome.weights.iloc[-1]
+        entry["final_weights"] = {str(s): round(float(v), 6) for s, v in last.items() if v > 1e-9}
+    if outcome.taxes is not None:
+        entry["taxes"] = taxes_serialize(outcome.taxes)
+    if outcome.replay is not None:
+        entry["decisions"] = _decisions_serialize(outcome.replay)
+    return entry
+
+
 def report_serialize(report: BacktestReport) -> tuple[dict, dict, dict]:
     """(results for the API, full daily series, trades) as JSON-able dicts."""
     dates = [d.date().isoformat() for d in report.dates]
@@ -385,51 +447,11 @@ def report_serialize(report: BacktestReport) -> tuple[dict, dict, dict]:
     for outcome in report.outcomes:
         equity = outcome.equity.to_numpy(dtype=float)
         series["equity"][outcome.name] = [round(float(v), 4) for v in equity]
-        entry: dict[str, Any] = {
-            "kind": outcome.kind,
-            "equity_curve": [[dates[i], round(float(equity[i]), 2)] for i in api_idx],
-        }
         if outcome.weights is not None and len(outcome.weights):
-            w = outcome.weights.iloc[weight_idx]
-            series["weights"][outcome.name] = {
-                "dates": [dates[i] for i in weight_idx],
-                "symbols": [str(c) for c in w.columns],
-                "values": np.round(w.to_numpy(dtype=float), 6).tolist(),
-            }
-            last = outcome.weights.iloc[-1]
-            entry["final_weights"] = {
-                str(s): round(float(v), 6) for s, v in last.items() if v > 1e-9
-            }
-        if outcome.taxes is not None:
-            entry["taxes"] = taxes_serialize(outcome.taxes)
+            series["weights"][outcome.name] = _weights_series(outcome.weights, dates, weight_idx)
         if outcome.replay is not None:
-            entry["decisions"] = [
-                {
-                    "date": d.as_of.isoformat(),
-                    "action": d.action,
-                    "strategy": d.strategy,
-                    "triggers": list(d.triggers),
-                    "trades": d.trades,
-                    "override": d.override,
-                }
-                for d in outcome.replay.decisions[-50:]
-            ]
-            trades[outcome.name] = [
-                {
-                    "date": f.as_of.isoformat(),
-                    "symbol": f.symbol,
-                    "side": f.side,
-                    "quantity": str(f.quantity),
-                    "price": str(f.price),
-                    "fill_price": str(f.fill_price),
-                    "commission": str(f.commission),
-                    "slippage": str(f.slippage),
-                    "realized_gain": str(f.realized_gain),
-                    "harvest": f.harvest,
-                }
-                for f in outcome.replay.fills[:STORED_TRADES]
-            ]
-        strategies[outcome.name] = entry
+            trades[outcome.name] = _fills_serialize(outcome.replay)
+        strategies[outcome.name] = _outcome_entry(outcome, dates, api_idx)
     results = {
         "start": dates[0] if dates else None,
         "end": dates[-1] if dates else None,

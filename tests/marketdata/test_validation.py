@@ -127,3 +127,50 @@ def test_an_ordinary_dividend_gap_stays_ok_and_adjusted_only_series_never_flag()
     assert health(series).status == "ok"
     # and a wide import (close = adjusted close) has no gap by construction
     assert health(bars([100, 101, 99, 102, 103])).status == "ok"
+
+
+def test_every_kind_of_reason_is_reported_in_a_fixed_order_with_exact_text():
+    # given: unsorted bars with a +61.6 % adjusted move, a 6-day gap, an unrecorded split and a close above its high
+    series = bars([100, 101, 161.6, 80.8, 81, 82], dates=[
+        "2024-01-02", "2024-01-01", "2024-01-03", "2024-01-04", "2024-01-15", "2024-01-16",
+    ])
+    series["adj_close"] = [100, 101, 161.6, 161.6, 162, 164]
+    series.loc[5, "high"] = 80.0
+    # when: a week after the last bar
+    result = health(series, as_of="2024-01-23")
+    # then: stale first, then moves, gaps, adjustments and inconsistent bars, in date order each
+    assert (result.status, result.last_date) == ("stale", dt.date(2024, 1, 16))
+    assert result.reasons == [
+        "stale: last bar 2024-01-16 is 5 business days before 2024-01-23 (limit 3)",
+        "suspect move +61.6% on 2024-01-03 (bound 50%, no corporate action)",  # from 100 on 01-02, once sorted
+        "gap of 6 business days between 2024-01-04 and 2024-01-15",
+        "unrecorded corporate action on 2024-01-04: the close moved -50.0% and the adjusted close +0.0% "
+        "(record the split or dividend)",
+        "inconsistent bar on 2024-01-16: low 81.18, high 80, close 82",
+    ]
+
+
+def test_only_the_last_lookback_bars_are_checked_and_a_single_bar_is_ok():
+    # given: a +60 % move into the 3rd of 6 bars; with a lookback of 3 bars (4 closes) it is out of view
+    series = bars([100, 101, 161.6, 160, 161, 162], start="2024-01-01")
+    short = HealthRules(max_daily_move=0.5, max_daily_move_by_class={}, lookback_days=3)
+    seen = HealthRules(max_daily_move=0.5, max_daily_move_by_class={}, lookback_days=4)
+    # when
+    def judged(rules):
+        return series_health(symbol="X", asset_class="equity", bars=series, as_of=dt.date(2024, 1, 8), rules=rules)
+    # then
+    assert (judged(short).status, judged(short).reasons) == ("ok", [])
+    assert judged(seen).reasons == ["suspect move +60.0% on 2024-01-03 (bound 50%, no corporate action)"]
+    single = health(bars([100], start="2024-01-05"))
+    assert (single.symbol, single.status, single.reasons, single.last_date) == ("X", "ok", [], dt.date(2024, 1, 5))
+
+
+def test_missing_names_the_as_of_date_and_has_no_last_date():
+    # given / when
+    empty = health(bars([]), as_of="2024-01-05")
+    later = health(bars([100], start="2024-01-08"), as_of="2024-01-05")
+    # then
+    assert empty == later
+    assert (empty.symbol, empty.status, empty.reasons, empty.last_date) == (
+        "X", "missing", ["no price on or before 2024-01-05"], None,
+    )

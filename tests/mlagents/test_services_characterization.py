@@ -170,3 +170,153 @@ def test_training_panel_refusals_are_pinned(small_market, kwargs, want):
 
     # then
     assert (type(err.value).__name__, str(err.value), err.value.field) == want
+
+
+AGENT_TRAIN_REFUSALS = {
+    "unknown algorithm": (
+        {"algorithm": "a2c"}, ("ValidationFailed", "unknown algorithm 'a2c'; use one of ppo, primal_dual, dqn", "algo")),
+    "no episodes": ({"algorithm": "ppo", "episodes": 0}, ("ValidationFailed", "episodes must be a positive number", "episodes")),
+}
+
+
+@pytest.mark.parametrize(("kwargs", "want"), AGENT_TRAIN_REFUSALS.values(), ids=AGENT_TRAIN_REFUSALS.keys())
+def test_agent_train_refusals_are_pinned(small_market, kwargs, want):
+    # when
+    with pytest.raises(ApplicationError) as err:
+        agent_train(**kwargs)
+
+    # then: nothing was registered
+    assert (type(err.value).__name__, str(err.value), err.value.field) == want
+    assert AgentModel.objects.count() == 0
+
+
+def _recording_gate(calls: list, promote: bool | None = None):
+    """The real promotion gate, recording its inputs; ``promote`` overrides its verdict."""
+    from mlagents.rl.evaluation import PromotionDecision, promotion_decision
+
+    def gate(agent, baselines, incumbent=None):
+        real = promotion_decision(agent, baselines, incumbent)
+        calls.append((_sha(json.dumps(agent, sort_keys=True)), sorted(baselines),
+                      incumbent and incumbent["sharpe_ratio"], real.reason))
+        return real if promote is None else PromotionDecision(promote, f"forced: {real.reason}")
+
+    return gate
+
+
+def test_agent_train_promotion_retires_the_incumbent_it_re_evaluated(
+    small_market, torch_one_thread, monkeypatch, settings, tmp_path
+):
+    # given: an active PPO model on the same universe whose stored validation Sharpe is
+    # made up (the gate must re-run it), and a gate that promotes whatever it is shown
+    settings.MEDIA_ROOT = tmp_path
+    incumbent = agent_train(algorithm="ppo", end=END, episodes=32, seed=0)
+    AgentModel.objects.filter(pk=incumbent.pk).update(
+        status=AgentStatus.ACTIVE, evaluation={"validation": {"agent": {"sharpe_ratio": -99.0}}})
+    calls: list = []
+    monkeypatch.setattr("mlagents.services.promotion_decision", _recording_gate(calls, promote=True))
+    saved = []
+
+    # when: two PPO updates with a checkpoint after each; the stored progress read at each report
+    candidate = agent_train(
+        algorithm="ppo", end=END, episodes=32, seed=1, hyperparameters={"num_steps": 13, "checkpoint_every": 1},
+        progress=lambda frac, _stats: saved.append((frac, AgentModel.objects.get(version=2).progress)),
+    )
+
+    # then
+    reason = ("sharpe_ratio -0.842 is below baseline(s) buy_and_hold (-0.370), equal_weight (-0.250), "
+              "min_variance (-0.308), max_sharpe (1.074) on the validation window")
+    assert calls == [("aa174e60c4aea8cb", ["buy_and_hold", "equal_weight", "max_sharpe", "min_variance"],
+                      -0.8513138961040527, reason)]
+    assert _stored(candidate) == (
+        "active", -0.841576731013859, 1.8022677787058856, 1.0, "b1af216d998e4a84", "11208bff75d4f9f2", 104)
+    assert candidate.promotion_reason == f"forced: {reason}"
+    incumbent.refresh_from_db()
+    assert incumbent.status == "retired"
+    assert incumbent.retired_at == candidate.activated_at is not None
+    assert saved == [(0.45, 0.45), (0.9, 0.9), (0.95, 0.9), (0.98, 0.9), (1.0, 1.0)]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.pt")) == [
+        "agents/checkpoints/ppo_v2/ppo_update_00001.pt", "agents/checkpoints/ppo_v2/ppo_update_00002.pt",
+        "agents/ppo_v1.pt", "agents/ppo_v2.pt"]
+
+
+def test_agent_train_with_regime_calls_is_pinned_for_a_seed(small_market, torch_one_thread, monkeypatch):
+    from mlagents.regime.models import MarketRegime, ReferenceMarket
+
+    # given: a regime call for every day, and an active primal-dual model trained with them
+    market, _ = ReferenceMarket.objects.get_or_create(
+        name="default", defaults={"benchmark_symbol": "SPY", "asset_class": "equity"})
+    MarketRegime.objects.bulk_create(
+        MarketRegime(market=market, date=d.date(), regime="bull", confidence="0.8000",
+                     probabilities={"bull": 0.7 - 0.001 * (i % 50), "bear": 0.2 if i % 2 else 0.1})
+        for i, d in enumerate(small_market.index[1:])
+    )
+    incumbent = agent_train(algorithm="primal_dual", end=END, episodes=32, seed=0)
+    AgentModel.objects.filter(pk=incumbent.pk).update(status=AgentStatus.ACTIVE)
+    calls: list = []
+    monkeypatch.setattr("mlagents.services.promotion_decision", _recording_gate(calls))
+
+    # when
+    model = agent_train(algorithm="primal_dual", end=END, episodes=32, seed=2)
+
+    # then: the incumbent was re-run with its regimes; the candidate stays a candidate
+    reason = ("sharpe_ratio -0.566 is below baseline(s) buy_and_hold (-0.370), equal_weight (-0.250), "
+              "min_variance (-0.308), max_sharpe (1.074) on the validation window")
+    assert [(c[2], c[3]) for c in calls] == [(-1.0309514523969676, reason)]
+    assert _stored(incumbent) == (
+        "active", -1.0309514523969676, 2.051741349173089, 1.0, "92fda09a8912a91b", "818278a60bbd399f", 104)
+    assert _stored(model) == (
+        "candidate", -0.5661622442759658, 1.4306404218787994, 1.0, "648e1a8ec9e2dedd", "f2ed234d20dc299c", 104)
+    assert model.hyperparameters["regime_labels"] == ["bull", "bear", "sideways"]
+    assert model.promotion_reason == reason
+    assert len(AgentHistory.objects.filter(agent=model).first().state) == 94  # 91 features + 3 regimes
+
+
+def test_dqn_agent_train_on_explicit_windows_is_pinned_for_a_seed(small_market, torch_one_thread):
+    # when: every window given, a hyperparameter overridden
+    model = agent_train(algorithm="dqn", end=END, validation_end=VALIDATION_END, test_end=dt.date(2021, 8, 10),
+                        episodes=16, seed=0, hyperparameters={"hidden": 32})
+
+    # then: a policy without a Sharpe ratio (NaN stored as None) and no promotion
+    assert _stored(model) == ("candidate", None, None, 1.0, "6965896c60d5638b", "70ffc2f266bf9627", 104)
+    assert model.promotion_reason == "candidate has no sharpe_ratio on the validation window"
+    assert (model.hyperparameters["hidden"], model.hyperparameters["total_steps"]) == (32, 416)
+    assert (model.validation_start, model.validation_end, model.test_start, model.test_end) == (
+        dt.date(2021, 2, 1), dt.date(2021, 5, 7), dt.date(2021, 5, 10), dt.date(2021, 8, 10))
+    assert model.artifact.name.startswith("agents/dqn_v1")
+    assert model.evaluation["selection"] == {
+        "chosen_fraction": 1.0, "chosen_score": None,
+        "snapshots": [{"fraction": 0.3846, "score": None}, {"fraction": 0.7692, "score": None},
+                      {"fraction": 1.0, "score": None}]}
+
+
+GAPS = {
+    "implicit universe drops it": ({}, (282, 69, 419, ["AAA", "BBB", "CCC"], ["equity", "bond", "equity"])),
+    "explicit symbols refuse it": (
+        {"symbols": ["AAA", "DDD"]},
+        ("Unprocessable", "assets without a full price history over the window: DDD", "assets")),
+    "too few left": (
+        {"symbols": None, "gapped": ("BBB", "CCC", "DDD")},
+        ("Unprocessable", "fewer than two assets have a full history over the window", "assets")),
+}
+
+
+@pytest.mark.parametrize(("kwargs", "want"), GAPS.values(), ids=GAPS.keys())
+def test_training_panel_of_assets_with_gaps_is_pinned(small_market, kwargs, want):
+    from marketdata.models import PriceBar
+
+    # given: no prices of some assets (DDD by default) in the first month
+    kwargs = dict(kwargs)
+    PriceBar.objects.filter(asset__symbol__in=kwargs.pop("gapped", ("DDD",)), date__lt=dt.date(2020, 2, 1)).delete()
+    call = {"symbols": None, "start": None, "end": END, "test_end": None, "env_config": DEFAULT_ENV, **kwargs}
+
+    # when
+    try:
+        panel = training_panel_get(**call)
+    except ApplicationError as err:
+        got = (type(err).__name__, str(err), err.field)
+    else:
+        got = (panel.train_days, panel.validation_days, len(panel.returns), list(panel.returns.columns),
+               panel.asset_classes)
+
+    # then
+    assert got == want

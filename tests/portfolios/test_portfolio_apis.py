@@ -245,6 +245,28 @@ def test_autonomy_put_accepts_asset_class_bounds_and_rejects_bad_ones(investor_c
     assert investor_client.get(url).json()["constraints"] == stored
 
 
+def test_autonomy_put_refuses_bounds_the_cash_buffer_leaves_no_room_for_with_422_and_keeps_the_settings(
+    investor_client, funded
+):
+    # given a 35 % cash buffer and a 10-holdings override (balanced: bonds at least 10 %)
+    url = f"{BASE}/{funded.pk}/autonomy"
+    before = investor_client.put(url, {"cash_buffer": "0.35", "constraints": {"max_holdings": 10}}, format="json")
+    assert before.status_code == 200, before.json()
+    # when equity at least 60 %: 60 + 10 + 35 > 100 (the same rule the admin's limits form applies)
+    response = investor_client.put(
+        url, {"constraints": {"asset_class_bounds": {"equity": [0.6, 0.9]}}, "mode": "autopilot"}, format="json"
+    )
+    # then
+    assert response.status_code == 422, response.json()
+    assert response.json()["errors"] == [{
+        "code": "inconsistent_limits",
+        "detail": "the sleeves' lowest weights add up to 105%, more than the whole portfolio",
+        "attr": "asset_class_bounds",
+    }]
+    after = investor_client.get(url).json()
+    assert (after["constraints"], after["mode"]) == (before.json()["constraints"], "advise")
+
+
 def test_autonomy_get_of_a_portfolio_without_settings_writes_nothing_and_answers_the_defaults(
     investor_client, investor
 ):

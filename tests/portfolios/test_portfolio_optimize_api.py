@@ -133,3 +133,22 @@ def test_a_misspelt_option_is_400_naming_it_and_nothing_is_stored(investor, inve
         "unknown field 'cvar_bta' (did you mean 'cvar_beta'?)",
     )
     assert PortfolioOptimization.objects.count() == 0
+
+
+def test_an_infeasible_optimization_is_422_and_stored_as_failed_with_its_error(investor, investor_client, bars_make):
+    # given three names held and a 10 % position cap (three names cannot hold 100 %)
+    p, _ = _invested_portfolio(investor, bars_make)
+    # when
+    response = investor_client.post(
+        f"/api/v1/portfolios/{p.pk}/optimize", {"objective": "min_volatility", "constraints": {"max_position": 0.1}},
+        format="json",
+    )
+    # then
+    assert response.status_code == 422, response.json()
+    error = response.json()["errors"][0]
+    assert (error["code"], error["attr"]) == ("infeasible_constraints", "constraints")
+    record = PortfolioOptimization.objects.get()
+    assert (record.portfolio_id, record.objective, record.status, record.error) == (
+        p.pk, "min_volatility", "failed", error["detail"],
+    )
+    assert (record.constraints["max_position"], record.weights) == (0.1, {})

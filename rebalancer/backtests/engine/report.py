@@ -107,6 +107,124 @@ def _metrics(equity: np.ndarray, initial: float, bench: np.ndarray | None) -> Pe
     return performance_metrics(returns, benchmark=bench)
 
 
+@dataclass(frozen=True)
+class _Window:
+    """The replayed part of the panel and what every outcome is measured with."""
+
+    prices: pd.DataFrame  # the rows from ``config.start``
+    dates: pd.DatetimeIndex
+    initial: float
+    years: float
+    bench_returns: np.ndarray | None  # daily, the first one 0.0
+
+
+def _window_of(config: BacktestConfig, prices: pd.DataFrame, benchmark: pd.Series | None) -> _Window:
+    index = pd.DatetimeIndex(prices.index)
+    first = int(index.searchsorted(pd.Timestamp(config.start)))
+    window = prices.iloc[first:]
+    dates = pd.DatetimeIndex(window.index)
+    bench_returns = None
+    if benchmark is not None:
+        b = benchmark.reindex(dates).ffill().to_numpy(dtype=float)
+        bench_returns = np.concatenate(([0.0], b[1:] / b[:-1] - 1.0))
+    return _Window(prices=window, dates=dates, initial=float(config.initial_cash), years=len(dates) / 252.0,
+                   bench_returns=bench_returns)
+
+
+def _strategy_replay(
+    config: BacktestConfig, prices: pd.DataFrame, name: str, classes: dict[str, str],
+    hook: RetrainFn | None, step: Callable[[float], None],
+) -> ReplayResult:
+    """Replay one strategy; a walk-forward hook's ``close()`` is called once it is over."""
+    spec = ReplaySpec(
+        initial_cash=Decimal(config.initial_cash),
+        autonomy=config.autonomy(name),
+        asset_classes=classes,
+        retrain=hook,
+        retrain_every=config.retrain_every if hook else "never",
+        check_invariants=config.check_invariants,
+    )
+    try:
+        return replay(prices, spec, start=config.start, progress=step)
+    finally:
+        close = getattr(hook, "close", None)
+        if close is not None:  # a walk-forward hook drops its in-memory strategies
+            close()
+
+
+def _strategy_outcome(config: BacktestConfig, name: str, result: ReplayResult, w: _Window) -> StrategyOutcome:
+    turnover, annual = _turnover(result.traded_notional, result.equity, w.years)
+    return StrategyOutcome(
+        name=name,
+        kind="strategy",
+        equity=pd.Series(result.equity, index=w.dates),
+        weights=result.weights,
+        metrics=_metrics(result.equity, w.initial, w.bench_returns),
+        final_value=float(result.final_value),
+        commission=float(result.commission),
+        slippage=float(result.slippage),
+        turnover=turnover,
+        annual_turnover=annual,
+        rebalances=result.rebalances,
+        trades=len(result.fills),
+        taxes=taxes_estimate(result.fills, config.tax_rates, ledger=result.ledger, through=config.end),
+        replay=result,
+    )
+
+
+def _baseline_outcomes(config: BacktestConfig, classes: dict[str, str], w: _Window) -> list[StrategyOutcome]:
+    trade = config.trade
+    outcomes = []
+    for name, fast in baselines_run(
+        w.prices,
+        initial_cash=w.initial,
+        commission_rate=float(trade.commission_rate),
+        slippage_rate=float(trade.slippage_bps) / 10_000.0,
+        asset_classes=classes,
+    ).items():
+        turnover, annual = _turnover(fast.traded_notional, fast.equity, w.years)
+        weights = pd.DataFrame(
+            fast.quantities * w.prices.to_numpy(dtype=float) / fast.equity[:, None],
+            index=w.dates,
+            columns=list(w.prices.columns),
+        )
+        outcomes.append(
+            StrategyOutcome(
+                name=name,
+                kind="baseline",
+                equity=pd.Series(fast.equity, index=w.dates),
+                weights=weights,
+                metrics=_metrics(fast.equity, w.initial, w.bench_returns),
+                final_value=float(fast.equity[-1]),
+                commission=float(fast.commission.sum()),
+                slippage=float(fast.slippage.sum()),
+                turnover=turnover,
+                annual_turnover=annual,
+                rebalances=int(np.count_nonzero(fast.trade_count[1:])),
+                trades=int(fast.trade_count.sum()),
+            )
+        )
+    return outcomes
+
+
+def _benchmark_outcome(name: str, bench_returns: np.ndarray, w: _Window) -> StrategyOutcome:
+    bench_equity = w.initial * np.cumprod(1.0 + bench_returns)
+    return StrategyOutcome(
+        name=name,
+        kind="benchmark",
+        equity=pd.Series(bench_equity, index=w.dates),
+        weights=None,
+        metrics=_metrics(bench_equity, w.initial, bench_returns),
+        final_value=float(bench_equity[-1]),
+        commission=0.0,
+        slippage=0.0,
+        turnover=0.0,
+        annual_turnover=0.0,
+        rebalances=0,
+        trades=0,
+    )
+
+
 def backtest_report(
     config: BacktestConfig,
     prices: pd.DataFrame,
@@ -125,109 +243,22 @@ def backtest_report(
     a hook with a ``close()`` method has it called once its strategy's replay is over.
     """
     classes = dict(asset_classes or {})
-    index = pd.DatetimeIndex(prices.index)
-    first = int(index.searchsorted(pd.Timestamp(config.start)))
-    window = prices.iloc[first:]
-    dates = pd.DatetimeIndex(window.index)
-    initial = float(config.initial_cash)
-    years = len(dates) / 252.0
-    bench_returns = None
-    if benchmark is not None:
-        b = benchmark.reindex(dates).ffill().to_numpy(dtype=float)
-        bench_returns = np.concatenate(([0.0], b[1:] / b[:-1] - 1.0))
-
+    w = _window_of(config, prices, benchmark)
     outcomes: list[StrategyOutcome] = []
     n = len(config.strategies)
     for i, name in enumerate(config.strategies):
         hook = retrain(name) if retrain is not None and config.retrain_every != "never" else None
-        spec = ReplaySpec(
-            initial_cash=Decimal(config.initial_cash),
-            autonomy=config.autonomy(name),
-            asset_classes=classes,
-            retrain=hook,
-            retrain_every=config.retrain_every if hook else "never",
-            check_invariants=config.check_invariants,
-        )
 
         def step(fraction: float, i: int = i) -> None:
             if progress is not None:
                 progress((i + fraction) / n)
 
-        try:
-            result = replay(prices, spec, start=config.start, progress=step)
-        finally:
-            close = getattr(hook, "close", None)
-            if close is not None:  # a walk-forward hook drops its in-memory strategies
-                close()
-        turnover, annual = _turnover(result.traded_notional, result.equity, years)
-        outcomes.append(
-            StrategyOutcome(
-                name=name,
-                kind="strategy",
-                equity=pd.Series(result.equity, index=dates),
-                weights=result.weights,
-                metrics=_metrics(result.equity, initial, bench_returns),
-                final_value=float(result.final_value),
-                commission=float(result.commission),
-                slippage=float(result.slippage),
-                turnover=turnover,
-                annual_turnover=annual,
-                rebalances=result.rebalances,
-                trades=len(result.fills),
-                taxes=taxes_estimate(result.fills, config.tax_rates, ledger=result.ledger, through=config.end),
-                replay=result,
-            )
-        )
-
-    if config.baselines and len(dates):
-        trade = config.trade
-        for name, fast in baselines_run(
-            window,
-            initial_cash=initial,
-            commission_rate=float(trade.commission_rate),
-            slippage_rate=float(trade.slippage_bps) / 10_000.0,
-            asset_classes=classes,
-        ).items():
-            turnover, annual = _turnover(fast.traded_notional, fast.equity, years)
-            weights = pd.DataFrame(
-                fast.quantities * window.to_numpy(dtype=float) / fast.equity[:, None],
-                index=dates,
-                columns=list(window.columns),
-            )
-            outcomes.append(
-                StrategyOutcome(
-                    name=name,
-                    kind="baseline",
-                    equity=pd.Series(fast.equity, index=dates),
-                    weights=weights,
-                    metrics=_metrics(fast.equity, initial, bench_returns),
-                    final_value=float(fast.equity[-1]),
-                    commission=float(fast.commission.sum()),
-                    slippage=float(fast.slippage.sum()),
-                    turnover=turnover,
-                    annual_turnover=annual,
-                    rebalances=int(np.count_nonzero(fast.trade_count[1:])),
-                    trades=int(fast.trade_count.sum()),
-                )
-            )
-    if bench_returns is not None and config.benchmark:
-        bench_equity = initial * np.cumprod(1.0 + bench_returns)
-        outcomes.append(
-            StrategyOutcome(
-                name=config.benchmark,
-                kind="benchmark",
-                equity=pd.Series(bench_equity, index=dates),
-                weights=None,
-                metrics=_metrics(bench_equity, initial, bench_returns),
-                final_value=float(bench_equity[-1]),
-                commission=0.0,
-                slippage=0.0,
-                turnover=0.0,
-                annual_turnover=0.0,
-                rebalances=0,
-                trades=0,
-            )
-        )
+        result = _strategy_replay(config, prices, name, classes, hook, step)
+        outcomes.append(_strategy_outcome(config, name, result, w))
+    if config.baselines and len(w.dates):
+        outcomes.extend(_baseline_outcomes(config, classes, w))
+    if w.bench_returns is not None and config.benchmark:
+        outcomes.append(_benchmark_outcome(config.benchmark, w.bench_returns, w))
     if progress is not None:
         progress(1.0)
-    return BacktestReport(config=config, dates=dates, outcomes=outcomes)
+    return BacktestReport(config=config, dates=w.dates, outcomes=outcomes)

@@ -139,3 +139,86 @@ def test_primal_dual_tight_limits_training_is_pinned_for_a_seed():
     assert [h["rho"] for h in history] == [1.05, 1.1025, 1.1576250000000001]
     assert agent.rho == 1.1576250000000001
     assert _weights(agent) == "fb1da29597ad0d6f"
+
+
+def test_ppo_training_without_annealing_is_pinned_for_episodes_that_end_mid_rollout():
+    # given: rollouts of 12 steps over 16-step episodes (the first update sees no episode
+    # end, later ones end mid-rollout), a constant and large learning rate (ratios clip),
+    # minibatches that do not divide the batch, no progress callback, no checkpoints
+    env = VecPortfolioEnv(_market(), TOY, num_envs=6, seed=3)
+    cfg = PPOConfig(
+        total_timesteps=6 * 12 * 4, num_envs=6, num_steps=12, hidden=16, learning_rate=3e-2, anneal_lr=False,
+        num_minibatches=5, update_epochs=1, bf16_training=False,
+    )
+    agent = PPOAgent(env.obs_dim, env.action_dim, cfg, TOY, seed=3)
+
+    # when
+    history = agent.train(env)
+
+    # then
+    rows = [
+        (h["update"], h["global_step"], h["policy_loss"], h["value_loss"], h["approx_kl"], h["clip_fraction"],
+         h["explained_variance"])
+        for h in history
+    ]
+    assert rows == [
+        (1, 72, 0.01045951247215271, 1.1306861639022827, 0.4091337323188782, 0.523809532324473,
+         -0.017374634742736816),
+        (2, 144, 0.5464830994606018, 7.3191609382629395, 0.24686506390571594, 0.3333333383003871,
+         -0.9483001232147217),
+        (3, 216, -0.09741106629371643, 0.8294253349304199, 0.10933315753936768, 0.2857142885526021,
+         -0.5590382814407349),
+        (4, 288, -0.1414213478565216, 8.280515670776367, 0.46111398935317993, 0.4166666728754838,
+         -0.42253684997558594),
+    ]
+    assert np.isnan(history[0]["episode_reward"])  # no episode has ended yet
+    assert [h["episode_reward"] for h in history[1:]] == [
+        -0.13395521168907484, -0.1474262848496437, -0.1200287068883578]
+    assert agent.optimizer.param_groups[0]["lr"] == 3e-2
+    assert _digest(agent.net.state_dict()) == "b393d8cc53b4d323"
+    assert agent.obs_rms.mean.sum().item() == 2.0403715738725685
+
+
+def test_primal_dual_training_without_multipliers_is_pinned_for_a_seed():
+    # when: violations persist but the multipliers are off (ρ stays put), critic-y learns
+    agent, history = _primal_dual_run(use_multipliers=False, cvar_limit=0.005, max_turnover=0.1, max_weight=0.3)
+
+    # then
+    assert [h["actor_loss"] for h in history] == [0.06162331625819206, 0.08563825488090515, 0.11772236227989197]
+    assert [h["lambda_loss"] for h in history] == [0.0, 0.0, 0.0]
+    assert [h["y_loss"] for h in history] == [0.5895915031433105, 0.5805433392524719, 0.6031069755554199]
+    assert [h["violation_rate"] for h in history] == [
+        0.13257575757575757, 0.11742424242424243, 0.09848484848484848]
+    assert [h["rho"] for h in history] == [1.0, 1.0, 1.0]
+    assert _weights(agent) == "a63c545a54ea1f1b"
+
+
+def test_primal_dual_training_without_the_execution_model_is_pinned_for_a_seed():
+    # when: multipliers on, no critic-y (the actor's target is its own allocation)
+    agent, history = _primal_dual_run(use_execution_model=False, exempt_first_trade=True)
+
+    # then
+    assert [h["actor_loss"] for h in history] == [0.10670624673366547, 0.13574853539466858, 0.1678924560546875]
+    assert [h["lambda_loss"] for h in history] == [0.09562084823846817, 0.09387446939945221, 0.09519065916538239]
+    assert all(np.isnan(h["y_loss"]) for h in history)
+    assert [h["lambda_turnover"] for h in history] == [
+        0.041615281254053116, 0.04191039130091667, 0.042335767298936844]
+    assert _weights(agent) == "7bc1a067ea29359b"
+
+
+def test_primal_dual_training_on_one_step_episodes_keeps_the_only_trade_in_the_turnover_constraint():
+    # given: episodes of one decision, where exempting the first trade would leave none
+    one = EnvConfig(window=5, vol_window=5, episode_length=1)
+    env = VecPortfolioEnv(_market(), one, num_envs=8, seed=0)
+    cfg = PrimalDualConfig(iterations=2, num_envs=8, hidden=16, warmup_steps=64, exempt_first_trade=True)
+    agent = PrimalDualAgent(4, env.obs_dim, cfg, one, seed=0)
+
+    # when
+    history = agent.train(env)
+
+    # then
+    assert [(h["actor_loss"], h["lambda_loss"], h["y_loss"], h["turnover_violation_rate"]) for h in history] == [
+        (0.47366049885749817, 0.07253974676132202, 0.7489834427833557, 0.125),
+        (0.6753990650177002, 0.07423688471317291, 0.6898242235183716, 0.0),
+    ]
+    assert _weights(agent) == "d360ca69a4db6183"
