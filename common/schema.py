@@ -51,6 +51,26 @@ def postprocess_etag_headers(result: dict[str, Any], generator: Any, **kwargs: A
     return result
 
 
+def postprocess_cached_read_headers(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Document the ``ETag`` header on the 200 of operations marked ``x-cached-read``
+    (``common.read_cache``: send it back as ``If-None-Match`` for a 304)."""
+    header = {
+        "ETag": {
+            "schema": {"type": "string"},
+            "description": "Version of this answer; send it back as `If-None-Match` to get 304 while it holds.",
+        }
+    }
+    for operations in result.get("paths", {}).values():
+        for method in HTTP_METHODS:
+            operation = operations.get(method)
+            if operation is None or not operation.pop("x-cached-read", False):
+                continue
+            response = operation.get("responses", {}).get("200")
+            if response is not None:
+                response.setdefault("headers", {}).update(header)
+    return result
+
+
 class DeleteWithBodySchema(AutoSchema):
     """Documents the request body of a DELETE (drf-spectacular documents bodies of PUT, PATCH
     and POST only). ``DELETE users/me`` takes the password and ``liquidate`` in its body."""

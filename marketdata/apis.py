@@ -13,8 +13,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.read_cache import CACHED_READ_EXTENSION, IF_NONE_MATCH, NOT_MODIFIED, cached_read
 from marketdata.models import Asset, AssetClass
-from marketdata.selectors import asset_get, asset_last_bar_date_get, asset_list, bars_get
+from marketdata.selectors import (
+    asset_get,
+    asset_last_bar_date_get,
+    asset_list,
+    bars_get,
+    price_revision_get,
+)
 
 DEFAULT_WINDOW = dt.timedelta(days=365)
 
@@ -118,8 +125,10 @@ class MarketDataApi(APIView):
         parameters=[
             OpenApiParameter("symbol", OpenApiTypes.STR, OpenApiParameter.PATH, description="Asset symbol, e.g. ORBT."),
             FilterSerializer,
+            IF_NONE_MATCH,
         ],
-        responses={200: MarketDataOutputSerializer},
+        responses={200: MarketDataOutputSerializer, **NOT_MODIFIED},
+        extensions=CACHED_READ_EXTENSION,
         examples=[
             OpenApiExample(
                 "Two daily bars",
@@ -144,12 +153,20 @@ class MarketDataApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         asset = asset_get(symbol=symbol)
-        end = filters.validated_data.get("end") or asset_last_bar_date_get(symbol=symbol) or timezone.localdate()
-        start = filters.validated_data.get("start")
+        # the same for every user: the bars (revision), the asset, and today when it has none
+        return cached_read(request, endpoint="market_data", per_user=False,
+                           version=lambda: (asset.pk, price_revision_get(), timezone.localdate()),
+                           compute=lambda: self._payload(asset, filters.validated_data))
+
+    @staticmethod
+    def _payload(asset: Asset, query: dict) -> dict:
+        symbol = asset.symbol
+        end = query.get("end") or asset_last_bar_date_get(symbol=symbol) or timezone.localdate()
+        start = query.get("start")
         if start is None:
             start = end - DEFAULT_WINDOW if end > dt.date.min + DEFAULT_WINDOW else dt.date.min
             start = min(start, end)
-        interval = filters.validated_data.get("interval", "daily")
+        interval = query.get("interval", "daily")
         bars = bars_get(symbol=symbol, start=start, end=end, interval=interval)
         payload = {
             "symbol": asset.symbol,
@@ -159,4 +176,4 @@ class MarketDataApi(APIView):
             "end": end,
             "bars": bars,
         }
-        return Response(MarketDataOutputSerializer(payload).data)
+        return MarketDataOutputSerializer(payload).data

@@ -100,17 +100,16 @@ def asset_upsert(
     """Create the asset or bring its metadata up to date; returns (asset, created)."""
     if asset_class not in AssetClass.values:
         raise ValidationFailed(f"Unknown asset class {asset_class!r}.", field="asset_class")
-    return Asset.objects.update_or_create(
-        symbol=symbol,
-        defaults={
-            "name": name,
-            "asset_class": asset_class,
-            "sector": sector,
-            "currency": currency,
-            "esg_score": esg_score,
-            "esg_flags": list(esg_flags),
-        },
-    )
+    fields = {"name": name, "asset_class": asset_class, "sector": sector, "currency": currency,
+              "esg_score": esg_score, "esg_flags": list(esg_flags)}
+    with transaction.atomic():
+        before = Asset.objects.filter(symbol=symbol).values(*fields).first()
+        asset, created = Asset.objects.update_or_create(symbol=symbol, defaults=fields)
+        if before != fields:
+            # what the API shows of an asset (name, currency...) is market data too: the
+            # revision keys the API's cached reads (common.read_cache) as well as the panels
+            _revision_bump()
+    return asset, created
 
 
 def _synthetic_asset_upsert(asset: SyntheticAsset) -> tuple[Asset, bool]:

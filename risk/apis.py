@@ -18,10 +18,13 @@ from rest_framework.views import APIView
 
 from common.api import error_responses, money_field
 from common.errors import NotFound
+from common.read_cache import CACHED_READ_EXTENSION, IF_NONE_MATCH, NOT_MODIFIED, cached_read
+from portfolios.selectors import portfolio_get
 from risk.measures.stress import ASSET_CLASSES
 from risk.measures.var import MC_DISTRIBUTIONS, VAR_METHODS
 from risk.selectors import (
     portfolio_risk_get,
+    portfolio_risk_version,
     scenarios_list,
     stress_test_run,
     var_compute,
@@ -360,11 +363,18 @@ class PortfolioRiskApi(APIView):
     throttle_scope = "compute"  # heavier than a read: its own per-user rate
 
     @extend_schema(operation_id="portfolios_risk_retrieve",
-                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Portfolio id.")],
-                   responses={200: PortfolioRiskSerializer, **error_responses(404)})
+                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Portfolio id."),
+                               IF_NONE_MATCH],
+                   responses={200: PortfolioRiskSerializer, **NOT_MODIFIED, **error_responses(404)},
+                   extensions=CACHED_READ_EXTENSION)
     def get(self, request: Request, pk: str) -> Response:
         portfolio_id = int(pk)
         if not 1 <= portfolio_id < 2**63:
             raise NotFound(f"portfolio {pk} does not exist", field="portfolio")
-        report = portfolio_risk_get(owner=request.user, portfolio_id=portfolio_id)
-        return Response(PortfolioRiskSerializer(report).data)
+        # owner-filtered first: another user's portfolio is a 404 before any cache key exists
+        return cached_read(
+            request, endpoint="portfolios_risk",
+            version=lambda: portfolio_risk_version(portfolio=portfolio_get(owner=request.user, portfolio_id=portfolio_id)),
+            compute=lambda: PortfolioRiskSerializer(
+                portfolio_risk_get(owner=request.user, portfolio_id=portfolio_id)).data,
+        )

@@ -456,6 +456,22 @@ def portfolio_risk_view_cached(*, portfolio: Portfolio) -> RiskView:
     return view
 
 
+_SNAPSHOT_SHOWN = ("pk", "date", "var_1d", "var_5d", "expected_shortfall", "beta", "tracking_error",
+                   "max_drawdown", "sharpe_ratio", "sortino_ratio", "portfolio_value")
+
+
+def portfolio_risk_version(*, portfolio: Portfolio) -> tuple:
+    """What ``portfolio_risk_get`` answers is a function of: the risk view's key (ledger,
+    prices, limits, day), the latest snapshot as shown (a snapshot retaken the same day
+    rewrites its row) and the open alerts' ids and refresh times (every alert write sets
+    ``updated_at``). Two small queries; ``common.read_cache`` keys the risk reads on it."""
+    snapshot = (RiskSnapshot.objects.filter(portfolio=portfolio).order_by("-date")
+                .values_list(*_SNAPSHOT_SHOWN).first())
+    alerts = list(RiskAlert.objects.filter(portfolio=portfolio).exclude(status=RiskAlert.Status.RESOLVED)
+                  .order_by("pk").values_list("pk", "status", "updated_at"))
+    return (_risk_view_cache_key(portfolio), snapshot, alerts)
+
+
 def portfolio_risk_get(*, owner, portfolio_id: int) -> PortfolioRiskReport:
     """What the risk page of the owner's portfolio shows (another owner's: 404)."""
     # the owner-filtered lookup comes first: the cache key names the portfolio, never

@@ -22,7 +22,8 @@ from rest_framework.views import APIView
 from common.api import Pagination, error_responses
 from common.conditional import ETAG_EXTENSION, IF_MATCH, etag_of, if_match_check, with_etag
 from common.idempotency import idempotent
-from portfolios import selectors, services
+from common.read_cache import CACHED_READ_EXTENSION, IF_NONE_MATCH, NOT_MODIFIED, cached_read
+from portfolios import selectors, services, versions
 from portfolios.apis.serializers import (
     TRANSACTION_KINDS,
     AutonomySerializer,
@@ -73,11 +74,17 @@ def _portfolio_state(portfolio: Portfolio) -> dict:
 
 
 class PortfolioListApi(APIView):
-    @extend_schema(operation_id="portfolios_list", responses={200: PortfolioOutputSerializer(many=True)})
+    @extend_schema(operation_id="portfolios_list", parameters=[IF_NONE_MATCH],
+                   responses={200: PortfolioOutputSerializer(many=True), **NOT_MODIFIED},
+                   extensions=CACHED_READ_EXTENSION)
     def get(self, request: Request) -> Response:
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.portfolio_list(owner=request.user), request, view=self)
-        return paginator.get_paginated_response(PortfolioOutputSerializer(_with_values(list(page)), many=True).data)
+        def page() -> dict:
+            paginator = Pagination()
+            rows = paginator.paginate_queryset(selectors.portfolio_list(owner=request.user), request, view=self)
+            return paginator.get_paginated_response(PortfolioOutputSerializer(_with_values(list(rows)), many=True).data).data
+
+        return cached_read(request, endpoint="portfolios_list", compute=page,
+                           version=lambda: versions.portfolio_list_version(owner=request.user))
 
     @idempotent
     @extend_schema(
@@ -155,19 +162,23 @@ class PortfolioDetailApi(APIView):
 
 class HoldingsApi(APIView):
     @extend_schema(
-        operation_id="portfolios_holdings", parameters=[PORTFOLIO_ID], responses={200: HoldingsOutputSerializer},
+        operation_id="portfolios_holdings", parameters=[PORTFOLIO_ID, IF_NONE_MATCH],
+        responses={200: HoldingsOutputSerializer, **NOT_MODIFIED}, extensions=CACHED_READ_EXTENSION,
         description="Positions valued at their latest closes (splits applied: share counts follow the close): "
         "quantity, price, market value, weight, cost basis, unrealized P&L; `value` adds cash and dividends "
         "past their ex-date that are not paid yet.",
     )
     def get(self, request: Request, pk: int) -> Response:
-        portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
-        holdings = selectors.holdings_get(portfolio=portfolio)
-        accrued = selectors.accrued_dividends_get(portfolio_ids=[portfolio.pk], as_of=timezone.localdate()).get(portfolio.pk, 0)
-        value = portfolio.cash + accrued + sum((h.market_value or 0 for h in holdings), 0)
-        body = {"cash": portfolio.cash, "accrued_dividends": accrued, "value": value,
-                "holdings": HoldingSerializer(holdings, many=True).data}
-        return Response(HoldingsOutputSerializer(body).data)
+        def body() -> dict:
+            portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
+            holdings = selectors.holdings_get(portfolio=portfolio)
+            accrued = selectors.accrued_dividends_get(portfolio_ids=[portfolio.pk], as_of=timezone.localdate()).get(portfolio.pk, 0)
+            value = portfolio.cash + accrued + sum((h.market_value or 0 for h in holdings), 0)
+            return HoldingsOutputSerializer({"cash": portfolio.cash, "accrued_dividends": accrued, "value": value,
+                                             "holdings": HoldingSerializer(holdings, many=True).data}).data
+
+        return cached_read(request, endpoint="portfolios_holdings", compute=body,
+                           version=lambda: versions.portfolio_holdings_version(owner=request.user, portfolio_id=pk))
 
 
 class TransactionsApi(APIView):
@@ -181,15 +192,22 @@ class TransactionsApi(APIView):
             OpenApiParameter("start", OpenApiTypes.DATE, description="On or after this date."),
             OpenApiParameter("end", OpenApiTypes.DATE, description="On or before this date."),
             OpenApiParameter("symbol", OpenApiTypes.STR, description="Trades of this symbol only."),
+            IF_NONE_MATCH,
         ],
-        responses={200: TransactionSerializer(many=True)},
+        responses={200: TransactionSerializer(many=True), **NOT_MODIFIED},
+        extensions=CACHED_READ_EXTENSION,
     )
     def get(self, request: Request, pk: int) -> Response:
-        portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
-        rows = selectors.transactions_list(portfolio=portfolio, params=request.query_params)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(TransactionSerializer(page, many=True).data)
+        def page() -> dict:
+            portfolio = selectors.portfolio_get(owner=request.user, portfolio_id=pk)
+            rows = selectors.transactions_list(portfolio=portfolio, params=request.query_params)
+            paginator = Pagination()
+            return paginator.get_paginated_response(
+                TransactionSerializer(paginator.paginate_queryset(rows, request, view=self), many=True).data
+            ).data
+
+        return cached_read(request, endpoint="portfolios_transactions", compute=page,
+                           version=lambda: versions.portfolio_ledger_version(owner=request.user, portfolio_id=pk))
 
 
 class CashApi(APIView):

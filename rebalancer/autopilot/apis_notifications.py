@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from common.api import Pagination
 from common.idempotency import idempotent
+from common.read_cache import CACHED_READ_EXTENSION, IF_NONE_MATCH, NOT_MODIFIED, cached_read
 from rebalancer.autopilot import notifications
 from rebalancer.autopilot.models import Notification
 from rebalancer.autopilot.wording import decision_text
@@ -62,21 +63,29 @@ class NotificationListApi(APIView):
         parameters=[
             OpenApiParameter("unread", OpenApiTypes.BOOL, description="Only notifications not read yet."),
             OpenApiParameter("portfolio", OpenApiTypes.INT, description="Only this portfolio's."),
+            IF_NONE_MATCH,
         ],
-        responses={200: NotificationSerializer(many=True)},
+        responses={200: NotificationSerializer(many=True), **NOT_MODIFIED},
+        extensions=CACHED_READ_EXTENSION,
         description="The investor's notifications, newest first: rebalances done, proposals awaiting "
         "approval, moves to a defensive allocation.",
     )
     def get(self, request: Request) -> Response:
         query = NotificationsQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        rows = notifications.notifications_list(
-            user=request.user, unread=query.validated_data["unread"],
-            portfolio_id=query.validated_data.get("portfolio"),
-        )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
+
+        def page() -> dict:
+            rows = notifications.notifications_list(
+                user=request.user, unread=query.validated_data["unread"],
+                portfolio_id=query.validated_data.get("portfolio"),
+            )
+            paginator = Pagination()
+            return paginator.get_paginated_response(
+                NotificationSerializer(paginator.paginate_queryset(rows, request, view=self), many=True).data
+            ).data
+
+        return cached_read(request, endpoint="notifications_list", compute=page,
+                           version=lambda: notifications.notifications_version(user=request.user))
 
 
 class NotificationReadApi(APIView):

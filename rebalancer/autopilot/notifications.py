@@ -48,6 +48,16 @@ def notifications_list(*, user, unread: bool = False, portfolio_id: int | None =
     return rows.order_by("-created_at", "-id")
 
 
+def notifications_version(*, user) -> list[tuple]:
+    """What the user's notification list shows besides the rows' immutable text: each one's
+    read state and its decision's status (the explanation reads differently once a proposal
+    is decided), in one query of a few columns (``common.read_cache`` keys on it)."""
+    return list(
+        Notification.objects.filter(user=user).order_by("id")
+        .values_list("id", "read_at", "decision__status", "decision__mode", "decision__portfolio__base_currency")
+    )
+
+
 def notification_get(*, user, notification_id: int) -> Notification:
     notification = Notification.objects.filter(user=user, pk=notification_id).first()
     if notification is None:

@@ -40,3 +40,8 @@ DRF_STANDARDIZED_ERRORS = {
 # Edits of portfolios, targets and autonomy settings without If-Match: allowed (False) or
 # 428 (True). The ETag check itself always applies when the header is sent.
 API_REQUIRE_IF_MATCH = env.bool("API_REQUIRE_IF_MATCH", default=False)
+
+# The hot reads (portfolios, holdings, transactions, risk, notifications, market data):
+# ETag/304 and a body cache keyed on the ledger version and the market-data revision
+# (common.read_cache). Off (API_READ_CACHE=0): computed on every request, no ETag.
+API_READ_CACHE = env.bool("API_READ_CACHE", default=True)

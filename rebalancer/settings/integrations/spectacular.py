@@ -42,6 +42,7 @@ SPECTACULAR_SETTINGS = {
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
         "common.schema.postprocess_anonymous_operations",
         "common.schema.postprocess_etag_headers",
+        "common.schema.postprocess_cached_read_headers",
     ],
     # No global SECURITY: each operation declares its own (jwtAuth from the authentication
     # classes; none on the anonymous ones), so generated clients log in without a token.
