@@ -438,10 +438,30 @@ def _check_fit_input(features: pd.DataFrame, config: FitConfig) -> None:
 
 def _best_of_restarts(x: np.ndarray, columns: tuple[str, ...], config: FitConfig) -> tuple[Any, float]:
     """Run EM ``n_restarts`` times; the fitted hmmlearn model with the highest
-    log-likelihood and that likelihood."""
+    log-likelihood and that likelihood.
+
+    Our starting means come first. If EM breaks down from every one of them (a state
+    left with no responsibility gives hmmlearn NaN covariances: seen on a 3-year refit
+    window of simulator seed 28), the restarts are run again from hmmlearn's own k-means
+    starting means, still chosen by likelihood, before the fit is refused.
+    """
+    best, best_ll = _restarts_run(x, columns, config, kmeans=False)
+    if best is None:
+        best, best_ll = _restarts_run(x, columns, config, kmeans=True)
+    if best is None:
+        raise RegimeDetectorError("no EM run converged to a usable model")
+    return best, float(best_ll)
+
+
+def _restarts_run(
+    x: np.ndarray, columns: tuple[str, ...], config: FitConfig, *, kmeans: bool
+) -> tuple[Any, float]:
+    """The best of ``n_restarts`` EM runs by log-likelihood (None if every run breaks down)."""
     best, best_ll = None, -np.inf
     for restart in range(config.n_restarts):
         model = _unfitted_hmm(x, columns, config, restart)
+        if kmeans:
+            model.init_params = "smc"
         try:
             with _quiet_convergence_monitor():
                 model.fit(x)
@@ -450,9 +470,7 @@ def _best_of_restarts(x: np.ndarray, columns: tuple[str, ...], config: FitConfig
             continue
         if np.isfinite(ll) and ll > best_ll:
             best, best_ll = model, ll
-    if best is None:
-        raise RegimeDetectorError("no EM run converged to a usable model")
-    return best, float(best_ll)
+    return best, best_ll
 
 
 def _unfitted_hmm(x: np.ndarray, columns: tuple[str, ...], config: FitConfig, restart: int) -> Any:

@@ -247,3 +247,32 @@ def test_detector_fit_is_pinned_on_a_fixed_market():
         [[0.980961, 0.019039, 0.0], [0.023257, 0.949015, 0.027728], [0.0, 0.014292, 0.985708]],
         atol=2e-6,
     )
+
+
+def test_a_window_where_every_own_start_breaks_down_is_fitted_from_kmeans_starts():
+    # given: the 3-year refit window of simulator seed 28 on which EM broke down (NaN
+    # covariances) from each of our starting means, so the walk-forward refit was refused
+    import warnings
+
+    from marketdata.providers.synthetic import SyntheticMarketConfig, simulate_market
+    from mlagents.regime.engine.features import DEFAULT_FEATURES, equal_weight_index
+    from mlagents.regime.engine.hmm import _restarts_run
+
+    market = simulate_market(SyntheticMarketConfig(seed=28))
+    equities = [a.symbol for a in market.assets if a.asset_class == "equity"]
+    features = regime_features(equal_weight_index(market.prices[equities]), DEFAULT_FEATURES)
+    window = features.loc["2012-01-31":"2014-12-23"]
+    raw = window.loc[:, list(DEFAULT_FEATURES.columns)].to_numpy(dtype=float)
+    x = (raw - raw.mean(axis=0)) / raw.std(axis=0)
+
+    # when
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        own, _ = _restarts_run(x, DEFAULT_FEATURES.columns, FitConfig(), kmeans=False)
+        params = detector_fit(window, feature_config=DEFAULT_FEATURES)
+
+    # then: our starts all fail, the fallback fits a usable, fully labelled model
+    assert own is None
+    assert sorted(params.labels) == ["bear", "bull", "sideways"]
+    assert np.all(np.isfinite(params.transmat))
+    assert np.allclose(params.transmat.sum(axis=1), 1.0)
